@@ -1,0 +1,198 @@
+// km profile list | show | migrate.
+#include <CLI/CLI.hpp>
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/context.h"
+#include "cli/output.h"
+#include "core/fs.h"
+#include "doc/json_io.h"
+#include "doc/yaml_io.h"
+#include "profile/profile.h"
+
+namespace km::cli {
+namespace {
+
+struct ProfileArgs {
+  std::string target;
+  bool resolved = false;
+  std::string format = "yaml";
+  bool write = false;
+  std::string out_file;
+};
+
+// *.yaml files under `dir`, recursively (bounded depth), relative names without extension.
+void scan(const std::string& dir, const std::string& rel, int depth,
+          std::vector<std::pair<std::string, std::string>>& out) {
+  if (depth > 6) return;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    std::string path = dir + "/" + n;
+    std::string name = rel.empty() ? n : rel + "/" + n;
+    if (fs::isDirectory(path)) {
+      scan(path, name, depth + 1, out);
+    } else if (n.size() > 5 && n.substr(n.size() - 5) == ".yaml") {
+      out.emplace_back(name.substr(0, name.size() - 5), path);
+    }
+  }
+}
+
+std::string pad(std::string s, size_t w) {
+  if (s.size() < w) s.append(w - s.size(), ' ');
+  return s;
+}
+
+int runList(Context& ctx) {
+  profile::LoadOptions options;
+  options.search_paths = ctx.searchPaths();
+  struct Row {
+    std::string name, source, ttl, idle, enforcement, status;
+  };
+  std::vector<Row> rows;
+  auto summarize = [&](const std::string& name, const std::string& source, const std::string& arg) {
+    auto l = profile::load(arg, options);
+    Row r{name, source, "-", "-", "-", "valid"};
+    if (!l) {
+      r.status = "unreadable";
+    } else if (l->abstract) {
+      r.status = "abstract";
+    } else {
+      const profile::Spec& s = l->profile.spec;
+      r.ttl = s.lifecycle.ttl.empty() ? "-" : s.lifecycle.ttl;
+      r.idle = s.lifecycle.idle_timeout.empty() ? "-" : s.lifecycle.idle_timeout;
+      r.enforcement = s.network.enforcement.value_or("proxy");
+      if (!l->ok()) r.status = "invalid";
+    }
+    rows.push_back(r);
+  };
+  for (const auto& n : profile::builtinNames()) summarize(n, "built-in", n);
+  for (const auto& dir : options.search_paths) {
+    std::vector<std::pair<std::string, std::string>> files;
+    scan(dir, "", 0, files);
+    for (const auto& [name, path] : files) summarize(name, path, path);
+  }
+  if (ctx.globals().json) {
+    doc::Node list = doc::Node::seq();
+    for (const auto& r : rows) {
+      doc::Node o = doc::Node::map();
+      o.set("name", doc::Node::string(r.name));
+      o.set("source", doc::Node::string(r.source));
+      o.set("ttl", doc::Node::string(r.ttl));
+      o.set("idleTimeout", doc::Node::string(r.idle));
+      o.set("enforcement", doc::Node::string(r.enforcement));
+      o.set("status", doc::Node::string(r.status));
+      list.push(std::move(o));
+    }
+    printOut(doc::toJson(list));
+    return kExitOk;
+  }
+  size_t wn = 4, ws = 6;
+  for (const auto& r : rows) {
+    wn = std::max(wn, r.name.size());
+    ws = std::max(ws, r.source.size());
+  }
+  printOut(pad("NAME", wn + 2) + pad("SOURCE", ws + 2) + pad("TTL", 6) + pad("IDLE", 6) +
+           pad("ENFORCEMENT", 13) + "STATUS");
+  for (const auto& r : rows) {
+    printOut(pad(r.name, wn + 2) + pad(r.source, ws + 2) + pad(r.ttl, 6) + pad(r.idle, 6) +
+             pad(r.enforcement, 13) + r.status);
+  }
+  return kExitOk;
+}
+
+int runShow(const ProfileArgs& a, Context& ctx) {
+  profile::LoadOptions options;
+  options.search_paths = ctx.searchPaths();
+  options.resolve = a.resolved;
+  auto l = profile::load(a.target, options);
+  if (!l) {
+    printErr("ERROR: " + l.error().message());
+    return kExitFailed;
+  }
+  printDiagnostics(l->diagnostics, a.target);
+  if (!l->ok()) return kExitFailed;
+  doc::Node out = l->document;
+  if (a.resolved) {
+    if (l->abstract) {
+      printErr("ERROR: " + a.target + " is an abstract fragment; show a profile that extends it");
+      return kExitFailed;
+    }
+    out = profile::toNode(profile::withDefaults(l->profile));
+  }
+  bool json = ctx.globals().json || a.format == "json";
+  printOut(json ? doc::toJson(out) : doc::emitYaml(out));
+  return kExitOk;
+}
+
+int runMigrate(const ProfileArgs& a) {
+  auto text = fs::readFile(a.target, 1 << 20);
+  if (!text) {
+    printErr("ERROR: " + text.error().message());
+    return kExitFailed;
+  }
+  profile::LoadOptions options;
+  options.resolve = false;
+  profile::Loaded l = profile::loadText(*text, a.target, options);
+  printDiagnostics(l.diagnostics, a.target);
+  if (!l.ok()) return kExitFailed;
+  if (l.diagnostics.warningCount() == 0) {
+    printErr(a.target + ": already v1alpha2; nothing to migrate");
+  }
+  std::string yaml = doc::emitYaml(l.document);
+  std::string dest = a.write ? a.target : a.out_file;
+  if (dest.empty()) {
+    printOut(yaml);
+    return kExitOk;
+  }
+  if (auto st = fs::writeFileAtomic(dest, yaml); !st) {
+    printErr("ERROR: " + st.error().message());
+    return kExitFailed;
+  }
+  printErr(a.target + ": wrote the v1alpha2 profile to " + dest);
+  return kExitOk;
+}
+
+}  // namespace
+
+Handler installProfile(CLI::App& sub, Context& ctx) {
+  auto args = std::make_shared<ProfileArgs>();
+  sub.require_subcommand(1);
+  CLI::App* list = sub.add_subcommand("list", "List built-in profiles and those on the search path");
+  list->alias("ls");
+  CLI::App* show = sub.add_subcommand("show", "Print a profile (as written, or resolved)");
+  show->add_option("profile", args->target, "Profile file or name")->required()->type_name("FILE|NAME");
+  show->add_flag("--resolved", args->resolved, "After extends, v1alpha1 migration and defaults");
+  show->add_option("-o,--output", args->format, "yaml (default) or json")
+      ->check(CLI::IsMember({"yaml", "json"}));
+  CLI::App* migrate = sub.add_subcommand("migrate", "Rewrite a v1alpha1 profile as v1alpha2");
+  migrate->add_option("file", args->target, "Profile file")->required()->type_name("FILE");
+  migrate->add_flag("-w,--write", args->write, "Replace FILE instead of printing");
+  migrate->add_option("-o,--output-file", args->out_file, "Write to this file instead of printing");
+  migrate->footer(
+      "Moves spec.identity to spec.iam, the cli.notify* fields to spec.notification, "
+      "cli.vscodeEnabled/agent/claudeArgs/codexArgs to runtime.vscode and spec.agent, and lifts "
+      "an inlined Claude settings.json into spec.agent.claude. Prints a warning per moved field. "
+      "Comments are not kept. Idempotent.");
+  return [=, &ctx] {
+    if (list->parsed()) return runList(ctx);
+    if (show->parsed()) return runShow(*args, ctx);
+    if (migrate->parsed()) return runMigrate(*args);
+    return kExitUsage;
+  };
+}
+
+}  // namespace km::cli

@@ -1,0 +1,228 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "core/fs.h"
+#include "core/strings.h"
+#include "doc/describe.h"
+#include "doc/yaml_io.h"
+
+namespace km::doc {
+
+using namespace km::config;  // NOLINT: the descriptions below name every config type
+
+template <>
+struct Describe<DnsConfig> {
+  static constexpr std::string_view kDoc = "Upstream DNS for sandbox resolvers.";
+  static void build(Fields<DnsConfig>& f) {
+    f.add("upstream", &DnsConfig::upstream, "Servers as ip, ip:port or [ipv6]:port.")
+        .pattern(R"(^([0-9.]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$|^[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+$)",
+                 "an address like 192.0.2.53, 192.0.2.53:53 or [2001:db8::53]:53");
+  }
+};
+
+template <>
+struct Describe<TlsConfig> {
+  static constexpr std::string_view kDoc = "TLS trust for the proxy.";
+  static void build(Fields<TlsConfig>& f) {
+    f.add("extraCAFile", &TlsConfig::extra_ca_file, "PEM file of extra CAs for upstream servers.")
+        .minLength(1);
+  }
+};
+
+template <>
+struct Describe<NetworkConfig> {
+  static constexpr std::string_view kDoc = "Sandbox networking.";
+  static void build(Fields<NetworkConfig>& f) {
+    f.add("subnetPool", &NetworkConfig::subnet_pool, "IPv4 CIDR sandbox veth subnets come from.")
+        .pattern(R"(^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$)", "an IPv4 CIDR like 10.213.0.0/16")
+        .defaultValue(kDefaultSubnetPool);
+    f.add("allowCIDRs", &NetworkConfig::allow_cidrs, "Private ranges every sandbox may reach.")
+        .pattern(R"(^[0-9A-Fa-f:.]+/[0-9]{1,3}$)", "a CIDR like 10.1.0.0/16 or fd00::/8");
+  }
+};
+
+template <>
+struct Describe<AiEndpoint> {
+  static constexpr std::string_view kDoc = "An AI endpoint to meter.";
+  static void build(Fields<AiEndpoint>& f) {
+    f.add("host", &AiEndpoint::host, "Host name.").required().minLength(1).exampleValue("llm.internal");
+    f.add("provider", &AiEndpoint::provider, "Wire format it speaks.")
+        .required().oneOf({"anthropic", "openai", "bedrock"}).exampleValue("anthropic");
+  }
+};
+
+template <>
+struct Describe<AiConfig> {
+  static constexpr std::string_view kDoc = "AI metering.";
+  static void build(Fields<AiConfig>& f) {
+    f.add("endpoints", &AiConfig::endpoints, "Endpoints metered besides the providers' own hosts.");
+  }
+};
+
+template <>
+struct Describe<PricingConfig> {
+  static constexpr std::string_view kDoc = "Token pricing.";
+  static void build(Fields<PricingConfig>& f) {
+    f.add("file", &PricingConfig::file, "Pricing table overriding the bundled one.").minLength(1);
+  }
+};
+
+template <>
+struct Describe<Config> {
+  static constexpr std::string_view kDoc = "km operator configuration.";
+  static void build(Fields<Config>& f) {
+    f.add("defaultSubstrate", &Config::default_substrate,
+          "Where km create runs when no --substrate is given and the profile's cloud is not configured.")
+        .oneOf({"local", "docker", "ec2", "ecs"}).defaultValue("local");
+    f.add("profileSearchPaths", &Config::profile_search_paths,
+          "Directories searched for profile names and extends parents.")
+        .minLength(1);
+    f.add("dns", &Config::dns, "DNS.");
+    f.add("tls", &Config::tls, "TLS.");
+    f.add("network", &Config::network, "Networking.");
+    f.add("ai", &Config::ai, "AI endpoints.");
+    f.add("pricing", &Config::pricing, "Pricing.");
+  }
+};
+
+}  // namespace km::doc
+
+namespace km::config {
+namespace {
+
+// Whole-string decimal number, or -1 (no exceptions, unlike std::stoi).
+int parseSmallInt(std::string_view s) {
+  int v = -1;
+  if (s.empty() || s.size() > 5) return -1;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return -1;
+  return v;
+}
+
+bool validCidr(const std::string& cidr, bool v4_only) {
+  size_t slash = cidr.find('/');
+  if (slash == std::string::npos) return false;
+  std::string addr = cidr.substr(0, slash);
+  std::string bits = cidr.substr(slash + 1);
+  int prefix = parseSmallInt(bits);
+  if (prefix < 0) return false;
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) return prefix <= 32;
+  if (v4_only) return false;
+  return inet_pton(AF_INET6, addr.c_str(), buf) == 1 && prefix <= 128;
+}
+
+void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d) {
+  auto at = [&](const std::string& path) { return doc::locate(root, path)->mark(); };
+  if (c.network) {
+    if (c.network->subnet_pool) {
+      const std::string& pool = *c.network->subnet_pool;
+      if (!validCidr(pool, true)) {
+        d.error(at("network.subnetPool"), "network.subnetPool",
+                "\"" + pool + "\" is not a valid IPv4 CIDR");
+      } else if (parseSmallInt(pool.substr(pool.find('/') + 1)) > 24) {
+        d.error(at("network.subnetPool"), "network.subnetPool",
+                "a /" + pool.substr(pool.find('/') + 1) +
+                    " pool is too small; use /24 or larger (each sandbox takes a /30)");
+      }
+    }
+    for (size_t i = 0; i < c.network->allow_cidrs.size(); ++i) {
+      std::string path = doc::indexPath("network.allowCIDRs", i);
+      if (!validCidr(c.network->allow_cidrs[i], false)) {
+        d.error(at(path), path, "\"" + c.network->allow_cidrs[i] + "\" is not a valid CIDR");
+      }
+    }
+  }
+  if (c.dns) {
+    for (size_t i = 0; i < c.dns->upstream.size(); ++i) {
+      std::string s = c.dns->upstream[i];
+      std::string host = s, port;
+      if (startsWith(s, "[")) {
+        size_t close = s.find(']');
+        host = close == std::string::npos ? s : s.substr(1, close - 1);
+        if (close != std::string::npos && close + 1 < s.size()) port = s.substr(close + 2);
+      } else if (std::count(s.begin(), s.end(), ':') == 1) {
+        host = s.substr(0, s.find(':'));
+        port = s.substr(s.find(':') + 1);
+      }
+      unsigned char buf[16];
+      bool ok = inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+      if (ok && !port.empty()) ok = parseSmallInt(port) > 0 && parseSmallInt(port) < 65536;
+      std::string path = doc::indexPath("dns.upstream", i);
+      if (!ok) d.error(at(path), path, "\"" + s + "\" is not an IP address with an optional port 1-65535");
+    }
+  }
+}
+
+}  // namespace
+
+LoadedConfig parseConfig(std::string_view yaml, const std::string& source) {
+  LoadedConfig out;
+  out.path = source;
+  out.from_file = true;
+  doc::Node root;
+  if (!doc::parseYaml(yaml, source, root, out.diagnostics)) return out;
+  if (root.isNull()) return out;  // an empty file is an empty config
+  out.config = doc::decode<Config>(root, out.diagnostics);
+  checkSemantics(out.config, root, out.diagnostics);
+  return out;
+}
+
+Result<LoadedConfig> loadConfig(const std::string& path, bool required) {
+  auto text = fs::readFile(path, 1 << 20);
+  if (!text) {
+    if (text.error().code() == ErrorCode::kNotFound && !required) {
+      LoadedConfig none;
+      none.path = path;
+      return none;
+    }
+    return std::move(text).error().context("reading operator config");
+  }
+  return parseConfig(*text, path);
+}
+
+std::vector<std::string> nameserversFromResolvConf(std::string_view text) {
+  std::vector<std::string> out;
+  for (const auto& raw : split(text, '\n')) {
+    std::string_view line = trim(raw);
+    if (!startsWith(line, "nameserver")) continue;
+    std::string_view addr = trim(line.substr(10));
+    size_t end = addr.find_first_of(" \t#");
+    if (end != std::string_view::npos) addr = addr.substr(0, end);
+    if (addr.empty()) continue;
+    std::string a(addr);
+    out.push_back(a.find(':') != std::string::npos ? "[" + a + "]:53" : a + ":53");
+  }
+  return out;
+}
+
+Config effective(const Config& c, const std::string& resolv_conf) {
+  Config e = c;
+  if (!e.default_substrate) e.default_substrate = "local";
+  if (!e.profile_search_paths) e.profile_search_paths = std::vector<std::string>{"./profiles", "~/.km/profiles"};
+  if (!e.dns) e.dns.emplace();
+  if (e.dns->upstream.empty()) {
+    auto text = fs::readFile(resolv_conf, 1 << 20);
+    if (text) e.dns->upstream = nameserversFromResolvConf(*text);
+  }
+  if (!e.network) e.network.emplace();
+  if (!e.network->subnet_pool) e.network->subnet_pool = kDefaultSubnetPool;
+  return e;
+}
+
+doc::Node toNode(const Config& c) { return doc::encode(c); }
+
+doc::Node jsonSchema() {
+  doc::Node s = doc::schemaOf<Config>();
+  doc::Node out = doc::Node::map();
+  out.set("$schema", doc::Node::string("https://json-schema.org/draft/2020-12/schema"));
+  out.set("title", doc::Node::string("km operator config"));
+  for (auto& e : s.entries()) out.set(e.key, e.value);
+  return out;
+}
+
+}  // namespace km::config

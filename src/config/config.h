@@ -1,0 +1,81 @@
+// km::config — the operator's settings (config.yaml): where profiles are searched, which
+// DNS upstream and CA the data plane trusts, the sandbox subnet pool, extra AI endpoints,
+// pricing overrides. Loaded and validated like a profile (located errors, did-you-mean).
+// Plain data and pure functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "doc/diagnostic.h"
+#include "doc/node.h"
+
+namespace km::config {
+
+struct DnsConfig {
+  std::vector<std::string> upstream;  // "ip" or "ip:port" / "[v6]:port"; default: resolv.conf
+};
+
+struct TlsConfig {
+  std::optional<std::string> extra_ca_file;  // extra trust for servers the proxy dials
+};
+
+struct NetworkConfig {
+  std::optional<std::string> subnet_pool;  // IPv4 CIDR for sandbox veths; default 10.213.0.0/16
+  std::vector<std::string> allow_cidrs;    // private ranges every sandbox may reach
+};
+
+struct AiEndpoint {
+  std::string host;
+  std::string provider;  // anthropic | openai | bedrock
+};
+
+struct AiConfig {
+  std::vector<AiEndpoint> endpoints;  // metered besides the providers' own hosts
+};
+
+struct PricingConfig {
+  std::optional<std::string> file;  // overrides the bundled pricing table
+};
+
+struct Config {
+  std::optional<std::string> default_substrate;  // local (default) | docker | ec2 | ecs
+  std::optional<std::vector<std::string>> profile_search_paths;
+  std::optional<DnsConfig> dns;
+  std::optional<TlsConfig> tls;
+  std::optional<NetworkConfig> network;
+  std::optional<AiConfig> ai;
+  std::optional<PricingConfig> pricing;
+};
+
+inline constexpr const char* kDefaultSubnetPool = "10.213.0.0/16";
+
+struct LoadedConfig {
+  std::string path;             // the file read ("" when none)
+  bool from_file = false;
+  Config config;                // as written (no defaults)
+  doc::Diagnostics diagnostics;
+  bool ok() const { return !diagnostics.hasErrors(); }
+};
+
+// Reads the operator config at `path`. A missing file is fine (empty config) unless
+// `required` (the user named it with --config / KM_CONFIG): then NotFound. Problems inside
+// the file are located diagnostics, not an error Result.
+[[nodiscard]] Result<LoadedConfig> loadConfig(const std::string& path, bool required);
+
+// Parses config text already in memory.
+LoadedConfig parseConfig(std::string_view yaml, const std::string& source);
+
+// The settings km will use: written values, else defaults (search paths ./profiles and
+// ~/.km/profiles, subnet pool 10.213.0.0/16, DNS upstream from `resolv_conf`).
+Config effective(const Config& c, const std::string& resolv_conf = "/etc/resolv.conf");
+
+doc::Node toNode(const Config& c);
+doc::Node jsonSchema();
+
+// Nameservers listed in a resolv.conf text, as "ip:53" (IPv6 as "[ip]:53").
+std::vector<std::string> nameserversFromResolvConf(std::string_view text);
+
+}  // namespace km::config

@@ -1,0 +1,21 @@
+// Logging: one named logger per module ("km.profile"), backed by spdlog, to stderr.
+// Messages name their subject. Thread-safe.
+#pragma once
+
+#include <string_view>
+
+namespace km::log {
+
+enum class Level { kDebug, kInfo, kWarn, kError, kCritical };
+
+// 0 = warnings and worse (default), 1 = info (-v), 2 = debug (-vv).
+void setVerbosity(int verbosity);
+
+void write(std::string_view logger, Level level, std::string_view message);
+
+inline void debug(std::string_view logger, std::string_view m) { write(logger, Level::kDebug, m); }
+inline void info(std::string_view logger, std::string_view m) { write(logger, Level::kInfo, m); }
+inline void warn(std::string_view logger, std::string_view m) { write(logger, Level::kWarn, m); }
+inline void error(std::string_view logger, std::string_view m) { write(logger, Level::kError, m); }
+
+}  // namespace km::log

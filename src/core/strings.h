@@ -1,0 +1,30 @@
+// Small string helpers shared by every module. Pure functions, thread-safe.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace km {
+
+std::string toLower(std::string_view s);
+std::string_view trim(std::string_view s);
+bool startsWith(std::string_view s, std::string_view prefix);
+bool endsWith(std::string_view s, std::string_view suffix);
+std::vector<std::string> split(std::string_view s, char sep);
+std::string join(std::span<const std::string> parts, std::string_view sep);
+
+// Levenshtein distance (insert, delete, substitute cost 1; case-insensitive).
+size_t editDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` when it is close enough to be a likely typo
+// (distance ≤ max(1, len/3), or same letters ignoring case), else nullopt.
+std::optional<std::string> closestMatch(std::string_view word,
+                                        std::span<const std::string_view> candidates);
+
+// Quotes `s` for a human message: "name" with quotes and control chars escaped.
+std::string quoted(std::string_view s);
+
+}  // namespace km

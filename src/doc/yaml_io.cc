@@ -1,0 +1,265 @@
+#include "doc/yaml_io.h"
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <sstream>
+
+namespace km::doc {
+namespace {
+
+class TooBig {};
+
+// Builds Nodes from yaml-cpp's parse events. Anchors are remembered and aliases copied.
+class Builder : public YAML::EventHandler {
+ public:
+  Builder(std::shared_ptr<const std::string> file, Diagnostics& diags, size_t max_nodes)
+      : file_(std::move(file)), diags_(diags), max_nodes_(max_nodes) {}
+
+  bool done() const { return has_root_; }
+  Node& root() { return root_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    add(Node::null(markOf(mark)), anchor, mark);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) {
+      diags_.error(markOf(mark), "", "alias to an unknown anchor");
+      add(Node::null(markOf(mark)), 0, mark);
+      return;
+    }
+    count(countNodes(it->second));
+    add(it->second, 0, mark);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    Node::Kind kind = Node::Kind::kString;
+    if (tag == "?") {
+      kind = Node::classifyPlain(value);
+    } else if (tag == "tag:yaml.org,2002:str" || tag == "!") {
+      kind = Node::Kind::kString;
+    } else if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
+               tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null") {
+      kind = Node::classifyPlain(value);
+    } else {
+      diags_.error(markOf(mark), "", "unsupported YAML tag " + tag + "; remove the tag");
+    }
+    add(scalarNode(kind, value, markOf(mark)), anchor, mark);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    stack_.push_back({Node::seq(markOf(mark)), anchor, {}, {}, false});
+  }
+  void OnSequenceEnd() override { close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    stack_.push_back({Node::map(markOf(mark)), anchor, {}, {}, false});
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  struct Frame {
+    Node node;
+    YAML::anchor_t anchor;
+    std::string pending_key;  // maps: key waiting for its value
+    Mark pending_key_mark;
+    bool has_key;
+  };
+
+  Mark markOf(const YAML::Mark& m) const {
+    return Mark{file_, static_cast<uint32_t>(m.line + 1), static_cast<uint32_t>(m.column + 1)};
+  }
+
+  static size_t countNodes(const Node& n) {
+    size_t c = 1;
+    for (const auto& i : n.items()) c += countNodes(i);
+    for (const auto& e : n.entries()) c += countNodes(e.value);
+    return c;
+  }
+
+  void count(size_t n) {
+    nodes_ += n;
+    if (nodes_ > max_nodes_) throw TooBig();
+  }
+
+  void close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    addNode(std::move(f.node), f.anchor);
+  }
+
+  void add(Node n, YAML::anchor_t anchor, const YAML::Mark&) {
+    count(1);
+    addNode(std::move(n), anchor);
+  }
+
+  void addNode(Node n, YAML::anchor_t anchor) {
+    if (anchor) anchors_[anchor] = n;
+    if (stack_.empty()) {
+      root_ = std::move(n);
+      has_root_ = true;
+      return;
+    }
+    Frame& top = stack_.back();
+    if (top.node.isSeq()) {
+      top.node.push(std::move(n));
+      return;
+    }
+    if (!top.has_key) {
+      if (!n.isScalar()) {
+        diags_.error(n.mark(), "", "a mapping key must be a plain value, not " +
+                                       std::string(n.kindName()));
+        top.pending_key = "<complex key>";
+      } else {
+        top.pending_key = n.text();
+      }
+      top.pending_key_mark = n.mark();
+      top.has_key = true;
+      return;
+    }
+    top.has_key = false;
+    if (top.node.findEntry(top.pending_key)) {
+      const MapEntry* first = top.node.findEntry(top.pending_key);
+      diags_.error(top.pending_key_mark, "",
+                   "key \"" + top.pending_key + "\" appears twice in this mapping (first at line " +
+                       std::to_string(first->key_mark.line) + "); keep only one");
+      return;
+    }
+    top.node.entries().push_back(
+        MapEntry{std::move(top.pending_key), std::move(top.pending_key_mark), std::move(n)});
+  }
+
+  std::shared_ptr<const std::string> file_;
+  Diagnostics& diags_;
+  size_t max_nodes_;
+  size_t nodes_ = 0;
+  std::vector<Frame> stack_;
+  std::map<YAML::anchor_t, Node> anchors_;
+  Node root_;
+  bool has_root_ = false;
+};
+
+// Only notices whether a further document exists.
+class SkipDocument : public YAML::EventHandler {
+ public:
+  bool any = false;
+  void OnDocumentStart(const YAML::Mark&) override { any = true; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+void emitNode(YAML::Emitter& out, const Node& n) {
+  switch (n.kind()) {
+    case Node::Kind::kNull: out << YAML::Null; break;
+    case Node::Kind::kBool:
+    case Node::Kind::kInt:
+    case Node::Kind::kFloat: out << n.text(); break;
+    case Node::Kind::kString:
+      if (n.text().find('\n') != std::string::npos) {
+        out << YAML::Literal << n.text();
+      } else if (Node::classifyPlain(n.text()) != Node::Kind::kString || n.text().empty()) {
+        out << YAML::DoubleQuoted << n.text();
+      } else {
+        out << n.text();
+      }
+      break;
+    case Node::Kind::kSeq:
+      if (n.items().empty()) {
+        out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+        break;
+      }
+      out << YAML::BeginSeq;
+      for (const auto& i : n.items()) emitNode(out, i);
+      out << YAML::EndSeq;
+      break;
+    case Node::Kind::kMap:
+      if (n.entries().empty()) {
+        out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+        break;
+      }
+      out << YAML::BeginMap;
+      for (const auto& e : n.entries()) {
+        out << YAML::Key;
+        if (Node::classifyPlain(e.key) != Node::Kind::kString || e.key.empty()) {
+          out << YAML::DoubleQuoted << e.key;
+        } else {
+          out << e.key;
+        }
+        out << YAML::Value;
+        emitNode(out, e.value);
+      }
+      out << YAML::EndMap;
+      break;
+  }
+}
+
+}  // namespace
+
+bool parseYaml(std::string_view text, const std::string& file, Node& out, Diagnostics& diags,
+               const ParseLimits& limits) {
+  auto file_name = std::make_shared<const std::string>(file);
+  if (text.size() > limits.max_bytes) {
+    diags.error(Mark{file_name, 0, 0}, "",
+                "file is " + std::to_string(text.size()) + " bytes; profiles may be at most " +
+                    std::to_string(limits.max_bytes));
+    return false;
+  }
+  size_t errors_before = diags.errorCount();
+  std::string copy(text);
+  std::istringstream in(copy);
+  Builder builder(file_name, diags, limits.max_nodes);
+  try {
+    YAML::Parser parser(in);
+    if (!parser.HandleNextDocument(builder) || !builder.done()) {
+      diags.error(Mark{file_name, 1, 1}, "", "the file is empty; expected a YAML mapping");
+      return false;
+    }
+    out = std::move(builder.root());
+    SkipDocument skip;
+    if (parser.HandleNextDocument(skip) && skip.any) {
+      diags.error(Mark{file_name, 1, 1}, "",
+                  "the file holds more than one YAML document (---); keep one profile per file");
+    }
+  } catch (const YAML::Exception& e) {
+    Mark at{file_name, static_cast<uint32_t>(e.mark.line + 1), static_cast<uint32_t>(e.mark.column + 1)};
+    if (e.mark.is_null()) at = Mark{file_name, 0, 0};
+    diags.error(at, "", "invalid YAML: " + e.msg);
+    return false;
+  } catch (const TooBig&) {
+    diags.error(Mark{file_name, 0, 0}, "",
+                "the document expands to more than " + std::to_string(limits.max_nodes) +
+                    " values (too many aliases?)");
+    return false;
+  }
+  return diags.errorCount() == errors_before;
+}
+
+std::string emitYaml(const Node& node) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  emitNode(out, node);
+  std::string s = out.c_str();
+  if (s.empty() || s.back() != '\n') s += '\n';
+  return s;
+}
+
+}  // namespace km::doc

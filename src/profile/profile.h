@@ -1,0 +1,64 @@
+// km::profile — SandboxProfile documents: load (YAML with line:column), migrate v1alpha1,
+// resolve `extends`, validate (schema + semantic rules), apply defaults, print, and the
+// JSON Schema. Every problem is collected as a located Diagnostic; nothing stops at the
+// first error. Functions are thread-safe (no shared mutable state).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "doc/diagnostic.h"
+#include "doc/node.h"
+#include "profile/types.h"
+
+namespace km::profile {
+
+struct LoadOptions {
+  // Directories searched for `extends` names (after built-ins and the declaring file's
+  // directory) and for NAME arguments that are neither files nor built-ins.
+  std::vector<std::string> search_paths;
+  // Run the semantic rules (ttl ≥ idle, Slack, desktop, snapshots...) after the schema.
+  bool semantics = true;
+  // false: only read and migrate the file itself (no extends, no validation).
+  bool resolve = true;
+};
+
+struct Loaded {
+  std::string source;     // what the user named: the path as given, or the built-in's name
+  bool abstract = false;  // metadata.abstract: true in the file itself (validate skips it)
+  doc::Node document;     // after migration and extends, before defaults
+  Profile profile;        // decoded from `document` (partial when there are errors)
+  doc::Diagnostics diagnostics;
+  bool ok() const { return !diagnostics.hasErrors(); }
+};
+
+// Loads FILE or NAME: an existing file path; else a built-in name; else NAME.yaml in the
+// search paths. Migrates v1alpha1 (warnings name each moved field), resolves extends, decodes
+// and validates. Abstract fragments are loaded but not validated (`abstract` set).
+// NotFound when nothing by that name exists; every other problem is in `diagnostics`.
+[[nodiscard]] Result<Loaded> load(std::string_view file_or_name, const LoadOptions& options);
+
+// Loads from text already in memory (`source` names it in messages).
+Loaded loadText(std::string_view yaml, std::string source, const LoadOptions& options);
+
+// The profile with upstream's defaults made explicit (enforcement proxy, prefix sb, warning
+// threshold 0.8, vscode on, ...) and initCommandsAppend folded into initCommands.
+Profile withDefaults(Profile p);
+
+// Rendering of a (decoded) profile in schema field order.
+doc::Node toNode(const Profile& p);
+
+// The built-in profiles, in upstream's fixed order.
+std::vector<std::string> builtinNames();
+bool isBuiltin(std::string_view name);
+
+// JSON Schema (draft 2020-12) of SandboxProfile, generated from the field descriptions.
+doc::Node jsonSchema();
+
+// v1alpha1 → v1alpha2 in place. Returns true when the document was v1alpha1 (then
+// `notes` holds a warning per moved or dropped field). Idempotent.
+bool migrateDocument(doc::Node& document, doc::Diagnostics& notes);
+
+}  // namespace km::profile
