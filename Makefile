@@ -44,7 +44,7 @@ bench: deps
 	@scripts/bench.sh build/release
 
 fuzz: deps
-	CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKM_FUZZ=ON \
+	CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKM_FUZZ=ON \
 	  -DKM_BUILD_TESTS=OFF -DKM_BUILD_BENCH=OFF
 	cmake --build build/fuzz -j $(JOBS)
 	@scripts/fuzz.sh build/fuzz $(FUZZ_SECONDS)

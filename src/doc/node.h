@@ -28,7 +28,14 @@ class Node {
   // plain scalar (a quoted scalar is always kString).
   enum class Kind : uint8_t { kNull, kBool, kInt, kFloat, kString, kSeq, kMap };
 
-  Node() = default;
+  // Special members are defaulted below MapEntry, which must be complete by then.
+  Node();
+  ~Node();
+  Node(const Node&);
+  Node(Node&&) noexcept;
+  Node& operator=(const Node&);
+  Node& operator=(Node&&) noexcept;
+
   static Node null(Mark m = {});
   static Node boolean(bool v, Mark m = {});
   static Node integer(int64_t v, Mark m = {});
@@ -91,6 +98,13 @@ struct MapEntry {
   Mark key_mark;
   Node value;
 };
+
+inline Node::Node() = default;
+inline Node::~Node() = default;
+inline Node::Node(const Node&) = default;
+inline Node::Node(Node&&) noexcept = default;
+inline Node& Node::operator=(const Node&) = default;
+inline Node& Node::operator=(Node&&) noexcept = default;
 
 // Follows a dotted field path ("spec.network.egress.allowedHosts[2]") and returns the node,
 // or the deepest existing ancestor when the path runs out (so errors about a missing field

@@ -5,6 +5,7 @@
 #include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <map>
 #include <sstream>
 
@@ -167,6 +168,35 @@ class SkipDocument : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
+// A literal block (|) reads back exactly only with "clip" chomping: one final newline, and
+// no line that YAML would trim or refuse (leading space on the first line, trailing
+// spaces, tabs, CR or other control characters). Everything else is written double-quoted.
+bool literalBlockSafe(const std::string& s) {
+  if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n') return false;
+  if (s[0] == ' ') return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '\n') {
+      if (i > 0 && s[i - 1] == ' ') return false;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// Plain scalars lose leading/trailing blanks and cannot hold control characters; such
+// strings are written double-quoted, where yaml-cpp escapes them.
+bool needsQuotes(const std::string& s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.front() == '\t' || s.back() == '\t')
+    return true;
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return Node::classifyPlain(s) != Node::Kind::kString;
+}
+
 void emitNode(YAML::Emitter& out, const Node& n) {
   switch (n.kind()) {
     case Node::Kind::kNull: out << YAML::Null; break;
@@ -174,9 +204,9 @@ void emitNode(YAML::Emitter& out, const Node& n) {
     case Node::Kind::kInt:
     case Node::Kind::kFloat: out << n.text(); break;
     case Node::Kind::kString:
-      if (n.text().find('\n') != std::string::npos) {
+      if (literalBlockSafe(n.text())) {
         out << YAML::Literal << n.text();
-      } else if (Node::classifyPlain(n.text()) != Node::Kind::kString || n.text().empty()) {
+      } else if (needsQuotes(n.text())) {
         out << YAML::DoubleQuoted << n.text();
       } else {
         out << n.text();
@@ -199,7 +229,7 @@ void emitNode(YAML::Emitter& out, const Node& n) {
       out << YAML::BeginMap;
       for (const auto& e : n.entries()) {
         out << YAML::Key;
-        if (Node::classifyPlain(e.key) != Node::Kind::kString || e.key.empty()) {
+        if (needsQuotes(e.key)) {
           out << YAML::DoubleQuoted << e.key;
         } else {
           out << e.key;
@@ -210,6 +240,55 @@ void emitNode(YAML::Emitter& out, const Node& n) {
       out << YAML::EndMap;
       break;
   }
+}
+
+// YAML streams are Unicode text: the first byte that is not valid UTF-8, or a control
+// character YAML does not allow raw (anything below 0x20 but tab, LF and CR; DEL), is
+// reported with its line and column. Returns true when the text is clean.
+bool checkText(std::string_view text, const std::shared_ptr<const std::string>& file,
+               Diagnostics& diags) {
+  uint32_t line = 1, column = 1;
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= text.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; ok && k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc >> 6) == 0x2;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8 either.
+    if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+               (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)) {
+      ok = false;
+    }
+    if (!ok) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      diags.error(Mark{file, line, column}, "",
+                  std::string("byte ") + hex + " is not valid UTF-8; save the file as UTF-8 text");
+      return false;
+    }
+    if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0x7F) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", cp);
+      diags.error(Mark{file, line, column}, "",
+                  std::string("control character ") + hex +
+                      " is not allowed in YAML text; remove it or write it as an escape in a "
+                      "double-quoted string");
+      return false;
+    }
+    if (cp == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += len;
+  }
+  return true;
 }
 
 }  // namespace
@@ -223,6 +302,7 @@ bool parseYaml(std::string_view text, const std::string& file, Node& out, Diagno
                     std::to_string(limits.max_bytes));
     return false;
   }
+  if (!checkText(text, file_name, diags)) return false;
   size_t errors_before = diags.errorCount();
   std::string copy(text);
   std::istringstream in(copy);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer target for SECONDS with a seed corpus of real profiles.
+# Usage: scripts/fuzz.sh BUILD_DIR SECONDS
+# Prints each target's final stats line (execs, coverage); exits non-zero on any finding.
+set -euo pipefail
+build="$(cd "${1:-build/fuzz}" && pwd)"
+seconds="${2:-60}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+shared="$root/../shared/reference/profiles"
+
+for target in profile_loader_fuzz config_fuzz; do
+  bin="$build/tests/fuzz/$target"
+  corpus="$build/corpus/$target"
+  mkdir -p "$corpus"
+  cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
+  if [ -d "$shared" ]; then
+    find "$shared" -name '*.yaml' -exec cp {} "$corpus"/ \; 2>/dev/null || true
+  fi
+  echo "fuzz: $target for ${seconds}s"
+  log="$build/$target.log"
+  # -max_len: profiles are KiB-sized; -timeout: a single input must finish in 10 s.
+  if ! (cd "$build" && "$bin" "$corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+          -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/$target-" >"$log" 2>&1); then
+    tail -n 60 "$log"
+    echo "fuzz: $target FAILED (artifacts: $build/$target-*)" >&2
+    exit 1
+  fi
+  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$log" | sed "s/^/fuzz: $target /"
+  grep -E "^#[0-9]+ +DONE" "$log" | tail -1 | sed "s/^/fuzz: $target /" || true
+done
+echo "fuzz: no findings"
