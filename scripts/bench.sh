@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs km's benchmarks from a release build. Usage: scripts/bench.sh BUILD_DIR
+# Figures and the command that reproduces them are recorded in docs/benchmarks.md.
+set -euo pipefail
+build="${1:-build/release}"
+km="$build/src/km"
+
+echo "== profile pipeline (Google Benchmark)"
+"$build/bench/profile_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+echo
+echo "== km validate, whole process (8 built-ins, 20 runs)"
+home="$(mktemp -d)"
+trap 'rm -rf "$home"' EXIT
+start=$(date +%s%N)
+for _ in $(seq 20); do
+  KM_HOME="$home" "$km" validate open-dev restricted-dev hardened sealed goose ao codex learn >/dev/null
+done
+end=$(date +%s%N)
+echo "km validate (8 built-ins): $(( (end - start) / 20 / 1000 )) us per run"
