@@ -117,6 +117,7 @@ int runParsed(int argc, char** argv) {
 
   if (help->parsed()) {
     CLI::App* target = &app;
+    std::string usage_name = "km";
     for (const auto& word : help_topic) {
       CLI::App* next = nullptr;
       try {
@@ -126,8 +127,11 @@ int runParsed(int argc, char** argv) {
         return kExitUsage;
       }
       target = next;
+      usage_name += " " + word;
     }
-    printOut(target->help());
+    // Not target->help(): on the root that delegates to the parsed `help` subcommand and
+    // would describe `km help` itself instead of km.
+    printOut(target->get_formatter()->make_help(target, usage_name, CLI::AppFormatMode::Normal));
     return kExitOk;
   }
   for (size_t i = 0; i < subs.size(); ++i) {

@@ -94,10 +94,14 @@ std::optional<Document> ExtendsResolver::find(const std::string& name,
     if (!text) {
       diags_.error(doc::Mark{std::make_shared<const std::string>(path), 0, 0}, "",
                    text.error().message());
+      tried.clear();  // found but unreadable: reported here, not "not found"
       return std::nullopt;
     }
     auto root = readDocument(*text, path, diags_);
-    if (!root) return std::nullopt;
+    if (!root) {
+      tried.clear();  // found but not a profile: readDocument reported why
+      return std::nullopt;
+    }
     return Document{key, path, fs::dirName(path), std::move(*root)};
   }
   return std::nullopt;
@@ -130,6 +134,14 @@ std::optional<Node> ExtendsResolver::resolveDocument(const Document& d, std::vec
   } else {
     diags_.error(ext->mark(), "extends",
                  "expected a profile name or a list of names, got " + std::string(ext->kindName()));
+  }
+  if (ext->isSeq() && ext->items().empty()) {
+    // `extends: []` names no parents: upstream treats the document as a base, so its
+    // initCommandsAppend waits for the profile that extends it.
+    Node base = d.root;
+    base.erase("extends");
+    memo_[d.key] = base;
+    return base;
   }
 
   auto chainText = [&](const std::string& last) {

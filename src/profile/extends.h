@@ -46,6 +46,9 @@ class ExtendsResolver {
     std::string display;
   };
   std::optional<doc::Node> resolveDocument(const Document& d, std::vector<Link>& chain);
+  // The parent called `name`. nullopt with `tried` listing where it looked when it does not
+  // exist; nullopt with `tried` empty when it exists but could not be read or parsed (the
+  // problem is already in the diagnostics).
   std::optional<Document> find(const std::string& name, const std::string& declaring_dir,
                                std::vector<std::string>& tried);
 

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# km's command surface: --version, help, usage errors (exit 2 with a hint), schema and
+# shell completion. Usage: bash cli_basics_test.sh <path-to-km> <path-to-shared>
+set -euo pipefail
+
+KM=${1:?usage: $0 <path-to-km> <path-to-shared>}
+SHARED=${2:?usage: $0 <path-to-km> <path-to-shared>}
+[[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
+[[ -d $SHARED/reference ]] || { echo "FAIL: no reference data under $SHARED" >&2; exit 1; }
+KM=$(realpath "$KM")
+SHARED=$(realpath "$SHARED")
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+export KM_HOME=$TMP/home HOME=$TMP/user
+unset KM_CONFIG
+mkdir -p "$KM_HOME" "$HOME"
+cd "$TMP"
+
+CTX=""
+fail() { echo "FAIL [$CTX]: $*" >&2; exit 1; }
+# km ARGS... → RC, OUT (stdout), ERR (stderr); never aborts the script.
+km() {
+  CTX="km $*"
+  set +e
+  "$KM" "$@" >"$TMP/.out" 2>"$TMP/.err"
+  RC=$?
+  set -e
+  OUT=$(cat "$TMP/.out")
+  ERR=$(cat "$TMP/.err")
+}
+expect_rc() { [[ $RC -eq $1 ]] || fail "exit $RC, want $1
+--- stdout:
+$OUT
+--- stderr:
+$ERR"; }
+has() { grep -qF -- "$2" <<<"$1" || fail "expected to find '$2' in:
+$1"; }
+lacks() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in:
+$1"; }
+
+# --version
+km --version
+expect_rc 0
+[[ $OUT =~ ^km\ [0-9]+\.[0-9]+\.[0-9]+ ]] || fail "version line looks wrong: $OUT"
+
+# help, in its three spellings
+km help
+expect_rc 0
+has "$OUT" "Usage: km [OPTIONS]"
+for c in validate profile schema config completion; do has "$OUT" "$c"; done
+km --help
+expect_rc 0
+has "$OUT" "Usage: km [OPTIONS]"
+km help validate
+expect_rc 0
+has "$OUT" "Usage: km validate"
+has "$OUT" "FILE|NAME"
+km validate --help
+expect_rc 0
+has "$OUT" "Usage: km validate"
+has "$OUT" "Exit status 1"
+km help profile show
+expect_rc 0
+has "$OUT" "Usage: km profile show"
+has "$OUT" "--resolved"
+
+# usage errors: exit 2 and a hint on stderr
+km frobnicate
+expect_rc 2
+has "$ERR" "frobnicate"
+has "$ERR" "km --help"
+km validate --bogus-flag x.yaml
+expect_rc 2
+has "$ERR" "--bogus-flag"
+has "$ERR" "km validate --help"
+km --no-such-global validate x.yaml
+expect_rc 2
+has "$ERR" "--no-such-global"
+km validate
+expect_rc 2
+has "$ERR" "km validate --help"
+km profile
+expect_rc 2
+has "$ERR" "km profile --help"
+km help nope
+expect_rc 2
+has "$ERR" "nope"
+km completion fish
+expect_rc 2
+has "$ERR" "fish"
+km profile show sealed -o xml
+expect_rc 2
+km
+expect_rc 2
+has "$OUT" "Usage: km"
+
+# schema: valid JSON with $schema; `schema config` too; neither needs a config file
+km --config "$TMP/missing.yaml" schema
+expect_rc 0
+# shellcheck disable=SC2016  # "$schema" is a JSON key, not a shell variable
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert "$schema" in d, d.keys(); assert "spec" in d["properties"]' "$OUT" ||
+  fail "km schema is not a JSON Schema"
+km schema config
+expect_rc 0
+# shellcheck disable=SC2016
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert "$schema" in d' "$OUT" || fail "km schema config is not JSON"
+km schema nonsense
+expect_rc 2
+
+# completion: bash script parses and completes commands and subcommands
+km completion bash
+expect_rc 0
+printf '%s\n' "$OUT" >"$TMP/km.bash"
+bash -n "$TMP/km.bash" || fail "bash completion script has syntax errors"
+has "$OUT" "validate"
+has "$OUT" "profile"
+has "$OUT" "complete "
+completions() {  # words... → the completion candidates for the last word
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _km; printf "%s\n" "${COMPREPLY[@]}"' \
+    _ "$TMP/km.bash" "$@"
+}
+CTX="bash completion"
+has "$(completions km val)" "validate"
+has "$(completions km profile s)" "show"
+lacks "$(completions km profile s)" "validate"
+has "$(completions km --json profile "")" "list"
+has "$(completions km validate --)" "--help"
+
+km completion zsh
+expect_rc 0
+has "$OUT" "#compdef km"
+has "$OUT" "validate"
+if command -v zsh >/dev/null 2>&1; then
+  printf '%s\n' "$OUT" >"$TMP/_km"
+  zsh -n "$TMP/_km" || fail "zsh completion script has syntax errors"
+fi
+
+echo "PASS: cli_basics"
