@@ -150,7 +150,9 @@ int runMigrate(const ProfileArgs& a) {
   printDiagnostics(l.diagnostics, a.target);
   if (!l.ok()) return kExitFailed;
   if (l.diagnostics.warningCount() == 0) {
+    // Nothing moved: never rewrite the file (that would only drop its comments).
     printErr(a.target + ": already v1alpha2; nothing to migrate");
+    if (a.write || !a.out_file.empty()) return kExitOk;
   }
   std::string yaml = doc::emitYaml(l.document);
   std::string dest = a.write ? a.target : a.out_file;
@@ -173,11 +175,19 @@ Handler installProfile(CLI::App& sub, Context& ctx) {
   sub.require_subcommand(1);
   CLI::App* list = sub.add_subcommand("list", "List built-in profiles and those on the search path");
   list->alias("ls");
+  list->footer(
+      "Lists the built-ins, then every *.yaml under --profile-path and profileSearchPaths "
+      "(recursively), each loaded and checked: STATUS is valid, invalid, abstract or unreadable. "
+      "Exit status 0 even when some rows are invalid; use km validate to fail on them.");
   CLI::App* show = sub.add_subcommand("show", "Print a profile (as written, or resolved)");
   show->add_option("profile", args->target, "Profile file or name")->required()->type_name("FILE|NAME");
   show->add_flag("--resolved", args->resolved, "After extends, v1alpha1 migration and defaults");
   show->add_option("-o,--output", args->format, "yaml (default) or json")
       ->check(CLI::IsMember({"yaml", "json"}));
+  show->footer(
+      "Without --resolved prints the file as written (v1alpha1 migrated in memory) without "
+      "validating it. With --resolved: extends merged, validated (exit 1 with located errors if "
+      "invalid) and upstream's defaults filled in.");
   CLI::App* migrate = sub.add_subcommand("migrate", "Rewrite a v1alpha1 profile as v1alpha2");
   migrate->add_option("file", args->target, "Profile file")->required()->type_name("FILE");
   migrate->add_flag("-w,--write", args->write, "Replace FILE instead of printing");
@@ -185,8 +195,10 @@ Handler installProfile(CLI::App& sub, Context& ctx) {
   migrate->footer(
       "Moves spec.identity to spec.iam, the cli.notify* fields to spec.notification, "
       "cli.vscodeEnabled/agent/claudeArgs/codexArgs to runtime.vscode and spec.agent, and lifts "
-      "an inlined Claude settings.json into spec.agent.claude. Prints a warning per moved field. "
-      "Comments are not kept. Idempotent.");
+      "an inlined Claude settings.json into spec.agent.claude. spec.identity.sessionPolicy and the old "
+      "agent fields (maxConcurrentTasks, taskTimeout, allowedTools) are dropped; allowedTools is "
+      "not turned into auto-approval. Where the new field is already set, it wins. Prints a "
+      "warning per moved field. Comments are not kept. An already-v1alpha2 file is left untouched.");
   return [=, &ctx] {
     if (list->parsed()) return runList(ctx);
     if (show->parsed()) return runShow(*args, ctx);

@@ -116,10 +116,27 @@ bool validCidr(const std::string& cidr, bool v4_only) {
   return inet_pton(AF_INET6, addr.c_str(), buf) == 1 && prefix <= 128;
 }
 
+// Whether the schema already reported `path` (its pattern failed), so a value that does not
+// even look right is not reported a second time here.
+bool reported(const doc::Diagnostics& d, const std::string& path) {
+  for (const auto& e : d.all())
+    if (e.isError() && e.path == path) return true;
+  return false;
+}
+
+// A file of only blank and comment lines holds no YAML document at all.
+bool blankOrComments(std::string_view text) {
+  for (const auto& line : split(text, '\n')) {
+    std::string_view t = trim(line);
+    if (!t.empty() && t.front() != '#') return false;
+  }
+  return true;
+}
+
 void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d) {
   auto at = [&](const std::string& path) { return doc::locate(root, path)->mark(); };
   if (c.network) {
-    if (c.network->subnet_pool) {
+    if (c.network->subnet_pool && !reported(d, "network.subnetPool")) {
       const std::string& pool = *c.network->subnet_pool;
       if (!validCidr(pool, true)) {
         d.error(at("network.subnetPool"), "network.subnetPool",
@@ -132,6 +149,7 @@ void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d)
     }
     for (size_t i = 0; i < c.network->allow_cidrs.size(); ++i) {
       std::string path = doc::indexPath("network.allowCIDRs", i);
+      if (reported(d, path)) continue;
       if (!validCidr(c.network->allow_cidrs[i], false)) {
         d.error(at(path), path, "\"" + c.network->allow_cidrs[i] + "\" is not a valid CIDR");
       }
@@ -139,6 +157,8 @@ void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d)
   }
   if (c.dns) {
     for (size_t i = 0; i < c.dns->upstream.size(); ++i) {
+      std::string path = doc::indexPath("dns.upstream", i);
+      if (reported(d, path)) continue;
       std::string s = c.dns->upstream[i];
       std::string host = s, port;
       if (startsWith(s, "[")) {
@@ -152,7 +172,6 @@ void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d)
       unsigned char buf[16];
       bool ok = inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
       if (ok && !port.empty()) ok = parseSmallInt(port) > 0 && parseSmallInt(port) < 65536;
-      std::string path = doc::indexPath("dns.upstream", i);
       if (!ok) d.error(at(path), path, "\"" + s + "\" is not an IP address with an optional port 1-65535");
     }
   }
@@ -164,6 +183,7 @@ LoadedConfig parseConfig(std::string_view yaml, const std::string& source) {
   LoadedConfig out;
   out.path = source;
   out.from_file = true;
+  if (blankOrComments(yaml)) return out;  // an empty file is an empty config
   doc::Node root;
   if (!doc::parseYaml(yaml, source, root, out.diagnostics)) return out;
   if (root.isNull()) return out;  // an empty file is an empty config
@@ -189,7 +209,9 @@ std::vector<std::string> nameserversFromResolvConf(std::string_view text) {
   std::vector<std::string> out;
   for (const auto& raw : split(text, '\n')) {
     std::string_view line = trim(raw);
-    if (!startsWith(line, "nameserver")) continue;
+    // The keyword, then blanks: "nameservers x" and "nameserverx" are not nameserver lines.
+    if (!startsWith(line, "nameserver") || line.size() <= 10 || (line[10] != ' ' && line[10] != '\t'))
+      continue;
     std::string_view addr = trim(line.substr(10));
     size_t end = addr.find_first_of(" \t#");
     if (end != std::string_view::npos) addr = addr.substr(0, end);

@@ -88,7 +88,7 @@ std::string quoted(std::string_view s) {
       case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
           static const char* kHex = "0123456789abcdef";
           out += "\\x";
           out += kHex[(c >> 4) & 0xf];

@@ -117,14 +117,12 @@ bool DecodeContext::decodeInt(const Node& n, int64_t& out, const std::string& pa
     typeError(n, path, "a whole number");
     return false;
   }
-  errno = 0;
-  char* end = nullptr;
-  long long v = std::strtoll(n.text().c_str(), &end, 0);
-  if (errno != 0 || !end || *end != '\0') {
+  std::optional<int64_t> v = parseCoreInt(n.text());
+  if (!v) {
     error(n, path, n.text() + " is out of range");
     return false;
   }
-  out = v;
+  out = *v;
   if (r.min && out < *r.min) {
     error(n, path, "must be at least " + std::to_string(*r.min) + ", got " + n.text());
     return false;

@@ -312,6 +312,11 @@ struct Codec<T, std::void_t<decltype(&Describe<T>::build)>> {
   }
 };
 
+template <class M>
+inline constexpr bool kIsVector = false;
+template <class X>
+inline constexpr bool kIsVector<std::vector<X>> = true;
+
 template <class T>
 template <class M>
 Field<T>& Fields<T>::add(std::string_view name, M T::*member, std::string_view doc) {
@@ -324,7 +329,7 @@ Field<T>& Fields<T>::add(std::string_view name, M T::*member, std::string_view d
   f.encode = [member](const T& obj, bool required) -> std::optional<Node> {
     auto n = Codec<M>::encode(obj.*member);
     // Empty optional lists and maps are left out, so a resolved profile stays readable.
-    if constexpr (std::is_same_v<M, StringMap> || std::is_same_v<M, std::vector<std::string>>) {
+    if constexpr (kIsVector<M>) {  // any list, and StringMap (a vector of pairs)
       if (!required && n && ((n->isSeq() && n->items().empty()) || (n->isMap() && n->entries().empty())))
         return std::nullopt;
     }

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <cstdlib>
 
 namespace km::doc {
@@ -15,11 +14,8 @@ Json toValue(const Node& n) {
     case Node::Kind::kNull: return nullptr;
     case Node::Kind::kBool: return n.asBool();
     case Node::Kind::kInt: {
-      errno = 0;
-      char* end = nullptr;
-      long long v = std::strtoll(n.text().c_str(), &end, 0);
-      if (errno == 0 && end && *end == '\0') return static_cast<int64_t>(v);
-      return n.text();
+      if (auto v = parseCoreInt(n.text())) return *v;
+      return n.text();  // too large for a JSON integer we can write exactly
     }
     case Node::Kind::kFloat: {
       const std::string& t = n.text();

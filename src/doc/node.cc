@@ -1,5 +1,6 @@
 #include "doc/node.h"
 
+#include <charconv>
 #include <regex>
 
 namespace km::doc {
@@ -110,6 +111,30 @@ Node::Kind Node::classifyPlain(std::string_view t) {
   if (std::regex_match(s, kInt)) return Kind::kInt;
   if (std::regex_match(s, kFloat)) return Kind::kFloat;
   return Kind::kString;
+}
+
+std::optional<int64_t> parseCoreInt(std::string_view t) {
+  int base = 10;
+  bool negative = false;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'o')) {
+    base = t[1] == 'x' ? 16 : 8;
+    t.remove_prefix(2);
+  } else if (!t.empty() && (t[0] == '+' || t[0] == '-')) {
+    negative = t[0] == '-';
+    t.remove_prefix(1);
+  }
+  // Magnitude as unsigned so that INT64_MIN, whose magnitude int64_t cannot hold, parses.
+  uint64_t magnitude = 0;
+  if (t.empty() || t[0] == '+' || t[0] == '-') return std::nullopt;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), magnitude, base);
+  if (ec != std::errc() || end != t.data() + t.size()) return std::nullopt;
+  constexpr uint64_t kMaxPositive = static_cast<uint64_t>(INT64_MAX);
+  if (negative) {
+    if (magnitude > kMaxPositive + 1) return std::nullopt;
+    return magnitude == kMaxPositive + 1 ? INT64_MIN : -static_cast<int64_t>(magnitude);
+  }
+  if (magnitude > kMaxPositive) return std::nullopt;
+  return static_cast<int64_t>(magnitude);
 }
 
 const Node* locate(const Node& root, std::string_view path) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,6 +106,11 @@ inline Node::Node(const Node&) = default;
 inline Node::Node(Node&&) noexcept = default;
 inline Node& Node::operator=(const Node&) = default;
 inline Node& Node::operator=(Node&&) noexcept = default;
+
+// The value of an integer scalar's text by the YAML 1.2 core schema: decimal (a leading zero
+// does not make it octal), 0o octal or 0x hex, with an optional sign on decimals. nullopt
+// when the text is not such an integer or does not fit in int64_t.
+std::optional<int64_t> parseCoreInt(std::string_view text);
 
 // Follows a dotted field path ("spec.network.egress.allowedHosts[2]") and returns the node,
 // or the deepest existing ancestor when the path runs out (so errors about a missing field

@@ -17,8 +17,9 @@ class TooBig {};
 // Builds Nodes from yaml-cpp's parse events. Anchors are remembered and aliases copied.
 class Builder : public YAML::EventHandler {
  public:
-  Builder(std::shared_ptr<const std::string> file, Diagnostics& diags, size_t max_nodes)
-      : file_(std::move(file)), diags_(diags), max_nodes_(max_nodes) {}
+  Builder(std::shared_ptr<const std::string> file, std::string_view text, Diagnostics& diags,
+          size_t max_nodes)
+      : file_(std::move(file)), text_(text), diags_(diags), max_nodes_(max_nodes) {}
 
   bool done() const { return has_root_; }
   Node& root() { return root_; }
@@ -27,7 +28,14 @@ class Builder : public YAML::EventHandler {
   void OnDocumentEnd() override {}
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    add(Node::null(markOf(mark)), anchor, mark);
+    Mark at = markOf(mark);
+    // An empty value (`key:` with nothing after it) is marked by yaml-cpp at the token that
+    // follows, often the next line's key; errors about it belong at its own key instead.
+    if (!writtenNull(mark) && !stack_.empty() && stack_.back().node.isMap() &&
+        stack_.back().has_key) {
+      at = stack_.back().pending_key_mark;
+    }
+    add(Node::null(std::move(at)), anchor, mark);
   }
 
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
@@ -48,6 +56,11 @@ class Builder : public YAML::EventHandler {
       kind = Node::classifyPlain(value);
     } else if (tag == "tag:yaml.org,2002:str" || tag == "!") {
       kind = Node::Kind::kString;
+      if (tag == "!" && !quoteClosed(mark)) {
+        diags_.error(markOf(mark), "",
+                     std::string("this quoted string is never closed; add the closing ") +
+                         text_[static_cast<size_t>(mark.pos)]);
+      }
     } else if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
                tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null") {
       kind = Node::classifyPlain(value);
@@ -57,14 +70,16 @@ class Builder : public YAML::EventHandler {
     add(scalarNode(kind, value, markOf(mark)), anchor, mark);
   }
 
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
+    checkCollectionTag(mark, tag, "tag:yaml.org,2002:seq");
     stack_.push_back({Node::seq(markOf(mark)), anchor, {}, {}, false});
   }
   void OnSequenceEnd() override { close(); }
 
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+  void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override {
+    checkCollectionTag(mark, tag, "tag:yaml.org,2002:map");
     stack_.push_back({Node::map(markOf(mark)), anchor, {}, {}, false});
   }
   void OnMapEnd() override { close(); }
@@ -77,6 +92,42 @@ class Builder : public YAML::EventHandler {
     Mark pending_key_mark;
     bool has_key;
   };
+
+  // "?" and "!" are yaml-cpp's non-specific tags (untagged nodes).
+  void checkCollectionTag(const YAML::Mark& mark, const std::string& tag, std::string_view core) {
+    if (tag == "?" || tag == "!" || tag == core) return;
+    diags_.error(markOf(mark), "", "unsupported YAML tag " + tag + "; remove the tag");
+  }
+
+  // yaml-cpp 0.7 accepts a quoted scalar whose closing quote never comes, taking the rest of
+  // the file as its text. Finds the closing quote of the scalar starting at `m`, if it is one.
+  bool quoteClosed(const YAML::Mark& m) const {
+    if (m.pos < 0 || static_cast<size_t>(m.pos) >= text_.size()) return true;
+    size_t start = static_cast<size_t>(m.pos);
+    char q = text_[start];
+    if (q != '"' && q != '\'') return true;  // a block scalar (| or >)
+    for (size_t i = start + 1; i < text_.size(); ++i) {
+      if (q == '"' && text_[i] == '\\') {
+        ++i;  // skip the escaped character
+      } else if (text_[i] == q) {
+        if (q == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') {
+          ++i;  // '' is a quote inside a single-quoted string
+        } else {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  // Whether a null event comes from a written ~ / null rather than an empty value.
+  bool writtenNull(const YAML::Mark& m) const {
+    if (m.pos < 0 || static_cast<size_t>(m.pos) >= text_.size()) return false;
+    std::string_view rest = text_.substr(static_cast<size_t>(m.pos));
+    for (std::string_view word : {"~", "null", "Null", "NULL"})
+      if (rest.substr(0, word.size()) == word) return true;
+    return false;
+  }
 
   Mark markOf(const YAML::Mark& m) const {
     return Mark{file_, static_cast<uint32_t>(m.line + 1), static_cast<uint32_t>(m.column + 1)};
@@ -142,6 +193,7 @@ class Builder : public YAML::EventHandler {
   }
 
   std::shared_ptr<const std::string> file_;
+  std::string_view text_;
   Diagnostics& diags_;
   size_t max_nodes_;
   size_t nodes_ = 0;
@@ -155,7 +207,11 @@ class Builder : public YAML::EventHandler {
 class SkipDocument : public YAML::EventHandler {
  public:
   bool any = false;
-  void OnDocumentStart(const YAML::Mark&) override { any = true; }
+  YAML::Mark at;  // where the further document starts
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    any = true;
+    at = mark;
+  }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
   void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
@@ -306,7 +362,7 @@ bool parseYaml(std::string_view text, const std::string& file, Node& out, Diagno
   size_t errors_before = diags.errorCount();
   std::string copy(text);
   std::istringstream in(copy);
-  Builder builder(file_name, diags, limits.max_nodes);
+  Builder builder(file_name, copy, diags, limits.max_nodes);
   try {
     YAML::Parser parser(in);
     if (!parser.HandleNextDocument(builder) || !builder.done()) {
@@ -316,7 +372,9 @@ bool parseYaml(std::string_view text, const std::string& file, Node& out, Diagno
     out = std::move(builder.root());
     SkipDocument skip;
     if (parser.HandleNextDocument(skip) && skip.any) {
-      diags.error(Mark{file_name, 1, 1}, "",
+      diags.error(Mark{file_name, static_cast<uint32_t>(skip.at.line + 1),
+                       static_cast<uint32_t>(skip.at.column + 1)},
+                  "",
                   "the file holds more than one YAML document (---); keep one profile per file");
     }
   } catch (const YAML::Exception& e) {

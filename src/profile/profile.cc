@@ -23,8 +23,12 @@ Loaded finish(Document leaf, std::string source, const LoadOptions& options, Loa
     return out;
   }
   if (leaf.root.find("extends")) {
+    size_t errors_before = out.diagnostics.errorCount();
     ExtendsResolver resolver(options.search_paths, out.diagnostics);
     out.document = resolver.resolve(leaf);
+    // With a parent missing, cyclic or too deep the merged document lacks whole sections;
+    // checking it would bury the one real error under "required field missing" noise.
+    if (out.diagnostics.errorCount() > errors_before) return out;
   } else {
     out.document = std::move(leaf.root);
   }
@@ -73,7 +77,11 @@ Result<Loaded> load(std::string_view file_or_name, const LoadOptions& options) {
     if (fs::isDirectory(arg)) return invalidArgument(arg + " is a directory; name a profile file");
     std::string names;
     for (const auto& n : builtinNames()) names += (names.empty() ? "" : ", ") + n;
-    return notFound("no profile file or built-in named \"" + arg + "\" (built-ins: " + names + ")");
+    std::string looked;
+    for (const auto& dir : options.search_paths) looked += ", " + fs::expandHome(dir) + "/" + arg + ".yaml";
+    return notFound("no profile file or built-in named \"" + arg + "\" (looked for the file " + arg +
+                    looked + "; built-ins: " + names +
+                    "); add its directory with --profile-path or profileSearchPaths");
   }
   auto text = fs::readFile(path, 1 << 20);
   if (!text) return std::move(text).error();

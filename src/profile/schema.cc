@@ -536,7 +536,9 @@ struct Describe<Profile> {
     f.add("metadata", &Profile::metadata, "Name and labels.").required().exampleValue("{name: my-profile}");
     f.add("extends", &Profile::extends,
           "Parent profile(s): built-in names or paths relative to the search path, merged left to right.");
-    f.add("spec", &Profile::spec, "The policy.").required();
+    f.add("spec", &Profile::spec, "The policy.").required()
+        .exampleValue("{lifecycle: …, runtime: …, execution: …, sourceAccess: …, network: …, iam: …, "
+                      "sidecars: …, observability: …}");
   }
 };
 

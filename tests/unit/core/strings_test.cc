@@ -1,0 +1,88 @@
+#include "core/strings.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace km {
+namespace {
+
+TEST(StringsTest, TrimRemovesSpacesTabsAndLineEndsOnBothSides) {
+  EXPECT_EQ(trim("  a b \t\r\n"), "a b");
+  EXPECT_EQ(trim("\t\n"), "");
+  EXPECT_EQ(trim(""), "");
+  EXPECT_EQ(trim("x"), "x");
+}
+
+TEST(StringsTest, ToLowerAndPrefixSuffixChecks) {
+  EXPECT_EQ(toLower("MiXeD-42"), "mixed-42");
+  EXPECT_TRUE(startsWith("nameserver 1.1.1.1", "nameserver"));
+  EXPECT_TRUE(startsWith("abc", ""));
+  EXPECT_FALSE(startsWith("ab", "abc"));
+  EXPECT_TRUE(endsWith("x.enc.yaml", ".enc.yaml"));
+  EXPECT_FALSE(endsWith("yaml", ".enc.yaml"));
+  EXPECT_TRUE(endsWith("abc", ""));
+}
+
+TEST(StringsTest, SplitKeepsEmptyFieldsIncludingTrailingOnes) {
+  EXPECT_EQ(split("a,b,c", ','), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(split("a,,b,", ','), (std::vector<std::string>{"a", "", "b", ""}));
+  EXPECT_EQ(split("", ','), (std::vector<std::string>{""}));
+  EXPECT_EQ(split("no-sep", ','), (std::vector<std::string>{"no-sep"}));
+}
+
+TEST(StringsTest, JoinIsTheInverseOfSplit) {
+  std::vector<std::string> parts{"a", "", "b"};
+  EXPECT_EQ(join(parts, ","), "a,,b");
+  EXPECT_EQ(split(join(parts, ","), ','), parts);
+  EXPECT_EQ(join(std::vector<std::string>{}, ", "), "");
+  EXPECT_EQ(join(std::vector<std::string>{"only"}, ", "), "only");
+}
+
+TEST(StringsTest, EditDistanceCountsInsertDeleteSubstituteIgnoringCase) {
+  EXPECT_EQ(editDistance("", ""), 0u);
+  EXPECT_EQ(editDistance("abc", ""), 3u);
+  EXPECT_EQ(editDistance("", "abc"), 3u);
+  EXPECT_EQ(editDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(editDistance("allowedHost", "allowedHosts"), 1u);  // insertion
+  EXPECT_EQ(editDistance("enforcment", "enforcement"), 1u);
+  EXPECT_EQ(editDistance("ttl", "tll"), 1u);  // substitution
+  EXPECT_EQ(editDistance("SPOT", "spot"), 0u);  // case does not count
+  EXPECT_EQ(editDistance("abc", "cba"), editDistance("cba", "abc"));
+}
+
+TEST(StringsTest, ClosestMatchSuggestsLikelyTyposOnly) {
+  constexpr std::array<std::string_view, 3> kFields{"allowedDNSSuffixes", "allowedHosts",
+                                                    "enforcement"};
+  EXPECT_EQ(closestMatch("allowedHost", kFields), "allowedHosts");
+  EXPECT_EQ(closestMatch("allowedhosts", kFields), "allowedHosts");  // case-only difference
+  EXPECT_EQ(closestMatch("enforcment", kFields), "enforcement");
+  EXPECT_EQ(closestMatch("banana", kFields), std::nullopt);
+  EXPECT_EQ(closestMatch("x", std::span<const std::string_view>{}), std::nullopt);
+}
+
+TEST(StringsTest, ClosestMatchPrefersTheNearestCandidate) {
+  constexpr std::array<std::string_view, 3> kWords{"stop", "spot", "shop"};
+  EXPECT_EQ(closestMatch("spott", kWords), "spot");
+  // Short words still allow one edit.
+  constexpr std::array<std::string_view, 2> kShort{"ai", "dns"};
+  EXPECT_EQ(closestMatch("dn", kShort), "dns");
+  EXPECT_EQ(closestMatch("xyz", kShort), std::nullopt);
+}
+
+TEST(StringsTest, QuotedEscapesQuotesBackslashesAndControlCharacters) {
+  EXPECT_EQ(quoted("name"), "\"name\"");
+  EXPECT_EQ(quoted(""), "\"\"");
+  EXPECT_EQ(quoted("a\"b"), "\"a\\\"b\"");
+  EXPECT_EQ(quoted("a\\b"), "\"a\\\\b\"");
+  EXPECT_EQ(quoted("l1\nl2\t\r"), "\"l1\\nl2\\t\\r\"");
+  EXPECT_EQ(quoted(std::string_view("\x01\x1f", 2)), "\"\\x01\\x1f\"");
+  EXPECT_EQ(quoted("\x7f"), "\"\\x7f\"");
+  EXPECT_EQ(quoted("h\xC3\xA9"), "\"h\xC3\xA9\"");  // UTF-8 passes through
+}
+
+}  // namespace
+}  // namespace km
