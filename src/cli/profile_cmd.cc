@@ -65,6 +65,12 @@ int runList(Context& ctx) {
   std::vector<Row> rows;
   auto summarize = [&](const std::string& name, const std::string& source, const std::string& arg) {
     auto l = profile::load(arg, options);
+    // YAML beside the profiles that is not a profile at all (no apiVersion, no kind) is
+    // someone else's file, not an invalid profile.
+    if (l && source != "built-in" && l->document.isMap() && !l->document.find("apiVersion") &&
+        !l->document.find("kind")) {
+      return;
+    }
     Row r{name, source, "-", "-", "-", "valid"};
     if (!l) {
       r.status = "unreadable";
@@ -77,6 +83,8 @@ int runList(Context& ctx) {
       r.enforcement = s.network.enforcement.value_or("proxy");
       if (!l->ok()) r.status = "invalid";
     }
+    // Built-in names win over files of the same name (as in extends), so say so.
+    if (source != "built-in" && profile::isBuiltin(name)) r.status += ", shadowed by built-in";
     rows.push_back(r);
   };
   for (const auto& n : profile::builtinNames()) summarize(n, "built-in", n);

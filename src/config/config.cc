@@ -103,6 +103,19 @@ int parseSmallInt(std::string_view s) {
   return v;
 }
 
+// The network address of a valid IPv4 CIDR ("10.213.5.7/16" → "10.213.0.0").
+std::string ipv4NetworkOf(const std::string& cidr) {
+  size_t slash = cidr.find('/');
+  int prefix = parseSmallInt(cidr.substr(slash + 1));
+  in_addr addr{};
+  if (inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &addr) != 1 || prefix < 0) return "";
+  uint32_t host = ntohl(addr.s_addr);
+  uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
+  addr.s_addr = htonl(host & mask);
+  char buf[INET_ADDRSTRLEN];
+  return inet_ntop(AF_INET, &addr, buf, sizeof buf) ? buf : "";
+}
+
 bool validCidr(const std::string& cidr, bool v4_only) {
   size_t slash = cidr.find('/');
   if (slash == std::string::npos) return false;
@@ -145,6 +158,11 @@ void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d)
         d.error(at("network.subnetPool"), "network.subnetPool",
                 "a /" + pool.substr(pool.find('/') + 1) +
                     " pool is too small; use /24 or larger (each sandbox takes a /30)");
+      } else if (std::string base = ipv4NetworkOf(pool); base != pool.substr(0, pool.find('/'))) {
+        // 10.213.5.7/16 almost always means 10.213.0.0/16; say so rather than guess.
+        d.error(at("network.subnetPool"), "network.subnetPool",
+                "\"" + pool + "\" has host bits set; did you mean " + base +
+                    pool.substr(pool.find('/')) + "?");
       }
     }
     for (size_t i = 0; i < c.network->allow_cidrs.size(); ++i) {

@@ -63,6 +63,13 @@ void DecodeContext::typeError(const Node& at, const std::string& path, std::stri
 bool DecodeContext::decodeString(const Node& n, std::string& out, const std::string& path,
                                  const Rules& r) {
   if (n.kind() != Node::Kind::kString) {
+    // Quoting only helps when the quoted text would be valid; otherwise say what is.
+    if (n.isScalar() && !n.isNull() && !r.pattern.empty() && !r.enum_or_pattern &&
+        !std::regex_search(n.text(), compiled(r.pattern))) {
+      error(n, path, "expected a string, got " + std::string(n.kindName()) + " (" + n.text() +
+                         "); write " + std::string(r.hint.empty() ? r.pattern : r.hint));
+      return false;
+    }
     typeError(n, path, "a string");
     return false;
   }

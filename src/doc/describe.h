@@ -301,7 +301,11 @@ struct Codec<T, std::void_t<decltype(&Describe<T>::build)>> {
     for (const auto& f : fieldsOf<T>().all()) {
       Node fs = f.schema(f.rules);
       if (!f.doc.empty()) fs.set("description", Node::string(std::string(f.doc)));
-      if (!f.default_text.empty()) fs.set("default", Node::string(std::string(f.default_text)));
+      if (!f.default_text.empty()) {
+        // Typed like a plain YAML scalar, so editors offer `true`, not the string "true".
+        std::string d(f.default_text);
+        fs.set("default", scalarNode(Node::classifyPlain(d), d, Mark{}));
+      }
       props.set(std::string(f.name), std::move(fs));
       if (f.is_required) required.push(Node::string(std::string(f.name)));
     }

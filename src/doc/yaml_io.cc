@@ -261,7 +261,9 @@ void emitNode(YAML::Emitter& out, const Node& n) {
     case Node::Kind::kFloat: out << n.text(); break;
     case Node::Kind::kString:
       if (literalBlockSafe(n.text())) {
-        out << YAML::Literal << n.text();
+        // yaml-cpp ends a literal block with a line break of its own; handing it the text
+        // without its final newline avoids a stray blank line, and clip chomping restores it.
+        out << YAML::Literal << n.text().substr(0, n.text().size() - 1);
       } else if (needsQuotes(n.text())) {
         out << YAML::DoubleQuoted << n.text();
       } else {

@@ -120,6 +120,11 @@ TEST(ConfigTest, SubnetPoolSmallerThanASlash24IsRefused) {
   EXPECT_TRUE(ok.diagnostics.all().empty()) << dump(ok.diagnostics);
 }
 
+TEST(ConfigTest, SubnetPoolWithHostBitsSuggestsTheNetworkAddress) {
+  expectOneError("network:\n  subnetPool: 10.213.5.7/16\n", "network.subnetPool", 2, 15,
+                 "has host bits set; did you mean 10.213.0.0/16?");
+}
+
 TEST(ConfigTest, BadAllowCidrIsOneErrorAtItsItem) {
   expectOneError("network:\n  allowCIDRs: [10.0.0.0/8, 10.1.0.0/99]\n", "network.allowCIDRs[1]", 2, 28,
                  "\"10.1.0.0/99\" is not a valid CIDR");

@@ -380,8 +380,14 @@ TEST(ProfileSchemaTest, TtlIsZeroOrOneNumberAndOneUnit) {
 TEST(ProfileSchemaTest, UnquotedNumberForADurationSuggestsQuotes) {
   EXPECT_SCHEMA_ERROR(Yaml().replace("ttl: \"4h\"", "ttl: 0").text(), "spec.lifecycle.ttl", "ttl: ^0",
                       "expected a string, got a whole number (0); put it in quotes: \"0\"");
+}
+
+// Quoting 90 or 1.5 would still be wrong (a unit is required), so the hint says what is right.
+TEST(ProfileSchemaTest, UnquotedNumberThatNeedsAUnitSaysTheFormNotQuotes) {
   EXPECT_SCHEMA_ERROR(Yaml().replace("idleTimeout: \"1h\"", "idleTimeout: 1.5").text(), "spec.lifecycle.idleTimeout",
-                      "idleTimeout: ^1.5", "expected a string, got a number (1.5); put it in quotes");
+                      "idleTimeout: ^1.5", "expected a string, got a number (1.5); write a number and one unit");
+  EXPECT_SCHEMA_ERROR(Yaml().replace("idleTimeout: \"1h\"", "idleTimeout: 90").text(), "spec.lifecycle.idleTimeout",
+                      "idleTimeout: ^90", "expected a string, got a whole number (90); write a number and one unit");
 }
 
 TEST(ProfileSchemaTest, IdleTimeoutIsOneNumberAndUnitAndNeverZero) {
@@ -930,6 +936,16 @@ TEST(ProfileJsonSchemaTest, DeclaresDraft2020AndTheTopLevelShape) {
                                    "observability"}));
   EXPECT_EQ(s["properties"]["apiVersion"]["pattern"], "^.+/v1alpha2$");
   EXPECT_EQ(stringSet(s["properties"]["kind"]["enum"]), (std::set<std::string>{"SandboxProfile"}));
+}
+
+TEST(ProfileJsonSchemaTest, DefaultsHaveTheFieldsType) {
+  Json spec = ourSchema()["properties"]["spec"]["properties"];
+  EXPECT_EQ(spec["runtime"]["properties"]["vscode"]["properties"]["enabled"]["default"], true);
+  EXPECT_EQ(spec["budget"]["properties"]["warningThreshold"]["default"], 0.8);
+  EXPECT_EQ(spec["network"]["properties"]["enforcement"]["default"], "proxy");
+  EXPECT_EQ(spec["notification"]["properties"]["slack"]["properties"]["inbound"]["properties"]["maxConcurrentThreads"]
+                ["default"],
+            1);
 }
 
 TEST(ProfileJsonSchemaTest, SubstrateEnumIncludesLocal) {
