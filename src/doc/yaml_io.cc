@@ -67,20 +67,22 @@ class Builder : public YAML::EventHandler {
     } else {
       diags_.error(markOf(mark), "", "unsupported YAML tag " + tag + "; remove the tag");
     }
+    last_scalar_plain_ = tag == "?";
     add(scalarNode(kind, value, markOf(mark)), anchor, mark);
+    last_scalar_plain_ = false;
   }
 
   void OnSequenceStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
     checkCollectionTag(mark, tag, "tag:yaml.org,2002:seq");
-    stack_.push_back({Node::seq(markOf(mark)), anchor, {}, {}, false});
+    stack_.push_back({Node::seq(markOf(mark)), anchor, {}, {}, false, false, {}});
   }
   void OnSequenceEnd() override { close(); }
 
   void OnMapStart(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override {
     checkCollectionTag(mark, tag, "tag:yaml.org,2002:map");
-    stack_.push_back({Node::map(markOf(mark)), anchor, {}, {}, false});
+    stack_.push_back({Node::map(markOf(mark)), anchor, {}, {}, false, false, {}});
   }
   void OnMapEnd() override { close(); }
 
@@ -91,6 +93,8 @@ class Builder : public YAML::EventHandler {
     std::string pending_key;  // maps: key waiting for its value
     Mark pending_key_mark;
     bool has_key;
+    bool pending_is_merge = false;  // the pending key is the YAML merge key `<<`
+    std::vector<Node> merges;       // mappings merged in with `<<`, applied at the end
   };
 
   // "?" and "!" are yaml-cpp's non-specific tags (untagged nodes).
@@ -148,6 +152,13 @@ class Builder : public YAML::EventHandler {
   void close() {
     Frame f = std::move(stack_.back());
     stack_.pop_back();
+    // YAML merge keys (as Go's yaml, which upstream uses, supports them): keys written in the
+    // mapping win, then earlier merged mappings win over later ones.
+    for (const Node& m : f.merges) {
+      for (const MapEntry& e : m.entries()) {
+        if (!f.node.findEntry(e.key)) f.node.entries().push_back(e);
+      }
+    }
     addNode(std::move(f.node), f.anchor);
   }
 
@@ -178,9 +189,27 @@ class Builder : public YAML::EventHandler {
       }
       top.pending_key_mark = n.mark();
       top.has_key = true;
+      top.pending_is_merge = last_scalar_plain_ && n.text() == "<<";
       return;
     }
     top.has_key = false;
+    if (top.pending_is_merge) {
+      top.pending_is_merge = false;
+      bool ok = n.isMap();
+      if (n.isSeq()) {
+        ok = true;
+        for (const Node& item : n.items()) ok = ok && item.isMap();
+      }
+      if (!ok) {
+        diags_.error(n.mark(), "", "the merge key << takes a mapping or a list of mappings, not " +
+                                       std::string(n.kindName()));
+      } else if (n.isMap()) {
+        top.merges.push_back(std::move(n));
+      } else {
+        for (Node& item : n.items()) top.merges.push_back(std::move(item));
+      }
+      return;
+    }
     if (top.node.findEntry(top.pending_key)) {
       const MapEntry* first = top.node.findEntry(top.pending_key);
       diags_.error(top.pending_key_mark, "",
@@ -198,6 +227,7 @@ class Builder : public YAML::EventHandler {
   size_t max_nodes_;
   size_t nodes_ = 0;
   std::vector<Frame> stack_;
+  bool last_scalar_plain_ = false;  // the scalar being added was written without quotes or tag
   std::map<YAML::anchor_t, Node> anchors_;
   Node root_;
   bool has_root_ = false;

@@ -235,6 +235,31 @@ TEST(YamlIoTest, ModestAliasUseIsExpanded) {
   EXPECT_TRUE(p.root.find("again")->sameValue(*p.root.find("list")));
 }
 
+// Upstream reads profiles with Go's YAML, which honours merge keys; shared blocks written
+// with anchors and `<<` must load the same here.
+TEST(YamlIoTest, MergeKeysMergeMappingsWithWrittenKeysWinning) {
+  Parsed p = parse("base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  y: 3\nmany:\n  <<: [{k: 1}, {k: 2, z: 4}]\n");
+  ASSERT_TRUE(p.ok) << p.diags.all().size();
+  const Node* child = p.root.find("child");
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->find("<<"), nullptr);
+  EXPECT_EQ(child->find("x")->text(), "1");
+  EXPECT_EQ(child->find("y")->text(), "3");
+  const Node* many = p.root.find("many");
+  EXPECT_EQ(many->find("k")->text(), "1");  // earlier merged mappings win
+  EXPECT_EQ(many->find("z")->text(), "4");
+}
+
+TEST(YamlIoTest, QuotedLessThanKeyIsAnOrdinaryKeyAndBadMergeValuesAreErrors) {
+  Parsed quoted = parse("\"<<\": text\n");
+  ASSERT_TRUE(quoted.ok);
+  EXPECT_EQ(quoted.root.find("<<")->text(), "text");
+  Parsed bad = parse("a:\n  <<: 5\n");
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(onlyError(bad).line, 2u);
+  EXPECT_TRUE(contains(onlyError(bad).message, "merge key << takes a mapping"));
+}
+
 TEST(YamlIoTest, NodeLimitCountsPlainValuesToo) {
   std::string text;
   for (int i = 0; i < 20; ++i) text += "k" + std::to_string(i) + ": v\n";
