@@ -160,7 +160,16 @@ int runMigrate(const ProfileArgs& a) {
   if (l.diagnostics.warningCount() == 0) {
     // Nothing moved: never rewrite the file (that would only drop its comments).
     printErr(a.target + ": already v1alpha2; nothing to migrate");
-    if (a.write || !a.out_file.empty()) return kExitOk;
+    if (a.write) return kExitOk;
+    if (!a.out_file.empty()) {
+      // Scripts read -o's file next: give them the profile, byte for byte (comments kept).
+      if (auto st = fs::writeFileAtomic(a.out_file, *text); !st) {
+        printErr("ERROR: " + st.error().message());
+        return kExitFailed;
+      }
+      printErr(a.target + ": copied unchanged to " + a.out_file);
+      return kExitOk;
+    }
   }
   std::string yaml = doc::emitYaml(l.document);
   std::string dest = a.write ? a.target : a.out_file;

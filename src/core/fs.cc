@@ -54,13 +54,29 @@ Result<std::string> readFile(const std::string& path, size_t max_bytes) {
   return data;
 }
 
-Status writeFileAtomic(const std::string& path, std::string_view data) {
+Status writeFileAtomic(const std::string& path_arg, std::string_view data) {
+  // Replace what a symlink points at, not the link; keep an existing file's permissions
+  // (a profile may hold secrets in its env and be 0600).
+  std::string path = path_arg;
+  if (char* real = ::realpath(path_arg.c_str(), nullptr)) {
+    path = real;
+    std::free(real);
+  }
+  mode_t mode = 0644;
+  struct stat existing {};
+  if (::stat(path.c_str(), &existing) == 0) mode = existing.st_mode & 07777;
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd;
   do {
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return unavailable("open(" + tmp + "): " + errnoText(errno));
+  if (::fchmod(fd, mode) != 0) {
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return unavailable("fchmod(" + tmp + "): " + errnoText(err));
+  }
   size_t off = 0;
   while (off < data.size()) {
     ssize_t n = ::write(fd, data.data() + off, data.size() - off);

@@ -14,6 +14,7 @@ namespace km::fs {
 [[nodiscard]] Result<std::string> readFile(const std::string& path, size_t max_bytes = 16 << 20);
 
 // Writes via a temp file in the same directory and rename(2), so readers never see half a file.
+// An existing file keeps its permission bits; a symlink's target is replaced, not the link.
 [[nodiscard]] Status writeFileAtomic(const std::string& path, std::string_view data);
 
 bool exists(const std::string& path);

@@ -62,6 +62,13 @@ void DecodeContext::typeError(const Node& at, const std::string& path, std::stri
 
 bool DecodeContext::decodeString(const Node& n, std::string& out, const std::string& path,
                                  const Rules& r) {
+  // libstdc++'s std::regex recurses once per character; bound what it is given. No value a
+  // pattern describes (hosts, refs, durations, ids) comes near this length.
+  if (!r.pattern.empty() && n.isScalar() && n.text().size() > kMaxPatternInput) {
+    error(n, path, "is " + std::to_string(n.text().size()) + " characters long; at most " +
+                       std::to_string(kMaxPatternInput) + " are allowed here");
+    return false;
+  }
   if (n.kind() != Node::Kind::kString) {
     // Quoting only helps when the quoted text would be valid; otherwise say what is.
     if (n.isScalar() && !n.isNull() && !r.pattern.empty() && !r.enum_or_pattern &&
@@ -99,8 +106,14 @@ bool DecodeContext::decodeString(const Node& n, std::string& out, const std::str
     return false;
   }
   if (!r.pattern.empty() && !matches) {
-    error(n, path, "\"" + out + "\" is not " + std::string(r.hint.empty() ? r.pattern : r.hint) +
-                       " (must match " + std::string(r.pattern) + ")");
+    std::string shown = out.size() > 80 ? out.substr(0, 77) + "..." : out;
+    std::string msg = "\"" + shown + "\" is not " + std::string(r.hint.empty() ? r.pattern : r.hint) +
+                      " (must match " + std::string(r.pattern) + ")";
+    // "*.example.com" is the commonest way to try to say "a domain and its subdomains".
+    if (startsWith(out, "*.") && std::regex_search(out.substr(1), compiled(r.pattern))) {
+      msg += "; did you mean \"" + out.substr(1) + "\"?";
+    }
+    error(n, path, std::move(msg));
     return false;
   }
   return true;

@@ -28,6 +28,9 @@
 
 namespace km::doc {
 
+// Longest string a pattern is checked against (see DecodeContext::decodeString).
+inline constexpr size_t kMaxPatternInput = 1024;
+
 // Constraints on a value. For lists, the scalar constraints apply to each item.
 struct Rules {
   std::vector<std::string_view> one_of;  // allowed values (enum)
@@ -62,8 +65,12 @@ struct StringOrList {
 
 class DecodeContext {
  public:
-  explicit DecodeContext(Diagnostics& diags) : diags_(diags) {}
+  explicit DecodeContext(Diagnostics& diags, bool check_required = true)
+      : diags_(diags), check_required_(check_required) {}
   Diagnostics& diags() { return diags_; }
+  // false when the document is known to be incomplete (a parent could not be merged), so
+  // "required field missing" would only be noise; every other check still runs.
+  bool checkRequired() const { return check_required_; }
 
   void error(const Node& at, const std::string& path, std::string message) {
     diags_.error(at.mark(), path, std::move(message));
@@ -83,6 +90,7 @@ class DecodeContext {
 
  private:
   Diagnostics& diags_;
+  bool check_required_;
 };
 
 // JSON Schema fragments for the scalar kinds (as Nodes, written out by json_io).
@@ -282,7 +290,7 @@ struct Codec<T, std::void_t<decltype(&Describe<T>::build)>> {
       f->decode(e.value, v, c, childPath(p, e.key), f->rules);
     }
     for (const auto& f : fields.all()) {
-      if (f.is_required && !n.find(f.name)) c.missingField(n, childPath(p, f.name), f.name, f.example);
+      if (f.is_required && c.checkRequired() && !n.find(f.name)) c.missingField(n, childPath(p, f.name), f.name, f.example);
     }
   }
   static std::optional<Node> encode(const T& v) {
@@ -347,9 +355,10 @@ Field<T>& Fields<T>::add(std::string_view name, M T::*member, std::string_view d
 // Decodes `node` into a T, adding every problem to `diags` (nothing is thrown; what could be
 // read is filled in even when other fields are wrong).
 template <class T>
-T decode(const Node& node, Diagnostics& diags, const std::string& path = "") {
+T decode(const Node& node, Diagnostics& diags, const std::string& path = "",
+         bool check_required = true) {
   T out{};
-  DecodeContext c(diags);
+  DecodeContext c(diags, check_required);
   Codec<T>::decode(node, out, c, path, Rules{});
   return out;
 }

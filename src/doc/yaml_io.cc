@@ -276,6 +276,11 @@ bool literalBlockSafe(const std::string& s) {
 bool needsQuotes(const std::string& s) {
   if (s.empty() || s.front() == ' ' || s.back() == ' ' || s.front() == '\t' || s.back() == '\t')
     return true;
+  if (s == "<<") return true;  // plain << is the merge key
+  // NEL, LS and PS are line breaks to YAML 1.1 readers (Go's yaml, PyYAML).
+  for (std::string_view brk : {"\xC2\x85", "\xE2\x80\xA8", "\xE2\x80\xA9"}) {
+    if (s.find(brk) != std::string::npos) return true;
+  }
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) return true;
@@ -390,6 +395,9 @@ bool parseYaml(std::string_view text, const std::string& file, Node& out, Diagno
                     std::to_string(limits.max_bytes));
     return false;
   }
+  // yaml-cpp skips a UTF-8 byte-order mark but reports positions after it; drop it here so
+  // every position (ours and yaml-cpp's) counts from the same byte.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   if (!checkText(text, file_name, diags)) return false;
   size_t errors_before = diags.errorCount();
   std::string copy(text);

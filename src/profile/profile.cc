@@ -26,9 +26,13 @@ Loaded finish(Document leaf, std::string source, const LoadOptions& options, Loa
     size_t errors_before = out.diagnostics.errorCount();
     ExtendsResolver resolver(options.search_paths, out.diagnostics);
     out.document = resolver.resolve(leaf);
-    // With a parent missing, cyclic or too deep the merged document lacks whole sections;
-    // checking it would bury the one real error under "required field missing" noise.
-    if (out.diagnostics.errorCount() > errors_before) return out;
+    // With a parent missing, cyclic or too deep the merged document lacks whole sections:
+    // still report what is wrong in what was written (unknown fields, bad values), but not
+    // "required field missing" noise or rules that need the whole profile.
+    if (out.diagnostics.errorCount() > errors_before) {
+      out.profile = decodeProfile(out.document, out.diagnostics, /*check_required=*/false);
+      return out;
+    }
   } else {
     out.document = std::move(leaf.root);
   }

@@ -546,8 +546,8 @@ struct Describe<Profile> {
 
 namespace km::profile {
 
-Profile decodeProfile(const doc::Node& node, doc::Diagnostics& diags) {
-  return doc::decode<Profile>(node, diags);
+Profile decodeProfile(const doc::Node& node, doc::Diagnostics& diags, bool check_required) {
+  return doc::decode<Profile>(node, diags, "", check_required);
 }
 
 doc::Node encodeProfile(const Profile& p) { return doc::encode(p); }

@@ -4,11 +4,8 @@
 set -euo pipefail
 
 KM=${1:?usage: $0 <path-to-km> <path-to-shared>}
-SHARED=${2:?usage: $0 <path-to-km> <path-to-shared>}
 [[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
-[[ -d $SHARED/reference ]] || { echo "FAIL: no reference data under $SHARED" >&2; exit 1; }
 KM=$(realpath "$KM")
-SHARED=$(realpath "$SHARED")
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -5,11 +5,13 @@
 set -euo pipefail
 
 KM=${1:?usage: $0 <path-to-km> <path-to-shared>}
-SHARED=${2:?usage: $0 <path-to-km> <path-to-shared>}
+SHARED=${2:-}
 [[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
-[[ -d $SHARED/reference/profiles ]] || { echo "FAIL: no reference profiles under $SHARED" >&2; exit 1; }
 KM=$(realpath "$KM")
-SHARED=$(realpath "$SHARED")
+# The upstream reference profiles live in ../shared beside a checkout (CI has them); a bare
+# clone runs everything else and says which checks it skipped.
+have_shared() { [[ -n $SHARED && -d $SHARED/reference/profiles ]]; }
+if have_shared; then SHARED=$(realpath "$SHARED"); else echo "SKIP: no reference profiles under '$SHARED'; skipping the checks that need them"; fi
 LIB=$SHARED/reference/profiles/library
 
 TMP=$(mktemp -d)
@@ -63,6 +65,7 @@ json_check "$OUT" '[p["name"] for p in d] == "open-dev restricted-dev hardened s
   '{p["name"]: p["ttl"] for p in d}["hardened"] == "4h"'
 
 # with a search path, files are listed after the built-ins; fragments show as abstract
+if have_shared; then
 km --profile-path "$LIB" --json profile list
 expect_rc 0
 json_check "$OUT" 'len([p for p in d if not p["name"].startswith("checks/")]) == 8 + 15 + 8' \
@@ -70,6 +73,7 @@ json_check "$OUT" 'len([p for p in d if not p["name"].startswith("checks/")]) ==
   '{p["name"]: p["status"] for p in d}["learner"] == "valid"'
 # (checks/ holds a km-config snippet, not a profile: listed, but not as valid)
 json_check "$OUT" 'all(p["status"] in ("valid", "abstract") for p in d if not p["name"].startswith("checks/"))'
+fi
 
 # profile show ------------------------------------------------------------------------------
 km profile show sealed
@@ -87,6 +91,7 @@ expect_rc 0
 json_check "$OUT" 'd["metadata"]["name"] == "sealed"'
 
 # a resolved library leaf: extends gone, bases merged, defaults filled
+if have_shared; then
 km --profile-path "$LIB" profile show learner --resolved -o json
 expect_rc 0
 json_check "$OUT" '"extends" not in d' \
@@ -102,6 +107,7 @@ json_check "$OUT" 'len(d["extends"]) == 5'
 km --profile-path "$LIB" profile show base/platform --resolved
 expect_rc 1
 has "$ERR" "abstract"
+fi
 km profile show no-such-profile
 expect_rc 1
 grep -qiE 'not found|no profile' <<<"$ERR" || fail "missing profile message: $ERR"

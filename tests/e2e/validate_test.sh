@@ -5,11 +5,13 @@
 set -euo pipefail
 
 KM=${1:?usage: $0 <path-to-km> <path-to-shared>}
-SHARED=${2:?usage: $0 <path-to-km> <path-to-shared>}
+SHARED=${2:-}
 [[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
-[[ -d $SHARED/reference/profiles ]] || { echo "FAIL: no reference profiles under $SHARED" >&2; exit 1; }
 KM=$(realpath "$KM")
-SHARED=$(realpath "$SHARED")
+# The upstream reference profiles live in ../shared beside a checkout (CI has them); a bare
+# clone runs everything else and says which checks it skipped.
+have_shared() { [[ -n $SHARED && -d $SHARED/reference/profiles ]]; }
+if have_shared; then SHARED=$(realpath "$SHARED"); else echo "SKIP: no reference profiles under '$SHARED'; skipping the checks that need them"; fi
 REF=$SHARED/reference/profiles
 LIB=$REF/library
 
@@ -45,8 +47,9 @@ $1"; }
 line_of() { grep -nF -- "$2" "$1" | head -1 | cut -d: -f1; }
 
 # Fixtures ---------------------------------------------------------------------------------
-cp "$REF/builtins/sealed.yaml" ok.yaml
-cp "$REF/builtins/hardened.yaml" ok2.yaml
+REPO_PROFILES=$(realpath "$(dirname "$0")/../../profiles")
+cp "$REPO_PROFILES/sealed.yaml" ok.yaml
+cp "$REPO_PROFILES/hardened.yaml" ok2.yaml
 sed -e 's/ttl: "1h"/ttl: "1x"/' -e 's/^    instanceType: t3.micro$/    instanceType: t3.micro\n    bogusField: 1/' \
   ok.yaml >bad.yaml
 TTL_LINE=$(line_of bad.yaml 'ttl: "1x"')
@@ -223,6 +226,7 @@ expect_rc 1
 has_line "$ERR" '^ERROR: c\.yaml:4:19: extends\[1\]: .*"ghost" not found'
 
 # --profile-path: library profiles by file and by name; repeatable
+if have_shared; then
 km --profile-path "$LIB" validate "$LIB/learner.yaml"
 expect_rc 0
 [[ $OUT == "$LIB/learner.yaml: valid" ]] || fail "learner: $OUT"
@@ -251,5 +255,6 @@ mapfile -t bases < <(find "$LIB/base" -name '*.yaml' | sort)
 km --profile-path "$LIB" validate "${bases[@]}"
 expect_rc 0
 [[ $(grep -c '^SKIP: ' <<<"$OUT") -eq ${#bases[@]} ]] || fail "want every base fragment skipped: $OUT"
+fi
 
 echo "PASS: validate"

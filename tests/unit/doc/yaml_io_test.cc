@@ -455,5 +455,35 @@ TEST(YamlIoTest, EmittedParsedEmittedIsStable) {
   EXPECT_EQ(once.back(), '\n');
 }
 
+TEST(YamlIoTest, ByteOrderMarkIsSkippedAndPositionsCountFromAfterIt) {
+  Parsed p = parse("\xEF\xBB\xBF" "a: '\"'\nb: ~\n");
+  ASSERT_TRUE(p.ok) << p.diags.all().size();
+  EXPECT_EQ(p.root.find("a")->text(), "\"");
+  EXPECT_EQ(p.root.find("b")->mark().line, 2u);
+  EXPECT_EQ(p.root.find("b")->mark().column, 4u);
+  Parsed bad = parse("\xEF\xBB\xBF" "a: 1\n\x01\n");
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(onlyError(bad).line, 2u);
+  EXPECT_EQ(onlyError(bad).column, 1u);
+}
+
+TEST(YamlIoTest, CrLfLineEndingsParseLikeLf) {
+  Parsed p = parse("a: 1\r\nb:\r\n  - x\r\n");
+  ASSERT_TRUE(p.ok);
+  EXPECT_EQ(p.root.find("b")->items()[0].text(), "x");
+  EXPECT_EQ(p.root.find("b")->items()[0].mark().line, 3u);
+}
+
+TEST(YamlIoTest, EmitQuotesStringsThatWouldReadBackAsSomethingElse) {
+  Node m = Node::map();
+  m.set("<<", Node::string("v"));
+  m.set("k", Node::string("line\xE2\x80\xA8" "sep"));
+  std::string out = emitYaml(m);
+  Parsed back = parse(out);
+  ASSERT_TRUE(back.ok) << out;
+  EXPECT_TRUE(back.root.sameValue(m)) << out;
+  EXPECT_NE(out.find("\"<<\""), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace km::doc

@@ -604,5 +604,21 @@ TEST(ExtendsTest, ParentThatIsNotAMappingIsAttributedToParent) {
   EXPECT_EQ(firstErrorContaining(l, "\"base\" not found"), nullptr) << allMessages(l);
 }
 
+// A missing parent is reported, and so are the leaf's own mistakes, without "required field
+// missing" noise for the sections the missing parent would have supplied.
+TEST(ExtendsTest, MissingParentStillReportsTheLeafsOwnErrorsButNotMissingSections) {
+  ScopedTempDir dir;
+  std::string leaf = dir.write(
+      "leaf.yaml", child("leaf", "[sealed, nosuch]",
+                         "  lifecycle: {ttl: \"1x\"}\n  network:\n    egress: {alowedHosts: []}\n"));
+  Loaded l = mustLoad(leaf);
+  std::string all = allMessages(l);
+  EXPECT_NE(all.find("\"nosuch\" not found"), std::string::npos) << all;
+  EXPECT_NE(all.find("did you mean \"allowedHosts\""), std::string::npos) << all;
+  EXPECT_NE(all.find("spec.lifecycle.ttl"), std::string::npos) << all;
+  EXPECT_EQ(all.find("is missing"), std::string::npos) << all;
+  EXPECT_EQ(l.diagnostics.errorCount(), 3u) << all;
+}
+
 }  // namespace
 }  // namespace km::profile

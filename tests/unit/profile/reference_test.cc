@@ -84,6 +84,7 @@ std::string envValue(const Profile& p, const std::string& key) {
 }
 
 TEST(ReferenceProfilesTest, EveryUpstreamBuiltinFileValidates) {
+  KM_SKIP_WITHOUT_SHARED();
   std::vector<std::string> files = yamlFiles(referenceProfiles() + "/builtins", false);
   ASSERT_EQ(files.size(), 8u);
   for (const auto& f : files) {
@@ -95,6 +96,7 @@ TEST(ReferenceProfilesTest, EveryUpstreamBuiltinFileValidates) {
 }
 
 TEST(ReferenceProfilesTest, EveryLibraryLeafValidatesWithLibraryOnSearchPath) {
+  KM_SKIP_WITHOUT_SHARED();
   std::vector<std::string> files = yamlFiles(library(), false);
   ASSERT_EQ(files.size(), 15u);  // learner desktop github h1 spot + 10 gpu leaves
   for (const auto& f : files) {
@@ -106,6 +108,7 @@ TEST(ReferenceProfilesTest, EveryLibraryLeafValidatesWithLibraryOnSearchPath) {
 }
 
 TEST(ReferenceProfilesTest, LibraryLeavesAlsoResolveFromTheirOwnDirectoryAlone) {
+  KM_SKIP_WITHOUT_SHARED();
   // The declaring file's directory is searched first, so no search path is needed.
   for (const auto& f : yamlFiles(library(), false)) {
     auto l = load(f, {});
@@ -115,6 +118,7 @@ TEST(ReferenceProfilesTest, LibraryLeavesAlsoResolveFromTheirOwnDirectoryAlone) 
 }
 
 TEST(ReferenceProfilesTest, BaseFragmentsLoadAsAbstract) {
+  KM_SKIP_WITHOUT_SHARED();
   std::vector<std::string> files = yamlFiles(library() + "/base", true);
   ASSERT_EQ(files.size(), 8u);
   for (const auto& f : files) {
@@ -125,6 +129,7 @@ TEST(ReferenceProfilesTest, BaseFragmentsLoadAsAbstract) {
 }
 
 TEST(ReferenceProfilesTest, LibraryLeavesByNameThroughSearchPath) {
+  KM_SKIP_WITHOUT_SHARED();
   auto l = load("learner", {.search_paths = {library()}});
   ASSERT_TRUE(l.has_value());
   EXPECT_TRUE(l->ok()) << allMessages(*l);
@@ -132,6 +137,7 @@ TEST(ReferenceProfilesTest, LibraryLeavesByNameThroughSearchPath) {
 }
 
 TEST(ReferenceProfilesTest, LearnerMergesItsFiveBases) {
+  KM_SKIP_WITHOUT_SHARED();
   Loaded l = loadLibrary(library() + "/learner.yaml");
   ASSERT_TRUE(l.ok()) << allMessages(l);
   const Profile& p = l.profile;
@@ -187,6 +193,7 @@ TEST(ReferenceProfilesTest, LearnerMergesItsFiveBases) {
 }
 
 TEST(ReferenceProfilesTest, LeafListsAreUnionedWithARealBase) {
+  KM_SKIP_WITHOUT_SHARED();
   km::test::ScopedTempDir dir;
   std::string leaf = dir.write("leaf.yaml", R"(apiVersion: klankermaker.ai/v1alpha2
 kind: SandboxProfile
@@ -211,6 +218,7 @@ spec:
 }
 
 TEST(ReferenceProfilesTest, GpuLeavesFoldServesInitCommandsAppendAtTheEnd) {
+  KM_SKIP_WITHOUT_SHARED();
   const std::vector<std::string> serve =
       writtenList("base/gpu/serve.yaml", "execution.initCommandsAppend");
   ASSERT_GE(serve.size(), 5u);
@@ -238,6 +246,7 @@ TEST(ReferenceProfilesTest, GpuLeavesFoldServesInitCommandsAppendAtTheEnd) {
 }
 
 TEST(ReferenceProfilesTest, GpuRehearsalAppendsItsOwnCommandAfterServes) {
+  KM_SKIP_WITHOUT_SHARED();
   Loaded l = loadLibrary(library() + "/gpu-rehearsal-cpu.yaml");
   ASSERT_TRUE(l.ok()) << allMessages(l);
   const auto& cmds = l.profile.spec.execution.init_commands;
