@@ -1,8 +1,6 @@
 // km profile list | show | migrate.
 #include <CLI/CLI.hpp>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <memory>
 
@@ -26,31 +24,6 @@ struct ProfileArgs {
   std::string out_file;
 };
 
-// *.yaml files under `dir`, recursively (bounded depth), relative names without extension.
-void scan(const std::string& dir, const std::string& rel, int depth,
-          std::vector<std::pair<std::string, std::string>>& out) {
-  if (depth > 6) return;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return;
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n == "." || n == "..") continue;
-    names.push_back(n);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
-    std::string path = dir + "/" + n;
-    std::string name = rel.empty() ? n : rel + "/" + n;
-    if (fs::isDirectory(path)) {
-      scan(path, name, depth + 1, out);
-    } else if (n.size() > 5 && n.substr(n.size() - 5) == ".yaml") {
-      out.emplace_back(name.substr(0, name.size() - 5), path);
-    }
-  }
-}
-
 std::string pad(std::string s, size_t w) {
   if (s.size() < w) s.append(w - s.size(), ' ');
   return s;
@@ -59,40 +32,7 @@ std::string pad(std::string s, size_t w) {
 int runList(Context& ctx) {
   profile::LoadOptions options;
   options.search_paths = ctx.searchPaths();
-  struct Row {
-    std::string name, source, ttl, idle, enforcement, status;
-  };
-  std::vector<Row> rows;
-  auto summarize = [&](const std::string& name, const std::string& source, const std::string& arg) {
-    auto l = profile::load(arg, options);
-    // YAML beside the profiles that is not a profile at all (no apiVersion, no kind) is
-    // someone else's file, not an invalid profile.
-    if (l && source != "built-in" && l->document.isMap() && !l->document.find("apiVersion") &&
-        !l->document.find("kind")) {
-      return;
-    }
-    Row r{name, source, "-", "-", "-", "valid"};
-    if (!l) {
-      r.status = "unreadable";
-    } else if (l->abstract) {
-      r.status = "abstract";
-    } else {
-      const profile::Spec& s = l->profile.spec;
-      r.ttl = s.lifecycle.ttl.empty() ? "-" : s.lifecycle.ttl;
-      r.idle = s.lifecycle.idle_timeout.empty() ? "-" : s.lifecycle.idle_timeout;
-      r.enforcement = s.network.enforcement.value_or("proxy");
-      if (!l->ok()) r.status = "invalid";
-    }
-    // Built-in names win over files of the same name (as in extends), so say so.
-    if (source != "built-in" && profile::isBuiltin(name)) r.status += ", shadowed by built-in";
-    rows.push_back(r);
-  };
-  for (const auto& n : profile::builtinNames()) summarize(n, "built-in", n);
-  for (const auto& dir : options.search_paths) {
-    std::vector<std::pair<std::string, std::string>> files;
-    scan(dir, "", 0, files);
-    for (const auto& [name, path] : files) summarize(name, path, path);
-  }
+  std::vector<profile::CatalogEntry> rows = profile::listProfiles(options);
   if (ctx.globals().json) {
     doc::Node list = doc::Node::seq();
     for (const auto& r : rows) {
@@ -100,7 +40,7 @@ int runList(Context& ctx) {
       o.set("name", doc::Node::string(r.name));
       o.set("source", doc::Node::string(r.source));
       o.set("ttl", doc::Node::string(r.ttl));
-      o.set("idleTimeout", doc::Node::string(r.idle));
+      o.set("idleTimeout", doc::Node::string(r.idle_timeout));
       o.set("enforcement", doc::Node::string(r.enforcement));
       o.set("status", doc::Node::string(r.status));
       list.push(std::move(o));
@@ -116,7 +56,7 @@ int runList(Context& ctx) {
   printOut(pad("NAME", wn + 2) + pad("SOURCE", ws + 2) + pad("TTL", 6) + pad("IDLE", 6) +
            pad("ENFORCEMENT", 13) + "STATUS");
   for (const auto& r : rows) {
-    printOut(pad(r.name, wn + 2) + pad(r.source, ws + 2) + pad(r.ttl, 6) + pad(r.idle, 6) +
+    printOut(pad(r.name, wn + 2) + pad(r.source, ws + 2) + pad(r.ttl, 6) + pad(r.idle_timeout, 6) +
              pad(r.enforcement, 13) + r.status);
   }
   return kExitOk;

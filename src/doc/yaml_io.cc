@@ -1,5 +1,6 @@
 #include "doc/yaml_io.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/parser.h>
@@ -384,6 +385,32 @@ bool checkText(std::string_view text, const std::shared_ptr<const std::string>& 
   return true;
 }
 
+// yaml-cpp's messages say what it tripped on, not what to change; for the usual causes add
+// the fix. `yaml` is the parsed text, `line0` the 0-based line yaml-cpp points at (or -1).
+std::string yamlErrorHint(const YAML::Exception& e, std::string_view yaml, int line0) {
+  const std::string& m = e.msg;
+  auto has = [&](std::string_view s) { return m.find(s) != std::string::npos; };
+  bool tab_line = false;
+  if (line0 >= 0) {
+    size_t start = 0;
+    for (int i = 0; i < line0 && start != std::string_view::npos; ++i) {
+      start = yaml.find('\n', start);
+      if (start != std::string_view::npos) ++start;
+    }
+    tab_line = start < yaml.size() && yaml[start] == '\t';
+  }
+  if (has("tab") || tab_line) return "indent with spaces, not tabs";
+  if (has(YAML::ErrorMsg::END_OF_MAP) || has(YAML::ErrorMsg::END_OF_SEQ) ||
+      has(YAML::ErrorMsg::MAP_VALUE)) {
+    return "check the indentation of this line and the one above; a value with ': ' may need "
+           "quotes";
+  }
+  if (dynamic_cast<const YAML::DeepRecursion*>(&e) || has(YAML::ErrorMsg::BAD_FILE)) {
+    return "nesting too deep";
+  }
+  return "";
+}
+
 }  // namespace
 
 bool parseYaml(std::string_view text, const std::string& file, Node& out, Diagnostics& diags,
@@ -420,7 +447,8 @@ bool parseYaml(std::string_view text, const std::string& file, Node& out, Diagno
   } catch (const YAML::Exception& e) {
     Mark at{file_name, static_cast<uint32_t>(e.mark.line + 1), static_cast<uint32_t>(e.mark.column + 1)};
     if (e.mark.is_null()) at = Mark{file_name, 0, 0};
-    diags.error(at, "", "invalid YAML: " + e.msg);
+    std::string hint = yamlErrorHint(e, copy, e.mark.is_null() ? -1 : e.mark.line);
+    diags.error(at, "", "invalid YAML: " + e.msg + (hint.empty() ? "" : "; " + hint));
     return false;
   } catch (const TooBig&) {
     diags.error(Mark{file_name, 0, 0}, "",

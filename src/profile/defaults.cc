@@ -1,8 +1,23 @@
 // Upstream applies these defaults in code rather than in its schema; `km profile show
 // --resolved` makes them explicit so what you see is what a sandbox gets.
+#include <string>
+#include <unordered_set>
+
 #include "profile/profile.h"
 
 namespace km::profile {
+namespace {
+
+// Appends each of `more` that `into` does not hold yet, in order (the typed counterpart of
+// appendUnique in extends.h, for already-decoded string lists).
+void appendMissing(Strings& into, const Strings& more) {
+  std::unordered_set<std::string> have(into.begin(), into.end());
+  for (const auto& s : more) {
+    if (have.insert(s).second) into.push_back(s);
+  }
+}
+
+}  // namespace
 
 Profile withDefaults(Profile p) {
   Spec& s = p.spec;
@@ -10,11 +25,7 @@ Profile withDefaults(Profile p) {
   if (!s.network.enforcement) s.network.enforcement = "proxy";
 
   // initCommandsAppend always runs after initCommands.
-  for (auto& c : s.execution.init_commands_append) {
-    bool seen = false;
-    for (const auto& have : s.execution.init_commands) seen = seen || have == c;
-    if (!seen) s.execution.init_commands.push_back(c);
-  }
+  appendMissing(s.execution.init_commands, s.execution.init_commands_append);
   s.execution.init_commands_append.clear();
 
   if (!s.runtime.vscode) s.runtime.vscode.emplace();

@@ -1,5 +1,10 @@
 #include "profile/extends.h"
 
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
 #include "core/fs.h"
 #include "core/strings.h"
 #include "doc/yaml_io.h"
@@ -9,6 +14,22 @@
 namespace km::profile {
 
 using doc::Node;
+
+namespace {
+
+// Equal for scalars that Node::sameValue calls equal (booleans by value, others by kind and
+// text); nullopt for sequences and mappings, which need the deep comparison.
+std::optional<std::string> scalarKey(const Node& n) {
+  switch (n.kind()) {
+    case Node::Kind::kNull: return std::string("~");
+    case Node::Kind::kBool: return std::string(n.asBool() ? "b1" : "b0");
+    case Node::Kind::kSeq:
+    case Node::Kind::kMap: return std::nullopt;
+    default: return static_cast<char>('0' + static_cast<int>(n.kind())) + n.text();
+  }
+}
+
+}  // namespace
 
 std::optional<Node> readDocument(std::string_view text, const std::string& display,
                                  doc::Diagnostics& diags) {
@@ -40,17 +61,36 @@ Node mergeNodes(const Node& base, const Node& over) {
     return out;
   }
   if (base.isSeq() && over.isSeq()) {
-    Node out = Node::seq(over.mark().line ? over.mark() : base.mark());
-    auto add = [&](const Node& item) {
-      for (const auto& have : out.items())
-        if (have.sameValue(item)) return;
-      out.push(item);
-    };
-    for (const auto& i : base.items()) add(i);
-    for (const auto& i : over.items()) add(i);
-    return out;
+    // Starting from an empty list drops duplicates within `base` too.
+    Node empty = Node::seq(over.mark().line ? over.mark() : base.mark());
+    return appendUnique(appendUnique(empty, base), over);
   }
   return over;
+}
+
+Node appendUnique(const Node& list, const Node& more) {
+  Node out = list;
+  std::unordered_set<std::string> scalars;
+  std::vector<size_t> nested;  // indices in `out` of sequence and mapping items
+  for (size_t i = 0; i < out.items().size(); ++i) {
+    if (auto key = scalarKey(out.items()[i])) {
+      scalars.insert(std::move(*key));
+    } else {
+      nested.push_back(i);
+    }
+  }
+  for (const Node& item : more.items()) {
+    if (auto key = scalarKey(item)) {
+      if (!scalars.insert(std::move(*key)).second) continue;
+    } else {
+      bool have = false;
+      for (size_t i : nested) have = have || out.items()[i].sameValue(item);
+      if (have) continue;
+      nested.push_back(out.items().size());
+    }
+    out.push(item);
+  }
+  return out;
 }
 
 void foldInitCommandsAppend(Node& root) {

@@ -31,6 +31,12 @@ std::optional<doc::Node> readDocument(std::string_view text, const std::string& 
 // duplicates, anything else: `over` wins.
 doc::Node mergeNodes(const doc::Node& base, const doc::Node& over);
 
+// `list` (a sequence, kept as it is, mark included) followed by each item of the sequence
+// `more` that is not already there by Node::sameValue, in order. Hash-based for scalars, so
+// a list of tens of thousands of hosts merges in linear time; mappings and lists as items
+// are compared one by one (they are rare and short).
+doc::Node appendUnique(const doc::Node& list, const doc::Node& more);
+
 class ExtendsResolver {
  public:
   ExtendsResolver(std::vector<std::string> search_paths, doc::Diagnostics& diags)

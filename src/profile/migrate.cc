@@ -4,14 +4,14 @@
 // user wrote. Moved values keep their marks: a later validation error about a moved value
 // still points at that line. Where a destination is already set, it wins (the document that
 // already speaks v1alpha2 is the newer intent) and the old value is reported as dropped.
-#include <nlohmann/json.hpp>
-
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/strings.h"
+#include "doc/json_io.h"
+#include "profile/extends.h"
 #include "profile/profile.h"
 
 namespace km::profile {
@@ -20,12 +20,10 @@ namespace {
 using doc::Diagnostics;
 using doc::Mark;
 using doc::Node;
-using Json = nlohmann::ordered_json;  // ordered: leftover settings re-serialise as written
 
 constexpr std::string_view kOldVersion = "/v1alpha1";
 constexpr std::string_view kNewVersion = "/v1alpha2";
 constexpr std::string_view kSettingsFile = "/home/sandbox/.claude/settings.json";
-constexpr int kMaxJsonDepth = 64;  // bounds the recursive conversion and dump below
 
 // A spec.cli field and where v1alpha2 keeps it, relative to spec.
 struct FieldMove {
@@ -76,15 +74,6 @@ Node* ensureMap(Node& spec, std::string_view dotted, const Mark& at, std::string
   return cur;
 }
 
-// Merges `extra` into the list `into`, skipping items it already holds.
-void mergeList(Node& into, const Node& extra) {
-  for (const Node& item : extra.items()) {
-    bool have = false;
-    for (const Node& h : into.items()) have = have || h.sameValue(item);
-    if (!have) into.push(item);
-  }
-}
-
 enum class Placed { kMoved, kMerged, kConflict, kBlocked };
 
 // Puts `value` at spec.<parent>.<leaf> (`parent` is spec-relative and dotted; `leaf` may hold
@@ -100,7 +89,7 @@ Placed place(Node& spec, std::string_view parent, std::string_view leaf, Node va
     return Placed::kMoved;
   }
   if (merge_lists && existing->isSeq() && value.isSeq()) {
-    mergeList(*existing, value);
+    *existing = appendUnique(*existing, value);
     return Placed::kMerged;
   }
   return Placed::kConflict;
@@ -228,33 +217,14 @@ void migrateOldAgent(Node& spec, Diagnostics& notes) {
   if (agent->entries().empty()) spec.erase("agent");
 }
 
-bool jsonWithin(const Json& j, int depth) {
-  if (depth > kMaxJsonDepth) return false;
-  if (!j.is_structured()) return true;
-  for (const auto& item : j) {
-    if (!jsonWithin(item, depth + 1)) return false;
-  }
-  return true;
-}
-
-Node jsonToNode(const Json& j, const Mark& at) {
-  switch (j.type()) {
-    case Json::value_t::object: {
-      Node m = Node::map(at);
-      for (const auto& [k, v] : j.items()) m.set(k, jsonToNode(v, at), at);
-      return m;
-    }
-    case Json::value_t::array: {
-      Node s = Node::seq(at);
-      for (const auto& v : j) s.push(jsonToNode(v, at));
-      return s;
-    }
-    case Json::value_t::string: return Node::string(j.get_ref<const std::string&>(), at);
-    case Json::value_t::boolean: return Node::boolean(j.get<bool>(), at);
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return doc::scalarNode(Node::Kind::kInt, j.dump(), at);
-    case Json::value_t::number_float: return Node::number(j.dump(), at);
-    default: return Node::null(at);
+// Gives every node of parsed settings the settings entry's mark, so a later error about a
+// lifted value points at the line that inlined the file. Depth bounded by doc::parseJson.
+void markAll(Node& n, const Mark& at) {
+  n.setMark(at);
+  for (Node& item : n.items()) markAll(item, at);
+  for (doc::MapEntry& e : n.entries()) {
+    e.key_mark = at;
+    markAll(e.value, at);
   }
 }
 
@@ -274,46 +244,42 @@ constexpr SettingsLift kSettingsLifts[] = {
 };
 
 // Moves `holder[key]` to spec.<parent>.<key_to>; erases it from `holder` once placed.
-void liftValue(Node& spec, Json& holder, const std::string& key, std::string_view parent,
+void liftValue(Node& spec, Node& holder, const std::string& key, std::string_view parent,
                std::string_view key_to, const Mark& at, const std::string& json_path, Diagnostics& notes) {
   std::string blocker;
-  Placed placed = place(spec, parent, key_to, jsonToNode(holder[key], at), at, true, blocker);
+  Placed placed = place(spec, parent, key_to, *holder.find(key), at, true, blocker);
   std::string dest = doc::childPath(specPath(parent), key_to);
   if (reportPlacement(placed, at, doc::childPath(json_path, key), dest, blocker, notes)) holder.erase(key);
 }
 
-void liftSettings(Node& spec, Json& settings, const Mark& at, const std::string& entry_path,
+void liftSettings(Node& spec, Node& settings, const Mark& at, const std::string& entry_path,
                   Diagnostics& notes) {
   const std::string perm_path = doc::childPath(entry_path, "permissions");
   for (const SettingsLift& lift : kSettingsLifts) {
     const std::string key(lift.key);
     const bool nested = !lift.parent.empty();
-    Json* holder = &settings;
-    if (nested) {
-      const std::string parent(lift.parent);
-      holder = settings.contains(parent) ? &settings[parent] : nullptr;
-    }
-    if (!holder || !holder->is_object() || !holder->contains(key)) continue;
+    Node* holder = nested ? settings.find(lift.parent) : &settings;
+    if (!holder || !holder->isMap() || !holder->find(key)) continue;
     auto [to_parent, to_leaf] = splitLeaf(lift.to);
     liftValue(spec, *holder, key, to_parent, to_leaf, at, nested ? perm_path : entry_path, notes);
   }
   // The other permissions keys Claude reads (ask, defaultMode, ...) go over one by one, so a
   // permissions map already written in v1alpha2 keeps its own keys.
-  if (!settings.contains("permissions") || !settings["permissions"].is_object()) return;
-  Json& permissions = settings["permissions"];
+  Node* permissions = settings.find("permissions");
+  if (!permissions || !permissions->isMap()) return;
   std::vector<std::string> keys;
-  for (const auto& [k, v] : permissions.items()) keys.push_back(k);
+  for (const auto& e : permissions->entries()) keys.push_back(e.key);
   for (const std::string& k : keys) {
-    liftValue(spec, permissions, k, "agent.claude.permissions", k, at, perm_path, notes);
+    liftValue(spec, *permissions, k, "agent.claude.permissions", k, at, perm_path, notes);
   }
-  if (permissions.empty()) settings.erase("permissions");
+  if (permissions->entries().empty()) settings.erase("permissions");
 }
 
 // Keeps what km does not model (env, hooks, model...) in the file, in the layout it had.
-std::string reserialise(const Json& rest, const std::string& original) {
+std::string reserialise(const Node& rest, const std::string& original) {
   std::string_view body = trim(original);
   int indent = body.find('\n') == std::string_view::npos ? -1 : 2;
-  std::string out = rest.dump(indent, ' ', false, Json::error_handler_t::replace);
+  std::string out = doc::toJson(rest, indent);
   if (!original.empty() && original.back() == '\n') out += '\n';
   return out;
 }
@@ -327,25 +293,26 @@ void migrateSettings(Node& spec, Diagnostics& notes) {
   const Mark at = entry->key_mark;
   const std::string path = doc::childPath("spec.execution.configFiles", kSettingsFile);
   const std::string text = entry->value.text();
-  Json settings = Json::parse(text, nullptr, false);
-  if (settings.is_discarded() || !settings.is_object() || !jsonWithin(settings, 0)) {
+  Node settings;
+  if (!doc::parseJson(text, settings, nullptr) || !settings.isMap()) {
     notes.warning(at, path, "v1alpha1 inlined Claude settings are not a JSON object (or nest too deeply); "
                             "left in place, move them to spec.agent.claude by hand");
     return;
   }
-  const Json before = settings;
+  markAll(settings, at);
+  const Node before = settings;
   liftSettings(spec, settings, at, path, notes);
-  if (settings == before) return;  // nothing v1alpha2 models: the file stays byte for byte
+  if (settings.sameValue(before)) return;  // nothing v1alpha2 models: the file stays byte for byte
   // `spec` may have grown new entries: find the configFiles map again before touching it.
   files = spec.find("execution")->find("configFiles");
-  if (settings.empty()) {
+  if (settings.entries().empty()) {
     notes.warning(at, path, "v1alpha1 inlined Claude settings moved to spec.agent.claude; file entry removed");
     files->erase(kSettingsFile);
     if (files->entries().empty()) spec.find("execution")->erase("configFiles");
     return;
   }
   std::vector<std::string> kept;
-  for (const auto& [k, v] : settings.items()) kept.push_back(k);
+  for (const auto& e : settings.entries()) kept.push_back(e.key);
   Node& value = *files->find(kSettingsFile);
   value = Node::string(reserialise(settings, text), value.mark());
   notes.warning(at, path, "v1alpha1 inlined Claude settings moved to spec.agent.claude, except " +

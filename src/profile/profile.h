@@ -54,6 +54,25 @@ doc::Node toNode(const Profile& p);
 std::vector<std::string> builtinNames();
 bool isBuiltin(std::string_view name);
 
+// One row of `km profile list`. Fields are display text: "-" where a value does not apply.
+struct CatalogEntry {
+  std::string name;          // built-in name, or path under its search dir without ".yaml"
+  std::string source;        // "built-in" or the file path
+  std::string ttl;           // spec.lifecycle.ttl
+  std::string idle_timeout;  // spec.lifecycle.idleTimeout
+  std::string enforcement;   // spec.network.enforcement (default proxy)
+  // valid | invalid | abstract | unreadable, plus ", shadowed by built-in" for a file whose
+  // name is a built-in's (built-ins win, as in extends).
+  std::string status;
+};
+
+// Every profile km can see: the built-ins in upstream's order, then each *.yaml under each
+// search path (recursively, at most 6 levels, names sorted; each directory scanned once even
+// through symlink loops), each loaded and checked. YAML that is not a profile (a mapping with
+// neither apiVersion nor kind) is skipped. Unreadable directories are skipped silently;
+// never fails. The caller owns the rows.
+std::vector<CatalogEntry> listProfiles(const LoadOptions& options);
+
 // JSON Schema (draft 2020-12) of SandboxProfile, generated from the field descriptions.
 doc::Node jsonSchema();
 

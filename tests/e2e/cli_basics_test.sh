@@ -2,39 +2,13 @@
 # km's command surface: --version, help, usage errors (exit 2 with a hint), schema and
 # shell completion. Usage: bash cli_basics_test.sh <path-to-km> <path-to-shared>
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 KM=${1:?usage: $0 <path-to-km> <path-to-shared>}
 [[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
 KM=$(realpath "$KM")
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-export KM_HOME=$TMP/home HOME=$TMP/user
-unset KM_CONFIG
-mkdir -p "$KM_HOME" "$HOME"
-cd "$TMP"
-
-CTX=""
-fail() { echo "FAIL [$CTX]: $*" >&2; exit 1; }
-# km ARGS... → RC, OUT (stdout), ERR (stderr); never aborts the script.
-km() {
-  CTX="km $*"
-  set +e
-  "$KM" "$@" >"$TMP/.out" 2>"$TMP/.err"
-  RC=$?
-  set -e
-  OUT=$(cat "$TMP/.out")
-  ERR=$(cat "$TMP/.err")
-}
-expect_rc() { [[ $RC -eq $1 ]] || fail "exit $RC, want $1
---- stdout:
-$OUT
---- stderr:
-$ERR"; }
-has() { grep -qF -- "$2" <<<"$1" || fail "expected to find '$2' in:
-$1"; }
-lacks() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in:
-$1"; }
+e2e_setup
 
 # --version
 km --version

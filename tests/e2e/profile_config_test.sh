@@ -3,52 +3,16 @@
 # and where the operator config comes from (--config, KM_CONFIG, $KM_HOME/config.yaml).
 # Usage: bash profile_config_test.sh <path-to-km> <path-to-shared>
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 KM=${1:?usage: $0 <path-to-km> <path-to-shared>}
 SHARED=${2:-}
 [[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
 KM=$(realpath "$KM")
-# The upstream reference profiles live in ../shared beside a checkout (CI has them); a bare
-# clone runs everything else and says which checks it skipped.
-have_shared() { [[ -n $SHARED && -d $SHARED/reference/profiles ]]; }
 if have_shared; then SHARED=$(realpath "$SHARED"); else echo "SKIP: no reference profiles under '$SHARED'; skipping the checks that need them"; fi
 LIB=$SHARED/reference/profiles/library
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-export KM_HOME=$TMP/home HOME=$TMP/user
-unset KM_CONFIG
-mkdir -p "$KM_HOME" "$HOME"
-cd "$TMP"
-
-CTX=""
-fail() { echo "FAIL [$CTX]: $*" >&2; exit 1; }
-km() {
-  CTX="km $*"
-  set +e
-  "$KM" "$@" >"$TMP/.out" 2>"$TMP/.err"
-  RC=$?
-  set -e
-  OUT=$(cat "$TMP/.out")
-  ERR=$(cat "$TMP/.err")
-}
-expect_rc() { [[ $RC -eq $1 ]] || fail "exit $RC, want $1
---- stdout:
-$OUT
---- stderr:
-$ERR"; }
-has() { grep -qF -- "$2" <<<"$1" || fail "expected to find '$2' in:
-$1"; }
-has_line() { grep -qE -- "$2" <<<"$1" || fail "expected a line matching /$2/ in:
-$1"; }
-json_check() {  # json_check TEXT PYTHON-EXPR-ON-d... (one python3 run per document: it is slow to start)
-  python3 - "$@" <<'PY' || fail "JSON check failed (see above)"
-import json, sys
-d = json.loads(sys.argv[1])
-for expr in sys.argv[2:]:
-    assert eval(expr), "false: " + expr
-PY
-}
+e2e_setup
 
 # profile list: the 8 built-ins in upstream's order, all valid -------------------------------
 km profile list

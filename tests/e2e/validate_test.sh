@@ -3,51 +3,20 @@
 # abstract fragments, extends through --profile-path, and the reference profiles.
 # Usage: bash validate_test.sh <path-to-km> <path-to-shared>
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+REPO_PROFILES=$(realpath "$(dirname "$0")/../../profiles")  # before any cd
 
 KM=${1:?usage: $0 <path-to-km> <path-to-shared>}
 SHARED=${2:-}
 [[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
 KM=$(realpath "$KM")
-# The upstream reference profiles live in ../shared beside a checkout (CI has them); a bare
-# clone runs everything else and says which checks it skipped.
-have_shared() { [[ -n $SHARED && -d $SHARED/reference/profiles ]]; }
 if have_shared; then SHARED=$(realpath "$SHARED"); else echo "SKIP: no reference profiles under '$SHARED'; skipping the checks that need them"; fi
 REF=$SHARED/reference/profiles
 LIB=$REF/library
 
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-export KM_HOME=$TMP/home HOME=$TMP/user
-unset KM_CONFIG
-mkdir -p "$KM_HOME" "$HOME"
-cd "$TMP"
-
-CTX=""
-fail() { echo "FAIL [$CTX]: $*" >&2; exit 1; }
-km() {
-  CTX="km $*"
-  set +e
-  "$KM" "$@" >"$TMP/.out" 2>"$TMP/.err"
-  RC=$?
-  set -e
-  OUT=$(cat "$TMP/.out")
-  ERR=$(cat "$TMP/.err")
-}
-expect_rc() { [[ $RC -eq $1 ]] || fail "exit $RC, want $1
---- stdout:
-$OUT
---- stderr:
-$ERR"; }
-has() { grep -qF -- "$2" <<<"$1" || fail "expected to find '$2' in:
-$1"; }
-lacks() { ! grep -qF -- "$2" <<<"$1" || fail "did not expect '$2' in:
-$1"; }
-has_line() { grep -qE -- "$2" <<<"$1" || fail "expected a line matching /$2/ in:
-$1"; }
-line_of() { grep -nF -- "$2" "$1" | head -1 | cut -d: -f1; }
+e2e_setup
 
 # Fixtures ---------------------------------------------------------------------------------
-REPO_PROFILES=$(realpath "$(dirname "$0")/../../profiles")
 cp "$REPO_PROFILES/sealed.yaml" ok.yaml
 cp "$REPO_PROFILES/hardened.yaml" ok2.yaml
 sed -e 's/ttl: "1h"/ttl: "1x"/' -e 's/^    instanceType: t3.micro$/    instanceType: t3.micro\n    bogusField: 1/' \

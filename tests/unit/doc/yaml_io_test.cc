@@ -485,5 +485,18 @@ TEST(YamlIoTest, EmitQuotesStringsThatWouldReadBackAsSomethingElse) {
   EXPECT_NE(out.find("\"<<\""), std::string::npos) << out;
 }
 
+TEST(YamlIoTest, CommonSyntaxErrorsCarryAHintToFixThem) {
+  Parsed tab = parse("a:\n\tb: 1\n");
+  EXPECT_FALSE(tab.ok);
+  EXPECT_TRUE(contains(onlyError(tab).message, "indent with spaces, not tabs")) << onlyError(tab).message;
+  Parsed value = parse("a: b: c\n");
+  EXPECT_FALSE(value.ok);
+  EXPECT_TRUE(contains(onlyError(value).message, "may need quotes")) << onlyError(value).message;
+  Parsed deep = parse(std::string(5000, '[') + std::string(5000, ']'));
+  EXPECT_FALSE(deep.ok);
+  EXPECT_TRUE(contains(deep.diags.all().front().message, "nesting too deep"))
+      << deep.diags.all().front().message;
+}
+
 }  // namespace
 }  // namespace km::doc

@@ -620,5 +620,17 @@ TEST(ExtendsTest, MissingParentStillReportsTheLeafsOwnErrorsButNotMissingSection
   EXPECT_EQ(l.diagnostics.errorCount(), 3u) << all;
 }
 
+// Large allowlists merge with duplicates dropped and order kept (hash-based, not quadratic).
+TEST(ExtendsTest, LargeListsMergeWithoutDuplicatesInOrder) {
+  doc::Node base = doc::Node::seq();
+  doc::Node more = doc::Node::seq();
+  for (int i = 0; i < 20000; ++i) base.push(doc::Node::string(".d" + std::to_string(i) + ".com"));
+  for (int i = 10000; i < 30000; ++i) more.push(doc::Node::string(".d" + std::to_string(i) + ".com"));
+  doc::Node merged = mergeNodes(base, more);
+  ASSERT_EQ(merged.items().size(), 30000u);
+  EXPECT_EQ(merged.items()[0].text(), ".d0.com");
+  EXPECT_EQ(merged.items()[29999].text(), ".d29999.com");
+}
+
 }  // namespace
 }  // namespace km::profile
