@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "profile/profile.h"
+#include "support/profile_fixtures.h"
 #include "support/temp_dir.h"
 
 namespace km::profile {
@@ -19,30 +20,7 @@ using km::test::ScopedTempDir;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 
-// A complete, valid profile (every required section present).
-constexpr std::string_view kValid = R"(apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata:
-  name: base
-spec:
-  lifecycle: {ttl: 4h, idleTimeout: 1h, teardownPolicy: destroy}
-  runtime: {substrate: ec2, instanceType: t3.small, region: us-east-1}
-  execution: {shell: /bin/bash, workingDir: /workspace}
-  sourceAccess: {mode: none}
-  network:
-    egress:
-      allowedDNSSuffixes: [.base.example]
-      allowedHosts: [base.example.com]
-  iam: {roleSessionDuration: 1h, allowedRegions: [us-east-1]}
-  sidecars:
-    dnsProxy: {enabled: true, image: d}
-    httpProxy: {enabled: true, image: h}
-    auditLog: {enabled: true, image: a}
-    tracing: {enabled: true, image: t}
-  observability:
-    commandLog: {destination: stdout}
-    networkLog: {destination: stdout}
-)";
+constexpr std::string_view kValid = km::test::kCompleteProfile;
 
 constexpr std::string_view kAbstract = R"(apiVersion: klankermaker.ai/v1alpha2
 kind: SandboxProfile

@@ -12,6 +12,7 @@
 
 #include "doc/yaml_io.h"
 #include "profile/profile.h"
+#include "support/profile_fixtures.h"
 #include "support/temp_dir.h"
 
 namespace km::profile {
@@ -21,31 +22,7 @@ using km::test::ScopedTempDir;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// A complete, valid profile: every required section present, so a child that extends it
-// validates with no errors and only the fields a test changes differ.
-constexpr std::string_view kComplete = R"(apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata:
-  name: base
-spec:
-  lifecycle: {ttl: 4h, idleTimeout: 1h, teardownPolicy: destroy}
-  runtime: {substrate: ec2, instanceType: t3.small, region: us-east-1}
-  execution: {shell: /bin/bash, workingDir: /workspace}
-  sourceAccess: {mode: none}
-  network:
-    egress:
-      allowedDNSSuffixes: [.base.example]
-      allowedHosts: [base.example.com]
-  iam: {roleSessionDuration: 1h, allowedRegions: [us-east-1]}
-  sidecars:
-    dnsProxy: {enabled: true, image: d}
-    httpProxy: {enabled: true, image: h}
-    auditLog: {enabled: true, image: a}
-    tracing: {enabled: true, image: t}
-  observability:
-    commandLog: {destination: stdout}
-    networkLog: {destination: stdout}
-)";
+constexpr std::string_view kComplete = km::test::kCompleteProfile;
 
 // A profile named `name` with `extends: <extends>` (YAML text, e.g. "base" or "[a, b]") and
 // `spec` (YAML lines already indented by two spaces, or empty).
