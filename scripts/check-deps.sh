@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that each module includes only the modules it may depend on (STYLE R2).
-# Arrows: core ← doc ← {profile, config} ← cli ← main. No cycles.
+# Arrows: core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← cli ← main;
+# core ← store ← {supervisor, cli}. No cycles.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 
@@ -10,7 +11,11 @@ allowed() {
     doc) echo "core doc" ;;
     profile) echo "core doc profile" ;;
     config) echo "core doc config" ;;
-    cli) echo "core doc profile config cli" ;;
+    plan) echo "core doc profile plan" ;;
+    store) echo "core store" ;;
+    substrate) echo "core doc profile plan substrate" ;;
+    supervisor) echo "core doc profile plan store substrate supervisor" ;;
+    cli) echo "core doc profile config plan store substrate supervisor cli" ;;
     *) echo "" ;;
   esac
 }

@@ -1,0 +1,93 @@
+// km::plan — compiles a resolved, validated profile into a SandboxPlan: the substrate-neutral
+// description of one sandbox (identity, lifetime, resources, what runs inside, network
+// policy). Pure data and pure functions (no I/O except newSandboxId's randomness);
+// thread-safe. The local substrate executes a plan; `km create --dry-run -o json` prints one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "doc/node.h"
+#include "profile/types.h"
+
+namespace km::plan {
+
+// cpu, memory and pids for the sandbox. Where each number came from is kept for `km status`
+// and the dry run ("instanceType t3.medium", "spec.runtime.resources", "default").
+struct Resources {
+  int64_t cpu_millis = 0;    // 1000 = one CPU; 0 = no limit
+  int64_t memory_bytes = 0;  // 0 = no limit
+  int64_t pids = 0;          // 0 = no limit
+  std::string source;
+};
+
+struct ConfigFile {
+  std::string path;  // absolute path inside the sandbox
+  std::string content;
+};
+
+struct SandboxPlan {
+  // Identity
+  std::string id;                    // {prefix}-{8 hex}
+  std::optional<std::string> alias;
+  std::string profile_name;          // metadata.name
+  std::string hostname;              // = id
+  // Where it runs
+  std::string substrate;             // chosen: local | docker | ec2 | ecs
+  std::string requested_substrate;   // what the profile said
+  std::string substrate_note;        // one line when they differ ("… runs on local: …")
+  std::string region;
+  std::string instance_type;
+  // Lifetime
+  int64_t ttl_seconds = 0;           // 0 = never expires
+  int64_t idle_timeout_seconds = 0;  // 0 = no idle timeout
+  std::string teardown_policy;       // destroy | stop | retain
+  // Resources
+  Resources resources;
+  // Execution
+  std::string user = "sandbox";      // agent processes run as this user (root with --root)
+  std::string shell;                 // spec.execution.shell
+  std::string working_dir;           // spec.execution.workingDir (persistent)
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<ConfigFile> config_files;
+  std::vector<std::string> init_commands;  // initCommandsAppend already folded in
+  // Network policy (enforced by the network issue; recorded now)
+  std::string enforcement;           // proxy | ebpf | both
+  std::vector<std::string> allowed_dns_suffixes;
+  std::vector<std::string> allowed_hosts;
+};
+
+struct CompileOptions {
+  std::string id;                            // from newSandboxId()
+  std::optional<std::string> alias;          // --alias
+  std::optional<std::string> substrate;      // --substrate
+  std::optional<std::string> ttl;            // --ttl (profile duration syntax)
+  std::optional<std::string> idle_timeout;   // --idle
+  // From the operator config: the substrate used when the profile's own is not configured
+  // (default local), and whether the AWS substrates (ec2, ecs) are configured.
+  std::string default_substrate = "local";
+  bool aws_configured = false;
+  // The host, so limits never exceed what exists: 0 = unknown (no clamping).
+  int host_cpus = 0;
+  int64_t host_memory_bytes = 0;
+};
+
+// Compiles `profile` (resolved and validated, defaults applied). InvalidArgument for a bad
+// --ttl/--idle/--alias/--substrate value or an unusable combination, saying which flag and
+// what is accepted.
+[[nodiscard]] Result<SandboxPlan> compile(const profile::Profile& profile,
+                                          const CompileOptions& options);
+
+// A fresh id: prefix + "-" + 8 lowercase hex digits from the kernel's random source.
+std::string newSandboxId(std::string_view prefix);
+
+// The plan as a document (JSON/YAML), field names in camelCase, and back. fromNode fails with
+// InvalidArgument on a document that is not a plan this build wrote.
+doc::Node toNode(const SandboxPlan& plan);
+[[nodiscard]] Result<SandboxPlan> fromNode(const doc::Node& node);
+
+}  // namespace km::plan
