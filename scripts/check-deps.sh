@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that each module includes only the modules it may depend on (STYLE R2).
 # Arrows: core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← cli ← main;
-# core ← store ← {supervisor, cli}. No cycles.
+# core ← store ← supervisor ← fleet ← cli. No cycles.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 
@@ -15,7 +15,8 @@ allowed() {
     store) echo "core store" ;;
     substrate) echo "core doc profile plan substrate" ;;
     supervisor) echo "core doc profile plan store substrate supervisor" ;;
-    cli) echo "core doc profile config plan store substrate supervisor cli" ;;
+    fleet) echo "core doc plan store substrate supervisor fleet" ;;
+    cli) echo "core doc profile config plan store substrate supervisor fleet cli" ;;
     *) echo "" ;;
   esac
 }

@@ -8,7 +8,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libsqlite3-dev libssl-dev
+  libsqlite3-dev libssl-dev libseccomp-dev
+  bubblewrap util-linux procps psmisc iproute2
   python3
 )
 

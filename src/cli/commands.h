@@ -33,6 +33,21 @@ Handler installProfile(CLI::App& sub, Context& ctx);
 Handler installSchema(CLI::App& sub, Context& ctx);
 Handler installConfig(CLI::App& sub, Context& ctx);
 Handler installCompletion(CLI::App& sub, Context& ctx);
+Handler installCreate(CLI::App& sub, Context& ctx);
+Handler installList(CLI::App& sub, Context& ctx);
+Handler installStatus(CLI::App& sub, Context& ctx);
+Handler installExec(CLI::App& sub, Context& ctx);
+Handler installShell(CLI::App& sub, Context& ctx);
+Handler installStop(CLI::App& sub, Context& ctx);
+Handler installResume(CLI::App& sub, Context& ctx);
+Handler installPause(CLI::App& sub, Context& ctx);
+Handler installLock(CLI::App& sub, Context& ctx);
+Handler installUnlock(CLI::App& sub, Context& ctx);
+Handler installExtend(CLI::App& sub, Context& ctx);
+Handler installClone(CLI::App& sub, Context& ctx);
+Handler installDestroy(CLI::App& sub, Context& ctx);
+Handler installDoctor(CLI::App& sub, Context& ctx);
+Handler installSupervise(CLI::App& sub, Context& ctx);
 
 inline constexpr Command kCommands[] = {
     {"validate", "Check profiles against the schema and semantic rules", Setup::kConfig,
@@ -41,6 +56,22 @@ inline constexpr Command kCommands[] = {
     {"schema", "Print the JSON Schema of profiles (or of the operator config)", Setup::kNone,
      &installSchema},
     {"config", "Show the operator config", Setup::kConfig, &installConfig},
+    {"create", "Create and start a sandbox from a profile", Setup::kConfig, &installCreate},
+    {"list", "List sandboxes (alias: ls)", Setup::kNone, &installList},
+    {"status", "Show one sandbox in detail", Setup::kNone, &installStatus},
+    {"exec", "Run a command inside a sandbox", Setup::kNone, &installExec},
+    {"shell", "Open a shell inside a sandbox", Setup::kNone, &installShell},
+    {"stop", "Stop a sandbox's processes, keep its files", Setup::kNone, &installStop},
+    {"resume", "Resume a paused or stopped sandbox", Setup::kNone, &installResume},
+    {"pause", "Freeze a sandbox (memory kept)", Setup::kNone, &installPause},
+    {"lock", "Protect a sandbox from destroy, stop and pause", Setup::kNone, &installLock},
+    {"unlock", "Remove the lock", Setup::kNone, &installUnlock},
+    {"extend", "Move a sandbox's TTL deadline later", Setup::kNone, &installExtend},
+    {"clone", "Copy a sandbox into new ones", Setup::kNone, &installClone},
+    {"destroy", "Destroy a sandbox and everything it made (alias: kill)", Setup::kNone,
+     &installDestroy},
+    {"doctor", "Check what the host enforces; find and fix drift", Setup::kNone, &installDoctor},
+    {"supervise", "(internal) run a sandbox's supervisor", Setup::kNone, &installSupervise},
     {"completion", "Print a shell completion script (bash or zsh)", Setup::kNone,
      &installCompletion},
 };

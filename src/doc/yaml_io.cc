@@ -261,6 +261,10 @@ class SkipDocument : public YAML::EventHandler {
 bool literalBlockSafe(const std::string& s) {
   if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n') return false;
   if (s[0] == ' ') return false;
+  // NEL, LS and PS would turn into line breaks (found by the profile loader fuzzer).
+  for (std::string_view brk : {"\xC2\x85", "\xE2\x80\xA8", "\xE2\x80\xA9"}) {
+    if (s.find(brk) != std::string::npos) return false;
+  }
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c == '\n') {

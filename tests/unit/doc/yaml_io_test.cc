@@ -405,7 +405,9 @@ TEST(YamlIoTest, EmitRoundTripsMultiLineStrings) {
       "#!/bin/bash\nset -e\necho \"hi\"\n",
       "\n",
       "a\n\nb\n",
-      "{\"json\": [1, 2]}\n"};
+      "{\"json\": [1, 2]}\n",
+      "nel\xC2\x85inside a block\n",  // NEL/LS/PS are breaks in a block: must be quoted
+      "ls\xE2\x80\xA8too\n"};
   Node m = Node::map();
   for (size_t i = 0; i < texts.size(); ++i) m.set("t" + std::to_string(i), Node::string(texts[i]));
   Node back = reparse(m);

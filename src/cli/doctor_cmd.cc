@@ -1,0 +1,86 @@
+// km doctor [--fix]: what this host can enforce, and drift between the store and the kernel.
+#include <CLI/CLI.hpp>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/fleet_support.h"
+#include "cli/output.h"
+#include "doc/json_io.h"
+#include "supervisor/supervisor.h"
+
+namespace km::cli {
+
+Handler installDoctor(CLI::App& sub, Context& ctx) {
+  auto fix = std::make_shared<bool>(false);
+  sub.add_flag("--fix", *fix, "Repair what is found (restart supervisors, remove leaks)");
+  sub.footer("Reports which limits this host enforces (cgroup v2, v1 or none per controller) and\n"
+             "finds dead supervisors, lost sandboxes, leaked cgroups, mounts and orphan directories.\n"
+             "Exit 1 when problems remain.");
+  return [fix, &ctx] {
+    fleet::HostLimits hl = fleet::hostLimits();
+    auto store = openFleet(ctx);
+    if (!store) return kExitFailed;
+    auto findings = fleet::doctor(fleetEnv(ctx), *store, *fix);
+    if (!findings) return printFailure(findings.error());
+    bool open = false;
+    for (const auto& f : *findings) open = open || !f.fixed;
+    if (ctx.globals().json) {
+      doc::Node o = doc::Node::map();
+      doc::Node lim = doc::Node::map();
+      lim.set("memory", doc::Node::string(hl.memory));
+      lim.set("cpu", doc::Node::string(hl.cpu));
+      lim.set("pids", doc::Node::string(hl.pids));
+      lim.set("freezer", doc::Node::string(hl.freezer));
+      lim.set("hybrid", doc::Node::boolean(hl.hybrid));
+      o.set("limits", lim);
+      o.set("root", doc::Node::boolean(hl.root));
+      doc::Node arr = doc::Node::seq();
+      for (const auto& f : *findings) {
+        doc::Node x = doc::Node::map();
+        x.set("subject", doc::Node::string(f.subject));
+        x.set("problem", doc::Node::string(f.problem));
+        x.set("action", doc::Node::string(f.action));
+        x.set("fixed", doc::Node::boolean(f.fixed));
+        arr.push(x);
+      }
+      o.set("findings", arr);
+      printOut(doc::toJson(o));
+      return open ? kExitFailed : kExitOk;
+    }
+    printOut("Limits this host enforces:");
+    printOut("  memory   " + hl.memory);
+    printOut("  cpu      " + hl.cpu);
+    printOut("  pids     " + hl.pids);
+    printOut("  freezer  " + hl.freezer + " (km pause)");
+    if (hl.hybrid) printOut("  (hybrid cgroup host: limits from v1, grouping from v2)");
+    if (!hl.root) printOut("  note: not running as root; the local substrate needs root");
+    if (findings->empty()) {
+      printOut("No drift between the store and the kernel.");
+      return kExitOk;
+    }
+    for (const auto& f : *findings) {
+      printOut((f.fixed ? "FIXED " : "FOUND ") + f.subject + ": " + f.problem +
+               (f.action.empty() ? "" : " — " + f.action));
+    }
+    if (open && !*fix) printOut("Run `km doctor --fix` to repair.");
+    return open ? kExitFailed : kExitOk;
+  };
+}
+
+Handler installSupervise(CLI::App& sub, Context& ctx) {
+  auto id = std::make_shared<std::string>();
+  auto fd = std::make_shared<int>(-1);
+  sub.add_option("sandbox", *id, "Sandbox id")->required();
+  sub.add_option("--ready-fd", *fd, "File descriptor that gets \"ok\" or the error once ready");
+  sub.group("");  // internal: started by km create / resume / doctor
+  return [id, fd, &ctx] {
+    supervisor::Options o;
+    o.km_home = ctx.globals().home;
+    o.store_path = ctx.globals().home + "/fleet.db";
+    o.id = *id;
+    o.ready_fd = *fd;
+    return supervisor::run(o);
+  };
+}
+
+}  // namespace km::cli

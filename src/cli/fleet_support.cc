@@ -1,0 +1,131 @@
+#include "cli/fleet_support.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "doc/json_io.h"
+#include "plan/plan.h"
+
+namespace km::cli {
+
+fleet::Env fleetEnv(Context& ctx) {
+  fleet::Env env;
+  env.km_home = ctx.globals().home;
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  env.km_binary = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "km";
+  env.global_args = {"--home", env.km_home};
+  if (!ctx.globals().config_path.empty()) {
+    env.global_args.insert(env.global_args.end(), {"--config", ctx.globals().config_path});
+  }
+  return env;
+}
+
+int printFailure(const Error& e) {
+  printErr("ERROR: " + e.message());
+  return kExitFailed;
+}
+
+std::unique_ptr<store::FleetStore> openFleet(Context& ctx) {
+  auto s = fleet::openStore(ctx.globals().home);
+  if (!s) {
+    printFailure(s.error());
+    return nullptr;
+  }
+  return std::move(*s);
+}
+
+std::optional<store::SandboxRecord> resolveOrPrint(store::FleetStore& store, const std::string& ref) {
+  auto r = store.resolve(ref);
+  if (!r) {
+    printFailure(r.error());
+    return std::nullopt;
+  }
+  return *r;
+}
+
+std::string displayStatus(const store::SandboxRecord& r, const fleet::Health& h) {
+  using S = store::SandboxStatus;
+  std::string s(store::statusName(r.status));
+  bool should_run = r.status == S::kRunning || r.status == S::kPaused;
+  if (should_run && !h.init_alive) return "lost";
+  if (!h.supervisor_alive && r.status != S::kFailed) s += " (unsupervised)";
+  return s;
+}
+
+std::string shortDuration(int64_t ms) {
+  if (ms <= 0) return "-";
+  int64_t s = ms / 1000;
+  if (s < 60) return std::to_string(s) + "s";
+  int64_t m = s / 60;
+  if (m < 60) return std::to_string(m) + "m" + (s % 60 ? std::to_string(s % 60) + "s" : "");
+  int64_t h = m / 60;
+  if (h < 48) return std::to_string(h) + "h" + (m % 60 ? std::to_string(m % 60) + "m" : "");
+  return std::to_string(h / 24) + "d" + (h % 24 ? std::to_string(h % 24) + "h" : "");
+}
+
+namespace {
+
+std::string isoTime(int64_t ms) {
+  if (ms <= 0) return "";
+  time_t t = static_cast<time_t>(ms / 1000);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+doc::Node str(const std::string& s) { return doc::Node::string(s); }
+doc::Node num(int64_t v) { return doc::Node::integer(v); }
+
+}  // namespace
+
+doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
+  (void)store;
+  fleet::Health h = fleet::health(r);
+  int64_t now = store::nowMs();
+  doc::Node o = doc::Node::map();
+  o.set("id", str(r.id));
+  o.set("alias", r.alias ? str(*r.alias) : doc::Node::null());
+  o.set("number", num(r.number));
+  o.set("profile", str(r.profile_name));
+  o.set("substrate", str(r.substrate));
+  o.set("region", str(r.region));
+  o.set("status", str(std::string(store::statusName(r.status))));
+  o.set("health", str(h.summary));
+  o.set("locked", doc::Node::boolean(r.locked));
+  o.set("createdAt", str(isoTime(r.created_at_ms)));
+  o.set("ttlExpiry", r.ttl_deadline_ms ? str(isoTime(r.ttl_deadline_ms)) : doc::Node::null());
+  o.set("uptimeSeconds", num(r.started_at_ms ? (now - r.started_at_ms) / 1000 : 0));
+  o.set("idleTimeoutSeconds", num(r.idle_timeout_s));
+  o.set("lastActivity", str(isoTime(r.last_activity_ms)));
+  o.set("clonedFrom", r.cloned_from ? str(*r.cloned_from) : doc::Node::null());
+  doc::Node sup = doc::Node::map();
+  sup.set("pid", num(r.supervisor_pid));
+  sup.set("alive", doc::Node::boolean(h.supervisor_alive));
+  o.set("supervisor", sup);
+  doc::Node init = doc::Node::map();
+  init.set("pid", num(r.init_pid));
+  init.set("alive", doc::Node::boolean(h.init_alive));
+  o.set("init", init);
+  doc::Node plan_node;
+  std::string err;
+  if (doc::parseJson(r.plan_json, plan_node, &err)) {
+    if (auto p = plan::fromNode(plan_node)) {
+      doc::Node res = doc::Node::map();
+      res.set("cpuMillis", num(p->resources.cpu_millis));
+      res.set("memoryBytes", num(p->resources.memory_bytes));
+      res.set("pids", num(p->resources.pids));
+      res.set("source", str(p->resources.source));
+      o.set("resources", res);
+      o.set("teardownPolicy", str(p->teardown_policy));
+    }
+  }
+  return o;
+}
+
+}  // namespace km::cli

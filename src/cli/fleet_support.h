@@ -1,0 +1,35 @@
+// What the sandbox commands share (private to cli): the fleet environment from the global
+// flags, the store, resolving SB arguments, and the printed/JSON view of a sandbox.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cli/context.h"
+#include "doc/node.h"
+#include "fleet/fleet.h"
+#include "store/store.h"
+
+namespace km::cli {
+
+fleet::Env fleetEnv(Context& ctx);
+
+// Opens the store; on failure prints the error and returns nullptr.
+std::unique_ptr<store::FleetStore> openFleet(Context& ctx);
+
+// Resolves SB (id, alias, N or #N); on failure prints and returns nullopt.
+std::optional<store::SandboxRecord> resolveOrPrint(store::FleetStore& store, const std::string& ref);
+
+// Prints "ERROR: <message>" and returns kExitFailed.
+int printFailure(const Error& e);
+
+// "running", "running (unsupervised)", "lost"… as list and status show it.
+std::string displayStatus(const store::SandboxRecord& r, const fleet::Health& h);
+
+// "2h14m", "45s"; "-" for ≤ 0 when `dash`.
+std::string shortDuration(int64_t ms);
+
+// The status object of `km status --json` and `km create --json`.
+doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r);
+
+}  // namespace km::cli

@@ -1,0 +1,210 @@
+// km create, km list|ls, km status — making sandboxes and looking at them.
+#include <CLI/CLI.hpp>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/fleet_support.h"
+#include "cli/output.h"
+#include "core/sys.h"
+#include "doc/json_io.h"
+#include "doc/yaml_io.h"
+#include "profile/profile.h"
+
+namespace km::cli {
+namespace {
+
+struct CreateArgs {
+  std::string profile;
+  std::optional<std::string> alias, substrate, ttl, idle, output;
+  bool dry_run = false;
+};
+
+int runCreate(const CreateArgs& a, Context& ctx) {
+  const config::Config* cfg = ctx.config();
+  if (!cfg) return kExitFailed;
+  profile::LoadOptions lo;
+  lo.search_paths = ctx.searchPaths();
+  auto loaded = profile::load(a.profile, lo);
+  if (!loaded) return printFailure(loaded.error());
+  if (!loaded->ok() || loaded->abstract) {
+    printDiagnostics(loaded->diagnostics, a.profile);
+    if (loaded->abstract) printErr("ERROR: " + a.profile + " is an abstract fragment (metadata.abstract); create from a profile that extends it");
+    printErr("ERROR: " + a.profile + " is not a valid profile; nothing was created");
+    return kExitFailed;
+  }
+  profile::Profile prof = profile::withDefaults(loaded->profile);
+  plan::CompileOptions co;
+  co.id = plan::newSandboxId(prof.metadata.prefix.value_or("sb"));
+  co.alias = a.alias;
+  co.substrate = a.substrate;
+  co.ttl = a.ttl;
+  co.idle_timeout = a.idle;
+  config::Config eff = config::effective(*cfg);
+  co.default_substrate = eff.default_substrate.value_or("local");
+  co.host_cpus = sys::onlineCpus();
+  co.host_memory_bytes = sys::totalMemoryBytes();
+  auto p = plan::compile(prof, co);
+  if (!p) {
+    printErr("ERROR: " + p.error().message());
+    return p.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  if (a.dry_run) {
+    doc::Node n = plan::toNode(*p);
+    bool json = ctx.globals().json || a.output.value_or("") == "json";
+    printOut(json ? doc::toJson(n) : doc::emitYaml(n));
+    return kExitOk;
+  }
+  if (!p->substrate_note.empty()) printErr(p->substrate_note);
+  if (p->substrate != "local") {
+    printErr("ERROR: substrate " + p->substrate + " cannot create sandboxes in this build");
+    return kExitFailed;
+  }
+  auto store = openFleet(ctx);
+  if (!store) return kExitFailed;
+  fleet::CreateInput in;
+  in.plan = *p;
+  in.profile_name = a.profile;
+  in.profile_yaml = doc::emitYaml(profile::toNode(prof));
+  auto rec = fleet::create(fleetEnv(ctx), *store, in);
+  if (!rec) return printFailure(rec.error());
+  printOut(ctx.globals().json ? doc::toJson(statusJson(*store, *rec), -1) : rec->id);
+  return kExitOk;
+}
+
+struct ListArgs {
+  bool wide = false;
+};
+
+std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size() + 1, ' '); }
+
+int runList(const ListArgs& a, Context& ctx) {
+  auto store = openFleet(ctx);
+  if (!store) return kExitFailed;
+  auto rows = store->list();
+  if (!rows) return printFailure(rows.error());
+  int64_t now = store::nowMs();
+  if (ctx.globals().json) {
+    doc::Node arr = doc::Node::seq();
+    for (const auto& r : *rows) arr.push(statusJson(*store, r));
+    printOut(doc::toJson(arr));
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> table;
+  if (a.wide) {
+    table.push_back({"#", "ALIAS", "SANDBOX ID", "PROFILE", "SUBSTRATE", "REGION", "STATUS", "TTL",
+                     "IDLE", "UP", "SPEND", "CLONED FROM"});
+  } else {
+    table.push_back({"#", "ALIAS", "SANDBOX ID", "STATUS", "TTL", "UP"});
+  }
+  for (const auto& r : *rows) {
+    fleet::Health h = fleet::health(r);
+    std::string status = displayStatus(r, h) + (r.locked ? " 🔒" : "");
+    std::string ttl = r.ttl_deadline_ms ? shortDuration(r.ttl_deadline_ms - now) : "-";
+    std::string up = r.started_at_ms ? shortDuration(now - r.started_at_ms) : "-";
+    std::string alias = r.alias.value_or("-");
+    if (a.wide) {
+      std::string idle = r.idle_timeout_s > 0 && r.last_activity_ms
+                             ? shortDuration(now - r.last_activity_ms) + "/" + shortDuration(r.idle_timeout_s * 1000)
+                             : "-";
+      table.push_back({std::to_string(r.number), alias, r.id, r.profile_name, r.substrate,
+                       r.region.empty() ? "-" : r.region, status, ttl, idle, up, "-",
+                       r.cloned_from.value_or("-")});
+    } else {
+      table.push_back({std::to_string(r.number), alias, r.id, status, ttl, up});
+    }
+  }
+  std::vector<size_t> width(table[0].size(), 0);
+  for (const auto& row : table) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : table) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) line += i + 1 == row.size() ? row[i] : pad(row[i], width[i]);
+    printOut(line);
+  }
+  return kExitOk;
+}
+
+int runStatus(const std::string& ref, Context& ctx) {
+  auto store = openFleet(ctx);
+  if (!store) return kExitFailed;
+  auto r = resolveOrPrint(*store, ref);
+  if (!r) return kExitFailed;
+  doc::Node j = statusJson(*store, *r);
+  if (ctx.globals().json) {
+    printOut(doc::toJson(j));
+    return kExitOk;
+  }
+  fleet::Health h = fleet::health(*r);
+  int64_t now = store::nowMs();
+  auto line = [](std::string label, const std::string& value) {
+    printOut(pad(label + ":", 16) + value);
+  };
+  line("Sandbox ID", r->id);
+  line("Alias", r->alias.value_or("-"));
+  line("Number", "#" + std::to_string(r->number));
+  line("Profile", r->profile_name);
+  line("Substrate", r->substrate);
+  line("Region", r->region.empty() ? "-" : r->region);
+  line("Status", displayStatus(*r, h) + (r->locked ? " (locked)" : ""));
+  if (!h.summary.empty()) line("Health", h.summary);
+  line("Created At", j.find("createdAt") ? j.find("createdAt")->text() : "");
+  line("TTL Expiry", r->ttl_deadline_ms ? j.find("ttlExpiry")->text() + " (in " + shortDuration(r->ttl_deadline_ms - now) + ")" : "never");
+  line("Uptime", r->started_at_ms ? shortDuration(now - r->started_at_ms) : "-");
+  line("Idle", r->idle_timeout_s > 0 ? "timeout " + shortDuration(r->idle_timeout_s * 1000) + ", last activity " + shortDuration(now - r->last_activity_ms) + " ago" : "no idle timeout");
+  if (const doc::Node* res = j.find("resources")) {
+    fleet::HostLimits hl = fleet::hostLimits();
+    auto val = [&](const char* k) { return res->find(k) ? res->find(k)->text() : "0"; };
+    int64_t cpu = std::stoll(val("cpuMillis")), mem = std::stoll(val("memoryBytes")), pids = std::stoll(val("pids"));
+    line("Resources", std::to_string(cpu / 1000) + "." + std::to_string(cpu % 1000 / 100) + " CPU (" + hl.cpu +
+                          "), " + std::to_string(mem >> 20) + " MiB memory (" + hl.memory + "), " +
+                          std::to_string(pids) + " pids (" + hl.pids + ")");
+    line("  From", val("source"));
+    line("Teardown", j.find("teardownPolicy") ? j.find("teardownPolicy")->text() : "-");
+  }
+  line("Supervisor", "pid " + std::to_string(r->supervisor_pid) + (h.supervisor_alive ? " (running)" : " (not running)"));
+  line("Cloned From", r->cloned_from.value_or("-"));
+  auto events = store->events(r->id, 5);
+  if (events && !events->empty()) {
+    printOut("Recent events:");
+    for (const auto& e : *events) {
+      printOut("  " + shortDuration(now - e.at_ms) + " ago  " + e.kind + (e.detail.empty() ? "" : "  " + e.detail));
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Handler installCreate(CLI::App& sub, Context& ctx) {
+  auto a = std::make_shared<CreateArgs>();
+  sub.add_option("profile", a->profile, "Profile file or built-in name")->required();
+  sub.add_option("--alias", a->alias, "A short name for the sandbox (a-z, 0-9, -)");
+  sub.add_option("--substrate", a->substrate, "local (default here), docker, ec2, ecs");
+  sub.add_option("--ttl", a->ttl, "Override spec.lifecycle.ttl (0 = never), e.g. 4h");
+  sub.add_option("--idle", a->idle, "Override spec.lifecycle.idleTimeout, e.g. 30m");
+  sub.add_flag("--dry-run", a->dry_run, "Print the compiled SandboxPlan; create nothing");
+  sub.add_option("-o,--output", a->output, "Dry-run format: yaml (default) or json")
+      ->check(CLI::IsMember({"yaml", "json"}));
+  sub.footer(
+      "Resolves and validates the profile, compiles it into a plan and starts a sandbox on the\n"
+      "local substrate: its own mount, pid, net, uts, ipc and cgroup namespaces, a copy-on-write\n"
+      "overlay of the host root, cpu/memory/pids limits, an unprivileged user. Needs root.\n"
+      "Prints the new sandbox id (--json: its status object). See docs/sandbox.md.");
+  return [a, &ctx] { return runCreate(*a, ctx); };
+}
+
+Handler installList(CLI::App& sub, Context& ctx) {
+  auto a = std::make_shared<ListArgs>();
+  sub.alias("ls");
+  sub.add_flag("--wide", a->wide, "Add PROFILE, SUBSTRATE, REGION, IDLE, SPEND, CLONED FROM");
+  return [a, &ctx] { return runList(*a, ctx); };
+}
+
+Handler installStatus(CLI::App& sub, Context& ctx) {
+  auto ref = std::make_shared<std::string>();
+  sub.add_option("sandbox", *ref, "Sandbox id, alias, or number (3 or #3)")->required();
+  return [ref, &ctx] { return runStatus(*ref, ctx); };
+}
+
+}  // namespace km::cli

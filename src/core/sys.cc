@@ -1,0 +1,289 @@
+#include "core/sys.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+extern char** environ;
+
+namespace km::sys {
+
+Error errnoError(std::string_view call, std::string_view subject, int err) {
+  std::string msg = std::string(call) + "(" + std::string(subject) + "): " + std::strerror(err);
+  switch (err) {
+    case ENOENT: return notFound(std::move(msg));
+    case EACCES:
+    case EPERM: return permissionDenied(std::move(msg));
+    case EINVAL: return invalidArgument(std::move(msg));
+    default: return unavailable(std::move(msg));
+  }
+}
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) reset(std::exchange(o.fd_, -1));
+  return *this;
+}
+
+UniqueFd::~UniqueFd() { reset(); }
+
+void UniqueFd::reset(int fd) {
+  // close(2) must not be retried on EINTR on Linux: the fd is already gone.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+Result<UniqueFd> open(const std::string& path, int flags, mode_t mode) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return errnoError("open", path, errno);
+  return UniqueFd(fd);
+}
+
+Result<std::pair<UniqueFd, UniqueFd>> pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return errnoError("pipe2", "", errno);
+  return std::pair<UniqueFd, UniqueFd>{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Status writeAll(int fd, std::string_view data, std::string_view subject) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errnoError("write", subject, errno);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return ok();
+}
+
+Result<std::string> readAll(int fd, std::string_view subject, size_t max_bytes) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errnoError("read", subject, errno);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {
+      return invalidArgument(std::string(subject) + ": more than " + std::to_string(max_bytes) +
+                             " bytes");
+    }
+  }
+  return out;
+}
+
+Status writeFile(const std::string& path, std::string_view data) {
+  auto fd = open(path, O_WRONLY);
+  if (!fd) return std::move(fd).error();
+  // Kernel interface files take one write; report their errno (EINVAL, EBUSY) as such.
+  ssize_t n;
+  do {
+    n = ::write(fd->get(), data.data(), data.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errnoError("write", path + " <- " + std::string(data), errno);
+  if (static_cast<size_t>(n) != data.size()) return unavailable("short write to " + path);
+  return ok();
+}
+
+Status makeDirs(const std::string& path, mode_t mode) {
+  if (path.empty()) return invalidArgument("makeDirs: empty path");
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    std::string part = path.substr(0, pos);
+    bool last = pos == std::string::npos;
+    if (::mkdir(part.c_str(), last ? mode : 0755) != 0 && errno != EEXIST) {
+      return errnoError("mkdir", part, errno);
+    }
+  }
+  return ok();
+}
+
+namespace {
+
+// Removes the entries of directory `dfd` (which lives on device `dev`), then nothing else:
+// the caller removes the directory itself.
+Status removeContents(int dfd, dev_t dev, const std::string& where) {
+  int dup = ::fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return errnoError("fcntl", where, errno);
+  DIR* dir = ::fdopendir(dup);
+  if (dir == nullptr) {
+    ::close(dup);
+    return errnoError("fdopendir", where, errno);
+  }
+  Status result = ok();
+  while (dirent* e = ::readdir(dir)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = where + "/" + std::string(name);
+    struct stat st {};
+    if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      result = errnoError("stat", path, errno);
+      break;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (st.st_dev != dev) {
+        result = unavailable(path + " is a mount point; unmount it first");
+        break;
+      }
+      int child = ::openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0) {
+        result = errnoError("open", path, errno);
+        break;
+      }
+      Status s = removeContents(child, dev, path);
+      ::close(child);
+      if (!s) {
+        result = std::move(s);
+        break;
+      }
+      if (::unlinkat(dfd, e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+        result = errnoError("rmdir", path, errno);
+        break;
+      }
+    } else if (::unlinkat(dfd, e->d_name, 0) != 0 && errno != ENOENT) {
+      result = errnoError("unlink", path, errno);
+      break;
+    }
+  }
+  ::closedir(dir);
+  return result;
+}
+
+}  // namespace
+
+Status removeTree(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return ok();
+    return errnoError("stat", path, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return errnoError("unlink", path, errno);
+    return ok();
+  }
+  auto fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (!fd) return std::move(fd).error();
+  KM_TRY(removeContents(fd->get(), st.st_dev, path));
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) {
+    if (errno == EBUSY) return unavailable(path + " is a mount point; unmount it first");
+    return errnoError("rmdir", path, errno);
+  }
+  return ok();
+}
+
+Status copyTree(const std::string& from, const std::string& to) {
+  // cp -a keeps what an overlay upper dir needs: whiteouts (0:0 char devices), the
+  // trusted.overlay.* xattrs, owners, modes, symlinks and sparse files.
+  std::vector<std::string> args = {"cp", "-a", "--no-target-directory", "--", from, to};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int err = ::posix_spawnp(&pid, "cp", nullptr, nullptr, argv.data(), environ);
+  if (err != 0) return errnoError("posix_spawn", "cp -a " + from, err);
+  auto status = waitPid(pid);
+  if (!status) return std::move(status).error();
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    return unavailable("cp -a " + from + " " + to + " failed (exit " +
+                       std::to_string(exitCodeOf(*status)) + ")");
+  }
+  return ok();
+}
+
+std::optional<uint64_t> processStartTime(pid_t pid) {
+  if (pid <= 0) return std::nullopt;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  buf[n] = '\0';
+  // comm (field 2) may contain spaces and parentheses: fields resume after the last ')'.
+  char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return std::nullopt;
+  ++p;
+  // After ')': field 3 (state) is the 1st token; field 22 (starttime) is the 20th.
+  int field = 2;
+  char* save = nullptr;
+  for (char* tok = ::strtok_r(p, " ", &save); tok != nullptr; tok = ::strtok_r(nullptr, " ", &save)) {
+    ++field;
+    if (field == 3 && tok[0] == 'Z') return std::nullopt;  // a zombie no longer runs
+    if (field == 22) return std::strtoull(tok, nullptr, 10);
+  }
+  return std::nullopt;
+}
+
+bool processAlive(pid_t pid, uint64_t start_time) {
+  auto st = processStartTime(pid);
+  if (!st) return false;
+  return start_time == 0 || *st == start_time;
+}
+
+Result<int> waitPid(pid_t pid, int options) {
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid, &status, options);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return errnoError("waitpid", std::to_string(pid), errno);
+  if (r == 0) return -1;  // WNOHANG and still running
+  return status;
+}
+
+int exitCodeOf(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 1;
+}
+
+void closeFdsFrom(int lowest, int keep) {
+  auto closeRange = [](unsigned first, unsigned last) {
+    return ::syscall(SYS_close_range, first, last, 0U) == 0;
+  };
+  bool done;
+  if (keep >= lowest) {
+    done = (keep == lowest || closeRange(static_cast<unsigned>(lowest), static_cast<unsigned>(keep - 1))) &&
+           closeRange(static_cast<unsigned>(keep + 1), ~0U);
+  } else {
+    done = closeRange(static_cast<unsigned>(lowest), ~0U);
+  }
+  if (done) return;
+  // Kernels before 5.9: close what /proc/self/fd lists.
+  DIR* d = ::opendir("/proc/self/fd");
+  if (d == nullptr) return;
+  int self = ::dirfd(d);
+  while (dirent* e = ::readdir(d)) {
+    int fd = std::atoi(e->d_name);
+    if (fd >= lowest && fd != keep && fd != self && e->d_name[0] != '.') ::close(fd);
+  }
+  ::closedir(d);
+}
+
+int onlineCpus() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+int64_t totalMemoryBytes() {
+  struct sysinfo si {};
+  if (::sysinfo(&si) != 0) return 0;
+  return static_cast<int64_t>(si.totalram) * si.mem_unit;
+}
+
+}  // namespace km::sys

@@ -1,0 +1,161 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/fs.h"
+#include "core/sys.h"
+#include "doc/json_io.h"
+#include "fleet/fleet.h"
+#include "substrate/local/local.h"
+#include "supervisor/supervisor.h"
+
+namespace km::fleet {
+
+namespace local = substrate::local;
+
+Result<std::unique_ptr<store::FleetStore>> openStore(const std::string& km_home) {
+  if (!fs::isDirectory(km_home)) {
+    if (auto s = sys::makeDirs(km_home, 0700); !s) {
+      return std::move(s).error().context("creating the km state directory (--home / KM_HOME)");
+    }
+  }
+  return store::openSqlite(km_home + "/fleet.db");
+}
+
+namespace {
+
+Result<plan::SandboxPlan> planOf(const store::SandboxRecord& rec) {
+  doc::Node node;
+  std::string err;
+  if (!doc::parseJson(rec.plan_json, node, &err)) {
+    return invalidArgument("the stored plan of " + rec.id + " is damaged: " + err);
+  }
+  return plan::fromNode(node);
+}
+
+// Creates the row and directory, optionally seeds files from another sandbox, then starts
+// the supervisor and waits for it. Cleans up everything on failure.
+Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store,
+                                        const CreateInput& in, const local::Layout* seed) {
+  KM_TRY(local::requireRoot("km create"));
+  const plan::SandboxPlan& p = in.plan;
+  store::SandboxRecord rec;
+  rec.id = p.id;
+  rec.alias = p.alias;
+  rec.profile_name = in.profile_name;
+  rec.profile_yaml = in.profile_yaml;
+  rec.plan_json = doc::toJson(plan::toNode(p), -1);
+  rec.substrate = p.substrate;
+  rec.region = p.region;
+  rec.status = store::SandboxStatus::kCreating;
+  rec.idle_timeout_s = p.idle_timeout_seconds;
+  rec.cloned_from = in.cloned_from;
+  rec.created_at_ms = store::nowMs();
+  auto inserted = store.insert(rec);
+  if (!inserted) return std::move(inserted).error();
+  local::Layout layout = local::Layout::forSandbox(env.km_home, p.id);
+  auto cleanup = [&](Error e) -> Result<store::SandboxRecord> {
+    (void)sys::removeTree(layout.dir);
+    (void)store.remove(p.id);
+    return e;
+  };
+  if (auto s = sys::makeDirs(local::Layout::sandboxesDir(env.km_home), 0700); !s) {
+    return cleanup(std::move(s).error());
+  }
+  if (::mkdir(layout.dir.c_str(), 0700) != 0) {
+    return cleanup(sys::errnoError("mkdir", layout.dir, errno));
+  }
+  if (seed != nullptr) {
+    for (auto [from, to] : {std::pair{&seed->upper, &layout.upper}, {&seed->workspace, &layout.workspace},
+                            {&seed->home, &layout.home}, {&seed->root_home, &layout.root_home},
+                            {&seed->user_file, &layout.user_file}}) {
+      if (!fs::exists(*from)) continue;
+      if (auto s = sys::copyTree(*from, *to); !s) return cleanup(std::move(s).error());
+    }
+  }
+  if (auto s = supervisor::spawn(env.km_binary, env.global_args, p.id, layout.supervisor_log); !s) {
+    // The supervisor tears down what it made before reporting; this removes the rest.
+    return cleanup(std::move(s).error().context("starting " + p.id));
+  }
+  auto row = store.get(p.id);
+  if (!row) return std::move(row).error();
+  if (!row->has_value()) return unavailable(p.id + " vanished while starting");
+  return **row;
+}
+
+}  // namespace
+
+Result<store::SandboxRecord> create(const Env& env, store::FleetStore& store, const CreateInput& input) {
+  return createFrom(env, store, input, nullptr);
+}
+
+Result<std::vector<store::SandboxRecord>> clone(const Env& env, store::FleetStore& store,
+                                                const std::string& source,
+                                                const std::optional<std::string>& alias, int count) {
+  if (count < 1 || count > 100) return invalidArgument("--count: expected 1 to 100");
+  auto src = store.resolve(source);
+  if (!src) return std::move(src).error();
+  auto base = planOf(*src);
+  if (!base) return std::move(base).error();
+  std::string prefix = src->id.substr(0, src->id.rfind('-'));
+  local::Layout seed = local::Layout::forSandbox(env.km_home, src->id);
+  std::vector<store::SandboxRecord> out;
+  for (int i = 0; i < count; ++i) {
+    CreateInput in;
+    in.plan = *base;
+    in.plan.id = plan::newSandboxId(prefix);
+    in.plan.hostname = in.plan.id;
+    in.plan.alias = alias;
+    if (alias && count > 1) in.plan.alias = *alias + "-" + std::to_string(i + 1);
+    in.profile_name = src->profile_name;
+    in.profile_yaml = src->profile_yaml;
+    in.cloned_from = src->id;
+    auto made = createFrom(env, store, in, &seed);
+    if (!made) return std::move(made).error().context("clone " + std::to_string(i + 1) + " of " + src->id);
+    out.push_back(*made);
+  }
+  return out;
+}
+
+Health health(const store::SandboxRecord& r) {
+  Health h;
+  h.supervisor_alive = r.supervisor_pid > 0 &&
+                       sys::processAlive(static_cast<pid_t>(r.supervisor_pid), r.supervisor_start);
+  h.init_alive = r.init_pid > 0 && sys::processAlive(static_cast<pid_t>(r.init_pid), r.init_start);
+  using S = store::SandboxStatus;
+  bool should_run = r.status == S::kRunning || r.status == S::kPaused;
+  if (should_run && !h.init_alive) {
+    h.summary = "its processes are gone";
+  } else if (!h.supervisor_alive && r.status != S::kFailed) {
+    h.summary = std::string("its supervisor is not running") +
+                (h.init_alive ? " (the sandbox still runs; TTL and idle are not enforced)" : "");
+  }
+  if (!h.summary.empty()) h.summary += " — run `km doctor --fix`";
+  return h;
+}
+
+Result<int> exec(const Env& env, const store::SandboxRecord& rec, const ExecInput& in) {
+  using S = store::SandboxStatus;
+  if (rec.status != S::kRunning) {
+    return invalidArgument(rec.id + " is " + std::string(store::statusName(rec.status)) +
+                           "; run `km resume " + rec.id + "` first");
+  }
+  auto p = planOf(rec);
+  if (!p) return std::move(p).error();
+  local::Layout layout = local::Layout::forSandbox(env.km_home, rec.id);
+  auto user = local::sandboxUser(layout);
+  if (!user) return std::move(user).error();
+  local::EnterSpec e;
+  e.init_pid = static_cast<pid_t>(rec.init_pid);
+  e.init_start = rec.init_start;
+  e.user = *user;
+  e.root = in.root;
+  e.workdir = in.workdir.empty() ? p->working_dir : in.workdir;
+  for (const auto& [k, v] : p->env) e.env.push_back(k + "=" + v);
+  e.env.insert(e.env.end(), in.env.begin(), in.env.end());
+  e.argv = in.argv;
+  return local::enterAndRun(e, local::Cgroups::existing(local::detectCgroups(), rec.id));
+}
+
+}  // namespace km::fleet

@@ -1,0 +1,146 @@
+#include <dirent.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <set>
+#include <sstream>
+
+#include "core/fs.h"
+#include "core/sys.h"
+#include "fleet/fleet.h"
+#include "substrate/local/local.h"
+#include "supervisor/supervisor.h"
+
+namespace km::fleet {
+
+namespace local = substrate::local;
+using S = store::SandboxStatus;
+
+HostLimits hostLimits() {
+  local::HostCgroups h = local::detectCgroups();
+  HostLimits out;
+  out.memory = std::string(local::versionName(h.memory));
+  out.cpu = std::string(local::versionName(h.cpu));
+  out.pids = std::string(local::versionName(h.pids));
+  out.freezer = std::string(local::versionName(h.freezer));
+  out.hybrid = h.hybrid();
+  out.root = ::geteuid() == 0;
+  return out;
+}
+
+namespace {
+
+std::string baseName(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// Mount points under `dir` in this (the host's) mount namespace: sandbox mounts live only in
+// sandbox namespaces, so any here is a leak.
+std::vector<std::string> mountsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::istringstream in(fs::readFile("/proc/self/mountinfo").value_or(""));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, mp;
+    f >> id >> parent >> dev >> root >> mp;
+    if (mp.size() > dir.size() && mp.compare(0, dir.size() + 1, dir + "/") == 0) out.push_back(mp);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bool fix) {
+  std::vector<Finding> out;
+  if (fix) KM_TRY(local::requireRoot("km doctor --fix"));
+  auto rows = store.list();
+  if (!rows) return std::move(rows).error();
+  std::set<std::string> known;
+  for (const auto& r : *rows) {
+    known.insert(r.id);
+    Health h = health(r);
+    Finding f{r.id, "", "", false};
+    if (r.status == S::kCreating || r.status == S::kDestroying || r.status == S::kFailed) {
+      if (h.supervisor_alive) continue;  // a create or destroy is in progress
+      f.problem = "left " + std::string(store::statusName(r.status)) + " by a process that died";
+      if (fix) {
+        Status s = ok();
+        (void)store.modify(r.id, [](store::SandboxRecord& x) -> Status {
+          x.locked = false;  // an unfinished sandbox holds nothing worth a lock
+          return ok();
+        });
+        s = destroy(env, store, r.id);
+        f.fixed = static_cast<bool>(s);
+        f.action = s ? "removed it" : "removing failed: " + s.error().message();
+      }
+    } else if (!h.supervisor_alive) {
+      f.problem = h.init_alive ? "supervisor is not running (the sandbox still runs, unsupervised)"
+                  : r.status == S::kStopped ? "supervisor is not running (stopped sandbox; TTL not enforced)"
+                                            : "supervisor and sandbox processes are gone";
+      if (fix) {
+        Status s = supervisor::spawn(env.km_binary, env.global_args, r.id,
+                                     local::Layout::forSandbox(env.km_home, r.id).supervisor_log);
+        f.fixed = static_cast<bool>(s);
+        f.action = !s ? "restart failed: " + s.error().message()
+                   : h.init_alive ? "started a new supervisor; it adopted the running sandbox"
+                   : r.status == S::kStopped ? "started a new supervisor"
+                                             : "started a new supervisor; it restarted the sandbox";
+      }
+    } else if ((r.status == S::kRunning || r.status == S::kPaused) && !h.init_alive) {
+      f.problem = "the store says " + std::string(store::statusName(r.status)) + " but its processes are gone";
+      if (fix) {
+        Status s = resume(env, store, r.id);
+        f.fixed = static_cast<bool>(s);
+        f.action = s ? "restarted it" : "restart failed: " + s.error().message();
+      }
+    } else {
+      continue;
+    }
+    out.push_back(std::move(f));
+  }
+  // Kernel objects and files with no sandbox in the store.
+  local::HostCgroups host = local::detectCgroups();
+  for (const auto& dir : local::listKmCgroups(host)) {
+    if (known.count(baseName(dir)) != 0) continue;
+    Finding f{dir, "cgroup of no known sandbox", "", false};
+    if (fix) {
+      auto cg = local::Cgroups::existing(host, baseName(dir));
+      if (cg.frozen()) (void)cg.freeze(false);
+      Status s = local::killAll(0, 0, cg);
+      if (s) s = cg.remove();
+      f.fixed = static_cast<bool>(s);
+      f.action = s ? "killed its processes and removed it" : "removal failed: " + s.error().message();
+    }
+    out.push_back(std::move(f));
+  }
+  std::string sandboxes = local::Layout::sandboxesDir(env.km_home);
+  for (const auto& mp : mountsUnder(sandboxes)) {
+    Finding f{mp, "mounted in the host's mount namespace", "", false};
+    if (fix) {
+      f.fixed = ::umount2(mp.c_str(), MNT_DETACH) == 0;
+      f.action = f.fixed ? "unmounted" : sys::errnoError("umount2", mp, errno).message();
+    }
+    out.push_back(std::move(f));
+  }
+  if (DIR* d = ::opendir(sandboxes.c_str())) {
+    std::vector<std::string> orphans;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == ".." || known.count(name) != 0) continue;
+      orphans.push_back(sandboxes + "/" + name);
+    }
+    ::closedir(d);
+    for (const auto& path : orphans) {
+      Finding f{path, "directory of no known sandbox", "", false};
+      if (fix) {
+        Status s = sys::removeTree(path);
+        f.fixed = static_cast<bool>(s);
+        f.action = s ? "removed it" : "removal failed: " + s.error().message();
+      }
+      out.push_back(std::move(f));
+    }
+  }
+  return out;
+}
+
+}  // namespace km::fleet

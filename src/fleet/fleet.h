@@ -1,0 +1,93 @@
+// km::fleet — operations on sandboxes that the CLI (and later `km serve`) call: create from a
+// compiled plan, lifecycle (stop, resume, pause, lock, unlock, extend, clone, destroy), exec,
+// health and doctor. It ties the store, the local substrate and the supervisors together;
+// parsing and printing stay in cli. Single-threaded callers; any number of processes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "plan/plan.h"
+#include "store/store.h"
+
+namespace km::fleet {
+
+// How this km process was started, so supervisors it spawns see the same state and config.
+struct Env {
+  std::string km_home;
+  std::string km_binary;                 // /proc/self/exe resolved
+  std::vector<std::string> global_args;  // --home H [--config C]
+};
+
+// Opens $KM_HOME/fleet.db, creating $KM_HOME (0700) when missing.
+[[nodiscard]] Result<std::unique_ptr<store::FleetStore>> openStore(const std::string& km_home);
+
+// Creates and starts a sandbox from `plan` and waits until it is ready (init commands done).
+// On failure nothing is left behind. Returns the stored row.
+struct CreateInput {
+  plan::SandboxPlan plan;
+  std::string profile_name;
+  std::string profile_yaml;
+  std::optional<std::string> cloned_from;
+};
+[[nodiscard]] Result<store::SandboxRecord> create(const Env& env, store::FleetStore& store,
+                                                  const CreateInput& input);
+
+// The liveness the kernel reports, next to what the store says.
+struct Health {
+  bool supervisor_alive = false;
+  bool init_alive = false;
+  bool frozen = false;
+  std::string summary;  // "" when store and kernel agree, else one line for the user
+};
+Health health(const store::SandboxRecord& record);
+
+// User-requested lifecycle. Locked sandboxes refuse stop, pause and destroy
+// (InvalidArgument naming `km unlock`). A missing supervisor is Unavailable pointing at
+// `km doctor --fix`, except for destroy, which then tears down itself.
+[[nodiscard]] Status stop(const Env& env, store::FleetStore& store, const std::string& id);
+[[nodiscard]] Status pause(const Env& env, store::FleetStore& store, const std::string& id);
+[[nodiscard]] Status resume(const Env& env, store::FleetStore& store, const std::string& id);
+[[nodiscard]] Status destroy(const Env& env, store::FleetStore& store, const std::string& id);
+[[nodiscard]] Status setLocked(store::FleetStore& store, const std::string& id, bool locked);
+// Moves the TTL deadline `seconds` later (from now when the sandbox had none).
+[[nodiscard]] Result<store::SandboxRecord> extend(store::FleetStore& store, const std::string& id,
+                                                  int64_t seconds);
+// New sandboxes from `source`'s stored profile and plan, with copies of its upper dir and
+// workspace. `alias` gets "-2", "-3"… suffixes when count > 1.
+[[nodiscard]] Result<std::vector<store::SandboxRecord>> clone(
+    const Env& env, store::FleetStore& store, const std::string& source,
+    const std::optional<std::string>& alias, int count);
+
+// Runs a command inside a running sandbox (see substrate::local::enterAndRun): the calling
+// process joins the sandbox and only waits afterwards. Returns the command's exit code.
+struct ExecInput {
+  bool root = false;
+  std::vector<std::string> env;  // K=V
+  std::string workdir;           // default: the plan's working dir
+  std::vector<std::string> argv;
+};
+[[nodiscard]] Result<int> exec(const Env& env, const store::SandboxRecord& record,
+                               const ExecInput& input);
+
+// Drift between the store and the kernel. Each finding says what was wrong and, with `fix`,
+// what was done.
+struct Finding {
+  std::string subject;  // sandbox id, cgroup dir, directory
+  std::string problem;
+  std::string action;   // "" when not fixed
+  bool fixed = false;
+};
+struct HostLimits {
+  std::string memory, cpu, pids, freezer;  // "cgroup v1", "cgroup v2" or "not available"
+  bool hybrid = false;
+  bool root = false;
+};
+HostLimits hostLimits();
+[[nodiscard]] Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bool fix);
+
+}  // namespace km::fleet

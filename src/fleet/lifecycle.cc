@@ -1,0 +1,116 @@
+#include <chrono>
+
+#include "core/sys.h"
+#include "fleet/fleet.h"
+#include "substrate/local/local.h"
+#include "supervisor/supervisor.h"
+
+namespace km::fleet {
+
+namespace local = substrate::local;
+using namespace std::chrono_literals;
+using S = store::SandboxStatus;
+
+namespace {
+
+Result<store::SandboxRecord> load(store::FleetStore& store, const std::string& id) {
+  auto r = store.get(id);
+  if (!r) return std::move(r).error();
+  if (!r->has_value()) return notFound("no sandbox '" + id + "' (see `km list`)");
+  return **r;
+}
+
+Status refuseLocked(const store::SandboxRecord& r, std::string_view action) {
+  if (!r.locked) return ok();
+  return invalidArgument(r.id + " is locked; it cannot be " + std::string(action) +
+                         " (run `km unlock " + r.id + "` first)");
+}
+
+Status ask(const Env& env, const store::SandboxRecord& r, std::string_view command) {
+  Health h = health(r);
+  if (!h.supervisor_alive) {
+    return unavailable(r.id + ": its supervisor is not running; run `km doctor --fix`");
+  }
+  auto reply = supervisor::request(local::Layout::forSandbox(env.km_home, r.id).control_socket,
+                                   command, 120s);
+  if (!reply) return std::move(reply).error().context(r.id);
+  return ok();
+}
+
+}  // namespace
+
+Status stop(const Env& env, store::FleetStore& store, const std::string& id) {
+  auto r = load(store, id);
+  if (!r) return std::move(r).error();
+  KM_TRY(refuseLocked(*r, "stopped"));
+  if (r->status == S::kStopped) return ok();
+  return ask(env, *r, "stop");
+}
+
+Status pause(const Env& env, store::FleetStore& store, const std::string& id) {
+  auto r = load(store, id);
+  if (!r) return std::move(r).error();
+  KM_TRY(refuseLocked(*r, "paused"));
+  if (r->status == S::kPaused) return ok();
+  if (r->status != S::kRunning) {
+    return invalidArgument(id + " is " + std::string(store::statusName(r->status)) + "; only a running sandbox can be paused");
+  }
+  return ask(env, *r, "pause");
+}
+
+Status resume(const Env& env, store::FleetStore& store, const std::string& id) {
+  auto r = load(store, id);
+  if (!r) return std::move(r).error();
+  if (r->status == S::kRunning && health(*r).init_alive) return ok();
+  if (!health(*r).supervisor_alive) {
+    // A stopped sandbox whose supervisor is gone (host reboot, kill): start a new one.
+    KM_TRY(supervisor::spawn(env.km_binary, env.global_args, id,
+                             local::Layout::forSandbox(env.km_home, id).supervisor_log));
+    auto again = load(store, id);
+    if (!again) return std::move(again).error();
+    r = std::move(again);
+  }
+  return ask(env, *r, "resume");
+}
+
+Status destroy(const Env& env, store::FleetStore& store, const std::string& id) {
+  auto r = load(store, id);
+  if (!r) return std::move(r).error();
+  KM_TRY(refuseLocked(*r, "destroyed"));
+  if (health(*r).supervisor_alive) return ask(env, *r, "destroy");
+  // Nobody owns it: tear down here, the same steps the supervisor takes.
+  KM_TRY(local::requireRoot("km destroy"));
+  auto cg = local::Cgroups::existing(local::detectCgroups(), id);
+  if (cg.frozen()) (void)cg.freeze(false);
+  KM_TRY(local::killAll(static_cast<pid_t>(r->init_pid), r->init_start, cg));
+  KM_TRY(cg.remove());
+  KM_TRY(sys::removeTree(local::Layout::forSandbox(env.km_home, id).dir));
+  (void)store.addEvent(id, "destroyed", "by the CLI (no supervisor)");
+  return store.remove(id);
+}
+
+Status setLocked(store::FleetStore& store, const std::string& id, bool locked) {
+  auto r = store.modify(id, [&](store::SandboxRecord& rec) -> Status {
+    rec.locked = locked;
+    return ok();
+  });
+  if (!r) return std::move(r).error();
+  return store.addEvent(id, locked ? "locked" : "unlocked", "");
+}
+
+Result<store::SandboxRecord> extend(store::FleetStore& store, const std::string& id, int64_t seconds) {
+  if (seconds <= 0) return invalidArgument("the extension must be longer than 0");
+  auto r = store.modify(id, [&](store::SandboxRecord& rec) -> Status {
+    if (rec.ttl_deadline_ms == 0) {
+      return invalidArgument(id + " has no TTL deadline (ttl 0 never expires, or it already "
+                                  "expired); nothing to extend");
+    }
+    rec.ttl_deadline_ms = std::max(rec.ttl_deadline_ms, store::nowMs()) + seconds * 1000;
+    return ok();
+  });
+  if (!r) return std::move(r).error();
+  (void)store.addEvent(id, "extended", "+" + std::to_string(seconds) + "s");
+  return r;
+}
+
+}  // namespace km::fleet

@@ -1,0 +1,79 @@
+// cgroups of a local sandbox. The host is probed at run time: each controller (memory, cpu,
+// pids) is used from cgroup v2 when the v2 hierarchy offers it, else from its v1 hierarchy,
+// else it is reported as not enforceable — km never claims a limit it cannot apply. On hybrid
+// hosts (v2 mounted at /sys/fs/cgroup/unified with no useful controllers) the sandbox also
+// gets a v2 cgroup for grouping, freezing and eBPF. Names: <hierarchy>/km/<sandbox id>.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace km::substrate::local {
+
+enum class CgroupVersion { kNone, kV1, kV2 };
+std::string_view versionName(CgroupVersion v);
+
+struct HostCgroups {
+  std::string v2_root;        // cgroup2 mount point, "" when none
+  std::string v1_memory, v1_cpu, v1_cpuacct, v1_pids, v1_freezer;  // v1 mount points or ""
+  CgroupVersion memory = CgroupVersion::kNone;
+  CgroupVersion cpu = CgroupVersion::kNone;
+  CgroupVersion pids = CgroupVersion::kNone;
+  CgroupVersion freezer = CgroupVersion::kNone;  // v2: cgroup.freeze (core, no controller)
+  bool hybrid() const;  // some limits from v1 while a v2 hierarchy exists
+};
+
+// Reads /proc/self/mountinfo and the v2 root's cgroup.controllers.
+HostCgroups detectCgroups();
+
+struct Limits {
+  int64_t cpu_millis = 0;    // 0 = none
+  int64_t memory_bytes = 0;  // 0 = none
+  int64_t pids = 0;          // 0 = none
+};
+
+// The cgroup directories of one sandbox. Plain data naming kernel objects that outlive any
+// one process (the supervisor may restart), so removal is explicit (remove()), not RAII.
+class Cgroups {
+ public:
+  // Creates the directories and writes the limits. On failure removes what it made.
+  [[nodiscard]] static Result<Cgroups> create(const HostCgroups& host, std::string_view id,
+                                              const Limits& limits);
+  // The directories a sandbox of this id has (or would have) on this host.
+  static Cgroups existing(const HostCgroups& host, std::string_view id);
+
+  // Moves `pid` (0 = the caller) into every directory.
+  [[nodiscard]] Status addProcess(pid_t pid) const;
+  [[nodiscard]] Status freeze(bool frozen) const;
+  bool frozen() const;
+  // CPU time used by the sandbox so far, and its memory in use now.
+  std::optional<uint64_t> cpuUsageNs() const;
+  std::optional<int64_t> memoryBytes() const;
+  // Number of times the memory limit's OOM killer fired.
+  std::optional<int64_t> oomKills() const;
+  // Pids in the sandbox (from the v2 dir, else the first v1 dir).
+  std::vector<pid_t> processes() const;
+  // Removes the directories (they must be empty). Missing ones are fine.
+  [[nodiscard]] Status remove() const;
+  // Which of the directories exist now.
+  std::vector<std::string> existingDirs() const;
+  const std::vector<std::string>& dirs() const { return dirs_; }
+
+ private:
+  HostCgroups host_;
+  std::string id_;
+  std::vector<std::string> dirs_;  // every directory, v2 first when present
+  std::string v2_, mem_, cpu_, cpuacct_, pids_, freezer_;  // "" when not used
+};
+
+// Directory names of every km cgroup on this host (for doctor): "<hierarchy>/km/<id>".
+std::vector<std::string> listKmCgroups(const HostCgroups& host);
+
+}  // namespace km::substrate::local

@@ -1,0 +1,27 @@
+// Where a local sandbox keeps its files under $KM_HOME. Pure path arithmetic.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace km::substrate::local {
+
+struct Layout {
+  std::string dir;             // $KM_HOME/sandboxes/<id>            (0700)
+  std::string upper;           // overlay upper dir: the sandbox's writes
+  std::string work;            // overlay work dir
+  std::string root;            // mount point of the merged root (in the sandbox's mount ns)
+  std::string workspace;       // the persistent working directory
+  std::string home;            // /home/<user> inside
+  std::string root_home;       // /root inside
+  std::string control_socket;  // the supervisor's control socket
+  std::string supervisor_log;
+  std::string init_log;        // output of initCommands
+  std::string user_file;       // the sandbox user's uid and gid
+
+  static Layout forSandbox(std::string_view km_home, std::string_view id);
+  // $KM_HOME/sandboxes: every sandbox directory lives here (doctor scans it).
+  static std::string sandboxesDir(std::string_view km_home);
+};
+
+}  // namespace km::substrate::local

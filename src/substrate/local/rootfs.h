@@ -1,0 +1,19 @@
+// The sandbox's filesystem view, built inside its new mount namespace (private to local):
+// overlay of the host root, persistent working dir and homes, private /tmp /run /dev /proc
+// /sys, km's own state hidden, then pivot_root. Runs in the sandbox's init before it serves.
+#pragma once
+
+#include "core/result.h"
+#include "substrate/local/layout.h"
+#include "substrate/local/local.h"
+
+namespace km::substrate::local {
+
+// Must run in a fresh mount namespace, as PID 1 of the new pid namespace (for /proc).
+[[nodiscard]] Status buildRootfs(const Layout& layout, const LaunchSpec& spec);
+
+// After buildRootfs, on first start: the sandbox user in /etc/passwd and /etc/group, the
+// hostname in /etc/hosts, and the profile's configFiles.
+[[nodiscard]] Status writeFirstStartFiles(const LaunchSpec& spec);
+
+}  // namespace km::substrate::local

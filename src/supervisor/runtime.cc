@@ -1,0 +1,230 @@
+#include "supervisor/runtime.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/fs.h"
+#include "core/log.h"
+
+namespace km::supervisor {
+
+namespace local = substrate::local;
+using store::SandboxStatus;
+
+namespace {
+constexpr std::string_view kLog = "km.supervisor";
+
+Result<sys::UniqueFd> pidfdOpen(pid_t pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return sys::errnoError("pidfd_open", std::to_string(pid), errno);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return sys::UniqueFd(fd);
+}
+
+// The last `lines` lines of a file, for error messages.
+std::string tail(const std::string& path, int lines) {
+  std::string text = fs::readFile(path).value_or("");
+  size_t pos = text.size();
+  if (pos > 0 && text[pos - 1] == '\n') --pos;
+  for (int n = 0; n < lines && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) {
+      pos = 0;
+      break;
+    }
+  }
+  return text.substr(pos == 0 ? 0 : pos + 1);
+}
+
+}  // namespace
+
+Runtime::Runtime(store::FleetStore& store, std::string km_home, plan::SandboxPlan plan)
+    : store_(store),
+      km_home_(std::move(km_home)),
+      plan_(std::move(plan)),
+      layout_(local::Layout::forSandbox(km_home_, plan_.id)),
+      host_(local::detectCgroups()),
+      cgroups_(local::Cgroups::existing(host_, plan_.id)) {}
+
+void Runtime::event(std::string_view kind, std::string_view detail) {
+  if (auto s = store_.addEvent(plan_.id, kind, detail); !s) {
+    log::warn(kLog, plan_.id + ": recording event " + std::string(kind) + ": " + s.error().message());
+  }
+}
+
+Status Runtime::setStatus(SandboxStatus status, bool started) {
+  auto r = store_.modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
+    rec.status = status;
+    rec.init_pid = init_pid_;
+    rec.init_start = init_start_;
+    rec.supervisor_pid = ::getpid();
+    rec.supervisor_start = sys::processStartTime(::getpid()).value_or(0);
+    if (started) {
+      rec.started_at_ms = store::nowMs();
+      rec.last_activity_ms = rec.started_at_ms;
+      // Create and resume start the clock: ttl counts from now.
+      rec.ttl_deadline_ms = plan_.ttl_seconds > 0 ? rec.started_at_ms + plan_.ttl_seconds * 1000 : 0;
+    }
+    if (status == SandboxStatus::kStopped) rec.started_at_ms = 0;
+    return ok();
+  });
+  if (!r) return std::move(r).error();
+  return ok();
+}
+
+Status Runtime::start(bool first_start) {
+  for (const std::string* d : {&layout_.upper, &layout_.work, &layout_.root, &layout_.workspace,
+                               &layout_.home, &layout_.root_home}) {
+    KM_TRY(sys::makeDirs(*d, 0755));
+  }
+  auto user = local::sandboxUser(layout_);
+  if (!user) return std::move(user).error();
+  user_ = *user;
+  for (const std::string* d : {&layout_.workspace, &layout_.home}) {
+    if (::chown(d->c_str(), user_.uid, user_.gid) != 0) return sys::errnoError("chown", *d, errno);
+  }
+  local::Limits limits{plan_.resources.cpu_millis, plan_.resources.memory_bytes, plan_.resources.pids};
+  auto cg = local::Cgroups::create(host_, plan_.id, limits);
+  if (!cg) return std::move(cg).error();
+  cgroups_ = *cg;
+  local::LaunchSpec spec;
+  spec.hostname = plan_.hostname;
+  spec.working_dir = plan_.working_dir;
+  for (const auto& f : plan_.config_files) spec.config_files.push_back({f.path, f.content});
+  spec.user = user_;
+  spec.km_home = fs::absolutePath(km_home_);
+  spec.first_start = first_start;
+  auto launched = local::launch(layout_, spec, cgroups_);
+  if (!launched) {
+    (void)cgroups_.remove();
+    return std::move(launched).error();
+  }
+  init_pid_ = launched->init_pid;
+  init_start_ = launched->init_start;
+  auto pidfd = pidfdOpen(init_pid_);
+  if (!pidfd) return std::move(pidfd).error();
+  init_pidfd_ = std::move(*pidfd);
+  if (first_start) KM_TRY(runInitCommands());
+  KM_TRY(setStatus(SandboxStatus::kRunning, true));
+  event(first_start ? "created" : "started", "init pid " + std::to_string(init_pid_));
+  return ok();
+}
+
+Status Runtime::runInitCommands() {
+  if (plan_.init_commands.empty()) return ok();
+  auto log_fd = sys::open(layout_.init_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (!log_fd) return std::move(log_fd).error();
+  auto null_fd = sys::open("/dev/null", O_RDONLY);
+  if (!null_fd) return std::move(null_fd).error();
+  std::string shell = fs::exists(plan_.shell) ? plan_.shell : "/bin/sh";
+  for (size_t i = 0; i < plan_.init_commands.size(); ++i) {
+    const std::string& cmd = plan_.init_commands[i];
+    KM_TRY(sys::writeAll(log_fd->get(), "$ " + cmd + "\n", layout_.init_log));
+    local::EnterSpec e;
+    e.init_pid = init_pid_;
+    e.init_start = init_start_;
+    e.user = user_;
+    e.root = true;  // as upstream: init commands prepare the machine as root
+    e.workdir = plan_.working_dir;
+    for (const auto& [k, v] : plan_.env) e.env.push_back(k + "=" + v);
+    e.argv = {shell, "-c", cmd};
+    e.stdin_fd = null_fd->get();
+    e.stdout_fd = log_fd->get();
+    e.stderr_fd = log_fd->get();
+    auto code = local::runInside(e, cgroups_);
+    if (!code) return std::move(code).error().context("init command " + std::to_string(i + 1));
+    if (*code != 0) {
+      return unavailable("init command " + std::to_string(i + 1) + " failed (exit " +
+                         std::to_string(*code) + "): " + cmd + "\n--- last lines of " +
+                         layout_.init_log + " ---\n" + tail(layout_.init_log, 20));
+    }
+  }
+  event("init-commands", std::to_string(plan_.init_commands.size()) + " ran");
+  return ok();
+}
+
+Status Runtime::adopt(pid_t init_pid, uint64_t init_start) {
+  auto user = local::sandboxUser(layout_);
+  if (!user) return std::move(user).error();
+  user_ = *user;
+  auto pidfd = pidfdOpen(init_pid);
+  if (!pidfd) return std::move(pidfd).error();
+  if (!sys::processAlive(init_pid, init_start)) return unavailable("init is gone");
+  init_pid_ = init_pid;
+  init_start_ = init_start;
+  init_pidfd_ = std::move(*pidfd);
+  auto r = store_.modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
+    rec.supervisor_pid = ::getpid();
+    rec.supervisor_start = sys::processStartTime(::getpid()).value_or(0);
+    return ok();
+  });
+  if (!r) return std::move(r).error();
+  event("adopted", "new supervisor pid " + std::to_string(::getpid()));
+  return ok();
+}
+
+Status Runtime::stop(std::string_view reason) {
+  if (running()) {
+    if (cgroups_.frozen()) (void)cgroups_.freeze(false);  // SIGKILL must be deliverable
+    KM_TRY(local::killAll(init_pid_, init_start_, cgroups_));
+  }
+  init_pid_ = 0;
+  init_start_ = 0;
+  init_pidfd_.reset();
+  KM_TRY(cgroups_.remove());
+  KM_TRY(setStatus(SandboxStatus::kStopped, false));
+  event("stopped", reason);
+  return ok();
+}
+
+Status Runtime::pause() {
+  if (!running()) return invalidArgument("the sandbox is not running");
+  KM_TRY(cgroups_.freeze(true));
+  KM_TRY(setStatus(SandboxStatus::kPaused, false));
+  event("paused", "");
+  return ok();
+}
+
+Status Runtime::thaw() {
+  KM_TRY(cgroups_.freeze(false));
+  KM_TRY(setStatus(SandboxStatus::kRunning, false));
+  event("resumed", "from pause");
+  return ok();
+}
+
+void Runtime::initExited() {
+  log::warn(kLog, plan_.id + ": init exited on its own; marking the sandbox stopped");
+  init_pid_ = 0;
+  init_start_ = 0;
+  init_pidfd_.reset();
+  (void)local::killAll(0, 0, cgroups_);
+  (void)cgroups_.remove();
+  (void)setStatus(SandboxStatus::kStopped, false);
+  event("stopped", "init exited unexpectedly");
+}
+
+Status Runtime::destroy(std::string_view reason) {
+  (void)store_.modify(plan_.id, [](store::SandboxRecord& rec) -> Status {
+    rec.status = SandboxStatus::kDestroying;
+    return ok();
+  });
+  if (running()) {
+    if (cgroups_.frozen()) (void)cgroups_.freeze(false);
+    KM_TRY(local::killAll(init_pid_, init_start_, cgroups_));
+  } else {
+    KM_TRY(local::killAll(0, 0, cgroups_));
+  }
+  init_pid_ = 0;
+  init_pidfd_.reset();
+  KM_TRY(cgroups_.remove());
+  KM_TRY(sys::removeTree(layout_.dir));
+  event("destroyed", reason);
+  return store_.remove(plan_.id);
+}
+
+}  // namespace km::supervisor

@@ -1,0 +1,59 @@
+// One supervised sandbox's runtime state and the actions on it (private to supervisor).
+// Each action updates the fleet store and records an event.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/sys.h"
+#include "plan/plan.h"
+#include "store/store.h"
+#include "substrate/local/local.h"
+
+namespace km::supervisor {
+
+class Runtime {
+ public:
+  Runtime(store::FleetStore& store, std::string km_home, plan::SandboxPlan plan);
+
+  // Starts the sandbox (cgroups, namespaces, init); on first start also writes config files
+  // and runs initCommands. Leaves status running.
+  [[nodiscard]] Status start(bool first_start);
+  // Takes over a sandbox whose init still runs (after a supervisor restart).
+  [[nodiscard]] Status adopt(pid_t init_pid, uint64_t init_start);
+  [[nodiscard]] Status stop(std::string_view reason);
+  [[nodiscard]] Status pause();
+  [[nodiscard]] Status thaw();
+  // Ends everything and removes the sandbox's files and row.
+  [[nodiscard]] Status destroy(std::string_view reason);
+  // After init exited by itself: clean up and mark stopped.
+  void initExited();
+
+  bool running() const { return init_pid_ > 0; }
+  int initPidfd() const { return init_pidfd_.get(); }
+  const substrate::local::Cgroups& cgroups() const { return cgroups_; }
+  const plan::SandboxPlan& plan() const { return plan_; }
+  const substrate::local::Layout& layout() const { return layout_; }
+  pid_t initPid() const { return init_pid_; }
+
+ private:
+  [[nodiscard]] Status runInitCommands();
+  [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
+  void event(std::string_view kind, std::string_view detail);
+
+  store::FleetStore& store_;
+  std::string km_home_;
+  plan::SandboxPlan plan_;
+  substrate::local::Layout layout_;
+  substrate::local::HostCgroups host_;
+  substrate::local::Cgroups cgroups_;
+  substrate::local::SandboxUser user_;
+  pid_t init_pid_ = 0;
+  uint64_t init_start_ = 0;
+  sys::UniqueFd init_pidfd_;
+};
+
+}  // namespace km::supervisor

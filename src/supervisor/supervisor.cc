@@ -1,0 +1,297 @@
+// The supervisor's loop: one poll over signals, the control socket, init's pidfd and a tick
+// that enforces the TTL and idle timeout.
+#include "supervisor/supervisor.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "doc/json_io.h"
+#include "supervisor/runtime.h"
+
+namespace km::supervisor {
+namespace {
+
+constexpr std::string_view kLog = "km.supervisor";
+using store::SandboxStatus;
+
+Result<sys::UniqueFd> listenOn(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return invalidArgument("socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  ::unlink(path.c_str());
+  sys::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return sys::errnoError("socket", path, errno);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    return sys::errnoError("bind", path, errno);
+  }
+  ::chmod(path.c_str(), 0600);
+  if (::listen(fd.get(), 16) != 0) return sys::errnoError("listen", path, errno);
+  return fd;
+}
+
+// Bytes through every interface of init's network namespace.
+uint64_t netBytes(pid_t init) {
+  auto text = fs::readFile("/proc/" + std::to_string(init) + "/net/dev", 1 << 16);
+  if (!text) return 0;
+  std::istringstream in(*text);
+  std::string line;
+  uint64_t total = 0;
+  while (std::getline(in, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::istringstream fields(line.substr(colon + 1));
+    uint64_t v[16] = {};
+    for (auto& x : v) fields >> x;
+    total += v[0] + v[8];  // rx bytes, tx bytes
+  }
+  return total;
+}
+
+class Loop {
+ public:
+  Loop(const Options& o, store::FleetStore& s, Runtime& rt) : opt_(o), store_(s), rt_(rt) {}
+
+  int serve(int listen_fd, int signal_fd) {
+    int64_t next_tick = store::nowMs();
+    while (!done_) {
+      int64_t wait = std::max<int64_t>(0, next_tick - store::nowMs());
+      pollfd fds[3] = {{signal_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}, {rt_.initPidfd(), POLLIN, 0}};
+      int n = ::poll(fds, rt_.initPidfd() >= 0 ? 3 : 2, static_cast<int>(wait));
+      if (n < 0 && errno != EINTR) {
+        log::error(kLog, opt_.id + ": poll: " + std::strerror(errno));
+        return 1;
+      }
+      if (n > 0 && (fds[0].revents & POLLIN)) onSignal(signal_fd);
+      if (n > 0 && (fds[1].revents & POLLIN)) onClient(listen_fd);
+      if (n > 0 && rt_.initPidfd() >= 0 && (fds[2].revents & POLLIN)) {
+        if (!done_) rt_.initExited();
+      }
+      if (store::nowMs() >= next_tick && !done_) {
+        tick();
+        next_tick = store::nowMs() + opt_.tick.count();
+      }
+    }
+    return 0;
+  }
+
+ private:
+  void onSignal(int signal_fd) {
+    signalfd_siginfo si{};
+    while (::read(signal_fd, &si, sizeof si) == sizeof si) {
+      if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP) {
+        // The supervisor is asked to leave; the sandbox keeps running (doctor re-adopts).
+        log::info(kLog, opt_.id + ": supervisor exiting on signal; the sandbox keeps running");
+        done_ = true;
+      }
+    }
+  }
+
+  std::string handle(const std::string& cmd) {
+    auto reply = [](const Status& s) { return s ? std::string("ok") : "error: " + s.error().message(); };
+    if (cmd == "ping") return "ok " + std::string(rt_.running() ? "running" : "stopped");
+    if (cmd == "stop") return reply(rt_.running() ? rt_.stop("requested") : ok());
+    if (cmd == "pause") return reply(rt_.pause());
+    if (cmd == "resume") {
+      if (!rt_.running()) return reply(rt_.start(false));
+      if (rt_.cgroups().frozen()) return reply(rt_.thaw());
+      return "ok already running";
+    }
+    if (cmd == "destroy") {
+      Status s = rt_.destroy("requested");
+      if (s) done_ = true;
+      return reply(s);
+    }
+    return "error: unknown command '" + cmd + "'";
+  }
+
+  void onClient(int listen_fd) {
+    sys::UniqueFd client(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!client.valid()) return;
+    timeval tv{1, 0};  // a client that connects and says nothing cannot stall the loop
+    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[256];
+    ssize_t n = ::recv(client.get(), buf, sizeof buf - 1, 0);
+    if (n <= 0) return;
+    std::string cmd(buf, static_cast<size_t>(n));
+    while (!cmd.empty() && (cmd.back() == '\n' || cmd.back() == '\r')) cmd.pop_back();
+    std::string out = handle(cmd) + "\n";
+    (void)::send(client.get(), out.data(), out.size(), MSG_NOSIGNAL);
+  }
+
+  // An automatic trigger (ttl, idle): skipped for locked sandboxes, else teardownPolicy.
+  void trigger(std::string_view what, const store::SandboxRecord& rec) {
+    const std::string& policy = rt_.plan().teardown_policy;
+    auto disarm = [&] {
+      (void)store_.modify(opt_.id, [&](store::SandboxRecord& r) -> Status {
+        if (what == "ttl") r.ttl_deadline_ms = 0;
+        r.last_activity_ms = store::nowMs();
+        return ok();
+      });
+    };
+    if (rec.locked) {
+      (void)store_.addEvent(opt_.id, std::string(what) + "-expired", "skipped: sandbox is locked");
+      disarm();
+      return;
+    }
+    (void)store_.addEvent(opt_.id, std::string(what) + "-expired", "teardownPolicy " + policy);
+    Status s = ok();
+    if (policy == "stop") {
+      disarm();
+      if (rt_.running()) s = rt_.stop(std::string(what) + " expired");
+    } else if (policy == "retain") {
+      disarm();
+    } else {  // destroy, and upstream treats unknown values as destroy
+      s = rt_.destroy(std::string(what) + " expired");
+      if (s) done_ = true;
+    }
+    if (!s) log::error(kLog, opt_.id + ": " + std::string(what) + " teardown: " + s.error().message());
+  }
+
+  void tick() {
+    auto rec = store_.get(opt_.id);
+    if (!rec || !rec->has_value()) {
+      if (rec) done_ = true;  // the row is gone: someone destroyed the sandbox
+      return;
+    }
+    const store::SandboxRecord& r = **rec;
+    int64_t now = store::nowMs();
+    bool active = measureActivity();
+    if (active) last_activity_ = now;
+    last_activity_ = std::max(last_activity_, r.last_activity_ms);
+    if (r.ttl_deadline_ms > 0 && now >= r.ttl_deadline_ms) {
+      trigger("ttl", r);
+      return;
+    }
+    bool paused = r.status == SandboxStatus::kPaused;
+    if (paused) last_activity_ = now;  // a paused sandbox is not idle, it is paused
+    if (r.idle_timeout_s > 0 && rt_.running() && !paused &&
+        now - last_activity_ >= r.idle_timeout_s * 1000) {
+      trigger("idle", r);
+      return;
+    }
+    if (last_activity_ - saved_activity_ >= 10000) {  // persist at most every 10 s
+      saved_activity_ = last_activity_;
+      (void)store_.modify(opt_.id, [&](store::SandboxRecord& x) -> Status {
+        x.last_activity_ms = std::max(x.last_activity_ms, last_activity_);
+        return ok();
+      });
+    }
+  }
+
+  // Activity = CPU time used, a process started or ended, or bytes on the network.
+  bool measureActivity() {
+    if (!rt_.running()) return false;
+    uint64_t cpu = rt_.cgroups().cpuUsageNs().value_or(0);
+    size_t procs = rt_.cgroups().processes().size();
+    uint64_t net = netBytes(rt_.initPid());
+    bool active = cpu > cpu_ + 200000 || procs != procs_ || net != net_;  // > 0.2 ms CPU
+    cpu_ = cpu;
+    procs_ = procs;
+    net_ = net;
+    return active;
+  }
+
+  const Options& opt_;
+  store::FleetStore& store_;
+  Runtime& rt_;
+  bool done_ = false;
+  int64_t last_activity_ = store::nowMs();
+  int64_t saved_activity_ = 0;
+  uint64_t cpu_ = 0, net_ = 0;
+  size_t procs_ = 0;
+};
+
+}  // namespace
+
+int run(const Options& o) {
+  auto report = [&](const std::string& text) {
+    if (o.ready_fd >= 0) {
+      (void)sys::writeAll(o.ready_fd, text, "ready pipe");
+      ::close(o.ready_fd);
+    }
+  };
+  auto fail = [&](const Error& e) {
+    log::error(kLog, o.id + ": " + e.message());
+    report("error: " + e.message());
+    return 1;
+  };
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&term, sig);
+  sys::UniqueFd signal_fd(::signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK));
+
+  auto st = store::openSqlite(o.store_path);
+  if (!st) return fail(st.error());
+  auto rec = (*st)->get(o.id);
+  if (!rec) return fail(rec.error());
+  if (!rec->has_value()) return fail(notFound("no sandbox " + o.id + " in " + o.store_path));
+  store::SandboxRecord r = **rec;
+  doc::Node node;
+  std::string json_error;
+  if (!doc::parseJson(r.plan_json, node, &json_error)) {
+    return fail(invalidArgument("the stored plan of " + o.id + " is damaged: " + json_error));
+  }
+  auto plan = plan::fromNode(node);
+  if (!plan) return fail(plan.error());
+  Runtime rt(**st, o.km_home, *plan);
+
+  bool init_alive = r.init_pid > 0 && sys::processAlive(static_cast<pid_t>(r.init_pid), r.init_start);
+  Status started = ok();
+  switch (r.status) {
+    case SandboxStatus::kCreating:
+      started = rt.start(true);
+      if (!started) {
+        Error e = started.error();
+        (void)rt.destroy("create failed: " + e.message());
+        return fail(e);
+      }
+      break;
+    case SandboxStatus::kRunning:
+    case SandboxStatus::kPaused:
+      if (init_alive) {
+        started = rt.adopt(static_cast<pid_t>(r.init_pid), r.init_start);
+      } else {
+        (void)rt.stop("recovering: init was gone");
+        started = rt.start(false);
+        if (started) (void)(*st)->addEvent(o.id, "recovered", "restarted after its init was lost");
+      }
+      break;
+    case SandboxStatus::kStopped:
+      started = rt.stop("supervisor restarted");  // clears stale cgroups, records our pid
+      break;
+    case SandboxStatus::kDestroying:
+    case SandboxStatus::kFailed:
+      started = rt.destroy("finishing an interrupted teardown");
+      if (started) {
+        report("ok");
+        return 0;
+      }
+      break;
+  }
+  if (!started) return fail(started.error());
+
+  auto listener = listenOn(rt.layout().control_socket);
+  if (!listener) return fail(listener.error());
+  report("ok");
+  Loop loop(o, **st, rt);
+  return loop.serve(listener->get(), signal_fd.get());
+}
+
+}  // namespace km::supervisor

@@ -1,0 +1,43 @@
+// km::supervisor — the per-sandbox data-plane process (`km supervise ID`). It owns one
+// sandbox from create to destroy: starts it, enforces its TTL and idle timeout even when no
+// CLI runs, and answers its control socket (stop, resume, pause, destroy). It runs detached in
+// its own session and survives the CLI; if it dies the sandbox keeps running and a new
+// supervisor adopts it (`km doctor --fix`). Single-threaded: one poll loop.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace km::supervisor {
+
+struct Options {
+  std::string km_home;        // $KM_HOME
+  std::string store_path;     // the fleet database
+  std::string id;             // the sandbox
+  int ready_fd = -1;          // gets "ok" or "error: …" once the sandbox is ready, then closed
+  std::chrono::milliseconds tick{1000};  // how often deadlines and activity are checked
+};
+
+// Supervises until the sandbox is destroyed. Returns the process exit code (0 after a
+// destroy; 1 when the sandbox could not be started, after reporting on ready_fd).
+int run(const Options& options);
+
+// Starts `km supervise` for `id` as a detached process (new session, output appended to the
+// sandbox's supervisor.log) and waits until it reports ready. `km_binary` is the km
+// executable; `global_args` are passed before `supervise` (--home, --config). Unavailable
+// with the supervisor's message (and the tail of the init log when an init command failed).
+[[nodiscard]] Status spawn(const std::string& km_binary, const std::vector<std::string>& global_args,
+                           const std::string& id, const std::string& log_path);
+
+// Sends one command to a supervisor's control socket and returns its reply text.
+// Commands: ping, stop, resume, pause, destroy. Unavailable when nobody answers.
+[[nodiscard]] Result<std::string> request(const std::string& socket_path, std::string_view command,
+                                          std::chrono::milliseconds timeout);
+
+}  // namespace km::supervisor

@@ -1,0 +1,58 @@
+# Shared helpers for the root integration tests: each test gets its own KM_HOME and leaves
+# nothing behind (sandboxes destroyed, doctor --fix, directory removed) even when it fails.
+# Usage: source lib.sh "$@"   (args: KM_BINARY SHARED_DIR)
+set -euo pipefail
+KM="$1"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+FIXTURES="$HERE/fixtures"
+if [ "$(id -u)" != 0 ]; then
+  echo "SKIP: the local substrate needs root"
+  exit 77
+fi
+export KM_HOME
+KM_HOME="$(mktemp -d /tmp/km-it.XXXXXX)"
+chmod 700 "$KM_HOME"
+unset KM_CONFIG
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+km() { "$KM" "$@"; }
+ids() { km list --json | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]'; }
+json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); 
+for k in sys.argv[1].split("."): d=d[k]
+print(d)' "$1"; }
+expect_eq() { [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"; }
+expect_contains() { [[ "$1" == *"$2"* ]] || fail "$3: expected to contain '$2', got: $1"; }
+expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
+
+# Every km cgroup, mount and sandbox directory on the host (for before/after comparisons).
+kernel_snapshot() {
+  { ls -d /sys/fs/cgroup/*/km/*/ 2>/dev/null || true
+    grep -F "$KM_HOME" /proc/self/mountinfo || true
+    ls "$KM_HOME/sandboxes" 2>/dev/null || true
+    pgrep -f "km-init|supervise" -a 2>/dev/null | grep -F -- "$KM_HOME" || true; } | sort
+}
+
+cleanup() {
+  local rc=$?
+  for id in $(ids 2>/dev/null || true); do
+    km unlock "$id" >/dev/null 2>&1 || true
+    km destroy --yes "$id" >/dev/null 2>&1 || true
+  done
+  km doctor --fix >/dev/null 2>&1 || true
+  # Supervisors started for this home and still around (a failed test) are ended too.
+  pkill -9 -f -- "--home $KM_HOME supervise" 2>/dev/null || true
+  rm -rf "$KM_HOME"
+  exit $rc
+}
+trap cleanup EXIT
+
+# Waits up to $2 seconds for `km status $1 --json` field status to become $3.
+wait_status() {
+  local id="$1" secs="$2" want="$3" got=""
+  for _ in $(seq 1 $((secs * 10))); do
+    got="$(km status --json "$id" 2>/dev/null | json_field status 2>/dev/null || echo gone)"
+    [ "$got" == "$want" ] && return 0
+    sleep 0.1
+  done
+  fail "$id: status '$got' after ${secs}s, wanted '$want'"
+}
