@@ -56,7 +56,7 @@ Handler installExec(CLI::App& sub, Context& ctx) {
   sub.add_option("sandbox", a->ref, "Sandbox id, alias, or number")->required();
   sub.add_option("command", a->command, "Command and arguments (after --)")->required();
   sub.add_flag("--root", a->root, "Run as root (reduced capabilities) instead of the sandbox user");
-  sub.add_option("--env,-e", a->env, "Set KEY=VALUE (repeatable)");
+  sub.add_option("--env,-e", a->env, "Set KEY=VALUE (repeatable)")->allow_extra_args(false);
   sub.add_option("--workdir,-w", a->workdir, "Working directory (default: spec.execution.workingDir)");
   sub.footer("stdin, stdout and stderr are passed through (a terminal stays a terminal) and the\n"
              "command's exit code is km's (128+N when killed by signal N). The command runs as the\n"
