@@ -44,6 +44,8 @@ Status loopbackUp() {
   for (;;) {
     siginfo_t info{};
     int sig = ::sigwaitinfo(&set, &info);
+    // EINTR happens when the cgroup is frozen and thawed (km pause): not a request to stop.
+    if (sig < 0) continue;
     if (sig == SIGCHLD) {
       while (::waitpid(-1, nullptr, WNOHANG) > 0) {
       }
