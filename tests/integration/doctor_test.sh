@@ -30,7 +30,8 @@ expect_eq "$(km exec doc -- cat /var/km-init-marker)" init-ran "recovered with i
 
 # Leaks with no sandbox in the store.
 leak="kt-deadbeef"
-host_cg="$(ls -d /sys/fs/cgroup/pids /sys/fs/cgroup 2>/dev/null | head -1)"
+host_cg=/sys/fs/cgroup/pids             # a v1 hierarchy on hybrid hosts
+[ -d "$host_cg" ] || host_cg=/sys/fs/cgroup   # the v2 root on pure v2 hosts
 mkdir -p "$host_cg/km/$leak" "$KM_HOME/sandboxes/kt-0rphan00"
 out="$(km doctor || true)"
 expect_contains "$out" "$leak" "doctor finds the leaked cgroup"
