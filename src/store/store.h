@@ -73,7 +73,8 @@ class FleetStore {
 
   // Adds a sandbox. Assigns `number` (the lowest positive integer no live sandbox uses) and
   // created/updated times when 0. InvalidArgument when the id exists or the alias is taken
-  // ("alias 'x' is already used by sb-1234abcd"). Returns the stored row.
+  // ("alias 'x' is already used by sb-1234abcd"), and when the id or a set alias is empty.
+  // Returns the stored row.
   [[nodiscard]] virtual Result<SandboxRecord> insert(SandboxRecord record) = 0;
 
   // The row with this exact id, or nullopt.
@@ -90,6 +91,7 @@ class FleetStore {
   // concurrent modifies of the same row never lose an update. If `change` fails nothing is
   // written and its error is returned. The id and number cannot be changed; a changed alias
   // must stay unique. NotFound when the row is gone. Returns the row as written.
+  // `change` runs while the write lock is held: keep it short, and never call the store from it.
   [[nodiscard]] virtual Result<SandboxRecord> modify(
       std::string_view id, const std::function<Status(SandboxRecord&)>& change) = 0;
 

@@ -1,0 +1,152 @@
+#include "store/sqlite_schema.h"
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "store/store.h"
+
+namespace km::store::sqlite {
+namespace {
+
+// Migration N (1-based) takes a database from schema version N-1 to N. Append only: a step
+// that has shipped is never edited, because databases out there already ran it.
+constexpr std::string_view kMigrations[] = {
+    // 1: sandboxes (one column per SandboxRecord field) and their history.
+    R"sql(
+CREATE TABLE sandboxes (
+  id               TEXT    NOT NULL PRIMARY KEY,
+  alias            TEXT    UNIQUE,
+  number           INTEGER NOT NULL UNIQUE CHECK (number > 0),
+  profile_name     TEXT    NOT NULL,
+  profile_yaml     TEXT    NOT NULL,
+  plan_json        TEXT    NOT NULL,
+  substrate        TEXT    NOT NULL,
+  region           TEXT    NOT NULL,
+  status           TEXT    NOT NULL,
+  failure          TEXT    NOT NULL,
+  created_at_ms    INTEGER NOT NULL,
+  updated_at_ms    INTEGER NOT NULL,
+  started_at_ms    INTEGER NOT NULL,
+  ttl_deadline_ms  INTEGER NOT NULL,
+  idle_timeout_s   INTEGER NOT NULL,
+  last_activity_ms INTEGER NOT NULL,
+  locked           INTEGER NOT NULL,
+  cloned_from      TEXT,
+  supervisor_pid   INTEGER NOT NULL,
+  supervisor_start INTEGER NOT NULL,
+  init_pid         INTEGER NOT NULL,
+  init_start       INTEGER NOT NULL
+);
+-- No foreign key to sandboxes: the history outlives the row (remove keeps events).
+CREATE TABLE events (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  sandbox_id TEXT    NOT NULL,
+  at_ms      INTEGER NOT NULL,
+  kind       TEXT    NOT NULL,
+  detail     TEXT    NOT NULL
+);
+CREATE INDEX events_by_sandbox ON events (sandbox_id, id);
+)sql",
+};
+
+struct Identity {
+  int64_t application_id = 0;
+  int64_t version = 0;  // PRAGMA user_version
+  int64_t tables = 0;   // user tables, whoever made them
+  bool fresh() const { return application_id == 0 && version == 0 && tables == 0; }
+};
+
+Result<Identity> readIdentity(Db& db) {
+  // One statement, so the three values come from one snapshot. This is also the first read of
+  // the file: a file that is not SQLite fails here with SQLITE_NOTADB.
+  auto stmt = db.prepare(
+      "SELECT (SELECT application_id FROM pragma_application_id),"
+      " (SELECT user_version FROM pragma_user_version),"
+      " (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%')");
+  if (!stmt) return std::move(stmt).error();
+  auto row = stmt->step();
+  if (!row) return std::move(row).error();
+  if (!*row) return internalError("reading the schema version returned no row");
+  return Identity{stmt->int64At(0), stmt->int64At(1), stmt->int64At(2)};
+}
+
+std::string hex(int64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v & 0xffffffff));
+  return buf;
+}
+
+// Refuses files km must not touch. A fresh (empty) database is ours to initialise.
+Status checkIdentity(const Identity& id) {
+  if (id.application_id != kApplicationId && !id.fresh()) {
+    return unavailable("not a km fleet database (it has " + std::to_string(id.tables) +
+                       " table(s) and application_id " + hex(id.application_id) +
+                       "); refusing to touch it, point km at another file");
+  }
+  if (id.version > currentSchemaVersion()) {
+    return invalidArgument("its schema version " + std::to_string(id.version) +
+                           " is newer than this km understands (" +
+                           std::to_string(currentSchemaVersion()) + "); upgrade km");
+  }
+  return ok();
+}
+
+bool upToDate(const Identity& id) {
+  return id.application_id == kApplicationId && id.version == currentSchemaVersion();
+}
+
+Status setJournalModeWal(Db& db) {
+  // Persistent in the file; a no-op once set. Needs a moment of exclusive access the first time.
+  auto stmt = db.prepare("PRAGMA journal_mode = WAL");
+  if (!stmt) return std::move(stmt).error();
+  auto row = stmt->step();
+  if (!row) return std::move(row).error();
+  std::string mode = *row ? stmt->textAt(0) : "";
+  if (mode != "wal") {
+    return unavailable("cannot switch to WAL mode (journal_mode is '" + mode +
+                       "'); is it on a network filesystem?");
+  }
+  return ok();
+}
+
+Status migrate(Db& db) {
+  auto txn = WriteTxn::begin(db);
+  if (!txn) return std::move(txn).error();
+  // Read again under the write lock: another process may have migrated since we looked.
+  auto id = readIdentity(db);
+  if (!id) return std::move(id).error();
+  KM_TRY(checkIdentity(*id));
+  if (id->fresh()) KM_TRY(db.exec("PRAGMA application_id = " + std::to_string(kApplicationId)));
+  for (int64_t v = id->version; v < currentSchemaVersion(); ++v) {
+    std::string to = std::to_string(v + 1);
+    if (auto st = db.exec(std::string(kMigrations[v])); !st) {
+      return std::move(st).error().context("migrating the fleet schema to version " + to);
+    }
+    KM_TRY(db.exec("PRAGMA user_version = " + to));
+  }
+  return txn->commit();
+}
+
+}  // namespace
+
+Status prepareDatabase(Db& db) {
+  KM_TRY(db.exec("PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs)));
+  auto id = readIdentity(db);
+  if (!id) return std::move(id).error();
+  // Check before switching to WAL: that switch writes the header of whatever file this is.
+  KM_TRY(checkIdentity(*id));
+  KM_TRY(setJournalModeWal(db));
+  KM_TRY(db.exec("PRAGMA synchronous = NORMAL"));  // durable at checkpoints; safe in WAL
+  KM_TRY(db.exec("PRAGMA foreign_keys = ON"));
+  if (upToDate(*id)) return ok();
+  return migrate(db);
+}
+
+}  // namespace km::store::sqlite
+
+namespace km::store {
+
+int currentSchemaVersion() { return static_cast<int>(std::size(sqlite::kMigrations)); }
+
+}  // namespace km::store
