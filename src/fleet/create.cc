@@ -155,7 +155,7 @@ Result<int> exec(const Env& env, const store::SandboxRecord& rec, const ExecInpu
   for (const auto& [k, v] : p->env) e.env.push_back(k + "=" + v);
   e.env.insert(e.env.end(), in.env.begin(), in.env.end());
   e.argv = in.argv;
-  return local::enterAndRun(e, local::Cgroups::existing(local::detectCgroups(), rec.id));
+  return local::enterAndRun(e, local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), rec.id));
 }
 
 }  // namespace km::fleet

@@ -100,11 +100,12 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
   }
   // Kernel objects and files with no sandbox in the store.
   local::HostCgroups host = local::detectCgroups();
-  for (const auto& dir : local::listKmCgroups(host)) {
+  std::string group = local::cgroupGroup(env.km_home);
+  for (const auto& dir : local::listKmCgroups(host, group)) {
     if (known.count(baseName(dir)) != 0) continue;
     Finding f{dir, "cgroup of no known sandbox", "", false};
     if (fix) {
-      auto cg = local::Cgroups::existing(host, baseName(dir));
+      auto cg = local::Cgroups::existing(host, group, baseName(dir));
       if (cg.frozen()) (void)cg.freeze(false);
       Status s = local::killAll(0, 0, cg);
       if (s) s = cg.remove();

@@ -80,7 +80,7 @@ Status destroy(const Env& env, store::FleetStore& store, const std::string& id) 
   if (health(*r).supervisor_alive) return ask(env, *r, "destroy");
   // Nobody owns it: tear down here, the same steps the supervisor takes.
   KM_TRY(local::requireRoot("km destroy"));
-  auto cg = local::Cgroups::existing(local::detectCgroups(), id);
+  auto cg = local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), id);
   if (cg.frozen()) (void)cg.freeze(false);
   KM_TRY(local::killAll(static_cast<pid_t>(r->init_pid), r->init_start, cg));
   KM_TRY(cg.remove());

@@ -49,7 +49,7 @@ Runtime::Runtime(store::FleetStore& store, std::string km_home, plan::SandboxPla
       plan_(std::move(plan)),
       layout_(local::Layout::forSandbox(km_home_, plan_.id)),
       host_(local::detectCgroups()),
-      cgroups_(local::Cgroups::existing(host_, plan_.id)) {}
+      cgroups_(local::Cgroups::existing(host_, local::cgroupGroup(km_home_), plan_.id)) {}
 
 void Runtime::event(std::string_view kind, std::string_view detail) {
   if (auto s = store_.addEvent(plan_.id, kind, detail); !s) {
@@ -89,7 +89,7 @@ Status Runtime::start(bool first_start) {
     if (::chown(d->c_str(), user_.uid, user_.gid) != 0) return sys::errnoError("chown", *d, errno);
   }
   local::Limits limits{plan_.resources.cpu_millis, plan_.resources.memory_bytes, plan_.resources.pids};
-  auto cg = local::Cgroups::create(host_, plan_.id, limits);
+  auto cg = local::Cgroups::create(host_, local::cgroupGroup(km_home_), plan_.id, limits);
   if (!cg) return std::move(cg).error();
   cgroups_ = *cg;
   local::LaunchSpec spec;

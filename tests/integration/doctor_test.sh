@@ -30,14 +30,14 @@ expect_eq "$(km exec doc -- cat /var/km-init-marker)" init-ran "recovered with i
 
 # Leaks with no sandbox in the store.
 leak="kt-deadbeef"
-host_cg=/sys/fs/cgroup/pids             # a v1 hierarchy on hybrid hosts
-[ -d "$host_cg" ] || host_cg=/sys/fs/cgroup   # the v2 root on pure v2 hosts
-mkdir -p "$host_cg/km/$leak" "$KM_HOME/sandboxes/kt-0rphan00"
+group_dir="$(dirname "$(cg_file "$id" cgroup.procs)")"   # this home's km/<tag> in one hierarchy
+group_dir="$(dirname "$group_dir")"
+mkdir -p "$group_dir/$leak" "$KM_HOME/sandboxes/kt-0rphan00"
 out="$(km doctor || true)"
 expect_contains "$out" "$leak" "doctor finds the leaked cgroup"
 expect_contains "$out" "kt-0rphan00" "doctor finds the orphan directory"
 km doctor --fix >/dev/null || true
-[ ! -d "$host_cg/km/$leak" ] || fail "leaked cgroup still there"
+[ ! -d "$group_dir/$leak" ] || fail "leaked cgroup still there"
 [ ! -d "$KM_HOME/sandboxes/kt-0rphan00" ] || fail "orphan dir still there"
 km doctor >/dev/null || fail "doctor clean after --fix"
 echo "PASS: doctor"

@@ -24,9 +24,16 @@ expect_eq() { [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"; }
 expect_contains() { [[ "$1" == *"$2"* ]] || fail "$3: expected to contain '$2', got: $1"; }
 expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
 
+# Sandbox cgroup directories: <hierarchy>/km/<home tag>/<id>.
+km_cgroups() { find /sys/fs/cgroup -mindepth 3 -maxdepth 5 -type d -path '*/km/????????/*' 2>/dev/null | sort; }
+# This home's group dirs too (km/<tag>), which must go when its last sandbox does.
+km_cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d -path '*/km/*' 2>/dev/null | sort; }
+# The first existing FILE of sandbox ID's cgroups (whichever hierarchy has it).
+cg_file() { find /sys/fs/cgroup -mindepth 4 -maxdepth 6 -path "*/km/*/$1/$2" 2>/dev/null | head -1; }
+
 # Every km cgroup, mount and sandbox directory on the host (for before/after comparisons).
 kernel_snapshot() {
-  { ls -d /sys/fs/cgroup/*/km/*/ 2>/dev/null || true
+  { km_cgroup_dirs
     grep -F "$KM_HOME" /proc/self/mountinfo || true
     ls "$KM_HOME/sandboxes" 2>/dev/null || true
     pgrep -f "km-init|supervise" -a 2>/dev/null | grep -F -- "$KM_HOME" || true; } | sort

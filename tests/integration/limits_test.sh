@@ -5,11 +5,11 @@ source "$(dirname "$0")/lib.sh" "$@"
 id="$(km create "$FIXTURES/local-test.yaml")"
 
 # The limits landed in the kernel, in whichever hierarchy this host offers.
-mem_limit="$(cat /sys/fs/cgroup/memory/km/$id/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/km/$id/memory.max)"
+mem_limit="$(cat "$(cg_file "$id" memory.limit_in_bytes)" 2>/dev/null || cat "$(cg_file "$id" memory.max)")"
 expect_eq "$mem_limit" $((256 << 20)) "memory limit"
-pids_limit="$(cat /sys/fs/cgroup/pids/km/$id/pids.max 2>/dev/null || cat /sys/fs/cgroup/km/$id/pids.max)"
+pids_limit="$(cat "$(cg_file "$id" pids.max)")"
 expect_eq "$pids_limit" 128 "pids limit"
-cpu_quota="$(cat /sys/fs/cgroup/cpu/km/$id/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/km/$id/cpu.max)"
+cpu_quota="$(cat "$(cg_file "$id" cpu.cfs_quota_us)" 2>/dev/null || cut -d' ' -f1 "$(cg_file "$id" cpu.max)")"
 expect_eq "$cpu_quota" 100000 "cpu quota (1 CPU)"
 
 # 1 GiB in a 256 MiB box: the kernel kills the hog (SIGKILL → 137), not the sandbox.
@@ -23,7 +23,7 @@ expect_eq "$(km status --json "$id" | json_field status)" running "still running
 
 # Fork storm: pids.max stops it; the sandbox still answers afterwards.
 out="$(km exec "$id" -- bash -c 'n=0; for i in $(seq 1 300); do sleep 3 & n=$((n+1)); done 2>/dev/null; echo started' 2>&1 || true)"
-running_pids="$(cat /sys/fs/cgroup/pids/km/$id/pids.current 2>/dev/null || cat /sys/fs/cgroup/km/$id/pids.current)"
+running_pids="$(cat "$(cg_file "$id" pids.current)")"
 [ "$running_pids" -le 128 ] || fail "pids.current $running_pids above the limit"
 sleep 3.5
 expect_eq "$(km exec "$id" -- echo ok)" ok "sandbox answers after the fork storm"

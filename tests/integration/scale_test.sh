@@ -9,7 +9,8 @@ start=$(date +%s%N)
 for i in $(seq 1 "$N"); do km create "$minimal" >/dev/null; done
 created=$(date +%s%N)
 expect_eq "$(km list | tail -n +2 | grep -c running)" "$N" "all running"
-expect_eq "$(ls -d /sys/fs/cgroup/*/km/kt-*/ 2>/dev/null | wc -l)" "$(( N * $(ls -d /sys/fs/cgroup/*/km 2>/dev/null | wc -l) ))" "one cgroup per hierarchy per sandbox"
+per_sandbox="$(km_cgroups | grep -c "/$(ids | head -1)$")"
+expect_eq "$(km_cgroups | wc -l)" "$(( N * per_sandbox ))" "the same cgroups for every sandbox"
 for id in $(ids); do km destroy --yes "$id" >/dev/null; done
 done_ns=$(date +%s%N)
 expect_eq "$(kernel_snapshot)" "$before" "nothing left after destroying $N"

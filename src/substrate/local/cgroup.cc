@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -129,11 +130,24 @@ HostCgroups detectCgroups() {
   return h;
 }
 
-Cgroups Cgroups::existing(const HostCgroups& host, std::string_view id) {
+std::string cgroupGroup(std::string_view km_home) {
+  // FNV-1a of the absolute state directory: short, stable, and distinct per KM_HOME.
+  uint32_t h = 2166136261u;
+  for (unsigned char ch : fs::absolutePath(km_home)) {
+    h ^= ch;
+    h *= 16777619u;
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", h);
+  return std::string("km/") + buf;
+}
+
+Cgroups Cgroups::existing(const HostCgroups& host, std::string_view group, std::string_view id) {
   Cgroups c;
   c.host_ = host;
   c.id_ = std::string(id);
-  auto dir = [&](const std::string& mount) { return mount + "/km/" + c.id_; };
+  c.group_ = std::string(group);
+  auto dir = [&](const std::string& mount) { return mount + "/" + c.group_ + "/" + c.id_; };
   if (!host.v2_root.empty()) c.v2_ = dir(host.v2_root);
   if (host.memory == CgroupVersion::kV1) c.mem_ = dir(host.v1_memory);
   if (host.cpu == CgroupVersion::kV1) c.cpu_ = dir(host.v1_cpu);
@@ -150,23 +164,31 @@ Cgroups Cgroups::existing(const HostCgroups& host, std::string_view id) {
   return c;
 }
 
-Result<Cgroups> Cgroups::create(const HostCgroups& host, std::string_view id, const Limits& limits) {
-  Cgroups c = existing(host, id);
+Result<Cgroups> Cgroups::create(const HostCgroups& host, std::string_view group,
+                                std::string_view id, const Limits& limits) {
+  Cgroups c = existing(host, group, id);
   if (c.dirs_.empty()) return unavailable("no cgroup hierarchy is mounted on this host");
   auto fail = [&](Error e) -> Result<Cgroups> {
     (void)c.remove();
     return std::move(e).context("creating cgroups for " + c.id_);
   };
+  // Parents: "km" and "km/<tag>" in every hierarchy.
+  std::string top = c.group_.substr(0, c.group_.find('/'));
+  for (const auto& d : c.dirs_) {
+    std::string mount = d.substr(0, d.size() - c.group_.size() - c.id_.size() - 2);
+    for (const std::string& parent : {mount + "/" + top, mount + "/" + c.group_}) {
+      if (auto s = makeDir(parent); !s) return fail(std::move(s).error());
+    }
+  }
   if (!c.v2_.empty()) {
-    std::string km = host.v2_root + "/km";
-    if (auto s = makeDir(km); !s) return fail(std::move(s).error());
     // v2 controllers must be enabled on every ancestor of the leaf.
     std::string enable;
     if (host.memory == CgroupVersion::kV2) enable += " +memory";
     if (host.cpu == CgroupVersion::kV2) enable += " +cpu";
     if (host.pids == CgroupVersion::kV2) enable += " +pids";
     if (!enable.empty()) {
-      for (const std::string& parent : {host.v2_root, km}) {
+      for (const std::string& parent :
+           {host.v2_root, host.v2_root + "/" + top, host.v2_root + "/" + c.group_}) {
         if (auto s = sys::writeFile(parent + "/cgroup.subtree_control", enable.substr(1)); !s) {
           return fail(std::move(s).error());
         }
@@ -174,13 +196,17 @@ Result<Cgroups> Cgroups::create(const HostCgroups& host, std::string_view id, co
     }
   }
   for (const auto& d : c.dirs_) {
-    std::string parent = d.substr(0, d.rfind('/'));
-    if (auto s = makeDir(parent); !s) return fail(std::move(s).error());
-    if (::mkdir(d.c_str(), 0755) != 0) {
-      int err = errno;
-      if (err == EEXIST) return fail(unavailable(d + " already exists (run `km doctor --fix`)"));
-      return fail(sys::errnoError("mkdir", d, err));
+    int err = 0;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      err = ::mkdir(d.c_str(), 0755) == 0 ? 0 : errno;
+      if (err != ENOENT) break;
+      // Another sandbox's teardown removed the (then empty) group dir in between.
+      std::string parent = d.substr(0, d.rfind('/'));
+      (void)makeDir(parent.substr(0, parent.rfind('/')));
+      (void)makeDir(parent);
     }
+    if (err == EEXIST) return fail(unavailable(d + " already exists (run `km doctor --fix`)"));
+    if (err != 0) return fail(sys::errnoError("mkdir", d, err));
   }
   auto set = [&](const std::string& dir, std::string_view file, const std::string& value) -> Status {
     return sys::writeFile(dir + "/" + std::string(file), value);
@@ -298,6 +324,12 @@ Status Cgroups::remove() const {
       first = sys::errnoError("rmdir", *it, errno);
     }
   }
+  if (!first) return first;
+  // The group and "km" parents go too once empty (EBUSY while other sandboxes use them).
+  for (const auto& d : dirs_) {
+    std::string group = d.substr(0, d.rfind('/'));
+    if (::rmdir(group.c_str()) == 0) ::rmdir(group.substr(0, group.rfind('/')).c_str());
+  }
   return first;
 }
 
@@ -309,7 +341,7 @@ std::vector<std::string> Cgroups::existingDirs() const {
   return out;
 }
 
-std::vector<std::string> listKmCgroups(const HostCgroups& host) {
+std::vector<std::string> listKmCgroups(const HostCgroups& host, std::string_view group) {
   std::vector<std::string> out;
   std::vector<std::string> mounts = {host.v2_root, host.v1_memory, host.v1_cpu, host.v1_cpuacct,
                                      host.v1_pids, host.v1_freezer};
@@ -320,11 +352,12 @@ std::vector<std::string> listKmCgroups(const HostCgroups& host) {
     for (const auto& s : seen) dup = dup || s == m;
     if (dup) continue;
     seen.push_back(m);
-    DIR* d = ::opendir((m + "/km").c_str());
+    std::string parent = m + "/" + std::string(group);
+    DIR* d = ::opendir(parent.c_str());
     if (d == nullptr) continue;
     while (dirent* e = ::readdir(d)) {
       if (e->d_name[0] == '.' || e->d_type != DT_DIR) continue;
-      out.push_back(m + "/km/" + e->d_name);
+      out.push_back(parent + "/" + e->d_name);
     }
     ::closedir(d);
   }

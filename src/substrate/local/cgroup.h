@@ -2,7 +2,9 @@
 // pids) is used from cgroup v2 when the v2 hierarchy offers it, else from its v1 hierarchy,
 // else it is reported as not enforceable — km never claims a limit it cannot apply. On hybrid
 // hosts (v2 mounted at /sys/fs/cgroup/unified with no useful controllers) the sandbox also
-// gets a v2 cgroup for grouping, freezing and eBPF. Names: <hierarchy>/km/<sandbox id>.
+// gets a v2 cgroup for grouping, freezing and eBPF. Names: <hierarchy>/<group>/<sandbox id>,
+// where the group (cgroupGroup) is per state directory, so fleets of different KM_HOMEs on
+// one host never see each other's cgroups as leaks.
 #pragma once
 
 #include <sys/types.h>
@@ -33,6 +35,9 @@ struct HostCgroups {
 // Reads /proc/self/mountinfo and the v2 root's cgroup.controllers.
 HostCgroups detectCgroups();
 
+// "km/<8 hex>": the parent of every cgroup of the sandboxes kept under `km_home`.
+std::string cgroupGroup(std::string_view km_home);
+
 struct Limits {
   int64_t cpu_millis = 0;    // 0 = none
   int64_t memory_bytes = 0;  // 0 = none
@@ -44,10 +49,10 @@ struct Limits {
 class Cgroups {
  public:
   // Creates the directories and writes the limits. On failure removes what it made.
-  [[nodiscard]] static Result<Cgroups> create(const HostCgroups& host, std::string_view id,
-                                              const Limits& limits);
+  [[nodiscard]] static Result<Cgroups> create(const HostCgroups& host, std::string_view group,
+                                              std::string_view id, const Limits& limits);
   // The directories a sandbox of this id has (or would have) on this host.
-  static Cgroups existing(const HostCgroups& host, std::string_view id);
+  static Cgroups existing(const HostCgroups& host, std::string_view group, std::string_view id);
 
   // Moves `pid` (0 = the caller) into every directory.
   [[nodiscard]] Status addProcess(pid_t pid) const;
@@ -69,11 +74,12 @@ class Cgroups {
  private:
   HostCgroups host_;
   std::string id_;
+  std::string group_;
   std::vector<std::string> dirs_;  // every directory, v2 first when present
   std::string v2_, mem_, cpu_, cpuacct_, pids_, freezer_;  // "" when not used
 };
 
-// Directory names of every km cgroup on this host (for doctor): "<hierarchy>/km/<id>".
-std::vector<std::string> listKmCgroups(const HostCgroups& host);
+// Every sandbox cgroup directory of `group` on this host (for doctor).
+std::vector<std::string> listKmCgroups(const HostCgroups& host, std::string_view group);
 
 }  // namespace km::substrate::local

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Side-by-side sandbox start, exec and teardown: km vs bubblewrap vs unshare+nsenter.
+
+Usage (root): bench/sandbox_bench.py KM_BINARY [RUNS]
+Each case runs RUNS times in one session, interleaved round-robin so background load hits
+all of them alike; prints medians and the ratios the issue sets as targets:
+  km create (to ready)  <= 2   x  bwrap --unshare-all --ro-bind / / true
+  km exec SB -- true    <= 1.5 x  nsenter --all -t PID true
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PROFILE = """apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata: {name: bench, prefix: kb}
+extends: hardened
+spec:
+  lifecycle: {ttl: "0", idleTimeout: "1h", teardownPolicy: destroy}
+  runtime: {substrate: local}
+"""
+
+
+def timed(cmd, **kw):
+    t = time.perf_counter()
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, **kw).stdout
+    return (time.perf_counter() - t) * 1000, out
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("sandbox_bench: needs root (namespaces, cgroups)")
+    km = os.path.abspath(sys.argv[1])
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    home = tempfile.mkdtemp(prefix="km-bench.")
+    env = dict(os.environ, KM_HOME=home)
+    env.pop("KM_CONFIG", None)
+    profile = os.path.join(home, "bench.yaml")
+    with open(profile, "w") as f:
+        f.write(PROFILE)
+    # A long-lived namespace set for nsenter, made the way unshare users do it.
+    holder = subprocess.Popen(["unshare", "-m", "-p", "-n", "-u", "-i", "-C", "-f",
+                               "--mount-proc", "sleep", "infinity"])
+    time.sleep(0.3)
+    target = subprocess.run(["pgrep", "-P", str(holder.pid)], stdout=subprocess.PIPE,
+                            text=True).stdout.split()[0]
+    _, out = timed([km, "create", profile], env=env)
+    resident = out.decode().strip()
+    res = {k: [] for k in ("bwrap", "unshare", "km create", "km destroy", "nsenter", "km exec")}
+    try:
+        for _ in range(runs):
+            res["bwrap"].append(timed(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"])[0])
+            res["unshare"].append(timed(["unshare", "-m", "-p", "-n", "-u", "-i", "-C", "-f", "true"])[0])
+            ms, out = timed([km, "create", profile], env=env)
+            res["km create"].append(ms)
+            res["km destroy"].append(timed([km, "destroy", "--yes", out.decode().strip()], env=env)[0])
+            res["nsenter"].append(timed(["nsenter", "-a", "-t", target, "true"])[0])
+            res["km exec"].append(timed([km, "exec", resident, "--", "true"], env=env)[0])
+    finally:
+        subprocess.run([km, "destroy", "--yes", resident], env=env, stdout=subprocess.DEVNULL)
+        holder.kill()
+        holder.wait()
+        shutil.rmtree(home, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in res.items()}
+    print(f"{'case':<12} {'median ms':>10} {'p90 ms':>8}   ({runs} runs each, interleaved)")
+    for k, v in res.items():
+        p90 = sorted(v)[int(len(v) * 0.9) - 1]
+        print(f"{k:<12} {med[k]:>10.2f} {p90:>8.2f}")
+    create_ratio = med["km create"] / med["bwrap"]
+    exec_ratio = med["km exec"] / med["nsenter"]
+    print(f"km create / bwrap   = {create_ratio:.2f}  (target <= 2.0)")
+    print(f"km exec / nsenter   = {exec_ratio:.2f}  (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()
