@@ -84,35 +84,30 @@ bool HostCgroups::hybrid() const {
                               pids == CgroupVersion::kV1);
 }
 
-HostCgroups detectCgroups() {
+HostCgroups parseCgroupMounts(std::string_view mountinfo, std::string_view v2_controllers_text,
+                              bool v2_has_stat) {
   HostCgroups h;
-  auto info = readSmall("/proc/self/mountinfo");
-  if (info) {
-    std::istringstream in(*info);
-    std::string line;
-    while (std::getline(in, line)) {
-      // "... mountpoint opts [optional...] - fstype source superopts"
-      size_t dash = line.find(" - ");
-      if (dash == std::string::npos) continue;
-      std::istringstream left(line.substr(0, dash)), right(line.substr(dash + 3));
-      std::string id, parent, devno, root, mountpoint, fstype, source, superopts;
-      left >> id >> parent >> devno >> root >> mountpoint;
-      right >> fstype >> source >> superopts;
-      if (fstype == "cgroup2" && h.v2_root.empty()) {
-        h.v2_root = mountpoint;
-      } else if (fstype == "cgroup") {
-        if (hasWord(superopts, "memory", ',')) h.v1_memory = mountpoint;
-        if (hasWord(superopts, "cpu", ',')) h.v1_cpu = mountpoint;
-        if (hasWord(superopts, "cpuacct", ',')) h.v1_cpuacct = mountpoint;
-        if (hasWord(superopts, "pids", ',')) h.v1_pids = mountpoint;
-        if (hasWord(superopts, "freezer", ',')) h.v1_freezer = mountpoint;
-      }
+  std::istringstream in{std::string(mountinfo)};
+  std::string line;
+  while (std::getline(in, line)) {
+    // "... mountpoint opts [optional...] - fstype source superopts"
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream left(line.substr(0, dash)), right(line.substr(dash + 3));
+    std::string id, parent, devno, root, mountpoint, fstype, source, superopts;
+    left >> id >> parent >> devno >> root >> mountpoint;
+    right >> fstype >> source >> superopts;
+    if (fstype == "cgroup2" && h.v2_root.empty()) {
+      h.v2_root = mountpoint;
+    } else if (fstype == "cgroup") {
+      if (hasWord(superopts, "memory", ',')) h.v1_memory = mountpoint;
+      if (hasWord(superopts, "cpu", ',')) h.v1_cpu = mountpoint;
+      if (hasWord(superopts, "cpuacct", ',')) h.v1_cpuacct = mountpoint;
+      if (hasWord(superopts, "pids", ',')) h.v1_pids = mountpoint;
+      if (hasWord(superopts, "freezer", ',')) h.v1_freezer = mountpoint;
     }
   }
-  std::string v2_controllers;
-  if (!h.v2_root.empty()) {
-    v2_controllers = trim(readSmall(h.v2_root + "/cgroup.controllers").value_or(""));
-  }
+  std::string v2_controllers = h.v2_root.empty() ? "" : trim(std::string(v2_controllers_text));
   auto pick = [&](std::string_view name, const std::string& v1) {
     if (!h.v2_root.empty() && hasWord(v2_controllers, name, ' ')) return CgroupVersion::kV2;
     if (!v1.empty()) return CgroupVersion::kV1;
@@ -122,12 +117,20 @@ HostCgroups detectCgroups() {
   h.cpu = pick("cpu", h.v1_cpu);
   h.pids = pick("pids", h.v1_pids);
   // cgroup.freeze is core v2 (Linux 5.2+): no controller to enable.
-  if (!h.v2_root.empty() && fs::exists(h.v2_root + "/cgroup.stat")) {
+  if (!h.v2_root.empty() && v2_has_stat) {
     h.freezer = CgroupVersion::kV2;
   } else if (!h.v1_freezer.empty()) {
     h.freezer = CgroupVersion::kV1;
   }
   return h;
+}
+
+HostCgroups detectCgroups() {
+  std::string info = readSmall("/proc/self/mountinfo").value_or("");
+  HostCgroups first = parseCgroupMounts(info, "", false);
+  if (first.v2_root.empty()) return first;
+  return parseCgroupMounts(info, readSmall(first.v2_root + "/cgroup.controllers").value_or(""),
+                           fs::exists(first.v2_root + "/cgroup.stat"));
 }
 
 std::string cgroupGroup(std::string_view km_home) {

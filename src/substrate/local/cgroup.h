@@ -34,6 +34,10 @@ struct HostCgroups {
 
 // Reads /proc/self/mountinfo and the v2 root's cgroup.controllers.
 HostCgroups detectCgroups();
+// The decision itself, from a mountinfo text and the v2 root's cgroup.controllers text.
+// `v2_has_stat` says whether the v2 root has cgroup.stat (cgroup.freeze exists: Linux 5.2+).
+HostCgroups parseCgroupMounts(std::string_view mountinfo, std::string_view v2_controllers,
+                              bool v2_has_stat);
 
 // "km/<8 hex>": the parent of every cgroup of the sandboxes kept under `km_home`.
 std::string cgroupGroup(std::string_view km_home);
