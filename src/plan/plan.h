@@ -78,15 +78,18 @@ struct CompileOptions {
 
 // Compiles `profile` (resolved and validated, defaults applied). InvalidArgument for a bad
 // --ttl/--idle/--alias/--substrate value or an unusable combination, saying which flag and
-// what is accepted.
+// what is accepted; also for a configFiles path that is not absolute or has a ".." component
+// (the substrate writes it under the sandbox's root). `options.id` must not be empty.
 [[nodiscard]] Result<SandboxPlan> compile(const profile::Profile& profile,
                                           const CompileOptions& options);
 
 // A fresh id: prefix + "-" + 8 lowercase hex digits from the kernel's random source.
 std::string newSandboxId(std::string_view prefix);
 
-// The plan as a document (JSON/YAML), field names in camelCase, and back. fromNode fails with
-// InvalidArgument on a document that is not a plan this build wrote.
+// The plan as a document (JSON/YAML), field names in camelCase (allowedDNSSuffixes spelt as
+// in the profile), in a fixed order after a leading `planVersion: 1`, and back. fromNode
+// fails with InvalidArgument on a document that is not a plan this build wrote: another
+// planVersion, a missing or unknown key, or a value of the wrong type.
 doc::Node toNode(const SandboxPlan& plan);
 [[nodiscard]] Result<SandboxPlan> fromNode(const doc::Node& node);
 

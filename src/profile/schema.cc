@@ -1,7 +1,7 @@
 // The SandboxProfile's field descriptions: one place that gives km its decoder, its
 // encoder (`km profile show`) and its JSON Schema (`km schema`). Field names, required
-// sets and constraints follow upstream's v1alpha2 schema; km adds the `local` substrate and
-// patterns for regions, instance types, hosts, repos and refs.
+// sets and constraints follow upstream's v1alpha2 schema; km adds the `local` substrate,
+// spec.runtime.resources, and patterns for regions, instance types, hosts, repos and refs.
 #include "profile/schema.h"
 
 #include "doc/describe.h"
@@ -92,6 +92,79 @@ struct Describe<Desktop> {
   }
 };
 
+// ---- spec.runtime.resources (km extension) ---------------------------------------------
+
+namespace {
+
+// A memory size: bytes, or a number with a 1024-based (Ki…Ti) or 1000-based (K…T) suffix.
+// The digit counts are bounded per suffix so every match fits in int64 (< ~1.2e18 bytes);
+// plan::parseMemoryBytes reads the same grammar.
+constexpr std::string_view kMemory =
+    R"(^[1-9]([0-9]{0,17}|[0-9]{0,14}Ki?|[0-9]{0,11}Mi?|[0-9]{0,8}Gi?|[0-9]{0,5}Ti?)$)";
+constexpr int64_t kMaxCpus = 4096;
+constexpr int64_t kMaxPids = 4'194'304;  // the kernel's PID_MAX_LIMIT on 64-bit
+
+// "0.5" → 500, exactly (through the money parser's millionths, never a double).
+Result<int64_t> parseCpuMillis(const std::string& text) {
+  auto ppm = parseRatio(text);
+  if (!ppm || *ppm % 1000 != 0) {
+    return invalidArgument("\"" + text + "\" is not a plain decimal number of CPUs with at most 3 "
+                           "decimals, like 0.5 or 2");
+  }
+  if (*ppm <= 0) return invalidArgument("must be more than 0, got " + text);
+  if (*ppm > kMaxCpus * kPpmOne) {
+    return invalidArgument("must be at most " + std::to_string(kMaxCpus) + ", got " + text);
+  }
+  return *ppm / 1000;
+}
+
+std::string formatCpuMillis(int64_t millis) {
+  std::string frac = std::to_string(1000 + millis % 1000).substr(1);  // "500", "050", "000"
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return std::to_string(millis / 1000) + (frac.empty() ? "" : "." + frac);
+}
+
+}  // namespace
+
+// CPUs are a YAML number (0.5, 2), read exactly like money: a quoted "2" is refused.
+template <>
+struct Codec<Cpus> {
+  static void decode(const Node& n, Cpus& v, DecodeContext& c, const std::string& p, const Rules&) {
+    if (n.kind() != Node::Kind::kInt && n.kind() != Node::Kind::kFloat) {
+      return c.typeError(n, p, "a number of CPUs like 0.5 or 2");
+    }
+    auto millis = parseCpuMillis(n.text());
+    if (!millis) return c.error(n, p, millis.error().message());
+    v.millis = *millis;
+  }
+  static std::optional<Node> encode(const Cpus& v) { return Node::number(formatCpuMillis(v.millis)); }
+  static Node schema(const Rules&) {
+    Node s = Node::map();
+    s.set("type", Node::string("number"));
+    s.set("exclusiveMinimum", Node::integer(0));
+    s.set("maximum", Node::integer(kMaxCpus));
+    return s;
+  }
+};
+
+template <>
+struct Describe<RuntimeResources> {
+  static constexpr std::string_view kDoc =
+      "km extension (not in upstream): explicit local limits that override, field by field, the "
+      "cpu and memory instanceType implies. Used by the local substrate.";
+  static void build(Fields<RuntimeResources>& f) {
+    f.add("cpus", &RuntimeResources::cpus,
+          "CPUs: a number more than 0 with at most 3 decimals, like 0.5 or 2 (at most 4096).");
+    f.add("memory", &RuntimeResources::memory,
+          "Memory: a whole number of bytes, optionally followed by Ki, Mi, Gi or Ti (powers of 1024) "
+          "or K, M, G or T (powers of 1000), like 512Mi or 4Gi.")
+        .pattern(kMemory, "a memory size like 512Mi, 4Gi or 2G (a whole number above 0 with an "
+                          "optional suffix Ki, Mi, Gi, Ti, K, M, G or T, at most about 10^18 bytes)");
+    f.add("pids", &RuntimeResources::pids, "Most processes and threads alive at once.")
+        .min(1).max(kMaxPids).defaultValue("4096");
+  }
+};
+
 template <>
 struct Describe<Runtime> {
   static constexpr std::string_view kDoc = "Where and on what the sandbox runs.";
@@ -121,6 +194,9 @@ struct Describe<Runtime> {
     f.add("vscode", &Runtime::vscode, "Remote VS Code server.");
     f.add("desktop", &Runtime::desktop, "Remote desktop.");
     f.add("azPreference", &Runtime::az_preference, "Availability zones to try, in order.").minLength(1);
+    f.add("resources", &Runtime::resources,
+          "km extension: explicit cpus, memory and pids limits for the local substrate, overriding "
+          "what instanceType implies.");
   }
 };
 

@@ -1,6 +1,7 @@
 // The SandboxProfile as typed data (apiVersion klankermaker.ai/v1alpha2), field for field
-// as upstream klanker-maker defines it, plus km's `local` substrate. Optional sections and
-// tri-state booleans are std::optional so "not written" stays distinct from "false".
+// as upstream klanker-maker defines it, plus km's `local` substrate and spec.runtime.resources.
+// Optional sections and tri-state booleans are std::optional so "not written" stays distinct
+// from "false".
 // Money is integer micro-dollars (doc::Dollars), ratios parts per million (doc::Ratio).
 // Plain data; the field descriptions (schema, docs) are in profile/schema.cc.
 #pragma once
@@ -58,6 +59,20 @@ struct Desktop {
   std::optional<std::string> geometry;
 };
 
+// A number of CPUs, read exactly (never through a double) in thousandths: 0.5 → 500.
+struct Cpus {
+  int64_t millis = 0;
+  bool operator==(const Cpus&) const = default;
+};
+
+// spec.runtime.resources — a km extension (upstream has no such field): explicit limits for
+// the local substrate that override what instanceType implies, field by field.
+struct RuntimeResources {
+  std::optional<Cpus> cpus;           // > 0, at most 3 decimals
+  std::optional<std::string> memory;  // "512Mi", "4Gi", "2G", "1073741824" (bytes)
+  std::optional<int64_t> pids;        // ≥ 1
+};
+
 struct Runtime {
   std::string substrate;  // local | ec2 | ecs | docker
   std::optional<bool> spot;
@@ -73,6 +88,7 @@ struct Runtime {
   std::optional<VsCode> vscode;
   std::optional<Desktop> desktop;
   Strings az_preference;
+  std::optional<RuntimeResources> resources;  // km extension
 };
 
 struct Execution {

@@ -1,0 +1,82 @@
+// plan::compile: a resolved profile plus the create flags become one SandboxPlan. A recipe,
+// one line per concern; each step (compile_steps.h) sees only its part of the profile.
+#include <string>
+#include <unordered_set>
+
+#include "core/check.h"
+#include "core/strings.h"
+#include "plan/compile_steps.h"
+#include "plan/plan.h"
+
+namespace km::plan {
+namespace {
+
+// The substrate writes these files into the sandbox's root; a relative path or a ".."
+// component would let a profile aim outside it.
+Status checkConfigPath(const std::string& path) {
+  bool ok = startsWith(path, "/");
+  for (const auto& part : split(path, '/')) ok = ok && part != "..";
+  if (ok) return {};
+  return invalidArgument("spec.execution.configFiles: " + quoted(path) +
+                         " is not an absolute path inside the sandbox (no \"..\" components)");
+}
+
+// withDefaults has normally folded initCommandsAppend already; doing it here the same way
+// (skipping commands already present) keeps compile right on a profile without defaults.
+std::vector<std::string> initCommands(const profile::Execution& e) {
+  std::vector<std::string> out = e.init_commands;
+  std::unordered_set<std::string> have(out.begin(), out.end());
+  for (const auto& c : e.init_commands_append)
+    if (have.insert(c).second) out.push_back(c);
+  return out;
+}
+
+}  // namespace
+
+Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOptions& options) {
+  KM_CHECK(!options.id.empty()) << "CompileOptions.id must come from newSandboxId()";
+  const profile::Spec& spec = profile.spec;
+  SandboxPlan p;
+
+  p.id = options.id;
+  p.hostname = options.id;
+  p.profile_name = profile.metadata.name;
+  if (options.alias) {
+    KM_TRY(checkAlias(*options.alias));
+    p.alias = options.alias;
+  }
+
+  auto where = chooseSubstrate(spec.runtime.substrate, options);
+  if (!where) return std::move(where).error();
+  p.substrate = where->substrate;
+  p.substrate_note = where->note;
+  p.requested_substrate = spec.runtime.substrate;
+  p.region = spec.runtime.region;
+  p.instance_type = spec.runtime.instance_type;
+
+  auto lifetime = resolveLifetime(spec.lifecycle, options);
+  if (!lifetime) return std::move(lifetime).error();
+  p.ttl_seconds = lifetime->ttl_seconds;
+  p.idle_timeout_seconds = lifetime->idle_timeout_seconds;
+  p.teardown_policy = spec.lifecycle.teardown_policy;
+
+  auto resources = resolveResources(spec.runtime, options.host_cpus, options.host_memory_bytes);
+  if (!resources) return std::move(resources).error();
+  p.resources = std::move(*resources);
+
+  p.shell = spec.execution.shell;
+  p.working_dir = spec.execution.working_dir;
+  p.env = spec.execution.env;
+  for (const auto& [path, content] : spec.execution.config_files) {
+    KM_TRY(checkConfigPath(path));
+    p.config_files.push_back({path, content});
+  }
+  p.init_commands = initCommands(spec.execution);
+
+  p.enforcement = spec.network.enforcement.value_or("proxy");
+  p.allowed_dns_suffixes = spec.network.egress.allowed_dns_suffixes;
+  p.allowed_hosts = spec.network.egress.allowed_hosts;
+  return p;
+}
+
+}  // namespace km::plan

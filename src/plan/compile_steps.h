@@ -1,0 +1,56 @@
+// The steps plan::compile runs, one concern each, given only their part of the profile
+// (private to the plan module; tests call them directly). Pure functions, thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "plan/plan.h"
+#include "profile/types.h"
+
+namespace km::plan {
+
+// Defaults when neither spec.runtime.resources nor a known instance type says otherwise.
+inline constexpr int64_t kDefaultCpuMillis = 2'000;
+inline constexpr int64_t kDefaultMemoryBytes = int64_t{4} << 30;  // 4 GiB
+inline constexpr int64_t kDefaultPids = 4'096;
+
+struct SubstrateChoice {
+  std::string substrate;
+  std::string note;  // empty when the profile's own substrate is used
+};
+
+// Picks where the sandbox runs (substrate_choice.cc): --substrate when given, else the
+// profile's substrate when it can run here, else the operator's default with a note saying
+// why. InvalidArgument when the flag or the operator default names a substrate this build
+// cannot use.
+[[nodiscard]] Result<SubstrateChoice> chooseSubstrate(std::string_view requested,
+                                                      const CompileOptions& options);
+
+struct Lifetime {
+  int64_t ttl_seconds = 0;
+  int64_t idle_timeout_seconds = 0;
+};
+
+// ttl and idle timeout from --ttl/--idle or the profile's lifecycle (lifetime.cc).
+// InvalidArgument naming the flag (or field) and the accepted form, or the ttl < idle clash.
+[[nodiscard]] Result<Lifetime> resolveLifetime(const profile::Lifecycle& lifecycle,
+                                               const CompileOptions& options);
+
+// OK when `alias` matches ^[a-z][a-z0-9-]{0,62}$; else InvalidArgument saying so (ids.cc).
+[[nodiscard]] Status checkAlias(std::string_view alias);
+
+// cpu, memory and pids from spec.runtime.resources, the instance type, or the defaults,
+// clamped to the host when its size is known (resources.cc). InvalidArgument only for a
+// resources value the profile schema would have refused.
+[[nodiscard]] Result<Resources> resolveResources(const profile::Runtime& runtime, int host_cpus,
+                                                 int64_t host_memory_bytes);
+
+// "512Mi" → 536870912: digits, then nothing (bytes), Ki Mi Gi Ti (powers of 1024) or
+// K M G T (powers of 1000); the profile's spec.runtime.resources.memory grammar. Fails with
+// InvalidArgument for anything else, zero, or a value that does not fit in int64.
+[[nodiscard]] Result<int64_t> parseMemoryBytes(std::string_view text);
+
+}  // namespace km::plan

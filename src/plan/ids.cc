@@ -1,0 +1,48 @@
+// Sandbox identity: ids ({prefix}-{8 hex}) drawn from the kernel's random source, and the
+// user-chosen alias, which shares the DNS-label shape so it can name a host.
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "core/check.h"
+#include "core/strings.h"
+#include "plan/compile_steps.h"
+#include "plan/plan.h"
+
+namespace km::plan {
+
+std::string newSandboxId(std::string_view prefix) {
+  uint8_t bytes[4];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    // Reads of up to 256 bytes are never cut short, and block only until the pool is
+    // initialised early in boot; retrying EINTR and short reads anyway costs nothing.
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    // Only ENOSYS (a kernel older than 3.17) can land here; km needs far newer kernels.
+    KM_CHECK(n > 0) << "getrandom: " << std::strerror(errno);
+    got += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(prefix);
+  id += '-';
+  for (uint8_t b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xf];
+  }
+  return id;
+}
+
+Status checkAlias(std::string_view alias) {
+  bool ok = !alias.empty() && alias.size() <= 63 && alias[0] >= 'a' && alias[0] <= 'z';
+  for (char c : alias) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (ok) return {};
+  return invalidArgument("--alias " + quoted(alias) +
+                         ": an alias is a lowercase letter followed by up to 62 lowercase letters, digits "
+                         "or hyphens (^[a-z][a-z0-9-]{0,62}$)");
+}
+
+}  // namespace km::plan

@@ -1,0 +1,213 @@
+// A SandboxPlan as a document: what `km create --dry-run -o json` prints and what the store
+// keeps. Keys are camelCase in a fixed order; planVersion lets a later build tell an old plan
+// from garbage. Reading is strict, since a plan km did not write is not one to run.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "plan/plan.h"
+
+namespace km::plan {
+namespace {
+
+using doc::Node;
+
+constexpr int64_t kPlanVersion = 1;
+
+Node strings(const std::vector<std::string>& v) {
+  Node s = Node::seq();
+  for (const auto& x : v) s.push(Node::string(x));
+  return s;
+}
+
+// Reads one mapping, remembering the first problem and every key it was asked for, so that
+// finish() can refuse the keys nobody asked for.
+class Reader {
+ public:
+  Reader(const Node& map, std::string path, std::optional<Error>& error)
+      : map_(map), path_(std::move(path)), error_(error) {
+    if (!map_.isMap()) fail(path_.empty() ? "the document" : path_, "a mapping", map_.kindName());
+  }
+
+  void str(std::string_view key, std::string& out) {
+    if (const Node* n = take(key, Node::Kind::kString, "a string")) out = n->text();
+  }
+  void optionalStr(std::string_view key, std::optional<std::string>& out) {
+    const Node* n = find(key);
+    if (n && n->isNull()) return out.reset();
+    if ((n = take(key, Node::Kind::kString, "a string or null"))) out = n->text();
+  }
+  void count(std::string_view key, int64_t& out) {
+    const Node* n = take(key, Node::Kind::kInt, "a whole number");
+    if (!n) return;
+    std::optional<int64_t> v = doc::parseCoreInt(n->text());
+    if (!v || *v < 0) return fail(at(key), "a whole number ≥ 0", n->text());
+    out = *v;
+  }
+  void list(std::string_view key, std::vector<std::string>& out) {
+    const Node* n = take(key, Node::Kind::kSeq, "a list");
+    if (!n) return;
+    for (size_t i = 0; i < n->items().size(); ++i) {
+      const Node& item = n->items()[i];
+      if (item.kind() != Node::Kind::kString) {
+        return fail(at(key) + "[" + std::to_string(i) + "]", "a string", item.kindName());
+      }
+      out.push_back(item.text());
+    }
+  }
+  // The child mapping or list under `key` (null after an error).
+  const Node* child(std::string_view key, Node::Kind kind, std::string_view what) {
+    return take(key, kind, what);
+  }
+  std::string at(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+  void finish() {
+    if (error_ || !map_.isMap()) return;
+    for (const auto& e : map_.entries()) {
+      bool known = false;
+      for (const auto& k : asked_) known = known || k == e.key;
+      if (!known) {
+        error_ = invalidArgument("not a plan this build wrote: " + at(e.key) + ": unknown field");
+        return;
+      }
+    }
+  }
+
+ private:
+  const Node* find(std::string_view key) {
+    asked_.emplace_back(key);
+    return error_ || !map_.isMap() ? nullptr : map_.find(key);
+  }
+  const Node* take(std::string_view key, Node::Kind kind, std::string_view what) {
+    const Node* n = find(key);
+    if (error_) return nullptr;
+    if (!n) {
+      error_ = invalidArgument("not a plan this build wrote: " + at(key) + ": missing");
+      return nullptr;
+    }
+    if (n->kind() != kind) {
+      fail(at(key), what, n->kindName());
+      return nullptr;
+    }
+    return n;
+  }
+  void fail(const std::string& where, std::string_view expected, std::string_view got) {
+    if (error_) return;
+    error_ = invalidArgument("not a plan this build wrote: " + where + ": expected " + std::string(expected) +
+                             ", got " + std::string(got));
+  }
+
+  const Node& map_;
+  std::string path_;
+  std::optional<Error>& error_;
+  std::vector<std::string> asked_;
+};
+
+}  // namespace
+
+Node toNode(const SandboxPlan& p) {
+  Node m = Node::map();
+  m.set("planVersion", Node::integer(kPlanVersion));
+  m.set("id", Node::string(p.id));
+  m.set("alias", p.alias ? Node::string(*p.alias) : Node::null());
+  m.set("profileName", Node::string(p.profile_name));
+  m.set("hostname", Node::string(p.hostname));
+  m.set("substrate", Node::string(p.substrate));
+  m.set("requestedSubstrate", Node::string(p.requested_substrate));
+  m.set("substrateNote", Node::string(p.substrate_note));
+  m.set("region", Node::string(p.region));
+  m.set("instanceType", Node::string(p.instance_type));
+  m.set("ttlSeconds", Node::integer(p.ttl_seconds));
+  m.set("idleTimeoutSeconds", Node::integer(p.idle_timeout_seconds));
+  m.set("teardownPolicy", Node::string(p.teardown_policy));
+  Node r = Node::map();
+  r.set("cpuMillis", Node::integer(p.resources.cpu_millis));
+  r.set("memoryBytes", Node::integer(p.resources.memory_bytes));
+  r.set("pids", Node::integer(p.resources.pids));
+  r.set("source", Node::string(p.resources.source));
+  m.set("resources", std::move(r));
+  m.set("user", Node::string(p.user));
+  m.set("shell", Node::string(p.shell));
+  m.set("workingDir", Node::string(p.working_dir));
+  Node env = Node::map();
+  for (const auto& [k, v] : p.env) env.set(k, Node::string(v));
+  m.set("env", std::move(env));
+  Node files = Node::seq();
+  for (const auto& f : p.config_files) {
+    Node file = Node::map();
+    file.set("path", Node::string(f.path));
+    file.set("content", Node::string(f.content));
+    files.push(std::move(file));
+  }
+  m.set("configFiles", std::move(files));
+  m.set("initCommands", strings(p.init_commands));
+  m.set("enforcement", Node::string(p.enforcement));
+  m.set("allowedDNSSuffixes", strings(p.allowed_dns_suffixes));
+  m.set("allowedHosts", strings(p.allowed_hosts));
+  return m;
+}
+
+Result<SandboxPlan> fromNode(const Node& node) {
+  std::optional<Error> error;
+  SandboxPlan p;
+  Reader top(node, "", error);
+  int64_t version = 0;
+  top.count("planVersion", version);
+  if (!error && version != kPlanVersion) {
+    return invalidArgument("not a plan this build wrote: planVersion " + std::to_string(version) +
+                           " (this build reads " + std::to_string(kPlanVersion) + ")");
+  }
+  top.str("id", p.id);
+  top.optionalStr("alias", p.alias);
+  top.str("profileName", p.profile_name);
+  top.str("hostname", p.hostname);
+  top.str("substrate", p.substrate);
+  top.str("requestedSubstrate", p.requested_substrate);
+  top.str("substrateNote", p.substrate_note);
+  top.str("region", p.region);
+  top.str("instanceType", p.instance_type);
+  top.count("ttlSeconds", p.ttl_seconds);
+  top.count("idleTimeoutSeconds", p.idle_timeout_seconds);
+  top.str("teardownPolicy", p.teardown_policy);
+  if (const Node* r = top.child("resources", Node::Kind::kMap, "a mapping")) {
+    Reader res(*r, "resources", error);
+    res.count("cpuMillis", p.resources.cpu_millis);
+    res.count("memoryBytes", p.resources.memory_bytes);
+    res.count("pids", p.resources.pids);
+    res.str("source", p.resources.source);
+    res.finish();
+  }
+  top.str("user", p.user);
+  top.str("shell", p.shell);
+  top.str("workingDir", p.working_dir);
+  if (const Node* env = top.child("env", Node::Kind::kMap, "a mapping")) {
+    for (const auto& e : env->entries()) {
+      if (e.value.kind() != Node::Kind::kString) {
+        return invalidArgument("not a plan this build wrote: env." + e.key + ": expected a string, got " +
+                               std::string(e.value.kindName()));
+      }
+      p.env.emplace_back(e.key, e.value.text());
+    }
+  }
+  if (const Node* files = top.child("configFiles", Node::Kind::kSeq, "a list")) {
+    for (size_t i = 0; i < files->items().size() && !error; ++i) {
+      Reader f(files->items()[i], "configFiles[" + std::to_string(i) + "]", error);
+      ConfigFile file;
+      f.str("path", file.path);
+      f.str("content", file.content);
+      f.finish();
+      p.config_files.push_back(std::move(file));
+    }
+  }
+  top.list("initCommands", p.init_commands);
+  top.str("enforcement", p.enforcement);
+  top.list("allowedDNSSuffixes", p.allowed_dns_suffixes);
+  top.list("allowedHosts", p.allowed_hosts);
+  top.finish();
+  if (error) return std::move(*error);
+  return p;
+}
+
+}  // namespace km::plan

@@ -1,0 +1,195 @@
+// plan::compile end to end: every built-in profile compiles into the plan its YAML describes;
+// identity, execution and network fields are carried over; --alias is checked; configFiles
+// paths must stay inside the sandbox.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/duration.h"
+#include "plan/plan.h"
+#include "profile/instance_types.h"
+#include "profile/profile.h"
+#include "unit/plan/plan_fixtures.h"
+
+namespace km::plan {
+namespace {
+
+using test::completeProfile;
+using test::optionsWithId;
+using test::profileFrom;
+
+profile::Profile builtin(const std::string& name) {
+  auto loaded = profile::load(name, {});
+  EXPECT_TRUE(loaded.has_value()) << name;
+  if (!loaded) return {};
+  EXPECT_TRUE(loaded->ok()) << name;
+  return profile::withDefaults(loaded->profile);
+}
+
+TEST(CompileTest, EveryBuiltinCompilesToWhatItsProfileSays) {
+  ASSERT_EQ(profile::builtinNames().size(), 8u);
+  for (const std::string& name : profile::builtinNames()) {
+    SCOPED_TRACE(name);
+    profile::Profile p = builtin(name);
+    auto plan = compile(p, optionsWithId(*p.metadata.prefix + "-00c0ffee"));
+    ASSERT_TRUE(plan.has_value()) << plan.error().message();
+    EXPECT_EQ(plan->id, *p.metadata.prefix + "-00c0ffee");
+    EXPECT_EQ(plan->hostname, plan->id);
+    EXPECT_FALSE(plan->alias);
+    EXPECT_EQ(plan->profile_name, name);
+    // Every built-in asks for ec2, which is not configured in a default CompileOptions.
+    EXPECT_EQ(plan->requested_substrate, "ec2");
+    EXPECT_EQ(plan->substrate, "local");
+    EXPECT_EQ(plan->substrate_note, "profile asks for ec2 (not configured here); running on local");
+    EXPECT_EQ(plan->region, p.spec.runtime.region);
+    EXPECT_EQ(plan->instance_type, p.spec.runtime.instance_type);
+    EXPECT_EQ(plan->ttl_seconds, parseDuration(p.spec.lifecycle.ttl)->count());
+    EXPECT_EQ(plan->idle_timeout_seconds, parseDuration(p.spec.lifecycle.idle_timeout)->count());
+    EXPECT_EQ(plan->teardown_policy, p.spec.lifecycle.teardown_policy);
+    auto shape = profile::instanceShape(p.spec.runtime.instance_type);
+    ASSERT_TRUE(shape) << p.spec.runtime.instance_type;
+    EXPECT_EQ(plan->resources.cpu_millis, shape->vcpus * 1000);
+    EXPECT_EQ(plan->resources.memory_bytes, int64_t{shape->memory_mib} << 20);
+    EXPECT_EQ(plan->resources.pids, 4096);
+    EXPECT_EQ(plan->resources.source, "instanceType " + p.spec.runtime.instance_type);
+    EXPECT_EQ(plan->user, "sandbox");
+    EXPECT_EQ(plan->shell, p.spec.execution.shell);
+    EXPECT_EQ(plan->working_dir, p.spec.execution.working_dir);
+    EXPECT_EQ(plan->env, p.spec.execution.env);
+    EXPECT_EQ(plan->init_commands, p.spec.execution.init_commands);
+    EXPECT_EQ(plan->config_files.size(), p.spec.execution.config_files.size());
+    EXPECT_EQ(plan->enforcement, *p.spec.network.enforcement);
+    EXPECT_EQ(plan->allowed_dns_suffixes, p.spec.network.egress.allowed_dns_suffixes);
+    EXPECT_EQ(plan->allowed_hosts, p.spec.network.egress.allowed_hosts);
+  }
+}
+
+TEST(CompileTest, BuiltinsSpotChecks) {
+  auto open_dev = compile(builtin("open-dev"), optionsWithId());
+  ASSERT_TRUE(open_dev.has_value());
+  EXPECT_EQ(open_dev->ttl_seconds, 24 * 3600);
+  EXPECT_EQ(open_dev->idle_timeout_seconds, 4 * 3600);
+  EXPECT_EQ(open_dev->teardown_policy, "destroy");
+  EXPECT_EQ(open_dev->enforcement, "proxy");
+
+  auto sealed = compile(builtin("sealed"), optionsWithId());
+  ASSERT_TRUE(sealed.has_value());
+  EXPECT_EQ(sealed->instance_type, "t3.micro");
+  EXPECT_EQ(sealed->resources.cpu_millis, 2000);
+  EXPECT_EQ(sealed->resources.memory_bytes, int64_t{1} << 30);
+  EXPECT_TRUE(sealed->allowed_dns_suffixes.empty());
+  EXPECT_TRUE(sealed->allowed_hosts.empty());
+
+  auto ao = compile(builtin("ao"), optionsWithId());
+  ASSERT_TRUE(ao.has_value());
+  EXPECT_EQ(ao->enforcement, "both");
+  EXPECT_EQ(ao->teardown_policy, "stop");
+  EXPECT_EQ(ao->resources.memory_bytes, int64_t{8} << 30);
+  ASSERT_FALSE(ao->env.empty());
+  EXPECT_EQ(ao->env.front(), (std::pair<std::string, std::string>{"SANDBOX_MODE", "agent-orchestrator"}));
+  ASSERT_FALSE(ao->init_commands.empty());
+  EXPECT_EQ(ao->init_commands.front(), "dnf install -y git tmux jq nodejs npm dnf-plugins-core");
+}
+
+TEST(CompileTest, CarriesExecutionAndNetworkInOrder) {
+  std::string yaml(km::test::kCompleteProfile);
+  const std::string line = "  execution: {shell: /bin/bash, workingDir: /workspace}\n";
+  ASSERT_NE(yaml.find(line), std::string::npos);
+  yaml.replace(yaml.find(line), line.size(), R"(  execution:
+    shell: /bin/zsh
+    workingDir: /work
+    env: {ZED: "1", ALPHA: "2", MIDDLE: "3"}
+    configFiles:
+      /etc/b.conf: "b"
+      /home/sandbox/.a: "a\n"
+    initCommands: [one, two]
+    initCommandsAppend: [three]
+)");
+  profile::Profile p = profileFrom(yaml);
+  auto plan = compile(p, optionsWithId());
+  ASSERT_TRUE(plan.has_value()) << plan.error().message();
+  EXPECT_EQ(plan->shell, "/bin/zsh");
+  EXPECT_EQ(plan->working_dir, "/work");
+  EXPECT_EQ(plan->env, (doc::StringMap{{"ZED", "1"}, {"ALPHA", "2"}, {"MIDDLE", "3"}}));
+  ASSERT_EQ(plan->config_files.size(), 2u);
+  EXPECT_EQ(plan->config_files[0].path, "/etc/b.conf");
+  EXPECT_EQ(plan->config_files[0].content, "b");
+  EXPECT_EQ(plan->config_files[1].path, "/home/sandbox/.a");
+  EXPECT_EQ(plan->config_files[1].content, "a\n");
+  EXPECT_EQ(plan->init_commands, (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_EQ(plan->allowed_dns_suffixes, (std::vector<std::string>{".base.example"}));
+  EXPECT_EQ(plan->allowed_hosts, (std::vector<std::string>{"base.example.com"}));
+  EXPECT_EQ(plan->enforcement, "proxy");  // the default withDefaults made explicit
+}
+
+TEST(CompileTest, FoldsInitCommandsAppendWhenDefaultsWereNotApplied) {
+  profile::Profile p = completeProfile();
+  p.spec.execution.init_commands = {"a", "b"};
+  p.spec.execution.init_commands_append = {"b", "c"};
+  p.spec.network.enforcement.reset();
+  auto plan = compile(p, optionsWithId());
+  ASSERT_TRUE(plan.has_value());
+  // Same rule as withDefaults: appended after, skipping commands already there.
+  EXPECT_EQ(plan->init_commands, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(plan->enforcement, "proxy");
+}
+
+TEST(CompileTest, AliasIsKeptWhenItIsADnsLabel) {
+  for (const std::string& alias : std::vector<std::string>{"a", "my-box", "web2", "x" + std::string(62, '1')}) {
+    CompileOptions o = optionsWithId();
+    o.alias = alias;
+    auto plan = compile(completeProfile(), o);
+    ASSERT_TRUE(plan.has_value()) << alias << ": " << plan.error().message();
+    EXPECT_EQ(plan->alias, alias);
+    EXPECT_EQ(plan->hostname, "sb-0123abcd");  // the alias never replaces the id
+  }
+}
+
+TEST(CompileTest, AliasOutsideTheDnsLabelShapeIsRefusedSayingWhy) {
+  for (const std::string& alias : std::vector<std::string>{"", "My-box", "1box", "-box", "box_1", "box.1", "b\xc3\xa9", "box 1",
+                            "x" + std::string(63, 'a')}) {
+    CompileOptions o = optionsWithId();
+    o.alias = alias;
+    auto plan = compile(completeProfile(), o);
+    ASSERT_FALSE(plan.has_value()) << alias;
+    EXPECT_EQ(plan.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(plan.error().message().find("--alias"), std::string::npos) << plan.error().message();
+    EXPECT_NE(plan.error().message().find(
+                  "an alias is a lowercase letter followed by up to 62 lowercase letters, digits or hyphens "
+                  "(^[a-z][a-z0-9-]{0,62}$)"),
+              std::string::npos)
+        << plan.error().message();
+  }
+}
+
+TEST(CompileTest, ConfigFilePathsMustStayInsideTheSandbox) {
+  for (const char* bad : {"relative/file", "/etc/../../host", "/..", ""}) {
+    profile::Profile p = completeProfile();
+    p.spec.execution.config_files = {{bad, "x"}};
+    auto plan = compile(p, optionsWithId());
+    ASSERT_FALSE(plan.has_value()) << bad;
+    EXPECT_EQ(plan.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(plan.error().message().find("spec.execution.configFiles"), std::string::npos);
+    EXPECT_NE(plan.error().message().find("is not an absolute path inside the sandbox"), std::string::npos);
+  }
+  profile::Profile ok = completeProfile();
+  ok.spec.execution.config_files = {{"/etc/a..b/c...d", "x"}};  // dots in names are fine
+  EXPECT_TRUE(compile(ok, optionsWithId()).has_value());
+}
+
+TEST(CompileTest, FirstProblemWinsAndNothingIsHalfBuilt) {
+  CompileOptions o = optionsWithId();
+  o.alias = "Bad";
+  o.ttl = "nope";
+  auto plan = compile(completeProfile(), o);
+  ASSERT_FALSE(plan.has_value());
+  EXPECT_NE(plan.error().message().find("--alias"), std::string::npos);
+}
+
+TEST(CompileDeathTest, EmptyIdIsABug) {
+  EXPECT_DEATH((void)compile(completeProfile(), CompileOptions{}), "newSandboxId");
+}
+
+}  // namespace
+}  // namespace km::plan

@@ -1,0 +1,178 @@
+// A plan as a document: fixed camelCase keys, exact round trips through Node, JSON and YAML,
+// and a strict reader that refuses anything km did not write.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "doc/json_io.h"
+#include "doc/yaml_io.h"
+#include "plan/plan.h"
+#include "unit/plan/plan_fixtures.h"
+
+namespace km::plan {
+namespace {
+
+using doc::Node;
+
+SandboxPlan fullPlan() {
+  SandboxPlan p;
+  p.id = "sb-0123abcd";
+  p.alias = "my-box";
+  p.profile_name = "open-dev";
+  p.hostname = p.id;
+  p.substrate = "local";
+  p.requested_substrate = "ec2";
+  p.substrate_note = "profile asks for ec2 (not configured here); running on local";
+  p.region = "us-east-1";
+  p.instance_type = "t3.medium";
+  p.ttl_seconds = 14400;
+  p.idle_timeout_seconds = 3600;
+  p.teardown_policy = "destroy";
+  p.resources = {500, int64_t{1} << 33, 4096, "spec.runtime.resources (cpus), instanceType t3.medium"};
+  p.user = "sandbox";
+  p.shell = "/bin/bash";
+  p.working_dir = "/workspace";
+  p.env = {{"ZED", "1"}, {"ALPHA", "true"}, {"EMPTY", ""}};
+  p.config_files = {{"/etc/a.conf", "line 1\nline 2\n"}, {"/home/sandbox/.b", "123"}};
+  p.init_commands = {"echo one", "null", "42"};
+  p.enforcement = "both";
+  p.allowed_dns_suffixes = {".example.com", "*"};
+  p.allowed_hosts = {"api.example.com"};
+  return p;
+}
+
+void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
+  EXPECT_EQ(doc::toJson(toNode(a)), doc::toJson(toNode(b)));
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.alias, b.alias);
+  EXPECT_EQ(a.resources.cpu_millis, b.resources.cpu_millis);
+  EXPECT_EQ(a.resources.memory_bytes, b.resources.memory_bytes);
+  EXPECT_EQ(a.resources.source, b.resources.source);
+  EXPECT_EQ(a.env, b.env);
+  ASSERT_EQ(a.config_files.size(), b.config_files.size());
+  for (size_t i = 0; i < a.config_files.size(); ++i) {
+    EXPECT_EQ(a.config_files[i].path, b.config_files[i].path);
+    EXPECT_EQ(a.config_files[i].content, b.config_files[i].content);
+  }
+  EXPECT_EQ(a.init_commands, b.init_commands);
+  EXPECT_EQ(a.allowed_dns_suffixes, b.allowed_dns_suffixes);
+}
+
+TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
+  Node n = toNode(fullPlan());
+  std::vector<std::string> keys;
+  for (const auto& e : n.entries()) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{
+                      "planVersion", "id", "alias", "profileName", "hostname", "substrate", "requestedSubstrate",
+                      "substrateNote", "region", "instanceType", "ttlSeconds", "idleTimeoutSeconds",
+                      "teardownPolicy", "resources", "user", "shell", "workingDir", "env", "configFiles",
+                      "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts"}));
+  std::vector<std::string> resource_keys;
+  for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
+  EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "source"}));
+  EXPECT_EQ(n.find("planVersion")->text(), "1");
+  EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
+  EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
+}
+
+TEST(PlanDocTest, RoundTripsThroughNodeJsonAndYaml) {
+  SandboxPlan p = fullPlan();
+  auto direct = fromNode(toNode(p));
+  ASSERT_TRUE(direct.has_value()) << direct.error().message();
+  expectSame(p, *direct);
+
+  Node from_json;
+  std::string error;
+  ASSERT_TRUE(doc::parseJson(doc::toJson(toNode(p)), from_json, &error)) << error;
+  auto via_json = fromNode(from_json);
+  ASSERT_TRUE(via_json.has_value()) << via_json.error().message();
+  expectSame(p, *via_json);
+
+  Node from_yaml;
+  doc::Diagnostics diags;
+  ASSERT_TRUE(doc::parseYaml(doc::emitYaml(toNode(p)), "plan.yaml", from_yaml, diags));
+  auto via_yaml = fromNode(from_yaml);
+  ASSERT_TRUE(via_yaml.has_value()) << via_yaml.error().message();
+  expectSame(p, *via_yaml);
+}
+
+TEST(PlanDocTest, AbsentAliasIsNullAndReadsBackAbsent) {
+  SandboxPlan p = fullPlan();
+  p.alias.reset();
+  Node n = toNode(p);
+  EXPECT_TRUE(n.find("alias")->isNull());
+  auto back = fromNode(n);
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  EXPECT_FALSE(back->alias);
+}
+
+TEST(PlanDocTest, CompiledBuiltinRoundTrips) {
+  auto loaded = profile::load("goose", {});
+  ASSERT_TRUE(loaded.has_value());
+  auto plan = compile(profile::withDefaults(loaded->profile), test::optionsWithId("gebpfgk-00000001"));
+  ASSERT_TRUE(plan.has_value()) << plan.error().message();
+  auto back = fromNode(toNode(*plan));
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  expectSame(*plan, *back);
+}
+
+// toNode(fullPlan()) with one change made by `edit`.
+Node edited(void (*edit)(Node&)) {
+  Node n = toNode(fullPlan());
+  edit(n);
+  return n;
+}
+
+void expectRefused(const Node& n, const std::string& message) {
+  auto plan = fromNode(n);
+  ASSERT_FALSE(plan.has_value()) << "accepted; expected: " << message;
+  EXPECT_EQ(plan.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(plan.error().message(), message);
+}
+
+TEST(PlanDocTest, RefusesGarbage) {
+  expectRefused(Node::string("hello"), "not a plan this build wrote: the document: expected a mapping, got a string");
+  expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
+  expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
+  Node json;
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 1, "id": "sb-1"})", json, nullptr));
+  expectRefused(json, "not a plan this build wrote: alias: missing");
+}
+
+TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
+  expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(2)); }),
+                "not a plan this build wrote: planVersion 2 (this build reads 1)");
+  expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("1")); }),
+                "not a plan this build wrote: planVersion: expected a whole number, got a string");
+  expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),
+                "not a plan this build wrote: extra: unknown field");
+  expectRefused(edited([](Node& n) { n.erase("hostname"); }), "not a plan this build wrote: hostname: missing");
+  expectRefused(edited([](Node& n) { n.set("id", Node::integer(7)); }),
+                "not a plan this build wrote: id: expected a string, got a whole number");
+  expectRefused(edited([](Node& n) { n.set("alias", Node::seq()); }),
+                "not a plan this build wrote: alias: expected a string or null, got a list");
+  expectRefused(edited([](Node& n) { n.set("ttlSeconds", Node::integer(-5)); }),
+                "not a plan this build wrote: ttlSeconds: expected a whole number ≥ 0, got -5");
+  expectRefused(edited([](Node& n) { n.set("ttlSeconds", Node::number("1.5")); }),
+                "not a plan this build wrote: ttlSeconds: expected a whole number, got a number");
+  expectRefused(edited([](Node& n) { n.set("resources", Node::string("big")); }),
+                "not a plan this build wrote: resources: expected a mapping, got a string");
+  expectRefused(edited([](Node& n) { n.find("resources")->set("gpus", Node::integer(1)); }),
+                "not a plan this build wrote: resources.gpus: unknown field");
+  expectRefused(edited([](Node& n) { n.find("resources")->erase("pids"); }),
+                "not a plan this build wrote: resources.pids: missing");
+  expectRefused(edited([](Node& n) { n.find("env")->set("N", Node::integer(1)); }),
+                "not a plan this build wrote: env.N: expected a string, got a whole number");
+  expectRefused(edited([](Node& n) { n.find("configFiles")->items()[1] = Node::string("/etc/x"); }),
+                "not a plan this build wrote: configFiles[1]: expected a mapping, got a string");
+  expectRefused(edited([](Node& n) { n.find("configFiles")->items()[0].set("mode", Node::string("0600")); }),
+                "not a plan this build wrote: configFiles[0].mode: unknown field");
+  expectRefused(edited([](Node& n) { n.find("initCommands")->items()[2] = Node::integer(42); }),
+                "not a plan this build wrote: initCommands[2]: expected a string, got a whole number");
+  expectRefused(edited([](Node& n) { n.set("allowedHosts", Node::string("*")); }),
+                "not a plan this build wrote: allowedHosts: expected a list, got a string");
+}
+
+}  // namespace
+}  // namespace km::plan
