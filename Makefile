@@ -18,7 +18,7 @@ deps:
 	@scripts/install-deps.sh
 
 build/release/build.ninja: | deps
-	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKM_BUILD_TESTS=OFF
+	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKM_BUILD_TESTS=OFF -DKM_STATIC_DEPS=ON
 
 build: deps build/release/build.ninja
 	cmake --build build/release -j $(JOBS)
@@ -39,7 +39,7 @@ demo: build
 	@scripts/demo.sh $(KM)
 
 bench: deps
-	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKM_BUILD_BENCH=ON
+	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKM_BUILD_BENCH=ON -DKM_STATIC_DEPS=ON
 	cmake --build build/release -j $(JOBS)
 	@scripts/bench.sh build/release
 
