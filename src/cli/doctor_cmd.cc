@@ -1,5 +1,6 @@
 // km doctor [--fix]: what this host can enforce, and drift between the store and the kernel.
 #include <CLI/CLI.hpp>
+#include <cstdio>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -70,11 +71,26 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
 Handler installSupervise(CLI::App& sub, Context& ctx) {
   auto id = std::make_shared<std::string>();
   auto fd = std::make_shared<int>(-1);
+  auto listen_fd = std::make_shared<int>(-1);
+  auto adopt = std::make_shared<std::string>();
   sub.add_option("sandbox", *id, "Sandbox id")->required();
   sub.add_option("--ready-fd", *fd, "File descriptor that gets \"ok\" or the error once ready");
+  sub.add_option("--adopt", *adopt, "PID:START of a running init to take over");
+  sub.add_option("--listen-fd", *listen_fd, "Listening control socket to serve on");
   sub.group("");  // internal: started by km create / resume / doctor
-  return [id, fd, &ctx] {
+  return [id, fd, listen_fd, adopt, &ctx] {
     supervisor::Options o;
+    if (!adopt->empty()) {
+      long long pid = 0;
+      unsigned long long start = 0;
+      if (std::sscanf(adopt->c_str(), "%lld:%llu", &pid, &start) != 2 || pid <= 0) {
+        printErr("ERROR: --adopt: expected PID:START");
+        return kExitUsage;
+      }
+      o.adopt_pid = static_cast<pid_t>(pid);
+      o.adopt_start = start;
+    }
+    o.listen_fd = *listen_fd;
     o.km_home = ctx.globals().home;
     o.store_path = ctx.globals().home + "/fleet.db";
     o.id = *id;

@@ -83,6 +83,12 @@ Result<std::string> readAll(int fd, std::string_view subject, size_t max_bytes) 
   return out;
 }
 
+Status replaceFile(const std::string& path, std::string_view data, mode_t mode) {
+  auto fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if (!fd) return std::move(fd).error();
+  return writeAll(fd->get(), data, path);
+}
+
 Status writeFile(const std::string& path, std::string_view data) {
   auto fd = open(path, O_WRONLY);
   if (!fd) return std::move(fd).error();

@@ -50,6 +50,9 @@ class UniqueFd {
 // Reads until EOF (at most `max_bytes`).
 [[nodiscard]] Result<std::string> readAll(int fd, std::string_view subject,
                                           size_t max_bytes = 1 << 20);
+// Creates or truncates `path` (new files get `mode`) and writes `data`; no fsync. For files
+// whose loss in a crash is harmless (inside a sandbox's overlay, runtime records).
+[[nodiscard]] Status replaceFile(const std::string& path, std::string_view data, mode_t mode = 0644);
 // Opens `path` for writing (no create, no truncate: cgroup and proc files) and writes `data`.
 [[nodiscard]] Status writeFile(const std::string& path, std::string_view data);
 // Creates `path` with `mode` (and any missing parents with 0755). Existing dirs are fine.

@@ -74,14 +74,33 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
       if (auto s = sys::copyTree(*from, *to); !s) return cleanup(std::move(s).error());
     }
   }
-  if (auto s = supervisor::spawn(env.km_binary, env.global_args, p.id, layout.supervisor_log); !s) {
+  supervisor::Options so;
+  so.km_home = env.km_home;
+  so.store_path = env.km_home + "/fleet.db";
+  so.id = p.id;
+  so.km_binary = env.km_binary;
+  so.global_args = env.global_args;
+  auto started = supervisor::startForked(so, p, layout.supervisor_log);
+  if (!started) {
     // The supervisor tears down what it made before reporting; this removes the rest.
-    return cleanup(std::move(s).error().context("starting " + p.id));
+    return cleanup(std::move(started).error().context("starting " + p.id));
   }
-  auto row = store.get(p.id);
+  auto row = store.modify(p.id, [&](store::SandboxRecord& r) -> Status {
+    r.status = store::SandboxStatus::kRunning;
+    r.supervisor_pid = started->supervisor_pid;
+    r.supervisor_start = started->supervisor_start;
+    r.init_pid = started->init_pid;
+    r.init_start = started->init_start;
+    r.started_at_ms = store::nowMs();
+    r.last_activity_ms = r.started_at_ms;
+    r.ttl_deadline_ms = p.ttl_seconds > 0 ? r.started_at_ms + p.ttl_seconds * 1000 : 0;
+    return ok();
+  });
   if (!row) return std::move(row).error();
-  if (!row->has_value()) return unavailable(p.id + " vanished while starting");
-  return **row;
+  (void)store.addEvent(p.id, seed ? "cloned" : "created",
+                       "init pid " + std::to_string(started->init_pid) +
+                           (in.cloned_from ? " from " + *in.cloned_from : ""));
+  return *row;
 }
 
 }  // namespace

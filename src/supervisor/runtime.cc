@@ -43,7 +43,7 @@ std::string tail(const std::string& path, int lines) {
 
 }  // namespace
 
-Runtime::Runtime(store::FleetStore& store, std::string km_home, plan::SandboxPlan plan)
+Runtime::Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan)
     : store_(store),
       km_home_(std::move(km_home)),
       plan_(std::move(plan)),
@@ -52,13 +52,15 @@ Runtime::Runtime(store::FleetStore& store, std::string km_home, plan::SandboxPla
       cgroups_(local::Cgroups::existing(host_, local::cgroupGroup(km_home_), plan_.id)) {}
 
 void Runtime::event(std::string_view kind, std::string_view detail) {
-  if (auto s = store_.addEvent(plan_.id, kind, detail); !s) {
+  if (store_ == nullptr) return;
+  if (auto s = store_->addEvent(plan_.id, kind, detail); !s) {
     log::warn(kLog, plan_.id + ": recording event " + std::string(kind) + ": " + s.error().message());
   }
 }
 
 Status Runtime::setStatus(SandboxStatus status, bool started) {
-  auto r = store_.modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
+  if (store_ == nullptr) return ok();
+  auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
     rec.status = status;
     rec.init_pid = init_pid_;
     rec.init_start = init_start_;
@@ -148,7 +150,7 @@ Status Runtime::runInitCommands() {
   return ok();
 }
 
-Status Runtime::adopt(pid_t init_pid, uint64_t init_start) {
+Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   auto user = local::sandboxUser(layout_);
   if (!user) return std::move(user).error();
   user_ = *user;
@@ -158,13 +160,14 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start) {
   init_pid_ = init_pid;
   init_start_ = init_start;
   init_pidfd_ = std::move(*pidfd);
-  auto r = store_.modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
+  if (store_ == nullptr) return internalError("adopting needs the fleet store");
+  auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
     rec.supervisor_pid = ::getpid();
     rec.supervisor_start = sys::processStartTime(::getpid()).value_or(0);
     return ok();
   });
   if (!r) return std::move(r).error();
-  event("adopted", "new supervisor pid " + std::to_string(::getpid()));
+  if (announce) event("adopted", "new supervisor pid " + std::to_string(::getpid()));
   return ok();
 }
 
@@ -209,10 +212,12 @@ void Runtime::initExited() {
 }
 
 Status Runtime::destroy(std::string_view reason) {
-  (void)store_.modify(plan_.id, [](store::SandboxRecord& rec) -> Status {
-    rec.status = SandboxStatus::kDestroying;
-    return ok();
-  });
+  if (store_ != nullptr) {
+    (void)store_->modify(plan_.id, [](store::SandboxRecord& rec) -> Status {
+      rec.status = SandboxStatus::kDestroying;
+      return ok();
+    });
+  }
   if (running()) {
     if (cgroups_.frozen()) (void)cgroups_.freeze(false);
     KM_TRY(local::killAll(init_pid_, init_start_, cgroups_));
@@ -224,7 +229,7 @@ Status Runtime::destroy(std::string_view reason) {
   KM_TRY(cgroups_.remove());
   KM_TRY(sys::removeTree(layout_.dir));
   event("destroyed", reason);
-  return store_.remove(plan_.id);
+  return store_ != nullptr ? store_->remove(plan_.id) : ok();
 }
 
 }  // namespace km::supervisor

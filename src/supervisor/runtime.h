@@ -17,13 +17,18 @@ namespace km::supervisor {
 
 class Runtime {
  public:
-  Runtime(store::FleetStore& store, std::string km_home, plan::SandboxPlan plan);
+  // `store` may be null while a freshly forked supervisor starts the sandbox (the creating
+  // CLI records the result); attachStore() hands it one afterwards.
+  Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan);
+  void attachStore(store::FleetStore* store) { store_ = store; }
+  uint64_t initStart() const { return init_start_; }
 
   // Starts the sandbox (cgroups, namespaces, init); on first start also writes config files
   // and runs initCommands. Leaves status running.
   [[nodiscard]] Status start(bool first_start);
-  // Takes over a sandbox whose init still runs (after a supervisor restart).
-  [[nodiscard]] Status adopt(pid_t init_pid, uint64_t init_start);
+  // Takes over a sandbox whose init still runs (after a supervisor restart; `announce`
+  // records an "adopted" event).
+  [[nodiscard]] Status adopt(pid_t init_pid, uint64_t init_start, bool announce = true);
   [[nodiscard]] Status stop(std::string_view reason);
   [[nodiscard]] Status pause();
   [[nodiscard]] Status thaw();
@@ -44,7 +49,7 @@ class Runtime {
   [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
   void event(std::string_view kind, std::string_view detail);
 
-  store::FleetStore& store_;
+  store::FleetStore* store_;
   std::string km_home_;
   plan::SandboxPlan plan_;
   substrate::local::Layout layout_;

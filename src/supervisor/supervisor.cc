@@ -2,7 +2,9 @@
 // that enforces the TTL and idle timeout.
 #include "supervisor/supervisor.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -215,6 +218,130 @@ class Loop {
 
 }  // namespace
 
+namespace {
+
+// Blocks the signals the loop reads from a signalfd; returns that fd.
+sys::UniqueFd setUpSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&term, sig);
+  return sys::UniqueFd(::signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+void reportTo(int& fd, const std::string& text) {
+  if (fd < 0) return;
+  (void)sys::writeAll(fd, text, "ready pipe");
+  ::close(fd);
+  fd = -1;
+}
+
+int serveLoop(const Options& o, store::FleetStore& st, Runtime& rt, int signal_fd) {
+  sys::UniqueFd listener;
+  if (o.listen_fd >= 0) {
+    listener.reset(o.listen_fd);
+    ::fcntl(o.listen_fd, F_SETFD, FD_CLOEXEC);
+  } else {
+    auto l = listenOn(rt.layout().control_socket);
+    if (!l) {
+      log::error(kLog, o.id + ": " + l.error().message());
+      return 1;
+    }
+    listener = std::move(*l);
+  }
+  Loop loop(o, st, rt);
+  return loop.serve(listener.get(), signal_fd);
+}
+
+// The body of a forked supervisor: start, report, then open the store and serve.
+int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd) {
+  sys::UniqueFd signal_fd = setUpSignals();
+  Runtime rt(nullptr, o.km_home, plan);
+  if (Status s = rt.start(true); !s) {
+    Error e = s.error();
+    (void)rt.destroy("create failed");
+    log::error(kLog, o.id + ": " + e.message());
+    reportTo(ready_fd, "error: " + e.message());
+    return 1;
+  }
+  auto listener = listenOn(rt.layout().control_socket);
+  if (!listener) {
+    (void)rt.destroy("create failed");
+    reportTo(ready_fd, "error: " + listener.error().message());
+    return 1;
+  }
+  pid_t self = ::getpid();
+  reportTo(ready_fd, "ok " + std::to_string(self) + " " +
+                         std::to_string(sys::processStartTime(self).value_or(0)) + " " +
+                         std::to_string(rt.initPid()) + " " + std::to_string(rt.initStart()));
+  // Become `km supervise`: init stays our child across exec, the socket stays open.
+  int lfd = listener->release();
+  ::fcntl(lfd, F_SETFD, 0);
+  std::vector<std::string> args = {o.km_binary};
+  args.insert(args.end(), o.global_args.begin(), o.global_args.end());
+  args.insert(args.end(), {"supervise", o.id, "--adopt",
+                           std::to_string(rt.initPid()) + ":" + std::to_string(rt.initStart()),
+                           "--listen-fd", std::to_string(lfd)});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(o.km_binary.c_str(), argv.data());
+  log::error(kLog, o.id + ": " + sys::errnoError("execv", o.km_binary, errno).message() +
+                       "; the sandbox runs unsupervised until `km doctor --fix`");
+  return 1;
+}
+
+}  // namespace
+
+Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
+                            const std::string& log_path) {
+  auto pipe = sys::pipe();
+  if (!pipe) return std::move(pipe).error();
+  auto [read_end, write_end] = std::move(*pipe);
+  pid_t child = ::fork();
+  if (child < 0) return sys::errnoError("fork", "supervisor", errno);
+  if (child == 0) {
+    // A second fork: the supervisor is nobody's child here, so it outlives the caller and
+    // is never left a zombie of a long-running one.
+    if (::fork() != 0) ::_exit(0);
+    ::setsid();
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (null_fd < 0 || log_fd < 0) ::_exit(127);
+    ::dup2(null_fd, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    int ready = ::fcntl(write_end.get(), F_DUPFD_CLOEXEC, 3);
+    // Nothing of the caller's (its database connection above all) may stay open here.
+    sys::closeFdsFrom(3, ready);
+    ::prctl(PR_SET_NAME, "km-supervise", 0, 0, 0);
+    Options own = o;
+    own.ready_fd = ready;
+    std::fflush(nullptr);
+    ::_exit(serveNew(own, plan, ready));
+  }
+  write_end.reset();
+  (void)sys::waitPid(child);
+  auto reply = sys::readAll(read_end.get(), "supervisor ready pipe", 1 << 20);
+  if (!reply) return std::move(reply).error();
+  if (reply->rfind("error: ", 0) == 0) return unavailable(reply->substr(7));
+  Started out;
+  long long sp = 0, ip = 0;
+  unsigned long long ss = 0, is = 0;
+  if (std::sscanf(reply->c_str(), "ok %lld %llu %lld %llu", &sp, &ss, &ip, &is) != 4) {
+    return unavailable("the supervisor exited before the sandbox was ready (see " + log_path + ")");
+  }
+  out.supervisor_pid = static_cast<pid_t>(sp);
+  out.supervisor_start = ss;
+  out.init_pid = static_cast<pid_t>(ip);
+  out.init_start = is;
+  return out;
+}
+
 int run(const Options& o) {
   auto report = [&](const std::string& text) {
     if (o.ready_fd >= 0) {
@@ -227,15 +354,7 @@ int run(const Options& o) {
     report("error: " + e.message());
     return 1;
   };
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&set, sig);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-  sigset_t term;
-  sigemptyset(&term);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&term, sig);
-  sys::UniqueFd signal_fd(::signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK));
+  sys::UniqueFd signal_fd = setUpSignals();
 
   auto st = store::openSqlite(o.store_path);
   if (!st) return fail(st.error());
@@ -250,10 +369,16 @@ int run(const Options& o) {
   }
   auto plan = plan::fromNode(node);
   if (!plan) return fail(plan.error());
-  Runtime rt(**st, o.km_home, *plan);
+  Runtime rt(st->get(), o.km_home, *plan);
 
   bool init_alive = r.init_pid > 0 && sys::processAlive(static_cast<pid_t>(r.init_pid), r.init_start);
   Status started = ok();
+  if (o.adopt_pid > 0) {
+    // Second half of startForked: the creating CLI records the row; we only take over.
+    started = rt.adopt(o.adopt_pid, o.adopt_start, /*announce=*/false);
+    if (!started) return fail(started.error());
+    return serveLoop(o, **st, rt, signal_fd.get());
+  }
   switch (r.status) {
     case SandboxStatus::kCreating:
       started = rt.start(true);
@@ -287,11 +412,8 @@ int run(const Options& o) {
   }
   if (!started) return fail(started.error());
 
-  auto listener = listenOn(rt.layout().control_socket);
-  if (!listener) return fail(listener.error());
   report("ok");
-  Loop loop(o, **st, rt);
-  return loop.serve(listener->get(), signal_fd.get());
+  return serveLoop(o, **st, rt, signal_fd.get());
 }
 
 }  // namespace km::supervisor

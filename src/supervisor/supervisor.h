@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "plan/plan.h"
 
 namespace km::supervisor {
 
@@ -22,6 +23,14 @@ struct Options {
   std::string id;             // the sandbox
   int ready_fd = -1;          // gets "ok" or "error: …" once the sandbox is ready, then closed
   std::chrono::milliseconds tick{1000};  // how often deadlines and activity are checked
+  // Take over this running init instead of looking at the row's status (the second half of
+  // startForked), and serve on this already-listening control socket.
+  pid_t adopt_pid = 0;
+  uint64_t adopt_start = 0;
+  int listen_fd = -1;
+  // How to run `km supervise` again (startForked execs it once the sandbox is ready).
+  std::string km_binary;
+  std::vector<std::string> global_args;
 };
 
 // Supervises until the sandbox is destroyed. Returns the process exit code (0 after a
@@ -34,6 +43,23 @@ int run(const Options& options);
 // with the supervisor's message (and the tail of the init log when an init command failed).
 [[nodiscard]] Status spawn(const std::string& km_binary, const std::vector<std::string>& global_args,
                            const std::string& id, const std::string& log_path);
+
+// What a freshly started sandbox's row must record.
+struct Started {
+  pid_t supervisor_pid = 0;
+  uint64_t supervisor_start = 0;
+  pid_t init_pid = 0;
+  uint64_t init_start = 0;
+};
+
+// The fast start used by `km create` and `km clone`: forks this process (no exec, no store
+// access before the sandbox is ready); the detached child builds the sandbox from `plan`,
+// reports, then execs `km supervise ID --adopt …` (a clean process: an SQLite connection
+// must never cross a fork) which supervises it. The row must exist (status
+// creating); the caller records the returned pids and marks it running. On failure the
+// child has already removed everything it made. The caller must be single-threaded.
+[[nodiscard]] Result<Started> startForked(const Options& options, const plan::SandboxPlan& plan,
+                                          const std::string& log_path);
 
 // Sends one command to a supervisor's control socket and returns its reply text.
 // Commands: ping, stop, resume, pause, destroy. Unavailable when nobody answers.

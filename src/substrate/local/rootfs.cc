@@ -140,7 +140,7 @@ Status upsertLine(const std::string& path, const std::string& name, const std::s
     pos = end + 1;
   }
   out += line + "\n";
-  return fs::writeFileAtomic(path, out);
+  return sys::replaceFile(path, out);
 }
 
 }  // namespace
@@ -156,11 +156,11 @@ Status writeFirstStartFiles(const LaunchSpec& spec) {
   std::string hosts = fs::readFile("/etc/hosts").value_or("127.0.0.1 localhost\n");
   if (!hosts.empty() && hosts.back() != '\n') hosts.push_back('\n');
   hosts += "127.0.1.1 " + spec.hostname + "\n";
-  KM_TRY(fs::writeFileAtomic("/etc/hosts", hosts));
+  KM_TRY(sys::replaceFile("/etc/hosts", hosts));
   for (const auto& f : spec.config_files) {
     std::string dir = fs::dirName(f.path);
     KM_TRY(sys::makeDirs(dir, 0755));
-    KM_TRY(fs::writeFileAtomic(f.path, f.content));
+    KM_TRY(sys::replaceFile(f.path, f.content));
     // Files for the agent (under its home or the working dir) belong to it.
     auto under = [&](const std::string& d) {
       return f.path.size() > d.size() && f.path.compare(0, d.size(), d) == 0 && f.path[d.size()] == '/';

@@ -51,7 +51,7 @@ Result<SandboxUser> sandboxUser(const Layout& layout) {
   while (users.count(id) != 0 || groups.count(id) != 0) ++id;
   u.uid = id;
   u.gid = id;
-  KM_TRY(fs::writeFileAtomic(layout.user_file, std::to_string(id) + " " + std::to_string(id) + "\n"));
+  KM_TRY(sys::replaceFile(layout.user_file, std::to_string(id) + " " + std::to_string(id) + "\n", 0600));
   return u;
 }
 
