@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 
 #include "cli/cli.h"
@@ -20,33 +21,52 @@ struct ExecArgs {
   std::vector<std::string> command;
 };
 
+// This process joins the sandbox's namespaces, where the host's /proc is not visible: leave
+// at once afterwards, without exit-time hooks that would look there.
+[[noreturn]] void finish(const Result<int>& code) {
+  int rc = code ? *code : (code.error().code() == ErrorCode::kNotFound ? 127 : kExitFailed);
+  if (!code) printErr("ERROR: " + code.error().message());
+  std::fflush(stdout);
+  std::fflush(stderr);
+  ::_exit(rc);
+}
+
+bool looksLikeId(const std::string& ref) {
+  size_t dash = ref.rfind('-');
+  if (dash == std::string::npos || dash == 0 || ref.size() - dash != 9) return false;
+  for (size_t i = dash + 1; i < ref.size(); ++i) {
+    if (!std::isxdigit(static_cast<unsigned char>(ref[i])) || std::isupper(static_cast<unsigned char>(ref[i]))) return false;
+  }
+  for (size_t i = 0; i < dash; ++i) {
+    char c = ref[i];
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) return false;
+  }
+  return true;
+}
+
 int runExec(const ExecArgs& a, Context& ctx, bool shell) {
-  auto store = openFleet(ctx);
-  if (!store) return kExitFailed;
-  auto r = resolveOrPrint(*store, a.ref);
-  if (!r) return kExitFailed;
-  fleet::ExecInput in;
-  in.root = a.root;
   for (const auto& kv : a.env) {
     if (kv.find('=') == std::string::npos || kv.front() == '=') {
       printErr("ERROR: --env " + kv + ": expected KEY=VALUE");
       return kExitUsage;
     }
   }
+  fleet::ExecInput in;
+  in.root = a.root;
   in.env = a.env;
   in.workdir = a.workdir;
-  in.argv = a.command;
-  if (shell) in.argv = {"/bin/bash", "-l"};
+  in.argv = shell ? std::vector<std::string>{"/bin/bash", "-l"} : a.command;
   fleet::Env env = fleetEnv(ctx);
+  if (looksLikeId(a.ref)) {
+    // An exact id needs no database: the sandbox's directory says what runs.
+    if (auto code = fleet::execById(env, a.ref, in)) finish(*code);
+  }
+  auto store = openFleet(ctx);
+  if (!store) return kExitFailed;
+  auto r = resolveOrPrint(*store, a.ref);
+  if (!r) return kExitFailed;
   store.reset();  // nothing of the store may follow us into the sandbox
-  auto code = fleet::exec(env, *r, in);
-  // This process now lives in the sandbox's namespaces, where the host's /proc is not
-  // visible: leave at once, without exit-time hooks that would look there.
-  int rc = code ? *code : (code.error().code() == ErrorCode::kNotFound ? 127 : kExitFailed);
-  if (!code) printErr("ERROR: " + code.error().message());
-  std::fflush(stdout);
-  std::fflush(stderr);
-  ::_exit(rc);
+  finish(fleet::exec(env, *r, in));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "core/fs.h"
 #include "core/sys.h"
@@ -65,6 +66,9 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   }
   if (::mkdir(layout.dir.c_str(), 0700) != 0) {
     return cleanup(sys::errnoError("mkdir", layout.dir, errno));
+  }
+  if (auto s = sys::replaceFile(layout.plan_file, rec.plan_json + "\n", 0600); !s) {
+    return cleanup(std::move(s).error());
   }
   if (seed != nullptr) {
     for (auto [from, to] : {std::pair{&seed->upper, &layout.upper}, {&seed->workspace, &layout.workspace},
@@ -154,6 +158,49 @@ Health health(const store::SandboxRecord& r) {
   return h;
 }
 
+namespace {
+
+Result<int> enter(const Env& env, const std::string& id, const plan::SandboxPlan& p, pid_t init_pid,
+                  uint64_t init_start, const ExecInput& in) {
+  local::Layout layout = local::Layout::forSandbox(env.km_home, id);
+  auto user = local::sandboxUser(layout);
+  if (!user) return std::move(user).error();
+  local::Cgroups cg = local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), id);
+  if (cg.frozen()) return invalidArgument(id + " is paused; run `km resume " + id + "` first");
+  local::EnterSpec e;
+  e.init_pid = init_pid;
+  e.init_start = init_start;
+  e.user = *user;
+  e.root = in.root;
+  e.workdir = in.workdir.empty() ? p.working_dir : in.workdir;
+  for (const auto& [k, v] : p.env) e.env.push_back(k + "=" + v);
+  e.env.insert(e.env.end(), in.env.begin(), in.env.end());
+  e.argv = in.argv;
+  return local::enterAndRun(e, cg);
+}
+
+}  // namespace
+
+std::optional<Result<int>> execById(const Env& env, const std::string& id, const ExecInput& in) {
+  local::Layout layout = local::Layout::forSandbox(env.km_home, id);
+  auto init = fs::readFile(layout.init_file, 128);
+  if (!init) return std::nullopt;
+  long long pid = 0;
+  unsigned long long start = 0;
+  if (std::sscanf(init->c_str(), "%lld %llu", &pid, &start) != 2 || pid <= 0 ||
+      !sys::processAlive(static_cast<pid_t>(pid), start)) {
+    return std::nullopt;
+  }
+  auto text = fs::readFile(layout.plan_file);
+  if (!text) return std::nullopt;
+  doc::Node node;
+  std::string err;
+  if (!doc::parseJson(*text, node, &err)) return std::nullopt;
+  auto p = plan::fromNode(node);
+  if (!p) return std::nullopt;
+  return enter(env, id, *p, static_cast<pid_t>(pid), start, in);
+}
+
 Result<int> exec(const Env& env, const store::SandboxRecord& rec, const ExecInput& in) {
   using S = store::SandboxStatus;
   if (rec.status != S::kRunning) {
@@ -162,19 +209,7 @@ Result<int> exec(const Env& env, const store::SandboxRecord& rec, const ExecInpu
   }
   auto p = planOf(rec);
   if (!p) return std::move(p).error();
-  local::Layout layout = local::Layout::forSandbox(env.km_home, rec.id);
-  auto user = local::sandboxUser(layout);
-  if (!user) return std::move(user).error();
-  local::EnterSpec e;
-  e.init_pid = static_cast<pid_t>(rec.init_pid);
-  e.init_start = rec.init_start;
-  e.user = *user;
-  e.root = in.root;
-  e.workdir = in.workdir.empty() ? p->working_dir : in.workdir;
-  for (const auto& [k, v] : p->env) e.env.push_back(k + "=" + v);
-  e.env.insert(e.env.end(), in.env.begin(), in.env.end());
-  e.argv = in.argv;
-  return local::enterAndRun(e, local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), rec.id));
+  return enter(env, rec.id, *p, static_cast<pid_t>(rec.init_pid), rec.init_start, in);
 }
 
 }  // namespace km::fleet

@@ -73,6 +73,12 @@ struct ExecInput {
 };
 [[nodiscard]] Result<int> exec(const Env& env, const store::SandboxRecord& record,
                                const ExecInput& input);
+// The same for an exact sandbox id without opening the store: reads the plan and the running
+// init that the sandbox's directory records (the kernel confirms pid and start time).
+// nullopt (nothing done) when they are missing or stale: the caller then goes through the
+// store. Otherwise the caller has joined the sandbox, whatever the result.
+[[nodiscard]] std::optional<Result<int>> execById(const Env& env, const std::string& id,
+                                                  const ExecInput& input);
 
 // Drift between the store and the kernel. Each finding says what was wrong and, with `fix`,
 // what was done.

@@ -51,6 +51,17 @@ Runtime::Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPla
       host_(local::detectCgroups()),
       cgroups_(local::Cgroups::existing(host_, local::cgroupGroup(km_home_), plan_.id)) {}
 
+void Runtime::publishInit() {
+  // `km exec ID` reads this instead of the database (see fleet::exec); the kernel check of
+  // pid and start time keeps a stale file harmless.
+  if (init_pid_ > 0) {
+    (void)sys::replaceFile(layout_.init_file,
+                           std::to_string(init_pid_) + " " + std::to_string(init_start_) + "\n", 0600);
+  } else {
+    ::unlink(layout_.init_file.c_str());
+  }
+}
+
 void Runtime::event(std::string_view kind, std::string_view detail) {
   if (store_ == nullptr) return;
   if (auto s = store_->addEvent(plan_.id, kind, detail); !s) {
@@ -108,6 +119,7 @@ Status Runtime::start(bool first_start) {
   }
   init_pid_ = launched->init_pid;
   init_start_ = launched->init_start;
+  publishInit();
   auto pidfd = pidfdOpen(init_pid_);
   if (!pidfd) return std::move(pidfd).error();
   init_pidfd_ = std::move(*pidfd);
@@ -160,6 +172,7 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   init_pid_ = init_pid;
   init_start_ = init_start;
   init_pidfd_ = std::move(*pidfd);
+  publishInit();
   if (store_ == nullptr) return internalError("adopting needs the fleet store");
   auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
     rec.supervisor_pid = ::getpid();
@@ -179,6 +192,7 @@ Status Runtime::stop(std::string_view reason) {
   init_pid_ = 0;
   init_start_ = 0;
   init_pidfd_.reset();
+  publishInit();
   KM_TRY(cgroups_.remove());
   KM_TRY(setStatus(SandboxStatus::kStopped, false));
   event("stopped", reason);
@@ -205,6 +219,7 @@ void Runtime::initExited() {
   init_pid_ = 0;
   init_start_ = 0;
   init_pidfd_.reset();
+  publishInit();
   (void)local::killAll(0, 0, cgroups_);
   (void)cgroups_.remove();
   (void)setStatus(SandboxStatus::kStopped, false);

@@ -48,6 +48,7 @@ class Runtime {
   [[nodiscard]] Status runInitCommands();
   [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
   void event(std::string_view kind, std::string_view detail);
+  void publishInit();
 
   store::FleetStore* store_;
   std::string km_home_;

@@ -17,7 +17,10 @@ km stop alpha >/dev/null
 expect_eq "$(km status --json alpha | json_field status)" stopped "stopped"
 expect_eq "$(km status --json alpha | json_field init.alive)" False "no processes when stopped"
 expect_fail km exec alpha -- true
+out="$(km exec "$a" -- true 2>&1 || true)"     # by id: the no-database path agrees
+expect_contains "$out" "is stopped" "exec by id of a stopped sandbox"
 km resume alpha >/dev/null
+expect_eq "$(km exec "$a" -- cat /workspace/file)" kept "exec by id after resume"
 expect_eq "$(km exec alpha -- cat /workspace/file)" kept "workspace kept across stop"
 expect_eq "$(km exec alpha -- cat /home/sandbox/h)" upper "home kept across stop"
 expect_eq "$(km exec alpha -- cat /var/km-init-marker)" init-ran "overlay kept across stop"
@@ -28,6 +31,8 @@ pid_before="$(km exec alpha -- pgrep -o sleep)"
 km pause alpha >/dev/null
 expect_eq "$(km status --json alpha | json_field status)" paused "paused"
 expect_fail km exec alpha -- true
+out="$(km exec "$a" -- true 2>&1 || true)"
+expect_contains "$out" "paused" "exec by id of a paused sandbox"
 km resume alpha >/dev/null
 expect_eq "$(km exec alpha -- pgrep -o sleep)" "$pid_before" "process kept across pause"
 

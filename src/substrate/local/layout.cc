@@ -19,6 +19,8 @@ Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
   l.supervisor_log = l.dir + "/supervisor.log";
   l.init_log = l.dir + "/init.log";
   l.user_file = l.dir + "/user";
+  l.plan_file = l.dir + "/plan.json";
+  l.init_file = l.dir + "/init";
   return l;
 }
 

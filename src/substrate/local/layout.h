@@ -18,6 +18,8 @@ struct Layout {
   std::string supervisor_log;
   std::string init_log;        // output of initCommands
   std::string user_file;       // the sandbox user's uid and gid
+  std::string plan_file;       // the compiled plan (immutable after create)
+  std::string init_file;       // "PID START" of the running init; absent while stopped
 
   static Layout forSandbox(std::string_view km_home, std::string_view id);
   // $KM_HOME/sandboxes: every sandbox directory lives here (doctor scans it).
