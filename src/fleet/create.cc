@@ -86,8 +86,15 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   so.global_args = env.global_args;
   auto started = supervisor::startForked(so, p, layout.supervisor_log);
   if (!started) {
-    // The supervisor tears down what it made before reporting; this removes the rest.
-    return cleanup(std::move(started).error().context("starting " + p.id));
+    // The supervisor tears down what it made before reporting; this removes the rest. What
+    // it logged (a crash report, say) goes into the message before the log is removed.
+    Error e = std::move(started).error().context("starting " + p.id);
+    std::string log = fs::readFile(layout.supervisor_log, 1 << 20).value_or("");
+    if (!log.empty()) {
+      size_t from = log.size() > 4000 ? log.size() - 4000 : 0;
+      e = Error(e.code(), e.message() + "\n--- supervisor log ---\n" + log.substr(from));
+    }
+    return cleanup(std::move(e));
   }
   auto row = store.modify(p.id, [&](store::SandboxRecord& r) -> Status {
     r.status = store::SandboxStatus::kRunning;

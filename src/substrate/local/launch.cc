@@ -131,15 +131,21 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
     rest = nl == std::string::npos ? "" : rest.substr(nl + 1);
   }
   if (rest != "ok") {
+    std::string how;
     if (init > 0) {
       ::kill(init, SIGKILL);
-      (void)sys::waitPid(init);
+      // We are init's subreaper, so its wait status tells how it ended.
+      if (auto st = sys::waitPid(init); st && rest.rfind("error: ", 0) != 0) {
+        how = WIFSIGNALED(*st) ? "killed by signal " + std::to_string(WTERMSIG(*st))
+                               : "exit " + std::to_string(sys::exitCodeOf(*st));
+      }
     }
     if (rest.rfind("error: ", 0) == 0) return unavailable(rest.substr(7));
-    return unavailable("sandbox init exited during setup" +
-                       (helper_status ? " (helper exit " +
-                                            std::to_string(sys::exitCodeOf(*helper_status)) + ")"
-                                      : std::string()));
+    return unavailable("sandbox init ended during setup (" + (how.empty() ? "no init" : how) +
+                       (helper_status ? ", helper exit " +
+                                            std::to_string(sys::exitCodeOf(*helper_status))
+                                      : std::string()) +
+                       ", ready pipe said '" + rest + "')");
   }
   Launched out;
   out.init_pid = init;
