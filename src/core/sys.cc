@@ -104,15 +104,13 @@ Status writeFile(const std::string& path, std::string_view data) {
 
 Status makeDirs(const std::string& path, mode_t mode) {
   if (path.empty()) return invalidArgument("makeDirs: empty path");
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    std::string part = path.substr(0, pos);
-    bool last = pos == std::string::npos;
-    if (::mkdir(part.c_str(), last ? mode : 0755) != 0 && errno != EEXIST) {
-      return errnoError("mkdir", part, errno);
-    }
-  }
+  // Usually only the last component is missing: try it first, walk up only on ENOENT.
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return ok();
+  if (errno != ENOENT) return errnoError("mkdir", path, errno);
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return errnoError("mkdir", path, ENOENT);
+  KM_TRY(makeDirs(path.substr(0, slash), 0755));
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return errnoError("mkdir", path, errno);
   return ok();
 }
 

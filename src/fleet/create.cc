@@ -53,38 +53,52 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   rec.idle_timeout_s = p.idle_timeout_seconds;
   rec.cloned_from = in.cloned_from;
   rec.created_at_ms = store::nowMs();
-  auto inserted = store.insert(rec);
-  if (!inserted) return std::move(inserted).error();
   local::Layout layout = local::Layout::forSandbox(env.km_home, p.id);
-  auto cleanup = [&](Error e) -> Result<store::SandboxRecord> {
+  auto removeFiles = [&](Error e) -> Result<store::SandboxRecord> {
     (void)sys::removeTree(layout.dir);
-    (void)store.remove(p.id);
     return e;
   };
+  if (in.plan.alias) {
+    // Checked again by the insert; this spares building a sandbox for a taken alias.
+    if (auto taken = store.resolve(*in.plan.alias); taken && taken->alias == in.plan.alias) {
+      return invalidArgument("alias '" + *in.plan.alias + "' is already used by " + taken->id);
+    }
+  }
   if (auto s = sys::makeDirs(local::Layout::sandboxesDir(env.km_home), 0700); !s) {
-    return cleanup(std::move(s).error());
+    return std::move(s).error();
   }
-  if (::mkdir(layout.dir.c_str(), 0700) != 0) {
-    return cleanup(sys::errnoError("mkdir", layout.dir, errno));
-  }
+  if (::mkdir(layout.dir.c_str(), 0700) != 0) return sys::errnoError("mkdir", layout.dir, errno);
   if (auto s = sys::replaceFile(layout.plan_file, rec.plan_json + "\n", 0600); !s) {
-    return cleanup(std::move(s).error());
+    return removeFiles(std::move(s).error());
   }
   if (seed != nullptr) {
     for (auto [from, to] : {std::pair{&seed->upper, &layout.upper}, {&seed->workspace, &layout.workspace},
                             {&seed->home, &layout.home}, {&seed->root_home, &layout.root_home},
                             {&seed->user_file, &layout.user_file}}) {
       if (!fs::exists(*from)) continue;
-      if (auto s = sys::copyTree(*from, *to); !s) return cleanup(std::move(s).error());
+      if (auto s = sys::copyTree(*from, *to); !s) return removeFiles(std::move(s).error());
     }
   }
+  auto cleanup = [&](Error e) -> Result<store::SandboxRecord> {
+    (void)sys::removeTree(layout.dir);
+    (void)store.remove(p.id);
+    return e;
+  };
   supervisor::Options so;
   so.km_home = env.km_home;
   so.store_path = env.km_home + "/fleet.db";
   so.id = p.id;
   so.km_binary = env.km_binary;
   so.global_args = env.global_args;
-  auto started = supervisor::startForked(so, p, layout.supervisor_log);
+  // The row is written while the supervisor builds the sandbox (two cores, no waiting).
+  bool inserted = false;
+  auto started = supervisor::startForked(so, p, layout.supervisor_log, [&]() -> Status {
+    auto r = store.insert(rec);
+    if (!r) return std::move(r).error();
+    inserted = true;
+    return ok();
+  });
+  if (!started && !inserted) return removeFiles(std::move(started).error());
   if (!started) {
     // The supervisor tears down what it made before reporting; this removes the rest. What
     // it logged (a crash report, say) goes into the message before the log is removed.

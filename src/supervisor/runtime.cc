@@ -174,6 +174,7 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   init_pidfd_ = std::move(*pidfd);
   publishInit();
   if (store_ == nullptr) return internalError("adopting needs the fleet store");
+  if (!announce) return ok();  // km create records the new supervisor itself
   auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
     rec.supervisor_pid = ::getpid();
     rec.supervisor_start = sys::processStartTime(::getpid()).value_or(0);

@@ -298,7 +298,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd) {
 }  // namespace
 
 Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
-                            const std::string& log_path) {
+                            const std::string& log_path, const std::function<Status()>& meanwhile) {
   auto pipe = sys::pipe();
   if (!pipe) return std::move(pipe).error();
   auto [read_end, write_end] = std::move(*pipe);
@@ -326,9 +326,12 @@ Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
   }
   write_end.reset();
   (void)sys::waitPid(child);
+  Status side = meanwhile();
   auto reply = sys::readAll(read_end.get(), "supervisor ready pipe", 1 << 20);
   if (!reply) return std::move(reply).error();
-  if (reply->rfind("error: ", 0) == 0) return unavailable(reply->substr(7));
+  if (reply->rfind("error: ", 0) == 0) {
+    return side ? Result<Started>(unavailable(reply->substr(7))) : Result<Started>(side.error());
+  }
   Started out;
   long long sp = 0, ip = 0;
   unsigned long long ss = 0, is = 0;
@@ -339,6 +342,15 @@ Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
   out.supervisor_start = ss;
   out.init_pid = static_cast<pid_t>(ip);
   out.init_start = is;
+  if (!side) {
+    // No row to supervise against: end the new sandbox (the caller removes its files).
+    ::kill(out.supervisor_pid, SIGKILL);
+    substrate::local::Cgroups cg = substrate::local::Cgroups::existing(
+        substrate::local::detectCgroups(), substrate::local::cgroupGroup(o.km_home), o.id);
+    (void)substrate::local::killAll(out.init_pid, out.init_start, cg);
+    (void)cg.remove();
+    return side.error();
+  }
   return out;
 }
 
@@ -359,8 +371,23 @@ int run(const Options& o) {
   auto st = store::openSqlite(o.store_path);
   if (!st) return fail(st.error());
   auto rec = (*st)->get(o.id);
+  // Adopting right after km create forked us: its row may be a moment behind.
+  for (int i = 0; o.adopt_pid > 0 && rec && !rec->has_value() && i < 250; ++i) {
+    ::usleep(20000);
+    rec = (*st)->get(o.id);
+  }
   if (!rec) return fail(rec.error());
-  if (!rec->has_value()) return fail(notFound("no sandbox " + o.id + " in " + o.store_path));
+  if (!rec->has_value()) {
+    if (o.adopt_pid > 0) {
+      // Nobody recorded this sandbox (its creator died): do not leave it running.
+      substrate::local::Cgroups cg = substrate::local::Cgroups::existing(
+          substrate::local::detectCgroups(), substrate::local::cgroupGroup(o.km_home), o.id);
+      (void)substrate::local::killAll(o.adopt_pid, o.adopt_start, cg);
+      (void)cg.remove();
+      (void)sys::removeTree(substrate::local::Layout::forSandbox(o.km_home, o.id).dir);
+    }
+    return fail(notFound("no sandbox " + o.id + " in " + o.store_path));
+  }
   store::SandboxRecord r = **rec;
   doc::Node node;
   std::string json_error;

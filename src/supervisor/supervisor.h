@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,8 +59,11 @@ struct Started {
 // must never cross a fork) which supervises it. The row must exist (status
 // creating); the caller records the returned pids and marks it running. On failure the
 // child has already removed everything it made. The caller must be single-threaded.
+// `meanwhile` runs in the caller while the child builds the sandbox (km create writes the
+// row then); if it fails, the new sandbox is killed and its error returned.
 [[nodiscard]] Result<Started> startForked(const Options& options, const plan::SandboxPlan& plan,
-                                          const std::string& log_path);
+                                          const std::string& log_path,
+                                          const std::function<Status()>& meanwhile);
 
 // Sends one command to a supervisor's control socket and returns its reply text.
 // Commands: ping, stop, resume, pause, destroy. Unavailable when nobody answers.
