@@ -18,3 +18,11 @@ for _ in $(seq 20); do
 done
 end=$(date +%s%N)
 echo "km validate (8 built-ins): $(( (end - start) / 20 / 1000 )) us per run"
+
+echo
+echo "== sandboxes: km vs bubblewrap vs unshare+nsenter (root; 30 interleaved runs)"
+if [ "$(id -u)" = 0 ]; then
+  python3 "$(dirname "$0")/../bench/sandbox_bench.py" "$km" 30
+else
+  echo "skipped: needs root (namespaces, cgroups)"
+fi
