@@ -11,8 +11,13 @@ created=$(date +%s%N)
 expect_eq "$(km list | tail -n +2 | grep -c running)" "$N" "all running"
 per_sandbox="$(km_cgroups | grep -c "/$(ids | head -1)$")"
 expect_eq "$(km_cgroups | wc -l)" "$(( N * per_sandbox ))" "the same cgroups for every sandbox"
+# Concurrent CLI invocations: ten creates at once all succeed with distinct numbers.
+pids=()
+for i in $(seq 1 10); do km create --alias "par-$i" "$minimal" >/dev/null & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent create failed"; done
+expect_eq "$(km list --json | python3 -c 'import json,sys; n=[s["number"] for s in json.load(sys.stdin)]; print(len(n), len(set(n)))')" "$((N + 10)) $((N + 10))" "distinct numbers"
 for id in $(ids); do km destroy --yes "$id" >/dev/null; done
 done_ns=$(date +%s%N)
-expect_eq "$(kernel_snapshot)" "$before" "nothing left after destroying $N"
+expect_eq "$(kernel_snapshot)" "$before" "nothing left after destroying $((N + 10))"
 echo "created $N in $(( (created - start) / 1000000 )) ms, destroyed in $(( (done_ns - created) / 1000000 )) ms"
 echo "PASS: scale"
