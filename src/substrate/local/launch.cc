@@ -1,18 +1,20 @@
-// The sandbox's birth: a helper joins the cgroups and unshares every namespace, its child
-// becomes PID 1 (init), builds the filesystem and then only reaps. The caller is made a
-// child subreaper so init is its child once the helper exits.
+// The sandbox's birth: one fork into a new pid namespace makes init (PID 1); it unshares the
+// other namespaces, waits until the caller has put it into the sandbox's cgroups, roots a
+// new cgroup namespace there, builds the filesystem and then only reaps.
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "core/check.h"
 #include "core/sys.h"
 #include "substrate/local/local.h"
 #include "substrate/local/rootfs.h"
@@ -92,60 +94,64 @@ Status loopbackUp() {
 
 Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups) {
   KM_TRY(requireRoot("starting a local sandbox"));
-  if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-    return sys::errnoError("prctl", "PR_SET_CHILD_SUBREAPER", errno);
-  }
-  auto pipe = sys::pipe();
-  if (!pipe) return std::move(pipe).error();
-  auto [read_end, write_end] = std::move(*pipe);
-  pid_t helper = ::fork();
-  if (helper < 0) return sys::errnoError("fork", "sandbox helper", errno);
-  if (helper == 0) {
-    read_end.reset();
+  auto go = sys::pipe();
+  if (!go) return std::move(go).error();
+  auto ready = sys::pipe();
+  if (!ready) return std::move(ready).error();
+  auto [go_read, go_write] = std::move(*go);
+  auto [ready_read, ready_write] = std::move(*ready);
+  // One fork makes init: a new pid namespace applies to the caller's next child, and the
+  // caller switches back to its own right after, so only init lands in it.
+  auto own_pid_ns = sys::open("/proc/self/ns/pid", O_RDONLY);
+  if (!own_pid_ns) return std::move(own_pid_ns).error();
+  if (::unshare(CLONE_NEWPID) != 0) return sys::errnoError("unshare", "pid namespace", errno);
+  pid_t init = ::fork();
+  int fork_errno = errno;
+  if (init == 0) {
+    go_write.reset();
+    ready_read.reset();
     auto fail = [&](const Error& e) {
-      (void)sys::writeAll(write_end.get(), "error: " + e.message(), "ready pipe");
+      (void)sys::writeAll(ready_write.get(), "error: " + e.message(), "ready pipe");
       ::_exit(1);
     };
-    // Join the cgroups first so the new cgroup namespace is rooted at the sandbox's own.
-    if (auto s = cgroups.addProcess(0); !s) fail(s.error());
-    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC |
-                CLONE_NEWCGROUP;
-    if (::unshare(flags) != 0) fail(sys::errnoError("unshare", "sandbox namespaces", errno));
-    pid_t init = ::fork();
-    if (init < 0) fail(sys::errnoError("fork", "sandbox init", errno));
-    if (init == 0) initMain(layout, spec, write_end.get());
-    // Tell the caller init's pid (as the host sees it), then leave it to the subreaper.
-    std::string msg = "pid " + std::to_string(init) + "\n";
-    (void)sys::writeAll(write_end.get(), msg, "ready pipe");
-    ::_exit(0);
+    if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+      fail(sys::errnoError("unshare", "sandbox namespaces", errno));
+    }
+    // Wait until the parent has moved us into the sandbox's cgroups, so the new cgroup
+    // namespace is rooted at the sandbox's own cgroup.
+    char byte = 0;
+    if (::read(go_read.get(), &byte, 1) != 1 || byte != 'g') ::_exit(1);
+    go_read.reset();
+    if (::unshare(CLONE_NEWCGROUP) != 0) fail(sys::errnoError("unshare", "cgroup namespace", errno));
+    initMain(layout, spec, ready_write.get());
   }
-  write_end.reset();
-  auto helper_status = sys::waitPid(helper);
-  auto text = sys::readAll(read_end.get(), "ready pipe", 64 << 10);
-  if (!text) return std::move(text).error();
-  pid_t init = 0;
+  if (::setns(own_pid_ns->get(), CLONE_NEWPID) != 0) {
+    // Never expected (it is our own namespace); later children would land in the sandbox.
+    KM_CHECK(false) << "setns back to the supervisor's pid namespace failed: " << std::strerror(errno);
+  }
+  if (init < 0) return sys::errnoError("fork", "sandbox init", fork_errno);
+  go_read.reset();
+  ready_write.reset();
+  auto abandon = [&](Error e) -> Result<Launched> {
+    ::kill(init, SIGKILL);
+    (void)sys::waitPid(init);
+    return e;
+  };
+  if (auto s = cgroups.addProcess(init); !s) return abandon(std::move(s).error());
+  if (auto s = sys::writeAll(go_write.get(), "g", "go pipe"); !s) return abandon(std::move(s).error());
+  go_write.reset();
+  auto text = sys::readAll(ready_read.get(), "ready pipe", 64 << 10);
+  if (!text) return abandon(std::move(text).error());
   std::string rest = *text;
-  if (rest.rfind("pid ", 0) == 0) {
-    size_t nl = rest.find('\n');
-    init = static_cast<pid_t>(std::atoi(rest.substr(4, nl - 4).c_str()));
-    rest = nl == std::string::npos ? "" : rest.substr(nl + 1);
-  }
   if (rest != "ok") {
+    ::kill(init, SIGKILL);
     std::string how;
-    if (init > 0) {
-      ::kill(init, SIGKILL);
-      // We are init's subreaper, so its wait status tells how it ended.
-      if (auto st = sys::waitPid(init); st && rest.rfind("error: ", 0) != 0) {
-        how = WIFSIGNALED(*st) ? "killed by signal " + std::to_string(WTERMSIG(*st))
-                               : "exit " + std::to_string(sys::exitCodeOf(*st));
-      }
+    if (auto st = sys::waitPid(init); st) {
+      how = WIFSIGNALED(*st) ? "killed by signal " + std::to_string(WTERMSIG(*st))
+                             : "exit " + std::to_string(sys::exitCodeOf(*st));
     }
     if (rest.rfind("error: ", 0) == 0) return unavailable(rest.substr(7));
-    return unavailable("sandbox init ended during setup (" + (how.empty() ? "no init" : how) +
-                       (helper_status ? ", helper exit " +
-                                            std::to_string(sys::exitCodeOf(*helper_status))
-                                      : std::string()) +
-                       ", ready pipe said '" + rest + "')");
+    return unavailable("sandbox init ended during setup (" + how + ", ready pipe said '" + rest + "')");
   }
   Launched out;
   out.init_pid = init;
