@@ -38,6 +38,64 @@ std::unique_ptr<store::FleetStore> openFleet(Context& ctx) {
   return std::move(*s);
 }
 
+namespace {
+
+class LazyStore : public store::FleetStore {
+ public:
+  explicit LazyStore(std::string home) : home_(std::move(home)) {}
+  Result<store::SandboxRecord> insert(store::SandboxRecord r) override {
+    KM_TRY(open());
+    return s_->insert(std::move(r));
+  }
+  Result<std::optional<store::SandboxRecord>> get(std::string_view id) override {
+    KM_TRY(open());
+    return s_->get(id);
+  }
+  Result<store::SandboxRecord> resolve(std::string_view ref) override {
+    KM_TRY(open());
+    return s_->resolve(ref);
+  }
+  Result<std::vector<store::SandboxRecord>> list() override {
+    KM_TRY(open());
+    return s_->list();
+  }
+  Result<store::SandboxRecord> modify(std::string_view id,
+                                      const std::function<Status(store::SandboxRecord&)>& f) override {
+    KM_TRY(open());
+    return s_->modify(id, f);
+  }
+  Status remove(std::string_view id) override {
+    KM_TRY(open());
+    return s_->remove(id);
+  }
+  Status addEvent(std::string_view id, std::string_view kind, std::string_view detail,
+                  int64_t at_ms) override {
+    KM_TRY(open());
+    return s_->addEvent(id, kind, detail, at_ms);
+  }
+  Result<std::vector<store::Event>> events(std::string_view id, size_t limit) override {
+    KM_TRY(open());
+    return s_->events(id, limit);
+  }
+
+ private:
+  Status open() {
+    if (s_) return ok();
+    auto s = fleet::openStore(home_);
+    if (!s) return std::move(s).error();
+    s_ = std::move(*s);
+    return km::ok();
+  }
+  std::string home_;
+  std::unique_ptr<store::FleetStore> s_;
+};
+
+}  // namespace
+
+std::unique_ptr<store::FleetStore> lazyFleet(Context& ctx) {
+  return std::make_unique<LazyStore>(ctx.globals().home);
+}
+
 std::optional<store::SandboxRecord> resolveOrPrint(store::FleetStore& store, const std::string& ref) {
   auto r = store.resolve(ref);
   if (!r) {

@@ -17,6 +17,10 @@ fleet::Env fleetEnv(Context& ctx);
 // Opens the store; on failure prints the error and returns nullptr.
 std::unique_ptr<store::FleetStore> openFleet(Context& ctx);
 
+// A store opened on its first use: `km create` without --alias first touches it while the
+// supervisor builds the sandbox, so opening the database costs no wall time.
+std::unique_ptr<store::FleetStore> lazyFleet(Context& ctx);
+
 // Resolves SB (id, alias, N or #N); on failure prints and returns nullopt.
 std::optional<store::SandboxRecord> resolveOrPrint(store::FleetStore& store, const std::string& ref);
 

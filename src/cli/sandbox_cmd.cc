@@ -59,8 +59,7 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     printErr("ERROR: substrate " + p->substrate + " cannot create sandboxes in this build");
     return kExitFailed;
   }
-  auto store = openFleet(ctx);
-  if (!store) return kExitFailed;
+  auto store = lazyFleet(ctx);
   fleet::CreateInput in;
   in.plan = *p;
   in.profile_name = a.profile;
