@@ -9,6 +9,7 @@
 #include "doc/json_io.h"
 #include "doc/yaml_io.h"
 #include "profile/profile.h"
+#include "supervisor/supervisor.h"
 
 namespace km::cli {
 namespace {
@@ -20,6 +21,11 @@ struct CreateArgs {
 };
 
 int runCreate(const CreateArgs& a, Context& ctx) {
+  // Fork the supervisor now, while this process is small; it waits for the plan.
+  std::optional<supervisor::Prepared> prepared;
+  if (!a.dry_run) {
+    if (auto p = supervisor::Prepared::fork()) prepared.emplace(std::move(*p));
+  }
   const config::Config* cfg = ctx.config();
   if (!cfg) return kExitFailed;
   profile::LoadOptions lo;
@@ -62,6 +68,7 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   auto store = lazyFleet(ctx);
   fleet::CreateInput in;
   in.plan = *p;
+  in.prepared = prepared ? &*prepared : nullptr;
   in.profile_name = a.profile;
   in.profile_yaml = doc::emitYaml(profile::toNode(prof));
   auto rec = fleet::create(fleetEnv(ctx), *store, in);

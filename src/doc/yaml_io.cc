@@ -68,8 +68,21 @@ class Builder : public YAML::EventHandler {
     } else {
       diags_.error(markOf(mark), "", "unsupported YAML tag " + tag + "; remove the tag");
     }
+    // An escape ("\uFFFF") can still produce a character YAML writers cannot carry.
+    std::string text = value;
+    bool reported = false;
+    for (std::string_view bad : {"\xEF\xBF\xBE", "\xEF\xBF\xBF"}) {
+      for (size_t at = text.find(bad); at != std::string::npos; at = text.find(bad, at)) {
+        if (!reported) {
+          diags_.error(markOf(mark), "",
+                       "U+FFFE and U+FFFF are not characters YAML can carry; remove the escape");
+          reported = true;
+        }
+        text.replace(at, bad.size(), "\xEF\xBF\xBD");  // kept as U+FFFD so the tree stays writable
+      }
+    }
     last_scalar_plain_ = tag == "?";
-    add(scalarNode(kind, value, markOf(mark)), anchor, mark);
+    add(scalarNode(kind, text, markOf(mark)), anchor, mark);
     last_scalar_plain_ = false;
   }
 
@@ -369,11 +382,14 @@ bool checkText(std::string_view text, const std::shared_ptr<const std::string>& 
                   std::string("byte ") + hex + " is not valid UTF-8; save the file as UTF-8 text");
       return false;
     }
-    if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0x7F) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", cp);
+    // YAML's printable set: no C0 controls but tab/LF/CR, no DEL, no C1 controls but NEL,
+    // no U+FFFE/U+FFFF (writers replace those, so they could never read back the same).
+    if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7F && cp <= 0x9F && cp != 0x85) ||
+        cp == 0xFFFE || cp == 0xFFFF) {
+      char hex[12];
+      std::snprintf(hex, sizeof hex, cp > 0xFF ? "U+%04X" : "0x%02X", cp);
       diags.error(Mark{file, line, column}, "",
-                  std::string("control character ") + hex +
+                  std::string(cp > 0xFF ? "character " : "control character ") + hex +
                       " is not allowed in YAML text; remove it or write it as an escape in a "
                       "double-quoted string");
       return false;

@@ -92,12 +92,15 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   so.global_args = env.global_args;
   // The row is written while the supervisor builds the sandbox (two cores, no waiting).
   bool inserted = false;
-  auto started = supervisor::startForked(so, p, layout.supervisor_log, [&]() -> Status {
+  auto insert = [&]() -> Status {
     auto r = store.insert(rec);
     if (!r) return std::move(r).error();
     inserted = true;
     return ok();
-  });
+  };
+  auto started = in.prepared != nullptr
+                     ? in.prepared->start(so, p, layout.supervisor_log, insert)
+                     : supervisor::startForked(so, p, layout.supervisor_log, insert);
   if (!started && !inserted) return removeFiles(std::move(started).error());
   if (!started) {
     // The supervisor tears down what it made before reporting; this removes the rest. What

@@ -13,6 +13,7 @@
 #include "core/result.h"
 #include "plan/plan.h"
 #include "store/store.h"
+#include "supervisor/supervisor.h"
 
 namespace km::fleet {
 
@@ -30,6 +31,8 @@ struct Env {
 // On failure nothing is left behind. Returns the stored row.
 struct CreateInput {
   plan::SandboxPlan plan;
+  // A supervisor forked at the start of the command (see supervisor::Prepared); null: fork now.
+  supervisor::Prepared* prepared = nullptr;
   std::string profile_name;
   std::string profile_yaml;
   std::optional<std::string> cloned_from;

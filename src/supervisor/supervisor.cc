@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "doc/json_io.h"
 #include "supervisor/runtime.h"
+#include "supervisor/serve.h"
 
 namespace km::supervisor {
 namespace {
@@ -257,6 +258,10 @@ int serveLoop(const Options& o, store::FleetStore& st, Runtime& rt, int signal_f
   return loop.serve(listener.get(), signal_fd);
 }
 
+}  // namespace
+
+namespace detail {
+
 // The body of a forked supervisor: start, report, then open the store and serve.
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd) {
   sys::UniqueFd signal_fd = setUpSignals();
@@ -295,7 +300,36 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd) {
   return 1;
 }
 
-}  // namespace
+Result<Started> finishStart(const Options& o, int ready_read, const Status& side,
+                            const std::string& log_path) {
+  auto reply = sys::readAll(ready_read, "supervisor ready pipe", 1 << 20);
+  if (!reply) return std::move(reply).error();
+  if (reply->rfind("error: ", 0) == 0) {
+    return side ? Result<Started>(unavailable(reply->substr(7))) : Result<Started>(side.error());
+  }
+  Started out;
+  long long sp = 0, ip = 0;
+  unsigned long long ss = 0, is = 0;
+  if (std::sscanf(reply->c_str(), "ok %lld %llu %lld %llu", &sp, &ss, &ip, &is) != 4) {
+    return unavailable("the supervisor exited before the sandbox was ready (see " + log_path + ")");
+  }
+  out.supervisor_pid = static_cast<pid_t>(sp);
+  out.supervisor_start = ss;
+  out.init_pid = static_cast<pid_t>(ip);
+  out.init_start = is;
+  if (!side) {
+    // No row to supervise against: end the new sandbox (the caller removes its files).
+    ::kill(out.supervisor_pid, SIGKILL);
+    substrate::local::Cgroups cg = substrate::local::Cgroups::existing(
+        substrate::local::detectCgroups(), substrate::local::cgroupGroup(o.km_home), o.id);
+    (void)substrate::local::killAll(out.init_pid, out.init_start, cg);
+    (void)cg.remove();
+    return side.error();
+  }
+  return out;
+}
+
+}  // namespace detail
 
 Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
                             const std::string& log_path, const std::function<Status()>& meanwhile) {
@@ -322,36 +356,12 @@ Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
     Options own = o;
     own.ready_fd = ready;
     std::fflush(nullptr);
-    ::_exit(serveNew(own, plan, ready));
+    ::_exit(detail::serveNew(own, plan, ready));
   }
   write_end.reset();
   (void)sys::waitPid(child);
   Status side = meanwhile();
-  auto reply = sys::readAll(read_end.get(), "supervisor ready pipe", 1 << 20);
-  if (!reply) return std::move(reply).error();
-  if (reply->rfind("error: ", 0) == 0) {
-    return side ? Result<Started>(unavailable(reply->substr(7))) : Result<Started>(side.error());
-  }
-  Started out;
-  long long sp = 0, ip = 0;
-  unsigned long long ss = 0, is = 0;
-  if (std::sscanf(reply->c_str(), "ok %lld %llu %lld %llu", &sp, &ss, &ip, &is) != 4) {
-    return unavailable("the supervisor exited before the sandbox was ready (see " + log_path + ")");
-  }
-  out.supervisor_pid = static_cast<pid_t>(sp);
-  out.supervisor_start = ss;
-  out.init_pid = static_cast<pid_t>(ip);
-  out.init_start = is;
-  if (!side) {
-    // No row to supervise against: end the new sandbox (the caller removes its files).
-    ::kill(out.supervisor_pid, SIGKILL);
-    substrate::local::Cgroups cg = substrate::local::Cgroups::existing(
-        substrate::local::detectCgroups(), substrate::local::cgroupGroup(o.km_home), o.id);
-    (void)substrate::local::killAll(out.init_pid, out.init_start, cg);
-    (void)cg.remove();
-    return side.error();
-  }
-  return out;
+  return detail::finishStart(o, read_end.get(), side, log_path);
 }
 
 int run(const Options& o) {

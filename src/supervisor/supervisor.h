@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/sys.h"
 #include "plan/plan.h"
 
 namespace km::supervisor {
@@ -64,6 +65,26 @@ struct Started {
 [[nodiscard]] Result<Started> startForked(const Options& options, const plan::SandboxPlan& plan,
                                           const std::string& log_path,
                                           const std::function<Status()>& meanwhile);
+
+// A supervisor forked ahead of time, at the start of `km create`, so the fork (copying the
+// CLI's page tables) overlaps the profile loading instead of following it. The child waits
+// for start(); if the object is destroyed unused, the child sees end-of-file and exits.
+class Prepared {
+ public:
+  [[nodiscard]] static Result<Prepared> fork();
+  // As startForked, with the already forked child.
+  [[nodiscard]] Result<Started> start(const Options& options, const plan::SandboxPlan& plan,
+                                      const std::string& log_path,
+                                      const std::function<Status()>& meanwhile);
+  Prepared(Prepared&&) noexcept = default;
+  Prepared& operator=(Prepared&&) noexcept = default;
+
+ private:
+  Prepared(sys::UniqueFd plan_write, sys::UniqueFd ready_read)
+      : plan_write_(std::move(plan_write)), ready_read_(std::move(ready_read)) {}
+  sys::UniqueFd plan_write_;
+  sys::UniqueFd ready_read_;
+};
 
 // Sends one command to a supervisor's control socket and returns its reply text.
 // Commands: ping, stop, resume, pause, destroy. Unavailable when nobody answers.

@@ -419,6 +419,26 @@ TEST(YamlIoTest, EmitRoundTripsMultiLineStrings) {
   EXPECT_TRUE(contains(emitYaml(m), "t0: |\n  line one\n  line two\n")) << emitYaml(m);
 }
 
+TEST(YamlIoTest, NoncharactersAndC1ControlsAreRefusedWhereTheyStand) {
+  // Found by the profile loader fuzzer: U+FFFF read fine but was written back as U+FFFD.
+  Parsed raw = parse("a: x\nb: ok\xEF\xBF\xBF\n");
+  EXPECT_FALSE(raw.ok);
+  ASSERT_FALSE(raw.diags.all().empty());
+  EXPECT_EQ(raw.diags.all()[0].line, 2u);
+  EXPECT_TRUE(contains(raw.diags.all()[0].message, "U+FFFF"));
+  Parsed c1 = parse("a: \xC2\x9F\n");
+  EXPECT_FALSE(c1.ok);
+  Parsed escaped = parse("a: \"\\uFFFF\"\n");
+  EXPECT_FALSE(escaped.ok);
+  // The tree stays writable: what is kept reads back the same.
+  Node back = reparse(escaped.root);
+  EXPECT_TRUE(back.sameValue(escaped.root));
+  // C1 controls written as escapes are fine and survive a round trip.
+  Parsed esc = parse("a: \"\\x9f\\x85\"\n");
+  EXPECT_TRUE(esc.ok);
+  EXPECT_TRUE(reparse(esc.root).sameValue(esc.root));
+}
+
 TEST(YamlIoTest, EmitRoundTripsEveryKindAndTrickyKeys) {
   Node m = Node::map();
   m.set("b", Node::boolean(true));

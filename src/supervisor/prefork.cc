@@ -1,0 +1,104 @@
+// Prepared: the supervisor forked before the plan exists; the plan follows through a pipe.
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "doc/json_io.h"
+#include "supervisor/serve.h"
+#include "supervisor/supervisor.h"
+
+namespace km::supervisor {
+namespace {
+
+doc::Node encode(const Options& o, const plan::SandboxPlan& plan, const std::string& log_path) {
+  doc::Node n = doc::Node::map();
+  n.set("kmHome", doc::Node::string(o.km_home));
+  n.set("storePath", doc::Node::string(o.store_path));
+  n.set("id", doc::Node::string(o.id));
+  n.set("kmBinary", doc::Node::string(o.km_binary));
+  doc::Node args = doc::Node::seq();
+  for (const auto& a : o.global_args) args.push(doc::Node::string(a));
+  n.set("globalArgs", args);
+  n.set("logPath", doc::Node::string(log_path));
+  n.set("plan", plan::toNode(plan));
+  return n;
+}
+
+std::string text(const doc::Node& n, std::string_view key) {
+  const doc::Node* v = n.find(key);
+  return v ? v->text() : "";
+}
+
+// In the child: read the request, become the supervisor. Never returns.
+[[noreturn]] void waitAndServe(int plan_read, int ready_write) {
+  auto request = sys::readAll(plan_read, "plan pipe", 16 << 20);
+  if (!request || request->empty()) ::_exit(0);  // the creator gave up (bad profile, …)
+  doc::Node n;
+  std::string err;
+  if (!doc::parseJson(*request, n, &err) || !n.find("plan")) ::_exit(1);
+  auto plan = plan::fromNode(*n.find("plan"));
+  if (!plan) {
+    (void)sys::writeAll(ready_write, "error: " + plan.error().message(), "ready pipe");
+    ::_exit(1);
+  }
+  Options o;
+  o.km_home = text(n, "kmHome");
+  o.store_path = text(n, "storePath");
+  o.id = text(n, "id");
+  o.km_binary = text(n, "kmBinary");
+  if (const doc::Node* args = n.find("globalArgs")) {
+    for (const auto& a : args->items()) o.global_args.push_back(a.text());
+  }
+  std::string log_path = text(n, "logPath");
+  ::setsid();
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (null_fd < 0 || log_fd < 0) ::_exit(127);
+  ::dup2(null_fd, 0);
+  ::dup2(log_fd, 1);
+  ::dup2(log_fd, 2);
+  int ready = ::fcntl(ready_write, F_DUPFD_CLOEXEC, 3);
+  sys::closeFdsFrom(3, ready);
+  ::prctl(PR_SET_NAME, "km-supervise", 0, 0, 0);
+  o.ready_fd = ready;
+  ::_exit(detail::serveNew(o, *plan, ready));
+}
+
+}  // namespace
+
+Result<Prepared> Prepared::fork() {
+  auto plan_pipe = sys::pipe();
+  if (!plan_pipe) return std::move(plan_pipe).error();
+  auto ready_pipe = sys::pipe();
+  if (!ready_pipe) return std::move(ready_pipe).error();
+  auto [plan_read, plan_write] = std::move(*plan_pipe);
+  auto [ready_read, ready_write] = std::move(*ready_pipe);
+  pid_t child = ::fork();
+  if (child < 0) return sys::errnoError("fork", "supervisor", errno);
+  if (child == 0) {
+    // Second fork: nobody's child here, so it outlives the CLI and never lingers a zombie.
+    if (::fork() != 0) ::_exit(0);
+    plan_write.reset();
+    ready_read.reset();
+    waitAndServe(plan_read.get(), ready_write.get());
+  }
+  (void)sys::waitPid(child);
+  return Prepared(std::move(plan_write), std::move(ready_read));
+}
+
+Result<Started> Prepared::start(const Options& o, const plan::SandboxPlan& plan,
+                                const std::string& log_path,
+                                const std::function<Status()>& meanwhile) {
+  if (!plan_write_.valid()) return internalError("Prepared::start called twice");
+  std::string request = doc::toJson(encode(o, plan, log_path), -1);
+  Status sent = sys::writeAll(plan_write_.get(), request, "plan pipe");
+  plan_write_.reset();
+  if (!sent) return std::move(sent).error();
+  Status side = meanwhile();
+  return detail::finishStart(o, ready_read_.get(), side, log_path);
+}
+
+}  // namespace km::supervisor

@@ -1,0 +1,21 @@
+// What the forked starts share (private to supervisor).
+#pragma once
+
+#include <string>
+
+#include "core/result.h"
+#include "plan/plan.h"
+#include "supervisor/supervisor.h"
+
+namespace km::supervisor::detail {
+
+// The body of a freshly forked supervisor: builds the sandbox from `plan`, reports on
+// `ready_fd`, then execs `km supervise --adopt`. Returns an exit code only on failure.
+int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd);
+
+// Reads the child's report from `ready_read` and turns it into Started; when `side` (the
+// caller's work meanwhile) failed, kills the new sandbox and returns that error.
+Result<Started> finishStart(const Options& o, int ready_read, const Status& side,
+                            const std::string& log_path);
+
+}  // namespace km::supervisor::detail
