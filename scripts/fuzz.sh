@@ -13,6 +13,8 @@ for target in profile_loader_fuzz config_fuzz; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
+  # Inputs that once broke a property: replayed first, kept in the corpus.
+  cp "$root"/tests/fuzz/regressions/* "$corpus"/ 2>/dev/null || true
   if [ -d "$shared" ]; then
     find "$shared" -name '*.yaml' -exec cp {} "$corpus"/ \; 2>/dev/null || true
   fi
