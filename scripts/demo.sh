@@ -27,7 +27,7 @@ printf '\n\033[1m$ %s\033[0m\n' "$KM create restricted-dev --alias demo"
 id="$("$KM" create restricted-dev --alias demo)"
 echo "$id"
 step "$KM" exec demo -- sh -c 'echo "hello from $(hostname) as $(id -un), pid $$"; ls /workspace; cat /proc/1/comm'
-step "$KM" exec demo -- sh -c 'echo written-inside > /etc/km-demo; cat /etc/km-demo'
+step "$KM" exec --root demo -- sh -c 'echo written-inside > /etc/km-demo; cat /etc/km-demo'
 printf '\n\033[1m$ %s\033[0m\n' "test -e /etc/km-demo   # on the host"
 if [ -e /etc/km-demo ]; then echo "demo: FAILED, the write reached the host" >&2; exit 1; fi
 echo "no such file on the host: the write stayed in the sandbox's overlay"
