@@ -13,6 +13,8 @@
 namespace km::doc {
 namespace {
 
+bool repairEscapes(std::string& s);  // below, with the writer's helpers
+
 class TooBig {};
 
 // Builds Nodes from yaml-cpp's parse events. Anchors are remembered and aliases copied.
@@ -70,6 +72,9 @@ class Builder : public YAML::EventHandler {
     }
     // An escape ("\uFFFF") can still produce a character YAML writers cannot carry.
     std::string text = value;
+    if (!repairEscapes(text)) {
+      diags_.error(markOf(mark), "", "this escape does not produce valid UTF-8 text; remove it");
+    }
     bool reported = false;
     for (std::string_view bad : {"\xEF\xBF\xBE", "\xEF\xBF\xBF"}) {
       for (size_t at = text.find(bad); at != std::string::npos; at = text.find(bad, at)) {
@@ -267,6 +272,38 @@ class SkipDocument : public YAML::EventHandler {
                   YAML::EmitterStyle::value) override {}
   void OnMapEnd() override {}
 };
+
+// yaml-cpp decodes the escapes \N and \_ to the single bytes 0x85 and 0xA0 instead of the
+// UTF-8 for U+0085 and U+00A0 (the text around was checked to be UTF-8 before parsing, so
+// any invalid sequence here came from an escape). Those two are re-encoded; anything else
+// invalid becomes U+FFFD and the caller reports it. Found by the profile loader fuzzer.
+bool repairEscapes(std::string& s) {
+  bool clean = true;
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok) {
+      out.append(s, i, len);
+      i += len;
+      continue;
+    }
+    if (c == 0x85 || c == 0xA0) {
+      out.push_back(static_cast<char>(0xC2));
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.append("\xEF\xBF\xBD");
+      clean = false;
+    }
+    ++i;
+  }
+  s = std::move(out);
+  return clean;
+}
 
 // A literal block (|) reads back exactly only with "clip" chomping: one final newline, and
 // no line that YAML would trim or refuse (leading space on the first line, trailing

@@ -433,6 +433,11 @@ TEST(YamlIoTest, NoncharactersAndC1ControlsAreRefusedWhereTheyStand) {
   // The tree stays writable: what is kept reads back the same.
   Node back = reparse(escaped.root);
   EXPECT_TRUE(back.sameValue(escaped.root));
+  // \N and \_ decode to U+0085 and U+00A0 as UTF-8 (yaml-cpp alone gives raw bytes).
+  Parsed nel = parse("a: \"x\\Ny\\_z\"\n");
+  EXPECT_TRUE(nel.ok);
+  EXPECT_EQ(nel.root.find("a")->text(), "x\xC2\x85y\xC2\xA0z");
+  EXPECT_TRUE(reparse(nel.root).sameValue(nel.root));
   // C1 controls written as escapes are fine and survive a round trip.
   Parsed esc = parse("a: \"\\x9f\\x85\"\n");
   EXPECT_TRUE(esc.ok);
