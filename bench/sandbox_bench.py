@@ -44,7 +44,8 @@ def main():
         f.write(PROFILE)
     # A long-lived namespace set for nsenter, made the way unshare users do it.
     holder = subprocess.Popen(["unshare", "-m", "-p", "-n", "-u", "-i", "-C", "-f",
-                               "--mount-proc", "sleep", "infinity"])
+                               "--mount-proc", "sleep", "infinity"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
     target = subprocess.run(["pgrep", "-P", str(holder.pid)], stdout=subprocess.PIPE,
                             text=True).stdout.split()[0]
@@ -62,6 +63,8 @@ def main():
             res["km exec"].append(timed([km, "exec", resident, "--", "true"], env=env)[0])
     finally:
         subprocess.run([km, "destroy", "--yes", resident], env=env, stdout=subprocess.DEVNULL)
+        # unshare -f forks: the sleep is PID 1 of its namespace and must be killed itself.
+        subprocess.run(["kill", "-9", target], stderr=subprocess.DEVNULL)
         holder.kill()
         holder.wait()
         shutil.rmtree(home, ignore_errors=True)

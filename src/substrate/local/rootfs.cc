@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,19 +31,20 @@ Status bindReadOnly(const std::string& source, const std::string& target, bool r
   return doMount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | rec);
 }
 
-Status makeFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) return sys::errnoError("create", path, errno);
-  ::close(fd);
-  return ok();
-}
-
 Status buildDev(const std::string& dev) {
   KM_TRY(doMount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m"));
-  for (const char* name : {"null", "zero", "full", "random", "urandom", "tty"}) {
-    std::string target = dev + "/" + name;
-    KM_TRY(makeFile(target));
-    KM_TRY(doMount((std::string("/dev/") + name).c_str(), target, nullptr, MS_BIND));
+  // The same character devices as the host's (one mknod each; cheaper than a bind mount).
+  struct Device {
+    const char* name;
+    unsigned major, minor;
+  };
+  for (Device d : {Device{"null", 1, 3}, Device{"zero", 1, 5}, Device{"full", 1, 7},
+                   Device{"random", 1, 8}, Device{"urandom", 1, 9}, Device{"tty", 5, 0}}) {
+    std::string target = dev + "/" + d.name;
+    if (::mknod(target.c_str(), S_IFCHR | 0666, makedev(d.major, d.minor)) != 0) {
+      return sys::errnoError("mknod", target, errno);
+    }
+    ::chmod(target.c_str(), 0666);  // mknod's mode is reduced by the umask
   }
   KM_TRY(sys::makeDirs(dev + "/pts", 0755));
   KM_TRY(doMount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
