@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include "doc/json_io.h"
 #include "supervisor/serve.h"
@@ -33,9 +34,24 @@ std::string text(const doc::Node& n, std::string_view key) {
 }
 
 // In the child: read the request, become the supervisor. Never returns.
-[[noreturn]] void waitAndServe(int plan_read, int ready_write) {
+[[noreturn]] void waitAndServe(int plan_read_fd, int ready_write_fd) {
+  // Of everything the creator had open keep only the two pipes, as fds 3 and 4.
+  int p = ::fcntl(plan_read_fd, F_DUPFD_CLOEXEC, 10);
+  int r = ::fcntl(ready_write_fd, F_DUPFD_CLOEXEC, 10);
+  if (p < 0 || r < 0) ::_exit(127);
+  const int plan_read = 3, ready_write = 4;
+  ::dup3(p, plan_read, O_CLOEXEC);
+  ::dup3(r, ready_write, O_CLOEXEC);
+  sys::closeFdsFrom(5);
+  // Make the namespaces while the creator still loads the profile. Without privileges this
+  // fails quietly; the launch later says what is missing.
+  substrate::local::StagedInit staged;
+  if (auto s = substrate::local::StagedInit::stage(); s) staged = std::move(*s);
   auto request = sys::readAll(plan_read, "plan pipe", 16 << 20);
-  if (!request || request->empty()) ::_exit(0);  // the creator gave up (bad profile, …)
+  if (!request || request->empty()) {
+    staged = {};  // the creator gave up (bad profile, …): end the staged init
+    ::_exit(0);
+  }
   doc::Node n;
   std::string err;
   if (!doc::parseJson(*request, n, &err) || !n.find("plan")) ::_exit(1);
@@ -53,6 +69,7 @@ std::string text(const doc::Node& n, std::string_view key) {
     for (const auto& a : args->items()) o.global_args.push_back(a.text());
   }
   std::string log_path = text(n, "logPath");
+  ::close(plan_read);
   ::setsid();
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -60,11 +77,11 @@ std::string text(const doc::Node& n, std::string_view key) {
   ::dup2(null_fd, 0);
   ::dup2(log_fd, 1);
   ::dup2(log_fd, 2);
-  int ready = ::fcntl(ready_write, F_DUPFD_CLOEXEC, 3);
-  sys::closeFdsFrom(3, ready);
+  if (null_fd > 2) ::close(null_fd);
+  if (log_fd > 2) ::close(log_fd);
   ::prctl(PR_SET_NAME, "km-supervise", 0, 0, 0);
-  o.ready_fd = ready;
-  ::_exit(detail::serveNew(o, *plan, ready));
+  o.ready_fd = ready_write;
+  ::_exit(detail::serveNew(o, *plan, ready_write, std::move(staged)));
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ Status Runtime::start(bool first_start) {
   spec.user = user_;
   spec.km_home = fs::absolutePath(km_home_);
   spec.first_start = first_start;
-  auto launched = local::launch(layout_, spec, cgroups_);
+  auto launched = local::launch(layout_, spec, cgroups_, std::move(staged_));
   if (!launched) {
     (void)cgroups_.remove();
     return std::move(launched).error();

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "core/result.h"
 #include "core/sys.h"
@@ -21,6 +22,8 @@ class Runtime {
   // CLI records the result); attachStore() hands it one afterwards.
   Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan);
   void attachStore(store::FleetStore* store) { store_ = store; }
+  // An init staged before the plan arrived; the next start() uses it.
+  void useStaged(substrate::local::StagedInit staged) { staged_ = std::move(staged); }
   uint64_t initStart() const { return init_start_; }
 
   // Starts the sandbox (cgroups, namespaces, init); on first start also writes config files
@@ -60,6 +63,7 @@ class Runtime {
   pid_t init_pid_ = 0;
   uint64_t init_start_ = 0;
   sys::UniqueFd init_pidfd_;
+  substrate::local::StagedInit staged_;
 };
 
 }  // namespace km::supervisor

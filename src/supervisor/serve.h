@@ -5,13 +5,16 @@
 
 #include "core/result.h"
 #include "plan/plan.h"
+#include "substrate/local/local.h"
 #include "supervisor/supervisor.h"
 
 namespace km::supervisor::detail {
 
 // The body of a freshly forked supervisor: builds the sandbox from `plan`, reports on
 // `ready_fd`, then execs `km supervise --adopt`. Returns an exit code only on failure.
-int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd);
+// `staged`: an init made ahead of the plan, if any.
+int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
+             substrate::local::StagedInit staged);
 
 // Reads the child's report from `ready_read` and turns it into Started; when `side` (the
 // caller's work meanwhile) failed, kills the new sandbox and returns that error.

@@ -263,9 +263,11 @@ int serveLoop(const Options& o, store::FleetStore& st, Runtime& rt, int signal_f
 namespace detail {
 
 // The body of a forked supervisor: start, report, then open the store and serve.
-int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd) {
+int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
+             substrate::local::StagedInit staged) {
   sys::UniqueFd signal_fd = setUpSignals();
   Runtime rt(nullptr, o.km_home, plan);
+  rt.useStaged(std::move(staged));
   if (Status s = rt.start(true); !s) {
     Error e = s.error();
     (void)rt.destroy("create failed");
@@ -356,7 +358,7 @@ Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
     Options own = o;
     own.ready_fd = ready;
     std::fflush(nullptr);
-    ::_exit(detail::serveNew(own, plan, ready));
+    ::_exit(detail::serveNew(own, plan, ready, {}));
   }
   write_end.reset();
   (void)sys::waitPid(child);

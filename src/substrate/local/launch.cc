@@ -1,6 +1,8 @@
 // The sandbox's birth: one fork into a new pid namespace makes init (PID 1); it unshares the
-// other namespaces, waits until the caller has put it into the sandbox's cgroups, roots a
-// new cgroup namespace there, builds the filesystem and then only reaps.
+// other namespaces and brings loopback up (this part may run ahead, before the plan exists:
+// StagedInit), waits until the caller has put it into the sandbox's cgroups and sent its
+// layout and spec, roots a new cgroup namespace there, builds the filesystem and then only
+// reaps.
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,7 +14,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "core/check.h"
 #include "core/sys.h"
@@ -73,7 +79,6 @@ Status loopbackUp() {
   if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
     report(sys::errnoError("sethostname", spec.hostname, errno));
   }
-  if (auto s = loopbackUp(); !s) report(s.error());
   if (spec.first_start) {
     if (auto s = writeFirstStartFiles(spec); !s) report(s.error());
   }
@@ -90,9 +95,130 @@ Status loopbackUp() {
   serveAsInit();
 }
 
+// The layout and spec travel to a staged init as length-prefixed fields.
+void putField(std::string& out, std::string_view field) {
+  auto n = static_cast<uint32_t>(field.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(field);
+}
+
+class FieldReader {
+ public:
+  explicit FieldReader(std::string_view data) : rest_(data) {}
+  std::string next() {
+    uint32_t n = 0;
+    if (rest_.size() < sizeof n) return fail();
+    std::memcpy(&n, rest_.data(), sizeof n);
+    rest_.remove_prefix(sizeof n);
+    if (rest_.size() < n) return fail();
+    std::string out(rest_.substr(0, n));
+    rest_.remove_prefix(n);
+    return out;
+  }
+  uint64_t number() {
+    std::string text = next();
+    uint64_t v = 0;
+    for (char c : text) {
+      if (c < '0' || c > '9') {
+        fail();
+        return 0;
+      }
+      v = v * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return v;
+  }
+  bool ok() const { return ok_ && rest_.empty(); }
+  bool failed() const { return !ok_; }
+
+ private:
+  std::string fail() {
+    ok_ = false;
+    rest_ = {};
+    return {};
+  }
+  std::string_view rest_;
+  bool ok_ = true;
+};
+
+std::string encodeLaunch(const Layout& l, const LaunchSpec& s) {
+  std::string out;
+  for (const std::string* f : {&l.dir, &l.upper, &l.work, &l.root, &l.workspace, &l.home,
+                               &l.root_home, &l.control_socket, &l.supervisor_log, &l.init_log,
+                               &l.user_file, &l.plan_file, &l.init_file, &s.hostname,
+                               &s.working_dir, &s.user.name, &s.km_home}) {
+    putField(out, *f);
+  }
+  putField(out, std::to_string(s.user.uid));
+  putField(out, std::to_string(s.user.gid));
+  putField(out, s.first_start ? "1" : "0");
+  putField(out, std::to_string(s.config_files.size()));
+  for (const auto& f : s.config_files) {
+    putField(out, f.path);
+    putField(out, f.content);
+  }
+  return out;
+}
+
+bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
+  FieldReader r(data);
+  for (std::string* f : {&l.dir, &l.upper, &l.work, &l.root, &l.workspace, &l.home,
+                         &l.root_home, &l.control_socket, &l.supervisor_log, &l.init_log,
+                         &l.user_file, &l.plan_file, &l.init_file, &s.hostname, &s.working_dir,
+                         &s.user.name, &s.km_home}) {
+    *f = r.next();
+  }
+  s.user.uid = static_cast<uid_t>(r.number());
+  s.user.gid = static_cast<gid_t>(r.number());
+  s.first_start = r.number() == 1;
+  uint64_t files = r.number();
+  for (uint64_t i = 0; i < files && !r.failed(); ++i) {
+    ConfigFile f;
+    f.path = r.next();
+    f.content = r.next();
+    s.config_files.push_back(std::move(f));
+  }
+  return r.ok();
+}
+
+// The staged init before its spec arrives: namespaces, loopback, then wait.
+[[noreturn]] void stagedMain(int go_fd, int ready_fd) {
+  // Keep nothing of the creator's: its stdout may be a pipe a shell reads to the end, and
+  // its other pipes would never see end-of-file while this process holds them.
+  int go = ::fcntl(go_fd, F_DUPFD_CLOEXEC, 10);
+  int ready = ::fcntl(ready_fd, F_DUPFD_CLOEXEC, 10);
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (go < 0 || ready < 0 || null_fd < 0) ::_exit(127);
+  for (int fd = 0; fd < 3; ++fd) ::dup2(null_fd, fd);
+  ::dup3(go, 3, O_CLOEXEC);
+  ::dup3(ready, 4, O_CLOEXEC);
+  sys::closeFdsFrom(5);
+  go = 3;
+  ready = 4;
+  auto fail = [&](const Error& e) {
+    (void)sys::writeAll(ready, "error: " + e.message(), "ready pipe");
+    ::_exit(1);
+  };
+  if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+    fail(sys::errnoError("unshare", "sandbox namespaces", errno));
+  }
+  if (auto s = loopbackUp(); !s) fail(s.error());
+  // The spec comes once the parent has moved us into the sandbox's cgroups, so the new
+  // cgroup namespace is rooted at the sandbox's own cgroup. End-of-file without one: the
+  // sandbox was never made (an invalid profile, say).
+  auto message = sys::readAll(go, "go pipe", 64 << 20);
+  if (!message || message->empty()) ::_exit(0);
+  ::close(go);
+  Layout layout;
+  LaunchSpec spec;
+  if (!decodeLaunch(*message, layout, spec)) fail(internalError("malformed launch spec"));
+  *message = std::string();
+  if (::unshare(CLONE_NEWCGROUP) != 0) fail(sys::errnoError("unshare", "cgroup namespace", errno));
+  initMain(layout, spec, ready);
+}
+
 }  // namespace
 
-Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups) {
+Result<StagedInit> StagedInit::stage() {
   KM_TRY(requireRoot("starting a local sandbox"));
   auto go = sys::pipe();
   if (!go) return std::move(go).error();
@@ -107,41 +233,64 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
   if (::unshare(CLONE_NEWPID) != 0) return sys::errnoError("unshare", "pid namespace", errno);
   pid_t init = ::fork();
   int fork_errno = errno;
-  if (init == 0) {
-    go_write.reset();
-    ready_read.reset();
-    auto fail = [&](const Error& e) {
-      (void)sys::writeAll(ready_write.get(), "error: " + e.message(), "ready pipe");
-      ::_exit(1);
-    };
-    if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
-      fail(sys::errnoError("unshare", "sandbox namespaces", errno));
-    }
-    // Wait until the parent has moved us into the sandbox's cgroups, so the new cgroup
-    // namespace is rooted at the sandbox's own cgroup.
-    char byte = 0;
-    if (::read(go_read.get(), &byte, 1) != 1 || byte != 'g') ::_exit(1);
-    go_read.reset();
-    if (::unshare(CLONE_NEWCGROUP) != 0) fail(sys::errnoError("unshare", "cgroup namespace", errno));
-    initMain(layout, spec, ready_write.get());
-  }
+  if (init == 0) stagedMain(go_read.get(), ready_write.get());
   if (::setns(own_pid_ns->get(), CLONE_NEWPID) != 0) {
     // Never expected (it is our own namespace); later children would land in the sandbox.
     KM_CHECK(false) << "setns back to the supervisor's pid namespace failed: " << std::strerror(errno);
   }
   if (init < 0) return sys::errnoError("fork", "sandbox init", fork_errno);
-  go_read.reset();
-  ready_write.reset();
-  auto abandon = [&](Error e) -> Result<Launched> {
-    ::kill(init, SIGKILL);
-    (void)sys::waitPid(init);
-    return e;
-  };
-  if (auto s = cgroups.addProcess(init); !s) return abandon(std::move(s).error());
-  if (auto s = sys::writeAll(go_write.get(), "g", "go pipe"); !s) return abandon(std::move(s).error());
-  go_write.reset();
-  auto text = sys::readAll(ready_read.get(), "ready pipe", 64 << 10);
-  if (!text) return abandon(std::move(text).error());
+  StagedInit out;
+  out.pid_ = init;
+  out.go_fd_ = go_write.release();
+  out.ready_fd_ = ready_read.release();
+  return out;
+}
+
+StagedInit::StagedInit(StagedInit&& o) noexcept
+    : pid_(std::exchange(o.pid_, 0)),
+      go_fd_(std::exchange(o.go_fd_, -1)),
+      ready_fd_(std::exchange(o.ready_fd_, -1)) {}
+
+StagedInit& StagedInit::operator=(StagedInit&& o) noexcept {
+  if (this != &o) {
+    discard();
+    pid_ = std::exchange(o.pid_, 0);
+    go_fd_ = std::exchange(o.go_fd_, -1);
+    ready_fd_ = std::exchange(o.ready_fd_, -1);
+  }
+  return *this;
+}
+
+StagedInit::~StagedInit() { discard(); }
+
+void StagedInit::discard() {
+  if (go_fd_ >= 0) ::close(std::exchange(go_fd_, -1));
+  if (ready_fd_ >= 0) ::close(std::exchange(ready_fd_, -1));
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    (void)sys::waitPid(pid_);
+    pid_ = 0;
+  }
+}
+
+Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups) {
+  return launch(layout, spec, cgroups, StagedInit());
+}
+
+Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups,
+                        StagedInit staged) {
+  if (!staged.valid()) {
+    auto fresh = StagedInit::stage();
+    if (!fresh) return std::move(fresh).error();
+    staged = std::move(*fresh);
+  }
+  pid_t init = staged.pid_;
+  if (auto s = cgroups.addProcess(init); !s) return s.error();  // ~StagedInit ends it
+  // A failed write means init already ended; its ready pipe says why.
+  (void)sys::writeAll(staged.go_fd_, encodeLaunch(layout, spec), "go pipe");
+  ::close(std::exchange(staged.go_fd_, -1));
+  auto text = sys::readAll(staged.ready_fd_, "ready pipe", 64 << 10);
+  if (!text) return std::move(text).error();
   std::string rest = *text;
   if (rest != "ok") {
     ::kill(init, SIGKILL);
@@ -150,12 +299,14 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
       how = WIFSIGNALED(*st) ? "killed by signal " + std::to_string(WTERMSIG(*st))
                              : "exit " + std::to_string(sys::exitCodeOf(*st));
     }
+    staged.pid_ = 0;
     if (rest.rfind("error: ", 0) == 0) return unavailable(rest.substr(7));
     return unavailable("sandbox init ended during setup (" + how + ", ready pipe said '" + rest + "')");
   }
   Launched out;
   out.init_pid = init;
   out.init_start = sys::processStartTime(init).value_or(0);
+  staged.pid_ = 0;  // it is the sandbox's init now
   return out;
 }
 

@@ -54,10 +54,39 @@ struct Launched {
   uint64_t init_start = 0;   // its kernel start time
 };
 
-// Creates the namespaces and the init process (a child of the caller) inside `cgroups`,
-// mounts the overlay root, /workspace, /tmp, /proc, /dev, /sys, sets the hostname, brings
-// up loopback and writes config files. Returns once init is ready; on failure nothing runs
-// and the error says which step failed.
+// A sandbox init made before its plan is known: the pid, mount, net, uts and ipc
+// namespaces exist and loopback is up; it waits for its layout and spec. `km create` stages
+// one while it is still loading the profile, so the kernel's namespace work overlaps it.
+// An unused StagedInit kills its process when destroyed. Move-only.
+class StagedInit {
+ public:
+  // A child of the caller (single-threaded, root). Its stdio is /dev/null and it keeps no
+  // other descriptor of the caller's.
+  [[nodiscard]] static Result<StagedInit> stage();
+  StagedInit() = default;
+  StagedInit(StagedInit&& o) noexcept;
+  StagedInit& operator=(StagedInit&& o) noexcept;
+  StagedInit(const StagedInit&) = delete;
+  StagedInit& operator=(const StagedInit&) = delete;
+  ~StagedInit();
+
+  bool valid() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  friend Result<Launched> launch(const Layout&, const LaunchSpec&, const Cgroups&, StagedInit);
+  void discard();
+  pid_t pid_ = 0;
+  int go_fd_ = -1;     // spec to the init; closing it without a spec ends the init
+  int ready_fd_ = -1;  // "ok" or "error: …" from the init
+};
+
+// Moves `staged` (or, without one or when it is not valid, a freshly staged init) into `cgroups`, hands it
+// the layout and spec, and waits until it has mounted the overlay root, /workspace, /tmp,
+// /proc, /dev, /sys, set the hostname and written config files. Returns once init is
+// ready; on failure nothing runs and the error says which step failed.
+[[nodiscard]] Result<Launched> launch(const Layout& layout, const LaunchSpec& spec,
+                                      const Cgroups& cgroups, StagedInit staged);
 [[nodiscard]] Result<Launched> launch(const Layout& layout, const LaunchSpec& spec,
                                       const Cgroups& cgroups);
 
