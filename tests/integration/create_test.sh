@@ -13,6 +13,14 @@ expect_eq "$rc" 1 "invalid profile exit code"
 expect_contains "$out" "spec.lifecycle.teardownPolicy" "error names the field"
 expect_contains "$out" "nothing was created" "says nothing was created"
 expect_eq "$(ids | wc -l)" 0 "no sandbox after an invalid profile"
+# The supervisor and the init staged while the profile loaded end with the CLI.
+left=1
+for _ in $(seq 1 50); do
+  left="$( (pgrep -f -- "create $bad" || true) | wc -l)"
+  [ "$left" == 0 ] && break
+  sleep 0.1
+done
+expect_eq "$left" 0 "no staged supervisor or init left after an invalid profile"
 
 # A failing init command fails the create, shows the log's tail, and leaves nothing.
 failing="$KM_HOME/failing.yaml"
