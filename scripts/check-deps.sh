@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that each module includes only the modules it may depend on (STYLE R2).
 # Arrows: core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← cli ← main;
-# core ← store ← supervisor ← fleet ← cli. No cycles.
+# core ← store ← supervisor ← fleet ← cli; core ← doc ← net ← supervisor. No cycles.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 
@@ -13,10 +13,11 @@ allowed() {
     config) echo "core doc config" ;;
     plan) echo "core doc profile plan" ;;
     store) echo "core store" ;;
+    net) echo "core doc net" ;;
     substrate) echo "core doc profile plan substrate" ;;
-    supervisor) echo "core doc profile plan store substrate supervisor" ;;
-    fleet) echo "core doc plan store substrate supervisor fleet" ;;
-    cli) echo "core doc profile config plan store substrate supervisor fleet cli" ;;
+    supervisor) echo "core doc profile plan store net substrate supervisor" ;;
+    fleet) echo "core doc plan store net substrate supervisor fleet" ;;
+    cli) echo "core doc profile config plan store net substrate supervisor fleet cli" ;;
     *) echo "" ;;
   esac
 }

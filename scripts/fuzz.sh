@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs each libFuzzer target for SECONDS with a seed corpus of real profiles.
+# Runs each libFuzzer target for SECONDS with a seed corpus: real profiles for the profile and
+# config loaders, tests/fuzz/seeds/dns for the DNS parser.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS
 # Prints each target's final stats line (execs, coverage); exits non-zero on any finding.
 set -euo pipefail
@@ -8,15 +9,19 @@ seconds="${2:-60}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$root/../shared/reference/profiles"
 
-for target in profile_loader_fuzz config_fuzz; do
+for target in profile_loader_fuzz config_fuzz dns_message_fuzz; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
-  cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
-  # Inputs that once broke a property: replayed first, kept in the corpus.
-  cp "$root"/tests/fuzz/regressions/* "$corpus"/ 2>/dev/null || true
-  if [ -d "$shared" ]; then
-    find "$shared" -name '*.yaml' -exec cp {} "$corpus"/ \; 2>/dev/null || true
+  if [ "$target" = dns_message_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/dns/* "$corpus"/
+  else
+    cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
+    # Inputs that once broke a property: replayed first, kept in the corpus.
+    cp "$root"/tests/fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+    if [ -d "$shared" ]; then
+      find "$shared" -name '*.yaml' -exec cp {} "$corpus"/ \; 2>/dev/null || true
+    fi
   fi
   echo "fuzz: $target for ${seconds}s"
   log="$build/$target.log"

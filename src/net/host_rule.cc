@@ -1,0 +1,56 @@
+#include "net/host_rule.h"
+
+namespace km::net {
+
+std::string canonicalName(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  std::string out(name);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+HostPolicy::HostPolicy(const std::vector<std::string>& dns_suffixes,
+                       const std::vector<std::string>& hosts) {
+  auto allowAll = [&](const std::string& entry) {
+    if (all_) return;
+    all_ = true;
+    all_rule_ = entry;
+  };
+  for (const auto& entry : hosts) {
+    if (entry == "*") {
+      allowAll(entry);
+      continue;
+    }
+    std::string c = canonicalName(entry);
+    if (!c.empty()) hosts_.emplace(std::move(c), entry);
+  }
+  for (const auto& entry : dns_suffixes) {
+    if (entry == "*" || entry == ".*") {
+      allowAll(entry);
+      continue;
+    }
+    std::string_view e = entry;
+    if (!e.empty() && e.front() == '.') e.remove_prefix(1);
+    std::string c = canonicalName(e);
+    if (!c.empty()) suffixes_.emplace(std::move(c), entry);
+  }
+}
+
+HostPolicy::Decision HostPolicy::check(std::string_view name) const {
+  std::string c = canonicalName(name);
+  if (c.empty()) return {};
+  if (all_) return {true, all_rule_};
+  if (auto it = hosts_.find(c); it != hosts_.end()) return {true, it->second};
+  // The name itself, then each parent: a.b.x.com, b.x.com, x.com, com.
+  std::string_view rest = c;
+  for (;;) {
+    if (auto it = suffixes_.find(std::string(rest)); it != suffixes_.end()) return {true, it->second};
+    size_t dot = rest.find('.');
+    if (dot == std::string_view::npos) return {};
+    rest.remove_prefix(dot + 1);
+  }
+}
+
+}  // namespace km::net

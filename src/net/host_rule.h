@@ -1,0 +1,43 @@
+// km::net::HostPolicy — the one name-matching rule every network layer uses (DNS resolver,
+// eBPF allow map, HTTP proxy):
+//   * an `allowedDNSSuffixes` entry, with or without a leading dot, allows its apex and every
+//     name below it: `.x.com` and `x.com` both allow `x.com` and `a.x.com`, never `evilx.com`;
+//   * an `allowedHosts` entry allows exactly that name;
+//   * `*` in either list allows every name;
+//   * comparison ignores ASCII case and one trailing dot; nothing else is normalised.
+// Upstream's HTTP proxy treats a dotless suffix entry as an exact host; km does not.
+// Immutable after construction; safe to share between threads.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace km::net {
+
+// Lowercases ASCII and drops one trailing dot ("API.Example.COM." → "api.example.com").
+std::string canonicalName(std::string_view name);
+
+class HostPolicy {
+ public:
+  struct Decision {
+    bool allowed = false;
+    std::string rule;  // the entry that allowed it, as written ("" when denied)
+  };
+
+  HostPolicy() = default;  // denies everything
+  HostPolicy(const std::vector<std::string>& dns_suffixes, const std::vector<std::string>& hosts);
+
+  [[nodiscard]] Decision check(std::string_view name) const;
+  [[nodiscard]] bool allows(std::string_view name) const { return check(name).allowed; }
+  bool allowsAll() const { return all_; }
+
+ private:
+  bool all_ = false;
+  std::string all_rule_;
+  // canonical form → the entry as written
+  std::unordered_map<std::string, std::string> hosts_, suffixes_;
+};
+
+}  // namespace km::net

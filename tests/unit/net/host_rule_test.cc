@@ -1,0 +1,64 @@
+#include "net/host_rule.h"
+
+#include <gtest/gtest.h>
+
+namespace km::net {
+namespace {
+
+TEST(HostRule, SuffixWithLeadingDotAllowsApexAndSubdomainsOnly) {
+  HostPolicy p({".x.com"}, {});
+  EXPECT_TRUE(p.allows("x.com"));
+  EXPECT_TRUE(p.allows("a.x.com"));
+  EXPECT_TRUE(p.allows("deep.a.x.com"));
+  EXPECT_FALSE(p.allows("evilx.com"));
+  EXPECT_FALSE(p.allows("x.com.evil.net"));
+  EXPECT_FALSE(p.allows("com"));
+  EXPECT_EQ(p.check("a.x.com").rule, ".x.com");
+}
+
+TEST(HostRule, DotlessSuffixMeansTheSame) {
+  // Upstream's HTTP proxy would treat this as an exact host; km's one rule does not.
+  HostPolicy p({"amazonaws.com"}, {});
+  EXPECT_TRUE(p.allows("amazonaws.com"));
+  EXPECT_TRUE(p.allows("sts.us-east-1.amazonaws.com"));
+  EXPECT_FALSE(p.allows("notamazonaws.com"));
+}
+
+TEST(HostRule, HostEntryIsExact) {
+  HostPolicy p({}, {"api.github.com"});
+  EXPECT_TRUE(p.allows("api.github.com"));
+  EXPECT_FALSE(p.allows("github.com"));
+  EXPECT_FALSE(p.allows("x.api.github.com"));
+  EXPECT_EQ(p.check("api.github.com").rule, "api.github.com");
+}
+
+TEST(HostRule, CaseAndTrailingDotIgnored) {
+  HostPolicy p({".Example.ORG"}, {"Api.Anthropic.com."});
+  EXPECT_TRUE(p.allows("WWW.example.org."));
+  EXPECT_TRUE(p.allows("api.anthropic.COM"));
+  EXPECT_FALSE(p.allows("api.anthropic.com.."));  // only one trailing dot is dropped
+}
+
+TEST(HostRule, StarAllowsEverything) {
+  EXPECT_TRUE(HostPolicy({"*"}, {}).allows("anything.example"));
+  EXPECT_TRUE(HostPolicy({}, {"*"}).allows("anything.example"));
+  EXPECT_EQ(HostPolicy({}, {"*"}).check("a.b").rule, "*");
+  EXPECT_TRUE(HostPolicy({}, {"*"}).allowsAll());
+}
+
+TEST(HostRule, EmptyPolicyDeniesAll) {
+  HostPolicy p;
+  EXPECT_FALSE(p.allows("example.org"));
+  EXPECT_FALSE(HostPolicy({}, {}).allows("x.com"));
+  EXPECT_FALSE(HostPolicy({".x.com"}, {}).allows(""));
+  EXPECT_FALSE(HostPolicy({".x.com"}, {}).allows("."));
+}
+
+TEST(HostRule, CanonicalName) {
+  EXPECT_EQ(canonicalName("API.Example.COM."), "api.example.com");
+  EXPECT_EQ(canonicalName("a"), "a");
+  EXPECT_EQ(canonicalName(""), "");
+}
+
+}  // namespace
+}  // namespace km::net
