@@ -1,0 +1,236 @@
+// km's egress gatekeeper: cgroup programs attached to a sandbox's v2 cgroup.
+//   connect4/6   TCP and connected UDP: loopback passes; port 53 anywhere goes to the
+//                sandbox's resolver instead; the resolver's own address only on port 53;
+//                otherwise the destination must be in the allow map and not expired.
+//   sendmsg4/6   unconnected UDP: the same rules per datagram.
+//   egress skb   every packet leaving a socket of the sandbox: passes only from sockets the
+//                programs above approved, to loopback, or kernel-made TCP (resets, time-wait);
+//                ICMP, raw sockets and anything else are dropped.
+// Every decision outside loopback is reported on the ring buffer for the audit log.
+// Built with clang -target bpf against the kernel's UAPI headers only (no vmlinux.h).
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "net/bpf/egress_shared.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct km_key4);
+  __type(value, struct km_allow);
+} km_allow4 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct km_key6);
+  __type(value, struct km_allow);
+} km_allow6 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct km_config);
+} km_config SEC(".maps");
+
+// Sockets a connect or send check let through; their packets pass the skb program.
+struct {
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, __u32);
+} km_approved SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 1 << 18);
+} km_events SEC(".maps");
+
+static __always_inline void report(__u8 family, const void* addr, __u16 port_be, __u8 proto,
+                                   __u8 verdict, __u8 reason) {
+  struct km_event* e = bpf_ringbuf_reserve(&km_events, sizeof(*e), 0);
+  if (!e) return;
+  e->ts_ns = bpf_ktime_get_ns();
+  e->pid = bpf_get_current_pid_tgid() >> 32;
+  e->family = family;
+  e->proto = proto;
+  e->verdict = verdict;
+  e->reason = reason;
+  e->port = bpf_ntohs(port_be);
+  __builtin_memset(e->addr, 0, sizeof(e->addr));
+  if (family == AF_INET)
+    __builtin_memcpy(e->addr, addr, 4);
+  else
+    __builtin_memcpy(e->addr, addr, 16);
+  bpf_get_current_comm(e->comm, sizeof(e->comm));
+  bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int approve(struct bpf_sock* sk) {
+  if (!sk) return 1;
+  __u32* mark = bpf_sk_storage_get(&km_approved, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+  if (mark) *mark = 1;
+  return 1;
+}
+
+static __always_inline int allowed(const struct km_allow* a) {
+  if (!a) return 0;
+  return a->expires_ns == 0 || a->expires_ns > bpf_ktime_get_ns();
+}
+
+// The IPv4 policy; may rewrite the destination (DNS to the resolver). Returns 1 = go on.
+static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 proto) {
+  __u32 zero = 0;
+  struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
+  __u16 port = (__u16)ctx->user_port;
+  if ((bpf_ntohl(ip) >> 24) == 127) return 1;  // the sandbox's own loopback
+  if (!cfg) return 0;
+  if (port == bpf_htons(53)) {
+    if (ip != cfg->resolver4) {
+      ctx->user_ip4 = cfg->resolver4;
+      report(AF_INET, &ip, port, proto, KM_VERDICT_REDIRECT, KM_REASON_DNS_REDIRECT);
+    } else {
+      report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, KM_REASON_RESOLVER);
+    }
+    return approve(ctx->sk);
+  }
+  if (ip == cfg->resolver4) {
+    if (cfg->proxy_port && port == cfg->proxy_port && proto == IPPROTO_TCP) return approve(ctx->sk);
+    report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, KM_REASON_HOST_PORT);
+    return 0;
+  }
+  struct km_key4 key = {.prefixlen = 32, .addr = ip};
+  struct km_allow* a = bpf_map_lookup_elem(&km_allow4, &key);
+  if (allowed(a)) {
+    report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
+    return approve(ctx->sk);
+  }
+  report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
+  return 0;
+}
+
+static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
+  __u32 w[4];
+  w[0] = ctx->user_ip6[0];
+  w[1] = ctx->user_ip6[1];
+  w[2] = ctx->user_ip6[2];
+  w[3] = ctx->user_ip6[3];
+  __u16 port = (__u16)ctx->user_port;
+  // ::ffff:a.b.c.d on a dual-stack socket is IPv4 traffic: the IPv4 rules decide.
+  if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
+    __u32 zero = 0;
+    struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
+    __u32 ip = w[3];
+    if ((bpf_ntohl(ip) >> 24) == 127) return 1;
+    if (!cfg) return 0;
+    if (port == bpf_htons(53)) {
+      if (ip != cfg->resolver4) {
+        ctx->user_ip6[3] = cfg->resolver4;
+        report(AF_INET, &ip, port, proto, KM_VERDICT_REDIRECT, KM_REASON_DNS_REDIRECT);
+      }
+      return approve(ctx->sk);
+    }
+    if (ip == cfg->resolver4) {
+      report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, KM_REASON_HOST_PORT);
+      return 0;
+    }
+    struct km_key4 key = {.prefixlen = 32, .addr = ip};
+    struct km_allow* a = bpf_map_lookup_elem(&km_allow4, &key);
+    if (allowed(a)) {
+      report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
+      return approve(ctx->sk);
+    }
+    report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
+    return 0;
+  }
+  if (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1)) return 1;  // ::1
+  if (port == bpf_htons(53)) {
+    // No IPv6 path to the resolver: DNS over IPv6 elsewhere is refused, never leaked.
+    report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_DNS_V6);
+    return 0;
+  }
+  struct km_key6 key = {.prefixlen = 128};
+  __builtin_memcpy(key.addr, w, 16);
+  struct km_allow* a = bpf_map_lookup_elem(&km_allow6, &key);
+  if (allowed(a)) {
+    report(AF_INET6, w, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
+    return approve(ctx->sk);
+  }
+  report(AF_INET6, w, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
+  return 0;
+}
+
+SEC("cgroup/connect4")
+int km_connect4(struct bpf_sock_addr* ctx) { return check4(ctx, ctx->user_ip4, (__u8)ctx->protocol); }
+
+SEC("cgroup/sendmsg4")
+int km_sendmsg4(struct bpf_sock_addr* ctx) { return check4(ctx, ctx->user_ip4, IPPROTO_UDP); }
+
+SEC("cgroup/connect6")
+int km_connect6(struct bpf_sock_addr* ctx) { return check6(ctx, (__u8)ctx->protocol); }
+
+SEC("cgroup/sendmsg6")
+int km_sendmsg6(struct bpf_sock_addr* ctx) { return check6(ctx, IPPROTO_UDP); }
+
+struct ipv4_head {
+  __u8 vihl, tos;
+  __u16 len, id, frag;
+  __u8 ttl, proto;
+  __u16 csum;
+  __u32 saddr, daddr;
+};
+struct ipv6_head {
+  __u32 vtcfl;
+  __u16 len;
+  __u8 next, hops;
+  __u32 saddr[4], daddr[4];
+};
+
+SEC("cgroup_skb/egress")
+int km_egress(struct __sk_buff* skb) {
+  __u8 family, proto;
+  __u32 daddr[4] = {};
+  if (skb->protocol == bpf_htons(ETH_P_IP)) {
+    struct ipv4_head h;
+    if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h))) return 0;
+    if ((bpf_ntohl(h.daddr) >> 24) == 127) return 1;
+    family = AF_INET;
+    proto = h.proto;
+    daddr[0] = h.daddr;
+  } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+    struct ipv6_head h;
+    if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h))) return 0;
+    if (h.daddr[0] == 0 && h.daddr[1] == 0 && h.daddr[2] == 0 && h.daddr[3] == bpf_htonl(1)) return 1;
+    family = AF_INET6;
+    proto = h.next;
+    __builtin_memcpy(daddr, h.daddr, 16);
+  } else {
+    return 0;
+  }
+  struct bpf_sock* sk = skb->sk;
+  if (sk) {
+    struct bpf_sock* full = bpf_sk_fullsock(sk);
+    if (full) {
+      __u32* mark = bpf_sk_storage_get(&km_approved, full, 0, 0);
+      if (mark && *mark) return 1;
+    } else if (proto == IPPROTO_TCP) {
+      return 1;  // a time-wait or request socket: the kernel answering a connection we allowed
+    }
+  } else if (proto == IPPROTO_TCP) {
+    return 1;  // a reset the kernel makes for a stray segment
+  }
+  report(family, daddr, 0, proto, KM_VERDICT_DENY, KM_REASON_PACKET);
+  return 0;
+}

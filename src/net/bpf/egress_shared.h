@@ -1,0 +1,57 @@
+/* Types shared by the eBPF programs (egress.bpf.c) and their loader (bpf.cc). C, fixed
+ * layout; addresses and ports in network byte order unless said otherwise. */
+#ifndef KM_NET_BPF_EGRESS_SHARED_H_
+#define KM_NET_BPF_EGRESS_SHARED_H_
+
+#include <linux/types.h>
+
+#define KM_ALLOW_MAX 65536
+
+struct km_key4 {
+  __u32 prefixlen;
+  __u32 addr;
+};
+
+struct km_key6 {
+  __u32 prefixlen;
+  __u8 addr[16];
+};
+
+struct km_allow {
+  __u64 expires_ns; /* CLOCK_MONOTONIC; 0 = no expiry (an allowed CIDR) */
+};
+
+struct km_config {
+  __u32 resolver4;  /* the host end of the sandbox's veth: resolver (and proxy) address */
+  __u16 proxy_port; /* network order; 0 = none */
+  __u16 pad;
+};
+
+enum km_verdict { KM_VERDICT_DENY = 0, KM_VERDICT_ALLOW = 1, KM_VERDICT_REDIRECT = 2 };
+
+enum km_reason {
+  KM_REASON_NOT_ALLOWED = 1, /* no allow-map entry for the address */
+  KM_REASON_EXPIRED = 2,     /* the entry's DNS TTL ran out */
+  KM_REASON_RESOLVED = 3,    /* allowed: the resolver handed out this address */
+  KM_REASON_CIDR = 4,        /* allowed: an allowed CIDR */
+  KM_REASON_DNS_REDIRECT = 5,/* DNS to another server sent to the sandbox's resolver */
+  KM_REASON_RESOLVER = 6,    /* DNS to the sandbox's resolver */
+  KM_REASON_HOST_PORT = 7,   /* the host end, on a port other than DNS/proxy */
+  KM_REASON_DNS_V6 = 8,      /* DNS over IPv6: no resolver there */
+  KM_REASON_PACKET = 9,      /* a packet from a socket no check approved (ICMP, raw, …) */
+};
+
+struct km_event {
+  __u64 ts_ns; /* CLOCK_MONOTONIC */
+  __u32 pid;
+  __u8 family; /* AF_INET / AF_INET6 */
+  __u8 proto;
+  __u8 verdict;
+  __u8 reason;
+  __u16 port; /* host order */
+  __u16 pad;
+  __u8 addr[16];
+  char comm[16];
+};
+
+#endif

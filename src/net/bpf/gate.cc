@@ -1,0 +1,261 @@
+#include "net/bpf/gate.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <linux/magic.h>
+
+#include "core/sys.h"
+#include "net/bpf/egress_shared.h"
+#include "net/bpf/km_gate.skel.h"
+
+namespace km::net {
+namespace {
+
+constexpr const char* kBpffs = "/sys/fs/bpf";
+constexpr const char* kMaps[] = {"allow4", "allow6", "config", "events"};
+
+Error bpfError(std::string_view what, int err) {
+  if (err < 0) err = -err;
+  return sys::errnoError(what, "eBPF", err);
+}
+
+std::string protocolName(uint8_t proto) {
+  switch (proto) {
+    case 1: return "icmp";
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 58: return "icmpv6";
+  }
+  return std::to_string(proto);
+}
+
+std::string reasonText(uint8_t reason) {
+  switch (reason) {
+    case KM_REASON_NOT_ALLOWED: return "address not handed out by the resolver nor in an allowed CIDR";
+    case KM_REASON_EXPIRED: return "the DNS TTL for this address ran out";
+    case KM_REASON_RESOLVED: return "address of an allowed name";
+    case KM_REASON_CIDR: return "allowed CIDR";
+    case KM_REASON_DNS_REDIRECT: return "DNS sent to the sandbox's resolver instead";
+    case KM_REASON_RESOLVER: return "the sandbox's resolver";
+    case KM_REASON_HOST_PORT: return "the host end only serves DNS (and the proxy)";
+    case KM_REASON_DNS_V6: return "DNS over IPv6 is not served";
+    case KM_REASON_PACKET: return "packet from a socket no check approved (ICMP, raw, …)";
+  }
+  return "reason " + std::to_string(reason);
+}
+
+}  // namespace
+
+uint64_t monotonicNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+struct EgressGate::Impl {
+  sys::UniqueFd allow4, allow6, config, events;
+  ring_buffer* ring = nullptr;
+  const std::function<void(const GateEvent&)>* sink = nullptr;
+  ~Impl() {
+    if (ring) ring_buffer__free(ring);
+  }
+  static int onEvent(void* ctx, void* data, size_t size) {
+    auto* self = static_cast<Impl*>(ctx);
+    if (size < sizeof(km_event) || !self->sink) return 0;
+    km_event e;
+    std::memcpy(&e, data, sizeof e);
+    GateEvent g;
+    g.monotonic_ns = e.ts_ns;
+    g.pid = e.pid;
+    g.comm.assign(e.comm, strnlen(e.comm, sizeof e.comm));
+    g.address.v6 = e.family == 10;
+    std::memcpy(g.address.bytes.data(), e.addr, g.address.v6 ? 16 : 4);
+    g.port = e.port;
+    g.protocol = protocolName(e.proto);
+    g.verdict = e.verdict == KM_VERDICT_ALLOW ? "allow" : e.verdict == KM_VERDICT_REDIRECT ? "redirect" : "deny";
+    g.reason = reasonText(e.reason);
+    (*self->sink)(g);
+    return 0;
+  }
+  Status openRing() {
+    ring = ring_buffer__new(events.get(), &Impl::onEvent, this, nullptr);
+    if (!ring) return bpfError("ring_buffer__new", errno);
+    return ok();
+  }
+};
+
+EgressGate::EgressGate(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EgressGate::EgressGate(EgressGate&&) noexcept = default;
+EgressGate& EgressGate::operator=(EgressGate&&) noexcept = default;
+EgressGate::~EgressGate() = default;
+
+Result<std::string> EgressGate::bpffsDir() {
+  struct statfs fs {};
+  if (::statfs(kBpffs, &fs) != 0 || fs.f_type != BPF_FS_MAGIC) {
+    if (::mount("bpf", kBpffs, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
+      return sys::errnoError("mount bpffs at", kBpffs, errno);
+    }
+  }
+  std::string dir = std::string(kBpffs) + "/km";
+  KM_TRY(sys::makeDirs(dir, 0700));
+  return dir;
+}
+
+Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::string& pin_dir,
+                                      const IpAddress& resolver, uint16_t proxy_port) {
+  if (resolver.v6) return invalidArgument("the resolver address must be IPv4");
+  auto cg = sys::open(cgroup_dir, O_RDONLY | O_DIRECTORY);
+  if (!cg) return std::move(cg).error();
+  KM_TRY(sys::makeDirs(pin_dir, 0700));
+  libbpf_set_print(nullptr);
+  km_gate* skel = km_gate__open_and_load();
+  if (!skel) return bpfError("loading the egress programs", errno);
+  struct Closer {
+    km_gate* s;
+    ~Closer() { km_gate__destroy(s); }
+  } closer{skel};
+
+  km_config cfg{};
+  std::memcpy(&cfg.resolver4, resolver.bytes.data(), 4);
+  cfg.proxy_port = htons(proxy_port);
+  uint32_t zero = 0;
+  if (int rc = bpf_map_update_elem(bpf_map__fd(skel->maps.km_config), &zero, &cfg, BPF_ANY); rc) {
+    return bpfError("writing the config map", rc);
+  }
+  bpf_map* maps[] = {skel->maps.km_allow4, skel->maps.km_allow6, skel->maps.km_config, skel->maps.km_events};
+  for (size_t i = 0; i < 4; ++i) {
+    std::string path = pin_dir + "/" + kMaps[i];
+    ::unlink(path.c_str());
+    if (int rc = bpf_obj_pin(bpf_map__fd(maps[i]), path.c_str()); rc) {
+      (void)removePins(pin_dir);
+      return bpfError("pinning " + path, rc);
+    }
+  }
+  struct {
+    bpf_program* prog;
+    bpf_attach_type type;
+  } progs[] = {
+      {skel->progs.km_connect4, BPF_CGROUP_INET4_CONNECT},
+      {skel->progs.km_connect6, BPF_CGROUP_INET6_CONNECT},
+      {skel->progs.km_sendmsg4, BPF_CGROUP_UDP4_SENDMSG},
+      {skel->progs.km_sendmsg6, BPF_CGROUP_UDP6_SENDMSG},
+      {skel->progs.km_egress, BPF_CGROUP_INET_EGRESS},
+  };
+  for (auto& p : progs) {
+    if (int rc = bpf_prog_attach(bpf_program__fd(p.prog), cg->get(), p.type, BPF_F_ALLOW_MULTI); rc) {
+      int err = errno;
+      for (auto& q : progs) {
+        if (&q == &p) break;
+        (void)bpf_prog_detach2(bpf_program__fd(q.prog), cg->get(), q.type);
+      }
+      (void)removePins(pin_dir);
+      return bpfError("attaching " + std::string(bpf_program__name(p.prog)) + " to " + cgroup_dir, err);
+    }
+  }
+  return open(pin_dir);
+}
+
+Result<EgressGate> EgressGate::open(const std::string& pin_dir) {
+  auto impl = std::make_unique<Impl>();
+  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->config, &impl->events};
+  for (size_t i = 0; i < 4; ++i) {
+    std::string path = pin_dir + "/" + kMaps[i];
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) return bpfError("opening pinned map " + path, errno);
+    fds[i]->reset(fd);
+  }
+  KM_TRY(impl->openRing());
+  return EgressGate(std::move(impl));
+}
+
+Status EgressGate::removePins(const std::string& pin_dir) {
+  for (const char* m : kMaps) ::unlink((pin_dir + "/" + m).c_str());
+  if (::rmdir(pin_dir.c_str()) != 0 && errno != ENOENT) return sys::errnoError("rmdir", pin_dir, errno);
+  return ok();
+}
+
+Status EgressGate::allow(const IpAddress& address, uint32_t ttl_seconds) {
+  km_allow value{};
+  value.expires_ns = ttl_seconds ? monotonicNs() + uint64_t{ttl_seconds} * 1000000000ULL : 0;
+  int rc;
+  if (address.v6) {
+    km_key6 key{};
+    key.prefixlen = 128;
+    std::memcpy(key.addr, address.bytes.data(), 16);
+    rc = bpf_map_update_elem(impl_->allow6.get(), &key, &value, BPF_ANY);
+  } else {
+    km_key4 key{};
+    key.prefixlen = 32;
+    std::memcpy(&key.addr, address.bytes.data(), 4);
+    rc = bpf_map_update_elem(impl_->allow4.get(), &key, &value, BPF_ANY);
+  }
+  if (rc) return bpfError("allowing " + address.toString(), errno);
+  return ok();
+}
+
+Status EgressGate::allowCidr(const Cidr& cidr) {
+  km_allow value{};
+  int rc;
+  if (cidr.base.v6) {
+    km_key6 key{};
+    key.prefixlen = static_cast<uint32_t>(cidr.prefix);
+    std::memcpy(key.addr, cidr.base.bytes.data(), 16);
+    rc = bpf_map_update_elem(impl_->allow6.get(), &key, &value, BPF_ANY);
+  } else {
+    km_key4 key{};
+    key.prefixlen = static_cast<uint32_t>(cidr.prefix);
+    std::memcpy(&key.addr, cidr.base.bytes.data(), 4);
+    rc = bpf_map_update_elem(impl_->allow4.get(), &key, &value, BPF_ANY);
+  }
+  if (rc) return bpfError("allowing " + cidr.toString(), errno);
+  return ok();
+}
+
+size_t EgressGate::sweep(uint32_t grace_seconds) {
+  uint64_t limit = monotonicNs();
+  uint64_t grace = uint64_t{grace_seconds} * 1000000000ULL;
+  limit = limit > grace ? limit - grace : 0;
+  size_t removed = 0;
+  auto sweepMap = [&](int fd, auto key) {
+    std::vector<decltype(key)> dead;
+    decltype(key) cur{}, next{};
+    bool first = true;
+    while (bpf_map_get_next_key(fd, first ? nullptr : &cur, &next) == 0) {
+      first = false;
+      km_allow v{};
+      if (bpf_map_lookup_elem(fd, &next, &v) == 0 && v.expires_ns != 0 && v.expires_ns < limit) {
+        dead.push_back(next);
+      }
+      cur = next;
+    }
+    for (auto& k : dead) {
+      if (bpf_map_delete_elem(fd, &k) == 0) ++removed;
+    }
+  };
+  sweepMap(impl_->allow4.get(), km_key4{});
+  sweepMap(impl_->allow6.get(), km_key6{});
+  return removed;
+}
+
+int EgressGate::eventsFd() const { return ring_buffer__epoll_fd(impl_->ring); }
+
+int EgressGate::drain(const std::function<void(const GateEvent&)>& fn) {
+  impl_->sink = &fn;
+  int n = ring_buffer__consume(impl_->ring);
+  impl_->sink = nullptr;
+  return n;
+}
+
+}  // namespace km::net

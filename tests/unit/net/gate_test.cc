@@ -1,0 +1,239 @@
+// The eBPF egress programs on a real cgroup (root only; skipped otherwise). A child process
+// joins a fresh cgroup v2 group and a fresh network namespace with only loopback, so nothing
+// can leave the machine: an allowed connect to a TEST-NET address fails with ENETUNREACH
+// (no route), a refused one with EPERM (the program said no).
+#include "net/bpf/gate.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/sys.h"
+
+namespace km::net {
+namespace {
+
+constexpr const char* kUnified = "/sys/fs/cgroup/unified";
+
+std::string v2Root() {
+  struct stat st {};
+  if (::stat((std::string(kUnified) + "/cgroup.procs").c_str(), &st) == 0) return kUnified;
+  return "/sys/fs/cgroup";
+}
+
+// Result codes from the child: errno of each attempt, in order.
+int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_STREAM) {
+  int s = ::socket(family, type | SOCK_CLOEXEC, 0);
+  if (s < 0) return -errno;
+  int rc;
+  if (family == AF_INET) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    ::inet_pton(AF_INET, addr, &sa.sin_addr);
+    rc = ::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  } else {
+    sockaddr_in6 sa{};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons(port);
+    ::inet_pton(AF_INET6, addr, &sa.sin6_addr);
+    rc = ::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  }
+  int err = rc == 0 ? 0 : errno;
+  ::close(s);
+  return err;
+}
+
+int sendtoErrno(const char* addr, uint16_t port) {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, addr, &sa.sin_addr);
+  int rc = static_cast<int>(::sendto(s, "x", 1, 0, reinterpret_cast<sockaddr*>(&sa), sizeof sa));
+  int err = rc < 0 ? errno : 0;
+  ::close(s);
+  return err;
+}
+
+void loopbackUp() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  ::ioctl(s, SIOCGIFFLAGS, &ifr);
+  ifr.ifr_flags |= IFF_UP;
+  ::ioctl(s, SIOCSIFFLAGS, &ifr);
+  ::close(s);
+}
+
+class Gate : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (cgroups, eBPF)";
+    cgroup_ = v2Root() + "/km-gate-test-" + std::to_string(::getpid());
+    ASSERT_EQ(::mkdir(cgroup_.c_str(), 0755), 0) << std::strerror(errno);
+    auto dir = EgressGate::bpffsDir();
+    ASSERT_TRUE(dir) << dir.error().message();
+    pins_ = *dir + "/gate-test-" + std::to_string(::getpid());
+  }
+  void TearDown() override {
+    if (!cgroup_.empty()) ::rmdir(cgroup_.c_str());
+    if (!pins_.empty()) (void)EgressGate::removePins(pins_);
+  }
+
+  // Runs `body` in a child inside the cgroup and a new netns (lo up); returns its output
+  // (whatever it wrote to the pipe, one int per attempt).
+  std::vector<int> inSandbox(const std::function<std::vector<int>()>& body) {
+    auto p = sys::pipe();
+    EXPECT_TRUE(p);
+    auto [r, w] = std::move(*p);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      r.reset();
+      std::string me = std::to_string(::getpid());
+      if (!sys::writeFile(cgroup_ + "/cgroup.procs", me)) ::_exit(2);
+      if (::unshare(CLONE_NEWNET) != 0) ::_exit(3);
+      loopbackUp();
+      std::vector<int> out = body();
+      (void)sys::writeAll(w.get(), std::string(reinterpret_cast<char*>(out.data()), out.size() * sizeof(int)), "pipe");
+      ::_exit(0);
+    }
+    w.reset();
+    auto text = sys::readAll(r.get(), "pipe", 1 << 16);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    std::vector<int> out(text ? text->size() / sizeof(int) : 0);
+    if (!out.empty()) std::memcpy(out.data(), text->data(), out.size() * sizeof(int));
+    return out;
+  }
+
+  std::string cgroup_, pins_;
+};
+
+TEST_F(Gate, ConnectPolicyExpiryCidrsAndEvents) {
+  auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("127.0.0.1"), 0);
+  ASSERT_TRUE(gate) << gate.error().message();
+  ASSERT_TRUE(gate->allow(*IpAddress::parse("203.0.113.10"), 300));
+  ASSERT_TRUE(gate->allow(*IpAddress::parse("203.0.113.11"), 1));
+  ASSERT_TRUE(gate->allowCidr(*Cidr::parse("198.51.100.0/24")));
+  ASSERT_TRUE(gate->allow(*IpAddress::parse("2001:db8::10"), 300));
+  ::sleep(2);  // 203.0.113.11's one-second TTL runs out
+  auto got = inSandbox([] {
+    return std::vector<int>{
+        connectErrno(AF_INET, "203.0.113.10", 443),   // allowed: no route
+        connectErrno(AF_INET, "203.0.113.12", 443),   // its neighbour: refused
+        connectErrno(AF_INET, "203.0.113.11", 443),   // expired: refused
+        connectErrno(AF_INET, "198.51.100.77", 22),   // allowed CIDR
+        connectErrno(AF_INET6, "2001:db8::10", 443),  // allowed v6
+        connectErrno(AF_INET6, "2001:db8::11", 443),  // v6 neighbour
+        connectErrno(AF_INET6, "::ffff:203.0.113.12", 443),  // mapped v4: v4 rules
+        sendtoErrno("203.0.113.12", 9999),            // UDP elsewhere
+        connectErrno(AF_INET, "127.0.0.1", 1),        // loopback: allowed (nothing listens)
+        connectErrno(AF_INET, "127.0.0.1", 1, SOCK_DGRAM),
+    };
+  });
+  ASSERT_EQ(got.size(), 10u);
+  EXPECT_EQ(got[0], ENETUNREACH);
+  EXPECT_EQ(got[1], EPERM);
+  EXPECT_EQ(got[2], EPERM);
+  EXPECT_EQ(got[3], ENETUNREACH);
+  EXPECT_EQ(got[4], ENETUNREACH);
+  EXPECT_EQ(got[5], EPERM);
+  EXPECT_EQ(got[6], EPERM);
+  EXPECT_EQ(got[7], EPERM);
+  EXPECT_EQ(got[8], ECONNREFUSED);
+  EXPECT_EQ(got[9], 0);
+
+  std::vector<GateEvent> events;
+  gate->drain([&](const GateEvent& e) { events.push_back(e); });
+  auto find = [&](const std::string& ip, const std::string& verdict) {
+    for (const auto& e : events) {
+      if (e.address.toString() == ip && e.verdict == verdict) return &e;
+    }
+    return static_cast<const GateEvent*>(nullptr);
+  };
+  ASSERT_TRUE(find("203.0.113.10", "allow"));
+  const GateEvent* neighbour = find("203.0.113.12", "deny");
+  ASSERT_TRUE(neighbour);
+  EXPECT_EQ(neighbour->port, 443);
+  EXPECT_EQ(neighbour->protocol, "tcp");
+  EXPECT_GT(neighbour->pid, 0u);
+  EXPECT_FALSE(neighbour->comm.empty());
+  const GateEvent* expired = find("203.0.113.11", "deny");
+  ASSERT_TRUE(expired);
+  EXPECT_NE(expired->reason.find("TTL"), std::string::npos);
+  ASSERT_TRUE(find("2001:db8::11", "deny"));
+  // 8 decisions outside loopback: allow, deny, deny, allow, allow, deny, deny, deny(udp).
+  EXPECT_EQ(events.size(), 8u);
+
+  // The sweeper drops long-expired entries only.
+  EXPECT_EQ(gate->sweep(3600), 0u);
+  EXPECT_EQ(gate->sweep(0), 1u);
+}
+
+TEST_F(Gate, DnsAnywhereGoesToTheResolver) {
+  auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("127.0.0.1"), 0);
+  ASSERT_TRUE(gate) << gate.error().message();
+  auto got = inSandbox([] {
+    // Our "resolver" listens on 127.0.0.1:53 inside; a query aimed at another server
+    // must arrive here.
+    int srv = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(53);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int bound = ::bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    int sent = sendtoErrno("198.51.100.53", 53);
+    char buf[8];
+    timeval tv{1, 0};
+    ::setsockopt(srv, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int n = static_cast<int>(::recv(srv, buf, sizeof buf, 0));
+    int v6 = connectErrno(AF_INET6, "2001:db8::53", 53, SOCK_DGRAM);
+    return std::vector<int>{bound, sent, n, v6};
+  });
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[0], 0);
+  EXPECT_EQ(got[1], 0);
+  EXPECT_EQ(got[2], 1) << "the datagram to 198.51.100.53:53 did not reach the resolver";
+  EXPECT_EQ(got[3], EPERM);
+  std::vector<GateEvent> events;
+  gate->drain([&](const GateEvent& e) { events.push_back(e); });
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[0].verdict, "redirect");
+  EXPECT_EQ(events[0].address.toString(), "198.51.100.53");
+}
+
+TEST_F(Gate, ReopenedFromPins) {
+  {
+    auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("127.0.0.1"), 0);
+    ASSERT_TRUE(gate) << gate.error().message();
+  }
+  // The attaching process is gone (here: the object); the programs still hold.
+  auto again = EgressGate::open(pins_);
+  ASSERT_TRUE(again) << again.error().message();
+  ASSERT_TRUE(again->allow(*IpAddress::parse("203.0.113.20"), 60));
+  auto got = inSandbox([] {
+    return std::vector<int>{connectErrno(AF_INET, "203.0.113.20", 80), connectErrno(AF_INET, "203.0.113.21", 80)};
+  });
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0], ENETUNREACH);
+  EXPECT_EQ(got[1], EPERM);
+}
+
+}  // namespace
+}  // namespace km::net
