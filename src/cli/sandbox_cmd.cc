@@ -47,6 +47,11 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   co.idle_timeout = a.idle;
   config::Config eff = config::effective(*cfg);
   co.default_substrate = eff.default_substrate.value_or("local");
+  if (eff.dns) co.dns_upstreams = eff.dns->upstream;
+  if (eff.network) {
+    co.subnet_pool = eff.network->subnet_pool.value_or(config::kDefaultSubnetPool);
+    co.allowed_cidrs = eff.network->allow_cidrs;
+  }
   co.host_cpus = sys::onlineCpus();
   co.host_memory_bytes = sys::totalMemoryBytes();
   auto p = plan::compile(prof, co);

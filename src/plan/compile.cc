@@ -76,6 +76,9 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   p.enforcement = spec.network.enforcement.value_or("proxy");
   p.allowed_dns_suffixes = spec.network.egress.allowed_dns_suffixes;
   p.allowed_hosts = spec.network.egress.allowed_hosts;
+  p.dns_upstreams = options.dns_upstreams;
+  p.subnet_pool = options.subnet_pool;
+  p.allowed_cidrs = options.allowed_cidrs;
   return p;
 }
 

@@ -55,10 +55,15 @@ struct SandboxPlan {
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<ConfigFile> config_files;
   std::vector<std::string> init_commands;  // initCommandsAppend already folded in
-  // Network policy (enforced by the network issue; recorded now)
+  // Network policy
   std::string enforcement;           // proxy | ebpf | both
   std::vector<std::string> allowed_dns_suffixes;
   std::vector<std::string> allowed_hosts;
+  // From the operator config: where allowed names are resolved ("ip:port"), the pool the
+  // sandbox's veth subnet comes from, and private ranges every sandbox may reach.
+  std::vector<std::string> dns_upstreams;
+  std::string subnet_pool;
+  std::vector<std::string> allowed_cidrs;
 };
 
 struct CompileOptions {
@@ -71,6 +76,9 @@ struct CompileOptions {
   // (default local), and whether the AWS substrates (ec2, ecs) are configured.
   std::string default_substrate = "local";
   bool aws_configured = false;
+  std::vector<std::string> dns_upstreams;      // dns.upstream (effective)
+  std::string subnet_pool = "10.213.0.0/16";   // network.subnetPool
+  std::vector<std::string> allowed_cidrs;      // network.allowCIDRs
   // The host, so limits never exceed what exists: 0 = unknown (no clamping).
   int host_cpus = 0;
   int64_t host_memory_bytes = 0;
@@ -87,7 +95,7 @@ struct CompileOptions {
 std::string newSandboxId(std::string_view prefix);
 
 // The plan as a document (JSON/YAML), field names in camelCase (allowedDNSSuffixes spelt as
-// in the profile), in a fixed order after a leading `planVersion: 1`, and back. fromNode
+// in the profile), in a fixed order after a leading `planVersion: 2`, and back. fromNode
 // fails with InvalidArgument on a document that is not a plan this build wrote: another
 // planVersion, a missing or unknown key, or a value of the wrong type.
 doc::Node toNode(const SandboxPlan& plan);

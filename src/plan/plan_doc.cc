@@ -12,7 +12,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 1;
+constexpr int64_t kPlanVersion = 2;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -146,6 +146,9 @@ Node toNode(const SandboxPlan& p) {
   m.set("enforcement", Node::string(p.enforcement));
   m.set("allowedDNSSuffixes", strings(p.allowed_dns_suffixes));
   m.set("allowedHosts", strings(p.allowed_hosts));
+  m.set("dnsUpstreams", strings(p.dns_upstreams));
+  m.set("subnetPool", Node::string(p.subnet_pool));
+  m.set("allowedCIDRs", strings(p.allowed_cidrs));
   return m;
 }
 
@@ -205,6 +208,9 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.str("enforcement", p.enforcement);
   top.list("allowedDNSSuffixes", p.allowed_dns_suffixes);
   top.list("allowedHosts", p.allowed_hosts);
+  top.list("dnsUpstreams", p.dns_upstreams);
+  top.str("subnetPool", p.subnet_pool);
+  top.list("allowedCIDRs", p.allowed_cidrs);
   top.finish();
   if (error) return std::move(*error);
   return p;

@@ -71,7 +71,7 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
   std::vector<std::string> resource_keys;
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "source"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "1");
+  EXPECT_EQ(n.find("planVersion")->text(), "2");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -136,14 +136,14 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 1, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 2, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
-  expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(2)); }),
-                "not a plan this build wrote: planVersion 2 (this build reads 1)");
-  expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("1")); }),
+  expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
+                "not a plan this build wrote: planVersion 1 (this build reads 2)");
+  expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("2")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),
                 "not a plan this build wrote: extra: unknown field");

@@ -1,0 +1,132 @@
+#include "net/link.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/sys.h"
+
+namespace km::net {
+namespace {
+
+Cidr cidr(const char* s) { return *Cidr::parse(s); }
+
+TEST(Subnet, FirstFreeSlash30) {
+  auto s = pickSubnet(cidr("10.213.0.0/16"), {});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->block.toString(), "10.213.0.0/30");
+  EXPECT_EQ(s->host.toString(), "10.213.0.1");
+  EXPECT_EQ(s->sandbox.toString(), "10.213.0.2");
+  s = pickSubnet(cidr("10.213.0.0/16"), {cidr("10.213.0.1/30"), cidr("10.213.0.5/30"), cidr("192.168.1.1/24")});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->block.toString(), "10.213.0.8/30");
+  // A wide address elsewhere covering the pool's start pushes past it.
+  s = pickSubnet(cidr("10.213.0.0/16"), {cidr("10.213.0.0/24")});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->block.toString(), "10.213.1.0/30");
+}
+
+TEST(Subnet, ExhaustedAndBadPools) {
+  auto s = pickSubnet(cidr("10.0.0.0/30"), {cidr("10.0.0.1/30")});
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("used up (1 sandboxes)"), std::string::npos);
+  EXPECT_FALSE(pickSubnet(cidr("10.0.0.0/31"), {}));
+  EXPECT_FALSE(pickSubnet(cidr("fd00::/64"), {}));
+}
+
+// A veth into a child's fresh network namespace, addressed on both ends, reachable by TCP.
+TEST(Netlink, VethIntoAnotherNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  auto ready = sys::pipe();
+  auto go = sys::pipe();
+  ASSERT_TRUE(ready && go);
+  auto [ready_r, ready_w] = std::move(*ready);
+  auto [go_r, go_w] = std::move(*go);
+  pid_t child = ::fork();
+  if (child == 0) {
+    ready_r.reset();
+    go_w.reset();
+    if (::unshare(CLONE_NEWNET) != 0) ::_exit(2);
+    (void)sys::writeAll(ready_w.get(), "r", "pipe");
+    char c;
+    if (::read(go_r.get(), &c, 1) != 1) ::_exit(3);
+    // Serve one TCP connection on the sandbox address.
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(7777);
+    ::inet_pton(AF_INET, "10.254.77.2", &sa.sin_addr);
+    if (::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) ::_exit(4);
+    ::listen(s, 1);
+    (void)sys::writeAll(ready_w.get(), "l", "pipe");
+    int c2 = ::accept(s, nullptr, nullptr);
+    (void)::write(c2, "hi", 2);
+    ::close(c2);
+    ::_exit(0);
+  }
+  ready_w.reset();
+  go_r.reset();
+  char c;
+  ASSERT_EQ(::read(ready_r.get(), &c, 1), 1);
+  std::string host_if = "kmtest" + std::to_string(::getpid() % 100000);
+  auto cleanup = [&] {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    if (auto nl = Netlink::open()) (void)nl->deleteLink(host_if);
+  };
+  auto host = Netlink::open();
+  ASSERT_TRUE(host) << host.error().message();
+  auto created = host->createVeth(host_if, "eth0", child);
+  if (!created) {
+    cleanup();
+    FAIL() << created.error().message();
+  }
+  auto inside = Netlink::open(child);
+  ASSERT_TRUE(inside) << inside.error().message();
+  auto hi = host->linkIndex(host_if);
+  auto si = inside->linkIndex("eth0");
+  ASSERT_TRUE(hi && si);
+  EXPECT_TRUE(host->addAddress(*hi, *IpAddress::parse("10.254.77.1"), 30));
+  EXPECT_TRUE(host->setUp(*hi));
+  EXPECT_TRUE(inside->addAddress(*si, *IpAddress::parse("10.254.77.2"), 30));
+  EXPECT_TRUE(inside->setUp(*si));
+  EXPECT_TRUE(inside->addDefaultRoute(*si, *IpAddress::parse("10.254.77.1")));
+  auto addrs = inside->addresses4();
+  ASSERT_TRUE(addrs);
+  bool found = false;
+  for (const auto& a : *addrs) found |= a.toString() == "10.254.77.0/30";
+  EXPECT_TRUE(found);
+  auto dup = host->createVeth(host_if, "eth0", child);
+  EXPECT_FALSE(dup);  // EEXIST, said as such
+  (void)sys::writeAll(go_w.get(), "g", "pipe");
+  ASSERT_EQ(::read(ready_r.get(), &c, 1), 1);
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(7777);
+  ::inet_pton(AF_INET, "10.254.77.2", &sa.sin_addr);
+  EXPECT_EQ(::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0) << std::strerror(errno);
+  char buf[4] = {};
+  EXPECT_EQ(::read(s, buf, sizeof buf), 2);
+  EXPECT_STREQ(buf, "hi");
+  ::close(s);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // The namespace is gone with the child; its veth goes too (asynchronously).
+  if (auto nl = Netlink::open()) (void)nl->deleteLink(host_if);
+}
+
+}  // namespace
+}  // namespace km::net
