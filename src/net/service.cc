@@ -1,0 +1,479 @@
+#include "net/service.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "core/sys.h"
+#include "doc/json_io.h"
+#include "doc/node.h"
+#include "net/dns/resolver.h"
+
+namespace km::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kMaxTcpClients = 64;
+constexpr size_t kMaxNames = 20000;
+constexpr auto kTcpIdle = std::chrono::seconds(10);
+constexpr auto kSweepEvery = std::chrono::seconds(60);
+constexpr uint32_t kSweepGraceSeconds = 600;
+
+sockaddr_storage toSockaddr(const IpAddress& ip, uint16_t port, socklen_t& len) {
+  sockaddr_storage ss{};
+  if (ip.v6) {
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    std::memcpy(&s6->sin6_addr, ip.bytes.data(), 16);
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    std::memcpy(&s4->sin_addr, ip.bytes.data(), 4);
+    len = sizeof(sockaddr_in);
+  }
+  return ss;
+}
+
+Endpoint fromSockaddr(const sockaddr_storage& ss) {
+  Endpoint e;
+  if (ss.ss_family == AF_INET6) {
+    const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    e.ip.v6 = true;
+    std::memcpy(e.ip.bytes.data(), &s6->sin6_addr, 16);
+    e.port = ntohs(s6->sin6_port);
+  } else {
+    const auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+    std::memcpy(e.ip.bytes.data(), &s4->sin_addr, 4);
+    e.port = ntohs(s4->sin_port);
+  }
+  return e;
+}
+
+std::string isoTime(std::chrono::system_clock::time_point t) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(us / 1000000);
+  tm utc{};
+  ::gmtime_r(&secs, &utc);
+  char buf[48];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(us % 1000000));
+  return buf;
+}
+
+doc::Node strings(const std::vector<std::string>& list) {
+  doc::Node n = doc::Node::seq();
+  for (const auto& s : list) n.push(doc::Node::string(s));
+  return n;
+}
+
+std::string withLength(const std::string& msg) {
+  std::string out;
+  out.push_back(static_cast<char>(msg.size() >> 8));
+  out.push_back(static_cast<char>(msg.size() & 0xFF));
+  return out + msg;
+}
+
+}  // namespace
+
+struct Service::Impl {
+  struct Conn {
+    sys::UniqueFd fd;
+    bool upstream = false;
+    uint64_t token = 0;  // client connections: the resolver's client token
+    std::string in, out;
+    Clock::time_point deadline;
+  };
+
+  ServiceOptions o;
+  dns::Resolver resolver;
+  sys::UniqueFd udp, tcp, up4, up6, epoll, wake;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+  std::unordered_map<int, Conn> conns;
+  std::unordered_map<uint64_t, int> tcp_client_fd;  // token → fd
+  std::unordered_map<uint64_t, sockaddr_storage> udp_clients;
+  uint64_t next_token = 1;
+  std::unordered_map<std::string, std::string> names;  // address → name it was resolved for
+  sys::UniqueFd log_fd;
+  Clock::time_point next_sweep;
+
+  explicit Impl(ServiceOptions opts)
+      : o(std::move(opts)), resolver(resolverOptions(o), std::random_device{}()) {}
+
+  static dns::Resolver::Options resolverOptions(const ServiceOptions& o) {
+    dns::Resolver::Options r;
+    r.policy = o.policy;
+    r.allowed_cidrs = o.allowed_cidrs;
+    r.upstreams = o.upstreams.size();
+    return r;
+  }
+
+  void writeLog(const doc::Node& n) {
+    if (!log_fd.valid()) return;
+    std::string line = doc::toJson(n, -1) + "\n";
+    (void)sys::writeAll(log_fd.get(), line, "network log");
+  }
+
+  void logDns(const dns::LogEntry& e) {
+    doc::Node n = doc::Node::map();
+    n.set("time", doc::Node::string(isoTime(e.time)));
+    n.set("layer", doc::Node::string("dns"));
+    n.set("client", doc::Node::string(e.client));
+    n.set("transport", doc::Node::string(e.transport));
+    n.set("name", doc::Node::string(e.name));
+    n.set("type", doc::Node::string(e.type));
+    n.set("decision", doc::Node::string(e.allowed ? "allow" : "deny"));
+    n.set("reason", doc::Node::string(e.reason));
+    n.set("rcode", doc::Node::string(e.rcode));
+    n.set("cached", doc::Node::boolean(e.cached));
+    n.set("addresses", strings(e.addresses));
+    if (!e.withheld.empty()) n.set("withheld", strings(e.withheld));
+    writeLog(n);
+  }
+
+  void logGate(const GateEvent& g) {
+    auto now_wall = std::chrono::system_clock::now();
+    uint64_t now_mono = monotonicNs();
+    auto ago = std::chrono::nanoseconds(now_mono > g.monotonic_ns ? now_mono - g.monotonic_ns : 0);
+    doc::Node n = doc::Node::map();
+    n.set("time", doc::Node::string(isoTime(now_wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(ago))));
+    n.set("layer", doc::Node::string("connect"));
+    n.set("pid", doc::Node::integer(g.pid));
+    n.set("comm", doc::Node::string(g.comm));
+    std::string dest = g.address.toString();
+    n.set("dest", doc::Node::string(dest));
+    n.set("port", doc::Node::integer(g.port));
+    n.set("protocol", doc::Node::string(g.protocol));
+    auto it = names.find(dest);
+    n.set("name", doc::Node::string(it == names.end() ? "" : it->second));
+    n.set("decision", doc::Node::string(g.verdict));
+    n.set("reason", doc::Node::string(g.reason));
+    writeLog(n);
+  }
+
+  Status watch(int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return sys::errnoError("epoll_ctl", "network service", errno);
+    return ok();
+  }
+  void rewatch(int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, fd, &ev);
+  }
+
+  Status setUp() {
+    socklen_t len = 0;
+    sockaddr_storage addr = toSockaddr(o.listen, o.port, len);
+    int family = o.listen.v6 ? AF_INET6 : AF_INET;
+    if (o.udp_fd >= 0) {
+      udp.reset(o.udp_fd);
+      ::fcntl(udp.get(), F_SETFD, FD_CLOEXEC);
+    } else {
+      udp.reset(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      if (!udp.valid()) return sys::errnoError("socket", "resolver (udp)", errno);
+      if (::bind(udp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+        return sys::errnoError("bind", "resolver on " + o.listen.toString() + ":53 (udp)", errno);
+      }
+    }
+    if (o.tcp_fd >= 0) {
+      tcp.reset(o.tcp_fd);
+      ::fcntl(tcp.get(), F_SETFD, FD_CLOEXEC);
+    } else {
+      tcp.reset(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+      if (!tcp.valid()) return sys::errnoError("socket", "resolver (tcp)", errno);
+      int one = 1;
+      ::setsockopt(tcp.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (::bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+        return sys::errnoError("bind", "resolver on " + o.listen.toString() + ":53 (tcp)", errno);
+      }
+      if (::listen(tcp.get(), 64) != 0) return sys::errnoError("listen", "resolver (tcp)", errno);
+    }
+    ::fcntl(udp.get(), F_SETFL, ::fcntl(udp.get(), F_GETFL) | O_NONBLOCK);
+    ::fcntl(tcp.get(), F_SETFL, ::fcntl(tcp.get(), F_GETFL) | O_NONBLOCK);
+    up4.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    up6.reset(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));  // may fail: no IPv6
+    epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+    wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!epoll.valid() || !wake.valid() || !up4.valid()) return sys::errnoError("epoll/eventfd/socket", "network service", errno);
+    for (int fd : {udp.get(), tcp.get(), up4.get(), wake.get()}) KM_TRY(watch(fd, EPOLLIN));
+    if (up6.valid()) KM_TRY(watch(up6.get(), EPOLLIN));
+    if (o.gate) KM_TRY(watch(o.gate->eventsFd(), EPOLLIN));
+    if (!o.log_path.empty()) {
+      auto f = sys::open(o.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (!f) return std::move(f).error();
+      log_fd = std::move(*f);
+    }
+    resolver.on_log = [this](const dns::LogEntry& e) { logDns(e); };
+    resolver.on_address = [this](const std::string& name, const IpAddress& ip, uint32_t ttl) {
+      if (names.size() >= kMaxNames) names.clear();
+      names[ip.toString()] = name;
+      if (o.gate) {
+        if (auto s = o.gate->allow(ip, ttl); !s) log::warn("net", s.error().message());
+      }
+    };
+    next_sweep = Clock::now() + kSweepEvery;
+    return ok();
+  }
+
+  void closeConn(int fd) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    if (!it->second.upstream) tcp_client_fd.erase(it->second.token);
+    ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
+    conns.erase(it);
+  }
+
+  void flush(Conn& c) {
+    while (!c.out.empty()) {
+      ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        c.out.clear();
+        return;
+      }
+      c.out.erase(0, static_cast<size_t>(n));
+    }
+    rewatch(c.fd.get(), EPOLLIN | (c.out.empty() ? 0u : uint32_t{EPOLLOUT}));
+  }
+
+  void apply(dns::Resolver::Output out) {
+    for (auto& r : out.replies) {
+      if (r.client.tcp) {
+        auto it = tcp_client_fd.find(r.client.token);
+        if (it == tcp_client_fd.end()) continue;  // the client hung up
+        Conn& c = conns[it->second];
+        c.out += withLength(r.bytes);
+        flush(c);
+      } else {
+        auto it = udp_clients.find(r.client.token);
+        if (it == udp_clients.end()) continue;
+        socklen_t len = it->second.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+        (void)::sendto(udp.get(), r.bytes.data(), r.bytes.size(), MSG_NOSIGNAL,
+                       reinterpret_cast<sockaddr*>(&it->second), len);
+        udp_clients.erase(it);
+      }
+    }
+    for (auto& f : out.forwards) {
+      const Endpoint& up = o.upstreams[f.upstream % o.upstreams.size()];
+      socklen_t len = 0;
+      sockaddr_storage addr = toSockaddr(up.ip, up.port, len);
+      if (!f.tcp) {
+        int fd = up.ip.v6 ? up6.get() : up4.get();
+        if (fd >= 0) (void)::sendto(fd, f.bytes.data(), f.bytes.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+        continue;
+      }
+      int fd = ::socket(up.ip.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (fd < 0) continue;
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
+        ::close(fd);
+        continue;
+      }
+      Conn c;
+      c.fd.reset(fd);
+      c.upstream = true;
+      c.out = withLength(f.bytes);
+      c.deadline = Clock::now() + kTcpIdle;
+      conns.emplace(fd, std::move(c));
+      (void)watch(fd, EPOLLIN | EPOLLOUT);
+    }
+  }
+
+  void onUdpQuery() {
+    for (int i = 0; i < 64; ++i) {
+      char buf[65536];
+      sockaddr_storage from{};
+      socklen_t len = sizeof from;
+      ssize_t n = ::recvfrom(udp.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) return;
+      uint64_t token = next_token++;
+      udp_clients[token] = from;
+      dns::Resolver::Client client{token, false, fromSockaddr(from).toString()};
+      auto out = resolver.query({reinterpret_cast<uint8_t*>(buf), static_cast<size_t>(n)}, client, Clock::now());
+      bool answered_later = !out.forwards.empty();
+      bool answered_now = !out.replies.empty();
+      apply(std::move(out));
+      if (!answered_now && !answered_later) udp_clients.erase(token);
+    }
+  }
+
+  void onUpstreamUdp(int fd) {
+    for (int i = 0; i < 64; ++i) {
+      char buf[65536];
+      sockaddr_storage from{};
+      socklen_t len = sizeof from;
+      ssize_t n = ::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) return;
+      Endpoint src = fromSockaddr(from);
+      bool known = false;
+      for (const auto& u : o.upstreams) known |= u.ip == src.ip && u.port == src.port;
+      if (!known) continue;  // only the configured upstreams may answer
+      apply(resolver.upstreamAnswer({reinterpret_cast<uint8_t*>(buf), static_cast<size_t>(n)}, Clock::now()));
+    }
+  }
+
+  void onAccept() {
+    for (;;) {
+      sockaddr_storage from{};
+      socklen_t len = sizeof from;
+      int fd = ::accept4(tcp.get(), reinterpret_cast<sockaddr*>(&from), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) return;
+      if (tcp_client_fd.size() >= kMaxTcpClients) {
+        ::close(fd);
+        continue;
+      }
+      Conn c;
+      c.fd.reset(fd);
+      c.token = next_token++;
+      c.deadline = Clock::now() + kTcpIdle;
+      c.in.reserve(512);
+      tcp_client_fd[c.token] = fd;
+      std::string label = fromSockaddr(from).toString();
+      conns.emplace(fd, std::move(c));
+      labels[fd] = label;
+      (void)watch(fd, EPOLLIN);
+    }
+  }
+  std::unordered_map<int, std::string> labels;
+
+  void onConn(int fd, uint32_t events) {
+    auto it = conns.find(fd);
+    if (it == conns.end()) return;
+    Conn& c = it->second;
+    if (events & EPOLLOUT) flush(c);
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+      char buf[16384];
+      for (;;) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n > 0) {
+          c.in.append(buf, static_cast<size_t>(n));
+          if (c.in.size() > 70000) n = 0;  // more than one maximal message: not DNS
+          else continue;
+        }
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+          labels.erase(fd);
+          closeConn(fd);
+          return;
+        }
+        break;
+      }
+      c.deadline = Clock::now() + kTcpIdle;
+      while (c.in.size() >= 2) {
+        size_t len = (static_cast<uint8_t>(c.in[0]) << 8) | static_cast<uint8_t>(c.in[1]);
+        if (c.in.size() < 2 + len) break;
+        std::string msg = c.in.substr(2, len);
+        c.in.erase(0, 2 + len);
+        std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(msg.data()), msg.size());
+        if (c.upstream) {
+          apply(resolver.upstreamAnswer(bytes, Clock::now()));
+          labels.erase(fd);
+          closeConn(fd);
+          return;
+        }
+        dns::Resolver::Client client{c.token, true, labels[fd]};
+        apply(resolver.query(bytes, client, Clock::now()));
+        if (conns.find(fd) == conns.end()) return;
+      }
+    }
+  }
+
+  int timeoutMs(Clock::time_point now) const {
+    Clock::time_point next = next_sweep;
+    if (auto d = resolver.nextDeadline(); d && *d < next) next = *d;
+    for (const auto& [fd, c] : conns) {
+      if (c.deadline < next) next = c.deadline;
+    }
+    if (next <= now) return 0;
+    return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
+  }
+
+  void run() {
+    std::function<void(const GateEvent&)> sink = [this](const GateEvent& g) { logGate(g); };
+    while (!stopping.load()) {
+      epoll_event events[32];
+      int n = ::epoll_wait(epoll.get(), events, 32, timeoutMs(Clock::now()));
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == wake.get()) return;
+        if (fd == udp.get()) onUdpQuery();
+        else if (fd == tcp.get()) onAccept();
+        else if (fd == up4.get() || (up6.valid() && fd == up6.get())) onUpstreamUdp(fd);
+        else if (o.gate && fd == o.gate->eventsFd()) o.gate->drain(sink);
+        else onConn(fd, events[i].events);
+      }
+      Clock::time_point now = Clock::now();
+      apply(resolver.tick(now));
+      std::vector<int> stale;
+      for (const auto& [fd, c] : conns) {
+        if (c.deadline <= now) stale.push_back(fd);
+      }
+      for (int fd : stale) {
+        labels.erase(fd);
+        closeConn(fd);
+      }
+      if (now >= next_sweep) {
+        if (o.gate) {
+          o.gate->sweep(kSweepGraceSeconds);
+          o.gate->drain(sink);
+        }
+        next_sweep = now + kSweepEvery;
+      }
+    }
+  }
+
+  void stop() {
+    if (!thread.joinable()) return;
+    stopping.store(true);
+    uint64_t one = 1;
+    (void)::write(wake.get(), &one, sizeof one);
+    thread.join();
+  }
+};
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Service::~Service() {
+  if (impl_) impl_->stop();
+}
+
+Result<std::unique_ptr<Service>> Service::start(ServiceOptions options) {
+  if (options.upstreams.empty()) {
+    return invalidArgument("no DNS upstream: set dns.upstream in the operator config or a nameserver in /etc/resolv.conf");
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  KM_TRY(impl->setUp());
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->run(); });
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+std::pair<int, int> Service::releaseForExec() {
+  impl_->stop();
+  int u = impl_->udp.release();
+  int t = impl_->tcp.release();
+  ::fcntl(u, F_SETFD, 0);
+  ::fcntl(t, F_SETFD, 0);
+  return {u, t};
+}
+
+}  // namespace km::net

@@ -1,0 +1,51 @@
+// km::net::Service — a sandbox's network services on the host end of its veth, in one
+// thread of the supervisor: the allowlist resolver (UDP and TCP port 53, forwarding allowed
+// names to the upstreams), the eBPF allow map fed with what it resolves, the periodic sweep
+// of long-expired entries, and the network log: one JSON line per DNS query and per
+// connect/send decision of the eBPF programs (drained from their ring buffer).
+//
+// Across the supervisor's exec (km create → km supervise --adopt) the listening sockets
+// survive: releaseForExec() hands them over and ServiceOptions takes them back.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.h"
+#include "net/address.h"
+#include "net/bpf/gate.h"
+#include "net/host_rule.h"
+
+namespace km::net {
+
+struct ServiceOptions {
+  IpAddress listen;                  // the host end of the veth
+  uint16_t port = 53;
+  std::vector<Endpoint> upstreams;   // at least one
+  HostPolicy policy;
+  std::vector<Cidr> allowed_cidrs;
+  std::string log_path;              // the sandbox's network log (JSON lines, appended)
+  std::unique_ptr<EgressGate> gate;  // null when the sandbox has no eBPF enforcement
+  int udp_fd = -1, tcp_fd = -1;      // sockets kept across exec; -1 = bind new ones
+};
+
+class Service {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<Service>> start(ServiceOptions options);
+  ~Service();  // stops and joins the thread
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Stops the thread and returns the listening sockets (UDP, TCP) with close-on-exec
+  // cleared, for the process about to exec.
+  std::pair<int, int> releaseForExec();
+
+ private:
+  struct Impl;
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace km::net

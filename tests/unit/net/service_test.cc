@@ -1,0 +1,190 @@
+// The resolver service end to end on loopback: a real client (dig) asks km's resolver, which
+// forwards allowed names to a fake upstream (tests/fakes/fake_dns.py) and refuses the rest
+// without ever asking upstream. No root needed (no eBPF here; see gate_test).
+#include "net/service.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/sys.h"
+#include "doc/json_io.h"
+#include "doc/node.h"
+
+namespace km::net {
+namespace {
+
+uint16_t freePort() {
+  int s = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&sa), &len);
+  ::close(s);
+  return ntohs(sa.sin_port);
+}
+
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/km-svc.XXXXXX";
+    ASSERT_TRUE(::mkdtemp(tmpl));
+    dir_ = tmpl;
+    upstream_port_ = freePort();
+    auto p = sys::pipe();
+    ASSERT_TRUE(p);
+    auto [r, w] = std::move(*p);
+    fake_ = ::fork();
+    if (fake_ == 0) {
+      ::dup2(w.get(), 1);
+      std::string script = std::string(KM_SOURCE_DIR) + "/tests/fakes/fake_dns.py";
+      std::string port = std::to_string(upstream_port_);
+      std::string log = dir_ + "/upstream.log";
+      ::execlp("python3", "python3", script.c_str(), "127.0.0.1", port.c_str(),
+               "api.anthropic.com=203.0.113.10", "*.github.com=203.0.113.20,2001:db8::20",
+               "github.com=203.0.113.21", "evil.example=203.0.113.66", "rebind.github.com=127.0.0.1",
+               "--ttl", "120", "--log", log.c_str(), nullptr);
+      ::_exit(127);
+    }
+    w.reset();
+    char buf[6] = {};
+    ASSERT_EQ(::read(r.get(), buf, 6), 6) << "fake DNS server did not start";
+  }
+  void TearDown() override {
+    service_.reset();
+    if (fake_ > 0) {
+      ::kill(fake_, SIGKILL);
+      ::waitpid(fake_, nullptr, 0);
+    }
+    (void)sys::removeTree(dir_);
+  }
+  void startService() {
+    ServiceOptions o;
+    o.listen = *IpAddress::parse("127.0.0.1");
+    o.port = port_ = freePort();
+    o.upstreams = {*Endpoint::parse("127.0.0.1:" + std::to_string(upstream_port_), 53)};
+    o.policy = HostPolicy({".github.com", ".anthropic.com"}, {});
+    o.log_path = dir_ + "/network.log";
+    auto s = Service::start(std::move(o));
+    ASSERT_TRUE(s) << s.error().message();
+    service_ = std::move(*s);
+  }
+  std::string dig(const std::string& args) {
+    return run("dig @127.0.0.1 -p " + std::to_string(port_) + " +time=2 +tries=1 " + args + " 2>&1");
+  }
+
+  std::string dir_;
+  uint16_t upstream_port_ = 0, port_ = 0;
+  pid_t fake_ = -1;
+  std::unique_ptr<Service> service_;
+};
+
+TEST_F(ServiceTest, AnswersAllowedRefusesOthersNeverAsksUpstreamForThem) {
+  startService();
+  EXPECT_EQ(dig("api.anthropic.com +short"), "203.0.113.10\n");
+  EXPECT_EQ(dig("WWW.GitHub.com. AAAA +short"), "2001:db8::20\n");
+  EXPECT_EQ(dig("github.com +short +tcp"), "203.0.113.21\n");
+  std::string denied = dig("evil.example");
+  EXPECT_NE(denied.find("status: NXDOMAIN"), std::string::npos) << denied;
+  std::string evil_tcp = dig("evil.example +tcp");
+  EXPECT_NE(evil_tcp.find("status: NXDOMAIN"), std::string::npos) << evil_tcp;
+  // Cached: a second ask does not reach upstream.
+  EXPECT_EQ(dig("api.anthropic.com +short"), "203.0.113.10\n");
+  std::string upstream = slurp(dir_ + "/upstream.log");
+  EXPECT_EQ(upstream.find("evil.example"), std::string::npos) << upstream;
+  size_t first = upstream.find("api.anthropic.com");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_EQ(upstream.find("api.anthropic.com", first + 1), std::string::npos) << "not cached: " << upstream;
+  EXPECT_NE(upstream.find("tcp github.com"), std::string::npos) << "TCP clients go upstream over TCP";
+
+  service_.reset();  // flushes nothing more; the log is written as it goes
+  std::stringstream lines(slurp(dir_ + "/network.log"));
+  std::string line;
+  int allow = 0, deny = 0, cached = 0;
+  while (std::getline(lines, line)) {
+    doc::Node n;
+    ASSERT_TRUE(doc::parseJson(line, n, nullptr)) << line;
+    EXPECT_EQ(n.find("layer")->text(), "dns");
+    ASSERT_TRUE(n.find("time"));
+    if (n.find("decision")->text() == "allow") ++allow;
+    if (n.find("decision")->text() == "deny") {
+      ++deny;
+      EXPECT_EQ(n.find("name")->text(), "evil.example");
+      EXPECT_EQ(n.find("rcode")->text(), "NXDOMAIN");
+      EXPECT_EQ(n.find("reason")->text(), "not in the allowlist");
+    }
+    if (n.find("cached")->text() == "true") ++cached;
+  }
+  EXPECT_EQ(allow, 4);
+  EXPECT_EQ(deny, 2);
+  EXPECT_EQ(cached, 1);
+}
+
+TEST_F(ServiceTest, RebindingAnswersAreLoggedAsWithheld) {
+  startService();
+  EXPECT_EQ(dig("rebind.github.com +short"), "127.0.0.1\n");  // answered; eBPF never allows it
+  service_.reset();
+  std::string log = slurp(dir_ + "/network.log");
+  EXPECT_NE(log.find(R"x("withheld":["127.0.0.1 (loopback)"])x"), std::string::npos) << log;
+}
+
+TEST_F(ServiceTest, SocketsSurviveHandOver) {
+  startService();
+  auto [u, t] = service_->releaseForExec();
+  service_.reset();
+  ASSERT_GE(u, 0);
+  ASSERT_GE(t, 0);
+  ServiceOptions o;
+  o.listen = *IpAddress::parse("127.0.0.1");
+  o.port = port_;
+  o.upstreams = {*Endpoint::parse("127.0.0.1:" + std::to_string(upstream_port_), 53)};
+  o.policy = HostPolicy({".github.com"}, {});
+  o.udp_fd = u;
+  o.tcp_fd = t;
+  auto s = Service::start(std::move(o));
+  ASSERT_TRUE(s) << s.error().message();
+  service_ = std::move(*s);
+  EXPECT_EQ(dig("github.com +short"), "203.0.113.21\n");
+  EXPECT_EQ(dig("github.com +short +tcp"), "203.0.113.21\n");
+}
+
+TEST(ServiceOptions, NoUpstreamIsAClearError) {
+  ServiceOptions o;
+  o.listen = *IpAddress::parse("127.0.0.1");
+  auto s = Service::start(std::move(o));
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("dns.upstream"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace km::net
