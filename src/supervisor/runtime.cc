@@ -112,8 +112,23 @@ Status Runtime::start(bool first_start) {
   spec.user = user_;
   spec.km_home = fs::absolutePath(km_home_);
   spec.first_start = first_start;
+  if (!staged_.valid()) {
+    auto staged = local::StagedInit::stage();
+    if (!staged) {
+      (void)cgroups_.remove();
+      return std::move(staged).error();
+    }
+    staged_ = std::move(*staged);
+  }
+  if (auto s = startNetwork(staged_.pid(), spec.resolv_conf); !s) {
+    stopNetwork();
+    staged_ = {};  // ends the staged init, and its network namespace with it
+    (void)cgroups_.remove();
+    return std::move(s).error().context("setting up the sandbox's network");
+  }
   auto launched = local::launch(layout_, spec, cgroups_, std::move(staged_));
   if (!launched) {
+    stopNetwork();
     (void)cgroups_.remove();
     return std::move(launched).error();
   }
@@ -173,6 +188,10 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   init_start_ = init_start;
   init_pidfd_ = std::move(*pidfd);
   publishInit();
+  if (auto s = resumeNetwork(); !s) {
+    // The eBPF programs still hold (they need no process); only DNS is down.
+    log::error(kLog, plan_.id + ": the resolver could not be restarted: " + s.error().message());
+  }
   if (store_ == nullptr) return internalError("adopting needs the fleet store");
   if (!announce) return ok();  // km create records the new supervisor itself
   auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
@@ -194,6 +213,7 @@ Status Runtime::stop(std::string_view reason) {
   init_start_ = 0;
   init_pidfd_.reset();
   publishInit();
+  stopNetwork();
   KM_TRY(cgroups_.remove());
   KM_TRY(setStatus(SandboxStatus::kStopped, false));
   event("stopped", reason);
@@ -221,6 +241,7 @@ void Runtime::initExited() {
   init_start_ = 0;
   init_pidfd_.reset();
   publishInit();
+  stopNetwork();
   (void)local::killAll(0, 0, cgroups_);
   (void)cgroups_.remove();
   (void)setStatus(SandboxStatus::kStopped, false);
@@ -242,6 +263,7 @@ Status Runtime::destroy(std::string_view reason) {
   }
   init_pid_ = 0;
   init_pidfd_.reset();
+  stopNetwork();
   KM_TRY(cgroups_.remove());
   KM_TRY(sys::removeTree(layout_.dir));
   event("destroyed", reason);

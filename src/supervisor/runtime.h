@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "core/sys.h"
+#include "net/service.h"
 #include "plan/plan.h"
 #include "store/store.h"
 #include "substrate/local/local.h"
@@ -22,6 +23,13 @@ class Runtime {
   // CLI records the result); attachStore() hands it one afterwards.
   Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan);
   void attachStore(store::FleetStore* store) { store_ = store; }
+  // Hands the resolver's listening sockets (UDP, TCP) to the process about to exec
+  // `km supervise --adopt`; adopt() takes them back (-1: bind new ones).
+  std::pair<int, int> releaseNetworkForExec();
+  void setInheritedDnsFds(int udp_fd, int tcp_fd) {
+    dns_udp_fd_ = udp_fd;
+    dns_tcp_fd_ = tcp_fd;
+  }
   // An init staged before the plan arrived; the next start() uses it.
   void useStaged(substrate::local::StagedInit staged) { staged_ = std::move(staged); }
   uint64_t initStart() const { return init_start_; }
@@ -52,6 +60,13 @@ class Runtime {
   [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
   void event(std::string_view kind, std::string_view detail);
   void publishInit();
+  // The sandbox's network (runtime_net.cc): veth and addresses, host rules, eBPF gate,
+  // resolver service; stopNetwork undoes what outlives the init (pins, net file).
+  [[nodiscard]] Status startNetwork(pid_t init_pid, std::string& resolv_conf);
+  [[nodiscard]] Status resumeNetwork();
+  void stopNetwork();
+  std::string vethName() const;
+  std::string pinDir() const;
 
   store::FleetStore* store_;
   std::string km_home_;
@@ -64,6 +79,8 @@ class Runtime {
   uint64_t init_start_ = 0;
   sys::UniqueFd init_pidfd_;
   substrate::local::StagedInit staged_;
+  std::unique_ptr<net::Service> service_;
+  int dns_udp_fd_ = -1, dns_tcp_fd_ = -1;
 };
 
 }  // namespace km::supervisor

@@ -2,7 +2,8 @@
 // sandbox from create to destroy: starts it, enforces its TTL and idle timeout even when no
 // CLI runs, and answers its control socket (stop, resume, pause, destroy). It runs detached in
 // its own session and survives the CLI; if it dies the sandbox keeps running and a new
-// supervisor adopts it (`km doctor --fix`). Single-threaded: one poll loop.
+// supervisor adopts it (`km doctor --fix`). One poll loop, plus the sandbox's network
+// service thread (net::Service: resolver, eBPF events).
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +31,7 @@ struct Options {
   pid_t adopt_pid = 0;
   uint64_t adopt_start = 0;
   int listen_fd = -1;
+  int dns_udp_fd = -1, dns_tcp_fd = -1;  // the resolver's sockets, kept across the exec
   // How to run `km supervise` again (startForked execs it once the sandbox is ready).
   std::string km_binary;
   std::vector<std::string> global_args;

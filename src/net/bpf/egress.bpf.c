@@ -98,11 +98,10 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
   if ((bpf_ntohl(ip) >> 24) == 127) return 1;  // the sandbox's own loopback
   if (!cfg) return 0;
   if (port == bpf_htons(53)) {
+    // DNS to the resolver itself is logged by the resolver; only redirects are news here.
     if (ip != cfg->resolver4) {
       ctx->user_ip4 = cfg->resolver4;
       report(AF_INET, &ip, port, proto, KM_VERDICT_REDIRECT, KM_REASON_DNS_REDIRECT);
-    } else {
-      report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, KM_REASON_RESOLVER);
     }
     return approve(ctx->sk);
   }

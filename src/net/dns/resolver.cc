@@ -198,9 +198,22 @@ Resolver::Output Resolver::upstreamAnswer(std::span<const uint8_t> wire, Clock::
       e.withheld.push_back(ip.toString() + " (" + guardedRange(ip).value_or("guarded") + ")");
       continue;
     }
-    uint32_t ttl = std::min(addr.ttl, options_.max_ttl);
-    reachable.emplace_back(ip, ttl);
-    if (on_address && ttl > 0) on_address(name, ip, ttl);
+    reachable.emplace_back(ip, std::min(addr.ttl, options_.max_ttl));
+  }
+  if (e.withheld.empty() && on_address) {
+    for (const auto& [ip, ttl] : reachable) {
+      if (ttl > 0) on_address(name, ip, ttl);
+    }
+  }
+  if (!e.withheld.empty()) {
+    // DNS rebinding guard: an allowed name that points into loopback, private, link-local,
+    // metadata or CGNAT space is answered as if it did not exist (and not cached).
+    e.allowed = false;
+    e.reason = "resolves to guarded addresses (allowed by " + p.rule + "; add the range to network.allowCIDRs to reach it)";
+    e.rcode = rcodeName(Rcode::kNxDomain);
+    out.replies.push_back({p.client, buildRefusal(p.query, Rcode::kNxDomain)});
+    log(std::move(e));
+    return out;
   }
   std::string answer(reinterpret_cast<const char*>(wire.data()), wire.size());
   store(p.key, answer, *a, now, std::move(reachable));

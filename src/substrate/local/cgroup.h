@@ -74,6 +74,8 @@ class Cgroups {
   // Which of the directories exist now.
   std::vector<std::string> existingDirs() const;
   const std::vector<std::string>& dirs() const { return dirs_; }
+  // The sandbox's cgroup v2 directory (where eBPF programs attach); "" when the host has none.
+  const std::string& v2Dir() const { return v2_; }
 
  private:
   HostCgroups host_;

@@ -82,6 +82,9 @@ Status loopbackUp() {
   if (spec.first_start) {
     if (auto s = writeFirstStartFiles(spec); !s) report(s.error());
   }
+  if (!spec.resolv_conf.empty()) {
+    if (auto s = sys::replaceFile("/etc/resolv.conf", spec.resolv_conf); !s) report(s.error());
+  }
   // The OOM killer takes the sandbox's processes, never its init; nothing inside may read
   // init's memory or file descriptors.
   (void)sys::writeFile("/proc/self/oom_score_adj", "-1000");
@@ -144,8 +147,9 @@ std::string encodeLaunch(const Layout& l, const LaunchSpec& s) {
   std::string out;
   for (const std::string* f : {&l.dir, &l.upper, &l.work, &l.root, &l.workspace, &l.home,
                                &l.root_home, &l.control_socket, &l.supervisor_log, &l.init_log,
-                               &l.user_file, &l.plan_file, &l.init_file, &s.hostname,
-                               &s.working_dir, &s.user.name, &s.km_home}) {
+                               &l.user_file, &l.plan_file, &l.init_file, &l.net_file,
+                               &l.network_log, &s.hostname, &s.working_dir, &s.user.name,
+                               &s.km_home, &s.resolv_conf}) {
     putField(out, *f);
   }
   putField(out, std::to_string(s.user.uid));
@@ -163,8 +167,9 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
   FieldReader r(data);
   for (std::string* f : {&l.dir, &l.upper, &l.work, &l.root, &l.workspace, &l.home,
                          &l.root_home, &l.control_socket, &l.supervisor_log, &l.init_log,
-                         &l.user_file, &l.plan_file, &l.init_file, &s.hostname, &s.working_dir,
-                         &s.user.name, &s.km_home}) {
+                         &l.user_file, &l.plan_file, &l.init_file, &l.net_file, &l.network_log,
+                         &s.hostname, &s.working_dir, &s.user.name, &s.km_home,
+                         &s.resolv_conf}) {
     *f = r.next();
   }
   s.user.uid = static_cast<uid_t>(r.number());

@@ -21,6 +21,8 @@ Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
   l.user_file = l.dir + "/user";
   l.plan_file = l.dir + "/plan.json";
   l.init_file = l.dir + "/init";
+  l.net_file = l.dir + "/net.json";
+  l.network_log = l.dir + "/network.log";
   return l;
 }
 

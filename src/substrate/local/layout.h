@@ -20,6 +20,8 @@ struct Layout {
   std::string user_file;       // the sandbox user's uid and gid
   std::string plan_file;       // the compiled plan (immutable after create)
   std::string init_file;       // "PID START" of the running init; absent while stopped
+  std::string net_file;        // the sandbox's network facts (veth, addresses) while running
+  std::string network_log;     // DNS and connect decisions, JSON lines
 
   static Layout forSandbox(std::string_view km_home, std::string_view id);
   // $KM_HOME/sandboxes: every sandbox directory lives here (doctor scans it).

@@ -47,6 +47,7 @@ struct LaunchSpec {
   SandboxUser user;
   std::string km_home;                // hidden inside the sandbox
   bool first_start = true;
+  std::string resolv_conf;            // /etc/resolv.conf, written at every start when set
 };
 
 struct Launched {

@@ -133,12 +133,29 @@ TEST_F(Fixture, RebindingGuardWithholdsPrivateAddresses) {
                           {"127.0.0.1", "10.1.2.3", "169.254.169.254", "10.50.0.7", "::ffff:192.168.0.1"}, 60)),
       t0);
   ASSERT_EQ(back.replies.size(), 1u);
-  EXPECT_EQ(announced, std::vector<std::string>{"github.com 10.50.0.7 60"});
+  // The whole answer is refused: nothing reaches the allow map, the client sees NXDOMAIN.
+  EXPECT_TRUE(announced.empty());
+  EXPECT_EQ(parseAnswer(bytes(back.replies[0].bytes))->header.rcode(), Rcode::kNxDomain);
+  EXPECT_EQ(r.cacheSize(), 0u);
   ASSERT_EQ(logs.size(), 1u);
+  EXPECT_FALSE(logs[0].allowed);
+  EXPECT_NE(logs[0].reason.find("guarded"), std::string::npos);
   EXPECT_EQ(logs[0].withheld,
             (std::vector<std::string>{"127.0.0.1 (loopback)", "10.1.2.3 (private)",
                                       "169.254.169.254 (cloud metadata)",
                                       "::ffff:192.168.0.1 (private (IPv4 inside IPv6))"}));
+}
+
+TEST_F(Fixture, AllowedCidrsLetPrivateAnswersThrough) {
+  auto o = options();
+  o.allowed_cidrs = {*Cidr::parse("10.50.0.0/16")};
+  Resolver r(o, 12);
+  hook(r);
+  auto out = r.query(bytes(buildQuery(1, {"github.com", 1, 1, ""})), udp, t0);
+  auto back = r.upstreamAnswer(bytes(upstreamReply(out.forwards[0].bytes, {"10.50.0.7", "203.0.113.1"}, 60)), t0);
+  ASSERT_EQ(back.replies.size(), 1u);
+  EXPECT_EQ(parseAnswer(bytes(back.replies[0].bytes))->addresses().size(), 2u);
+  EXPECT_EQ(announced, (std::vector<std::string>{"github.com 10.50.0.7 60", "github.com 203.0.113.1 60"}));
 }
 
 TEST_F(Fixture, TimeoutsRetryOtherUpstreamThenServfail) {

@@ -152,7 +152,8 @@ TEST_F(ServiceTest, AnswersAllowedRefusesOthersNeverAsksUpstreamForThem) {
 
 TEST_F(ServiceTest, RebindingAnswersAreLoggedAsWithheld) {
   startService();
-  EXPECT_EQ(dig("rebind.github.com +short"), "127.0.0.1\n");  // answered; eBPF never allows it
+  std::string out = dig("rebind.github.com");
+  EXPECT_NE(out.find("status: NXDOMAIN"), std::string::npos) << out;
   service_.reset();
   std::string log = slurp(dir_ + "/network.log");
   EXPECT_NE(log.find(R"x("withheld":["127.0.0.1 (loopback)"])x"), std::string::npos) << log;

@@ -1,0 +1,129 @@
+#include "net/nft.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <mutex>
+
+#include "core/fs.h"
+#include "core/sys.h"
+
+namespace km::net {
+namespace {
+
+// The slice of libnftables' API km uses (nftables/libnftables.h, stable since 0.9).
+struct NftApi {
+  void* (*ctx_new)(uint32_t) = nullptr;
+  void (*ctx_free)(void*) = nullptr;
+  int (*run_cmd_from_buffer)(void*, const char*) = nullptr;
+  int (*buffer_output)(void*) = nullptr;
+  int (*buffer_error)(void*) = nullptr;
+  const char* (*get_output_buffer)(void*) = nullptr;
+  const char* (*get_error_buffer)(void*) = nullptr;
+  std::string load_error;
+};
+
+const NftApi& api() {
+  static NftApi a;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void* h = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      a.load_error = std::string("cannot load libnftables (install the libnftables1 package): ") + ::dlerror();
+      return;
+    }
+    auto sym = [&](const char* name) {
+      void* p = ::dlsym(h, name);
+      if (!p && a.load_error.empty()) a.load_error = std::string("libnftables lacks ") + name;
+      return p;
+    };
+    a.ctx_new = reinterpret_cast<void* (*)(uint32_t)>(sym("nft_ctx_new"));
+    a.ctx_free = reinterpret_cast<void (*)(void*)>(sym("nft_ctx_free"));
+    a.run_cmd_from_buffer = reinterpret_cast<int (*)(void*, const char*)>(sym("nft_run_cmd_from_buffer"));
+    a.buffer_output = reinterpret_cast<int (*)(void*)>(sym("nft_ctx_buffer_output"));
+    a.buffer_error = reinterpret_cast<int (*)(void*)>(sym("nft_ctx_buffer_error"));
+    a.get_output_buffer = reinterpret_cast<const char* (*)(void*)>(sym("nft_ctx_get_output_buffer"));
+    a.get_error_buffer = reinterpret_cast<const char* (*)(void*)>(sym("nft_ctx_get_error_buffer"));
+  });
+  return a;
+}
+
+Result<std::string> runHere(const std::string& script) {
+  const NftApi& a = api();
+  if (!a.load_error.empty()) return unavailable(a.load_error);
+  void* ctx = a.ctx_new(0);
+  if (!ctx) return unavailable("nft_ctx_new failed");
+  a.buffer_output(ctx);
+  a.buffer_error(ctx);
+  int rc = a.run_cmd_from_buffer(ctx, script.c_str());
+  std::string out = a.get_output_buffer(ctx) ? a.get_output_buffer(ctx) : "";
+  std::string err = a.get_error_buffer(ctx) ? a.get_error_buffer(ctx) : "";
+  a.ctx_free(ctx);
+  if (rc != 0) return unavailable("nftables refused the rules: " + (err.empty() ? "(no message)" : err));
+  return out;
+}
+
+}  // namespace
+
+std::string hostRuleset() {
+  return R"(table inet km {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "km*" ct state established,related accept
+    iifname "km*" udp dport 53 accept
+    iifname "km*" tcp dport { 53, 3128, 3129 } accept
+    iifname "km*" counter drop
+  }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "km*" oifname "km*" counter drop
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    iifname "km*" oifname != "km*" masquerade
+  }
+}
+)";
+}
+
+Status nftRun(const std::string& script, pid_t netns_of) {
+  if (netns_of <= 0) {
+    KM_TRY(runHere(script));
+    return ok();
+  }
+  auto own = sys::open("/proc/self/ns/net", O_RDONLY);
+  if (!own) return std::move(own).error();
+  auto target = sys::open("/proc/" + std::to_string(netns_of) + "/ns/net", O_RDONLY);
+  if (!target) return std::move(target).error();
+  if (::setns(target->get(), CLONE_NEWNET) != 0) return sys::errnoError("setns", "sandbox network", errno);
+  auto r = runHere(script);
+  if (::setns(own->get(), CLONE_NEWNET) != 0) return sys::errnoError("setns", "back to the host network", errno);
+  if (!r) return std::move(r).error();
+  return ok();
+}
+
+Result<bool> hostRulesPresent() {
+  const NftApi& a = api();
+  if (!a.load_error.empty()) return unavailable(a.load_error);
+  return runHere("list table inet km").has_value();
+}
+
+Status ensureHostRules() {
+  auto present = hostRulesPresent();
+  if (!present) return std::move(present).error();
+  if (!*present) {
+    // `add table` + `flush`: two creators racing still end with one copy of the rules.
+    KM_TRY(runHere("add table inet km\nflush table inet km\n" + hostRuleset()));
+  }
+  auto fwd = fs::readFile("/proc/sys/net/ipv4/ip_forward");
+  if (fwd && !fwd->empty() && (*fwd)[0] == '0') {
+    KM_TRY(sys::writeFile("/proc/sys/net/ipv4/ip_forward", "1"));
+  }
+  return ok();
+}
+
+}  // namespace km::net

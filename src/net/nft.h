@@ -1,0 +1,34 @@
+// km::net nftables — rules through libnftables (loaded with dlopen on first use, so km's
+// other commands never pay for it), in the host's or a sandbox's network namespace.
+//
+// Host rules (table `inet km`, made once, the same for every sandbox): sandboxes' veths
+// (named km*) may reach the host only on DNS (53) and the proxy ports (3128, 3129); they
+// may not reach each other; what they send elsewhere is masqueraded. IPv4 forwarding is
+// switched on (as container runtimes do).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "core/result.h"
+
+namespace km::net {
+
+// Runs an nft script (nft -f syntax) as one transaction; `netns_of` > 0 runs it in that
+// process's network namespace (the caller must be single-threaded). Errors carry nft's text.
+[[nodiscard]] Status nftRun(const std::string& script, pid_t netns_of = 0);
+
+// Whether `table inet km` exists on the host.
+[[nodiscard]] Result<bool> hostRulesPresent();
+
+// Makes the host rules and turns on IPv4 forwarding, when not done yet.
+[[nodiscard]] Status ensureHostRules();
+
+// The host ruleset km installs (for docs, doctor and tests).
+std::string hostRuleset();
+
+// Interface name prefix every sandbox veth's host end has.
+inline constexpr const char* kVethPrefix = "km";
+
+}  // namespace km::net

@@ -1,0 +1,206 @@
+// Runtime: the sandbox's network. A veth pair (host end km<8 hex>, sandbox end eth0) on a
+// /30 from the operator's pool, the host rules, the eBPF gate on the sandbox's v2 cgroup
+// (enforcement ebpf|both) or nftables in the sandbox (proxy), and the resolver service.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "core/fs.h"
+#include "core/log.h"
+#include "doc/json_io.h"
+#include "doc/node.h"
+#include "net/link.h"
+#include "net/nft.h"
+#include "supervisor/runtime.h"
+
+namespace km::supervisor {
+
+namespace local = substrate::local;
+
+namespace {
+constexpr std::string_view kLog = "km.supervisor";
+constexpr const char* kNetLock = "/run/km/net.lock";
+
+uint32_t fnv1a(std::string_view text) {
+  uint32_t h = 2166136261u;
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+bool usesEbpf(const std::string& enforcement) { return enforcement == "ebpf" || enforcement == "both"; }
+
+// In `proxy` mode the sandbox's own nftables send web traffic to the proxy ports and DNS to
+// the resolver on the host end, and drop everything else that leaves.
+std::string sandboxRules(const net::IpAddress& host) {
+  std::string h = host.toString();
+  return "table inet km_sandbox {\n"
+         "  chain nat_out {\n"
+         "    type nat hook output priority dstnat; policy accept;\n"
+         "    oifname \"lo\" accept\n"
+         "    meta l4proto { tcp, udp } th dport 53 dnat ip to " + h + ":53\n"
+         "    tcp dport { 80, 443 } dnat ip to " + h + ":3129\n"
+         "  }\n"
+         "  chain out {\n"
+         "    type filter hook output priority filter; policy drop;\n"
+         "    oifname \"lo\" accept\n"
+         "    ip daddr " + h + " meta l4proto { tcp, udp } th dport 53 accept\n"
+         "    ip daddr " + h + " tcp dport { 3128, 3129 } accept\n"
+         "    counter drop\n"
+         "  }\n"
+         "}\n";
+}
+
+}  // namespace
+
+std::string Runtime::vethName() const {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%s%08x", net::kVethPrefix, fnv1a(fs::absolutePath(km_home_) + "/" + plan_.id));
+  return buf;
+}
+
+std::string Runtime::pinDir() const {
+  std::string group = local::cgroupGroup(km_home_);  // "km/<tag>"
+  return "/sys/fs/bpf/km/" + group.substr(group.find('/') + 1) + "-" + plan_.id;
+}
+
+Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
+  auto pool = net::Cidr::parse(plan_.subnet_pool.empty() ? "10.213.0.0/16" : plan_.subnet_pool);
+  if (!pool) return std::move(pool).error().context("operator config network.subnetPool");
+  std::vector<net::Cidr> allowed;
+  for (const auto& c : plan_.allowed_cidrs) {
+    auto parsed = net::Cidr::parse(c);
+    if (!parsed) return std::move(parsed).error().context("operator config network.allowCIDRs");
+    allowed.push_back(*parsed);
+  }
+  std::vector<net::Endpoint> upstreams;
+  for (const auto& u : plan_.dns_upstreams) {
+    auto e = net::Endpoint::parse(u, 53);
+    if (!e) return std::move(e).error().context("operator config dns.upstream");
+    upstreams.push_back(*e);
+  }
+  if (upstreams.empty()) {
+    return invalidArgument("no DNS upstream: set dns.upstream in the operator config (or a nameserver in the host's /etc/resolv.conf)");
+  }
+
+  // One creator at a time picks a subnet: the kernel's address list is the record.
+  KM_TRY(sys::makeDirs("/run/km", 0755));
+  auto lock = sys::open(kNetLock, O_RDWR | O_CREAT, 0600);
+  if (!lock) return std::move(lock).error();
+  if (::flock(lock->get(), LOCK_EX) != 0) return sys::errnoError("flock", kNetLock, errno);
+  auto host = net::Netlink::open();
+  if (!host) return std::move(host).error();
+  auto used = host->addresses4();
+  if (!used) return std::move(used).error();
+  auto subnet = net::pickSubnet(*pool, *used);
+  if (!subnet) return std::move(subnet).error();
+  std::string veth = vethName();
+  (void)host->deleteLink(veth);  // left over by an earlier run of this sandbox
+  KM_TRY(host->createVeth(veth, "eth0", init_pid));
+  auto host_index = host->linkIndex(veth);
+  if (!host_index) return std::move(host_index).error();
+  KM_TRY(host->addAddress(*host_index, subnet->host, 30));
+  KM_TRY(host->setUp(*host_index));
+  lock->reset();
+
+  auto inside = net::Netlink::open(init_pid);
+  if (!inside) return std::move(inside).error();
+  auto eth0 = inside->linkIndex("eth0");
+  if (!eth0) return std::move(eth0).error();
+  KM_TRY(inside->addAddress(*eth0, subnet->sandbox, 30));
+  KM_TRY(inside->setUp(*eth0));
+  KM_TRY(inside->addDefaultRoute(*eth0, subnet->host));
+  KM_TRY(net::ensureHostRules());
+
+  std::unique_ptr<net::EgressGate> gate;
+  if (usesEbpf(plan_.enforcement)) {
+    if (cgroups_.v2Dir().empty()) {
+      return unavailable("enforcement " + plan_.enforcement +
+                         " needs a cgroup v2 hierarchy for its eBPF programs and this host has none; use enforcement: proxy");
+    }
+    KM_TRY(net::EgressGate::bpffsDir());
+    auto g = net::EgressGate::attach(cgroups_.v2Dir(), pinDir(), subnet->host, 0);
+    if (!g) return std::move(g).error();
+    for (const auto& c : allowed) KM_TRY(g->allowCidr(c));
+    gate = std::make_unique<net::EgressGate>(std::move(*g));
+  } else {
+    KM_TRY(net::nftRun(sandboxRules(subnet->host), init_pid));
+  }
+
+  doc::Node facts = doc::Node::map();
+  facts.set("veth", doc::Node::string(veth));
+  facts.set("hostAddress", doc::Node::string(subnet->host.toString()));
+  facts.set("sandboxAddress", doc::Node::string(subnet->sandbox.toString()));
+  facts.set("subnet", doc::Node::string(subnet->block.toString()));
+  facts.set("enforcement", doc::Node::string(plan_.enforcement));
+  KM_TRY(sys::replaceFile(layout_.net_file, doc::toJson(facts) + "\n", 0600));
+
+  net::ServiceOptions so;
+  so.listen = subnet->host;
+  so.upstreams = upstreams;
+  so.policy = net::HostPolicy(plan_.allowed_dns_suffixes, plan_.allowed_hosts);
+  so.allowed_cidrs = allowed;
+  so.log_path = layout_.network_log;
+  so.gate = std::move(gate);
+  auto svc = net::Service::start(std::move(so));
+  if (!svc) return std::move(svc).error();
+  service_ = std::move(*svc);
+  resolv_conf = "# written by km: the sandbox's allowlist resolver\nnameserver " + subnet->host.toString() + "\n";
+  return ok();
+}
+
+Status Runtime::resumeNetwork() {
+  auto text = fs::readFile(layout_.net_file);
+  if (!text) return ok();  // no network recorded (stopped, or made before networking)
+  doc::Node facts;
+  std::string err;
+  if (!doc::parseJson(*text, facts, &err)) return invalidArgument(layout_.net_file + ": " + err);
+  auto host = net::IpAddress::parse(facts.find("hostAddress") ? facts.find("hostAddress")->text() : "");
+  if (!host) return invalidArgument(layout_.net_file + ": no hostAddress");
+  std::vector<net::Cidr> allowed;
+  for (const auto& c : plan_.allowed_cidrs) {
+    if (auto parsed = net::Cidr::parse(c)) allowed.push_back(*parsed);
+  }
+  std::vector<net::Endpoint> upstreams;
+  for (const auto& u : plan_.dns_upstreams) {
+    if (auto e = net::Endpoint::parse(u, 53)) upstreams.push_back(*e);
+  }
+  net::ServiceOptions so;
+  so.listen = *host;
+  so.upstreams = upstreams;
+  so.policy = net::HostPolicy(plan_.allowed_dns_suffixes, plan_.allowed_hosts);
+  so.allowed_cidrs = allowed;
+  so.log_path = layout_.network_log;
+  so.udp_fd = std::exchange(dns_udp_fd_, -1);
+  so.tcp_fd = std::exchange(dns_tcp_fd_, -1);
+  if (usesEbpf(plan_.enforcement)) {
+    auto g = net::EgressGate::open(pinDir());
+    if (!g) return std::move(g).error().context("reopening the eBPF maps");
+    so.gate = std::make_unique<net::EgressGate>(std::move(*g));
+  }
+  auto svc = net::Service::start(std::move(so));
+  if (!svc) return std::move(svc).error();
+  service_ = std::move(*svc);
+  return ok();
+}
+
+void Runtime::stopNetwork() {
+  service_.reset();
+  if (auto s = net::EgressGate::removePins(pinDir()); !s) log::warn(kLog, plan_.id + ": " + s.error().message());
+  ::unlink(layout_.net_file.c_str());
+  // The veth goes with the sandbox's network namespace (deleting it here would block).
+}
+
+std::pair<int, int> Runtime::releaseNetworkForExec() {
+  if (!service_) return {-1, -1};
+  auto fds = service_->releaseForExec();
+  service_.reset();
+  return fds;
+}
+
+}  // namespace km::supervisor
