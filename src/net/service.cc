@@ -275,6 +275,7 @@ struct Service::Impl {
       }
     }
     for (auto& f : out.forwards) {
+      if (o.upstreams.empty()) break;
       const Endpoint& up = o.upstreams[f.upstream % o.upstreams.size()];
       socklen_t len = 0;
       sockaddr_storage addr = toSockaddr(up.ip, up.port, len);
@@ -457,9 +458,6 @@ Service::~Service() {
 }
 
 Result<std::unique_ptr<Service>> Service::start(ServiceOptions options) {
-  if (options.upstreams.empty()) {
-    return invalidArgument("no DNS upstream: set dns.upstream in the operator config or a nameserver in /etc/resolv.conf");
-  }
   auto impl = std::make_unique<Impl>(std::move(options));
   KM_TRY(impl->setUp());
   Impl* raw = impl.get();

@@ -85,7 +85,8 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
     upstreams.push_back(*e);
   }
   if (upstreams.empty()) {
-    return invalidArgument("no DNS upstream: set dns.upstream in the operator config (or a nameserver in the host's /etc/resolv.conf)");
+    log::warn(kLog, plan_.id + ": no DNS upstream (dns.upstream in the operator config, or a nameserver in "
+                    "the host's /etc/resolv.conf): allowed names will get SERVFAIL");
   }
 
   // One creator at a time picks a subnet: the kernel's address list is the record.

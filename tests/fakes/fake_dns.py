@@ -2,8 +2,9 @@
 """A fake authoritative DNS server for tests: answers A/AAAA queries from a zone given on
 the command line, NXDOMAIN for other names, over UDP and TCP, on the wire format of RFC 1035.
 
-Usage: fake_dns.py LISTEN_IP PORT NAME=IP[,IP...] ... [--ttl N] [--log FILE]
-  NAME=IP      the name's A (and AAAA, for IPv6 addresses) records; '*.' prefix = any subname
+Usage: fake_dns.py LISTEN_IP PORT NAME=IP[,IP...][@TTL] ... [--ttl N] [--log FILE]
+  NAME=IP      the name's A (and AAAA, for IPv6 addresses) records; '*.' prefix = any subname;
+               @TTL gives this name its own TTL (default --ttl, 60)
 It prints "ready" on stdout once both sockets listen, and logs every query it receives
 ("udp|tcp NAME TYPE") to --log, so a test can tell which queries leaked to it.
 """
@@ -26,7 +27,11 @@ def parse_args(argv):
         if a == "--log":
             log = rest[i + 1]; i += 2; continue
         name, ips = a.split("=", 1)
-        zone[name.lower().rstrip(".")] = [ipaddress.ip_address(x) for x in ips.split(",") if x]
+        own_ttl = None
+        if "@" in ips:
+            ips, own_ttl = ips.split("@", 1)
+            own_ttl = int(own_ttl)
+        zone[name.lower().rstrip(".")] = ([ipaddress.ip_address(x) for x in ips.split(",") if x], own_ttl)
         i += 1
     return ip, port, zone, ttl, log
 
@@ -69,7 +74,10 @@ def answer(msg, zone, ttl, log, transport):
     if log:
         with open(log, "a") as f:
             f.write(f"{transport} {name.lower()} {qtype}\n")
-    addrs = lookup(zone, name.lower().rstrip("."))
+    entry = lookup(zone, name.lower().rstrip("."))
+    addrs, own_ttl = entry if entry is not None else (None, None)
+    if own_ttl is not None:
+        ttl = own_ttl
     rcode = 0 if addrs is not None else 3
     records = b""
     count = 0

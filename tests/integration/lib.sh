@@ -31,12 +31,20 @@ km_cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d -path '*/
 # The first existing FILE of sandbox ID's cgroups (whichever hierarchy has it).
 cg_file() { find /sys/fs/cgroup -mindepth 4 -maxdepth 6 -path "*/km/*/$1/$2" 2>/dev/null | head -1; }
 
-# Every km cgroup, mount and sandbox directory on the host (for before/after comparisons).
+# This home's tag (the 8 hex digits in its cgroup group and eBPF pin names).
+km_home_tag() { python3 -c 'import sys
+h=2166136261
+for c in sys.argv[1].encode(): h=((h^c)*16777619)&0xffffffff
+print("%08x"%h)' "$(cd "$KM_HOME" && pwd)"; }
+
+# Every km cgroup, mount, sandbox directory, process and eBPF pin of this home (for
+# before/after comparisons).
 kernel_snapshot() {
   { km_cgroup_dirs
     grep -F "$KM_HOME" /proc/self/mountinfo || true
     ls "$KM_HOME/sandboxes" 2>/dev/null || true
-    pgrep -f "km-init|supervise" -a 2>/dev/null | grep -F -- "$KM_HOME" || true; } | sort
+    pgrep -f "km-init|supervise" -a 2>/dev/null | grep -F -- "$KM_HOME" || true
+    ls /sys/fs/bpf/km 2>/dev/null | grep -F -- "$(km_home_tag)-" || true; } | sort
 }
 
 cleanup() {
@@ -46,6 +54,7 @@ cleanup() {
     km destroy --yes "$id" >/dev/null 2>&1 || true
   done
   km doctor --fix >/dev/null 2>&1 || true
+  if declare -F extra_cleanup >/dev/null; then extra_cleanup || true; fi
   # Supervisors started for this home and still around (a failed test) are ended too.
   pkill -9 -f -- "--home $KM_HOME supervise" 2>/dev/null || true
   rm -rf "$KM_HOME"

@@ -27,7 +27,6 @@ std::string cacheKey(const Question& q) {
 }
 
 Resolver::Resolver(Options options, uint64_t seed) : options_(std::move(options)), rng_(seed) {
-  if (options_.upstreams == 0) options_.upstreams = 1;
   if (options_.attempts < 1) options_.attempts = 1;
 }
 
@@ -126,6 +125,10 @@ Resolver::Output Resolver::query(std::span<const uint8_t> wire, const Client& cl
     }
     cache_.erase(it);
   }
+  if (options_.upstreams == 0) {
+    e.allowed = true;
+    return deny(d.rule + "; but no DNS upstream is configured (dns.upstream in the operator config)", Rcode::kServFail);
+  }
   if (pending_.size() >= options_.max_pending) {
     e.allowed = true;
     return deny("too many queries waiting for upstream", Rcode::kServFail);
@@ -138,7 +141,7 @@ Resolver::Output Resolver::query(std::span<const uint8_t> wire, const Client& cl
   setId(p.wire, id);
   p.rule = d.rule;
   p.key = std::move(key);
-  p.upstream = static_cast<size_t>(rng_() % options_.upstreams);
+  p.upstream = static_cast<size_t>(rng_() % options_.upstreams);  // > 0: checked above
   Forward f = forward(p, now);
   f.id = id;
   pending_.emplace(id, std::move(p));
@@ -231,7 +234,7 @@ Resolver::Output Resolver::tick(Clock::time_point now) {
       continue;
     }
     if (p.sent < options_.attempts) {
-      p.upstream = (p.upstream + 1) % options_.upstreams;
+      p.upstream = (p.upstream + 1) % std::max<size_t>(options_.upstreams, 1);
       Forward f = forward(p, now);
       f.id = it->first;
       out.forwards.push_back(std::move(f));

@@ -179,12 +179,19 @@ TEST_F(ServiceTest, SocketsSurviveHandOver) {
   EXPECT_EQ(dig("github.com +short +tcp"), "203.0.113.21\n");
 }
 
-TEST(ServiceOptions, NoUpstreamIsAClearError) {
+TEST_F(ServiceTest, NoUpstreamMeansServfailAndSaysWhy) {
   ServiceOptions o;
   o.listen = *IpAddress::parse("127.0.0.1");
+  o.port = port_ = freePort();
+  o.policy = HostPolicy({".github.com"}, {});
+  o.log_path = dir_ + "/network.log";
   auto s = Service::start(std::move(o));
-  ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message().find("dns.upstream"), std::string::npos);
+  ASSERT_TRUE(s) << s.error().message();
+  service_ = std::move(*s);
+  EXPECT_NE(dig("github.com").find("status: SERVFAIL"), std::string::npos);
+  EXPECT_NE(dig("evil.example").find("status: NXDOMAIN"), std::string::npos);
+  service_.reset();
+  EXPECT_NE(slurp(dir_ + "/network.log").find("no DNS upstream is configured"), std::string::npos);
 }
 
 }  // namespace

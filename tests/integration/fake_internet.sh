@@ -1,0 +1,108 @@
+# A "fake internet" for the network tests: a network namespace of our own with servers on
+# documentation addresses (TEST-NET-2/3, never routed on the real internet), routed from the
+# host through a veth. Tests reach it only through km's operator config (dns.upstream) and
+# the routes below; nothing aims at a real public address.
+#
+#   198.51.100.53:53   the DNS upstream km is configured with (tests/fakes/fake_dns.py)
+#   198.51.100.99:53   a rogue resolver (answers everything; logs what reaches it)
+#   198.51.100.99:853  a DoT port (TCP listener; logs connections)
+#   203.0.113.0/24     web servers on :80 for every address below (log every request)
+#   203.0.113.10 api.anthropic.com   203.0.113.20 github.com   203.0.113.30 example.org
+#   203.0.113.11 (api.anthropic.com's neighbour)   203.0.113.66 evil.example
+#   203.0.113.10:9999/udp  a UDP sink (logs datagrams)
+#
+# Usage (after lib.sh): fake_internet_up; … ; cleanup calls fake_internet_down.
+# Sets FI_DIR (logs: dns.log rogue.log http.log dot.log udp.log) and writes the operator
+# config to $KM_HOME/config.yaml (exported as KM_CONFIG).
+
+FI_NS="kmfi$$"
+FI_IF="fi$$"
+FI_DIR=""
+FI_PIDS=()
+
+fi_exec() { ip netns exec "$FI_NS" "$@"; }
+
+fake_internet_up() {
+  FI_DIR="$KM_HOME/fake-internet"
+  mkdir -p "$FI_DIR"
+  ip netns add "$FI_NS"
+  ip link add "$FI_IF" type veth peer name eth0 netns "$FI_NS"
+  ip addr add 172.31.254.1/30 dev "$FI_IF"
+  ip link set "$FI_IF" up
+  fi_exec ip addr add 172.31.254.2/30 dev eth0
+  fi_exec ip link set eth0 up
+  fi_exec ip link set lo up
+  fi_exec ip route add default via 172.31.254.1
+  for a in 198.51.100.53 198.51.100.99 203.0.113.10 203.0.113.11 203.0.113.12 203.0.113.20 \
+           203.0.113.30 203.0.113.66; do
+    fi_exec ip addr add "$a/32" dev lo
+  done
+  ip route add 198.51.100.0/24 via 172.31.254.2 dev "$FI_IF"
+  ip route add 203.0.113.0/24 via 172.31.254.2 dev "$FI_IF"
+  local fakes="$HERE/../fakes"
+  fi_exec python3 "$fakes/fake_dns.py" 198.51.100.53 53 \
+    api.anthropic.com=203.0.113.10 github.com=203.0.113.20 example.org=203.0.113.30 \
+    evil.example=203.0.113.66 short.anthropic.com=203.0.113.12@2 \
+    lo.anthropic.com=127.0.0.1 private.anthropic.com=10.1.2.3 meta.anthropic.com=169.254.169.254 \
+    mapped.anthropic.com=::ffff:127.0.0.1 \
+    --log "$FI_DIR/dns.log" > "$FI_DIR/dns.out" 2>&1 &
+  FI_PIDS+=($!)
+  fi_exec python3 "$fakes/fake_dns.py" 198.51.100.99 53 '*.example=203.0.113.66' \
+    '*.com=203.0.113.66' --log "$FI_DIR/rogue.log" > "$FI_DIR/rogue.out" 2>&1 &
+  FI_PIDS+=($!)
+  fi_exec python3 -u -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("hello from " + self.server.server_address[0] + " host " + self.headers.get("Host","") + "\n").encode()
+        with open(sys.argv[1], "a") as f: f.write(self.client_address[0] + " " + self.headers.get("Host","") + " " + self.path + "\n")
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 80), H).serve_forever()
+' "$FI_DIR/http.log" > "$FI_DIR/http.out" 2>&1 &
+  FI_PIDS+=($!)
+  fi_exec python3 -u -c '
+import socket, sys, threading
+def tcp():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("198.51.100.99", 853)); s.listen(8)
+    while True:
+        c, a = s.accept(); open(sys.argv[1], "a").write("dot %s\n" % a[0]); c.close()
+def udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("203.0.113.10", 9999))
+    while True:
+        d, a = u.recvfrom(2048); open(sys.argv[2], "a").write("udp %s\n" % a[0])
+threading.Thread(target=udp, daemon=True).start()
+tcp()
+' "$FI_DIR/dot.log" "$FI_DIR/udp.log" > "$FI_DIR/misc.out" 2>&1 &
+  FI_PIDS+=($!)
+  : > "$FI_DIR/dns.log"; : > "$FI_DIR/rogue.log"; : > "$FI_DIR/http.log"; : > "$FI_DIR/dot.log"; : > "$FI_DIR/udp.log"
+  # Wait (bounded) until the upstream answers.
+  for _ in $(seq 1 50); do
+    dig +time=1 +tries=1 @198.51.100.53 github.com +short 2>/dev/null | grep -q 203.0.113.20 && break
+    sleep 0.1
+  done
+  for _ in $(seq 1 50); do
+    curl -s -m 1 -o /dev/null http://203.0.113.30/ready && break
+    sleep 0.1
+  done
+  : > "$FI_DIR/http.log"; : > "$FI_DIR/dns.log"
+  cat > "$KM_HOME/config.yaml" <<YAML
+dns:
+  upstream: ["198.51.100.53:53"]
+YAML
+  export KM_CONFIG="$KM_HOME/config.yaml"
+}
+
+fake_internet_down() {
+  for p in "${FI_PIDS[@]}"; do
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  # Servers started through `ip netns exec` may be grandchildren: end all in the namespace.
+  if ip netns pids "$FI_NS" >/dev/null 2>&1; then
+    for p in $(ip netns pids "$FI_NS"); do kill -9 "$p" 2>/dev/null || true; done
+  fi
+  ip link del "$FI_IF" 2>/dev/null || true
+  ip netns del "$FI_NS" 2>/dev/null || true
+}
