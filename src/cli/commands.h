@@ -47,6 +47,7 @@ Handler installExtend(CLI::App& sub, Context& ctx);
 Handler installClone(CLI::App& sub, Context& ctx);
 Handler installDestroy(CLI::App& sub, Context& ctx);
 Handler installDoctor(CLI::App& sub, Context& ctx);
+Handler installLogs(CLI::App& sub, Context& ctx);
 Handler installSupervise(CLI::App& sub, Context& ctx);
 
 inline constexpr Command kCommands[] = {
@@ -70,6 +71,8 @@ inline constexpr Command kCommands[] = {
     {"clone", "Copy a sandbox into new ones", Setup::kNone, &installClone},
     {"destroy", "Destroy a sandbox and everything it made (alias: kill)", Setup::kNone,
      &installDestroy},
+    {"logs", "Show a sandbox's logs (supervisor, --network decisions, --init output)", Setup::kNone,
+     &installLogs},
     {"doctor", "Check what the host enforces; find and fix drift", Setup::kNone, &installDoctor},
     {"supervise", "(internal) run a sandbox's supervisor", Setup::kNone, &installSupervise},
     {"completion", "Print a shell completion script (bash or zsh)", Setup::kNone,

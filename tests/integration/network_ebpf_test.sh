@@ -117,6 +117,24 @@ expect_contains "$out" "hello from" "allowed while the TTL lasts"
 expect_contains "$out" "rc=7" "refused once the 2 s TTL ran out"
 expect_log '"dest":"203.0.113.12"' '"decision":"deny"' 'TTL'
 
+# --- km logs --network ------------------------------------------------------------------
+expect_eq "$(km --json logs "$SB" --network)" "$(cat "$LOG")" "--json prints the log's JSON lines"
+human="$(km logs "$SB" --network)"
+expect_contains "$human" "curl[" "human form names the process"
+expect_contains "$human" "→ 203.0.113.11:80/tcp: address not handed out" "human form: dest and reason"
+expect_contains "$human" "evil.example A NXDOMAIN" "human form: DNS decisions"
+followed="$KM_HOME/followed.txt"
+km logs "$SB" --network --follow > "$followed" &
+follower=$!
+sleep 0.5
+in_sb curl -s -m 2 http://203.0.113.30/ >/dev/null 2>&1 || true
+for _ in $(seq 1 30); do grep -q "203.0.113.30" "$followed" && break; sleep 0.1; done
+kill "$follower" 2>/dev/null || true
+wait "$follower" 2>/dev/null || true
+expect_contains "$(cat "$followed")" "203.0.113.30:80/tcp" "--follow prints new decisions as they happen"
+set +e; km logs "$SB" --network --init >/dev/null 2>&1; rc=$?; set -e
+expect_eq "$rc" 2 "--network with --init is a usage error"
+
 # --- the supervisor is outside the cgroup; destroy leaves nothing ------------------------
 km destroy --yes "$SB" >/dev/null
 for _ in $(seq 1 30); do
