@@ -60,8 +60,11 @@ Result<std::string> runHere(const std::string& script) {
   a.buffer_output(ctx);
   a.buffer_error(ctx);
   int rc = a.run_cmd_from_buffer(ctx, script.c_str());
-  std::string out = a.get_output_buffer(ctx) ? a.get_output_buffer(ctx) : "";
-  std::string err = a.get_error_buffer(ctx) ? a.get_error_buffer(ctx) : "";
+  // Each get rewinds its buffer: read once.
+  const char* out_text = a.get_output_buffer(ctx);
+  const char* err_text = a.get_error_buffer(ctx);
+  std::string out = out_text ? out_text : "";
+  std::string err = err_text ? err_text : "";
   a.ctx_free(ctx);
   if (rc != 0) return unavailable("nftables refused the rules: " + (err.empty() ? "(no message)" : err));
   return out;

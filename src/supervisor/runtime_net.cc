@@ -1,8 +1,10 @@
-// Runtime: the sandbox's network. A veth pair (host end km<8 hex>, sandbox end eth0) on a
-// /30 from the operator's pool, the host rules, the eBPF gate on the sandbox's v2 cgroup
-// (enforcement ebpf|both) or nftables in the sandbox (proxy), and the resolver service.
+// Runtime: the sandbox's network. A veth pair (host end km<8 hex>, new at each start;
+// sandbox end eth0) on a /30 from the operator's pool, the host rules, the eBPF gate on the
+// sandbox's v2 cgroup (enforcement ebpf|both) or nftables in the sandbox (proxy), and the
+// resolver service.
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,12 +38,13 @@ uint32_t fnv1a(std::string_view text) {
 bool usesEbpf(const std::string& enforcement) { return enforcement == "ebpf" || enforcement == "both"; }
 
 // In `proxy` mode the sandbox's own nftables send web traffic to the proxy ports and DNS to
-// the resolver on the host end, and drop everything else that leaves.
+// the resolver on the host end, and refuse everything else that leaves (a reset or an
+// "administratively prohibited", so callers fail at once instead of retrying).
 std::string sandboxRules(const net::IpAddress& host) {
   std::string h = host.toString();
   return "table inet km_sandbox {\n"
          "  chain nat_out {\n"
-         "    type nat hook output priority dstnat; policy accept;\n"
+         "    type nat hook output priority -100; policy accept;\n"
          "    oifname \"lo\" accept\n"
          "    meta l4proto { tcp, udp } th dport 53 dnat ip to " + h + ":53\n"
          "    tcp dport { 80, 443 } dnat ip to " + h + ":3129\n"
@@ -51,7 +54,8 @@ std::string sandboxRules(const net::IpAddress& host) {
          "    oifname \"lo\" accept\n"
          "    ip daddr " + h + " meta l4proto { tcp, udp } th dport 53 accept\n"
          "    ip daddr " + h + " tcp dport { 3128, 3129 } accept\n"
-         "    counter drop\n"
+         "    meta l4proto tcp counter reject with tcp reset\n"
+         "    counter reject with icmpx type admin-prohibited\n"
          "  }\n"
          "}\n";
 }
@@ -59,8 +63,12 @@ std::string sandboxRules(const net::IpAddress& host) {
 }  // namespace
 
 std::string Runtime::vethName() const {
+  // New at every start: the previous start's veth may still be on its way out with its old
+  // network namespace (the kernel tears that down asynchronously).
+  uint32_t salt = 0;
+  if (::getrandom(&salt, sizeof salt, 0) != sizeof salt) salt = static_cast<uint32_t>(::getpid());
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%s%08x", net::kVethPrefix, fnv1a(fs::absolutePath(km_home_) + "/" + plan_.id));
+  std::snprintf(buf, sizeof buf, "%s%08x", net::kVethPrefix, fnv1a(fs::absolutePath(km_home_) + "/" + plan_.id) ^ salt);
   return buf;
 }
 
@@ -101,7 +109,6 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   auto subnet = net::pickSubnet(*pool, *used);
   if (!subnet) return std::move(subnet).error();
   std::string veth = vethName();
-  (void)host->deleteLink(veth);  // left over by an earlier run of this sandbox
   KM_TRY(host->createVeth(veth, "eth0", init_pid));
   auto host_index = host->linkIndex(veth);
   if (!host_index) return std::move(host_index).error();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A local sandbox is isolated: writes stay in its overlay, it sees only its own processes,
-# hostname and mounts, has no capabilities, seccomp refuses escapes, and its network is
-# loopback only. Exec passes stdin/stdout and exit codes through.
+# hostname and mounts, has no capabilities, seccomp refuses escapes, and its network is its
+# own (loopback and a veth whose host end serves DNS only). Exec passes stdin/stdout and exit codes through.
 source "$(dirname "$0")/lib.sh" "$@"
 before="$(kernel_snapshot)"
 
@@ -63,17 +63,21 @@ if grep -q "$KM_HOME/sandboxes/$id/root" /proc/self/mountinfo; then fail "sandbo
 km exec --root iso -- test ! -e "$KM_HOME/fleet.db" || fail "KM_HOME visible inside"
 expect_eq "$(km exec iso -- ls /home)" sandbox "only the sandbox user's home in /home"
 
-# Network: loopback only.
-ifaces="$(km exec iso -- sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "')"
-expect_eq "$ifaces" lo "only loopback"
+# Network: loopback and the sandbox's own veth end (policy: network_*_test.sh).
+ifaces="$(km exec iso -- sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\n" " "')"
+expect_eq "$ifaces" "eth0 lo " "loopback and eth0 only"
 python3 -c 'import socket, time
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+s = socket.socket(); s.bind(("0.0.0.0", 0)); s.listen()
 print(s.getsockname()[1], flush=True); time.sleep(20)' > "$KM_HOME/port" &
 srv=$!
 for _ in $(seq 1 50); do [ -s "$KM_HOME/port" ] && break; sleep 0.1; done
 port="$(cat "$KM_HOME/port")"
 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || fail "control: the host reaches its own listener"
 expect_fail km exec iso -- bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+# The host end of the veth serves DNS only: a host service on all addresses stays out of reach.
+host_end="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostAddress"])' "$KM_HOME/sandboxes/$id/net.json")"
+expect_fail km exec iso -- bash -c "exec 3<>/dev/tcp/$host_end/$port"
+expect_fail km exec --root iso -- bash -c "exec 3<>/dev/tcp/$host_end/$port"
 kill $srv 2>/dev/null || true
 
 # Exec: stdin in, stdout out, exit codes and signals propagated; unknown command → 127.

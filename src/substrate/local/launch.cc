@@ -207,6 +207,8 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
     fail(sys::errnoError("unshare", "sandbox namespaces", errno));
   }
   if (auto s = loopbackUp(); !s) fail(s.error());
+  // Tell the stager the namespaces exist (its next step may put a veth into ours).
+  if (!sys::writeAll(ready, "s", "ready pipe")) ::_exit(1);
   // The spec comes once the parent has moved us into the sandbox's cgroups, so the new
   // cgroup namespace is rooted at the sandbox's own cgroup. End-of-file without one: the
   // sandbox was never made (an invalid profile, say).
@@ -248,7 +250,17 @@ Result<StagedInit> StagedInit::stage() {
   out.pid_ = init;
   out.go_fd_ = go_write.release();
   out.ready_fd_ = ready_read.release();
-  return out;
+  // Wait until its namespaces exist: "s", or the error that stopped it.
+  char first = 0;
+  ssize_t n;
+  do {
+    n = ::read(out.ready_fd_, &first, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n == 1 && first == 's') return out;
+  std::string why(n == 1 ? 1 : 0, first);
+  if (auto rest = sys::readAll(out.ready_fd_, "ready pipe", 64 << 10)) why += *rest;
+  if (why.rfind("error: ", 0) == 0) return unavailable(why.substr(7));  // ~StagedInit reaps it
+  return unavailable("sandbox init ended while making its namespaces");
 }
 
 StagedInit::StagedInit(StagedInit&& o) noexcept

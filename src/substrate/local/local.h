@@ -62,7 +62,7 @@ struct Launched {
 class StagedInit {
  public:
   // A child of the caller (single-threaded, root). Its stdio is /dev/null and it keeps no
-  // other descriptor of the caller's.
+  // other descriptor of the caller's. Returns once its namespaces exist.
   [[nodiscard]] static Result<StagedInit> stage();
   StagedInit() = default;
   StagedInit(StagedInit&& o) noexcept;

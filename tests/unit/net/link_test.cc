@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "core/sys.h"
+#include "net/nft.h"
 
 namespace km::net {
 namespace {
@@ -126,6 +127,20 @@ TEST(Netlink, VethIntoAnotherNamespace) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   // The namespace is gone with the child; its veth goes too (asynchronously).
   if (auto nl = Netlink::open()) (void)nl->deleteLink(host_if);
+}
+
+}  // namespace
+}  // namespace km::net
+
+namespace km::net {
+namespace {
+
+TEST(Nft, ErrorsCarryNftsMessage) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  auto s = nftRun("add table inet km_bogus_test\nadd chain inet km_bogus_test c { type filter hook nowhere priority 0; }\n");
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("unknown chain hook"), std::string::npos) << s.error().message();
+  (void)nftRun("delete table inet km_bogus_test\n");
 }
 
 }  // namespace
