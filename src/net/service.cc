@@ -31,6 +31,8 @@ constexpr size_t kMaxTcpClients = 64;
 constexpr size_t kMaxNames = 20000;
 constexpr auto kTcpIdle = std::chrono::seconds(10);
 constexpr auto kSweepEvery = std::chrono::seconds(60);
+// Allowed connects are queued without waking us (cheaper per connect); read them this often.
+constexpr auto kDrainEvery = std::chrono::milliseconds(200);
 constexpr uint32_t kSweepGraceSeconds = 600;
 
 sockaddr_storage toSockaddr(const IpAddress& ip, uint16_t port, socklen_t& len) {
@@ -112,7 +114,7 @@ struct Service::Impl {
   uint64_t next_token = 1;
   std::unordered_map<std::string, std::string> names;  // address → name it was resolved for
   sys::UniqueFd log_fd;
-  Clock::time_point next_sweep;
+  Clock::time_point next_sweep, next_drain;
 
   explicit Impl(ServiceOptions opts)
       : o(std::move(opts)), resolver(resolverOptions(o), std::random_device{}()) {}
@@ -233,6 +235,7 @@ struct Service::Impl {
       }
     };
     next_sweep = Clock::now() + kSweepEvery;
+    next_drain = o.gate ? Clock::now() + kDrainEvery : Clock::time_point::max();
     return ok();
   }
 
@@ -399,7 +402,7 @@ struct Service::Impl {
   }
 
   int timeoutMs(Clock::time_point now) const {
-    Clock::time_point next = next_sweep;
+    Clock::time_point next = std::min(next_sweep, next_drain);
     if (auto d = resolver.nextDeadline(); d && *d < next) next = *d;
     for (const auto& [fd, c] : conns) {
       if (c.deadline < next) next = c.deadline;
@@ -432,6 +435,10 @@ struct Service::Impl {
         labels.erase(fd);
         closeConn(fd);
       }
+      if (o.gate && now >= next_drain) {
+        o.gate->drain(sink);
+        next_drain = now + kDrainEvery;
+      }
       if (now >= next_sweep) {
         if (o.gate) {
           o.gate->sweep(kSweepGraceSeconds);
@@ -448,6 +455,11 @@ struct Service::Impl {
     uint64_t one = 1;
     (void)::write(wake.get(), &one, sizeof one);
     thread.join();
+    if (o.gate) {
+      // What the programs queued since the last tick still goes to the log.
+      std::function<void(const GateEvent&)> sink = [this](const GateEvent& g) { logGate(g); };
+      o.gate->drain(sink);
+    }
   }
 };
 

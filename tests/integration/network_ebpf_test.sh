@@ -39,8 +39,12 @@ log_has() {
   done < "$LOG"
   return 1
 }
-expect_log() { log_has "$@" || fail "network log lacks a line with: $* ; log:
-$(cat "$LOG")"; }
+# The supervisor writes allowed connects within 0.2 s (they do not wake it): wait a little.
+expect_log() {
+  for _ in $(seq 1 20); do log_has "$@" && return 0; sleep 0.1; done
+  fail "network log lacks a line with: $* ; log:
+$(cat "$LOG")"
+}
 
 # --- allowed -------------------------------------------------------------------------
 expect_eq "$(in_sb cat /etc/resolv.conf | grep nameserver | cut -d' ' -f2)" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostAddress"])' "$KM_HOME/sandboxes/$SB/net.json")" "resolv.conf points at the host end"

@@ -3,9 +3,10 @@
 //                sandbox's resolver instead; the resolver's own address only on port 53;
 //                otherwise the destination must be in the allow map and not expired.
 //   sendmsg4/6   unconnected UDP: the same rules per datagram.
-//   egress skb   every packet leaving a socket of the sandbox: passes only from sockets the
-//                programs above approved, to loopback, or kernel-made TCP (resets, time-wait);
-//                ICMP, raw sockets and anything else are dropped.
+//   egress skb   every packet leaving the sandbox: TCP and UDP sockets' packets pass (the
+//                programs above already judged where those may go), as do loopback and
+//                kernel-made TCP (resets, time-wait); ICMP, raw sockets and any other
+//                protocol are dropped.
 // Every decision outside loopback is reported on the ring buffer for the audit log.
 // Built with clang -target bpf against the kernel's UAPI headers only (no vmlinux.h).
 #include <linux/bpf.h>
@@ -21,6 +22,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
 
 struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -38,20 +41,30 @@ struct {
   __type(value, struct km_allow);
 } km_allow6 SEC(".maps");
 
+// Exact addresses the resolver handed out (a hash: one lookup, no trie walk); the tries
+// above hold the allowed CIDRs.
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, __u32);
+  __type(value, struct km_allow);
+} km_host4 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct km_addr6);
+  __type(value, struct km_allow);
+} km_host6 SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 1);
   __type(key, __u32);
   __type(value, struct km_config);
 } km_config SEC(".maps");
-
-// Sockets a connect or send check let through; their packets pass the skb program.
-struct {
-  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
-  __uint(map_flags, BPF_F_NO_PREALLOC);
-  __type(key, int);
-  __type(value, __u32);
-} km_approved SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -75,14 +88,29 @@ static __always_inline void report(__u8 family, const void* addr, __u16 port_be,
   else
     __builtin_memcpy(e->addr, addr, 16);
   bpf_get_current_comm(e->comm, sizeof(e->comm));
-  bpf_ringbuf_submit(e, 0);
+  // Allows are the common case: no wakeup for them (the supervisor drains on a short tick)
+  // unless the buffer is filling up; refusals wake it at once.
+  __u64 flags = 0;
+  if (verdict == KM_VERDICT_ALLOW && bpf_ringbuf_query(&km_events, BPF_RB_AVAIL_DATA) < (1 << 16))
+    flags = BPF_RB_NO_WAKEUP;
+  bpf_ringbuf_submit(e, flags);
 }
 
-static __always_inline int approve(struct bpf_sock* sk) {
-  if (!sk) return 1;
-  __u32* mark = bpf_sk_storage_get(&km_approved, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-  if (mark) *mark = 1;
-  return 1;
+static __always_inline struct km_allow* lookup4(__u32 ip) {
+  struct km_allow* a = bpf_map_lookup_elem(&km_host4, &ip);
+  if (a) return a;
+  struct km_key4 key = {.prefixlen = 32, .addr = ip};
+  return bpf_map_lookup_elem(&km_allow4, &key);
+}
+
+static __always_inline struct km_allow* lookup6(const __u32* w) {
+  struct km_addr6 addr;
+  __builtin_memcpy(addr.addr, w, 16);
+  struct km_allow* a = bpf_map_lookup_elem(&km_host6, &addr);
+  if (a) return a;
+  struct km_key6 key = {.prefixlen = 128};
+  __builtin_memcpy(key.addr, w, 16);
+  return bpf_map_lookup_elem(&km_allow6, &key);
 }
 
 static __always_inline int allowed(const struct km_allow* a) {
@@ -103,18 +131,17 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
       ctx->user_ip4 = cfg->resolver4;
       report(AF_INET, &ip, port, proto, KM_VERDICT_REDIRECT, KM_REASON_DNS_REDIRECT);
     }
-    return approve(ctx->sk);
+    return 1;
   }
   if (ip == cfg->resolver4) {
-    if (cfg->proxy_port && port == cfg->proxy_port && proto == IPPROTO_TCP) return approve(ctx->sk);
+    if (cfg->proxy_port && port == cfg->proxy_port && proto == IPPROTO_TCP) return 1;
     report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, KM_REASON_HOST_PORT);
     return 0;
   }
-  struct km_key4 key = {.prefixlen = 32, .addr = ip};
-  struct km_allow* a = bpf_map_lookup_elem(&km_allow4, &key);
+  struct km_allow* a = lookup4(ip);
   if (allowed(a)) {
     report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
-    return approve(ctx->sk);
+    return 1;
   }
   report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
   return 0;
@@ -139,17 +166,16 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
         ctx->user_ip6[3] = cfg->resolver4;
         report(AF_INET, &ip, port, proto, KM_VERDICT_REDIRECT, KM_REASON_DNS_REDIRECT);
       }
-      return approve(ctx->sk);
+      return 1;
     }
     if (ip == cfg->resolver4) {
       report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, KM_REASON_HOST_PORT);
       return 0;
     }
-    struct km_key4 key = {.prefixlen = 32, .addr = ip};
-    struct km_allow* a = bpf_map_lookup_elem(&km_allow4, &key);
+    struct km_allow* a = lookup4(ip);
     if (allowed(a)) {
       report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
-      return approve(ctx->sk);
+      return 1;
     }
     report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
     return 0;
@@ -160,12 +186,10 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
     report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_DNS_V6);
     return 0;
   }
-  struct km_key6 key = {.prefixlen = 128};
-  __builtin_memcpy(key.addr, w, 16);
-  struct km_allow* a = bpf_map_lookup_elem(&km_allow6, &key);
+  struct km_allow* a = lookup6(w);
   if (allowed(a)) {
     report(AF_INET6, w, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
-    return approve(ctx->sk);
+    return 1;
   }
   report(AF_INET6, w, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
   return 0;
@@ -199,6 +223,15 @@ struct ipv6_head {
 
 SEC("cgroup_skb/egress")
 int km_egress(struct __sk_buff* skb) {
+  // TCP and UDP sockets can only send where connect4/6 or sendmsg4/6 let them (the kernel
+  // runs those checks on connect, on every addressed send, and on TCP Fast Open; MPTCP,
+  // whose extra subflows would skip them, is off in the sandbox's namespace). So a packet
+  // of such a socket passes without a look inside; everything else is judged here.
+  struct bpf_sock* sk = skb->sk;
+  struct bpf_sock* full = sk ? bpf_sk_fullsock(sk) : 0;
+  if (full && ((full->type == SOCK_STREAM && full->protocol == IPPROTO_TCP) ||
+               (full->type == SOCK_DGRAM && full->protocol == IPPROTO_UDP)))
+    return 1;
   __u8 family, proto;
   __u32 daddr[4] = {};
   if (skb->protocol == bpf_htons(ETH_P_IP)) {
@@ -218,18 +251,9 @@ int km_egress(struct __sk_buff* skb) {
   } else {
     return 0;
   }
-  struct bpf_sock* sk = skb->sk;
-  if (sk) {
-    struct bpf_sock* full = bpf_sk_fullsock(sk);
-    if (full) {
-      __u32* mark = bpf_sk_storage_get(&km_approved, full, 0, 0);
-      if (mark && *mark) return 1;
-    } else if (proto == IPPROTO_TCP) {
-      return 1;  // a time-wait or request socket: the kernel answering a connection we allowed
-    }
-  } else if (proto == IPPROTO_TCP) {
-    return 1;  // a reset the kernel makes for a stray segment
-  }
+  // No full socket: a time-wait or request socket, or a reset the kernel makes for a stray
+  // segment — the kernel answering for a connection, not the agent speaking.
+  if (!full && proto == IPPROTO_TCP) return 1;
   report(family, daddr, 0, proto, KM_VERDICT_DENY, KM_REASON_PACKET);
   return 0;
 }

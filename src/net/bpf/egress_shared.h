@@ -17,6 +17,10 @@ struct km_key6 {
   __u8 addr[16];
 };
 
+struct km_addr6 {
+  __u8 addr[16];
+};
+
 struct km_allow {
   __u64 expires_ns; /* CLOCK_MONOTONIC; 0 = no expiry (an allowed CIDR) */
 };
@@ -38,7 +42,7 @@ enum km_reason {
   KM_REASON_RESOLVER = 6,    /* DNS to the sandbox's resolver */
   KM_REASON_HOST_PORT = 7,   /* the host end, on a port other than DNS/proxy */
   KM_REASON_DNS_V6 = 8,      /* DNS over IPv6: no resolver there */
-  KM_REASON_PACKET = 9,      /* a packet from a socket no check approved (ICMP, raw, …) */
+  KM_REASON_PACKET = 9,      /* a packet of neither a TCP nor a UDP socket (ICMP, raw, …) */
 };
 
 struct km_event {

@@ -24,7 +24,8 @@ namespace km::net {
 namespace {
 
 constexpr const char* kBpffs = "/sys/fs/bpf";
-constexpr const char* kMaps[] = {"allow4", "allow6", "config", "events"};
+constexpr const char* kMaps[] = {"allow4", "allow6", "host4", "host6", "config", "events"};
+constexpr size_t kMapCount = sizeof(kMaps) / sizeof(kMaps[0]);
 
 Error bpfError(std::string_view what, int err) {
   if (err < 0) err = -err;
@@ -51,7 +52,7 @@ std::string reasonText(uint8_t reason) {
     case KM_REASON_RESOLVER: return "the sandbox's resolver";
     case KM_REASON_HOST_PORT: return "the host end only serves DNS (and the proxy)";
     case KM_REASON_DNS_V6: return "DNS over IPv6 is not served";
-    case KM_REASON_PACKET: return "packet from a socket no check approved (ICMP, raw, …)";
+    case KM_REASON_PACKET: return "neither TCP nor UDP (ICMP, raw sockets, other protocols)";
   }
   return "reason " + std::to_string(reason);
 }
@@ -65,7 +66,7 @@ uint64_t monotonicNs() {
 }
 
 struct EgressGate::Impl {
-  sys::UniqueFd allow4, allow6, config, events;
+  sys::UniqueFd allow4, allow6, host4, host6, config, events;
   ring_buffer* ring = nullptr;
   const std::function<void(const GateEvent&)>* sink = nullptr;
   ~Impl() {
@@ -134,8 +135,9 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   if (int rc = bpf_map_update_elem(bpf_map__fd(skel->maps.km_config), &zero, &cfg, BPF_ANY); rc) {
     return bpfError("writing the config map", rc);
   }
-  bpf_map* maps[] = {skel->maps.km_allow4, skel->maps.km_allow6, skel->maps.km_config, skel->maps.km_events};
-  for (size_t i = 0; i < 4; ++i) {
+  bpf_map* maps[] = {skel->maps.km_allow4, skel->maps.km_allow6, skel->maps.km_host4,
+                     skel->maps.km_host6,  skel->maps.km_config, skel->maps.km_events};
+  for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
     ::unlink(path.c_str());
     if (int rc = bpf_obj_pin(bpf_map__fd(maps[i]), path.c_str()); rc) {
@@ -169,8 +171,8 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
 
 Result<EgressGate> EgressGate::open(const std::string& pin_dir) {
   auto impl = std::make_unique<Impl>();
-  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->config, &impl->events};
-  for (size_t i = 0; i < 4; ++i) {
+  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->host4, &impl->host6, &impl->config, &impl->events};
+  for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
     int fd = bpf_obj_get(path.c_str());
     if (fd < 0) return bpfError("opening pinned map " + path, errno);
@@ -191,15 +193,13 @@ Status EgressGate::allow(const IpAddress& address, uint32_t ttl_seconds) {
   value.expires_ns = ttl_seconds ? monotonicNs() + uint64_t{ttl_seconds} * 1000000000ULL : 0;
   int rc;
   if (address.v6) {
-    km_key6 key{};
-    key.prefixlen = 128;
+    km_addr6 key{};
     std::memcpy(key.addr, address.bytes.data(), 16);
-    rc = bpf_map_update_elem(impl_->allow6.get(), &key, &value, BPF_ANY);
+    rc = bpf_map_update_elem(impl_->host6.get(), &key, &value, BPF_ANY);
   } else {
-    km_key4 key{};
-    key.prefixlen = 32;
-    std::memcpy(&key.addr, address.bytes.data(), 4);
-    rc = bpf_map_update_elem(impl_->allow4.get(), &key, &value, BPF_ANY);
+    uint32_t key = 0;
+    std::memcpy(&key, address.bytes.data(), 4);
+    rc = bpf_map_update_elem(impl_->host4.get(), &key, &value, BPF_ANY);
   }
   if (rc) return bpfError("allowing " + address.toString(), errno);
   return ok();
@@ -244,8 +244,8 @@ size_t EgressGate::sweep(uint32_t grace_seconds) {
       if (bpf_map_delete_elem(fd, &k) == 0) ++removed;
     }
   };
-  sweepMap(impl_->allow4.get(), km_key4{});
-  sweepMap(impl_->allow6.get(), km_key6{});
+  sweepMap(impl_->host4.get(), uint32_t{});
+  sweepMap(impl_->host6.get(), km_addr6{});
   return removed;
 }
 

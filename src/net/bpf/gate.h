@@ -1,6 +1,7 @@
 // km::net::EgressGate — the eBPF egress programs (egress.bpf.c) on one sandbox's v2 cgroup,
-// and their maps: the allow lists (IPv4/IPv6 LPM tries with expiry), the config, and the
-// ring buffer of decisions.
+// and their maps: the allowed addresses (hashes of exact IPv4/IPv6 addresses with expiry,
+// filled from the resolver; LPM tries for allowed CIDRs), the config, and the ring buffer of
+// decisions.
 //
 // The programs are attached with BPF_F_ALLOW_MULTI and stay attached without any process
 // holding them: if the supervisor dies, the sandbox keeps its rules (fail closed); removing

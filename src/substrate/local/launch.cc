@@ -207,6 +207,11 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
     fail(sys::errnoError("unshare", "sandbox namespaces", errno));
   }
   if (auto s = loopbackUp(); !s) fail(s.error());
+  // No MPTCP in the sandbox: its extra subflows would be connections the eBPF connect checks
+  // never saw (net sysctls written here apply to this process's new network namespace).
+  if (::access("/proc/sys/net/mptcp/enabled", F_OK) == 0) {
+    if (auto s = sys::writeFile("/proc/sys/net/mptcp/enabled", "0"); !s) fail(s.error());
+  }
   // Tell the stager the namespaces exist (its next step may put a veth into ours).
   if (!sys::writeAll(ready, "s", "ready pipe")) ::_exit(1);
   // The spec comes once the parent has moved us into the sandbox's cgroups, so the new
