@@ -26,3 +26,19 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipped: needs root (namespaces, cgroups)"
 fi
+
+echo
+echo "== network: connect()+close() with and without the eBPF programs (root)"
+if [ "$(id -u)" = 0 ]; then
+  "$build/bench/connect_bench" 40000 9
+else
+  echo "skipped: needs root (cgroups, eBPF)"
+fi
+
+echo
+echo "== network: km's resolver vs dnsmasq, same allowlist (root)"
+if [ "$(id -u)" = 0 ]; then
+  bash "$(dirname "$0")/../bench/resolver_bench.sh" "$km" 5 3
+else
+  echo "skipped: needs root"
+fi

@@ -5,10 +5,6 @@
 namespace km::net::dns {
 namespace {
 
-std::span<const uint8_t> bytes(const std::string& s) {
-  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
 IpAddress toIp(const Answer::Address& a) {
   IpAddress ip;
   ip.v6 = a.v6;
@@ -117,8 +113,7 @@ Resolver::Output Resolver::query(std::span<const uint8_t> wire, const Client& cl
       e.allowed = true;
       e.cached = true;
       e.reason = d.rule;
-      auto parsed = parseAnswer(bytes(answer));
-      e.rcode = parsed ? rcodeName(parsed->header.rcode()) : "";
+      e.rcode = rcodeName(c.rcode);
       out.replies.push_back({client, answerFor(q, client, std::move(answer))});
       log(std::move(e));
       return out;
@@ -172,6 +167,7 @@ void Resolver::store(const std::string& key, std::string wire, const Answer& a,
   c.stored = now;
   c.expires = now + std::chrono::seconds(ttl);
   c.addresses = std::move(reachable);
+  c.rcode = rc;
   cache_[key] = std::move(c);
 }
 

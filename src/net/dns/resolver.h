@@ -102,6 +102,7 @@ class Resolver {
     std::vector<size_t> ttl_offsets;
     Clock::time_point stored, expires;
     std::vector<std::pair<IpAddress, uint32_t>> addresses;  // reachable ones, with TTL
+    Rcode rcode = Rcode::kNoError;
   };
 
   void log(LogEntry e);
