@@ -114,6 +114,10 @@ Result<std::string> EgressGate::bpffsDir() {
   return dir;
 }
 
+std::string EgressGate::pinDir(std::string_view home_tag, std::string_view id) {
+  return std::string(kBpffs) + "/km/" + std::string(home_tag) + "-" + std::string(id);
+}
+
 Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::string& pin_dir,
                                       const IpAddress& resolver, uint16_t proxy_port) {
   if (resolver.v6) return invalidArgument("the resolver address must be IPv4");

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/result.h"
 #include "net/address.h"
@@ -46,6 +47,8 @@ class EgressGate {
   [[nodiscard]] static Status removePins(const std::string& pin_dir);
   // Where km pins: /sys/fs/bpf/km, mounting bpffs at /sys/fs/bpf first when needed.
   [[nodiscard]] static Result<std::string> bpffsDir();
+  // A sandbox's pin directory: /sys/fs/bpf/km/<home tag>-<id>.
+  static std::string pinDir(std::string_view home_tag, std::string_view id);
 
   EgressGate(EgressGate&&) noexcept;
   EgressGate& operator=(EgressGate&&) noexcept;
