@@ -215,6 +215,33 @@ struct Service::Impl {
     log_buf += "}\n";
   }
 
+  void logNf(const NfLog::Entry& n) {
+    if (!log_fd.valid()) return;
+    std::string verdict = "deny", reason = "enforcement proxy: only DNS and web traffic (through the proxy) may leave";
+    if (n.prefix == "km-proxy") {
+      verdict = "redirect";
+      reason = "web traffic sent to the proxy";
+    } else if (n.prefix == "km-dns") {
+      verdict = "redirect";
+      reason = "DNS sent to the sandbox's resolver instead";
+    }
+    std::string dest = n.dest.toString();
+    auto it = names.find(dest);
+    log_buf.push_back('{');
+    field("time", isoTime(std::chrono::system_clock::now()), true);
+    field("layer", "connect");
+    fieldRaw("pid", "0");
+    field("comm", "");
+    if (n.uid) fieldRaw("uid", std::to_string(*n.uid));
+    field("dest", dest);
+    fieldRaw("port", std::to_string(n.port));
+    field("protocol", n.protocol);
+    field("name", it == names.end() ? "" : it->second);
+    field("decision", verdict);
+    field("reason", reason);
+    log_buf += "}\n";
+  }
+
   Status watch(int fd, uint32_t events) {
     epoll_event ev{};
     ev.events = events;
@@ -266,6 +293,7 @@ struct Service::Impl {
     for (int fd : {udp.get(), tcp.get(), up4.get(), wake.get()}) KM_TRY(watch(fd, EPOLLIN));
     if (up6.valid()) KM_TRY(watch(up6.get(), EPOLLIN));
     if (o.gate) KM_TRY(watch(o.gate->eventsFd(), EPOLLIN));
+    if (o.nflog) KM_TRY(watch(o.nflog->fd(), EPOLLIN));
     if (!o.log_path.empty()) {
       auto f = sys::open(o.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
       if (!f) return std::move(f).error();
@@ -503,6 +531,7 @@ struct Service::Impl {
 
   void run() {
     std::function<void(const GateEvent&)> sink = [this](const GateEvent& g) { logGate(g); };
+    std::function<void(const NfLog::Entry&)> nf_sink = [this](const NfLog::Entry& n) { logNf(n); };
     while (!stopping.load()) {
       epoll_event events[32];
       int n = ::epoll_wait(epoll.get(), events, 32, timeoutMs(Clock::now()));
@@ -513,6 +542,7 @@ struct Service::Impl {
         else if (fd == tcp.get()) onAccept();
         else if (fd == up4.get() || (up6.valid() && fd == up6.get())) onUpstreamUdp(fd);
         else if (o.gate && fd == o.gate->eventsFd()) o.gate->drain(sink);
+        else if (o.nflog && fd == o.nflog->fd()) o.nflog->drain(nf_sink);
         else onConn(fd, events[i].events);
       }
       Clock::time_point now = Clock::now();

@@ -17,6 +17,7 @@
 #include "net/address.h"
 #include "net/bpf/gate.h"
 #include "net/host_rule.h"
+#include "net/nflog.h"
 
 namespace km::net {
 
@@ -28,6 +29,7 @@ struct ServiceOptions {
   std::vector<Cidr> allowed_cidrs;
   std::string log_path;              // the sandbox's network log (JSON lines, appended)
   std::unique_ptr<EgressGate> gate;  // null when the sandbox has no eBPF enforcement
+  std::unique_ptr<NfLog> nflog;      // proxy mode: what the sandbox's nftables refused or redirected
   int udp_fd = -1, tcp_fd = -1;      // sockets kept across exec; -1 = bind new ones
 };
 

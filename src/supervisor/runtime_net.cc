@@ -15,6 +15,7 @@
 #include "doc/json_io.h"
 #include "doc/node.h"
 #include "net/link.h"
+#include "net/nflog.h"
 #include "net/nft.h"
 #include "supervisor/runtime.h"
 
@@ -42,20 +43,23 @@ bool usesEbpf(const std::string& enforcement) { return enforcement == "ebpf" || 
 // "administratively prohibited", so callers fail at once instead of retrying).
 std::string sandboxRules(const net::IpAddress& host) {
   std::string h = host.toString();
+  std::string g = std::to_string(net::kSandboxLogGroup);
   return "table inet km_sandbox {\n"
          "  chain nat_out {\n"
          "    type nat hook output priority -100; policy accept;\n"
          "    oifname \"lo\" accept\n"
+         "    ip daddr != " + h + " meta l4proto { tcp, udp } th dport 53 log group " + g +
+         " prefix \"km-dns\" dnat ip to " + h + ":53\n"
          "    meta l4proto { tcp, udp } th dport 53 dnat ip to " + h + ":53\n"
-         "    tcp dport { 80, 443 } dnat ip to " + h + ":3129\n"
+         "    tcp dport { 80, 443 } log group " + g + " prefix \"km-proxy\" dnat ip to " + h + ":3129\n"
          "  }\n"
          "  chain out {\n"
          "    type filter hook output priority filter; policy drop;\n"
          "    oifname \"lo\" accept\n"
          "    ip daddr " + h + " meta l4proto { tcp, udp } th dport 53 accept\n"
          "    ip daddr " + h + " tcp dport { 3128, 3129 } accept\n"
-         "    meta l4proto tcp counter reject with tcp reset\n"
-         "    counter reject with icmpx type admin-prohibited\n"
+         "    meta l4proto tcp log group " + g + " prefix \"km-deny\" counter reject with tcp reset\n"
+         "    log group " + g + " prefix \"km-deny\" counter reject with icmpx type admin-prohibited\n"
          "  }\n"
          "}\n";
 }
@@ -136,8 +140,13 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
     if (!g) return std::move(g).error();
     for (const auto& c : allowed) KM_TRY(g->allowCidr(c));
     gate = std::make_unique<net::EgressGate>(std::move(*g));
-  } else {
+  }
+  std::unique_ptr<net::NfLog> nflog;
+  if (!usesEbpf(plan_.enforcement)) {
     KM_TRY(net::nftRun(sandboxRules(subnet->host), init_pid));
+    auto nl = net::NfLog::open(init_pid, net::kSandboxLogGroup);
+    if (!nl) return std::move(nl).error().context("the network log of the sandbox's nftables");
+    nflog = std::make_unique<net::NfLog>(std::move(*nl));
   }
 
   doc::Node facts = doc::Node::map();
@@ -155,6 +164,7 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   so.allowed_cidrs = allowed;
   so.log_path = layout_.network_log;
   so.gate = std::move(gate);
+  so.nflog = std::move(nflog);
   auto svc = net::Service::start(std::move(so));
   if (!svc) return std::move(svc).error();
   service_ = std::move(*svc);
@@ -190,6 +200,10 @@ Status Runtime::resumeNetwork() {
     auto g = net::EgressGate::open(pinDir());
     if (!g) return std::move(g).error().context("reopening the eBPF maps");
     so.gate = std::make_unique<net::EgressGate>(std::move(*g));
+  } else if (init_pid_ > 0) {
+    auto nl = net::NfLog::open(init_pid_, net::kSandboxLogGroup);
+    if (!nl) return std::move(nl).error().context("the network log of the sandbox's nftables");
+    so.nflog = std::make_unique<net::NfLog>(std::move(*nl));
   }
   auto svc = net::Service::start(std::move(so));
   if (!svc) return std::move(svc).error();
