@@ -52,6 +52,9 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     co.subnet_pool = eff.network->subnet_pool.value_or(config::kDefaultSubnetPool);
     co.allowed_cidrs = eff.network->allow_cidrs;
   }
+  if (eff.ai) {
+    for (const auto& e : eff.ai->endpoints) co.ai_endpoints.push_back(e.host);
+  }
   co.host_cpus = sys::onlineCpus();
   co.host_memory_bytes = sys::totalMemoryBytes();
   auto p = plan::compile(prof, co);

@@ -53,4 +53,21 @@ HostPolicy::Decision HostPolicy::check(std::string_view name) const {
   }
 }
 
+bool needsProxy(std::string_view name) {
+  static const HostPolicy kHosts({}, {"api.anthropic.com", "api.openai.com", "github.com", "api.github.com",
+                                      "raw.githubusercontent.com", "codeload.githubusercontent.com"});
+  std::string c = canonicalName(name);
+  if (kHosts.allows(c)) return true;
+  // bedrock-runtime.<region>.amazonaws.com (and -fips): one label between.
+  constexpr std::string_view kPrefix = "bedrock-runtime", kSuffix = ".amazonaws.com";
+  if (c.size() > kPrefix.size() + kSuffix.size() && c.compare(0, kPrefix.size(), kPrefix) == 0 &&
+      c.compare(c.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0) {
+    std::string_view mid(c);
+    mid = mid.substr(kPrefix.size(), mid.size() - kPrefix.size() - kSuffix.size());
+    if (mid.rfind("-fips", 0) == 0) mid.remove_prefix(5);
+    return mid.size() > 1 && mid[0] == '.' && mid.find('.', 1) == std::string_view::npos;
+  }
+  return false;
+}
+
 }  // namespace km::net

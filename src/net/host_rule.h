@@ -40,4 +40,9 @@ class HostPolicy {
   std::unordered_map<std::string, std::string> hosts_, suffixes_;
 };
 
+// Hosts whose traffic the HTTP proxy must see (AI providers it meters, GitHub whose repos it
+// filters): api.anthropic.com, api.openai.com, bedrock-runtime.<region>.amazonaws.com,
+// github.com, api.github.com, raw.githubusercontent.com, codeload.githubusercontent.com.
+bool needsProxy(std::string_view name);
+
 }  // namespace km::net

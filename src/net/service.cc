@@ -304,7 +304,8 @@ struct Service::Impl {
       if (names.size() >= kMaxNames) names.clear();
       names[ip.toString()] = name;
       if (o.gate) {
-        if (auto s = o.gate->allow(ip, ttl); !s) log::warn("net", s.error().message());
+        bool proxied = o.redirect_to_proxy && (needsProxy(name) || o.proxy_extra.allows(name));
+        if (auto s = o.gate->allow(ip, ttl, proxied); !s) log::warn("net", s.error().message());
       }
     };
     next_sweep = Clock::now() + kSweepEvery;

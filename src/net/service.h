@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,10 @@ struct ServiceOptions {
   std::vector<Endpoint> upstreams;   // at least one
   HostPolicy policy;
   std::vector<Cidr> allowed_cidrs;
+  // Enforcement both: connections to needsProxy() names and to `proxy_extra` (the operator
+  // config's ai.endpoints) go through the transparent proxy.
+  bool redirect_to_proxy = false;
+  HostPolicy proxy_extra;
   std::string log_path;              // the sandbox's network log (JSON lines, appended)
   std::unique_ptr<EgressGate> gate;  // null when the sandbox has no eBPF enforcement
   std::unique_ptr<NfLog> nflog;      // proxy mode: what the sandbox's nftables refused or redirected

@@ -79,6 +79,7 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   p.dns_upstreams = options.dns_upstreams;
   p.subnet_pool = options.subnet_pool;
   p.allowed_cidrs = options.allowed_cidrs;
+  p.ai_endpoints = options.ai_endpoints;
   return p;
 }
 

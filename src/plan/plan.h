@@ -64,6 +64,7 @@ struct SandboxPlan {
   std::vector<std::string> dns_upstreams;
   std::string subnet_pool;
   std::vector<std::string> allowed_cidrs;
+  std::vector<std::string> ai_endpoints;  // ai.endpoints hosts: also sent through the proxy
 };
 
 struct CompileOptions {
@@ -79,6 +80,7 @@ struct CompileOptions {
   std::vector<std::string> dns_upstreams;      // dns.upstream (effective)
   std::string subnet_pool = "10.213.0.0/16";   // network.subnetPool
   std::vector<std::string> allowed_cidrs;      // network.allowCIDRs
+  std::vector<std::string> ai_endpoints;       // ai.endpoints[].host
   // The host, so limits never exceed what exists: 0 = unknown (no clamping).
   int host_cpus = 0;
   int64_t host_memory_bytes = 0;

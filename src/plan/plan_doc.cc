@@ -149,6 +149,7 @@ Node toNode(const SandboxPlan& p) {
   m.set("dnsUpstreams", strings(p.dns_upstreams));
   m.set("subnetPool", Node::string(p.subnet_pool));
   m.set("allowedCIDRs", strings(p.allowed_cidrs));
+  m.set("aiEndpoints", strings(p.ai_endpoints));
   return m;
 }
 
@@ -211,6 +212,7 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.list("dnsUpstreams", p.dns_upstreams);
   top.str("subnetPool", p.subnet_pool);
   top.list("allowedCIDRs", p.allowed_cidrs);
+  top.list("aiEndpoints", p.ai_endpoints);
   top.finish();
   if (error) return std::move(*error);
   return p;

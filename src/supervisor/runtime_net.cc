@@ -26,6 +26,7 @@ namespace local = substrate::local;
 namespace {
 constexpr std::string_view kLog = "km.supervisor";
 constexpr const char* kNetLock = "/run/km/net.lock";
+constexpr uint16_t kTransparentPort = 3129;
 
 uint32_t fnv1a(std::string_view text) {
   uint32_t h = 2166136261u;
@@ -136,7 +137,9 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
                          " needs a cgroup v2 hierarchy for its eBPF programs and this host has none; use enforcement: proxy");
     }
     KM_TRY(net::EgressGate::bpffsDir());
-    auto g = net::EgressGate::attach(cgroups_.v2Dir(), pinDir(), subnet->host, 0);
+    // With both, connections to hosts the proxy must see go to its transparent port.
+    uint16_t transparent = plan_.enforcement == "both" ? kTransparentPort : 0;
+    auto g = net::EgressGate::attach(cgroups_.v2Dir(), pinDir(), subnet->host, transparent);
     if (!g) return std::move(g).error();
     for (const auto& c : allowed) KM_TRY(g->allowCidr(c));
     gate = std::make_unique<net::EgressGate>(std::move(*g));
@@ -162,6 +165,8 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   so.upstreams = upstreams;
   so.policy = net::HostPolicy(plan_.allowed_dns_suffixes, plan_.allowed_hosts);
   so.allowed_cidrs = allowed;
+  so.redirect_to_proxy = plan_.enforcement == "both";
+  so.proxy_extra = net::HostPolicy({}, plan_.ai_endpoints);
   so.log_path = layout_.network_log;
   so.gate = std::move(gate);
   so.nflog = std::move(nflog);
@@ -193,6 +198,8 @@ Status Runtime::resumeNetwork() {
   so.upstreams = upstreams;
   so.policy = net::HostPolicy(plan_.allowed_dns_suffixes, plan_.allowed_hosts);
   so.allowed_cidrs = allowed;
+  so.redirect_to_proxy = plan_.enforcement == "both";
+  so.proxy_extra = net::HostPolicy({}, plan_.ai_endpoints);
   so.log_path = layout_.network_log;
   so.udp_fd = std::exchange(dns_udp_fd_, -1);
   so.tcp_fd = std::exchange(dns_tcp_fd_, -1);

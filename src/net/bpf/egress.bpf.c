@@ -3,6 +3,9 @@
 //                sandbox's resolver instead; the resolver's own address only on port 53;
 //                otherwise the destination must be in the allow map and not expired.
 //   sendmsg4/6   unconnected UDP: the same rules per datagram.
+//                With enforcement both, connects to hosts the proxy must see (flagged in the
+//                allow map) go to the transparent proxy instead; the original destination
+//                is kept per socket cookie, and (sockops) the cookie per local port.
 //   egress skb   every packet leaving the sandbox: TCP and UDP sockets' packets pass (the
 //                programs above already judged where those may go), as do loopback and
 //                kernel-made TCP (resets, time-wait); ICMP, raw sockets and any other
@@ -67,6 +70,20 @@ struct {
 } km_config SEC(".maps");
 
 struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, KM_ALLOW_MAX);
+  __type(key, __u64);
+  __type(value, struct km_orig);
+} km_orig SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, KM_ALLOW_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} km_port_cookie SEC(".maps");
+
+struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 1 << 18);
 } km_events SEC(".maps");
@@ -94,6 +111,24 @@ static __always_inline void report(__u8 family, const void* addr, __u16 port_be,
   if (verdict == KM_VERDICT_ALLOW && bpf_ringbuf_query(&km_events, BPF_RB_AVAIL_DATA) < (1 << 16))
     flags = BPF_RB_NO_WAKEUP;
   bpf_ringbuf_submit(e, flags);
+}
+
+// Sends a connection to the transparent proxy on the host end, remembering where it was
+// going under the socket's cookie. `mapped`: the socket is IPv6 (address ::ffff:a.b.c.d).
+static __always_inline void redirect4(struct bpf_sock_addr* ctx, struct km_config* cfg, __u32 ip,
+                                      __u16 port_be, int mapped) {
+  struct km_orig o = {};
+  __builtin_memcpy(o.addr, &ip, 4);
+  o.port = bpf_ntohs(port_be);
+  o.family = AF_INET;
+  __u64 cookie = bpf_get_socket_cookie(ctx);
+  bpf_map_update_elem(&km_orig, &cookie, &o, BPF_ANY);
+  if (mapped)
+    ctx->user_ip6[3] = cfg->resolver4;
+  else
+    ctx->user_ip4 = cfg->resolver4;
+  ctx->user_port = cfg->proxy_port;
+  report(AF_INET, &ip, port_be, IPPROTO_TCP, KM_VERDICT_REDIRECT, KM_REASON_L7);
 }
 
 static __always_inline struct km_allow* lookup4(__u32 ip) {
@@ -140,6 +175,10 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
   }
   struct km_allow* a = lookup4(ip);
   if (allowed(a)) {
+    if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port && proto == IPPROTO_TCP) {
+      redirect4(ctx, cfg, ip, port, 0);
+      return 1;
+    }
     report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
     return 1;
   }
@@ -174,6 +213,10 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
     }
     struct km_allow* a = lookup4(ip);
     if (allowed(a)) {
+      if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port && proto == IPPROTO_TCP) {
+        redirect4(ctx, cfg, ip, port, 1);
+        return 1;
+      }
       report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
       return 1;
     }
@@ -188,6 +231,12 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
   }
   struct km_allow* a = lookup6(w);
   if (allowed(a)) {
+    __u32 zero = 0;
+    struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
+    if ((a->flags & KM_ALLOW_L7) && cfg && cfg->proxy_port) {
+      report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_L7_V6);
+      return 0;
+    }
     report(AF_INET6, w, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
     return 1;
   }
@@ -220,6 +269,19 @@ struct ipv6_head {
   __u8 next, hops;
   __u32 saddr[4], daddr[4];
 };
+
+// When a redirected connection picks its local port, file the cookie under that port.
+SEC("sockops")
+int km_sockops(struct bpf_sock_ops* skops) {
+  if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+    __u64 cookie = bpf_get_socket_cookie(skops);
+    if (bpf_map_lookup_elem(&km_orig, &cookie)) {
+      __u32 port = skops->local_port;
+      bpf_map_update_elem(&km_port_cookie, &port, &cookie, BPF_ANY);
+    }
+  }
+  return 1;
+}
 
 SEC("cgroup_skb/egress")
 int km_egress(struct __sk_buff* skb) {

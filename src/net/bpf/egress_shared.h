@@ -23,11 +23,25 @@ struct km_addr6 {
 
 struct km_allow {
   __u64 expires_ns; /* CLOCK_MONOTONIC; 0 = no expiry (an allowed CIDR) */
+  __u32 flags;      /* KM_ALLOW_* */
+  __u32 pad;
+};
+
+#define KM_ALLOW_L7 1 /* an address of a host the proxy must see (enforcement: both) */
+
+/* Where a connection rewritten to the transparent proxy was going; keyed by the client
+ * socket's cookie (km_orig), and the cookie by the client's local port (km_port_cookie), so
+ * the proxy can go from an accepted connection's peer port to the original destination. */
+struct km_orig {
+  __u8 addr[16]; /* IPv4 in the first 4 bytes when family is AF_INET */
+  __u16 port;    /* host order */
+  __u8 family;
+  __u8 pad;
 };
 
 struct km_config {
   __u32 resolver4;  /* the host end of the sandbox's veth: resolver (and proxy) address */
-  __u16 proxy_port; /* network order; 0 = none */
+  __u16 proxy_port; /* network order; 0 = none. With enforcement both: the transparent port */
   __u16 pad;
 };
 
@@ -43,6 +57,8 @@ enum km_reason {
   KM_REASON_HOST_PORT = 7,   /* the host end, on a port other than DNS/proxy */
   KM_REASON_DNS_V6 = 8,      /* DNS over IPv6: no resolver there */
   KM_REASON_PACKET = 9,      /* a packet of neither a TCP nor a UDP socket (ICMP, raw, …) */
+  KM_REASON_L7 = 10,         /* sent to the transparent proxy (a host the proxy must see) */
+  KM_REASON_L7_V6 = 11,      /* a proxied host over IPv6: no proxy there */
 };
 
 struct km_event {

@@ -24,7 +24,7 @@ namespace km::net {
 namespace {
 
 constexpr const char* kBpffs = "/sys/fs/bpf";
-constexpr const char* kMaps[] = {"allow4", "allow6", "host4", "host6", "config", "events"};
+constexpr const char* kMaps[] = {"allow4", "allow6", "host4", "host6", "config", "events", "orig", "portcookie"};
 constexpr size_t kMapCount = sizeof(kMaps) / sizeof(kMaps[0]);
 
 Error bpfError(std::string_view what, int err) {
@@ -53,6 +53,8 @@ std::string reasonText(uint8_t reason) {
     case KM_REASON_HOST_PORT: return "the host end only serves DNS (and the proxy)";
     case KM_REASON_DNS_V6: return "DNS over IPv6 is not served";
     case KM_REASON_PACKET: return "neither TCP nor UDP (ICMP, raw sockets, other protocols)";
+    case KM_REASON_L7: return "sent to the transparent proxy (a host it must see)";
+    case KM_REASON_L7_V6: return "a host the proxy must see, over IPv6 (no proxy there)";
   }
   return "reason " + std::to_string(reason);
 }
@@ -66,7 +68,7 @@ uint64_t monotonicNs() {
 }
 
 struct EgressGate::Impl {
-  sys::UniqueFd allow4, allow6, host4, host6, config, events;
+  sys::UniqueFd allow4, allow6, host4, host6, config, events, orig, port_cookie;
   ring_buffer* ring = nullptr;
   const std::function<void(const GateEvent&)>* sink = nullptr;
   ~Impl() {
@@ -140,7 +142,8 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
     return bpfError("writing the config map", rc);
   }
   bpf_map* maps[] = {skel->maps.km_allow4, skel->maps.km_allow6, skel->maps.km_host4,
-                     skel->maps.km_host6,  skel->maps.km_config, skel->maps.km_events};
+                     skel->maps.km_host6,  skel->maps.km_config, skel->maps.km_events,
+                     skel->maps.km_orig,   skel->maps.km_port_cookie};
   for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
     ::unlink(path.c_str());
@@ -158,6 +161,7 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
       {skel->progs.km_sendmsg4, BPF_CGROUP_UDP4_SENDMSG},
       {skel->progs.km_sendmsg6, BPF_CGROUP_UDP6_SENDMSG},
       {skel->progs.km_egress, BPF_CGROUP_INET_EGRESS},
+      {skel->progs.km_sockops, BPF_CGROUP_SOCK_OPS},
   };
   for (auto& p : progs) {
     if (int rc = bpf_prog_attach(bpf_program__fd(p.prog), cg->get(), p.type, BPF_F_ALLOW_MULTI); rc) {
@@ -175,7 +179,8 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
 
 Result<EgressGate> EgressGate::open(const std::string& pin_dir) {
   auto impl = std::make_unique<Impl>();
-  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->host4, &impl->host6, &impl->config, &impl->events};
+  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->host4,  &impl->host6,
+                          &impl->config, &impl->events, &impl->orig, &impl->port_cookie};
   for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
     int fd = bpf_obj_get(path.c_str());
@@ -192,9 +197,10 @@ Status EgressGate::removePins(const std::string& pin_dir) {
   return ok();
 }
 
-Status EgressGate::allow(const IpAddress& address, uint32_t ttl_seconds) {
+Status EgressGate::allow(const IpAddress& address, uint32_t ttl_seconds, bool via_proxy) {
   km_allow value{};
   value.expires_ns = ttl_seconds ? monotonicNs() + uint64_t{ttl_seconds} * 1000000000ULL : 0;
+  value.flags = via_proxy ? KM_ALLOW_L7 : 0;
   int rc;
   if (address.v6) {
     km_addr6 key{};
@@ -251,6 +257,19 @@ size_t EgressGate::sweep(uint32_t grace_seconds) {
   sweepMap(impl_->host4.get(), uint32_t{});
   sweepMap(impl_->host6.get(), km_addr6{});
   return removed;
+}
+
+std::optional<Endpoint> EgressGate::originalDestination(uint16_t client_port) const {
+  uint32_t port = client_port;
+  uint64_t cookie = 0;
+  if (bpf_map_lookup_elem(impl_->port_cookie.get(), &port, &cookie) != 0) return std::nullopt;
+  km_orig o{};
+  if (bpf_map_lookup_elem(impl_->orig.get(), &cookie, &o) != 0) return std::nullopt;
+  Endpoint e;
+  e.ip.v6 = o.family == 10;
+  std::memcpy(e.ip.bytes.data(), o.addr, e.ip.v6 ? 16 : 4);
+  e.port = o.port;
+  return e;
 }
 
 int EgressGate::eventsFd() const { return ring_buffer__epoll_fd(impl_->ring); }

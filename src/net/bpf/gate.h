@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,7 +39,8 @@ class EgressGate {
  public:
   // Loads and attaches the programs to `cgroup_dir` (a cgroup v2 directory) and pins the
   // maps in `pin_dir` (created; must be on bpffs, see bpffsDir()). `resolver` is the host end
-  // of the sandbox's veth; `proxy_port` 0 = no proxy.
+  // of the sandbox's veth; `proxy_port`: the transparent proxy's port there (enforcement
+  // both), 0 = none.
   [[nodiscard]] static Result<EgressGate> attach(const std::string& cgroup_dir, const std::string& pin_dir,
                                                  const IpAddress& resolver, uint16_t proxy_port);
   // Reopens the pinned maps of an attached gate.
@@ -54,11 +56,17 @@ class EgressGate {
   EgressGate& operator=(EgressGate&&) noexcept;
   ~EgressGate();
 
-  // Lets the sandbox connect to `address` for `ttl_seconds` (0 = until removed).
-  [[nodiscard]] Status allow(const IpAddress& address, uint32_t ttl_seconds);
+  // Lets the sandbox connect to `address` for `ttl_seconds` (0 = until removed). With
+  // `via_proxy` (enforcement both, and a proxy port given at attach), TCP connections to it
+  // go to the transparent proxy instead.
+  [[nodiscard]] Status allow(const IpAddress& address, uint32_t ttl_seconds, bool via_proxy = false);
   [[nodiscard]] Status allowCidr(const Cidr& cidr);
   // Drops entries that expired more than `grace_seconds` ago; returns how many.
   size_t sweep(uint32_t grace_seconds);
+
+  // Where a connection the programs sent to the transparent proxy was going, by the client's
+  // local port (the proxy's peer port). nullopt when unknown.
+  std::optional<Endpoint> originalDestination(uint16_t client_port) const;
 
   // The ring buffer's epoll-able fd, and a drain that calls `fn` for each pending event.
   int eventsFd() const;

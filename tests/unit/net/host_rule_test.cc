@@ -60,5 +60,17 @@ TEST(HostRule, CanonicalName) {
   EXPECT_EQ(canonicalName(""), "");
 }
 
+TEST(HostRule, HostsTheProxyMustSee) {
+  EXPECT_TRUE(needsProxy("api.anthropic.com"));
+  EXPECT_TRUE(needsProxy("API.OpenAI.com."));
+  EXPECT_TRUE(needsProxy("bedrock-runtime.us-east-1.amazonaws.com"));
+  EXPECT_TRUE(needsProxy("bedrock-runtime-fips.us-west-2.amazonaws.com"));
+  EXPECT_TRUE(needsProxy("codeload.githubusercontent.com"));
+  EXPECT_FALSE(needsProxy("bedrock-runtime.amazonaws.com"));
+  EXPECT_FALSE(needsProxy("bedrock-runtime.a.b.amazonaws.com"));
+  EXPECT_FALSE(needsProxy("console.anthropic.com"));
+  EXPECT_FALSE(needsProxy("example.org"));
+}
+
 }  // namespace
 }  // namespace km::net

@@ -39,6 +39,10 @@ SandboxPlan fullPlan() {
   p.enforcement = "both";
   p.allowed_dns_suffixes = {".example.com", "*"};
   p.allowed_hosts = {"api.example.com"};
+  p.dns_upstreams = {"192.0.2.53:53", "[2001:db8::53]:53"};
+  p.subnet_pool = "10.213.0.0/16";
+  p.allowed_cidrs = {"10.20.0.0/16"};
+  p.ai_endpoints = {"llm.internal"};
   return p;
 }
 
@@ -57,6 +61,10 @@ void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
   }
   EXPECT_EQ(a.init_commands, b.init_commands);
   EXPECT_EQ(a.allowed_dns_suffixes, b.allowed_dns_suffixes);
+  EXPECT_EQ(a.dns_upstreams, b.dns_upstreams);
+  EXPECT_EQ(a.subnet_pool, b.subnet_pool);
+  EXPECT_EQ(a.allowed_cidrs, b.allowed_cidrs);
+  EXPECT_EQ(a.ai_endpoints, b.ai_endpoints);
 }
 
 TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
@@ -67,7 +75,8 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
                       "planVersion", "id", "alias", "profileName", "hostname", "substrate", "requestedSubstrate",
                       "substrateNote", "region", "instanceType", "ttlSeconds", "idleTimeoutSeconds",
                       "teardownPolicy", "resources", "user", "shell", "workingDir", "env", "configFiles",
-                      "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts"}));
+                      "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts", "dnsUpstreams",
+                      "subnetPool", "allowedCIDRs", "aiEndpoints"}));
   std::vector<std::string> resource_keys;
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "source"}));
