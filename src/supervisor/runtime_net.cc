@@ -65,6 +65,22 @@ std::string sandboxRules(const net::IpAddress& host) {
          "}\n";
 }
 
+// The CIDRs a sandbox may reach by address: the operator's network.allowCIDRs and the IP
+// literals among the profile's allowedHosts ("10.20.0.5", "[2001:db8::5]").
+Result<std::vector<net::Cidr>> allowedCidrs(const plan::SandboxPlan& plan) {
+  std::vector<net::Cidr> out;
+  for (const auto& c : plan.allowed_cidrs) {
+    auto parsed = net::Cidr::parse(c);
+    if (!parsed) return std::move(parsed).error().context("operator config network.allowCIDRs");
+    out.push_back(*parsed);
+  }
+  for (std::string_view h : plan.allowed_hosts) {
+    if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    if (auto ip = net::IpAddress::parse(h)) out.push_back(net::Cidr{*ip, ip->v6 ? 128 : 32});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string Runtime::vethName() const {
@@ -85,12 +101,9 @@ std::string Runtime::pinDir() const {
 Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   auto pool = net::Cidr::parse(plan_.subnet_pool.empty() ? "10.213.0.0/16" : plan_.subnet_pool);
   if (!pool) return std::move(pool).error().context("operator config network.subnetPool");
-  std::vector<net::Cidr> allowed;
-  for (const auto& c : plan_.allowed_cidrs) {
-    auto parsed = net::Cidr::parse(c);
-    if (!parsed) return std::move(parsed).error().context("operator config network.allowCIDRs");
-    allowed.push_back(*parsed);
-  }
+  auto allowed_r = allowedCidrs(plan_);
+  if (!allowed_r) return std::move(allowed_r).error();
+  std::vector<net::Cidr> allowed = std::move(*allowed_r);
   std::vector<net::Endpoint> upstreams;
   for (const auto& u : plan_.dns_upstreams) {
     auto e = net::Endpoint::parse(u, 53);
@@ -185,10 +198,7 @@ Status Runtime::resumeNetwork() {
   if (!doc::parseJson(*text, facts, &err)) return invalidArgument(layout_.net_file + ": " + err);
   auto host = net::IpAddress::parse(facts.find("hostAddress") ? facts.find("hostAddress")->text() : "");
   if (!host) return invalidArgument(layout_.net_file + ": no hostAddress");
-  std::vector<net::Cidr> allowed;
-  for (const auto& c : plan_.allowed_cidrs) {
-    if (auto parsed = net::Cidr::parse(c)) allowed.push_back(*parsed);
-  }
+  std::vector<net::Cidr> allowed = allowedCidrs(plan_).value_or(std::vector<net::Cidr>{});
   std::vector<net::Endpoint> upstreams;
   for (const auto& u : plan_.dns_upstreams) {
     if (auto e = net::Endpoint::parse(u, 53)) upstreams.push_back(*e);

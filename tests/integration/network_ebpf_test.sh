@@ -22,7 +22,7 @@ spec:
     enforcement: ebpf
     egress:
       allowedDNSSuffixes: [anthropic.com]
-      allowedHosts: [github.com]
+      allowedHosts: [github.com, 203.0.113.30]
 YAML
 SB="$(km create "$KM_HOME/net.yaml")"
 LOG="$KM_HOME/sandboxes/$SB/network.log"
@@ -54,6 +54,9 @@ out="$(in_sb curl -s -m 5 http://github.com/)"
 expect_contains "$out" "hello from" "allowed exact host"
 expect_log '"layer":"dns"' '"name":"api.anthropic.com"' '"decision":"allow"' '"reason":"anthropic.com"'
 expect_log '"layer":"connect"' '"dest":"203.0.113.10"' '"port":80' '"name":"api.anthropic.com"' '"decision":"allow"'
+
+out="$(in_sb curl -s -m 5 http://203.0.113.30/)"
+expect_contains "$out" "hello from" "an IP literal in allowedHosts allows that address"
 
 # --- unlisted names ------------------------------------------------------------------
 out="$(in_sb dig +time=2 +tries=1 evil.example 2>&1 || true)"
