@@ -164,10 +164,14 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
       {skel->progs.km_sockops, BPF_CGROUP_SOCK_OPS},
   };
   for (auto& p : progs) {
+    // sockops only serves the transparent proxy; without one it would just run on every
+    // TCP event for nothing.
+    if (p.type == BPF_CGROUP_SOCK_OPS && proxy_port == 0) continue;
     if (int rc = bpf_prog_attach(bpf_program__fd(p.prog), cg->get(), p.type, BPF_F_ALLOW_MULTI); rc) {
       int err = errno;
       for (auto& q : progs) {
         if (&q == &p) break;
+        if (q.type == BPF_CGROUP_SOCK_OPS && proxy_port == 0) continue;
         (void)bpf_prog_detach2(bpf_program__fd(q.prog), cg->get(), q.type);
       }
       (void)removePins(pin_dir);

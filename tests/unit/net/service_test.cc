@@ -77,8 +77,11 @@ class ServiceTest : public ::testing::Test {
       ::_exit(127);
     }
     w.reset();
-    char buf[6] = {};
-    ASSERT_EQ(::read(r.get(), buf, 6), 6) << "fake DNS server did not start";
+    // "ready\n" may come in pieces; read up to the newline (end-of-file: it died).
+    std::string said;
+    char ch = 0;
+    while (said.size() < 16 && ::read(r.get(), &ch, 1) == 1 && ch != '\n') said.push_back(ch);
+    ASSERT_EQ(said, "ready") << "fake DNS server did not start";
   }
   void TearDown() override {
     service_.reset();
