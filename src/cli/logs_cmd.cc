@@ -125,7 +125,8 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
   sub.footer(
       "Without --network or --init: the supervisor's log. The network log records every DNS query\n"
       "the sandbox's resolver answered and every connect/send the eBPF programs allowed, refused\n"
-      "or redirected (enforcement ebpf|both). See docs/network.md.");
+      "or redirected (enforcement ebpf|both), or that its nftables refused or redirected (proxy).\n"
+      "See docs/network.md.");
   return [a, &ctx] { return runLogs(*a, ctx); };
 }
 
