@@ -1,6 +1,10 @@
 #include "net/nft.h"
 
 #include <dlfcn.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -109,10 +113,40 @@ Status nftRun(const std::string& script, pid_t netns_of) {
   return ok();
 }
 
-Result<bool> hostRulesPresent() {
-  const NftApi& a = api();
-  if (!a.load_error.empty()) return unavailable(a.load_error);
-  return runHere("list table inet km").has_value();
+Result<bool> hostRulesPresent() { return tablePresent("km"); }
+
+Result<bool> tablePresent(const std::string& name) {
+  // One nfnetlink GETTABLE request: much cheaper than listing through libnftables, which
+  // would first fetch the host's whole ruleset.
+  mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+  if (!nl) return sys::errnoError("netlink", "nftables", errno);
+  struct Closer {
+    mnl_socket* s;
+    ~Closer() { mnl_socket_close(s); }
+  } closer{nl};
+  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) return sys::errnoError("netlink bind", "nftables", errno);
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  nlh->nlmsg_seq = 1;
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = NFPROTO_INET;
+  nfg->version = NFNETLINK_V0;
+  nfg->res_id = 0;
+  mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name.c_str());
+  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return sys::errnoError("netlink send", "nftables", errno);
+  unsigned port = mnl_socket_get_portid(nl);
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+    if (n < 0) return sys::errnoError("netlink receive", "nftables", errno);
+    int rc = mnl_cb_run(buf, static_cast<size_t>(n), 1, port, nullptr, nullptr);
+    if (rc < 0) {
+      if (errno == ENOENT) return false;
+      return sys::errnoError("nftables", "looking up table inet " + name, errno);
+    }
+    if (rc == MNL_CB_STOP) return true;
+  }
 }
 
 Status ensureHostRules() {

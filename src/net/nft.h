@@ -19,8 +19,10 @@ namespace km::net {
 // process's network namespace (the caller must be single-threaded). Errors carry nft's text.
 [[nodiscard]] Status nftRun(const std::string& script, pid_t netns_of = 0);
 
-// Whether `table inet km` exists on the host.
+// Whether `table inet km` exists on the host; tablePresent: any `inet` table of this
+// network namespace (one nfnetlink request).
 [[nodiscard]] Result<bool> hostRulesPresent();
+[[nodiscard]] Result<bool> tablePresent(const std::string& name);
 
 // Makes the host rules and turns on IPv4 forwarding, when not done yet.
 [[nodiscard]] Status ensureHostRules();
