@@ -1,12 +1,10 @@
 #include "net/link.h"
 
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +12,7 @@
 #include <ctime>
 
 #include "core/sys.h"
+#include "net/netlink_io.h"
 
 namespace km::net {
 namespace {
@@ -35,14 +34,8 @@ struct Netlink::Impl {
   // data message.
   Status request(nlmsghdr* nlh, std::string_view what, mnl_cb_t cb = nullptr, void* data = nullptr) {
     nlh->nlmsg_seq = ++seq;
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return netlinkError(what, errno);
-    for (;;) {
-      ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
-      if (n < 0) return netlinkError(what, errno);
-      int rc = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, port, cb, data);
-      if (rc < 0) return netlinkError(what, errno);
-      if (rc == MNL_CB_STOP) return ok();
-    }
+    if (int err = mnlRequest(nl, nlh, buf.data(), buf.size(), cb, data)) return netlinkError(what, err);
+    return ok();
   }
 };
 
@@ -52,22 +45,13 @@ Netlink& Netlink::operator=(Netlink&&) noexcept = default;
 Netlink::~Netlink() = default;
 
 Result<Netlink> Netlink::open(pid_t netns_of) {
-  sys::UniqueFd own, target;
-  if (netns_of > 0) {
-    auto o = sys::open("/proc/self/ns/net", O_RDONLY);
-    if (!o) return std::move(o).error();
-    auto t = sys::open("/proc/" + std::to_string(netns_of) + "/ns/net", O_RDONLY);
-    if (!t) return std::move(t).error();
-    own = std::move(*o);
-    target = std::move(*t);
-    if (::setns(target.get(), CLONE_NEWNET) != 0) return sys::errnoError("setns", "sandbox network", errno);
-  }
   auto impl = std::make_unique<Impl>();
-  impl->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-  int err = errno;
-  if (netns_of > 0 && ::setns(own.get(), CLONE_NEWNET) != 0) {
-    return sys::errnoError("setns", "back to the host network", errno);
-  }
+  int err = 0;
+  // A netlink socket belongs to the namespace it was made in.
+  KM_TRY(inNetnsOf(netns_of, [&] {
+    impl->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    err = errno;
+  }));
   if (!impl->nl) return netlinkError("socket", err);
   if (mnl_socket_bind(impl->nl, 0, MNL_SOCKET_AUTOPID) < 0) return netlinkError("bind", errno);
   impl->port = mnl_socket_get_portid(impl->nl);

@@ -5,7 +5,6 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "core/sys.h"
+#include "net/netlink_io.h"
 
 namespace km::net {
 namespace {
@@ -29,16 +29,6 @@ nlmsghdr* configHeader(char* buf, uint16_t group, uint32_t seq) {
   nfg->version = NFNETLINK_V0;
   nfg->res_id = htons(group);
   return nlh;
-}
-
-std::string protocolName(uint8_t proto) {
-  switch (proto) {
-    case 1: return "icmp";
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 58: return "icmpv6";
-  }
-  return std::to_string(proto);
 }
 
 // Destination, port and protocol from the start of an IP packet.
@@ -61,7 +51,7 @@ bool parsePacket(const uint8_t* p, size_t n, NfLog::Entry& e) {
   } else {
     return false;
   }
-  e.protocol = protocolName(proto);
+  e.protocol = ipProtocolName(proto);
   if ((proto == 6 || proto == 17) && n >= l4 + 4) e.port = static_cast<uint16_t>((p[l4 + 2] << 8) | p[l4 + 3]);
   return true;
 }
@@ -76,15 +66,8 @@ struct NfLog::Impl {
     if (nl) mnl_socket_close(nl);
   }
   Status request(nlmsghdr* nlh, std::string_view what) {
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return nflogError(what, errno);
-    unsigned port = mnl_socket_get_portid(nl);
-    for (;;) {
-      ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
-      if (n < 0) return nflogError(what, errno);
-      int rc = mnl_cb_run(buf.data(), static_cast<size_t>(n), nlh->nlmsg_seq, port, nullptr, nullptr);
-      if (rc < 0) return nflogError(what, errno);
-      if (rc == MNL_CB_STOP) return ok();
-    }
+    if (int err = mnlRequest(nl, nlh, buf.data(), buf.size())) return nflogError(what, err);
+    return ok();
   }
 };
 
@@ -94,21 +77,13 @@ NfLog& NfLog::operator=(NfLog&&) noexcept = default;
 NfLog::~NfLog() = default;
 
 Result<NfLog> NfLog::open(pid_t netns_of, uint16_t group) {
-  sys::UniqueFd own;
-  if (netns_of > 0) {
-    auto o = sys::open("/proc/self/ns/net", O_RDONLY);
-    if (!o) return std::move(o).error();
-    auto t = sys::open("/proc/" + std::to_string(netns_of) + "/ns/net", O_RDONLY);
-    if (!t) return std::move(t).error();
-    own = std::move(*o);
-    if (::setns(t->get(), CLONE_NEWNET) != 0) return sys::errnoError("setns", "sandbox network", errno);
-  }
   auto impl = std::make_unique<Impl>();
-  impl->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-  int err = errno;
-  if (netns_of > 0 && ::setns(own.get(), CLONE_NEWNET) != 0) {
-    return sys::errnoError("setns", "back to the host network", errno);
-  }
+  int err = 0;
+  // The socket reads the log of the namespace it was made in.
+  KM_TRY(inNetnsOf(netns_of, [&] {
+    impl->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+    err = errno;
+  }));
   if (!impl->nl) return nflogError("socket", err);
   if (mnl_socket_bind(impl->nl, 0, MNL_SOCKET_AUTOPID) < 0) return nflogError("bind", errno);
   char buf[MNL_SOCKET_BUFFER_SIZE];

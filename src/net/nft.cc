@@ -5,8 +5,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +13,7 @@
 
 #include "core/fs.h"
 #include "core/sys.h"
+#include "net/netlink_io.h"
 
 namespace km::net {
 namespace {
@@ -102,13 +101,9 @@ Status nftRun(const std::string& script, pid_t netns_of) {
     KM_TRY(runHere(script));
     return ok();
   }
-  auto own = sys::open("/proc/self/ns/net", O_RDONLY);
-  if (!own) return std::move(own).error();
-  auto target = sys::open("/proc/" + std::to_string(netns_of) + "/ns/net", O_RDONLY);
-  if (!target) return std::move(target).error();
-  if (::setns(target->get(), CLONE_NEWNET) != 0) return sys::errnoError("setns", "sandbox network", errno);
-  auto r = runHere(script);
-  if (::setns(own->get(), CLONE_NEWNET) != 0) return sys::errnoError("setns", "back to the host network", errno);
+  // libnftables makes its netlink socket with the context, inside the namespace.
+  Result<std::string> r = std::string();
+  KM_TRY(inNetnsOf(netns_of, [&] { r = runHere(script); }));
   if (!r) return std::move(r).error();
   return ok();
 }
@@ -135,18 +130,10 @@ Result<bool> tablePresent(const std::string& name) {
   nfg->version = NFNETLINK_V0;
   nfg->res_id = 0;
   mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name.c_str());
-  if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) return sys::errnoError("netlink send", "nftables", errno);
-  unsigned port = mnl_socket_get_portid(nl);
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
-    if (n < 0) return sys::errnoError("netlink receive", "nftables", errno);
-    int rc = mnl_cb_run(buf, static_cast<size_t>(n), 1, port, nullptr, nullptr);
-    if (rc < 0) {
-      if (errno == ENOENT) return false;
-      return sys::errnoError("nftables", "looking up table inet " + name, errno);
-    }
-    if (rc == MNL_CB_STOP) return true;
-  }
+  int err = mnlRequest(nl, nlh, buf, sizeof buf);
+  if (err == ENOENT) return false;
+  if (err != 0) return sys::errnoError("nftables", "looking up table inet " + name, err);
+  return true;
 }
 
 Status ensureHostRules() {

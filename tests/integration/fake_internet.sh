@@ -94,6 +94,23 @@ YAML
   export KM_CONFIG="$KM_HOME/config.yaml"
 }
 
+# A line of the sandbox's network log ($LOG, JSON lines) containing all the given substrings.
+log_has() {
+  local line
+  while IFS= read -r line; do
+    local all=1
+    for want in "$@"; do [[ "$line" == *"$want"* ]] || { all=0; break; }; done
+    [ $all = 1 ] && return 0
+  done < "$LOG"
+  return 1
+}
+# The supervisor writes allowed connects within 0.2 s (they do not wake it): wait a little.
+expect_log() {
+  for _ in $(seq 1 20); do log_has "$@" && return 0; sleep 0.1; done
+  fail "network log lacks a line with: $* ; log:
+$(cat "$LOG")"
+}
+
 fake_internet_down() {
   for p in "${FI_PIDS[@]}"; do
     kill -9 "$p" 2>/dev/null || true

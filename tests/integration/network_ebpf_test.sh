@@ -29,22 +29,6 @@ LOG="$KM_HOME/sandboxes/$SB/network.log"
 INIT="$(cut -d' ' -f1 "$KM_HOME/sandboxes/$SB/init")"
 in_sb() { km exec "$SB" -- "$@"; }
 as_root() { km exec --root "$SB" -- "$@"; }
-# The log lines (JSON) matching all the given substrings.
-log_has() {
-  local line
-  while IFS= read -r line; do
-    local all=1
-    for want in "$@"; do [[ "$line" == *"$want"* ]] || { all=0; break; }; done
-    [ $all = 1 ] && return 0
-  done < "$LOG"
-  return 1
-}
-# The supervisor writes allowed connects within 0.2 s (they do not wake it): wait a little.
-expect_log() {
-  for _ in $(seq 1 20); do log_has "$@" && return 0; sleep 0.1; done
-  fail "network log lacks a line with: $* ; log:
-$(cat "$LOG")"
-}
 
 # --- allowed -------------------------------------------------------------------------
 expect_eq "$(in_sb cat /etc/resolv.conf | grep nameserver | cut -d' ' -f2)" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostAddress"])' "$KM_HOME/sandboxes/$SB/net.json")" "resolv.conf points at the host end"

@@ -79,20 +79,6 @@ expect_eq "$(cat "$FI_DIR/rogue.log")" "" "nothing reached the rogue resolver"
 expect_eq "$(cat "$FI_DIR/dot.log")" "" "no DoT connection got through"
 expect_eq "$(cat "$FI_DIR/udp.log")" "" "no UDP datagram got through"
 # Refusals and redirects are in the network log (from nftables' NFLOG; no pid in this mode).
-log_has() {
-  local line
-  while IFS= read -r line; do
-    local all=1
-    for want in "$@"; do [[ "$line" == *"$want"* ]] || { all=0; break; }; done
-    [ $all = 1 ] && return 0
-  done < "$LOG"
-  return 1
-}
-expect_log() {
-  for _ in $(seq 1 20); do log_has "$@" && return 0; sleep 0.1; done
-  fail "network log lacks a line with: $* ; log:
-$(cat "$LOG")"
-}
 expect_log '"layer":"connect"' '"dest":"203.0.113.10"' '"port":22' '"decision":"deny"'
 expect_log '"dest":"198.51.100.99"' '"port":853' '"decision":"deny"'
 expect_log '"dest":"203.0.113.10"' '"port":9999' '"protocol":"udp"' '"decision":"deny"'

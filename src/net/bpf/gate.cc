@@ -19,6 +19,7 @@
 #include "core/sys.h"
 #include "net/bpf/egress_shared.h"
 #include "net/bpf/km_gate.skel.h"
+#include "net/netlink_io.h"
 
 namespace km::net {
 namespace {
@@ -30,16 +31,6 @@ constexpr size_t kMapCount = sizeof(kMaps) / sizeof(kMaps[0]);
 Error bpfError(std::string_view what, int err) {
   if (err < 0) err = -err;
   return sys::errnoError(what, "eBPF", err);
-}
-
-std::string protocolName(uint8_t proto) {
-  switch (proto) {
-    case 1: return "icmp";
-    case 6: return "tcp";
-    case 17: return "udp";
-    case 58: return "icmpv6";
-  }
-  return std::to_string(proto);
 }
 
 std::string reasonText(uint8_t reason) {
@@ -86,7 +77,7 @@ struct EgressGate::Impl {
     g.address.v6 = e.family == 10;
     std::memcpy(g.address.bytes.data(), e.addr, g.address.v6 ? 16 : 4);
     g.port = e.port;
-    g.protocol = protocolName(e.proto);
+    g.protocol = ipProtocolName(e.proto);
     g.verdict = e.verdict == KM_VERDICT_ALLOW ? "allow" : e.verdict == KM_VERDICT_REDIRECT ? "redirect" : "deny";
     g.reason = reasonText(e.reason);
     (*self->sink)(g);
