@@ -12,12 +12,20 @@
 #include <string>
 
 #include "core/result.h"
+#include "net/address.h"
 
 namespace km::net {
 
 // Runs an nft script (nft -f syntax) as one transaction; `netns_of` > 0 runs it in that
 // process's network namespace (the caller must be single-threaded). Errors carry nft's text.
 [[nodiscard]] Status nftRun(const std::string& script, pid_t netns_of = 0);
+
+// Installs `table inet km_sandbox` (enforcement `proxy`) in the calling thread's network
+// namespace as one nfnetlink batch: outbound DNS to any other server is sent to the resolver
+// at `host`:53 and TCP 80/443 to the proxy at `host`:3129 (logged "km-dns", "km-proxy");
+// only those and loopback leave, the rest is refused with a reset or "administratively
+// prohibited" and logged "km-deny", all to NFLOG group `log_group`.
+[[nodiscard]] Status installSandboxRules(const IpAddress& host, uint16_t log_group);
 
 // Whether `table inet km` exists on the host; tablePresent: any `inet` table of this
 // network namespace (one nfnetlink request).

@@ -120,6 +120,11 @@ Result<Db> Db::open(const std::string& path) {
     return unavailable("sqlite3_open_v2 on " + path + ": " + text);
   }
   sqlite3_extended_result_codes(raw, 1);
+  // No checkpoint when the last connection closes: that checkpoint syncs the database file
+  // and would make every short CLI command (km create, km list) wait for the disk as it exits.
+  // Commits still checkpoint automatically once the WAL passes 1000 pages; the next opener
+  // rebuilds the WAL index from the log, which is cheap at that size.
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   return db;
 }
 

@@ -93,16 +93,27 @@ Result<Prepared> Prepared::fork() {
   if (!ready_pipe) return std::move(ready_pipe).error();
   auto [plan_read, plan_write] = std::move(*plan_pipe);
   auto [ready_read, ready_write] = std::move(*ready_pipe);
+  // One fork, not two: the parent does not wait for a middle process (each fork copies page
+  // tables, slow on virtual machines). The child is the CLI's until the CLI exits moments
+  // later; then init adopts it.
   pid_t child = ::fork();
   if (child < 0) return sys::errnoError("fork", "supervisor", errno);
   if (child == 0) {
-    // Second fork: nobody's child here, so it outlives the CLI and never lingers a zombie.
-    if (::fork() != 0) ::_exit(0);
     plan_write.reset();
     ready_read.reset();
+    char started = '+';
+    (void)!::write(ready_write.get(), &started, 1);
     waitAndServe(plan_read.get(), ready_write.get());
   }
-  (void)sys::waitPid(child);
+  // Wait for the child's first sign of life. Without this the scheduler tends to leave it
+  // queued behind us on this CPU for a few milliseconds; blocking here lets it run at once,
+  // and we wake on the idle CPU.
+  char started = 0;
+  ssize_t n;
+  do {
+    n = ::read(ready_read.get(), &started, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1 || started != '+') return internalError("the forked supervisor ended at once");
   return Prepared(std::move(plan_write), std::move(ready_read));
 }
 

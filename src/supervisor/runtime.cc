@@ -91,6 +91,13 @@ Status Runtime::setStatus(SandboxStatus status, bool started) {
 }
 
 Status Runtime::start(bool first_start) {
+  // The init makes its namespaces (the slow part of a start) while we make directories and
+  // cgroups; `km create` staged it even earlier.
+  if (!staged_.valid()) {
+    auto staged = local::StagedInit::stage();
+    if (!staged) return std::move(staged).error();
+    staged_ = std::move(*staged);
+  }
   for (const std::string* d : {&layout_.upper, &layout_.work, &layout_.root, &layout_.workspace,
                                &layout_.home, &layout_.root_home}) {
     KM_TRY(sys::makeDirs(*d, 0755));
@@ -112,13 +119,10 @@ Status Runtime::start(bool first_start) {
   spec.user = user_;
   spec.km_home = fs::absolutePath(km_home_);
   spec.first_start = first_start;
-  if (!staged_.valid()) {
-    auto staged = local::StagedInit::stage();
-    if (!staged) {
-      (void)cgroups_.remove();
-      return std::move(staged).error();
-    }
-    staged_ = std::move(*staged);
+  if (auto s = staged_.namespacesReady(); !s) {
+    staged_ = {};
+    (void)cgroups_.remove();
+    return std::move(s).error();
   }
   if (auto s = startNetwork(staged_.pid(), spec.resolv_conf); !s) {
     stopNetwork();

@@ -15,6 +15,7 @@
 #include "doc/json_io.h"
 #include "doc/node.h"
 #include "net/link.h"
+#include "net/netlink_io.h"
 #include "net/nflog.h"
 #include "net/nft.h"
 #include "supervisor/runtime.h"
@@ -38,32 +39,6 @@ uint32_t fnv1a(std::string_view text) {
 }
 
 bool usesEbpf(const std::string& enforcement) { return enforcement == "ebpf" || enforcement == "both"; }
-
-// In `proxy` mode the sandbox's own nftables send web traffic to the proxy ports and DNS to
-// the resolver on the host end, and refuse everything else that leaves (a reset or an
-// "administratively prohibited", so callers fail at once instead of retrying).
-std::string sandboxRules(const net::IpAddress& host) {
-  std::string h = host.toString();
-  std::string g = std::to_string(net::kSandboxLogGroup);
-  return "table inet km_sandbox {\n"
-         "  chain nat_out {\n"
-         "    type nat hook output priority -100; policy accept;\n"
-         "    oifname \"lo\" accept\n"
-         "    ip daddr != " + h + " meta l4proto { tcp, udp } th dport 53 log group " + g +
-         " prefix \"km-dns\" dnat ip to " + h + ":53\n"
-         "    meta l4proto { tcp, udp } th dport 53 dnat ip to " + h + ":53\n"
-         "    tcp dport { 80, 443 } log group " + g + " prefix \"km-proxy\" dnat ip to " + h + ":3129\n"
-         "  }\n"
-         "  chain out {\n"
-         "    type filter hook output priority filter; policy drop;\n"
-         "    oifname \"lo\" accept\n"
-         "    ip daddr " + h + " meta l4proto { tcp, udp } th dport 53 accept\n"
-         "    ip daddr " + h + " tcp dport { 3128, 3129 } accept\n"
-         "    meta l4proto tcp log group " + g + " prefix \"km-deny\" counter reject with tcp reset\n"
-         "    log group " + g + " prefix \"km-deny\" counter reject with icmpx type admin-prohibited\n"
-         "  }\n"
-         "}\n";
-}
 
 // The CIDRs a sandbox may reach by address: the operator's network.allowCIDRs and the IP
 // literals among the profile's allowedHosts ("10.20.0.5", "[2001:db8::5]").
@@ -159,8 +134,15 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   }
   std::unique_ptr<net::NfLog> nflog;
   if (!usesEbpf(plan_.enforcement)) {
-    KM_TRY(net::nftRun(sandboxRules(subnet->host), init_pid));
-    auto nl = net::NfLog::open(init_pid, net::kSandboxLogGroup);
+    // In `proxy` mode the sandbox's own nftables send web traffic to the proxy and DNS to the
+    // resolver on the host end, and refuse the rest; their log is read through NFLOG.
+    Status rules = ok();
+    Result<net::NfLog> nl = internalError("not opened");
+    KM_TRY(net::inNetnsOf(init_pid, [&] {
+      rules = net::installSandboxRules(subnet->host, net::kSandboxLogGroup);
+      if (rules) nl = net::NfLog::open(0, net::kSandboxLogGroup);
+    }));
+    if (!rules) return std::move(rules).error();
     if (!nl) return std::move(nl).error().context("the network log of the sandbox's nftables");
     nflog = std::make_unique<net::NfLog>(std::move(*nl));
   }

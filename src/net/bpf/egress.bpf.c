@@ -48,7 +48,7 @@ struct {
 // above hold the allowed CIDRs.
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(max_entries, KM_HOST_MAX);
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, __u32);
   __type(value, struct km_allow);
@@ -56,7 +56,7 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(max_entries, KM_HOST_MAX);
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, struct km_addr6);
   __type(value, struct km_allow);
@@ -71,14 +71,14 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(max_entries, KM_REDIRECT_MAX);
   __type(key, __u64);
   __type(value, struct km_orig);
 } km_orig SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, KM_ALLOW_MAX);
+  __uint(max_entries, KM_REDIRECT_MAX);
   __type(key, __u32);
   __type(value, __u64);
 } km_port_cookie SEC(".maps");

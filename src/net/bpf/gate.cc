@@ -118,12 +118,18 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   if (!cg) return std::move(cg).error();
   KM_TRY(sys::makeDirs(pin_dir, 0700));
   libbpf_set_print(nullptr);
-  km_gate* skel = km_gate__open_and_load();
-  if (!skel) return bpfError("loading the egress programs", errno);
+  km_gate* skel = km_gate__open();
+  if (!skel) return bpfError("opening the egress programs", errno);
   struct Closer {
     km_gate* s;
     ~Closer() { km_gate__destroy(s); }
   } closer{skel};
+  if (proxy_port == 0) {
+    // Only `both` redirects connections; without it the redirect maps stay unused.
+    (void)bpf_map__set_max_entries(skel->maps.km_orig, 1);
+    (void)bpf_map__set_max_entries(skel->maps.km_port_cookie, 1);
+  }
+  if (int rc = km_gate__load(skel); rc) return bpfError("loading the egress programs", -rc);
 
   km_config cfg{};
   std::memcpy(&cfg.resolver4, resolver.bytes.data(), 4);

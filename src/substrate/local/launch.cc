@@ -255,21 +255,31 @@ Result<StagedInit> StagedInit::stage() {
   out.pid_ = init;
   out.go_fd_ = go_write.release();
   out.ready_fd_ = ready_read.release();
-  // Wait until its namespaces exist: "s", or the error that stopped it.
+  return out;
+}
+
+Status StagedInit::namespacesReady() {
+  if (ready_) return ok();
+  if (ready_fd_ < 0) return internalError("no staged sandbox init");
+  // "s" once its namespaces exist, or the error that stopped it.
   char first = 0;
   ssize_t n;
   do {
-    n = ::read(out.ready_fd_, &first, 1);
+    n = ::read(ready_fd_, &first, 1);
   } while (n < 0 && errno == EINTR);
-  if (n == 1 && first == 's') return out;
+  if (n == 1 && first == 's') {
+    ready_ = true;
+    return ok();
+  }
   std::string why(n == 1 ? 1 : 0, first);
-  if (auto rest = sys::readAll(out.ready_fd_, "ready pipe", 64 << 10)) why += *rest;
+  if (auto rest = sys::readAll(ready_fd_, "ready pipe", 64 << 10)) why += *rest;
   if (why.rfind("error: ", 0) == 0) return unavailable(why.substr(7));  // ~StagedInit reaps it
   return unavailable("sandbox init ended while making its namespaces");
 }
 
 StagedInit::StagedInit(StagedInit&& o) noexcept
     : pid_(std::exchange(o.pid_, 0)),
+      ready_(std::exchange(o.ready_, false)),
       go_fd_(std::exchange(o.go_fd_, -1)),
       ready_fd_(std::exchange(o.ready_fd_, -1)) {}
 
@@ -277,6 +287,7 @@ StagedInit& StagedInit::operator=(StagedInit&& o) noexcept {
   if (this != &o) {
     discard();
     pid_ = std::exchange(o.pid_, 0);
+    ready_ = std::exchange(o.ready_, false);
     go_fd_ = std::exchange(o.go_fd_, -1);
     ready_fd_ = std::exchange(o.ready_fd_, -1);
   }
@@ -299,6 +310,9 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
   return launch(layout, spec, cgroups, StagedInit());
 }
 
+// GCC 12 warns, wrongly, that destroying `fresh` below frees a non-heap pointer.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wfree-nonheap-object"
 Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups,
                         StagedInit staged) {
   if (!staged.valid()) {
@@ -306,6 +320,8 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
     if (!fresh) return std::move(fresh).error();
     staged = std::move(*fresh);
   }
+  Status made = staged.namespacesReady();
+  if (!made) return std::move(made).error();  // ~StagedInit ends it
   pid_t init = staged.pid_;
   if (auto s = cgroups.addProcess(init); !s) return s.error();  // ~StagedInit ends it
   // A failed write means init already ended; its ready pipe says why.
@@ -331,5 +347,6 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
   staged.pid_ = 0;  // it is the sandbox's init now
   return out;
 }
+#pragma GCC diagnostic pop
 
 }  // namespace km::substrate::local

@@ -62,8 +62,12 @@ struct Launched {
 class StagedInit {
  public:
   // A child of the caller (single-threaded, root). Its stdio is /dev/null and it keeps no
-  // other descriptor of the caller's. Returns once its namespaces exist.
+  // other descriptor of the caller's. Returns at once: the child makes its namespaces while
+  // the caller goes on; namespacesReady() waits for them.
   [[nodiscard]] static Result<StagedInit> stage();
+  // Waits until the namespaces exist (at once when they already do); the init's error if it
+  // could not make them.
+  [[nodiscard]] Status namespacesReady();
   StagedInit() = default;
   StagedInit(StagedInit&& o) noexcept;
   StagedInit& operator=(StagedInit&& o) noexcept;
@@ -78,6 +82,7 @@ class StagedInit {
   friend Result<Launched> launch(const Layout&, const LaunchSpec&, const Cgroups&, StagedInit);
   void discard();
   pid_t pid_ = 0;
+  bool ready_ = false;
   int go_fd_ = -1;     // spec to the init; closing it without a spec ends the init
   int ready_fd_ = -1;  // "ok" or "error: …" from the init
 };
