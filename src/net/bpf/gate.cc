@@ -202,17 +202,26 @@ Status EgressGate::allow(const IpAddress& address, uint32_t ttl_seconds, bool vi
   km_allow value{};
   value.expires_ns = ttl_seconds ? monotonicNs() + uint64_t{ttl_seconds} * 1000000000ULL : 0;
   value.flags = via_proxy ? KM_ALLOW_L7 : 0;
-  int rc;
-  if (address.v6) {
-    km_addr6 key{};
-    std::memcpy(key.addr, address.bytes.data(), 16);
-    rc = bpf_map_update_elem(impl_->host6.get(), &key, &value, BPF_ANY);
-  } else {
+  auto update = [&] {
+    if (address.v6) {
+      km_addr6 key{};
+      std::memcpy(key.addr, address.bytes.data(), 16);
+      return bpf_map_update_elem(impl_->host6.get(), &key, &value, BPF_ANY);
+    }
     uint32_t key = 0;
     std::memcpy(&key, address.bytes.data(), 4);
-    rc = bpf_map_update_elem(impl_->host4.get(), &key, &value, BPF_ANY);
+    return bpf_map_update_elem(impl_->host4.get(), &key, &value, BPF_ANY);
+  };
+  int rc = update();
+  if (rc && errno == E2BIG) {
+    // Full: drop every expired address now (normally they stay a while, so a late connect
+    // is logged as "expired" rather than "never resolved"), then try again.
+    sweep(0);
+    rc = update();
   }
-  if (rc) return bpfError("allowing " + address.toString(), errno);
+  if (rc) {
+    return bpfError("allowing " + address.toString() + (errno == E2BIG ? " (the address map is full of live entries)" : ""), errno);
+  }
   return ok();
 }
 

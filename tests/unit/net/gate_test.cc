@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/sys.h"
+#include "net/bpf/egress_shared.h"
 
 namespace km::net {
 namespace {
@@ -233,6 +234,28 @@ TEST_F(Gate, ReopenedFromPins) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], ENETUNREACH);
   EXPECT_EQ(got[1], EPERM);
+}
+
+// The address map is small (KM_HOST_MAX): when it is full, expired addresses make room at
+// once; when every entry is live, the new address is refused with a message that says so.
+TEST_F(Gate, FullAddressMapSweepsThenRefuses) {
+  auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("127.0.0.1"), 0);
+  ASSERT_TRUE(gate) << gate.error().message();
+  auto addr = [](uint32_t i) { return IpAddress::v4(100, 64, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)); };
+  for (uint32_t i = 0; i < KM_HOST_MAX; ++i) {
+    ASSERT_TRUE(gate->allow(addr(i), i == 0 ? 3600 : 1)) << i;
+  }
+  ::usleep(1'100'000);  // all but the first expire
+  auto made_room = gate->allow(*IpAddress::parse("198.51.100.1"), 3600);
+  ASSERT_TRUE(made_room) << made_room.error().message();
+  for (uint32_t i = 1; i + 1 < KM_HOST_MAX; ++i) ASSERT_TRUE(gate->allow(addr(i), 3600)) << i;
+  auto full = gate->allow(*IpAddress::parse("198.51.100.2"), 3600);
+  ASSERT_FALSE(full);
+  EXPECT_NE(full.error().message().find("full of live entries"), std::string::npos) << full.error().message();
+  // The first address stayed allowed throughout.
+  auto got = inSandbox([] { return std::vector<int>{connectErrno(AF_INET, "100.64.0.0", 80)}; });
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], ENETUNREACH);
 }
 
 }  // namespace
