@@ -88,29 +88,64 @@ struct {
   __uint(max_entries, 1 << 18);
 } km_events SEC(".maps");
 
-static __always_inline void report(__u8 family, const void* addr, __u16 port_be, __u8 proto,
-                                   __u8 verdict, __u8 reason) {
-  struct km_event* e = bpf_ringbuf_reserve(&km_events, sizeof(*e), 0);
-  if (!e) return;
-  e->ts_ns = bpf_ktime_get_ns();
+// Allowed connects, per CPU (see egress_shared.h); max_entries is set to the number of
+// possible CPUs at load.
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct km_cpu_log);
+} km_allowlog SEC(".maps");
+
+static __always_inline void fill(struct km_event* e, __u64 now, __u8 family, const void* addr,
+                                 __u16 port_be, __u8 proto, __u8 verdict, __u8 reason) {
+  e->ts_ns = now;
   e->pid = bpf_get_current_pid_tgid() >> 32;
   e->family = family;
   e->proto = proto;
   e->verdict = verdict;
   e->reason = reason;
   e->port = bpf_ntohs(port_be);
+  e->pad = 0;
   __builtin_memset(e->addr, 0, sizeof(e->addr));
   if (family == AF_INET)
     __builtin_memcpy(e->addr, addr, 4);
   else
     __builtin_memcpy(e->addr, addr, 16);
   bpf_get_current_comm(e->comm, sizeof(e->comm));
-  // Allows are the common case: no wakeup for them (the supervisor drains on a short tick)
-  // unless the buffer is filling up; refusals wake it at once.
-  __u64 flags = 0;
-  if (verdict == KM_VERDICT_ALLOW && bpf_ringbuf_query(&km_events, BPF_RB_AVAIL_DATA) < (1 << 16))
-    flags = BPF_RB_NO_WAKEUP;
-  bpf_ringbuf_submit(e, flags);
+}
+
+// Refusals and redirects: the ring buffer, waking the supervisor at once.
+static __always_inline void report(__u8 family, const void* addr, __u16 port_be, __u8 proto,
+                                   __u8 verdict, __u8 reason) {
+  struct km_event* e = bpf_ringbuf_reserve(&km_events, sizeof(*e), 0);
+  if (!e) return;
+  fill(e, bpf_ktime_get_ns(), family, addr, port_be, proto, verdict, reason);
+  bpf_ringbuf_submit(e, 0);
+}
+
+// Allows: this CPU's slot ring, no lock and no wakeup until it is half full.
+static __always_inline void report_allow(__u64 now, __u8 family, const void* addr, __u16 port_be,
+                                         __u8 proto, __u8 reason) {
+  __u32 cpu = bpf_get_smp_processor_id();
+  struct km_cpu_log* log = bpf_map_lookup_elem(&km_allowlog, &cpu);
+  if (!log) {
+    report(family, addr, port_be, proto, KM_VERDICT_ALLOW, reason);
+    return;
+  }
+  // Claiming the slot first (a full barrier) tells the reader that its old record may be
+  // going; publishing seq with an exchange orders the record before it.
+  __u64 idx = __sync_fetch_and_add(&log->head, 1);
+  struct km_slot* slot = &log->slots[idx & (KM_LOG_SLOTS - 1)];
+  fill(&slot->ev, now, family, addr, port_be, proto, KM_VERDICT_ALLOW, reason);
+  __sync_lock_test_and_set(&slot->seq, idx + 1);
+  // Every quarter ring, see how far behind the reader is (its tail is a cache line another
+  // CPU writes: not read on every connect).
+  if ((idx & (KM_LOG_SLOTS / 4 - 1)) == 0 && idx - log->tail >= KM_LOG_SLOTS / 2) {
+    __u8 wake = 0;
+    bpf_ringbuf_output(&km_events, &wake, sizeof(wake), BPF_RB_FORCE_WAKEUP);
+  }
 }
 
 // Sends a connection to the transparent proxy on the host end, remembering where it was
@@ -148,9 +183,10 @@ static __always_inline struct km_allow* lookup6(const __u32* w) {
   return bpf_map_lookup_elem(&km_allow6, &key);
 }
 
-static __always_inline int allowed(const struct km_allow* a) {
+// `now`: bpf_ktime_get_ns(), read once per decision (also the event's time).
+static __always_inline int allowed(const struct km_allow* a, __u64 now) {
   if (!a) return 0;
-  return a->expires_ns == 0 || a->expires_ns > bpf_ktime_get_ns();
+  return a->expires_ns == 0 || a->expires_ns > now;
 }
 
 // The IPv4 policy; may rewrite the destination (DNS to the resolver). Returns 1 = go on.
@@ -174,12 +210,13 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
     return 0;
   }
   struct km_allow* a = lookup4(ip);
-  if (allowed(a)) {
+  __u64 now = bpf_ktime_get_ns();
+  if (allowed(a, now)) {
     if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port && proto == IPPROTO_TCP) {
       redirect4(ctx, cfg, ip, port, 0);
       return 1;
     }
-    report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
+    report_allow(now, AF_INET, &ip, port, proto, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
     return 1;
   }
   report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
@@ -212,12 +249,13 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
       return 0;
     }
     struct km_allow* a = lookup4(ip);
-    if (allowed(a)) {
+    __u64 now = bpf_ktime_get_ns();
+    if (allowed(a, now)) {
       if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port && proto == IPPROTO_TCP) {
         redirect4(ctx, cfg, ip, port, 1);
         return 1;
       }
-      report(AF_INET, &ip, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
+      report_allow(now, AF_INET, &ip, port, proto, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
       return 1;
     }
     report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
@@ -230,14 +268,15 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
     return 0;
   }
   struct km_allow* a = lookup6(w);
-  if (allowed(a)) {
+  __u64 now = bpf_ktime_get_ns();
+  if (allowed(a, now)) {
     __u32 zero = 0;
     struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
     if ((a->flags & KM_ALLOW_L7) && cfg && cfg->proxy_port) {
       report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_L7_V6);
       return 0;
     }
-    report(AF_INET6, w, port, proto, KM_VERDICT_ALLOW, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
+    report_allow(now, AF_INET6, w, port, proto, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
     return 1;
   }
   report(AF_INET6, w, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);

@@ -65,6 +65,16 @@ enum km_reason {
   KM_REASON_L7_V6 = 11,      /* a proxied host over IPv6: no proxy there */
 };
 
+/* Allowed connects are the common case and are logged without the ring buffer (whose
+ * reservation takes a lock with interrupts masked): each CPU has its own ring of slots in an
+ * mmap-able array (one element per possible CPU). A writer claims index `head` with an
+ * atomic add, fills the slot and publishes `seq` = index + 1 with an exchange. The
+ * supervisor reads from `tail` (which it keeps here): it takes a slot when `seq` is the
+ * index it expects and, after copying, `head` shows that no writer has claimed the slot
+ * again; otherwise the record counts as lost, never as a torn record. Writers wake the
+ * reader through the ring buffer when it falls half a ring behind. */
+#define KM_LOG_SLOTS 512 /* per CPU; a power of two */
+
 struct km_event {
   __u64 ts_ns; /* CLOCK_MONOTONIC */
   __u32 pid;
@@ -76,6 +86,18 @@ struct km_event {
   __u16 pad;
   __u8 addr[16];
   char comm[16];
+};
+
+struct km_slot {
+  struct km_event ev;
+  __u64 seq; /* index + 1 once written; 0 while being written */
+};
+
+struct km_cpu_log {
+  __u64 head; /* next index to write (written by the programs) */
+  __u64 tail; /* next index to read (written by the supervisor) */
+  __u64 pad[6];
+  struct km_slot slots[KM_LOG_SLOTS];
 };
 
 #endif

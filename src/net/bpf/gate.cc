@@ -4,18 +4,22 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include <linux/magic.h>
 
+#include "core/log.h"
 #include "core/sys.h"
 #include "net/bpf/egress_shared.h"
 #include "net/bpf/km_gate.skel.h"
@@ -25,7 +29,7 @@ namespace km::net {
 namespace {
 
 constexpr const char* kBpffs = "/sys/fs/bpf";
-constexpr const char* kMaps[] = {"allow4", "allow6", "host4", "host6", "config", "events", "orig", "portcookie"};
+constexpr const char* kMaps[] = {"allow4", "allow6", "host4", "host6", "config", "events", "orig", "portcookie", "allowlog"};
 constexpr size_t kMapCount = sizeof(kMaps) / sizeof(kMaps[0]);
 
 Error bpfError(std::string_view what, int err) {
@@ -58,35 +62,94 @@ uint64_t monotonicNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+GateEvent toGateEvent(const km_event& e) {
+  GateEvent g;
+  g.monotonic_ns = e.ts_ns;
+  g.pid = e.pid;
+  g.comm.assign(e.comm, strnlen(e.comm, sizeof e.comm));
+  g.address.v6 = e.family == 10;
+  std::memcpy(g.address.bytes.data(), e.addr, g.address.v6 ? 16 : 4);
+  g.port = e.port;
+  g.protocol = ipProtocolName(e.proto);
+  g.verdict = e.verdict == KM_VERDICT_ALLOW ? "allow" : e.verdict == KM_VERDICT_REDIRECT ? "redirect" : "deny";
+  g.reason = reasonText(e.reason);
+  return g;
+}
+
 struct EgressGate::Impl {
-  sys::UniqueFd allow4, allow6, host4, host6, config, events, orig, port_cookie;
+  sys::UniqueFd allow4, allow6, host4, host6, config, events, orig, port_cookie, allowlog;
   ring_buffer* ring = nullptr;
-  const std::function<void(const GateEvent&)>* sink = nullptr;
+  std::vector<km_event>* batch = nullptr;  // where onEvent puts records during a drain
+  // The per-CPU logs of allowed connects, mapped (see egress_shared.h).
+  char* logs = nullptr;
+  size_t logs_len = 0, log_stride = 0;
+  uint32_t log_cpus = 0;
+  uint64_t lost = 0, lost_total = 0;
   ~Impl() {
     if (ring) ring_buffer__free(ring);
+    if (logs) ::munmap(logs, logs_len);
   }
   static int onEvent(void* ctx, void* data, size_t size) {
     auto* self = static_cast<Impl*>(ctx);
-    if (size < sizeof(km_event) || !self->sink) return 0;
+    if (size < sizeof(km_event) || !self->batch) return 0;  // a wake-up record
     km_event e;
     std::memcpy(&e, data, sizeof e);
-    GateEvent g;
-    g.monotonic_ns = e.ts_ns;
-    g.pid = e.pid;
-    g.comm.assign(e.comm, strnlen(e.comm, sizeof e.comm));
-    g.address.v6 = e.family == 10;
-    std::memcpy(g.address.bytes.data(), e.addr, g.address.v6 ? 16 : 4);
-    g.port = e.port;
-    g.protocol = ipProtocolName(e.proto);
-    g.verdict = e.verdict == KM_VERDICT_ALLOW ? "allow" : e.verdict == KM_VERDICT_REDIRECT ? "redirect" : "deny";
-    g.reason = reasonText(e.reason);
-    (*self->sink)(g);
+    self->batch->push_back(e);
     return 0;
   }
   Status openRing() {
     ring = ring_buffer__new(events.get(), &Impl::onEvent, this, nullptr);
     if (!ring) return bpfError("ring_buffer__new", errno);
     return ok();
+  }
+  Status mapLogs() {
+    if (!allowlog.valid()) return ok();  // pinned by a km before the per-CPU logs
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (int rc = bpf_obj_get_info_by_fd(allowlog.get(), &info, &len); rc) return bpfError("reading the allow log's size", rc);
+    if (info.value_size < sizeof(km_cpu_log)) return internalError("the pinned allow log has an unexpected layout");
+    log_stride = (info.value_size + 7) & ~size_t{7};
+    log_cpus = info.max_entries;
+    size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    logs_len = (log_stride * log_cpus + page - 1) / page * page;
+    void* p = ::mmap(nullptr, logs_len, PROT_READ | PROT_WRITE, MAP_SHARED, allowlog.get(), 0);
+    if (p == MAP_FAILED) return sys::errnoError("mmap", "the eBPF allow log", errno);
+    logs = static_cast<char*>(p);
+    return ok();
+  }
+  // Copies every complete record from the CPUs' logs into `out`; counts overwritten ones.
+  void readLogs(std::vector<km_event>& out) {
+    for (uint32_t cpu = 0; cpu < log_cpus; ++cpu) {
+      auto* log = reinterpret_cast<km_cpu_log*>(logs + cpu * log_stride);
+      std::atomic_ref<__u64> head_ref(log->head), tail_ref(log->tail);
+      uint64_t head = head_ref.load(std::memory_order_acquire);
+      uint64_t tail = tail_ref.load(std::memory_order_relaxed);
+      if (head - tail > KM_LOG_SLOTS) {
+        lost += head - tail - KM_LOG_SLOTS;
+        tail = head - KM_LOG_SLOTS;
+      }
+      for (; tail < head; ++tail) {
+        km_slot& slot = log->slots[tail & (KM_LOG_SLOTS - 1)];
+        std::atomic_ref<__u64> seq(slot.seq);
+        uint64_t before = seq.load(std::memory_order_acquire);
+        if (before < tail + 1) break;  // claimed, still being written: the next drain
+        if (before != tail + 1) {  // already overwritten by a later record
+          ++lost;
+          continue;
+        }
+        km_event e;
+        std::memcpy(&e, &slot.ev, sizeof e);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        // A writer claims an index (head) before it touches the slot: while head has not
+        // reached tail + KM_LOG_SLOTS, nobody has started overwriting what we copied.
+        if (head_ref.load(std::memory_order_relaxed) - tail > KM_LOG_SLOTS) {
+          ++lost;
+          continue;
+        }
+        out.push_back(e);
+      }
+      tail_ref.store(tail, std::memory_order_release);
+    }
   }
 };
 
@@ -124,10 +187,15 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
     km_gate* s;
     ~Closer() { km_gate__destroy(s); }
   } closer{skel};
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return bpfError("counting the possible CPUs", cpus);
+  (void)bpf_map__set_max_entries(skel->maps.km_allowlog, static_cast<uint32_t>(cpus));
   if (proxy_port == 0) {
     // Only `both` redirects connections; without it the redirect maps stay unused.
     (void)bpf_map__set_max_entries(skel->maps.km_orig, 1);
     (void)bpf_map__set_max_entries(skel->maps.km_port_cookie, 1);
+    // sockops only serves the transparent proxy; not even loaded without one.
+    (void)bpf_program__set_autoload(skel->progs.km_sockops, false);
   }
   if (int rc = km_gate__load(skel); rc) return bpfError("loading the egress programs", -rc);
 
@@ -140,7 +208,8 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   }
   bpf_map* maps[] = {skel->maps.km_allow4, skel->maps.km_allow6, skel->maps.km_host4,
                      skel->maps.km_host6,  skel->maps.km_config, skel->maps.km_events,
-                     skel->maps.km_orig,   skel->maps.km_port_cookie};
+                     skel->maps.km_orig,   skel->maps.km_port_cookie, skel->maps.km_allowlog};
+  static_assert(sizeof maps / sizeof maps[0] == kMapCount);
   for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
     ::unlink(path.c_str());
@@ -161,9 +230,7 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
       {skel->progs.km_sockops, BPF_CGROUP_SOCK_OPS},
   };
   for (auto& p : progs) {
-    // sockops only serves the transparent proxy; without one it would just run on every
-    // TCP event for nothing.
-    if (p.type == BPF_CGROUP_SOCK_OPS && proxy_port == 0) continue;
+    if (p.type == BPF_CGROUP_SOCK_OPS && proxy_port == 0) continue;  // not loaded (above)
     if (int rc = bpf_prog_attach(bpf_program__fd(p.prog), cg->get(), p.type, BPF_F_ALLOW_MULTI); rc) {
       int err = errno;
       for (auto& q : progs) {
@@ -180,15 +247,18 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
 
 Result<EgressGate> EgressGate::open(const std::string& pin_dir) {
   auto impl = std::make_unique<Impl>();
-  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->host4,  &impl->host6,
-                          &impl->config, &impl->events, &impl->orig, &impl->port_cookie};
+  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->host4,       &impl->host6,   &impl->config,
+                          &impl->events, &impl->orig,   &impl->port_cookie, &impl->allowlog};
+  static_assert(sizeof fds / sizeof fds[0] == kMapCount);
   for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
     int fd = bpf_obj_get(path.c_str());
+    if (fd < 0 && errno == ENOENT && fds[i] == &impl->allowlog) continue;  // pinned by an older km
     if (fd < 0) return bpfError("opening pinned map " + path, errno);
     fds[i]->reset(fd);
   }
   KM_TRY(impl->openRing());
+  KM_TRY(impl->mapLogs());
   return EgressGate(std::move(impl));
 }
 
@@ -285,10 +355,23 @@ std::optional<Endpoint> EgressGate::originalDestination(uint16_t client_port) co
 int EgressGate::eventsFd() const { return ring_buffer__epoll_fd(impl_->ring); }
 
 int EgressGate::drain(const std::function<void(const GateEvent&)>& fn) {
-  impl_->sink = &fn;
-  int n = ring_buffer__consume(impl_->ring);
-  impl_->sink = nullptr;
-  return n;
+  std::vector<km_event> batch;
+  impl_->batch = &batch;
+  (void)ring_buffer__consume(impl_->ring);
+  impl_->batch = nullptr;
+  if (impl_->logs) impl_->readLogs(batch);
+  // Two sources (refusals from the ring buffer, allows from the CPUs' logs): in time order.
+  std::stable_sort(batch.begin(), batch.end(), [](const km_event& a, const km_event& b) { return a.ts_ns < b.ts_ns; });
+  for (const km_event& e : batch) fn(toGateEvent(e));
+  if (impl_->lost) {
+    log::warn("net", std::to_string(impl_->lost) + " allowed connects were not logged: they came faster than the "
+                                                   "supervisor read them (" + std::to_string(KM_LOG_SLOTS) + " per CPU between reads)");
+    impl_->lost_total += impl_->lost;
+    impl_->lost = 0;
+  }
+  return static_cast<int>(batch.size());
 }
+
+uint64_t EgressGate::lostAllowEvents() const { return impl_->lost_total + impl_->lost; }
 
 }  // namespace km::net

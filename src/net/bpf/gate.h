@@ -68,9 +68,14 @@ class EgressGate {
   // local port (the proxy's peer port). nullopt when unknown.
   std::optional<Endpoint> originalDestination(uint16_t client_port) const;
 
-  // The ring buffer's epoll-able fd, and a drain that calls `fn` for each pending event.
+  // An epoll-able fd (the ring buffer's: refusals and redirects, and a wake-up when a CPU's
+  // log of allowed connects is half full), and a drain that calls `fn` for each pending
+  // event, in time order.
   int eventsFd() const;
   int drain(const std::function<void(const GateEvent&)>& fn);
+  // Allowed connects whose records were overwritten before a drain read them (each drain
+  // that finds some also says so in the supervisor log). Cumulative.
+  uint64_t lostAllowEvents() const;
 
  private:
   struct Impl;

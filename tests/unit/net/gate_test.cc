@@ -258,5 +258,39 @@ TEST_F(Gate, FullAddressMapSweepsThenRefuses) {
   EXPECT_EQ(got[0], ENETUNREACH);
 }
 
+// Allowed connects go to a per-CPU log of KM_LOG_SLOTS records: on one CPU, more connects
+// than that between two drains keep the newest, in order, and count the rest as lost.
+TEST_F(Gate, AllowLogKeepsTheNewestAndCountsTheLost) {
+  auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("127.0.0.1"), 0);
+  ASSERT_TRUE(gate) << gate.error().message();
+  ASSERT_TRUE(gate->allow(*IpAddress::parse("203.0.113.10"), 3600));
+  constexpr int kConnects = KM_LOG_SLOTS * 3 + 7;
+  auto got = inSandbox([] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    if (::sched_setaffinity(0, sizeof one, &one) != 0) return std::vector<int>{-1};
+    int unreachable = 0;
+    for (int i = 1; i <= kConnects; ++i) {  // ports 1001…: clear of DNS (53)
+      unreachable += connectErrno(AF_INET, "203.0.113.10", static_cast<uint16_t>(1000 + i)) == ENETUNREACH;
+    }
+    return std::vector<int>{unreachable};
+  });
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0], kConnects);  // every one allowed (no route behind it)
+  std::vector<uint16_t> ports;
+  gate->drain([&](const GateEvent& e) {
+    if (e.verdict == "allow") ports.push_back(e.port);
+  });
+  ASSERT_EQ(ports.size(), static_cast<size_t>(KM_LOG_SLOTS));
+  for (size_t i = 0; i < ports.size(); ++i) {
+    ASSERT_EQ(ports[i], 1000 + kConnects - KM_LOG_SLOTS + 1 + i) << "record " << i;
+  }
+  EXPECT_EQ(gate->lostAllowEvents(), static_cast<uint64_t>(kConnects - KM_LOG_SLOTS));
+  // Nothing twice: the next drain finds nothing new.
+  int again = gate->drain([](const GateEvent&) {});
+  EXPECT_EQ(again, 0);
+}
+
 }  // namespace
 }  // namespace km::net
