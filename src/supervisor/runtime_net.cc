@@ -105,6 +105,10 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   KM_TRY(host->createVeth(veth, "eth0", init_pid));
   auto host_index = host->linkIndex(veth);
   if (!host_index) return std::move(host_index).error();
+  // No IPv6 on the host end either (no router or neighbour solicitations into the sandbox).
+  if (std::string v6 = "/proc/sys/net/ipv6/conf/" + veth + "/disable_ipv6"; ::access(v6.c_str(), F_OK) == 0) {
+    KM_TRY(sys::writeFile(v6, "1"));
+  }
   KM_TRY(host->addAddress(*host_index, subnet->host, 30));
   KM_TRY(host->setUp(*host_index));
   lock->reset();

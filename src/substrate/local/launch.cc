@@ -212,6 +212,12 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
   if (::access("/proc/sys/net/mptcp/enabled", F_OK) == 0) {
     if (auto s = sys::writeFile("/proc/sys/net/mptcp/enabled", "0"); !s) fail(s.error());
   }
+  // Interfaces that arrive later (the veth) get no IPv6: the sandbox's network is IPv4 only,
+  // and the kernel's own neighbour and multicast chatter would fill the network log with
+  // refusals. Loopback, made with the namespace, keeps ::1.
+  if (::access("/proc/sys/net/ipv6/conf/default/disable_ipv6", F_OK) == 0) {
+    if (auto s = sys::writeFile("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"); !s) fail(s.error());
+  }
   // Tell the stager the namespaces exist (its next step may put a veth into ours).
   if (!sys::writeAll(ready, "s", "ready pipe")) ::_exit(1);
   // The spec comes once the parent has moved us into the sandbox's cgroups, so the new
