@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/sys.h"
+#include "supervisor/serve.h"
 #include "supervisor/supervisor.h"
 
 namespace km::supervisor {
@@ -30,13 +31,7 @@ Status spawn(const std::string& km_binary, const std::vector<std::string>& globa
     // Fork again so the supervisor is nobody's child here: it outlives the CLI and is
     // reaped by the system, never left a zombie of a long-running caller.
     if (::fork() != 0) ::_exit(0);
-    ::setsid();
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (null_fd < 0 || log_fd < 0) ::_exit(127);
-    ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
+    detail::detachStdio(log_path);
     ::dup2(write_end.get(), 3);
     sys::closeFdsFrom(4);
     ::execv(km_binary.c_str(), argv.data());

@@ -70,15 +70,7 @@ std::string text(const doc::Node& n, std::string_view key) {
   }
   std::string log_path = text(n, "logPath");
   ::close(plan_read);
-  ::setsid();
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (null_fd < 0 || log_fd < 0) ::_exit(127);
-  ::dup2(null_fd, 0);
-  ::dup2(log_fd, 1);
-  ::dup2(log_fd, 2);
-  if (null_fd > 2) ::close(null_fd);
-  if (log_fd > 2) ::close(log_fd);
+  detail::detachStdio(log_path);
   ::prctl(PR_SET_NAME, "km-supervise", 0, 0, 0);
   o.ready_fd = ready_write;
   ::_exit(detail::serveNew(o, *plan, ready_write, std::move(staged)));

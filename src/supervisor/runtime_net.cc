@@ -29,15 +29,6 @@ constexpr std::string_view kLog = "km.supervisor";
 constexpr const char* kNetLock = "/run/km/net.lock";
 constexpr uint16_t kTransparentPort = 3129;
 
-uint32_t fnv1a(std::string_view text) {
-  uint32_t h = 2166136261u;
-  for (unsigned char ch : text) {
-    h ^= ch;
-    h *= 16777619u;
-  }
-  return h;
-}
-
 bool usesEbpf(const std::string& enforcement) { return enforcement == "ebpf" || enforcement == "both"; }
 
 // The CIDRs a sandbox may reach by address: the operator's network.allowCIDRs and the IP
@@ -60,11 +51,12 @@ Result<std::vector<net::Cidr>> allowedCidrs(const plan::SandboxPlan& plan) {
 
 std::string Runtime::vethName() const {
   // New at every start: the previous start's veth may still be on its way out with its old
-  // network namespace (the kernel tears that down asynchronously).
-  uint32_t salt = 0;
-  if (::getrandom(&salt, sizeof salt, 0) != sizeof salt) salt = static_cast<uint32_t>(::getpid());
+  // network namespace (the kernel tears that down asynchronously). Random, so neither other
+  // sandboxes nor other km homes collide (a clash would fail the create, not mix them up).
+  uint32_t r = 0;
+  if (::getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<uint32_t>(::getpid()) * 2654435761u;
   char buf[16];
-  std::snprintf(buf, sizeof buf, "%s%08x", net::kVethPrefix, fnv1a(fs::absolutePath(km_home_) + "/" + plan_.id) ^ salt);
+  std::snprintf(buf, sizeof buf, "%s%08x", net::kVethPrefix, r);
   return buf;
 }
 

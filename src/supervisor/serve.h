@@ -21,4 +21,8 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
 Result<Started> finishStart(const Options& o, int ready_read, const Status& side,
                             const std::string& log_path);
 
+// In a freshly forked supervisor: a session of its own, stdin from /dev/null, stdout and
+// stderr appended to `log_path`. Exits the process (127) when it cannot.
+void detachStdio(const std::string& log_path);
+
 }  // namespace km::supervisor::detail

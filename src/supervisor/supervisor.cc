@@ -338,6 +338,18 @@ Result<Started> finishStart(const Options& o, int ready_read, const Status& side
 
 }  // namespace detail
 
+void detail::detachStdio(const std::string& log_path) {
+  ::setsid();
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (null_fd < 0 || log_fd < 0) ::_exit(127);
+  ::dup2(null_fd, 0);
+  ::dup2(log_fd, 1);
+  ::dup2(log_fd, 2);
+  if (null_fd > 2) ::close(null_fd);
+  if (log_fd > 2) ::close(log_fd);
+}
+
 Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
                             const std::string& log_path, const std::function<Status()>& meanwhile) {
   auto pipe = sys::pipe();
@@ -349,13 +361,7 @@ Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
     // A second fork: the supervisor is nobody's child here, so it outlives the caller and
     // is never left a zombie of a long-running one.
     if (::fork() != 0) ::_exit(0);
-    ::setsid();
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (null_fd < 0 || log_fd < 0) ::_exit(127);
-    ::dup2(null_fd, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
+    detail::detachStdio(log_path);
     int ready = ::fcntl(write_end.get(), F_DUPFD_CLOEXEC, 3);
     // Nothing of the caller's (its database connection above all) may stay open here.
     sys::closeFdsFrom(3, ready);
