@@ -36,6 +36,32 @@ expect_rc 0
 has "$OUT" "Usage: km profile show"
 has "$OUT" "--resolved"
 
+# A named command gets only its own options declared (faster start); global options before
+# it (with their values), aliases and help must still work as with the whole table.
+km --home "$TMP/h" --config "$TMP/missing.yaml" --profile-path "$TMP" help validate
+expect_rc 0
+has "$OUT" "Usage: km validate"
+km --home="$TMP/h" create --help
+expect_rc 0
+has "$OUT" "Usage: km create"
+has "$OUT" "--dry-run"
+km --home "$TMP/h" ls --json
+expect_rc 0
+has "$OUT" "["
+km --home "$TMP/h" list --bogus
+expect_rc 2
+has "$ERR" "--bogus"
+has "$ERR" "km list --help"
+km --json validate
+expect_rc 2
+has "$ERR" "km validate --help"
+# An option's value that happens to be a command's name is still the value.
+pushd "$TMP" >/dev/null
+km --home create list
+expect_rc 0
+has "$OUT" "SANDBOX ID"
+popd >/dev/null
+
 # usage errors: exit 2 and a hint on stderr
 km frobnicate
 expect_rc 2
