@@ -60,10 +60,8 @@ Result<Netlink> Netlink::open(pid_t netns_of) {
 
 Status Netlink::createVeth(const std::string& host_name, const std::string& peer_name, pid_t peer_pid) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  nlmsghdr* nlh = nullptr;
+  auto* ifm = putRequest<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, &nlh);
   ifm->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz(nlh, IFLA_IFNAME, host_name.c_str());
   nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -82,10 +80,8 @@ Status Netlink::createVeth(const std::string& host_name, const std::string& peer
 
 Result<int> Netlink::linkIndex(const std::string& name) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_GETLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  nlmsghdr* nlh = nullptr;
+  auto* ifm = putRequest<ifinfomsg>(buf, RTM_GETLINK, NLM_F_REQUEST, &nlh);
   ifm->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
   int index = 0;
@@ -102,10 +98,8 @@ Result<int> Netlink::linkIndex(const std::string& name) {
 
 Status Netlink::addAddress(int index, const IpAddress& address, int prefix) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWADDR;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  nlmsghdr* nlh = nullptr;
+  auto* ifa = putRequest<ifaddrmsg>(buf, RTM_NEWADDR, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, &nlh);
   ifa->ifa_family = address.v6 ? AF_INET6 : AF_INET;
   ifa->ifa_prefixlen = static_cast<unsigned char>(prefix);
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
@@ -119,10 +113,8 @@ Status Netlink::addAddress(int index, const IpAddress& address, int prefix) {
 
 Status Netlink::setUp(int index) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  nlmsghdr* nlh = nullptr;
+  auto* ifm = putRequest<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &nlh);
   ifm->ifi_family = AF_UNSPEC;
   ifm->ifi_index = index;
   ifm->ifi_flags = IFF_UP;
@@ -132,10 +124,8 @@ Status Netlink::setUp(int index) {
 
 Status Netlink::addDefaultRoute(int index, const IpAddress& gateway) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_NEWROUTE;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK;
-  auto* rtm = static_cast<rtmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
+  nlmsghdr* nlh = nullptr;
+  auto* rtm = putRequest<rtmsg>(buf, RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, &nlh);
   rtm->rtm_family = gateway.v6 ? AF_INET6 : AF_INET;
   rtm->rtm_dst_len = 0;
   rtm->rtm_table = RT_TABLE_MAIN;
@@ -149,10 +139,8 @@ Status Netlink::addDefaultRoute(int index, const IpAddress& gateway) {
 
 Status Netlink::deleteLink(const std::string& name) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_DELLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  auto* ifm = static_cast<ifinfomsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+  nlmsghdr* nlh = nullptr;
+  auto* ifm = putRequest<ifinfomsg>(buf, RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, &nlh);
   ifm->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
   return impl_->request(nlh, "deleting " + name);
@@ -160,10 +148,8 @@ Status Netlink::deleteLink(const std::string& name) {
 
 Result<std::vector<Cidr>> Netlink::addresses4() {
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = RTM_GETADDR;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
+  nlmsghdr* nlh = nullptr;
+  auto* ifa = putRequest<ifaddrmsg>(buf, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &nlh);
   ifa->ifa_family = AF_INET;
   std::vector<Cidr> out;
   auto cb = [](const nlmsghdr* h, void* d) -> int {

@@ -1,7 +1,9 @@
 #include "net/netlink_io.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <sched.h>
 
 #include <cerrno>
@@ -21,6 +23,25 @@ int mnlRequest(mnl_socket* nl, nlmsghdr* nlh, char* buf, size_t size,
     if (rc < 0) return errno;
     if (rc == MNL_CB_STOP) return 0;
   }
+}
+
+nlmsghdr* putHeader(char* buf, uint16_t type, uint16_t flags, uint32_t seq) {
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
+  nlh->nlmsg_type = type;
+  nlh->nlmsg_flags = flags;
+  nlh->nlmsg_seq = seq;
+  return nlh;
+}
+
+void* putExtraHeader(nlmsghdr* nlh, size_t size) { return mnl_nlmsg_put_extra_header(nlh, size); }
+
+nlmsghdr* putNfRequest(char* buf, uint16_t type, uint16_t flags, uint8_t family, uint16_t res_id, uint32_t seq) {
+  nlmsghdr* nlh = nullptr;
+  auto* nfg = putRequest<nfgenmsg>(buf, type, flags, &nlh, seq);
+  nfg->nfgen_family = family;
+  nfg->version = NFNETLINK_V0;
+  nfg->res_id = htons(res_id);
+  return nlh;
 }
 
 Status inNetnsOf(pid_t pid, const std::function<void()>& fn) {

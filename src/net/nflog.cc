@@ -20,15 +20,7 @@ namespace {
 Error nflogError(std::string_view what, int err) { return sys::errnoError("nflog", what, err); }
 
 nlmsghdr* configHeader(char* buf, uint16_t group, uint32_t seq) {
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  nlh->nlmsg_seq = seq;
-  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-  nfg->nfgen_family = AF_UNSPEC;
-  nfg->version = NFNETLINK_V0;
-  nfg->res_id = htons(group);
-  return nlh;
+  return putNfRequest(buf, (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, AF_UNSPEC, group, seq);
 }
 
 // Destination, port and protocol from the start of an IP packet.

@@ -121,14 +121,8 @@ Result<bool> tablePresent(const std::string& name) {
   } closer{nl};
   if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) return sys::errnoError("netlink bind", "nftables", errno);
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
-  nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-  nlh->nlmsg_seq = 1;
-  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-  nfg->nfgen_family = NFPROTO_INET;
-  nfg->version = NFNETLINK_V0;
-  nfg->res_id = 0;
+  nlmsghdr* nlh = putNfRequest(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK,
+                               NFPROTO_INET, 0, 1);
   mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name.c_str());
   int err = mnlRequest(nl, nlh, buf, sizeof buf);
   if (err == ENOENT) return false;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/sys.h"
+#include "net/netlink_io.h"
 #include "net/nft.h"
 
 namespace km::net {
@@ -46,15 +47,7 @@ class Batch {
 
  private:
   nlmsghdr* header(uint16_t type, uint16_t flags, uint8_t family, uint16_t res_id) {
-    nlmsghdr* nlh = mnl_nlmsg_put_header(buf_.data() + used_);
-    nlh->nlmsg_type = type;
-    nlh->nlmsg_flags = flags;
-    nlh->nlmsg_seq = ++seq_;
-    auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
-    nfg->nfgen_family = family;
-    nfg->version = NFNETLINK_V0;
-    nfg->res_id = htons(res_id);
-    return nlh;
+    return putNfRequest(buf_.data() + used_, type, flags, family, res_id, ++seq_);
   }
   void begin(uint16_t type) {
     nlmsghdr* nlh = header(type, NLM_F_REQUEST, AF_UNSPEC, NFNL_SUBSYS_NFTABLES);
