@@ -123,3 +123,22 @@ fake_internet_down() {
   ip link del "$FI_IF" 2>/dev/null || true
   ip netns del "$FI_NS" 2>/dev/null || true
 }
+
+# Writes a sandbox profile for the network tests: net_profile FILE NAME PREFIX ENFORCEMENT
+# SUFFIXES HOSTS, the last two as YAML flow lists ("[.anthropic.com]", "[github.com]").
+net_profile() {
+  cat >"$1" <<YAML
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata: {name: $2, prefix: $3}
+extends: hardened
+spec:
+  lifecycle: {ttl: "0", idleTimeout: "1h", teardownPolicy: destroy}
+  runtime: {substrate: local}
+  network:
+    enforcement: $4
+    egress:
+      allowedDNSSuffixes: $5
+      allowedHosts: $6
+YAML
+}

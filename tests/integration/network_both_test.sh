@@ -13,20 +13,7 @@ extra_cleanup() {
 before="$(kernel_snapshot)"
 fake_internet_up
 
-cat > "$KM_HOME/net.yaml" <<'YAML'
-apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata: {name: net-both, prefix: kb}
-extends: hardened
-spec:
-  lifecycle: {ttl: "0", idleTimeout: "1h", teardownPolicy: destroy}
-  runtime: {substrate: local}
-  network:
-    enforcement: both
-    egress:
-      allowedDNSSuffixes: [.anthropic.com, example.org]
-      allowedHosts: [github.com]
-YAML
+net_profile "$KM_HOME/net.yaml" net-both kb both "[.anthropic.com, example.org]" "[github.com]"
 SB="$(km create "$KM_HOME/net.yaml")"
 LOG="$KM_HOME/sandboxes/$SB/network.log"
 HOST_END="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostAddress"])' "$KM_HOME/sandboxes/$SB/net.json")"

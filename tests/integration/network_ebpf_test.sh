@@ -10,20 +10,7 @@ extra_cleanup() { fake_internet_down; }
 before="$(kernel_snapshot)"
 fake_internet_up
 
-cat > "$KM_HOME/net.yaml" <<'YAML'
-apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata: {name: net-ebpf, prefix: ke}
-extends: hardened
-spec:
-  lifecycle: {ttl: "0", idleTimeout: "1h", teardownPolicy: destroy}
-  runtime: {substrate: local}
-  network:
-    enforcement: ebpf
-    egress:
-      allowedDNSSuffixes: [anthropic.com]
-      allowedHosts: [github.com, 203.0.113.30]
-YAML
+net_profile "$KM_HOME/net.yaml" net-ebpf ke ebpf "[anthropic.com]" "[github.com, 203.0.113.30]"
 SB="$(km create "$KM_HOME/net.yaml")"
 LOG="$KM_HOME/sandboxes/$SB/network.log"
 INIT="$(cut -d' ' -f1 "$KM_HOME/sandboxes/$SB/init")"

@@ -12,20 +12,7 @@ extra_cleanup() {
 before="$(kernel_snapshot)"
 fake_internet_up
 
-cat > "$KM_HOME/net.yaml" <<'YAML'
-apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata: {name: net-proxy, prefix: kp}
-extends: hardened
-spec:
-  lifecycle: {ttl: "0", idleTimeout: "1h", teardownPolicy: destroy}
-  runtime: {substrate: local}
-  network:
-    enforcement: proxy
-    egress:
-      allowedDNSSuffixes: [.anthropic.com]
-      allowedHosts: [github.com]
-YAML
+net_profile "$KM_HOME/net.yaml" net-proxy kp proxy "[.anthropic.com]" "[github.com]"
 SB="$(km create "$KM_HOME/net.yaml")"
 LOG="$KM_HOME/sandboxes/$SB/network.log"
 INIT="$(cut -d' ' -f1 "$KM_HOME/sandboxes/$SB/init")"
