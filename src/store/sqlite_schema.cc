@@ -138,6 +138,10 @@ Status prepareDatabase(Db& db) {
   KM_TRY(checkIdentity(*id));
   KM_TRY(setJournalModeWal(db));
   KM_TRY(db.exec("PRAGMA synchronous = NORMAL"));  // durable at checkpoints; safe in WAL
+  // Connections do not checkpoint on close (sqlite_db.cc), so the WAL file is kept between
+  // commands: truncate it back to this size after each checkpoint instead of letting it stay
+  // at its largest.
+  KM_TRY(db.exec("PRAGMA journal_size_limit = 4194304"));
   KM_TRY(db.exec("PRAGMA foreign_keys = ON"));
   if (upToDate(*id)) return ok();
   return migrate(db);

@@ -1,5 +1,6 @@
 // Prepared: the supervisor forked before the plan exists; the plan follows through a pipe.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -114,7 +115,13 @@ Result<Started> Prepared::start(const Options& o, const plan::SandboxPlan& plan,
                                 const std::function<Status()>& meanwhile) {
   if (!plan_write_.valid()) return internalError("Prepared::start called twice");
   std::string request = doc::toJson(encode(o, plan, log_path), -1);
+  // If the supervisor died already, the write fails with EPIPE (reported below) instead of
+  // SIGPIPE ending km silently.
+  struct sigaction ignore {}, old {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old);
   Status sent = sys::writeAll(plan_write_.get(), request, "plan pipe");
+  ::sigaction(SIGPIPE, &old, nullptr);
   plan_write_.reset();
   if (!sent) return std::move(sent).error();
   Status side = meanwhile();

@@ -98,6 +98,12 @@ Status Runtime::start(bool first_start) {
     if (!staged) return std::move(staged).error();
     staged_ = std::move(*staged);
   }
+  // Whatever ends this function, no staged init outlives it: launch() takes it on success,
+  // and on any error before that it is ended here with its namespaces.
+  struct EndStaged {
+    local::StagedInit& s;
+    ~EndStaged() { s = {}; }
+  } end_staged{staged_};
   for (const std::string* d : {&layout_.upper, &layout_.work, &layout_.root, &layout_.workspace,
                                &layout_.home, &layout_.root_home}) {
     KM_TRY(sys::makeDirs(*d, 0755));

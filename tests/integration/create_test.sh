@@ -49,6 +49,14 @@ id="$(echo "$json" | json_field id)"
 [[ "$id" =~ ^sb-[0-9a-f]{8}$ ]] || fail "default prefix sb: $id"
 expect_eq "$(echo "$json" | json_field status)" running "--json status object"
 expect_eq "$(echo "$json" | json_field resources.cpuMillis)" 2000 "t3.small → 2 CPUs"
+# Neither init nor supervisor stays in the creator's session (a Ctrl-C or hangup there must
+# not reach the sandbox). Field 6 of /proc/PID/stat is the session id.
+own_sid="$(awk '{print $6}' /proc/$$/stat)"
+for who in init supervisor; do
+  pid="$(echo "$json" | json_field "$who.pid")"
+  sid="$(awk '{print $6}' "/proc/$pid/stat")"
+  [[ "$sid" != "$own_sid" ]] || fail "the sandbox's $who (pid $pid) is in the creator's session $own_sid"
+done
 
 # A terminal stays a terminal; without one, stdin is a pipe.
 tty_out="$(script -qec "$KM exec $id -- sh -c '[ -t 0 ] && [ -t 1 ] && echo tty-yes'" /dev/null | tr -d '\r')"

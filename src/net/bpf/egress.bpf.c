@@ -88,8 +88,8 @@ struct {
   __uint(max_entries, 1 << 18);
 } km_events SEC(".maps");
 
-// Allowed connects, per CPU (see egress_shared.h); max_entries is set to the number of
-// possible CPUs at load.
+// Allowed connects, a ring per CPU (see egress_shared.h); max_entries is set at load to the
+// number of possible CPUs, at most KM_LOG_SETS.
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(map_flags, BPF_F_MMAPABLE);
@@ -128,16 +128,17 @@ static __always_inline void report(__u8 family, const void* addr, __u16 port_be,
 // Allows: this CPU's slot ring, no lock and no wakeup until it is half full.
 static __always_inline void report_allow(__u64 now, __u8 family, const void* addr, __u16 port_be,
                                          __u8 proto, __u8 reason) {
-  __u32 cpu = bpf_get_smp_processor_id();
-  struct km_cpu_log* log = bpf_map_lookup_elem(&km_allowlog, &cpu);
+  __u32 set = bpf_get_smp_processor_id() % KM_LOG_SETS;
+  struct km_cpu_log* log = bpf_map_lookup_elem(&km_allowlog, &set);
   if (!log) {
     report(family, addr, port_be, proto, KM_VERDICT_ALLOW, reason);
     return;
   }
-  // Claiming the slot first (a full barrier) tells the reader that its old record may be
-  // going; publishing seq with an exchange orders the record before it.
+  // Claim an index, mark the slot being written, fill it, publish: the exchanges are full
+  // barriers, so a reader that sees the final seq sees the whole record.
   __u64 idx = __sync_fetch_and_add(&log->head, 1);
   struct km_slot* slot = &log->slots[idx & (KM_LOG_SLOTS - 1)];
+  __sync_lock_test_and_set(&slot->seq, 0);
   fill(&slot->ev, now, family, addr, port_be, proto, KM_VERDICT_ALLOW, reason);
   __sync_lock_test_and_set(&slot->seq, idx + 1);
   // Every quarter ring, see how far behind the reader is (its tail is a cache line another

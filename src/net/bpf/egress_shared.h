@@ -66,14 +66,16 @@ enum km_reason {
 };
 
 /* Allowed connects are the common case and are logged without the ring buffer (whose
- * reservation takes a lock with interrupts masked): each CPU has its own ring of slots in an
- * mmap-able array (one element per possible CPU). A writer claims index `head` with an
- * atomic add, fills the slot and publishes `seq` = index + 1 with an exchange. The
- * supervisor reads from `tail` (which it keeps here): it takes a slot when `seq` is the
- * index it expects and, after copying, `head` shows that no writer has claimed the slot
- * again; otherwise the record counts as lost, never as a torn record. Writers wake the
- * reader through the ring buffer when it falls half a ring behind. */
-#define KM_LOG_SLOTS 512 /* per CPU; a power of two */
+ * reservation takes a lock with interrupts masked): up to KM_LOG_SETS rings of slots in an
+ * mmap-able array, one per CPU (CPUs beyond KM_LOG_SETS share: cpu % KM_LOG_SETS). A
+ * writer claims index `head` with an atomic add, marks the slot's `seq` 0 (being written),
+ * fills it and publishes `seq` = index + 1, both with exchanges. The supervisor reads from
+ * `tail` (which it keeps here), seqlock-style: it takes a slot when `seq` is the index it
+ * expects before and after copying it and `head` shows that no later writer has claimed the
+ * slot; otherwise the record counts as lost, never as a torn record. Writers wake the reader
+ * through the ring buffer when it falls half a ring behind. */
+#define KM_LOG_SLOTS 512 /* per ring; a power of two */
+#define KM_LOG_SETS 16   /* rings at most (memory: 32 KiB each) */
 
 struct km_event {
   __u64 ts_ns; /* CLOCK_MONOTONIC */
@@ -95,8 +97,9 @@ struct km_slot {
 
 struct km_cpu_log {
   __u64 head; /* next index to write (written by the programs) */
-  __u64 tail; /* next index to read (written by the supervisor) */
-  __u64 pad[6];
+  __u64 pad1[7];
+  __u64 tail; /* next index to read (written by the supervisor), on a cache line of its own */
+  __u64 pad2[7];
   struct km_slot slots[KM_LOG_SLOTS];
 };
 

@@ -107,7 +107,9 @@ struct EgressGate::Impl {
     bpf_map_info info{};
     uint32_t len = sizeof info;
     if (int rc = bpf_obj_get_info_by_fd(allowlog.get(), &info, &len); rc) return bpfError("reading the allow log's size", rc);
-    if (info.value_size < sizeof(km_cpu_log)) return internalError("the pinned allow log has an unexpected layout");
+    if (info.value_size != sizeof(km_cpu_log)) {
+      return internalError("the pinned allow log has another layout (made by a different km version)");
+    }
     log_stride = (info.value_size + 7) & ~size_t{7};
     log_cpus = info.max_entries;
     size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
@@ -132,7 +134,7 @@ struct EgressGate::Impl {
         km_slot& slot = log->slots[tail & (KM_LOG_SLOTS - 1)];
         std::atomic_ref<__u64> seq(slot.seq);
         uint64_t before = seq.load(std::memory_order_acquire);
-        if (before < tail + 1) break;  // claimed, still being written: the next drain
+        if (before < tail + 1) break;  // claimed, still being written (0): the next drain
         if (before != tail + 1) {  // already overwritten by a later record
           ++lost;
           continue;
@@ -140,9 +142,10 @@ struct EgressGate::Impl {
         km_event e;
         std::memcpy(&e, &slot.ev, sizeof e);
         std::atomic_thread_fence(std::memory_order_acquire);
-        // A writer claims an index (head) before it touches the slot: while head has not
-        // reached tail + KM_LOG_SLOTS, nobody has started overwriting what we copied.
-        if (head_ref.load(std::memory_order_relaxed) - tail > KM_LOG_SLOTS) {
+        // Still our record (a writer of any lap marks the slot 0 before touching it), and no
+        // later writer has claimed the slot since (head counts claims, written or not).
+        if (seq.load(std::memory_order_relaxed) != tail + 1 ||
+            head_ref.load(std::memory_order_relaxed) - tail > KM_LOG_SLOTS) {
           ++lost;
           continue;
         }
@@ -189,7 +192,7 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   } closer{skel};
   int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return bpfError("counting the possible CPUs", cpus);
-  (void)bpf_map__set_max_entries(skel->maps.km_allowlog, static_cast<uint32_t>(cpus));
+  (void)bpf_map__set_max_entries(skel->maps.km_allowlog, static_cast<uint32_t>(std::min(cpus, KM_LOG_SETS)));
   if (proxy_port == 0) {
     // Only `both` redirects connections; without it the redirect maps stay unused.
     (void)bpf_map__set_max_entries(skel->maps.km_orig, 1);

@@ -203,6 +203,9 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
     (void)sys::writeAll(ready, "error: " + e.message(), "ready pipe");
     ::_exit(1);
   };
+  // A session of its own: it was forked before the supervisor left the creator's session,
+  // and a Ctrl-C or hangup meant for the creator's terminal must not reach the sandbox.
+  ::setsid();
   if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
     fail(sys::errnoError("unshare", "sandbox namespaces", errno));
   }
