@@ -25,6 +25,15 @@ int mnlRequest(mnl_socket* nl, nlmsghdr* nlh, char* buf, size_t size,
   }
 }
 
+void MnlSocketCloser::operator()(mnl_socket* s) const { mnl_socket_close(s); }
+
+Result<MnlSocket> openNetlink(int bus, const std::string& what) {
+  MnlSocket nl(mnl_socket_open2(bus, SOCK_CLOEXEC));
+  if (!nl) return sys::errnoError("netlink", what, errno);
+  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) return sys::errnoError("netlink bind", what, errno);
+  return nl;
+}
+
 nlmsghdr* putHeader(char* buf, uint16_t type, uint16_t flags, uint32_t seq) {
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = type;

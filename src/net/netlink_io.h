@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/result.h"
@@ -15,6 +16,16 @@ struct mnl_socket;
 struct nlmsghdr;
 
 namespace km::net {
+
+// A bound netlink socket, closed when it goes.
+struct MnlSocketCloser {
+  void operator()(mnl_socket* s) const;
+};
+using MnlSocket = std::unique_ptr<mnl_socket, MnlSocketCloser>;
+
+// Opens and binds a netlink socket on `bus` (NETLINK_NETFILTER, …) in the calling thread's
+// network namespace; errors name `what` ("nftables").
+[[nodiscard]] Result<MnlSocket> openNetlink(int bus, const std::string& what);
 
 // Sends `nlh` and reads until its ACK or the end of a dump, calling `cb` (an mnl_cb_t, may
 // be null) for each data message. Returns 0, or the errno that ended it (the kernel's error

@@ -113,18 +113,13 @@ Result<bool> hostRulesPresent() { return tablePresent("km"); }
 Result<bool> tablePresent(const std::string& name) {
   // One nfnetlink GETTABLE request: much cheaper than listing through libnftables, which
   // would first fetch the host's whole ruleset.
-  mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-  if (!nl) return sys::errnoError("netlink", "nftables", errno);
-  struct Closer {
-    mnl_socket* s;
-    ~Closer() { mnl_socket_close(s); }
-  } closer{nl};
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) return sys::errnoError("netlink bind", "nftables", errno);
+  auto nl = openNetlink(NETLINK_NETFILTER, "nftables");
+  if (!nl) return std::move(nl).error();
   char buf[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = putNfRequest(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK,
                                NFPROTO_INET, 0, 1);
   mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name.c_str());
-  int err = mnlRequest(nl, nlh, buf, sizeof buf);
+  int err = mnlRequest(nl->get(), nlh, buf, sizeof buf);
   if (err == ENOENT) return false;
   if (err != 0) return sys::errnoError("nftables", "looking up table inet " + name, err);
   return true;

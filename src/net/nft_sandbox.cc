@@ -192,13 +192,9 @@ void chain(Batch& b, const char* name, const char* type, uint32_t hook, int32_t 
 
 // Sends the batch and waits for every ACK; the first error the kernel reports wins.
 Status send(const Batch& b) {
-  mnl_socket* nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-  if (!nl) return sys::errnoError("netlink", "nftables", errno);
-  struct Closer {
-    mnl_socket* s;
-    ~Closer() { mnl_socket_close(s); }
-  } closer{nl};
-  if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) return sys::errnoError("netlink bind", "nftables", errno);
+  auto opened = openNetlink(NETLINK_NETFILTER, "nftables");
+  if (!opened) return std::move(opened).error();
+  mnl_socket* nl = opened->get();
   timeval tv{2, 0};  // the kernel answers at once; never hang a create on it
   ::setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   if (mnl_socket_sendto(nl, b.data(), b.size()) < 0) return sys::errnoError("netlink send", "nftables rules", errno);
