@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,7 +15,9 @@
 #include <cstring>
 
 #include "core/sys.h"
+#include "net/nflog.h"
 #include "net/nft.h"
+#include "support/run_command.h"
 
 namespace km::net {
 namespace {
@@ -137,11 +140,6 @@ TEST(Netlink, VethIntoAnotherNamespace) {
   if (auto nl = Netlink::open()) (void)nl->deleteLink(host_if);
 }
 
-}  // namespace
-}  // namespace km::net
-
-namespace km::net {
-namespace {
 
 TEST(Nft, TablePresence) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
@@ -165,28 +163,7 @@ TEST(Nft, ErrorsCarryNftsMessage) {
   (void)nftRun("delete table inet km_bogus_test\n");
 }
 
-}  // namespace
-}  // namespace km::net
-
-#include <poll.h>
-
-#include <cstdio>
-
-#include "net/nflog.h"
-
-namespace km::net {
-namespace {
-
-std::string runCapture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
+using test::runCapture;
 
 // The proxy-mode rules, written as one nfnetlink batch, read back by the real nft, and
 // exercised: a refused TCP connect gets a reset at once and is logged to NFLOG.

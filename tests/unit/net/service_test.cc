@@ -20,6 +20,7 @@
 #include "core/sys.h"
 #include "doc/json_io.h"
 #include "doc/node.h"
+#include "support/run_command.h"
 
 namespace km::net {
 namespace {
@@ -36,16 +37,7 @@ uint16_t freePort() {
   return ntohs(sa.sin_port);
 }
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
+using test::runCapture;
 
 std::string slurp(const std::string& path) {
   std::ifstream f(path);
@@ -103,7 +95,7 @@ class ServiceTest : public ::testing::Test {
     service_ = std::move(*s);
   }
   std::string dig(const std::string& args) {
-    return run("dig @127.0.0.1 -p " + std::to_string(port_) + " +time=2 +tries=1 " + args + " 2>&1");
+    return runCapture("dig @127.0.0.1 -p " + std::to_string(port_) + " +time=2 +tries=1 " + args + " 2>&1");
   }
 
   std::string dir_;
