@@ -99,7 +99,7 @@ Status Runtime::start(bool first_start) {
     staged_ = std::move(*staged);
   }
   // Whatever ends this function, no staged init outlives it: launch() takes it on success,
-  // and on any error before that it is ended here with its namespaces.
+  // and on any error before that it is ended here, its network namespace (and veth) with it.
   struct EndStaged {
     local::StagedInit& s;
     ~EndStaged() { s = {}; }
@@ -126,13 +126,11 @@ Status Runtime::start(bool first_start) {
   spec.km_home = fs::absolutePath(km_home_);
   spec.first_start = first_start;
   if (auto s = staged_.namespacesReady(); !s) {
-    staged_ = {};
     (void)cgroups_.remove();
     return std::move(s).error();
   }
   if (auto s = startNetwork(staged_.pid(), spec.resolv_conf); !s) {
     stopNetwork();
-    staged_ = {};  // ends the staged init, and its network namespace with it
     (void)cgroups_.remove();
     return std::move(s).error().context("setting up the sandbox's network");
   }
