@@ -149,6 +149,15 @@ static __always_inline void report_allow(__u64 now, __u8 family, const void* add
   }
 }
 
+// Points an IPv4 connect somewhere else: `mapped` says the socket is IPv6 and the address
+// ::ffff:a.b.c.d (a constant at every call, so each program keeps only its own store).
+static __always_inline void rewrite4(struct bpf_sock_addr* ctx, __u32 ip, int mapped) {
+  if (mapped)
+    ctx->user_ip6[3] = ip;
+  else
+    ctx->user_ip4 = ip;
+}
+
 // Sends a connection to the transparent proxy on the host end, remembering where it was
 // going under the socket's cookie. `mapped`: the socket is IPv6 (address ::ffff:a.b.c.d).
 static __always_inline void redirect4(struct bpf_sock_addr* ctx, struct km_config* cfg, __u32 ip,
@@ -159,10 +168,7 @@ static __always_inline void redirect4(struct bpf_sock_addr* ctx, struct km_confi
   o.family = AF_INET;
   __u64 cookie = bpf_get_socket_cookie(ctx);
   bpf_map_update_elem(&km_orig, &cookie, &o, BPF_ANY);
-  if (mapped)
-    ctx->user_ip6[3] = cfg->resolver4;
-  else
-    ctx->user_ip4 = cfg->resolver4;
+  rewrite4(ctx, cfg->resolver4, mapped);
   ctx->user_port = cfg->proxy_port;
   report(AF_INET, &ip, port_be, IPPROTO_TCP, KM_VERDICT_REDIRECT, KM_REASON_L7);
 }
@@ -190,8 +196,9 @@ static __always_inline int allowed(const struct km_allow* a, __u64 now) {
   return a->expires_ns == 0 || a->expires_ns > now;
 }
 
-// The IPv4 policy; may rewrite the destination (DNS to the resolver). Returns 1 = go on.
-static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 proto) {
+// The IPv4 policy, for IPv4 sockets and IPv4-mapped addresses on IPv6 ones alike; may
+// rewrite the destination (DNS to the resolver, proxied hosts to the proxy). 1 = go on.
+static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 proto, int mapped) {
   __u32 zero = 0;
   struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
   __u16 port = (__u16)ctx->user_port;
@@ -200,7 +207,7 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
   if (port == bpf_htons(53)) {
     // DNS to the resolver itself is logged by the resolver; only redirects are news here.
     if (ip != cfg->resolver4) {
-      ctx->user_ip4 = cfg->resolver4;
+      rewrite4(ctx, cfg->resolver4, mapped);
       report(AF_INET, &ip, port, proto, KM_VERDICT_REDIRECT, KM_REASON_DNS_REDIRECT);
     }
     return 1;
@@ -214,7 +221,7 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
   __u64 now = bpf_ktime_get_ns();
   if (allowed(a, now)) {
     if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port && proto == IPPROTO_TCP) {
-      redirect4(ctx, cfg, ip, port, 0);
+      redirect4(ctx, cfg, ip, port, mapped);
       return 1;
     }
     report_allow(now, AF_INET, &ip, port, proto, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
@@ -232,36 +239,7 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
   w[3] = ctx->user_ip6[3];
   __u16 port = (__u16)ctx->user_port;
   // ::ffff:a.b.c.d on a dual-stack socket is IPv4 traffic: the IPv4 rules decide.
-  if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) {
-    __u32 zero = 0;
-    struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
-    __u32 ip = w[3];
-    if ((bpf_ntohl(ip) >> 24) == 127) return 1;
-    if (!cfg) return 0;
-    if (port == bpf_htons(53)) {
-      if (ip != cfg->resolver4) {
-        ctx->user_ip6[3] = cfg->resolver4;
-        report(AF_INET, &ip, port, proto, KM_VERDICT_REDIRECT, KM_REASON_DNS_REDIRECT);
-      }
-      return 1;
-    }
-    if (ip == cfg->resolver4) {
-      report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, KM_REASON_HOST_PORT);
-      return 0;
-    }
-    struct km_allow* a = lookup4(ip);
-    __u64 now = bpf_ktime_get_ns();
-    if (allowed(a, now)) {
-      if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port && proto == IPPROTO_TCP) {
-        redirect4(ctx, cfg, ip, port, 1);
-        return 1;
-      }
-      report_allow(now, AF_INET, &ip, port, proto, a->expires_ns ? KM_REASON_RESOLVED : KM_REASON_CIDR);
-      return 1;
-    }
-    report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, a ? KM_REASON_EXPIRED : KM_REASON_NOT_ALLOWED);
-    return 0;
-  }
+  if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) return check4(ctx, w[3], proto, 1);
   if (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1)) return 1;  // ::1
   if (port == bpf_htons(53)) {
     // No IPv6 path to the resolver: DNS over IPv6 elsewhere is refused, never leaked.
@@ -285,10 +263,10 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
 }
 
 SEC("cgroup/connect4")
-int km_connect4(struct bpf_sock_addr* ctx) { return check4(ctx, ctx->user_ip4, (__u8)ctx->protocol); }
+int km_connect4(struct bpf_sock_addr* ctx) { return check4(ctx, ctx->user_ip4, (__u8)ctx->protocol, 0); }
 
 SEC("cgroup/sendmsg4")
-int km_sendmsg4(struct bpf_sock_addr* ctx) { return check4(ctx, ctx->user_ip4, IPPROTO_UDP); }
+int km_sendmsg4(struct bpf_sock_addr* ctx) { return check4(ctx, ctx->user_ip4, IPPROTO_UDP, 0); }
 
 SEC("cgroup/connect6")
 int km_connect6(struct bpf_sock_addr* ctx) { return check6(ctx, (__u8)ctx->protocol); }

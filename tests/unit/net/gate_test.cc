@@ -24,6 +24,7 @@
 
 #include "core/sys.h"
 #include "net/bpf/egress_shared.h"
+#include "net/link.h"
 
 namespace km::net {
 namespace {
@@ -234,6 +235,92 @@ TEST_F(Gate, ReopenedFromPins) {
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0], ENETUNREACH);
   EXPECT_EQ(got[1], EPERM);
+}
+
+// Enforcement both: TCP to a host the proxy must see goes to the transparent proxy, from an
+// IPv4 socket and from a dual-stack one (::ffff:a.b.c.d) alike, and the proxy can find the
+// original destination by the client's port; the proxy port itself may be dialled both ways,
+// other host ports neither way.
+TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
+  constexpr uint16_t kProxyPort = 15001;
+  auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("10.77.0.1"), kProxyPort);
+  ASSERT_TRUE(gate) << gate.error().message();
+  ASSERT_TRUE(gate->allow(*IpAddress::parse("203.0.113.30"), 300, /*via_proxy=*/true));
+  auto got = inSandbox([] {
+    // The "host end" is an address on the namespace's loopback, with the proxy listening.
+    auto nl = Netlink::open();
+    if (!nl) return std::vector<int>{-100};
+    auto lo = nl->linkIndex("lo");
+    if (!lo || !nl->addAddress(*lo, *IpAddress::parse("10.77.0.1"), 32)) return std::vector<int>{-101};
+    int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(kProxyPort);
+    ::inet_pton(AF_INET, "10.77.0.1", &sa.sin_addr);
+    if (::bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(srv, 16) != 0) {
+      return std::vector<int>{-102};
+    }
+    // errno of the connect, then the client's local port (0 when it failed).
+    std::vector<int> out;
+    auto attempt = [&](int family, const char* addr, uint16_t port) {
+      int s = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      sockaddr_storage ss{};
+      socklen_t len;
+      if (family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        ::inet_pton(AF_INET, addr, &a->sin_addr);
+        len = sizeof *a;
+      } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        ::inet_pton(AF_INET6, addr, &a->sin6_addr);
+        len = sizeof *a;
+      }
+      int rc = ::connect(s, reinterpret_cast<sockaddr*>(&ss), len);
+      out.push_back(rc == 0 ? 0 : errno);
+      sockaddr_storage local{};
+      socklen_t llen = sizeof local;
+      int port_out = 0;
+      if (rc == 0 && ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &llen) == 0) {
+        port_out = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                                           : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+      }
+      out.push_back(port_out);
+      ::close(s);
+    };
+    attempt(AF_INET, "203.0.113.30", 443);          // proxied host: to the proxy
+    attempt(AF_INET6, "::ffff:203.0.113.30", 443);  // the same through a dual-stack socket
+    attempt(AF_INET, "10.77.0.1", kProxyPort);      // the proxy port, dialled directly
+    attempt(AF_INET6, "::ffff:10.77.0.1", kProxyPort);
+    attempt(AF_INET, "10.77.0.1", 22);              // any other port of the host end: no
+    attempt(AF_INET6, "::ffff:10.77.0.1", 22);
+    ::close(srv);
+    return out;
+  });
+  ASSERT_EQ(got.size(), 12u) << (got.empty() ? 0 : got[0]);
+  EXPECT_EQ(got[0], 0) << std::strerror(got[0]);
+  EXPECT_EQ(got[2], 0) << std::strerror(got[2]);
+  EXPECT_EQ(got[4], 0) << std::strerror(got[4]);
+  EXPECT_EQ(got[6], 0) << std::strerror(got[6]);
+  EXPECT_EQ(got[8], EPERM);
+  EXPECT_EQ(got[10], EPERM);
+  for (int i : {1, 3}) {
+    auto orig = gate->originalDestination(static_cast<uint16_t>(got[i]));
+    ASSERT_TRUE(orig) << "no original destination for client port " << got[i];
+    EXPECT_EQ(orig->toString(), "203.0.113.30:443");
+  }
+  std::vector<GateEvent> events;
+  gate->drain([&](const GateEvent& e) { events.push_back(e); });
+  int redirects = 0, denies = 0;
+  for (const auto& e : events) {
+    if (e.verdict == "redirect" && e.address.toString() == "203.0.113.30" && e.port == 443) ++redirects;
+    if (e.verdict == "deny" && e.address.toString() == "10.77.0.1" && e.port == 22) ++denies;
+  }
+  EXPECT_EQ(redirects, 2);
+  EXPECT_EQ(denies, 2);
 }
 
 // The address map is small (KM_HOST_MAX): when it is full, expired addresses make room at
