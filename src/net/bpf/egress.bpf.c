@@ -126,6 +126,7 @@ static __always_inline void report(__u8 family, const void* addr, __u16 port_be,
 }
 
 // Allows: this CPU's slot ring, no lock and no wakeup until it is half full.
+#define KM_LOG_WARM_AHEAD 4
 static __always_inline void report_allow(__u64 now, __u8 family, const void* addr, __u16 port_be,
                                          __u8 proto, __u8 reason) {
   __u32 set = bpf_get_smp_processor_id() % KM_LOG_SETS;
@@ -141,6 +142,11 @@ static __always_inline void report_allow(__u64 now, __u8 family, const void* add
   __sync_lock_test_and_set(&slot->seq, 0);
   fill(&slot->ev, now, family, addr, port_be, proto, KM_VERDICT_ALLOW, reason);
   __sync_lock_test_and_set(&slot->seq, idx + 1);
+  // Warm the line of the slot a few records ahead with a plain store of a field that is
+  // always 0 (the reader ignores it, and the value does not change): its miss then resolves
+  // in the background, instead of inside the locked exchange of the connect that claims it
+  // (a line written 512 connects ago has long left this CPU's cache). ~0.1 µs per connect.
+  log->slots[(idx + KM_LOG_WARM_AHEAD) & (KM_LOG_SLOTS - 1)].ev.pad = 0;
   // Every quarter ring, see how far behind the reader is (its tail is a cache line another
   // CPU writes: not read on every connect).
   if ((idx & (KM_LOG_SLOTS / 4 - 1)) == 0 && idx - log->tail >= KM_LOG_SLOTS / 2) {

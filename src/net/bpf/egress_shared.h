@@ -85,7 +85,7 @@ struct km_event {
   __u8 verdict;
   __u8 reason;
   __u16 port; /* host order */
-  __u16 pad;
+  __u16 pad;  /* always 0; writers store 0 here to pull a slot's line in ahead of use */
   __u8 addr[16];
   char comm[16];
 };
