@@ -28,9 +28,9 @@ else
 fi
 
 echo
-echo "== network: connect()+close() with and without the eBPF programs (root)"
+echo "== network: connect()+accept+close() with and without the eBPF programs (root)"
 if [ "$(id -u)" = 0 ]; then
-  "$build/bench/connect_bench" 40000 9
+  "$build/bench/connect_bench"
 else
   echo "skipped: needs root (cgroups, eBPF)"
 fi

@@ -183,6 +183,14 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   auto cg = sys::open(cgroup_dir, O_RDONLY | O_DIRECTORY);
   if (!cg) return std::move(cg).error();
   KM_TRY(sys::makeDirs(pin_dir, 0700));
+  // Whatever fails from here on leaves no pin directory behind.
+  struct PinsGuard {
+    const std::string& dir;
+    bool keep = false;
+    ~PinsGuard() {
+      if (!keep) (void)EgressGate::removePins(dir);
+    }
+  } pins_guard{pin_dir};
   libbpf_set_print(nullptr);
   km_gate* skel = km_gate__open();
   if (!skel) return bpfError("opening the egress programs", errno);
@@ -217,7 +225,6 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
     std::string path = pin_dir + "/" + kMaps[i];
     ::unlink(path.c_str());
     if (int rc = bpf_obj_pin(bpf_map__fd(maps[i]), path.c_str()); rc) {
-      (void)removePins(pin_dir);
       return bpfError("pinning " + path, rc);
     }
   }
@@ -241,11 +248,12 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
         if (q.type == BPF_CGROUP_SOCK_OPS && proxy_port == 0) continue;
         (void)bpf_prog_detach2(bpf_program__fd(q.prog), cg->get(), q.type);
       }
-      (void)removePins(pin_dir);
       return bpfError("attaching " + std::string(bpf_program__name(p.prog)) + " to " + cgroup_dir, err);
     }
   }
-  return open(pin_dir);
+  auto gate = open(pin_dir);
+  pins_guard.keep = gate.has_value();
+  return gate;
 }
 
 Result<EgressGate> EgressGate::open(const std::string& pin_dir) {

@@ -298,9 +298,28 @@ TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
     attempt(AF_INET, "10.77.0.1", 22);              // any other port of the host end: no
     attempt(AF_INET6, "::ffff:10.77.0.1", 22);
     ::close(srv);
+    // DNS to another server from a dual-stack socket arrives at the resolver's address.
+    int dns = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sa.sin_port = htons(53);
+    if (::bind(dns, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return std::vector<int>{-103};
+    int c6 = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in6 other{};
+    other.sin6_family = AF_INET6;
+    other.sin6_port = htons(53);
+    ::inet_pton(AF_INET6, "::ffff:198.51.100.53", &other.sin6_addr);
+    int rc = ::connect(c6, reinterpret_cast<sockaddr*>(&other), sizeof other);
+    out.push_back(rc == 0 && ::send(c6, "q", 1, 0) == 1 ? 0 : errno);
+    char buf[8];
+    timeval tv{1, 0};
+    ::setsockopt(dns, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    out.push_back(static_cast<int>(::recv(dns, buf, sizeof buf, 0)));
+    ::close(c6);
+    ::close(dns);
     return out;
   });
-  ASSERT_EQ(got.size(), 12u) << (got.empty() ? 0 : got[0]);
+  ASSERT_EQ(got.size(), 14u) << (got.empty() ? 0 : got[0]);
+  EXPECT_EQ(got[12], 0) << std::strerror(got[12]);
+  EXPECT_EQ(got[13], 1) << "the datagram to ::ffff:198.51.100.53:53 did not reach the resolver";
   EXPECT_EQ(got[0], 0) << std::strerror(got[0]);
   EXPECT_EQ(got[2], 0) << std::strerror(got[2]);
   EXPECT_EQ(got[4], 0) << std::strerror(got[4]);
@@ -314,13 +333,35 @@ TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
   }
   std::vector<GateEvent> events;
   gate->drain([&](const GateEvent& e) { events.push_back(e); });
-  int redirects = 0, denies = 0;
+  int redirects = 0, denies = 0, dns = 0;
   for (const auto& e : events) {
-    if (e.verdict == "redirect" && e.address.toString() == "203.0.113.30" && e.port == 443) ++redirects;
-    if (e.verdict == "deny" && e.address.toString() == "10.77.0.1" && e.port == 22) ++denies;
+    if (e.verdict == "redirect" && e.address.toString() == "203.0.113.30" && e.port == 443 &&
+        e.reason.find("transparent proxy") != std::string::npos) {
+      ++redirects;
+    }
+    if (e.verdict == "deny" && e.address.toString() == "10.77.0.1" && e.port == 22 &&
+        e.reason.find("host end") != std::string::npos) {
+      ++denies;
+    }
+    if (e.verdict == "redirect" && e.address.toString() == "198.51.100.53" && e.port == 53) ++dns;
   }
   EXPECT_EQ(redirects, 2);
   EXPECT_EQ(denies, 2);
+  EXPECT_EQ(dns, 1);
+}
+
+// A failed attach (here: a directory that is not a cgroup) says what failed and leaves no
+// pinned maps or pin directory behind.
+TEST_F(Gate, FailedAttachLeavesNoPins) {
+  std::string plain = "/tmp/km-gate-test-plain-" + std::to_string(::getpid());
+  ASSERT_EQ(::mkdir(plain.c_str(), 0755), 0) << std::strerror(errno);
+  auto gate = EgressGate::attach(plain, pins_, *IpAddress::parse("10.77.0.1"), 0);
+  ::rmdir(plain.c_str());
+  ASSERT_FALSE(gate);
+  EXPECT_NE(gate.error().message().find("attaching km_connect4 to " + plain), std::string::npos)
+      << gate.error().message();
+  struct stat st {};
+  EXPECT_NE(::stat(pins_.c_str(), &st), 0) << pins_ << " was left behind";
 }
 
 // The address map is small (KM_HOST_MAX): when it is full, expired addresses make room at
