@@ -11,6 +11,7 @@
 // stay off while rounds are timed (they read the clock twice around every program run,
 // which a sandbox does not pay); more gated rounds with them on then give each program's own
 // run time. KM_BENCH_AA=1 puts both workers in the bare group: what the harness itself adds.
+// KM_BENCH_BOTH=1 attaches the programs as `enforcement: both` does (sockops as well).
 //
 // Usage: connect_bench [CONNECTS_PER_ROUND (1000)] [ROUNDS (200)]
 #include <arpa/inet.h>
@@ -373,7 +374,11 @@ int main(int argc, char** argv) {
   }
   int status = 1;
   {
-    auto gate = km::net::EgressGate::attach(gated, pins, *km::net::IpAddress::parse("10.99.0.254"), 0);
+    // KM_BENCH_BOTH=1: attached as `enforcement: both` attaches them (a transparent proxy port,
+    // so sockops too); the address is still a direct one, not a host the proxy must see.
+    const char* both = std::getenv("KM_BENCH_BOTH");
+    uint16_t proxy_port = both && *both == '1' ? 3129 : 0;
+    auto gate = km::net::EgressGate::attach(gated, pins, *km::net::IpAddress::parse("10.99.0.254"), proxy_port);
     if (!gate) {
       std::fprintf(stderr, "connect_bench: %s\n", gate.error().message().c_str());
     } else {
