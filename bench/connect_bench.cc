@@ -45,16 +45,11 @@
 #include "core/sys.h"
 #include "net/bpf/gate.h"
 #include "net/link.h"
+#include "substrate/local/cgroup.h"
 
 namespace {
 
 constexpr int kRoundTimeoutMs = 120'000;  // a round that takes longer has hung
-
-std::string v2Root() {
-  struct stat st {};
-  if (::stat("/sys/fs/cgroup/unified/cgroup.procs", &st) == 0) return "/sys/fs/cgroup/unified";
-  return "/sys/fs/cgroup";
-}
 
 bool join(const std::string& cg) { return km::sys::writeFile(cg + "/cgroup.procs", "0").has_value(); }
 
@@ -363,12 +358,17 @@ int main(int argc, char** argv) {
     const char* v = std::getenv("KM_BENCH_AA");
     return v && *v == '1';
   }();
-  std::string base = v2Root() + "/km-connect-bench-" + std::to_string(::getpid());
+  std::string v2_root = km::substrate::local::detectCgroups().v2_root;
+  if (v2_root.empty()) {
+    std::fprintf(stderr, "connect_bench: no cgroup v2 hierarchy on this host (the programs attach to one)\n");
+    return 1;
+  }
+  std::string base = v2_root + "/km-connect-bench-" + std::to_string(::getpid());
   std::string bare = base + "-bare", gated = base + "-gated";
   auto dir = km::net::EgressGate::bpffsDir();
   std::string pins = (dir ? *dir : std::string("/sys/fs/bpf")) + "/connect-bench-" + std::to_string(::getpid());
   if (::mkdir(bare.c_str(), 0755) != 0 || ::mkdir(gated.c_str(), 0755) != 0) {
-    std::fprintf(stderr, "connect_bench: cannot make cgroups under %s: %s\n", v2Root().c_str(), std::strerror(errno));
+    std::fprintf(stderr, "connect_bench: cannot make cgroups under %s: %s\n", v2_root.c_str(), std::strerror(errno));
     removeGroup(bare);
     return 1;
   }

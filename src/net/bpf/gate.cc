@@ -239,13 +239,15 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
       {skel->progs.km_egress, BPF_CGROUP_INET_EGRESS},
       {skel->progs.km_sockops, BPF_CGROUP_SOCK_OPS},
   };
+  // A program left unloaded above (sockops without a proxy) has no fd and is not attached.
+  auto loaded = [](bpf_program* prog) { return bpf_program__fd(prog) >= 0; };
   for (auto& p : progs) {
-    if (p.type == BPF_CGROUP_SOCK_OPS && proxy_port == 0) continue;  // not loaded (above)
+    if (!loaded(p.prog)) continue;
     if (int rc = bpf_prog_attach(bpf_program__fd(p.prog), cg->get(), p.type, BPF_F_ALLOW_MULTI); rc) {
       int err = errno;
       for (auto& q : progs) {
         if (&q == &p) break;
-        if (q.type == BPF_CGROUP_SOCK_OPS && proxy_port == 0) continue;
+        if (!loaded(q.prog)) continue;
         (void)bpf_prog_detach2(bpf_program__fd(q.prog), cg->get(), q.type);
       }
       return bpfError("attaching " + std::string(bpf_program__name(p.prog)) + " to " + cgroup_dir, err);

@@ -25,20 +25,14 @@
 #include "core/sys.h"
 #include "net/bpf/egress_shared.h"
 #include "net/link.h"
+#include "substrate/local/cgroup.h"
 
 namespace km::net {
 namespace {
 
-constexpr const char* kUnified = "/sys/fs/cgroup/unified";
-
-std::string v2Root() {
-  struct stat st {};
-  if (::stat((std::string(kUnified) + "/cgroup.procs").c_str(), &st) == 0) return kUnified;
-  return "/sys/fs/cgroup";
-}
-
-// Result codes from the child: errno of each attempt, in order.
-int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_STREAM) {
+// Result codes from the child: errno of each attempt, in order. `local_port`, when given,
+// gets the connected socket's own port (0 when the connect failed).
+int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_STREAM, int* local_port = nullptr) {
   int s = ::socket(family, type | SOCK_CLOEXEC, 0);
   if (s < 0) return -errno;
   int rc;
@@ -56,6 +50,15 @@ int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_ST
     rc = ::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   }
   int err = rc == 0 ? 0 : errno;
+  if (local_port) {
+    sockaddr_storage local{};
+    socklen_t len = sizeof local;
+    *local_port = 0;
+    if (rc == 0 && ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      *local_port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                                            : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+    }
+  }
   ::close(s);
   return err;
 }
@@ -86,7 +89,9 @@ class Gate : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root (cgroups, eBPF)";
-    cgroup_ = v2Root() + "/km-gate-test-" + std::to_string(::getpid());
+    std::string root = substrate::local::detectCgroups().v2_root;
+    if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy";
+    cgroup_ = root + "/km-gate-test-" + std::to_string(::getpid());
     ASSERT_EQ(::mkdir(cgroup_.c_str(), 0755), 0) << std::strerror(errno);
     auto dir = EgressGate::bpffsDir();
     ASSERT_TRUE(dir) << dir.error().message();
@@ -263,33 +268,9 @@ TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
     // errno of the connect, then the client's local port (0 when it failed).
     std::vector<int> out;
     auto attempt = [&](int family, const char* addr, uint16_t port) {
-      int s = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_storage ss{};
-      socklen_t len;
-      if (family == AF_INET) {
-        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-        a->sin_family = AF_INET;
-        a->sin_port = htons(port);
-        ::inet_pton(AF_INET, addr, &a->sin_addr);
-        len = sizeof *a;
-      } else {
-        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons(port);
-        ::inet_pton(AF_INET6, addr, &a->sin6_addr);
-        len = sizeof *a;
-      }
-      int rc = ::connect(s, reinterpret_cast<sockaddr*>(&ss), len);
-      out.push_back(rc == 0 ? 0 : errno);
-      sockaddr_storage local{};
-      socklen_t llen = sizeof local;
-      int port_out = 0;
-      if (rc == 0 && ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &llen) == 0) {
-        port_out = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
-                                           : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-      }
-      out.push_back(port_out);
-      ::close(s);
+      int local_port = 0;
+      out.push_back(connectErrno(family, addr, port, SOCK_STREAM, &local_port));
+      out.push_back(local_port);
     };
     attempt(AF_INET, "203.0.113.30", 443);          // proxied host: to the proxy
     attempt(AF_INET6, "::ffff:203.0.113.30", 443);  // the same through a dual-stack socket
