@@ -31,9 +31,11 @@ Result<std::vector<std::string>> components(std::string_view rel, bool allow_emp
   size_t start = 0;
   for (;;) {
     size_t slash = rel.find('/', start);
-    std::string_view c = rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start);
+    std::string_view c =
+        rel.substr(start, slash == std::string_view::npos ? rel.npos : slash - start);
     if (c.empty()) {
-      return invalidArgument("'" + std::string(rel) + "': empty component (leading, trailing or doubled '/')");
+      return invalidArgument("'" + std::string(rel) +
+                             "': empty component (leading, trailing or doubled '/')");
     }
     if (c == "." || c == "..") {
       return invalidArgument("'" + std::string(rel) + "': '" + std::string(c) + "' is not allowed");
@@ -81,7 +83,7 @@ Result<sys::UniqueFd> walkDirs(int root_fd, const std::vector<std::string>& comp
     if (fd < 0 && errno == ENOENT && create) {
       // 0700 until owner and mode are set, so nobody else gets in meanwhile. EEXIST: someone
       // made it first; it is then opened (and checked) like any existing directory.
-      if (::mkdirat(cur->get(), name.c_str(), 0700) == 0) {
+      if (fdops::retryEintr([&] { return ::mkdirat(cur->get(), name.c_str(), 0700); }) == 0) {
         created = true;
       } else if (errno != EEXIST) {
         return sys::errnoError("mkdirat", shown, errno);
@@ -91,10 +93,12 @@ Result<sys::UniqueFd> walkDirs(int root_fd, const std::vector<std::string>& comp
     if (fd < 0) return stepError(cur->get(), name, shown, errno);
     sys::UniqueFd next(fd);
     if (created) {
-      if (owner && ::fchown(next.get(), owner->first, owner->second) != 0) {
+      if (owner && fdops::retryEintr(
+                       [&] { return ::fchown(next.get(), owner->first, owner->second); }) != 0) {
         return sys::errnoError("fchown", shown, errno);
       }
-      if (::fchmod(next.get(), mode & 07777) != 0) return sys::errnoError("fchmod", shown, errno);
+      if (fdops::retryEintr([&] { return ::fchmod(next.get(), mode & 07777); }) != 0)
+        return sys::errnoError("fchmod", shown, errno);
     }
     *cur = std::move(next);
   }
@@ -150,19 +154,22 @@ Status writeFile(int root_fd, std::string_view rel, std::string_view data, mode_
 
   // From here on every failure removes the temp file.
   auto fail = [&](Error e) -> Status {
-    ::unlinkat(dir, tmp.c_str(), 0);
+    fdops::retryEintr([&] { return ::unlinkat(dir, tmp.c_str(), 0); });
     return e;
   };
   Status written = sys::writeAll(fd.get(), data, shown);
   if (!written) return fail(std::move(written).error());
-  if (owner && ::fchown(fd.get(), owner->first, owner->second) != 0) {
+  if (owner &&
+      fdops::retryEintr([&] { return ::fchown(fd.get(), owner->first, owner->second); }) != 0) {
     return fail(sys::errnoError("fchown", shown, errno));
   }
   // After chown, which would clear setuid/setgid.
-  if (::fchmod(fd.get(), mode & 07777) != 0) return fail(sys::errnoError("fchmod", shown, errno));
+  if (fdops::retryEintr([&] { return ::fchmod(fd.get(), mode & 07777); }) != 0)
+    return fail(sys::errnoError("fchmod", shown, errno));
   fd.reset();
   // rename replaces the name itself: a symlink there is replaced, not followed.
-  if (::renameat(dir, tmp.c_str(), dir, comps->back().c_str()) != 0) {
+  const std::string& name = comps->back();
+  if (fdops::retryEintr([&] { return ::renameat(dir, tmp.c_str(), dir, name.c_str()); }) != 0) {
     if (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST) {
       return fail(invalidArgument(shown + " is a directory"));
     }
@@ -183,7 +190,8 @@ Result<std::string> readFile(int root_fd, std::string_view rel, size_t max_bytes
   if (!opath) return std::move(opath).error();
   auto fs = fdops::statFd(opath->get(), shown);
   if (!fs) return std::move(fs).error();
-  if (S_ISLNK(fs->st.st_mode)) return permissionDenied(shown + " is a symlink; refusing to follow it");
+  if (S_ISLNK(fs->st.st_mode))
+    return permissionDenied(shown + " is a symlink; refusing to follow it");
   if (!S_ISREG(fs->st.st_mode)) return invalidArgument(shown + " is not a regular file");
   if (static_cast<uint64_t>(fs->st.st_size) > max_bytes) {
     return invalidArgument(shown + ": more than " + std::to_string(max_bytes) + " bytes");

@@ -49,7 +49,8 @@ Result<sys::UniqueFd> openAt(int dir_fd, const char* name, int flags, std::strin
 
 Result<sys::UniqueFd> reopenRegularForRead(int opath_fd, const struct stat& expect,
                                            std::string_view subject) {
-  if (!S_ISREG(expect.st_mode)) return invalidArgument(std::string(subject) + ": not a regular file");
+  if (!S_ISREG(expect.st_mode))
+    return invalidArgument(std::string(subject) + ": not a regular file");
   // O_NONBLOCK and O_NOCTTY cost nothing on a regular file and keep the open harmless should
   // the kernel ever hand us something else; the fstat below then refuses it.
   std::string proc = procFdPath(opath_fd);

@@ -21,8 +21,10 @@ class RemoveVisitor : public TreeVisitor {
 
   Status missingRoot() override { return ok(); }
 
-  Status entry(const Walker& w, int dir_fd, const std::string& name, int, const struct stat&) override {
-    if (::unlinkat(dir_fd, name.c_str(), 0) == 0 || errno == ENOENT) return ok();
+  Status entry(const Walker& w, int dir_fd, const std::string& name, int,
+               const struct stat&) override {
+    int rc = fdops::retryEintr([&] { return ::unlinkat(dir_fd, name.c_str(), 0); });
+    if (rc == 0 || errno == ENOENT) return ok();
     if (errno == EISDIR) {  // a directory was renamed over the name since we opened it
       raced_ = true;
       return ok();
@@ -31,12 +33,13 @@ class RemoveVisitor : public TreeVisitor {
     return sys::errnoError("unlinkat", w.rel(name), errno);
   }
 
-  Status enterDir(const Walker&, int, const std::string&, int dir_fd, const struct stat& st) override {
+  Status enterDir(const Walker&, int, const std::string&, int dir_fd,
+                  const struct stat& st) override {
     // Without root a read-only directory (Go's module cache makes them) could not be emptied;
     // its owner may make it writable, and it is going away anyway.
     const mode_t need = S_IWUSR | S_IXUSR;
     if ((st.st_mode & need) != need && st.st_uid == ::geteuid()) {
-      (void)::fchmod(dir_fd, (st.st_mode & 07777) | need);
+      (void)fdops::retryEintr([&] { return ::fchmod(dir_fd, (st.st_mode & 07777) | need); });
     }
     return ok();
   }
@@ -44,7 +47,8 @@ class RemoveVisitor : public TreeVisitor {
   Status leaveDir(const Walker&, int) override { return ok(); }
 
   Status afterDir(const Walker& w, int parent_fd, const std::string& name) override {
-    if (::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return ok();
+    int rc = fdops::retryEintr([&] { return ::unlinkat(parent_fd, name.c_str(), AT_REMOVEDIR); });
+    if (rc == 0 || errno == ENOENT) return ok();
     if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR) {
       raced_ = true;  // filled again, or the name now holds something else
       return ok();
@@ -69,14 +73,17 @@ class RemapVisitor : public TreeVisitor {
     const std::string subject = w.rel(name);
     // AT_EMPTY_PATH on the O_PATH fd changes exactly the inode we stat'ed (for a symlink, the
     // link itself), whatever the name points at by now.
-    if (::fchownat(opath_fd, "", newUid(st), newGid(st), AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    if (fdops::retryEintr([&] {
+          return ::fchownat(opath_fd, "", newUid(st), newGid(st),
+                            AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+        }) != 0) {
       return sys::errnoError("fchownat", subject, errno);
     }
     // chown clears setuid/setgid on non-directories; a remap must not change permissions.
     // chmod through /proc reaches the same inode; symlinks never carry these bits.
     if (!S_ISLNK(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) != 0) {
       const std::string proc = fdops::procFdPath(opath_fd);
-      if (::chmod(proc.c_str(), st.st_mode & 07777) != 0) {
+      if (fdops::retryEintr([&] { return ::chmod(proc.c_str(), st.st_mode & 07777); }) != 0) {
         return sys::errnoError("chmod", subject, errno);
       }
     }
@@ -86,7 +93,8 @@ class RemapVisitor : public TreeVisitor {
   Status enterDir(const Walker& w, int, const std::string& name, int dir_fd,
                   const struct stat& st) override {
     // Directories keep setgid across chown, so there is nothing to restore.
-    if (wanted(st) && ::fchown(dir_fd, newUid(st), newGid(st)) != 0) {
+    if (wanted(st) &&
+        fdops::retryEintr([&] { return ::fchown(dir_fd, newUid(st), newGid(st)); }) != 0) {
       return sys::errnoError("fchown", w.rel(name), errno);
     }
     return ok();

@@ -67,8 +67,9 @@ class CopyVisitor : public TreeVisitor {
       return invalidArgument(subject + " is the copy itself: the destination is inside the source");
     }
     // Writable by us until leaveDir gives it the source's mode (which may be read-only).
-    if (::mkdirat(dstFd(), dname.c_str(), 0700) != 0) {
-      if (errno == EEXIST && w.depth() == 0) return invalidArgument("the destination already exists");
+    if (fdops::retryEintr([&] { return ::mkdirat(dstFd(), dname.c_str(), 0700); }) != 0) {
+      if (errno == EEXIST && w.depth() == 0)
+        return invalidArgument("the destination already exists");
       return sys::errnoError("mkdirat", subject, errno);
     }
     auto dir = fdops::openAt(dstFd(), dname.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, subject);
@@ -96,7 +97,8 @@ class CopyVisitor : public TreeVisitor {
       auto ps = fdops::statFd(parent->get(), subject + "/.. (copy)");
       if (!ps) return std::move(ps).error();
       if (std::make_pair(ps->st.st_dev, ps->st.st_ino) != dst_ids_[dst_ids_.size() - 2]) {
-        return unavailable(subject + " of the copy was moved during the copy; refusing to continue");
+        return unavailable(subject +
+                           " of the copy was moved during the copy; refusing to continue");
       }
       up = std::move(*parent);
     }
@@ -133,7 +135,8 @@ class CopyVisitor : public TreeVisitor {
     // readlinkat on the O_PATH fd reads the link we stat'ed, not whatever the name is now.
     std::string target(std::max<size_t>(static_cast<size_t>(st.st_size) + 1, 256), '\0');
     for (;;) {
-      ssize_t n = ::readlinkat(opath_fd, "", target.data(), target.size());
+      ssize_t n = fdops::retryEintr(
+          [&] { return ::readlinkat(opath_fd, "", target.data(), target.size()); });
       if (n < 0) return sys::errnoError("readlinkat", subject, errno);
       if (static_cast<size_t>(n) < target.size()) {
         target.resize(static_cast<size_t>(n));
@@ -142,7 +145,8 @@ class CopyVisitor : public TreeVisitor {
       if (target.size() > 64 * 1024) return unavailable(subject + ": symlink target too long");
       target.resize(target.size() * 2);
     }
-    if (::symlinkat(target.c_str(), dstFd(), dname.c_str()) != 0) {
+    const int dir = dstFd();
+    if (fdops::retryEintr([&] { return ::symlinkat(target.c_str(), dir, dname.c_str()); }) != 0) {
       return sys::errnoError("symlinkat", subject, errno);
     }
     return finishSpecial(opath_fd, st, dname, subject);
@@ -151,7 +155,9 @@ class CopyVisitor : public TreeVisitor {
   Status copySpecial(int opath_fd, const struct stat& st, const std::string& dname,
                      const std::string& subject) {
     const dev_t rdev = S_ISFIFO(st.st_mode) ? 0 : st.st_rdev;
-    if (::mknodat(dstFd(), dname.c_str(), (st.st_mode & S_IFMT) | 0600, rdev) != 0) {
+    const mode_t type = st.st_mode & S_IFMT;
+    const int dir = dstFd();
+    if (fdops::retryEintr([&] { return ::mknodat(dir, dname.c_str(), type | 0600, rdev); }) != 0) {
       return sys::errnoError("mknodat", subject, errno);
     }
     return finishSpecial(opath_fd, st, dname, subject);
@@ -182,7 +188,8 @@ class CopyVisitor : public TreeVisitor {
       *dir = std::move(*next);
     }
     const std::string last = rel.substr(start);
-    if (::linkat(dir->get(), last.c_str(), dstFd(), dname.c_str(), 0) != 0) {
+    if (fdops::retryEintr(
+            [&] { return ::linkat(dir->get(), last.c_str(), dstFd(), dname.c_str(), 0); }) != 0) {
       return sys::errnoError("linkat", subject + " -> " + rel, errno);
     }
     return ok();

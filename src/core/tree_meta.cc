@@ -96,9 +96,8 @@ Status copyRange(int from, int to, off_t off, off_t len, bool& use_cfr, std::str
   std::vector<char> buf;
   while (len > 0) {
     if (use_cfr) {
-      ssize_t n = fdops::retryEintr([&] {
-        return ::copy_file_range(from, &in, to, &out, static_cast<size_t>(len), 0);
-      });
+      ssize_t n = fdops::retryEintr(
+          [&] { return ::copy_file_range(from, &in, to, &out, static_cast<size_t>(len), 0); });
       if (n == 0) return ok();
       if (n > 0) {
         len -= n;
@@ -162,21 +161,27 @@ Status applyMetadata(Node from, Node to, const struct stat& st, const std::optio
   gid_t gid = st.st_gid;
   if (map && uid == map->from_uid) uid = map->to_uid;
   if (map && gid == map->from_gid) gid = map->to_gid;
-  int rc = to.opath ? ::fchownat(to.fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
+  int rc = fdops::retryEintr([&] {
+    return to.opath ? ::fchownat(to.fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)
                     : ::fchown(to.fd, uid, gid);
+  });
   if (rc != 0) return sys::errnoError("fchown", subject, errno);
 
   KM_TRY(copyXattrs(from, to, subject));
 
   const std::string proc = to.opath ? fdops::procFdPath(to.fd) : std::string();
   if (!S_ISLNK(st.st_mode)) {  // a symlink's mode is fixed at 0777
-    rc = to.opath ? ::chmod(proc.c_str(), st.st_mode & 07777) : ::fchmod(to.fd, st.st_mode & 07777);
+    const mode_t mode = st.st_mode & 07777;
+    rc = fdops::retryEintr(
+        [&] { return to.opath ? ::chmod(proc.c_str(), mode) : ::fchmod(to.fd, mode); });
     if (rc != 0) return sys::errnoError("chmod", subject, errno);
   }
 
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   // Through the magic link utimensat lands on the inode itself, a symlink included.
-  rc = to.opath ? ::utimensat(AT_FDCWD, proc.c_str(), times, 0) : ::futimens(to.fd, times);
+  rc = fdops::retryEintr([&] {
+    return to.opath ? ::utimensat(AT_FDCWD, proc.c_str(), times, 0) : ::futimens(to.fd, times);
+  });
   if (rc != 0) return sys::errnoError("utimensat", subject, errno);
   return ok();
 }

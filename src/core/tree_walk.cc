@@ -97,8 +97,8 @@ Status Walker::climb(TreeVisitor& v) {
   sys::UniqueFd up;
   if (depth() > 1) {
     const std::string here = relHere();
-    auto parent = fdops::openAt(cur_.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW,
-                                here + "/..");
+    auto parent =
+        fdops::openAt(cur_.get(), "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, here + "/..");
     if (!parent) return std::move(parent).error();
     auto ps = fdops::statFd(parent->get(), here + "/..");
     if (!ps) return std::move(ps).error();
@@ -107,7 +107,8 @@ Status Walker::climb(TreeVisitor& v) {
     // directory, so stop.
     const Frame& expected = stack_[stack_.size() - 2];
     if (ps->st.st_dev != expected.dev || ps->st.st_ino != expected.ino) {
-      return unavailable(here + " was moved while being walked (its parent is no longer the "
+      return unavailable(here +
+                         " was moved while being walked (its parent is no longer the "
                          "directory it was entered from); refusing to continue");
     }
     up = std::move(*parent);

@@ -64,7 +64,7 @@ class Walker {
     std::string name;                  // this directory's name in its parent
     dev_t dev = 0;                     // identity, checked when climbing back into it
     ino_t ino = 0;
-    size_t rel_len = 0;                // rel_.size() before this directory's name was added
+    size_t rel_len = 0;  // rel_.size() before this directory's name was added
   };
 
   int curFd() const { return depth() == 0 ? parent_fd_ : cur_.get(); }

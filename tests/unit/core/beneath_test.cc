@@ -3,10 +3,9 @@
 #include "core/beneath.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "tree_fixtures.h"
 
@@ -98,8 +97,8 @@ TEST(BeneathTest, WriteFileGivesNewDirectoriesAndTheFileTheOwner) {
 
 TEST(BeneathTest, RejectsDotDotEmptyAndAbsoluteComponents) {
   Fixture f;
-  for (const char* rel : {"..", "../outside/passwd", "a/../b", "/etc/passwd", "a//b", "a/", ".",
-                          "./a", ""}) {
+  for (const char* rel :
+       {"..", "../outside/passwd", "a/../b", "/etc/passwd", "a//b", "a/", ".", "./a", ""}) {
     auto w = writeFile(f.fd.get(), rel, "x", 0644);
     ASSERT_FALSE(w) << rel;
     EXPECT_EQ(w.error().code(), ErrorCode::kInvalidArgument) << rel;

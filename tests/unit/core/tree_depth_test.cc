@@ -1,5 +1,6 @@
 // km::tree on trees a sandbox can make to break a naive walker: chains thousands of levels
 // deep (more levels than fds, paths far beyond PATH_MAX) and mounts inside the tree.
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -7,8 +8,6 @@
 #include <unistd.h>
 
 #include <climits>
-
-#include <gtest/gtest.h>
 
 #include "core/tree.h"
 #include "tree_fixtures.h"
@@ -110,8 +109,8 @@ int checkMountRefused(const std::string& tree, const std::string& copy, const st
   if (remapped) return kRemapWentIn;
   if (!named(remapped)) return kWrongMessage;
   struct stat st {};
-  if (test::readText(mnt + "/kept") != "in the mount" || ::lstat((mnt + "/kept").c_str(), &st) != 0 ||
-      st.st_uid != owner_before) {
+  if (test::readText(mnt + "/kept") != "in the mount" ||
+      ::lstat((mnt + "/kept").c_str(), &st) != 0 || st.st_uid != owner_before) {
     return kMountLost;
   }
   return 0;

@@ -71,8 +71,8 @@ inline bool makeChain(const std::string& base, int depth, const std::string& nam
   int leaf = ::openat(fd, "leaf", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   ::close(fd);
   if (leaf < 0) return false;
-  bool written = ::write(leaf, leaf_text.data(), leaf_text.size()) ==
-                 static_cast<ssize_t>(leaf_text.size());
+  bool written =
+      ::write(leaf, leaf_text.data(), leaf_text.size()) == static_cast<ssize_t>(leaf_text.size());
   ::close(leaf);
   return written;
 }

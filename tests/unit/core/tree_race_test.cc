@@ -3,13 +3,12 @@
 // (renameat2 RENAME_EXCHANGE, the attack that made `cp -a` copy host files), or a regular file
 // with a FIFO. Whatever the interleaving, nothing outside may be read, removed or chowned,
 // and nothing may block.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <optional>
-
-#include <gtest/gtest.h>
 
 #include "core/tree.h"
 #include "tree_fixtures.h"

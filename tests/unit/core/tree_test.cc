@@ -3,12 +3,11 @@
 #include "core/tree.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "tree_fixtures.h"
 
@@ -219,7 +218,8 @@ TEST(TreeTest, CopyTreeRefusesADestinationInsideTheSource) {
   auto r = copyTree(s / "t", s / "t/sub/copy");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
-  EXPECT_NE(r.error().message().find("inside the source"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("inside the source"), std::string::npos)
+      << r.error().message();
 }
 
 TEST(TreeTest, CopyTreeKeepsDevicesOwnersAndExtendedAttributes) {
@@ -309,7 +309,8 @@ TEST(TreeTest, RemapOwnersChangesMappedIdsKeepsSetuidAndNeverFollowsLinks) {
   ASSERT_EQ(::chmod((t.tree + "/suid").c_str(), 06755), 0);
 
   ASSERT_TRUE(remapOwners(t.tree, IdMap{1000, 2000, 1000, 3000}));
-  for (const char* rel : {"", "/a", "/a/b", "/a/b/file.txt", "/a/to-dir", "/a/b/to-file", "/suid"}) {
+  for (const char* rel :
+       {"", "/a", "/a/b", "/a/b/file.txt", "/a/to-dir", "/a/b/to-file", "/suid"}) {
     EXPECT_EQ(lstatOf(t.tree + rel).st_uid, 2000u) << rel;
     EXPECT_EQ(lstatOf(t.tree + rel).st_gid, 3000u) << rel;
   }

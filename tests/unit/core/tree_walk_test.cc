@@ -3,14 +3,13 @@
 #include "core/tree_walk.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <functional>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "tree_fixtures.h"
 
@@ -63,9 +62,9 @@ TEST(TreeWalkTest, ReportsEachEntryOnceWithPathsRelativeToTheRoot) {
   Walker w;
   ASSERT_TRUE(w.run(rooted->parent.get(), rooted->name, r));
   std::multiset<std::string> seen(r.seen.begin(), r.seen.end());
-  std::multiset<std::string> want = {
-      "enter:.@0", "enter:a@1", "enter:a/b@2", "file:a/b/f@3", "link:a/ln@2", "file:top@1",
-      "leave:a/b", "after:a/b", "leave:a",     "after:a",      "leave:.",     "after:."};
+  std::multiset<std::string> want = {"enter:.@0",   "enter:a@1",  "enter:a/b@2", "file:a/b/f@3",
+                                     "link:a/ln@2", "file:top@1", "leave:a/b",   "after:a/b",
+                                     "leave:a",     "after:a",    "leave:.",     "after:."};
   EXPECT_EQ(seen, want);
   EXPECT_EQ(r.seen.front(), "enter:.@0");
   EXPECT_EQ(r.seen.back(), "after:.") << "a directory is finished after everything below it";
