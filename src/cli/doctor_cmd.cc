@@ -15,10 +15,11 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
   auto fix = std::make_shared<bool>(false);
   sub.add_flag("--fix", *fix, "Repair what is found (restart supervisors, remove leaks)");
   sub.footer("Reports which limits this host enforces (cgroup v2, v1 or none per controller) and\n"
-             "finds dead supervisors, lost sandboxes, leaked cgroups, mounts and orphan directories.\n"
+             "finds dead supervisors, lost sandboxes, half-destroyed sandboxes, leaked cgroups (and\n"
+             "supervisors left in them), mounts, disks, uid claims and orphan directories.\n"
              "Exit 1 when problems remain.");
   return [fix, &ctx] {
-    fleet::HostLimits hl = fleet::hostLimits();
+    fleet::HostLimits hl = fleet::hostLimits(ctx.globals().home);
     auto store = openFleet(ctx);
     if (!store) return kExitFailed;
     auto findings = fleet::doctor(fleetEnv(ctx), *store, *fix);
@@ -32,6 +33,7 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
       lim.set("cpu", doc::Node::string(hl.cpu));
       lim.set("pids", doc::Node::string(hl.pids));
       lim.set("freezer", doc::Node::string(hl.freezer));
+      lim.set("disk", doc::Node::string(hl.disk));
       lim.set("hybrid", doc::Node::boolean(hl.hybrid));
       o.set("limits", lim);
       o.set("root", doc::Node::boolean(hl.root));
@@ -53,6 +55,7 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
     printOut("  cpu      " + hl.cpu);
     printOut("  pids     " + hl.pids);
     printOut("  freezer  " + hl.freezer + " (km pause)");
+    printOut("  disk     " + hl.disk);
     if (hl.hybrid) printOut("  (hybrid cgroup host: limits from v1, grouping from v2)");
     if (!hl.root) printOut("  note: not running as root; the local substrate needs root");
     if (findings->empty()) {

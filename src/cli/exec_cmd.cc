@@ -1,6 +1,4 @@
 // km exec SB -- CMD..., km shell SB: run inside a running sandbox.
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <cstdio>
@@ -16,19 +14,15 @@ namespace {
 struct ExecArgs {
   std::string ref;
   bool root = false;
+  bool tty = false, no_tty = false;
   std::vector<std::string> env;
   std::string workdir;
   std::vector<std::string> command;
 };
 
-// This process joins the sandbox's namespaces, where the host's /proc is not visible: leave
-// at once afterwards, without exit-time hooks that would look there.
-[[noreturn]] void finish(const Result<int>& code) {
-  int rc = code ? *code : (code.error().code() == ErrorCode::kNotFound ? 127 : kExitFailed);
+int finish(const Result<int>& code) {
   if (!code) printErr("ERROR: " + code.error().message());
-  std::fflush(stdout);
-  std::fflush(stderr);
-  ::_exit(rc);
+  return code ? *code : (code.error().code() == ErrorCode::kNotFound ? 127 : kExitFailed);
 }
 
 bool looksLikeId(const std::string& ref) {
@@ -56,17 +50,23 @@ int runExec(const ExecArgs& a, Context& ctx, bool shell) {
   in.env = a.env;
   in.workdir = a.workdir;
   in.argv = shell ? std::vector<std::string>{"/bin/bash", "-l"} : a.command;
+  if (a.tty && a.no_tty) {
+    printErr("ERROR: --tty and --no-tty contradict each other; give one");
+    return kExitUsage;
+  }
+  if (a.tty) in.terminal = true;
+  if (a.no_tty) in.terminal = false;
   fleet::Env env = fleetEnv(ctx);
   if (looksLikeId(a.ref)) {
     // An exact id needs no database: the sandbox's directory says what runs.
-    if (auto code = fleet::execById(env, a.ref, in)) finish(*code);
+    if (auto code = fleet::execById(env, a.ref, in)) return finish(*code);
   }
   auto store = openFleet(ctx);
   if (!store) return kExitFailed;
   auto r = resolveOrPrint(*store, a.ref);
   if (!r) return kExitFailed;
-  store.reset();  // nothing of the store may follow us into the sandbox
-  finish(fleet::exec(env, *r, in));
+  store.reset();  // no database connection stays open while the command runs
+  return finish(fleet::exec(env, *r, in));
 }
 
 }  // namespace
@@ -78,9 +78,14 @@ Handler installExec(CLI::App& sub, Context& ctx) {
   sub.add_flag("--root", a->root, "Run as root (reduced capabilities) instead of the sandbox user");
   sub.add_option("--env,-e", a->env, "Set KEY=VALUE (repeatable)")->allow_extra_args(false);
   sub.add_option("--workdir,-w", a->workdir, "Working directory (default: spec.execution.workingDir)");
-  sub.footer("stdin, stdout and stderr are passed through (a terminal stays a terminal) and the\n"
-             "command's exit code is km's (128+N when killed by signal N). The command runs as the\n"
-             "unprivileged sandbox user with no capabilities, no_new_privs and km's seccomp filter.");
+  sub.add_flag("-t,--tty", a->tty, "Give the command a terminal even when stdin or stdout is not one");
+  sub.add_flag("-T,--no-tty", a->no_tty, "Never give the command a terminal (plain pipes)");
+  sub.footer("km relays stdin, stdout and stderr; the command's exit code is km's (128+N when killed\n"
+             "by signal N). When stdin and stdout are terminals the command gets a new terminal of the\n"
+             "sandbox's own (a pty; yours is in raw mode meanwhile, window size and signals follow),\n"
+             "else pipes: nothing inside ever holds your terminal. Like ssh, km reads stdin while the\n"
+             "command runs (use </dev/null in loops). The command runs as the unprivileged sandbox\n"
+             "user with no capabilities, no_new_privs and km's seccomp filter.");
   return [a, &ctx] { return runExec(*a, ctx, false); };
 }
 
@@ -88,7 +93,8 @@ Handler installShell(CLI::App& sub, Context& ctx) {
   auto a = std::make_shared<ExecArgs>();
   sub.add_option("sandbox", a->ref, "Sandbox id, alias, or number")->required();
   sub.add_flag("--root", a->root, "Root shell (reduced capabilities)");
-  sub.footer("An interactive login shell in the sandbox (same confinement as `km exec`).");
+  sub.footer("An interactive login shell in the sandbox on a terminal of its own (a pty relayed by\n"
+             "km, as `km exec` does; same confinement).");
   return [a, &ctx] { return runExec(*a, ctx, true); };
 }
 

@@ -7,7 +7,9 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "doc/json_io.h"
+#include "config/config.h"
 #include "plan/plan.h"
+#include "substrate/local/disk.h"
 
 namespace km::cli {
 
@@ -22,6 +24,30 @@ fleet::Env fleetEnv(Context& ctx) {
     env.global_args.insert(env.global_args.end(), {"--config", ctx.globals().config_path});
   }
   return env;
+}
+
+std::optional<fleet::Env> creatingEnv(Context& ctx) {
+  fleet::Env env = fleetEnv(ctx);
+  const config::Config* cfg = ctx.config();
+  if (cfg == nullptr) return std::nullopt;
+  config::Config eff = config::effective(*cfg);
+  env.disk.store = eff.disk->store.value_or("auto");
+  if (eff.disk->size) {
+    auto bytes = plan::parseMemoryBytes(*eff.disk->size);
+    if (!bytes) {
+      printErr("ERROR: operator config disk.size: " + bytes.error().message());
+      return std::nullopt;
+    }
+    env.disk.store_bytes = *bytes;
+  }
+  return env;
+}
+
+void warnUnenforcedDisks(Context& ctx) {
+  std::string disk = substrate::local::describeDisks(ctx.globals().home);
+  if (disk.rfind("not enforced", 0) == 0) {
+    printErr("warning: disk limits are " + disk + " (see `km doctor`, docs/sandbox.md)");
+  }
 }
 
 int printFailure(const Error& e) {

@@ -14,6 +14,13 @@ namespace km::cli {
 
 fleet::Env fleetEnv(Context& ctx);
 
+// fleetEnv plus the operator config's `disk` settings, for the commands that make sandboxes
+// (create, clone). On a config problem prints it and returns nullopt.
+std::optional<fleet::Env> creatingEnv(Context& ctx);
+
+// After a create or clone: one line on stderr when this home's disk limits are not enforced.
+void warnUnenforcedDisks(Context& ctx);
+
 // Opens the store; on failure prints the error and returns nullptr.
 std::unique_ptr<store::FleetStore> openFleet(Context& ctx);
 

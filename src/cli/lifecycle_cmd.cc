@@ -108,12 +108,17 @@ Handler installClone(CLI::App& sub, Context& ctx) {
   sub.add_option("sandbox", a->ref, "Source sandbox id, alias, or number")->required();
   sub.add_option("--alias", a->alias, "Alias of the clone (with --count: alias-1, alias-2…)");
   sub.add_option("--count", a->count, "How many clones (1-100)")->check(CLI::Range(1, 100));
-  sub.footer("New sandboxes from the source's stored profile, each starting with a copy of "
-             "the source's overlay upper dir and workspace.");
+  sub.footer("New sandboxes from the source's stored profile, each starting with a copy of the\n"
+             "source's disk (its changes to the root filesystem, workspace, homes, additional volume):\n"
+             "a btrfs snapshot where the disk store is in use, else a copy made while the source is\n"
+             "frozen that follows no symlink. Each clone has a user id of its own.");
   return [a, &ctx] {
     auto store = openFleet(ctx);
     if (!store) return kExitFailed;
-    auto made = fleet::clone(fleetEnv(ctx), *store, a->ref, a->alias, a->count);
+    auto env = creatingEnv(ctx);
+    if (!env) return kExitFailed;
+    auto made = fleet::clone(*env, *store, a->ref, a->alias, a->count);
+    if (made) warnUnenforcedDisks(ctx);
     if (!made) return printFailure(made.error());
     for (const auto& r : *made) {
       printOut(ctx.globals().json ? doc::toJson(statusJson(*store, r), -1) : r.id);

@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include "core/strings.h"
+
 namespace km::cli {
 
 void printOut(std::string_view text) {
@@ -9,8 +11,11 @@ void printOut(std::string_view text) {
 
 void printErr(std::string_view text) {
   std::fflush(stdout);
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  if (text.empty() || text.back() != '\n') std::fputc('\n', stderr);
+  // Messages may carry a sandbox's text (init output, file names in a copy error): no
+  // control sequence of theirs reaches the terminal.
+  std::string safe = escapeForTerminal(text);
+  std::fwrite(safe.data(), 1, safe.size(), stderr);
+  if (safe.empty() || safe.back() != '\n') std::fputc('\n', stderr);
 }
 
 void printDiagnostics(const doc::Diagnostics& diags, std::string_view fallback_file) {

@@ -55,6 +55,13 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   if (eff.ai) {
     for (const auto& e : eff.ai->endpoints) co.ai_endpoints.push_back(e.host);
   }
+  auto log_bytes = plan::parseMemoryBytes(eff.logs->max_file_size.value_or(config::kDefaultLogFileSize));
+  if (!log_bytes) {
+    printErr("ERROR: operator config logs.maxFileSize: " + log_bytes.error().message());
+    return kExitUsage;
+  }
+  co.logs.max_file_bytes = *log_bytes;
+  co.logs.max_files = eff.logs->max_files.value_or(config::kDefaultLogFiles);
   co.host_cpus = sys::onlineCpus();
   co.host_memory_bytes = sys::totalMemoryBytes();
   auto p = plan::compile(prof, co);
@@ -79,8 +86,11 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   in.prepared = prepared ? &*prepared : nullptr;
   in.profile_name = a.profile;
   in.profile_yaml = doc::emitYaml(profile::toNode(prof));
-  auto rec = fleet::create(fleetEnv(ctx), *store, in);
+  auto env = creatingEnv(ctx);
+  if (!env) return kExitFailed;
+  auto rec = fleet::create(*env, *store, in);
   if (!rec) return printFailure(rec.error());
+  warnUnenforcedDisks(ctx);
   printOut(ctx.globals().json ? doc::toJson(statusJson(*store, *rec), -1) : rec->id);
   return kExitOk;
 }
@@ -167,13 +177,18 @@ int runStatus(const std::string& ref, Context& ctx) {
   line("Uptime", r->started_at_ms ? shortDuration(now - r->started_at_ms) : "-");
   line("Idle", r->idle_timeout_s > 0 ? "timeout " + shortDuration(r->idle_timeout_s * 1000) + ", last activity " + shortDuration(now - r->last_activity_ms) + " ago" : "no idle timeout");
   if (const doc::Node* res = j.find("resources")) {
-    fleet::HostLimits hl = fleet::hostLimits();
+    fleet::HostLimits hl = fleet::hostLimits(ctx.globals().home);
     auto val = [&](const char* k) { return res->find(k) ? res->find(k)->text() : "0"; };
     int64_t cpu = std::stoll(val("cpuMillis")), mem = std::stoll(val("memoryBytes")), pids = std::stoll(val("pids"));
     line("Resources", std::to_string(cpu / 1000) + "." + std::to_string(cpu % 1000 / 100) + " CPU (" + hl.cpu +
                           "), " + std::to_string(mem >> 20) + " MiB memory (" + hl.memory + "), " +
                           std::to_string(pids) + " pids (" + hl.pids + ")");
     line("  From", val("source"));
+    int64_t disk = std::stoll(val("diskBytes")), volume = std::stoll(val("volumeBytes"));
+    bool enforced = hl.disk.rfind("btrfs", 0) == 0;
+    line("Disk", std::to_string(disk >> 20) + " MiB (" + (enforced ? "quota" : "not enforced") + "), from " +
+                     val("diskSource"));
+    if (volume > 0) line("Volume", std::to_string(volume >> 20) + " MiB at " + val("volumeMount"));
     line("Teardown", j.find("teardownPolicy") ? j.find("teardownPolicy")->text() : "-");
   }
   line("Supervisor", "pid " + std::to_string(r->supervisor_pid) + (h.supervisor_alive ? " (running)" : " (not running)"));

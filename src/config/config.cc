@@ -71,6 +71,33 @@ struct Describe<PricingConfig> {
   }
 };
 
+// The size grammar of profiles' spec.runtime.resources.memory.
+constexpr const char* kSize = R"(^[0-9]{1,19}(Ki|Mi|Gi|Ti|K|M|G|T)?$)";
+
+template <>
+struct Describe<DiskConfig> {
+  static constexpr std::string_view kDoc = "Where local sandboxes' disks live and how their size is enforced.";
+  static void build(Fields<DiskConfig>& f) {
+    f.add("store", &DiskConfig::store,
+          "auto: a btrfs store per KM_HOME when the host allows, else unlimited plain directories; "
+          "loop: the store or fail; none: plain directories (no disk limits).")
+        .oneOf({"auto", "loop", "none"}).defaultValue("auto");
+    f.add("size", &DiskConfig::size, "Size of the store's image when it is made, like 64Gi.")
+        .pattern(kSize, "a size like 64Gi or 500G");
+  }
+};
+
+template <>
+struct Describe<LogsConfig> {
+  static constexpr std::string_view kDoc = "Bounds of the logs a sandbox makes grow on the host.";
+  static void build(Fields<LogsConfig>& f) {
+    f.add("maxFileSize", &LogsConfig::max_file_size, "A log file is rotated when it would grow past this.")
+        .pattern(kSize, "a size like 16Mi").defaultValue(kDefaultLogFileSize);
+    f.add("maxFiles", &LogsConfig::max_files, "Files kept per log, the live one included.")
+        .min(1).max(100).defaultValue("4");
+  }
+};
+
 template <>
 struct Describe<Config> {
   static constexpr std::string_view kDoc = "km operator configuration.";
@@ -86,6 +113,8 @@ struct Describe<Config> {
     f.add("network", &Config::network, "Networking.");
     f.add("ai", &Config::ai, "AI endpoints.");
     f.add("pricing", &Config::pricing, "Pricing.");
+    f.add("disk", &Config::disk, "Sandbox disks.");
+    f.add("logs", &Config::logs, "Log bounds.");
   }
 };
 
@@ -251,6 +280,11 @@ Config effective(const Config& c, const std::string& resolv_conf) {
   }
   if (!e.network) e.network.emplace();
   if (!e.network->subnet_pool) e.network->subnet_pool = kDefaultSubnetPool;
+  if (!e.disk) e.disk.emplace();
+  if (!e.disk->store) e.disk->store = "auto";
+  if (!e.logs) e.logs.emplace();
+  if (!e.logs->max_file_size) e.logs->max_file_size = kDefaultLogFileSize;
+  if (!e.logs->max_files) e.logs->max_files = kDefaultLogFiles;
   return e;
 }
 

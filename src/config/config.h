@@ -1,6 +1,6 @@
 // km::config — the operator's settings (config.yaml): where profiles are searched, which
 // DNS upstream and CA the data plane trusts, the sandbox subnet pool, extra AI endpoints,
-// pricing overrides. Loaded and validated like a profile (located errors, did-you-mean).
+// pricing overrides, sandbox disks and log bounds. Loaded and validated like a profile (located errors, did-you-mean).
 // Plain data and pure functions; thread-safe.
 #pragma once
 
@@ -40,6 +40,16 @@ struct PricingConfig {
   std::optional<std::string> file;  // overrides the bundled pricing table
 };
 
+struct DiskConfig {
+  std::optional<std::string> store;  // auto (default) | loop | none
+  std::optional<std::string> size;   // size of a new store's image ("64Gi"); default: 1/4 of free space
+};
+
+struct LogsConfig {
+  std::optional<std::string> max_file_size;  // per log file before it is rotated ("16Mi")
+  std::optional<int64_t> max_files;          // files kept per log, the live one included
+};
+
 struct Config {
   std::optional<std::string> default_substrate;  // local (default) | docker | ec2 | ecs
   std::optional<std::vector<std::string>> profile_search_paths;
@@ -48,9 +58,13 @@ struct Config {
   std::optional<NetworkConfig> network;
   std::optional<AiConfig> ai;
   std::optional<PricingConfig> pricing;
+  std::optional<DiskConfig> disk;
+  std::optional<LogsConfig> logs;
 };
 
 inline constexpr const char* kDefaultSubnetPool = "10.213.0.0/16";
+inline constexpr const char* kDefaultLogFileSize = "16Mi";
+inline constexpr int64_t kDefaultLogFiles = 4;
 
 struct LoadedConfig {
   std::string path;             // the file read ("" when none)

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/result.h"
 
@@ -62,6 +63,10 @@ class UniqueFd {
 [[nodiscard]] Status removeTree(const std::string& path);
 // Copies a directory tree preserving modes, owners, symlinks, device nodes and times.
 [[nodiscard]] Status copyTree(const std::string& from, const std::string& to);
+
+// Runs a program (searched in PATH) with stdin from /dev/null and waits. Unavailable when
+// it cannot start or exits non-zero, with the end of what it printed in the message.
+[[nodiscard]] Status runProgram(const std::vector<std::string>& argv);
 
 // Kernel start time of `pid` in clock ticks since boot (/proc/PID/stat field 22), or nullopt
 // when there is no such process.

@@ -6,6 +6,7 @@
 
 #include "core/fs.h"
 #include "core/sys.h"
+#include "core/tree.h"
 #include "doc/json_io.h"
 #include "fleet/fleet.h"
 #include "substrate/local/local.h"
@@ -35,8 +36,60 @@ Result<plan::SandboxPlan> planOf(const store::SandboxRecord& rec) {
   return plan::fromNode(node);
 }
 
-// Creates the row and directory, optionally seeds files from another sandbox, then starts
-// the supervisor and waits for it. Cleans up everything on failure.
+// The source of a clone, frozen while its disk is copied (unless it already was): nothing
+// inside can change the tree while km reads it.
+class FrozenWhile {
+ public:
+  explicit FrozenWhile(local::Cgroups cg) : cg_(std::move(cg)) {
+    if (!cg_.processes().empty() && !cg_.frozen()) thaw_ = static_cast<bool>(cg_.freeze(true));
+  }
+  ~FrozenWhile() {
+    if (thaw_) (void)cg_.freeze(false);
+  }
+  FrozenWhile(const FrozenWhile&) = delete;
+  FrozenWhile& operator=(const FrozenWhile&) = delete;
+
+ private:
+  local::Cgroups cg_;
+  bool thaw_ = false;
+};
+
+// The new sandbox's disk (and additional volume): empty, or a copy of `seed`'s whose files
+// of the seed's user now belong to `user`.
+Status makeDisks(const Env& env, const local::Disks& disks, const plan::SandboxPlan& p,
+                 const local::Layout& layout, const local::Layout* seed, const local::SandboxUser& user) {
+  bool volume = !p.resources.volume_mount.empty();
+  if (seed == nullptr) {
+    KM_TRY(disks.create(layout.disk_name, p.resources.disk_bytes));
+    if (volume) KM_TRY(disks.create(layout.volume_name, p.resources.volume_bytes));
+    return ok();
+  }
+  auto seed_user = local::sandboxUser(*seed);
+  if (!seed_user) return std::move(seed_user).error().context("the source's user");
+  tree::IdMap map{seed_user->uid, user.uid, seed_user->gid, user.gid};
+  std::string source = seed->dir.substr(seed->dir.rfind('/') + 1);
+  FrozenWhile frozen(local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), source));
+  std::vector<std::pair<std::string, int64_t>> parts = {{layout.disk_name, p.resources.disk_bytes}};
+  if (volume && fs::exists(seed->volume)) parts.emplace_back(layout.volume_name, p.resources.volume_bytes);
+  for (const auto& [name, bytes] : parts) {
+    std::string from = name == layout.disk_name ? seed->disk_name : seed->volume_name;
+    if (disks.enforced()) {
+      // A snapshot is the kernel's copy: atomic, and it follows nothing.
+      KM_TRY(disks.snapshot(from, name, bytes));
+      KM_TRY(tree::remapOwners(disks.path(name), map));
+    } else {
+      tree::CopyOptions copy;
+      copy.id_map = map;
+      KM_TRY(tree::copyTree(disks.path(from), disks.path(name), copy));
+    }
+  }
+  if (volume && parts.size() == 1) KM_TRY(disks.create(layout.volume_name, p.resources.volume_bytes));
+  // The overlay's work dir is the kernel's scratch space, not the sandbox's data.
+  return tree::removeTree(layout.work);
+}
+
+// Creates the row and directory, makes the sandbox's disk (from another sandbox's for a
+// clone), then starts the supervisor and waits for it. Cleans up everything on failure.
 Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store,
                                         const CreateInput& in, const local::Layout* seed) {
   KM_TRY(local::requireRoot("km create"));
@@ -54,33 +107,33 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   rec.cloned_from = in.cloned_from;
   rec.created_at_ms = store::nowMs();
   local::Layout layout = local::Layout::forSandbox(env.km_home, p.id);
-  auto removeFiles = [&](Error e) -> Result<store::SandboxRecord> {
-    (void)sys::removeTree(layout.dir);
-    return e;
-  };
   if (in.plan.alias) {
     // Checked again by the insert; this spares building a sandbox for a taken alias.
     if (auto taken = store.resolve(*in.plan.alias); taken && taken->alias == in.plan.alias) {
       return invalidArgument("alias '" + *in.plan.alias + "' is already used by " + taken->id);
     }
   }
+  auto disks = local::Disks::prepare(env.km_home, env.disk);
+  if (!disks) return std::move(disks).error();
   if (auto s = sys::makeDirs(local::Layout::sandboxesDir(env.km_home), 0700); !s) {
     return std::move(s).error();
   }
   if (::mkdir(layout.dir.c_str(), 0700) != 0) return sys::errnoError("mkdir", layout.dir, errno);
+  // Whatever fails from here, teardown removes what exists (it is idempotent).
+  auto removeFiles = [&](Error e) -> Result<store::SandboxRecord> {
+    (void)supervisor::teardown(env.km_home, p.id, 0, 0);
+    return e;
+  };
   if (auto s = sys::replaceFile(layout.plan_file, rec.plan_json + "\n", 0600); !s) {
     return removeFiles(std::move(s).error());
   }
-  if (seed != nullptr) {
-    for (auto [from, to] : {std::pair{&seed->upper, &layout.upper}, {&seed->workspace, &layout.workspace},
-                            {&seed->home, &layout.home}, {&seed->root_home, &layout.root_home},
-                            {&seed->user_file, &layout.user_file}}) {
-      if (!fs::exists(*from)) continue;
-      if (auto s = sys::copyTree(*from, *to); !s) return removeFiles(std::move(s).error());
-    }
+  auto user = local::claimSandboxUser(layout, env.km_home, p.id);
+  if (!user) return removeFiles(std::move(user).error());
+  if (auto s = makeDisks(env, *disks, p, layout, seed, *user); !s) {
+    return removeFiles(std::move(s).error().context(seed ? "copying the source's disk" : "making the sandbox's disk"));
   }
   auto cleanup = [&](Error e) -> Result<store::SandboxRecord> {
-    (void)sys::removeTree(layout.dir);
+    (void)supervisor::teardown(env.km_home, p.id, 0, 0);
     (void)store.remove(p.id);
     return e;
   };
@@ -200,7 +253,9 @@ Result<int> enter(const Env& env, const std::string& id, const plan::SandboxPlan
   for (const auto& [k, v] : p.env) e.env.push_back(k + "=" + v);
   e.env.insert(e.env.end(), in.env.begin(), in.env.end());
   e.argv = in.argv;
-  return local::enterAndRun(e, cg);
+  local::SessionIo io;
+  if (in.terminal) io.terminal = *in.terminal ? local::Terminal::kAlways : local::Terminal::kNever;
+  return local::runSession(e, cg, io);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "core/sys.h"
 #include "fleet/fleet.h"
 #include "net/bpf/gate.h"
+#include "substrate/local/disk.h"
 #include "substrate/local/local.h"
 #include "supervisor/supervisor.h"
 
@@ -18,9 +19,10 @@ namespace km::fleet {
 namespace local = substrate::local;
 using S = store::SandboxStatus;
 
-HostLimits hostLimits() {
+HostLimits hostLimits(const std::string& km_home) {
   local::HostCgroups h = local::detectCgroups();
   HostLimits out;
+  out.disk = local::describeDisks(km_home);
   out.memory = std::string(local::versionName(h.memory));
   out.cpu = std::string(local::versionName(h.cpu));
   out.pids = std::string(local::versionName(h.pids));
@@ -99,20 +101,26 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
     }
     out.push_back(std::move(f));
   }
-  // Kernel objects and files with no sandbox in the store.
+  // Kernel objects and files with no sandbox in the store. Each is removed by the one
+  // teardown, which also ends any supervisor still sitting in the sandbox's cgroup.
   local::HostCgroups host = local::detectCgroups();
   std::string group = local::cgroupGroup(env.km_home);
+  std::set<std::string> torn;
+  auto removeUnknown = [&](Finding& f, const std::string& id) {
+    if (!fix) return;
+    Status s = torn.count(id) != 0 ? ok() : supervisor::teardown(env.km_home, id, 0, 0);
+    torn.insert(id);
+    f.fixed = static_cast<bool>(s);
+    f.action = s ? "removed it and everything else of " + id : "removal failed: " + s.error().message();
+  };
   for (const auto& dir : local::listKmCgroups(host, group)) {
-    if (known.count(baseName(dir)) != 0) continue;
-    Finding f{dir, "cgroup of no known sandbox", "", false};
-    if (fix) {
-      auto cg = local::Cgroups::existing(host, group, baseName(dir));
-      if (cg.frozen()) (void)cg.freeze(false);
-      Status s = local::killAll(0, 0, cg);
-      if (s) s = cg.remove();
-      f.fixed = static_cast<bool>(s);
-      f.action = s ? "killed its processes and removed it" : "removal failed: " + s.error().message();
-    }
+    std::string id = baseName(dir);
+    if (known.count(id) != 0) continue;
+    auto sup = local::Cgroups::existing(host, group, id, local::CgroupPart::kSupervisor).processes();
+    Finding f{dir, "cgroup of no known sandbox" +
+                       (sup.empty() ? std::string() : " (its supervisor, pid " + std::to_string(sup.front()) + ", still runs)"),
+              "", false};
+    removeUnknown(f, id);
     out.push_back(std::move(f));
   }
   // eBPF maps pinned for sandboxes of this home that no longer exist.
@@ -152,18 +160,51 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       if (name == "." || name == ".." || known.count(name) != 0) continue;
-      orphans.push_back(sandboxes + "/" + name);
+      orphans.push_back(name);
     }
     ::closedir(d);
-    for (const auto& path : orphans) {
-      Finding f{path, "directory of no known sandbox", "", false};
+    for (const auto& name : orphans) {
+      Finding f{sandboxes + "/" + name, "directory of no known sandbox", "", false};
+      removeUnknown(f, name);
+      out.push_back(std::move(f));
+    }
+  }
+  // Disks (and additional volumes) of no known sandbox.
+  std::string disks_dir = local::Layout::disksDir(env.km_home);
+  if (DIR* d = ::opendir(disks_dir.c_str())) {
+    std::vector<std::string> orphans;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      std::string id = name.size() > 7 && name.ends_with(".volume") ? name.substr(0, name.size() - 7) : name;
+      if (name == "." || name == ".." || known.count(id) != 0 || torn.count(id) != 0) continue;
+      orphans.push_back(name);
+    }
+    ::closedir(d);
+    for (const auto& name : orphans) {
+      Finding f{disks_dir + "/" + name, "disk of no known sandbox", "", false};
       if (fix) {
-        Status s = sys::removeTree(path);
+        auto disks = local::Disks::attach(env.km_home);
+        Status s = disks ? disks->remove(name) : Status(disks.error());
         f.fixed = static_cast<bool>(s);
         f.action = s ? "removed it" : "removal failed: " + s.error().message();
       }
       out.push_back(std::move(f));
     }
+  }
+  // Sandbox uids claimed for sandboxes of this home that are gone.
+  for (const auto& claim : local::uidClaims(env.km_home)) {
+    if (known.count(claim.sandbox) != 0 || torn.count(claim.sandbox) != 0) continue;
+    Finding f{std::string(local::kIdRegistry) + "/" + std::to_string(claim.uid),
+              "uid claimed for " + claim.sandbox + ", which no longer exists", "", false};
+    if (fix) {
+      local::SandboxUser u;
+      u.uid = claim.uid;
+      u.gid = claim.uid;
+      local::releaseSandboxUser(u, env.km_home, claim.sandbox);
+      f.fixed = true;
+      f.action = "released it";
+    }
+    out.push_back(std::move(f));
   }
   return out;
 }

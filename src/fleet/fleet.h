@@ -13,6 +13,7 @@
 #include "core/result.h"
 #include "plan/plan.h"
 #include "store/store.h"
+#include "substrate/local/disk.h"
 #include "supervisor/supervisor.h"
 
 namespace km::fleet {
@@ -22,6 +23,8 @@ struct Env {
   std::string km_home;
   std::string km_binary;                 // /proc/self/exe resolved
   std::vector<std::string> global_args;  // --home H [--config C]
+  // The operator config's `disk` (create and clone make the home's disk store with it).
+  substrate::local::DiskSettings disk;
 };
 
 // Opens $KM_HOME/fleet.db, creating $KM_HOME (0700) when missing.
@@ -60,26 +63,31 @@ Health health(const store::SandboxRecord& record);
 // Moves the TTL deadline `seconds` later (from now when the sandbox had none).
 [[nodiscard]] Result<store::SandboxRecord> extend(store::FleetStore& store, const std::string& id,
                                                   int64_t seconds);
-// New sandboxes from `source`'s stored profile and plan, with copies of its upper dir and
-// workspace. `alias` gets "-2", "-3"… suffixes when count > 1.
+// New sandboxes from `source`'s stored profile and plan, each starting with a copy of its
+// disk (overlay upper dir, workspace, homes, additional volume): a snapshot where the disk
+// store enforces sizes, else a copy that follows no symlink, made while the source is
+// frozen. Files of the source's user belong to each clone's own user. `alias` gets "-1",
+// "-2"… suffixes when count > 1.
 [[nodiscard]] Result<std::vector<store::SandboxRecord>> clone(
     const Env& env, store::FleetStore& store, const std::string& source,
     const std::optional<std::string>& alias, int count);
 
-// Runs a command inside a running sandbox (see substrate::local::enterAndRun): the calling
-// process joins the sandbox and only waits afterwards. Returns the command's exit code.
+// Runs a command inside a running sandbox and relays this process's stdin, stdout and stderr
+// to it (see substrate::local::runSession): a pty when `terminal` says so (default: when
+// stdin and stdout are terminals), else pipes. Returns the command's exit code.
 struct ExecInput {
   bool root = false;
   std::vector<std::string> env;  // K=V
   std::string workdir;           // default: the plan's working dir
   std::vector<std::string> argv;
+  std::optional<bool> terminal;  // nullopt: automatic
 };
 [[nodiscard]] Result<int> exec(const Env& env, const store::SandboxRecord& record,
                                const ExecInput& input);
 // The same for an exact sandbox id without opening the store: reads the plan and the running
 // init that the sandbox's directory records (the kernel confirms pid and start time).
 // nullopt (nothing done) when they are missing or stale: the caller then goes through the
-// store. Otherwise the caller has joined the sandbox, whatever the result.
+// store. Otherwise the command ran (or failed to start), whatever the result.
 [[nodiscard]] std::optional<Result<int>> execById(const Env& env, const std::string& id,
                                                   const ExecInput& input);
 
@@ -93,10 +101,11 @@ struct Finding {
 };
 struct HostLimits {
   std::string memory, cpu, pids, freezer;  // "cgroup v1", "cgroup v2" or "not available"
+  std::string disk;                        // the home's disk store (substrate::local::describeDisks)
   bool hybrid = false;
   bool root = false;
 };
-HostLimits hostLimits();
+HostLimits hostLimits(const std::string& km_home);
 [[nodiscard]] Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bool fix);
 
 }  // namespace km::fleet

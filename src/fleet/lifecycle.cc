@@ -78,13 +78,14 @@ Status destroy(const Env& env, store::FleetStore& store, const std::string& id) 
   if (!r) return std::move(r).error();
   KM_TRY(refuseLocked(*r, "destroyed"));
   if (health(*r).supervisor_alive) return ask(env, *r, "destroy");
-  // Nobody owns it: tear down here, the same steps the supervisor takes.
+  // Nobody owns it: tear down here, the same steps the supervisor takes. A failure leaves the
+  // row `destroying`; running destroy again finishes the job.
   KM_TRY(local::requireRoot("km destroy"));
-  auto cg = local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), id);
-  if (cg.frozen()) (void)cg.freeze(false);
-  KM_TRY(local::killAll(static_cast<pid_t>(r->init_pid), r->init_start, cg));
-  KM_TRY(cg.remove());
-  KM_TRY(sys::removeTree(local::Layout::forSandbox(env.km_home, id).dir));
+  (void)store.modify(id, [](store::SandboxRecord& rec) -> Status {
+    rec.status = S::kDestroying;
+    return ok();
+  });
+  KM_TRY(supervisor::teardown(env.km_home, id, static_cast<pid_t>(r->init_pid), r->init_start));
   (void)store.addEvent(id, "destroyed", "by the CLI (no supervisor)");
   return store.remove(id);
 }

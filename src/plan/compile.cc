@@ -11,13 +11,13 @@
 namespace km::plan {
 namespace {
 
-// The substrate writes these files into the sandbox's root; a relative path or a ".."
-// component would let a profile aim outside it.
-Status checkConfigPath(const std::string& path) {
+// The substrate writes these files (and mounts the additional volume) into the sandbox's
+// root; a relative path or a ".." component would let a profile aim outside it.
+Status checkInsidePath(const std::string& path, std::string_view field) {
   bool ok = startsWith(path, "/");
   for (const auto& part : split(path, '/')) ok = ok && part != "..";
   if (ok) return {};
-  return invalidArgument("spec.execution.configFiles: " + quoted(path) +
+  return invalidArgument(std::string(field) + ": " + quoted(path) +
                          " is not an absolute path inside the sandbox (no \"..\" components)");
 }
 
@@ -63,12 +63,14 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   auto resources = resolveResources(spec.runtime, options.host_cpus, options.host_memory_bytes);
   if (!resources) return std::move(resources).error();
   p.resources = std::move(*resources);
+  if (!p.resources.volume_mount.empty()) KM_TRY(checkInsidePath(p.resources.volume_mount, "spec.runtime.additionalVolume.mountPoint"));
+  p.logs = options.logs;
 
   p.shell = spec.execution.shell;
   p.working_dir = spec.execution.working_dir;
   p.env = spec.execution.env;
   for (const auto& [path, content] : spec.execution.config_files) {
-    KM_TRY(checkConfigPath(path));
+    KM_TRY(checkInsidePath(path, "spec.execution.configFiles"));
     p.config_files.push_back({path, content});
   }
   p.init_commands = initCommands(spec.execution);

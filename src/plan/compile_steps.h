@@ -16,6 +16,9 @@ namespace km::plan {
 inline constexpr int64_t kDefaultCpuMillis = 2'000;
 inline constexpr int64_t kDefaultMemoryBytes = int64_t{4} << 30;  // 4 GiB
 inline constexpr int64_t kDefaultPids = 4'096;
+// Disk when neither spec.runtime.resources.disk nor rootVolumeSize is given: an EC2 AMI's
+// usual root volume.
+inline constexpr int64_t kDefaultDiskBytes = int64_t{8} << 30;  // 8 GiB
 
 struct SubstrateChoice {
   std::string substrate;
@@ -48,9 +51,5 @@ struct Lifetime {
 [[nodiscard]] Result<Resources> resolveResources(const profile::Runtime& runtime, int host_cpus,
                                                  int64_t host_memory_bytes);
 
-// "512Mi" → 536870912: digits, then nothing (bytes), Ki Mi Gi Ti (powers of 1024) or
-// K M G T (powers of 1000); the profile's spec.runtime.resources.memory grammar. Fails with
-// InvalidArgument for anything else, zero, or a value that does not fit in int64.
-[[nodiscard]] Result<int64_t> parseMemoryBytes(std::string_view text);
 
 }  // namespace km::plan

@@ -22,7 +22,18 @@ struct Resources {
   int64_t cpu_millis = 0;    // 1000 = one CPU; 0 = no limit
   int64_t memory_bytes = 0;  // 0 = no limit
   int64_t pids = 0;          // 0 = no limit
+  int64_t disk_bytes = 0;    // everything the sandbox writes; 0 = no limit
   std::string source;
+  std::string disk_source;   // "spec.runtime.rootVolumeSize", "spec.runtime.resources.disk", "default"
+  // spec.runtime.additionalVolume: a separate disk mounted at `volume_mount` ("" = none).
+  std::string volume_mount;
+  int64_t volume_bytes = 0;
+};
+
+// Bounds of the logs a sandbox can make grow on the host (operator config `logs`).
+struct LogLimits {
+  int64_t max_file_bytes = int64_t{16} << 20;
+  int64_t max_files = 4;  // the live file and rotated ones
 };
 
 struct ConfigFile {
@@ -65,6 +76,7 @@ struct SandboxPlan {
   std::string subnet_pool;
   std::vector<std::string> allowed_cidrs;
   std::vector<std::string> ai_endpoints;  // ai.endpoints hosts: also sent through the proxy
+  LogLimits logs;                         // from the operator config
 };
 
 struct CompileOptions {
@@ -81,6 +93,7 @@ struct CompileOptions {
   std::string subnet_pool = "10.213.0.0/16";   // network.subnetPool
   std::vector<std::string> allowed_cidrs;      // network.allowCIDRs
   std::vector<std::string> ai_endpoints;       // ai.endpoints[].host
+  LogLimits logs;                              // logs.maxFileSize, logs.maxFiles
   // The host, so limits never exceed what exists: 0 = unknown (no clamping).
   int host_cpus = 0;
   int64_t host_memory_bytes = 0;
@@ -92,6 +105,11 @@ struct CompileOptions {
 // (the substrate writes it under the sandbox's root). `options.id` must not be empty.
 [[nodiscard]] Result<SandboxPlan> compile(const profile::Profile& profile,
                                           const CompileOptions& options);
+
+// "512Mi" → 536870912: digits, then nothing (bytes), Ki Mi Gi Ti (powers of 1024) or
+// K M G T (powers of 1000); the grammar of profiles' memory and disk sizes and of the operator config's sizes. Fails with
+// InvalidArgument for anything else, zero, or a value that does not fit in int64.
+[[nodiscard]] Result<int64_t> parseMemoryBytes(std::string_view text);
 
 // A fresh id: prefix + "-" + 8 lowercase hex digits from the kernel's random source.
 std::string newSandboxId(std::string_view prefix);

@@ -12,7 +12,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 2;
+constexpr int64_t kPlanVersion = 3;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -126,7 +126,11 @@ Node toNode(const SandboxPlan& p) {
   r.set("cpuMillis", Node::integer(p.resources.cpu_millis));
   r.set("memoryBytes", Node::integer(p.resources.memory_bytes));
   r.set("pids", Node::integer(p.resources.pids));
+  r.set("diskBytes", Node::integer(p.resources.disk_bytes));
   r.set("source", Node::string(p.resources.source));
+  r.set("diskSource", Node::string(p.resources.disk_source));
+  r.set("volumeMount", Node::string(p.resources.volume_mount));
+  r.set("volumeBytes", Node::integer(p.resources.volume_bytes));
   m.set("resources", std::move(r));
   m.set("user", Node::string(p.user));
   m.set("shell", Node::string(p.shell));
@@ -150,6 +154,10 @@ Node toNode(const SandboxPlan& p) {
   m.set("subnetPool", Node::string(p.subnet_pool));
   m.set("allowedCIDRs", strings(p.allowed_cidrs));
   m.set("aiEndpoints", strings(p.ai_endpoints));
+  Node logs = Node::map();
+  logs.set("maxFileBytes", Node::integer(p.logs.max_file_bytes));
+  logs.set("maxFiles", Node::integer(p.logs.max_files));
+  m.set("logs", std::move(logs));
   return m;
 }
 
@@ -180,7 +188,11 @@ Result<SandboxPlan> fromNode(const Node& node) {
     res.count("cpuMillis", p.resources.cpu_millis);
     res.count("memoryBytes", p.resources.memory_bytes);
     res.count("pids", p.resources.pids);
+    res.count("diskBytes", p.resources.disk_bytes);
     res.str("source", p.resources.source);
+    res.str("diskSource", p.resources.disk_source);
+    res.str("volumeMount", p.resources.volume_mount);
+    res.count("volumeBytes", p.resources.volume_bytes);
     res.finish();
   }
   top.str("user", p.user);
@@ -213,6 +225,12 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.str("subnetPool", p.subnet_pool);
   top.list("allowedCIDRs", p.allowed_cidrs);
   top.list("aiEndpoints", p.ai_endpoints);
+  if (const Node* l = top.child("logs", Node::Kind::kMap, "a mapping")) {
+    Reader logs(*l, "logs", error);
+    logs.count("maxFileBytes", p.logs.max_file_bytes);
+    logs.count("maxFiles", p.logs.max_files);
+    logs.finish();
+  }
   top.finish();
   if (error) return std::move(*error);
   return p;

@@ -110,6 +110,31 @@ Result<Resources> resolveResources(const profile::Runtime& runtime, int host_cpu
     clamped = true;
   }
   if (clamped) r.source += ", clamped to host";
+
+  // Disk: resources.disk, else rootVolumeSize (GiB; 0 is "the image's default"), else 8 GiB.
+  constexpr int64_t kGiB = int64_t{1} << 30;
+  r.disk_bytes = kDefaultDiskBytes;
+  r.disk_source = "default";
+  if (runtime.root_volume_size && *runtime.root_volume_size > 0) {
+    if (*runtime.root_volume_size > std::numeric_limits<int64_t>::max() / kGiB) {
+      return invalidArgument("spec.runtime.rootVolumeSize: too large");
+    }
+    r.disk_bytes = *runtime.root_volume_size * kGiB;
+    r.disk_source = "spec.runtime.rootVolumeSize";
+  }
+  if (runtime.resources && runtime.resources->disk) {
+    auto bytes = parseMemoryBytes(*runtime.resources->disk);
+    if (!bytes) return std::move(bytes).error().context("spec.runtime.resources.disk");
+    r.disk_bytes = *bytes;
+    r.disk_source = "spec.runtime.resources.disk";
+  }
+  if (const auto& v = runtime.additional_volume) {
+    if (v->size < 1 || v->size > std::numeric_limits<int64_t>::max() / kGiB) {
+      return invalidArgument("spec.runtime.additionalVolume.size: must be at least 1 (GiB)");
+    }
+    r.volume_mount = v->mount_point;
+    r.volume_bytes = v->size * kGiB;
+  }
   return r;
 }
 

@@ -151,7 +151,8 @@ template <>
 struct Describe<RuntimeResources> {
   static constexpr std::string_view kDoc =
       "km extension (not in upstream): explicit local limits that override, field by field, the "
-      "cpu and memory instanceType implies. Used by the local substrate.";
+      "cpu and memory instanceType implies and the disk rootVolumeSize gives. Used by the local "
+      "substrate.";
   static void build(Fields<RuntimeResources>& f) {
     f.add("cpus", &RuntimeResources::cpus,
           "CPUs: a number more than 0 with at most 3 decimals, like 0.5 or 2 (at most 4096).");
@@ -162,6 +163,11 @@ struct Describe<RuntimeResources> {
                           "optional suffix Ki, Mi, Gi, Ti, K, M, G or T, at most about 10^18 bytes)");
     f.add("pids", &RuntimeResources::pids, "Most processes and threads alive at once.")
         .min(1).max(kMaxPids).defaultValue("4096");
+    f.add("disk", &RuntimeResources::disk,
+          "Disk: everything the sandbox writes (its changes to the root filesystem, workspace, "
+          "homes), in the memory syntax, like 20Gi. Overrides rootVolumeSize.")
+        .pattern(kMemory, "a size like 512Mi, 20Gi or 2G (a whole number above 0 with an optional "
+                          "suffix Ki, Mi, Gi, Ti, K, M, G or T, at most about 10^18 bytes)");
   }
 };
 

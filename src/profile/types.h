@@ -71,6 +71,7 @@ struct RuntimeResources {
   std::optional<Cpus> cpus;           // > 0, at most 3 decimals
   std::optional<std::string> memory;  // "512Mi", "4Gi", "2G", "1073741824" (bytes)
   std::optional<int64_t> pids;        // ≥ 1
+  std::optional<std::string> disk;    // same grammar as memory; overrides rootVolumeSize
 };
 
 struct Runtime {

@@ -10,6 +10,8 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "substrate/local/disk.h"
+#include "supervisor/supervisor.h"
 
 namespace km::supervisor {
 
@@ -18,6 +20,9 @@ using store::SandboxStatus;
 
 namespace {
 constexpr std::string_view kLog = "km.supervisor";
+// What the init commands together may write into init.log on the host (the rest is dropped,
+// with a note): a sandbox's output must not fill the host's disk.
+constexpr uint64_t kInitLogLimit = 16 << 20;
 
 Result<sys::UniqueFd> pidfdOpen(pid_t pid) {
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -104,14 +109,26 @@ Status Runtime::start(bool first_start) {
     local::StagedInit& s;
     ~EndStaged() { s = {}; }
   } end_staged{staged_};
+  auto disks = local::Disks::attach(km_home_);  // mounts the store again after a reboot
+  if (!disks) return std::move(disks).error();
+  if (!fs::isDirectory(layout_.disk)) {
+    return notFound("the sandbox's disk " + layout_.disk + " is missing (" +
+                    (disks->enforced() ? "not in the disk store" : disks->unenforcedReason()) + ")");
+  }
   for (const std::string* d : {&layout_.upper, &layout_.work, &layout_.root, &layout_.workspace,
                                &layout_.home, &layout_.root_home}) {
     KM_TRY(sys::makeDirs(*d, 0755));
   }
-  auto user = local::sandboxUser(layout_);
+  bool volume = !plan_.resources.volume_mount.empty();
+  if (volume && !fs::isDirectory(layout_.volume)) {
+    return notFound("the sandbox's additional volume " + layout_.volume + " is missing");
+  }
+  auto user = local::claimSandboxUser(layout_, km_home_, plan_.id);
   if (!user) return std::move(user).error();
   user_ = *user;
-  for (const std::string* d : {&layout_.workspace, &layout_.home}) {
+  // These directories are km's (the sandbox sees only their contents), so by path is safe.
+  for (const std::string* d : {&layout_.workspace, &layout_.home, &layout_.volume}) {
+    if (d == &layout_.volume && !volume) continue;
     if (::chown(d->c_str(), user_.uid, user_.gid) != 0) return sys::errnoError("chown", *d, errno);
   }
   local::Limits limits{plan_.resources.cpu_millis, plan_.resources.memory_bytes, plan_.resources.pids};
@@ -125,6 +142,7 @@ Status Runtime::start(bool first_start) {
   spec.user = user_;
   spec.km_home = fs::absolutePath(km_home_);
   spec.first_start = first_start;
+  spec.volume_mount = plan_.resources.volume_mount;
   if (auto s = staged_.namespacesReady(); !s) {
     (void)cgroups_.remove();
     return std::move(s).error();
@@ -170,10 +188,15 @@ Status Runtime::runInitCommands() {
     e.workdir = plan_.working_dir;
     for (const auto& [k, v] : plan_.env) e.env.push_back(k + "=" + v);
     e.argv = {shell, "-c", cmd};
-    e.stdin_fd = null_fd->get();
-    e.stdout_fd = log_fd->get();
-    e.stderr_fd = log_fd->get();
-    auto code = local::runInside(e, cgroups_);
+    local::SessionIo io;
+    io.in = null_fd->get();
+    io.out = log_fd->get();
+    io.err = log_fd->get();
+    io.terminal = local::Terminal::kNever;
+    io.forward_signals = false;  // the supervisor's own signalfd reads them
+    off_t used = ::lseek(log_fd->get(), 0, SEEK_END);
+    io.output_limit = used < 0 ? 0 : kInitLogLimit - std::min<uint64_t>(kInitLogLimit, static_cast<uint64_t>(used));
+    auto code = local::runSession(e, cgroups_, io);
     if (!code) return std::move(code).error().context("init command " + std::to_string(i + 1));
     if (*code != 0) {
       return unavailable("init command " + std::to_string(i + 1) + " failed (exit " +
@@ -256,6 +279,12 @@ void Runtime::initExited() {
   event("stopped", "init exited unexpectedly");
 }
 
+Status Runtime::enterSupervisorCgroup() {
+  auto cg = local::Cgroups::createSupervisor(host_, local::cgroupGroup(km_home_), plan_.id);
+  if (!cg) return std::move(cg).error();
+  return cg->addProcess(0);
+}
+
 Status Runtime::destroy(std::string_view reason) {
   if (store_ != nullptr) {
     (void)store_->modify(plan_.id, [](store::SandboxRecord& rec) -> Status {
@@ -263,17 +292,13 @@ Status Runtime::destroy(std::string_view reason) {
       return ok();
     });
   }
-  if (running()) {
-    if (cgroups_.frozen()) (void)cgroups_.freeze(false);
-    KM_TRY(local::killAll(init_pid_, init_start_, cgroups_));
-  } else {
-    KM_TRY(local::killAll(0, 0, cgroups_));
-  }
+  service_.reset();  // its thread writes into the directory teardown removes
+  pid_t init = init_pid_;
+  uint64_t start = init_start_;
   init_pid_ = 0;
+  init_start_ = 0;
   init_pidfd_.reset();
-  stopNetwork();
-  KM_TRY(cgroups_.remove());
-  KM_TRY(sys::removeTree(layout_.dir));
+  KM_TRY(teardown(km_home_, plan_.id, init, start));
   event("destroyed", reason);
   return store_ != nullptr ? store_->remove(plan_.id) : ok();
 }

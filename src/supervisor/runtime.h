@@ -34,8 +34,11 @@ class Runtime {
   void useStaged(substrate::local::StagedInit staged) { staged_ = std::move(staged); }
   uint64_t initStart() const { return init_start_; }
 
+  // Moves this process into the sandbox's supervisor cgroup (made when missing): the
+  // supervisor's work for the sandbox is charged to it, within limits of its own.
+  [[nodiscard]] Status enterSupervisorCgroup();
   // Starts the sandbox (cgroups, namespaces, init); on first start also writes config files
-  // and runs initCommands. Leaves status running.
+  // and runs initCommands. Its disk must exist (km create makes it). Leaves status running.
   [[nodiscard]] Status start(bool first_start);
   // Takes over a sandbox whose init still runs (after a supervisor restart; `announce`
   // records an "adopted" event).
@@ -43,7 +46,9 @@ class Runtime {
   [[nodiscard]] Status stop(std::string_view reason);
   [[nodiscard]] Status pause();
   [[nodiscard]] Status thaw();
-  // Ends everything and removes the sandbox's files and row.
+  // Ends everything and removes the sandbox's files and row (supervisor::teardown). After
+  // a failure the row stays `destroying`; running it again (here, `km destroy`, `km doctor
+  // --fix`) finishes the job.
   [[nodiscard]] Status destroy(std::string_view reason);
   // After init exited by itself: clean up and mark stopped.
   void initExited();

@@ -113,8 +113,10 @@ class Loop {
       return "ok already running";
     }
     if (cmd == "destroy") {
+      // Done either way: after a failure the row stays `destroying` and `km destroy` or
+      // `km doctor --fix` finishes the teardown without us.
       Status s = rt_.destroy("requested");
-      if (s) done_ = true;
+      done_ = true;
       return reply(s);
     }
     return "error: unknown command '" + cmd + "'";
@@ -158,7 +160,7 @@ class Loop {
       disarm();
     } else {  // destroy, and upstream treats unknown values as destroy
       s = rt_.destroy(std::string(what) + " expired");
-      if (s) done_ = true;
+      done_ = true;  // a failed teardown is finished by `km doctor --fix`
     }
     if (!s) log::error(kLog, opt_.id + ": " + std::string(what) + " teardown: " + s.error().message());
   }
@@ -268,7 +270,9 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   sys::UniqueFd signal_fd = setUpSignals();
   Runtime rt(nullptr, o.km_home, plan);
   rt.useStaged(std::move(staged));
-  if (Status s = rt.start(true); !s) {
+  Status s = rt.enterSupervisorCgroup();
+  if (s) s = rt.start(true);
+  if (!s) {
     Error e = s.error();
     (void)rt.destroy("create failed");
     log::error(kLog, o.id + ": " + e.message());
@@ -325,12 +329,8 @@ Result<Started> finishStart(const Options& o, int ready_read, const Status& side
   out.init_pid = static_cast<pid_t>(ip);
   out.init_start = is;
   if (!side) {
-    // No row to supervise against: end the new sandbox (the caller removes its files).
-    ::kill(out.supervisor_pid, SIGKILL);
-    substrate::local::Cgroups cg = substrate::local::Cgroups::existing(
-        substrate::local::detectCgroups(), substrate::local::cgroupGroup(o.km_home), o.id);
-    (void)substrate::local::killAll(out.init_pid, out.init_start, cg);
-    (void)cg.remove();
+    // No row to supervise against: end the new sandbox and its supervisor.
+    (void)teardown(o.km_home, o.id, out.init_pid, out.init_start);
     return side.error();
   }
   return out;
@@ -403,11 +403,7 @@ int run(const Options& o) {
   if (!rec->has_value()) {
     if (o.adopt_pid > 0) {
       // Nobody recorded this sandbox (its creator died): do not leave it running.
-      substrate::local::Cgroups cg = substrate::local::Cgroups::existing(
-          substrate::local::detectCgroups(), substrate::local::cgroupGroup(o.km_home), o.id);
-      (void)substrate::local::killAll(o.adopt_pid, o.adopt_start, cg);
-      (void)cg.remove();
-      (void)sys::removeTree(substrate::local::Layout::forSandbox(o.km_home, o.id).dir);
+      (void)teardown(o.km_home, o.id, o.adopt_pid, o.adopt_start);
     }
     return fail(notFound("no sandbox " + o.id + " in " + o.store_path));
   }
@@ -420,6 +416,9 @@ int run(const Options& o) {
   auto plan = plan::fromNode(node);
   if (!plan) return fail(plan.error());
   Runtime rt(st->get(), o.km_home, *plan);
+  if (Status s = rt.enterSupervisorCgroup(); !s) {
+    log::warn(kLog, o.id + ": " + s.error().message() + "; supervising from outside the sandbox's cgroup");
+  }
 
   bool init_alive = r.init_pid > 0 && sys::processAlive(static_cast<pid_t>(r.init_pid), r.init_start);
   Status started = ok();

@@ -88,6 +88,14 @@ class Prepared {
   sys::UniqueFd ready_read_;
 };
 
+// Removes everything sandbox `id` of `km_home` has on this host, in this order: its
+// processes (SIGKILL, thawed first), every process of its supervisor's cgroup but the
+// caller, both cgroups, its eBPF pins, its disk and additional volume, its claimed uid, and
+// its directory of km's records. Each step is idempotent, so a teardown that failed part-way
+// is finished by running it again. The fleet row is the caller's.
+[[nodiscard]] Status teardown(const std::string& km_home, const std::string& id, pid_t init_pid,
+                              uint64_t init_start);
+
 // Sends one command to a supervisor's control socket and returns its reply text.
 // Commands: ping, stop, resume, pause, destroy. Unavailable when nobody answers.
 [[nodiscard]] Result<std::string> request(const std::string& socket_path, std::string_view command,

@@ -30,8 +30,7 @@ expect_eq "$(km exec doc -- cat /var/km-init-marker)" init-ran "recovered with i
 
 # Leaks with no sandbox in the store.
 leak="kt-deadbeef"
-group_dir="$(dirname "$(cg_file "$id" cgroup.procs)")"   # this home's km/<tag> in one hierarchy
-group_dir="$(dirname "$group_dir")"
+group_dir="$(dirname "$(dirname "$(dirname "$(cg_file "$id" cgroup.procs)")")")"   # this home's km/<tag> in one hierarchy
 mkdir -p "$group_dir/$leak" "$KM_HOME/sandboxes/kt-0rphan00"
 pins="/sys/fs/bpf/km/$(km_home_tag)-kt-0ldpin00"
 mkdir -p "$pins"

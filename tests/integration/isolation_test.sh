@@ -19,7 +19,7 @@ expect_eq "$(km exec --env X=1 iso -- sh -c 'echo $X')" 1 "--env"
 # Files: writes land in the sandbox's upper dir, never on the host.
 km exec --root iso -- sh -c 'echo sandboxed > /etc/km-isolation-probe; rm -f /etc/hostname.km-none'
 [ ! -e /etc/km-isolation-probe ] || fail "a sandbox write reached the host's /etc"
-[ -f "$KM_HOME/sandboxes/$id/upper/etc/km-isolation-probe" ] || fail "write not in the upper dir"
+[ -f "$KM_HOME/disk/$id/upper/etc/km-isolation-probe" ] || fail "write not in the upper dir"
 expect_eq "$(km exec iso -- cat /etc/km-isolation-probe)" sandboxed "sandbox sees its own write"
 host_passwd_sum="$(sha256sum /etc/passwd)"
 expect_eq "$(sha256sum /etc/passwd)" "$host_passwd_sum" "host /etc/passwd unchanged"
@@ -28,7 +28,7 @@ expect_fail km exec iso -- sh -c 'echo x > /etc/km-user-write'   # the sandbox u
 # Identity: hostname is the id; an unprivileged uid with no capabilities at all.
 expect_eq "$(km exec iso -- hostname)" "$id" "hostname"
 uid="$(km exec iso -- id -u)"
-[ "$uid" -ge 60000 ] || fail "sandbox uid $uid should be an unused high id"
+[ "$uid" -ge $((0x4B4D0000)) ] && [ "$uid" -lt $((0x4B4E0000)) ] || fail "sandbox uid $uid should come from km's range"
 expect_eq "$(km exec iso -- id -un)" sandbox "user name"
 expect_eq "$(km exec iso -- sh -c 'grep CapEff /proc/self/status | tr -s "\t" " "')" "CapEff: 0000000000000000" "no effective caps"
 expect_eq "$(km exec iso -- sh -c 'grep CapBnd /proc/self/status | tr -s "\t" " "')" "CapBnd: 0000000000000000" "empty bounding set"

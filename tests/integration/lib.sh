@@ -24,12 +24,21 @@ expect_eq() { [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"; }
 expect_contains() { [[ "$1" == *"$2"* ]] || fail "$3: expected to contain '$2', got: $1"; }
 expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
 
-# Sandbox cgroup directories: <hierarchy>/km/<home tag>/<id>.
-km_cgroups() { find /sys/fs/cgroup -mindepth 3 -maxdepth 5 -type d -path '*/km/????????/*' 2>/dev/null | sort; }
+# Sandbox cgroup directories: <hierarchy>/km/<home tag>/<id>/{sandbox,supervisor}.
+km_cgroups() { find /sys/fs/cgroup -mindepth 3 -maxdepth 6 -type d -path '*/km/????????/*' 2>/dev/null | sort; }
 # This home's group dirs too (km/<tag>), which must go when its last sandbox does.
-km_cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 5 -type d -path '*/km/*' 2>/dev/null | sort; }
-# The first existing FILE of sandbox ID's cgroups (whichever hierarchy has it).
-cg_file() { find /sys/fs/cgroup -mindepth 4 -maxdepth 6 -path "*/km/*/$1/$2" 2>/dev/null | head -1; }
+km_cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path '*/km/*' 2>/dev/null | sort; }
+# The first existing FILE of sandbox ID's cgroups (whichever hierarchy has it), in PART:
+# sandbox (default: its processes), supervisor, or . (the sandbox's directory above both).
+cg_file() {
+  local pattern="*/km/*/$1/${3:-sandbox}/$2"
+  [ "${3:-}" != . ] || pattern="*/km/*/$1/$2"
+  find /sys/fs/cgroup -mindepth 4 -maxdepth 7 -path "$pattern" 2>/dev/null | head -1
+}
+
+# The home's disk store (btrfs, loop-mounted at $KM_HOME/disk) stays mounted while the home
+# exists; it is not a per-sandbox resource.
+store_mount_line() { grep -F " $KM_HOME/disk " /proc/self/mountinfo || true; }
 
 # This home's tag (the 8 hex digits in its cgroup group and eBPF pin names).
 km_home_tag() { python3 -c 'import sys
@@ -41,8 +50,10 @@ print("%08x"%h)' "$(cd "$KM_HOME" && pwd)"; }
 # before/after comparisons).
 kernel_snapshot() {
   { km_cgroup_dirs
-    grep -F "$KM_HOME" /proc/self/mountinfo || true
+    grep -F "$KM_HOME" /proc/self/mountinfo | grep -vF " $KM_HOME/disk " || true
     ls "$KM_HOME/sandboxes" 2>/dev/null || true
+    ls "$KM_HOME/disk" 2>/dev/null || true
+    grep -lF "$(cd "$KM_HOME" && pwd)	" /var/lib/km-uids/* 2>/dev/null || true
     pgrep -f "km-init|supervise" -a 2>/dev/null | grep -F -- "$KM_HOME" || true
     ls /sys/fs/bpf/km 2>/dev/null | grep -F -- "$(km_home_tag)-" || true; } | sort
 }
@@ -57,6 +68,10 @@ cleanup() {
   if declare -F extra_cleanup >/dev/null; then extra_cleanup || true; fi
   # Supervisors started for this home and still around (a failed test) are ended too.
   pkill -9 -f -- "--home $KM_HOME supervise" 2>/dev/null || true
+  # The disk store's mount (its loop device detaches with it), then the uid claims of this
+  # home that a failed test may have left.
+  umount "$KM_HOME/disk" 2>/dev/null || umount -l "$KM_HOME/disk" 2>/dev/null || true
+  grep -lF "$(cd "$KM_HOME" && pwd)	" /var/lib/km-uids/* 2>/dev/null | xargs -r rm -f
   rm -rf "$KM_HOME"
   exit $rc
 }

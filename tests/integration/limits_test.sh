@@ -9,8 +9,14 @@ mem_limit="$(cat "$(cg_file "$id" memory.limit_in_bytes)" 2>/dev/null || cat "$(
 expect_eq "$mem_limit" $((256 << 20)) "memory limit"
 pids_limit="$(cat "$(cg_file "$id" pids.max)")"
 expect_eq "$pids_limit" 128 "pids limit"
-cpu_quota="$(cat "$(cg_file "$id" cpu.cfs_quota_us)" 2>/dev/null || cut -d' ' -f1 "$(cg_file "$id" cpu.max)")"
+# CPU on the sandbox's directory, above its processes and its supervisor (charged to it).
+cpu_quota="$(cat "$(cg_file "$id" cpu.cfs_quota_us .)" 2>/dev/null || cut -d' ' -f1 "$(cg_file "$id" cpu.max .)")"
 expect_eq "$cpu_quota" 100000 "cpu quota (1 CPU)"
+# The supervisor's own limits, and it sits in its own leaf.
+sup_mem="$(cat "$(cg_file "$id" memory.limit_in_bytes supervisor)" 2>/dev/null || cat "$(cg_file "$id" memory.max supervisor)")"
+expect_eq "$sup_mem" $((256 << 20)) "supervisor memory limit"
+sup_pid="$(km status --json "$id" | json_field supervisor.pid)"
+grep -q "$(cat "$(cg_file "$id" cgroup.procs supervisor)")" <<<"$sup_pid" || fail "the supervisor is in its cgroup"
 
 # 1 GiB in a 256 MiB box: the kernel kills the hog (SIGKILL → 137), not the sandbox.
 set +e

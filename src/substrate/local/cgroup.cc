@@ -145,17 +145,20 @@ std::string cgroupGroup(std::string_view km_home) {
   return std::string("km/") + buf;
 }
 
-Cgroups Cgroups::existing(const HostCgroups& host, std::string_view group, std::string_view id) {
+Cgroups Cgroups::existing(const HostCgroups& host, std::string_view group, std::string_view id,
+                          CgroupPart part) {
   Cgroups c;
   c.host_ = host;
   c.id_ = std::string(id);
   c.group_ = std::string(group);
-  auto dir = [&](const std::string& mount) { return mount + "/" + c.group_ + "/" + c.id_; };
+  c.leaf_ = part == CgroupPart::kSandbox ? "sandbox" : "supervisor";
+  auto dir = [&](const std::string& mount) { return mount + "/" + c.group_ + "/" + c.id_ + "/" + c.leaf_; };
   if (!host.v2_root.empty()) c.v2_ = dir(host.v2_root);
   if (host.memory == CgroupVersion::kV1) c.mem_ = dir(host.v1_memory);
   if (host.cpu == CgroupVersion::kV1) c.cpu_ = dir(host.v1_cpu);
   if (host.pids == CgroupVersion::kV1) c.pids_ = dir(host.v1_pids);
-  if (host.freezer == CgroupVersion::kV1) c.freezer_ = dir(host.v1_freezer);
+  // Only the sandbox is ever frozen (km pause); its supervisor must keep answering.
+  if (host.freezer == CgroupVersion::kV1 && part == CgroupPart::kSandbox) c.freezer_ = dir(host.v1_freezer);
   // CPU usage comes from v2's cpu.stat when there is a v2 dir, else from v1 cpuacct.
   if (c.v2_.empty() && !host.v1_cpuacct.empty()) c.cpuacct_ = dir(host.v1_cpuacct);
   for (const std::string* d : {&c.v2_, &c.mem_, &c.cpu_, &c.cpuacct_, &c.pids_, &c.freezer_}) {
@@ -167,53 +170,65 @@ Cgroups Cgroups::existing(const HostCgroups& host, std::string_view group, std::
   return c;
 }
 
+Result<Cgroups> Cgroups::make(const HostCgroups& host, std::string_view group, std::string_view id,
+                              CgroupPart part) {
+  Cgroups c = existing(host, group, id, part);
+  if (c.dirs_.empty()) return unavailable("no cgroup hierarchy is mounted on this host");
+  // Parents: "km", "km/<tag>" and the sandbox's directory in every hierarchy.
+  std::string top = c.group_.substr(0, c.group_.find('/'));
+  std::string tail = "/" + c.group_ + "/" + c.id_ + "/" + c.leaf_;
+  auto mountOf = [&](const std::string& d) { return d.substr(0, d.size() - tail.size()); };
+  auto parents = [&](const std::string& mount) {
+    return std::vector<std::string>{mount + "/" + top, mount + "/" + c.group_, mount + "/" + c.group_ + "/" + c.id_};
+  };
+  for (int attempt = 0;; ++attempt) {
+    Status made = ok();
+    for (const auto& d : c.dirs_) {
+      for (const std::string& parent : parents(mountOf(d))) {
+        if (made) made = makeDir(parent);
+      }
+    }
+    if (made && !c.v2_.empty()) {
+      // v2 controllers must be enabled on every ancestor of the leaf.
+      std::string enable;
+      if (host.memory == CgroupVersion::kV2) enable += " +memory";
+      if (host.cpu == CgroupVersion::kV2) enable += " +cpu";
+      if (host.pids == CgroupVersion::kV2) enable += " +pids";
+      if (!enable.empty()) {
+        std::vector<std::string> chain = parents(host.v2_root);
+        chain.insert(chain.begin(), host.v2_root);
+        for (const std::string& parent : chain) {
+          if (made) made = sys::writeFile(parent + "/cgroup.subtree_control", enable.substr(1));
+        }
+      }
+    }
+    if (made) {
+      for (const auto& d : c.dirs_) {
+        if (made && ::mkdir(d.c_str(), 0755) != 0 && errno != EEXIST) made = sys::errnoError("mkdir", d, errno);
+      }
+    }
+    if (made) return c;
+    // Another sandbox's teardown may have removed an (then empty) parent in between.
+    if (made.error().code() != ErrorCode::kNotFound || attempt == 2) return std::move(made).error();
+  }
+}
+
 Result<Cgroups> Cgroups::create(const HostCgroups& host, std::string_view group,
                                 std::string_view id, const Limits& limits) {
-  Cgroups c = existing(host, group, id);
-  if (c.dirs_.empty()) return unavailable("no cgroup hierarchy is mounted on this host");
+  for (const auto& d : existing(host, group, id).dirs_) {
+    if (fs::isDirectory(d)) return unavailable(d + " already exists (run `km doctor --fix`)");
+  }
+  auto made = make(host, group, id, CgroupPart::kSandbox);
+  if (!made) return std::move(made).error().context("creating cgroups for " + std::string(id));
+  Cgroups c = std::move(*made);
   auto fail = [&](Error e) -> Result<Cgroups> {
     (void)c.remove();
     return std::move(e).context("creating cgroups for " + c.id_);
   };
-  // Parents: "km" and "km/<tag>" in every hierarchy.
-  std::string top = c.group_.substr(0, c.group_.find('/'));
-  for (const auto& d : c.dirs_) {
-    std::string mount = d.substr(0, d.size() - c.group_.size() - c.id_.size() - 2);
-    for (const std::string& parent : {mount + "/" + top, mount + "/" + c.group_}) {
-      if (auto s = makeDir(parent); !s) return fail(std::move(s).error());
-    }
-  }
-  if (!c.v2_.empty()) {
-    // v2 controllers must be enabled on every ancestor of the leaf.
-    std::string enable;
-    if (host.memory == CgroupVersion::kV2) enable += " +memory";
-    if (host.cpu == CgroupVersion::kV2) enable += " +cpu";
-    if (host.pids == CgroupVersion::kV2) enable += " +pids";
-    if (!enable.empty()) {
-      for (const std::string& parent :
-           {host.v2_root, host.v2_root + "/" + top, host.v2_root + "/" + c.group_}) {
-        if (auto s = sys::writeFile(parent + "/cgroup.subtree_control", enable.substr(1)); !s) {
-          return fail(std::move(s).error());
-        }
-      }
-    }
-  }
-  for (const auto& d : c.dirs_) {
-    int err = 0;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      err = ::mkdir(d.c_str(), 0755) == 0 ? 0 : errno;
-      if (err != ENOENT) break;
-      // Another sandbox's teardown removed the (then empty) group dir in between.
-      std::string parent = d.substr(0, d.rfind('/'));
-      (void)makeDir(parent.substr(0, parent.rfind('/')));
-      (void)makeDir(parent);
-    }
-    if (err == EEXIST) return fail(unavailable(d + " already exists (run `km doctor --fix`)"));
-    if (err != 0) return fail(sys::errnoError("mkdir", d, err));
-  }
   auto set = [&](const std::string& dir, std::string_view file, const std::string& value) -> Status {
     return sys::writeFile(dir + "/" + std::string(file), value);
   };
+  auto parentOf = [](const std::string& leaf) { return leaf.substr(0, leaf.rfind('/')); };
   if (limits.memory_bytes > 0) {
     std::string bytes = std::to_string(limits.memory_bytes);
     if (host.memory == CgroupVersion::kV2) {
@@ -230,13 +245,14 @@ Result<Cgroups> Cgroups::create(const HostCgroups& host, std::string_view group,
     }
   }
   if (limits.cpu_millis > 0) {
-    // Quota per 100 ms period: 1000 millis = one full CPU = 100000 µs.
+    // Quota per 100 ms period: 1000 millis = one full CPU = 100000 µs. On the sandbox's
+    // directory: its supervisor's work for it counts too.
     std::string quota = std::to_string(limits.cpu_millis * 100);
     if (host.cpu == CgroupVersion::kV2) {
-      if (auto s = set(c.v2_, "cpu.max", quota + " 100000"); !s) return fail(std::move(s).error());
+      if (auto s = set(parentOf(c.v2_), "cpu.max", quota + " 100000"); !s) return fail(std::move(s).error());
     } else if (host.cpu == CgroupVersion::kV1) {
-      if (auto s = set(c.cpu_, "cpu.cfs_period_us", "100000"); !s) return fail(std::move(s).error());
-      if (auto s = set(c.cpu_, "cpu.cfs_quota_us", quota); !s) return fail(std::move(s).error());
+      if (auto s = set(parentOf(c.cpu_), "cpu.cfs_period_us", "100000"); !s) return fail(std::move(s).error());
+      if (auto s = set(parentOf(c.cpu_), "cpu.cfs_quota_us", quota); !s) return fail(std::move(s).error());
     }
   }
   if (limits.pids > 0) {
@@ -250,9 +266,41 @@ Result<Cgroups> Cgroups::create(const HostCgroups& host, std::string_view group,
   return c;
 }
 
+Result<Cgroups> Cgroups::createSupervisor(const HostCgroups& host, std::string_view group,
+                                          std::string_view id) {
+  auto made = make(host, group, id, CgroupPart::kSupervisor);
+  if (!made) return std::move(made).error().context("creating the supervisor's cgroup for " + std::string(id));
+  Cgroups c = std::move(*made);
+  auto set = [&](const std::string& dir, std::string_view file, const std::string& value) -> Status {
+    if (dir.empty()) return ok();
+    return sys::writeFile(dir + "/" + std::string(file), value);
+  };
+  std::string memory = std::to_string(kSupervisorMemoryBytes);
+  std::string pids = std::to_string(kSupervisorPids);
+  Status s = ok();
+  if (host.memory == CgroupVersion::kV2) s = set(c.v2_, "memory.max", memory);
+  if (s && host.memory == CgroupVersion::kV1) s = set(c.mem_, "memory.limit_in_bytes", memory);
+  if (s && host.pids == CgroupVersion::kV2) s = set(c.v2_, "pids.max", pids);
+  if (s && host.pids == CgroupVersion::kV1) s = set(c.pids_, "pids.max", pids);
+  // Ahead of the sandbox when both want the CPU (defaults: weight 100, shares 1024).
+  if (s && host.cpu == CgroupVersion::kV2) s = set(c.v2_, "cpu.weight", "1000");
+  if (s && host.cpu == CgroupVersion::kV1) s = set(c.cpu_, "cpu.shares", "10240");
+  if (!s) return std::move(s).error().context("limits of the supervisor's cgroup for " + std::string(id));
+  return c;
+}
+
 Status Cgroups::addProcess(pid_t pid) const {
   std::string text = std::to_string(pid);
   for (const auto& d : dirs_) KM_TRY(sys::writeFile(d + "/cgroup.procs", text));
+  return ok();
+}
+
+Status Cgroups::leave() const {
+  std::string tail = "/" + group_ + "/" + id_ + "/" + leaf_;
+  for (const auto& d : dirs_) {
+    std::string root = d.substr(0, d.size() - tail.size());
+    KM_TRY(sys::writeFile(root + "/cgroup.procs", "0"));
+  }
   return ok();
 }
 
@@ -328,10 +376,14 @@ Status Cgroups::remove() const {
     }
   }
   if (!first) return first;
-  // The group and "km" parents go too once empty (EBUSY while other sandboxes use them).
+  // The sandbox's directory, the group and "km" go too once empty (EBUSY while the other
+  // leaf or other sandboxes use them).
   for (const auto& d : dirs_) {
-    std::string group = d.substr(0, d.rfind('/'));
-    if (::rmdir(group.c_str()) == 0) ::rmdir(group.substr(0, group.rfind('/')).c_str());
+    std::string parent = d.substr(0, d.rfind('/'));
+    for (int level = 0; level < 3; ++level) {
+      if (::rmdir(parent.c_str()) != 0) break;
+      parent = parent.substr(0, parent.rfind('/'));
+    }
   }
   return first;
 }

@@ -4,7 +4,11 @@
 // hosts (v2 mounted at /sys/fs/cgroup/unified with no useful controllers) the sandbox also
 // gets a v2 cgroup for grouping, freezing and eBPF. Names: <hierarchy>/<group>/<sandbox id>,
 // where the group (cgroupGroup) is per state directory, so fleets of different KM_HOMEs on
-// one host never see each other's cgroups as leaks.
+// one host never see each other's cgroups as leaks. Under the sandbox's directory are two
+// leaves: `sandbox` (its processes; memory and pids limits; the root of its cgroup namespace,
+// where eBPF attaches) and `supervisor` (km's per-sandbox work: resolver, proxy; limits of its
+// own, so the sandbox cannot starve or OOM-kill it). The CPU limit sits on the sandbox's
+// directory above both, so the work a sandbox causes its supervisor is charged to it.
 #pragma once
 
 #include <sys/types.h>
@@ -48,18 +52,36 @@ struct Limits {
   int64_t pids = 0;          // 0 = none
 };
 
+// The two leaves of a sandbox's cgroup directory.
+enum class CgroupPart { kSandbox, kSupervisor };
+
+// What a supervisor may use, whatever its sandbox does (it is one process with a few
+// threads; the proxy's buffers are the largest part).
+inline constexpr int64_t kSupervisorMemoryBytes = int64_t{256} << 20;
+inline constexpr int64_t kSupervisorPids = 64;
+
 // The cgroup directories of one sandbox. Plain data naming kernel objects that outlive any
 // one process (the supervisor may restart), so removal is explicit (remove()), not RAII.
 class Cgroups {
  public:
-  // Creates the directories and writes the limits. On failure removes what it made.
+  // Creates the sandbox's leaf (and its parents) and writes the limits: cpu on the sandbox's
+  // directory, memory and pids on the leaf. On failure removes what it made.
   [[nodiscard]] static Result<Cgroups> create(const HostCgroups& host, std::string_view group,
                                               std::string_view id, const Limits& limits);
+  // The supervisor's leaf, with kSupervisorMemoryBytes / kSupervisorPids and a CPU weight
+  // above the sandbox's (DNS stays responsive while the sandbox burns its CPU share).
+  // Existing directories are fine (a restarted supervisor).
+  [[nodiscard]] static Result<Cgroups> createSupervisor(const HostCgroups& host, std::string_view group,
+                                                        std::string_view id);
   // The directories a sandbox of this id has (or would have) on this host.
-  static Cgroups existing(const HostCgroups& host, std::string_view group, std::string_view id);
+  static Cgroups existing(const HostCgroups& host, std::string_view group, std::string_view id,
+                          CgroupPart part = CgroupPart::kSandbox);
 
   // Moves `pid` (0 = the caller) into every directory.
   [[nodiscard]] Status addProcess(pid_t pid) const;
+  // Moves the caller back to each hierarchy's root cgroup (a supervisor leaving the
+  // directory it is about to remove).
+  [[nodiscard]] Status leave() const;
   [[nodiscard]] Status freeze(bool frozen) const;
   bool frozen() const;
   // CPU time used by the sandbox so far, and its memory in use now.
@@ -69,7 +91,8 @@ class Cgroups {
   std::optional<int64_t> oomKills() const;
   // Pids in the sandbox (from the v2 dir, else the first v1 dir).
   std::vector<pid_t> processes() const;
-  // Removes the directories (they must be empty). Missing ones are fine.
+  // Removes the leaf's directories (they must be empty), then the sandbox's directory and
+  // the group's once nothing else is in them. Missing ones are fine.
   [[nodiscard]] Status remove() const;
   // Which of the directories exist now.
   std::vector<std::string> existingDirs() const;
@@ -78,14 +101,18 @@ class Cgroups {
   const std::string& v2Dir() const { return v2_; }
 
  private:
+  [[nodiscard]] static Result<Cgroups> make(const HostCgroups& host, std::string_view group,
+                                            std::string_view id, CgroupPart part);
   HostCgroups host_;
   std::string id_;
   std::string group_;
+  std::string leaf_;
   std::vector<std::string> dirs_;  // every directory, v2 first when present
   std::string v2_, mem_, cpu_, cpuacct_, pids_, freezer_;  // "" when not used
 };
 
-// Every sandbox cgroup directory of `group` on this host (for doctor).
+// Every sandbox cgroup directory (<mount>/<group>/<id>, above the leaves) of `group` on this
+// host (for doctor).
 std::vector<std::string> listKmCgroups(const HostCgroups& host, std::string_view group);
 
 }  // namespace km::substrate::local

@@ -1,7 +1,11 @@
 // The last steps before a sandbox process runs its command (private to local): drop to the
 // sandbox user (or reduced root), drop capabilities, set no_new_privs, load the seccomp
-// filter. Called in a freshly forked child; on failure the child must not exec.
+// filter. Everything that allocates or reads files is prepared in the parent (Confinement);
+// the forked child then only makes system calls, so it is safe after a fork from a
+// multi-threaded process (the supervisor).
 #pragma once
+
+#include <linux/filter.h>
 
 #include <string_view>
 #include <vector>
@@ -15,14 +19,30 @@ namespace km::substrate::local {
 // everything else is dropped from the bounding set. Unprivileged users keep none.
 const std::vector<int>& rootCapabilities();
 
-// Drops the bounding set, then switches to `user` (root: uid 0 with rootCapabilities()).
-[[nodiscard]] Status dropPrivileges(const SandboxUser& user, bool root);
+// The seccomp program, compiled once per process from the rules in seccomp.cc (libseccomp
+// allocates, so it cannot run in a forked child). Thread-safe; the result lives as long as
+// the process.
+[[nodiscard]] Result<const std::vector<sock_filter>*> seccompProgram();
 
-// Loads the seccomp filter (sets no_new_privs first). The refused calls and why are listed
-// in seccomp.cc and docs/sandbox.md.
-[[nodiscard]] Status loadSeccompFilter();
-
-// The names of the system calls the filter refuses (for docs and tests).
+// The names of the system calls the filter refuses outright (for docs and tests).
 std::vector<std::string_view> refusedSyscalls();
+
+// What a child needs to confine itself, prepared in the parent.
+struct Confinement {
+  SandboxUser user;
+  bool root = false;
+  int last_cap = 0;                          // /proc/sys/kernel/cap_last_cap
+  const std::vector<sock_filter>* filter = nullptr;
+};
+[[nodiscard]] Result<Confinement> prepareConfinement(const SandboxUser& user, bool root);
+
+// In the child: drops the bounding set, then switches to the user (root: uid 0 with
+// rootCapabilities()), sets no_new_privs and installs the filter. System calls only; on
+// failure returns the call that failed and its errno (the child reports and exits).
+struct ConfineFailure {
+  const char* call = nullptr;
+  int err = 0;
+};
+ConfineFailure applyConfinement(const Confinement& c);
 
 }  // namespace km::substrate::local

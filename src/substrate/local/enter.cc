@@ -1,18 +1,24 @@
-// Entering a running sandbox, as nsenter does: join its cgroups, then its namespaces (mount
-// last), fork (a pid namespace applies to children), confine the child and exec.
+// Entering a running sandbox: a child of the caller joins the sandbox's cgroups, then its
+// namespaces (through init's pidfd, all at once), confines itself and execs. The caller
+// never leaves its own namespaces or cgroups: it is the host side of the session.
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <thread>
 
+#include "core/check.h"
 #include "core/sys.h"
 #include "substrate/local/confine.h"
-#include "substrate/local/local.h"
+#include "substrate/local/spawn.h"
 
 extern char** environ;
 
@@ -35,126 +41,143 @@ std::vector<std::string> buildEnv(const EnterSpec& spec) {
   return env;
 }
 
-[[noreturn]] void failChild(int err_fd, const Error& e) {
-  (void)sys::writeAll(err_fd, e.message(), "exec error pipe");
+// Everything the child uses, made before the fork: the child only makes system calls.
+struct ChildPlan {
+  const Confinement* confine = nullptr;
+  int init_pidfd = -1;
+  std::vector<int> cgroup_procs;  // cgroup.procs of each of the sandbox's cgroups, for writing
+  ChildStdio stdio;
+  const char* workdir = nullptr;
+  std::vector<char*> argv, envp;
+  int err_fd = -1;
+};
+
+// "E<call>: <error>" or "N<what>" (not found) to the parent, then exit.
+[[noreturn]] void childFail(int err_fd, char kind, const char* call, int err) {
+  char buf[512];
+  int n = std::snprintf(buf, sizeof buf, "%c%s: %s", kind, call, err ? std::strerror(err) : "failed");
+  if (n > 0) (void)!::write(err_fd, buf, static_cast<size_t>(std::min<int>(n, sizeof buf - 1)));
   ::_exit(127);
 }
 
-[[noreturn]] void childExec(const EnterSpec& spec, int err_fd) {
-  auto fail = [&](const Error& e) { failChild(err_fd, e); };
+[[noreturn]] void childMain(const ChildPlan& p) {
+  int err_fd = p.err_fd;
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) ::signal(sig, SIG_DFL);
-  int fds[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+  for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD, SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU}) {
+    ::signal(sig, SIG_DFL);
+  }
+  // Cgroups first: a process may only move between cgroups inside its cgroup namespace.
+  for (int fd : p.cgroup_procs) {
+    if (::write(fd, "0", 1) != 1) childFail(err_fd, 'E', "joining the sandbox's cgroups", errno);
+  }
+  if (::setns(p.init_pidfd, CLONE_NEWCGROUP | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWNS) != 0) {
+    childFail(err_fd, 'E', "setns(sandbox namespaces)", errno);
+  }
+  // A session of its own: the caller's terminal is not this process's controlling terminal,
+  // so /dev/tty inside can never reach it.
+  if (::setsid() < 0) childFail(err_fd, 'E', "setsid", errno);
+  int moved[3];
+  for (int i = 0; i < 3; ++i) {  // above 2 first, so overlapping fds cannot clobber each other
+    moved[i] = ::fcntl(p.stdio.fd[i], F_DUPFD, 10);
+    if (moved[i] < 0) childFail(err_fd, 'E', "dup(stdio)", errno);
+  }
   for (int i = 0; i < 3; ++i) {
-    if (fds[i] >= 0 && ::dup2(fds[i], i) < 0) fail(sys::errnoError("dup2", "stdio", errno));
+    if (::dup2(moved[i], i) < 0) childFail(err_fd, 'E', "dup2(stdio)", errno);
   }
-  if (::chdir(spec.workdir.c_str()) != 0) fail(sys::errnoError("chdir", spec.workdir, errno));
-  std::vector<std::string> env = buildEnv(spec);
-  if (auto s = dropPrivileges(spec.user, spec.root); !s) fail(s.error());
-  if (auto s = loadSeccompFilter(); !s) fail(s.error());
-  std::vector<char*> argv, envp;
-  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
+  if (p.stdio.controlling_terminal && ::ioctl(0, TIOCSCTTY, 0) != 0) {
+    childFail(err_fd, 'E', "ioctl(TIOCSCTTY)", errno);
+  }
+  ConfineFailure f = applyConfinement(*p.confine);
+  if (f.call != nullptr) childFail(err_fd, 'E', f.call, f.err);
+  // After dropping privileges: the directory must be one the sandbox user may enter.
+  if (::chdir(p.workdir) != 0) childFail(err_fd, 'E', p.workdir, errno);
   sys::closeFdsFrom(3, err_fd);
-  // execvpe searches PATH from the new environment, i.e. inside the sandbox.
-  environ = envp.data();
-  ::execvp(argv[0], argv.data());
+  // execvp searches PATH from the new environment, i.e. inside the sandbox.
+  environ = const_cast<char**>(p.envp.data());
+  ::execvp(p.argv[0], p.argv.data());
   int err = errno;
-  failChild(err_fd, err == ENOENT ? notFound(spec.argv[0] + ": command not found in the sandbox")
-                     : sys::errnoError("execve", spec.argv[0], err));
-}
-
-pid_t g_child = 0;
-void forward(int sig) {
-  if (g_child > 0) ::kill(g_child, sig);
-}
-
-Status joinNamespaces(pid_t init) {
-  // Mount last: after it, /proc/<init> paths are the sandbox's, not the host's.
-  const char* kinds[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
-  std::vector<sys::UniqueFd> fds;
-  for (const char* kind : kinds) {
-    auto fd = sys::open("/proc/" + std::to_string(init) + "/ns/" + kind, O_RDONLY);
-    if (!fd) return std::move(fd).error();
-    fds.push_back(std::move(*fd));
-  }
-  for (size_t i = 0; i < fds.size(); ++i) {
-    if (::setns(fds[i].get(), 0) != 0) return sys::errnoError("setns", kinds[i], errno);
-  }
-  return ok();
+  if (err == ENOENT) childFail(err_fd, 'N', p.argv[0], 0);
+  childFail(err_fd, 'E', p.argv[0], err);
 }
 
 }  // namespace
 
-Result<int> enterAndRun(const EnterSpec& spec_in, const Cgroups& cgroups) {
-  KM_TRY(requireRoot("entering a local sandbox"));
-  if (spec_in.argv.empty()) return invalidArgument("no command to run");
-  if (!sys::processAlive(spec_in.init_pid, spec_in.init_start)) {
+Result<sys::UniqueFd> initPidfd(pid_t init_pid, uint64_t init_start) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0));
+  if (fd < 0) return unavailable("the sandbox's init process is gone (run `km doctor`)");
+  sys::UniqueFd pidfd(fd);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  // Checked after opening: a recycled pid is caught by its start time.
+  if (!sys::processAlive(init_pid, init_start)) {
     return unavailable("the sandbox's init process is gone (run `km doctor`)");
   }
-  EnterSpec spec = spec_in;
-  if (spec.workdir.empty()) spec.workdir = "/";
-  KM_TRY(cgroups.addProcess(0));
-  KM_TRY(joinNamespaces(spec.init_pid));
+  return pidfd;
+}
+
+Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups, const ChildStdio& stdio) {
+  KM_TRY(requireRoot("entering a local sandbox"));
+  if (spec.argv.empty()) return invalidArgument("no command to run");
+  auto init = initPidfd(spec.init_pid, spec.init_start);
+  if (!init) return std::move(init).error();
+  auto confine = prepareConfinement(spec.user, spec.root);
+  if (!confine) return std::move(confine).error();
+  std::vector<sys::UniqueFd> procs;
+  for (const auto& dir : cgroups.dirs()) {
+    auto fd = sys::open(dir + "/cgroup.procs", O_WRONLY);
+    if (!fd) return std::move(fd).error().context("the sandbox's cgroups");
+    procs.push_back(std::move(*fd));
+  }
+  std::vector<std::string> env = buildEnv(spec);
+  std::string workdir = spec.workdir.empty() ? "/" : spec.workdir;
+  ChildPlan plan;
+  plan.confine = &*confine;
+  plan.init_pidfd = init->get();
+  for (const auto& fd : procs) plan.cgroup_procs.push_back(fd.get());
+  plan.stdio = stdio;
+  plan.workdir = workdir.c_str();
+  for (const auto& a : spec.argv) plan.argv.push_back(const_cast<char*>(a.c_str()));
+  plan.argv.push_back(nullptr);
+  for (const auto& e : env) plan.envp.push_back(const_cast<char*>(e.c_str()));
+  plan.envp.push_back(nullptr);
   auto pipe = sys::pipe();
   if (!pipe) return std::move(pipe).error();
   auto [err_read, err_write] = std::move(*pipe);
-  // Terminal signals reach the child directly (same process group); we only wait.
-  struct sigaction ign {}, fwd {}, old_int {}, old_quit {}, old_term {}, old_hup {};
-  ign.sa_handler = SIG_IGN;
-  fwd.sa_handler = forward;
-  ::sigaction(SIGINT, &ign, &old_int);
-  ::sigaction(SIGQUIT, &ign, &old_quit);
-  ::sigaction(SIGTERM, &fwd, &old_term);
-  ::sigaction(SIGHUP, &fwd, &old_hup);
+  plan.err_fd = err_write.get();
+  // The pid namespace applies to the next child only; the caller switches back at once.
+  auto own_pid_ns = sys::open("/proc/self/ns/pid", O_RDONLY);
+  if (!own_pid_ns) return std::move(own_pid_ns).error();
+  if (::setns(init->get(), CLONE_NEWPID) != 0) return sys::errnoError("setns", "sandbox pid namespace", errno);
   pid_t child = ::fork();
-  if (child < 0) return sys::errnoError("fork", "sandbox command", errno);
-  if (child == 0) {
-    err_read.reset();
-    childExec(spec, err_write.get());
+  int fork_errno = errno;
+  if (child == 0) childMain(plan);
+  if (::setns(own_pid_ns->get(), CLONE_NEWPID) != 0) {
+    // Never expected (it is our own namespace); later children would land in the sandbox.
+    KM_CHECK(false) << "setns back to the caller's pid namespace failed: " << std::strerror(errno);
   }
-  g_child = child;
+  if (child < 0) return sys::errnoError("fork", "sandbox command", fork_errno);
   err_write.reset();
-  auto message = sys::readAll(err_read.get(), "exec error pipe", 64 << 10);
-  auto status = sys::waitPid(child);
-  g_child = 0;
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGQUIT, &old_quit, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
-  ::sigaction(SIGHUP, &old_hup, nullptr);
+  // End-of-file once the exec happened (the pipe is close-on-exec); a message if it did not.
+  auto message = sys::readAll(err_read.get(), "exec error pipe", 4096);
   if (message && !message->empty()) {
-    if (message->find("command not found") != std::string::npos) return notFound(*message);
-    return unavailable(*message);
+    (void)sys::waitPid(child);
+    std::string text = message->substr(1);
+    if ((*message)[0] == 'N') return notFound(text.substr(0, text.rfind(':')) + ": command not found in the sandbox");
+    return unavailable("starting the command in the sandbox: " + text);
   }
-  if (!status) return std::move(status).error();
-  return sys::exitCodeOf(*status);
-}
-
-Result<int> runInside(const EnterSpec& spec, const Cgroups& cgroups) {
-  auto pipe = sys::pipe();
-  if (!pipe) return std::move(pipe).error();
-  auto [read_end, write_end] = std::move(*pipe);
-  pid_t helper = ::fork();
-  if (helper < 0) return sys::errnoError("fork", "sandbox entry helper", errno);
-  if (helper == 0) {
-    read_end.reset();
-    auto code = enterAndRun(spec, cgroups);
-    if (!code) {
-      (void)sys::writeAll(write_end.get(), code.error().message(), "entry pipe");
-      ::_exit(126);
-    }
-    ::_exit(*code);
+  Spawned out;
+  out.pid = child;
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  if (fd < 0) {
+    Error e = sys::errnoError("pidfd_open", "sandbox command", errno);
+    ::kill(child, SIGKILL);
+    (void)sys::waitPid(child);
+    return e;
   }
-  write_end.reset();
-  auto message = sys::readAll(read_end.get(), "entry pipe", 64 << 10);
-  auto status = sys::waitPid(helper);
-  if (message && !message->empty()) return unavailable(*message);
-  if (!status) return std::move(status).error();
-  return sys::exitCodeOf(*status);
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  out.pidfd.reset(fd);
+  return out;
 }
 
 Status killAll(pid_t init_pid, uint64_t init_start, const Cgroups& cgroups) {

@@ -7,7 +7,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <linux/prctl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -15,12 +17,15 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/check.h"
+#include "core/fs.h"
 #include "core/sys.h"
 #include "substrate/local/local.h"
 #include "substrate/local/rootfs.h"
@@ -83,7 +88,7 @@ Status loopbackUp() {
     if (auto s = writeFirstStartFiles(spec); !s) report(s.error());
   }
   if (!spec.resolv_conf.empty()) {
-    if (auto s = sys::replaceFile("/etc/resolv.conf", spec.resolv_conf); !s) report(s.error());
+    if (auto s = writeResolvConf(spec.resolv_conf); !s) report(s.error());
   }
   // The OOM killer takes the sandbox's processes, never its init; nothing inside may read
   // init's memory or file descriptors.
@@ -145,11 +150,12 @@ class FieldReader {
 
 std::string encodeLaunch(const Layout& l, const LaunchSpec& s) {
   std::string out;
-  for (const std::string* f : {&l.dir, &l.upper, &l.work, &l.root, &l.workspace, &l.home,
-                               &l.root_home, &l.control_socket, &l.supervisor_log, &l.init_log,
-                               &l.user_file, &l.plan_file, &l.init_file, &l.net_file,
-                               &l.network_log, &s.hostname, &s.working_dir, &s.user.name,
-                               &s.km_home, &s.resolv_conf}) {
+  for (const std::string* f : {&l.dir, &l.disk_name, &l.disk, &l.volume_name, &l.volume, &l.upper,
+                               &l.work, &l.root, &l.workspace, &l.home, &l.root_home,
+                               &l.control_socket, &l.supervisor_log, &l.init_log, &l.user_file,
+                               &l.plan_file, &l.init_file, &l.net_file, &l.network_log, &s.hostname,
+                               &s.working_dir, &s.user.name, &s.km_home, &s.resolv_conf,
+                               &s.volume_mount}) {
     putField(out, *f);
   }
   putField(out, std::to_string(s.user.uid));
@@ -165,11 +171,11 @@ std::string encodeLaunch(const Layout& l, const LaunchSpec& s) {
 
 bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
   FieldReader r(data);
-  for (std::string* f : {&l.dir, &l.upper, &l.work, &l.root, &l.workspace, &l.home,
-                         &l.root_home, &l.control_socket, &l.supervisor_log, &l.init_log,
-                         &l.user_file, &l.plan_file, &l.init_file, &l.net_file, &l.network_log,
-                         &s.hostname, &s.working_dir, &s.user.name, &s.km_home,
-                         &s.resolv_conf}) {
+  for (std::string* f : {&l.dir, &l.disk_name, &l.disk, &l.volume_name, &l.volume, &l.upper,
+                         &l.work, &l.root, &l.workspace, &l.home, &l.root_home, &l.control_socket,
+                         &l.supervisor_log, &l.init_log, &l.user_file, &l.plan_file, &l.init_file,
+                         &l.net_file, &l.network_log, &s.hostname, &s.working_dir, &s.user.name,
+                         &s.km_home, &s.resolv_conf, &s.volume_mount}) {
     *f = r.next();
   }
   s.user.uid = static_cast<uid_t>(r.number());
@@ -185,8 +191,51 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
   return r.ok();
 }
 
+// The staged init is a fork of km (`km create …` or `km supervise …`), so its command line
+// and environment are the operator's, and /proc/1/cmdline is readable by anyone inside.
+// Overwrite both in place with a plain "km-init" and shrink the recorded argument area to it
+// (PR_SET_MM_MAP, which needs no CAP_SYS_RESOURCE; if it fails the rest stays zeroed).
+void plainCommandLine() {
+  auto stat = fs::readFile("/proc/self/stat", 4096);
+  if (!stat) return;
+  size_t paren = stat->rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat->size()) return;
+  std::vector<uint64_t> field(3, 0);  // field[n] is field n of proc(5); 1 and 2 unused
+  std::string_view rest(*stat);
+  rest.remove_prefix(paren + 2);
+  while (!rest.empty()) {
+    size_t sp = rest.find(' ');
+    field.push_back(std::strtoull(std::string(rest.substr(0, sp)).c_str(), nullptr, 10));
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp + 1);
+  }
+  if (field.size() <= 51) return;
+  uint64_t arg_start = field[48], arg_end = field[49], env_start = field[50], env_end = field[51];
+  static constexpr char kName[] = "km-init";
+  if (arg_end < arg_start + sizeof kName) return;
+  ::clearenv();
+  if (env_end > env_start) std::memset(reinterpret_cast<void*>(env_start), 0, env_end - env_start);
+  std::memset(reinterpret_cast<void*>(arg_start), 0, arg_end - arg_start);
+  std::memcpy(reinterpret_cast<void*>(arg_start), kName, sizeof kName);
+  prctl_mm_map map{};
+  map.start_code = field[26];
+  map.end_code = field[27];
+  map.start_stack = field[28];
+  map.start_data = field[45];
+  map.end_data = field[46];
+  map.start_brk = field[47];
+  map.brk = static_cast<uint64_t>(::syscall(SYS_brk, 0));
+  map.arg_start = arg_start;
+  map.arg_end = arg_start + sizeof kName;
+  map.env_start = env_start;
+  map.env_end = env_start;  // nothing of the operator's environment is left to show
+  map.exe_fd = static_cast<uint32_t>(-1);
+  ::prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0);
+}
+
 // The staged init before its spec arrives: namespaces, loopback, then wait.
 [[noreturn]] void stagedMain(int go_fd, int ready_fd) {
+  plainCommandLine();
   // Keep nothing of the creator's: its stdout may be a pipe a shell reads to the end, and
   // its other pipes would never see end-of-file while this process holds them.
   int go = ::fcntl(go_fd, F_DUPFD_CLOEXEC, 10);
@@ -199,6 +248,9 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
   sys::closeFdsFrom(5);
   go = 3;
   ready = 4;
+  // The host's mount namespace, for a fresh copy at launch when what it should show (the
+  // disk store, mounted by the first create of a home or after a reboot) came after us.
+  int host_mnt = ::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
   auto fail = [&](const Error& e) {
     (void)sys::writeAll(ready, "error: " + e.message(), "ready pipe");
     ::_exit(1);
@@ -234,6 +286,12 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
   if (!decodeLaunch(*message, layout, spec)) fail(internalError("malformed launch spec"));
   *message = std::string();
   if (::unshare(CLONE_NEWCGROUP) != 0) fail(sys::errnoError("unshare", "cgroup namespace", errno));
+  if (::access(layout.upper.c_str(), F_OK) != 0 && host_mnt >= 0) {
+    if (::setns(host_mnt, CLONE_NEWNS) != 0 || ::unshare(CLONE_NEWNS) != 0) {
+      fail(sys::errnoError("setns/unshare", "a fresh mount namespace", errno));
+    }
+  }
+  if (host_mnt >= 0) ::close(host_mnt);
   initMain(layout, spec, ready);
 }
 

@@ -6,15 +6,21 @@ std::string Layout::sandboxesDir(std::string_view km_home) {
   return std::string(km_home) + "/sandboxes";
 }
 
+std::string Layout::disksDir(std::string_view km_home) { return std::string(km_home) + "/disk"; }
+
 Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
   Layout l;
   l.dir = sandboxesDir(km_home) + "/" + std::string(id);
-  l.upper = l.dir + "/upper";
-  l.work = l.dir + "/work";
+  l.disk_name = std::string(id);
+  l.disk = disksDir(km_home) + "/" + l.disk_name;
+  l.volume_name = l.disk_name + ".volume";
+  l.volume = disksDir(km_home) + "/" + l.volume_name;
+  l.upper = l.disk + "/upper";
+  l.work = l.disk + "/work";
   l.root = l.dir + "/root";
-  l.workspace = l.dir + "/workspace";
-  l.home = l.dir + "/home";
-  l.root_home = l.dir + "/roothome";
+  l.workspace = l.disk + "/workspace";
+  l.home = l.disk + "/home";
+  l.root_home = l.disk + "/roothome";
   l.control_socket = l.dir + "/control.sock";
   l.supervisor_log = l.dir + "/supervisor.log";
   l.init_log = l.dir + "/init.log";

@@ -6,14 +6,20 @@
 
 namespace km::substrate::local {
 
+// Two places: km's own files about the sandbox (dir: logs, socket, plan — nothing the sandbox
+// can write) and the sandbox's disk (everything it can write, size-limited; see disk.h).
 struct Layout {
   std::string dir;             // $KM_HOME/sandboxes/<id>            (0700)
-  std::string upper;           // overlay upper dir: the sandbox's writes
-  std::string work;            // overlay work dir
+  std::string disk_name;       // <id>: the sandbox's disk in $KM_HOME/disk
+  std::string disk;            // $KM_HOME/disk/<id>
+  std::string volume_name;     // <id>.volume: spec.runtime.additionalVolume's disk
+  std::string volume;          // $KM_HOME/disk/<id>.volume
+  std::string upper;           // disk/upper: overlay upper dir, the sandbox's writes
+  std::string work;            // disk/work: overlay work dir
   std::string root;            // mount point of the merged root (in the sandbox's mount ns)
-  std::string workspace;       // the persistent working directory
-  std::string home;            // /home/<user> inside
-  std::string root_home;       // /root inside
+  std::string workspace;       // disk/workspace: the persistent working directory
+  std::string home;            // disk/home: /home/<user> inside
+  std::string root_home;       // disk/roothome: /root inside
   std::string control_socket;  // the supervisor's control socket
   std::string supervisor_log;
   std::string init_log;        // output of initCommands
@@ -26,6 +32,8 @@ struct Layout {
   static Layout forSandbox(std::string_view km_home, std::string_view id);
   // $KM_HOME/sandboxes: every sandbox directory lives here (doctor scans it).
   static std::string sandboxesDir(std::string_view km_home);
+  // $KM_HOME/disk: every sandbox's disk (the store's mount point).
+  static std::string disksDir(std::string_view km_home);
 };
 
 }  // namespace km::substrate::local

@@ -23,16 +23,29 @@ namespace km::substrate::local {
 // Fails early (PermissionDenied, saying how to fix it) when this process is not root.
 [[nodiscard]] Status requireRoot(std::string_view what);
 
-// The unprivileged account agents run as inside the sandbox: a uid/gid no host account
-// uses, so host files owned by real users are never the sandbox's.
+// The unprivileged account agents run as inside the sandbox: a uid/gid of its own, from a
+// range no host account or subordinate range uses, claimed host-wide in kIdRegistry.
 struct SandboxUser {
   std::string name = "sandbox";
   uid_t uid = 0;
   gid_t gid = 0;
 };
-// Picks the sandbox user for a new sandbox (first id ≥ 60000 free in the host's passwd and
-// group files) and records it in `layout.user_file`; later calls read the record.
+inline constexpr const char* kIdRegistry = "/var/lib/km-uids";
+
+// The sandbox user recorded in `layout.user_file`; NotFound when none was claimed yet.
 [[nodiscard]] Result<SandboxUser> sandboxUser(const Layout& layout);
+// The recorded user, or a newly claimed one (recorded in `layout.user_file`) for sandbox
+// `sandbox` of `km_home`. Unavailable when the range is used up.
+[[nodiscard]] Result<SandboxUser> claimSandboxUser(const Layout& layout, std::string_view km_home,
+                                                   std::string_view sandbox);
+// Gives the id back (only if the claim is this sandbox's).
+void releaseSandboxUser(const SandboxUser& user, std::string_view km_home, std::string_view sandbox);
+// The claims made for sandboxes of `km_home` (for doctor).
+struct UidClaim {
+  uint32_t uid = 0;
+  std::string sandbox;
+};
+std::vector<UidClaim> uidClaims(std::string_view km_home);
 
 struct ConfigFile {
   std::string path;  // absolute, inside the sandbox
@@ -48,6 +61,7 @@ struct LaunchSpec {
   std::string km_home;                // hidden inside the sandbox
   bool first_start = true;
   std::string resolv_conf;            // /etc/resolv.conf, written at every start when set
+  std::string volume_mount;           // where layout.volume is mounted inside ("" = none)
 };
 
 struct Launched {
@@ -102,21 +116,35 @@ struct EnterSpec {
   uint64_t init_start = 0;
   SandboxUser user;
   bool root = false;                      // uid 0 with a reduced capability set
-  std::string workdir;                    // default: the working dir
+  std::string workdir;                    // default: /
   std::vector<std::string> env;           // "K=V", after the defaults (PATH, HOME, USER…)
   std::vector<std::string> argv;          // argv[0] searched in the sandbox's PATH
-  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // -1: inherit
 };
 
-// Moves the calling process into the sandbox (cgroups and namespaces), runs `spec.argv` in a
-// child and returns its exit code (128+N for signal N). The caller stays inside the
-// sandbox's namespaces afterwards: use it from a process that only exits next (`km exec`).
-// Signals SIGINT/SIGQUIT are ignored while waiting (the terminal sends them to the child);
-// SIGTERM/SIGHUP are forwarded.
-[[nodiscard]] Result<int> enterAndRun(const EnterSpec& spec, const Cgroups& cgroups);
+// Whether a command gets a terminal: kAuto when the caller's stdin and stdout both are one.
+enum class Terminal { kAuto, kAlways, kNever };
 
-// Same, from a forked helper, so the caller (the supervisor) stays where it is.
-[[nodiscard]] Result<int> runInside(const EnterSpec& spec, const Cgroups& cgroups);
+// The caller's side of a command's standard streams. These fds are never passed into the
+// sandbox: km relays between them and a pty (with a terminal) or pipes (without).
+struct SessionIo {
+  int in = 0, out = 1, err = 2;
+  Terminal terminal = Terminal::kAuto;
+  // Forward SIGINT, SIGQUIT, SIGTERM, SIGHUP (and the window size) to the command; off for
+  // a caller that reads those signals itself (the supervisor).
+  bool forward_signals = true;
+  // Bytes relayed to out and err together; the rest is dropped (and a note written once).
+  uint64_t output_limit = UINT64_MAX;
+};
+
+// Runs `spec.argv` inside the running sandbox and relays its I/O until it exits. With a
+// terminal the command gets a new pty in the sandbox's own devpts as its controlling
+// terminal (the caller's terminal is in raw mode meanwhile and restored on return; window
+// size follows it), else pipes; its stderr shares the pty with stdout. The caller stays in
+// its own namespaces and cgroups and may be multi-threaded. Output still arriving from
+// processes the command left behind is relayed for a moment after it exits, then cut.
+// Returns the exit code (128+N when killed by signal N); NotFound when argv[0] is not a
+// command inside; Unavailable when the sandbox is gone or a step of entering it failed.
+[[nodiscard]] Result<int> runSession(const EnterSpec& spec, const Cgroups& cgroups, const SessionIo& io);
 
 // Ends every process of the sandbox: SIGKILL to its init (the kernel then kills the whole
 // pid namespace) and to anything left in its cgroups; waits until the cgroups are empty.

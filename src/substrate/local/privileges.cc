@@ -1,5 +1,6 @@
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,54 +23,59 @@ const std::vector<int>& rootCapabilities() {
   return caps;
 }
 
-namespace {
-
-int lastCapability() {
+Result<Confinement> prepareConfinement(const SandboxUser& user, bool root) {
+  Confinement c;
+  c.user = user;
+  c.root = root;
   auto text = fs::readFile("/proc/sys/kernel/cap_last_cap", 64);
-  if (text) return std::atoi(text->c_str());
-  return CAP_LAST_CAP;
+  c.last_cap = text ? std::atoi(text->c_str()) : CAP_LAST_CAP;
+  auto filter = seccompProgram();
+  if (!filter) return std::move(filter).error();
+  c.filter = *filter;
+  return c;
 }
 
-Status setCapabilities(const std::vector<int>& keep) {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  for (int cap : keep) {
-    data[cap / 32].effective |= 1U << (cap % 32);
-    data[cap / 32].permitted |= 1U << (cap % 32);
-  }
-  if (::syscall(SYS_capset, &header, data) != 0) return sys::errnoError("capset", "", errno);
-  return ok();
+namespace {
+
+bool keeps(const Confinement& c, int cap) {
+  if (!c.root) return false;
+  const auto& keep = rootCapabilities();
+  return std::find(keep.begin(), keep.end(), cap) != keep.end();
 }
 
 }  // namespace
 
-Status dropPrivileges(const SandboxUser& user, bool root) {
-  const std::vector<int> none;
-  const std::vector<int>& keep = root ? rootCapabilities() : none;
+ConfineFailure applyConfinement(const Confinement& c) {
   // The bounding set limits what any later execve can regain; dropping needs CAP_SETPCAP,
   // which we still have as real root here.
-  int last = lastCapability();
-  for (int cap = 0; cap <= last; ++cap) {
-    if (std::find(keep.begin(), keep.end(), cap) != keep.end()) continue;
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
-      return sys::errnoError("prctl", "PR_CAPBSET_DROP " + std::to_string(cap), errno);
-    }
+  for (int cap = 0; cap <= c.last_cap; ++cap) {
+    if (keeps(c, cap)) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return {"prctl(PR_CAPBSET_DROP)", errno};
   }
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
-    return sys::errnoError("prctl", "PR_CAP_AMBIENT_CLEAR_ALL", errno);
+    return {"prctl(PR_CAP_AMBIENT_CLEAR_ALL)", errno};
   }
-  if (root) {
-    if (::setgroups(0, nullptr) != 0) return sys::errnoError("setgroups", "root", errno);
-    return setCapabilities(keep);
+  if (c.root) {
+    if (::setgroups(0, nullptr) != 0) return {"setgroups", errno};
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    for (int cap : rootCapabilities()) {
+      data[cap / 32].effective |= 1U << (cap % 32);
+      data[cap / 32].permitted |= 1U << (cap % 32);
+    }
+    if (::syscall(SYS_capset, &header, data) != 0) return {"capset", errno};
+  } else {
+    gid_t gid = c.user.gid;
+    if (::setgroups(1, &gid) != 0) return {"setgroups", errno};
+    if (::setresgid(gid, gid, gid) != 0) return {"setresgid", errno};
+    // Leaving uid 0 clears the permitted and effective sets (no SECBIT_KEEP_CAPS).
+    if (::setresuid(c.user.uid, c.user.uid, c.user.uid) != 0) return {"setresuid", errno};
   }
-  gid_t gid = user.gid;
-  if (::setgroups(1, &gid) != 0) return sys::errnoError("setgroups", user.name, errno);
-  if (::setresgid(gid, gid, gid) != 0) return sys::errnoError("setresgid", user.name, errno);
-  // Leaving uid 0 clears the permitted and effective sets (no SECBIT_KEEP_CAPS).
-  if (::setresuid(user.uid, user.uid, user.uid) != 0) {
-    return sys::errnoError("setresuid", user.name, errno);
-  }
-  return ok();
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return {"prctl(PR_SET_NO_NEW_PRIVS)", errno};
+  sock_fprog prog{static_cast<unsigned short>(c.filter->size()),
+                  const_cast<sock_filter*>(c.filter->data())};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) return {"prctl(PR_SET_SECCOMP)", errno};
+  return {};
 }
 
 }  // namespace km::substrate::local

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 
+#include "core/beneath.h"
 #include "core/fs.h"
 #include "core/sys.h"
 
@@ -31,8 +32,8 @@ Status bindReadOnly(const std::string& source, const std::string& target, bool r
   return doMount(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | rec);
 }
 
+// Inside the fresh tmpfs at `dev` (nothing of the sandbox's is in it).
 Status buildDev(const std::string& dev) {
-  KM_TRY(doMount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m"));
   // The same character devices as the host's (one mknod each; cheaper than a bind mount).
   struct Device {
     const char* name;
@@ -66,8 +67,8 @@ Status buildDev(const std::string& dev) {
   return ok();
 }
 
-Status buildProc(const std::string& proc) {
-  KM_TRY(doMount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC));
+// On the fresh proc mount at `proc`.
+Status maskProc(const std::string& proc) {
   // Kernel knobs stay read-only even for --root; dumps of kernel memory are masked.
   for (const char* p : {"sys", "sysrq-trigger", "irq", "bus", "fs"}) {
     std::string path = proc + "/" + p;
@@ -80,10 +81,54 @@ Status buildProc(const std::string& proc) {
   return ok();
 }
 
-// Bind `source` (created if missing) at `target` inside the new root.
-Status bindDir(const std::string& source, const std::string& target) {
-  KM_TRY(sys::makeDirs(target, 0755));
-  return doMount(source.c_str(), target, nullptr, MS_BIND);
+// A directory inside the new root, made when missing, reached without following any symlink:
+// the overlay's upper layer is the sandbox's, and here (before pivot_root) an absolute link
+// would resolve against the host's root. Mounts go onto the fd (/proc/self/fd/N), so the
+// place cannot be swapped between lookup and mount either.
+struct Target {
+  sys::UniqueFd fd;
+  std::string path;   // for messages
+  std::string proc;   // /proc/self/fd/N
+};
+Result<Target> target(int root_fd, const std::string& root, std::string_view inside, mode_t mode) {
+  std::string rel(inside);
+  while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
+  Target t;
+  t.path = root + "/" + rel;
+  if (rel.empty()) {
+    return invalidArgument("cannot mount over the sandbox's root itself");
+  }
+  auto fd = beneath::openDir(root_fd, rel, /*create=*/true, mode, std::nullopt);
+  if (!fd) return std::move(fd).error().context("inside the sandbox");
+  t.fd = std::move(*fd);
+  t.proc = "/proc/self/fd/" + std::to_string(t.fd.get());
+  return t;
+}
+
+// Bind `source` (a directory of km's) at `inside`, without setuid or device files: the files
+// behind these binds sit on the host's disk, and must never become a setuid program or a
+// device node there.
+Status bindDir(int root_fd, const std::string& root, const std::string& source, std::string_view inside) {
+  auto t = target(root_fd, root, inside, 0755);
+  if (!t) return std::move(t).error();
+  if (::mount(source.c_str(), t->proc.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return sys::errnoError("mount", "bind " + source + ", " + t->path, errno);
+  }
+  // A remount applies to the new mount at the place, which the fd no longer names.
+  if (::mount(nullptr, t->path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, nullptr) != 0) {
+    return sys::errnoError("mount", "remount nosuid,nodev " + t->path, errno);
+  }
+  return ok();
+}
+
+Status mountAt(int root_fd, const std::string& root, std::string_view inside, mode_t mode, const char* type,
+               unsigned long flags, const std::string& data) {
+  auto t = target(root_fd, root, inside, mode);
+  if (!t) return std::move(t).error();
+  if (::mount(type, t->proc.c_str(), type, flags, data.empty() ? nullptr : data.c_str()) != 0) {
+    return sys::errnoError("mount", std::string(type) + ", " + t->path, errno);
+  }
+  return ok();
 }
 
 }  // namespace
@@ -94,28 +139,37 @@ Status buildRootfs(const Layout& layout, const LaunchSpec& spec) {
   KM_TRY(doMount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE));
   KM_TRY(doMount("overlay", root, "overlay", 0,
                  "lowerdir=/,upperdir=" + layout.upper + ",workdir=" + layout.work));
-  // km's own state (other sandboxes' files, the fleet database) is invisible inside.
-  std::string hidden = root + spec.km_home;
-  if (!spec.km_home.empty() && spec.km_home != "/" && fs::isDirectory(hidden)) {
-    KM_TRY(doMount("tmpfs", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   "mode=755,size=4k"));
+  auto root_fd = sys::open(root, O_PATH | O_DIRECTORY);
+  if (!root_fd) return std::move(root_fd).error();
+  int rfd = root_fd->get();
+  // km's own state (other sandboxes' files, the fleet database) is invisible inside. A
+  // symlink on the way there means the sandbox replaced a directory of the host's path: then
+  // the path does not lead to the host's state, but refuse rather than guess.
+  if (!spec.km_home.empty() && spec.km_home != "/") {
+    std::string rel = spec.km_home.substr(1);
+    auto hidden = beneath::openDir(rfd, rel, /*create=*/false, 0, std::nullopt);
+    if (hidden) {
+      std::string proc = "/proc/self/fd/" + std::to_string(hidden->get());
+      if (::mount("tmpfs", proc.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=4k") != 0) {
+        return sys::errnoError("mount", "tmpfs over " + spec.km_home, errno);
+      }
+    } else if (hidden.error().code() != ErrorCode::kNotFound) {
+      return std::move(hidden).error().context("hiding km's state directory " + spec.km_home);
+    }
   }
-  KM_TRY(sys::makeDirs(root + "/tmp", 01777));
-  KM_TRY(doMount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
-  KM_TRY(sys::makeDirs(root + "/run", 0755));
-  KM_TRY(doMount("tmpfs", root + "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"));
+  KM_TRY(mountAt(rfd, root, "/tmp", 01777, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
+  KM_TRY(mountAt(rfd, root, "/run", 0755, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"));
   // Host users' homes are not the sandbox's business: /home holds only the sandbox user.
-  KM_TRY(sys::makeDirs(root + "/home", 0755));
-  KM_TRY(doMount("tmpfs", root + "/home", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"));
-  KM_TRY(bindDir(layout.home, root + "/home/" + spec.user.name));
-  KM_TRY(bindDir(layout.root_home, root + "/root"));
-  KM_TRY(bindDir(layout.workspace, root + spec.working_dir));
-  KM_TRY(sys::makeDirs(root + "/dev", 0755));
+  KM_TRY(mountAt(rfd, root, "/home", 0755, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755"));
+  KM_TRY(bindDir(rfd, root, layout.home, "/home/" + spec.user.name));
+  KM_TRY(bindDir(rfd, root, layout.root_home, "/root"));
+  KM_TRY(bindDir(rfd, root, layout.workspace, spec.working_dir));
+  if (!spec.volume_mount.empty()) KM_TRY(bindDir(rfd, root, layout.volume, spec.volume_mount));
+  KM_TRY(mountAt(rfd, root, "/dev", 0755, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=1m"));
   KM_TRY(buildDev(root + "/dev"));
-  KM_TRY(sys::makeDirs(root + "/proc", 0555));
-  KM_TRY(buildProc(root + "/proc"));
-  KM_TRY(sys::makeDirs(root + "/sys", 0555));
-  KM_TRY(doMount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  KM_TRY(mountAt(rfd, root, "/proc", 0555, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, ""));
+  KM_TRY(maskProc(root + "/proc"));
+  KM_TRY(mountAt(rfd, root, "/sys", 0555, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, ""));
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only ours.
   if (::chdir(root.c_str()) != 0) return sys::errnoError("chdir", root, errno);
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return sys::errnoError("pivot_root", root, errno);
@@ -127,8 +181,7 @@ Status buildRootfs(const Layout& layout, const LaunchSpec& spec) {
 namespace {
 
 // Replaces the line for `name` in a passwd/group style file, keeping every other line.
-Status upsertLine(const std::string& path, const std::string& name, const std::string& line) {
-  std::string text = fs::readFile(path).value_or("");
+std::string upsertLine(const std::string& text, const std::string& name, const std::string& line) {
   std::string out;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -141,37 +194,63 @@ Status upsertLine(const std::string& path, const std::string& name, const std::s
     }
     pos = end + 1;
   }
-  out += line + "\n";
-  return sys::replaceFile(path, out);
+  return out + line + "\n";
+}
+
+// Files km writes into the sandbox's root as its init (real root, every capability): the
+// root's contents are the sandbox's, so nothing on the way may be a link it planted. Each
+// file is replaced (written beside it, renamed over it), never written through.
+constexpr std::pair<uid_t, gid_t> kRootOwner{0, 0};
+
+Status upsertFile(int root_fd, std::string_view rel, const std::string& name, const std::string& line) {
+  auto text = beneath::readFile(root_fd, rel, 16 << 20);
+  if (!text && text.error().code() != ErrorCode::kNotFound) return std::move(text).error();
+  return beneath::writeFile(root_fd, rel, upsertLine(text.value_or(""), name, line), 0644, kRootOwner);
 }
 
 }  // namespace
 
 Status writeFirstStartFiles(const LaunchSpec& spec) {
+  auto root = sys::open("/", O_PATH | O_DIRECTORY);
+  if (!root) return std::move(root).error();
+  int rfd = root->get();
   const auto& u = spec.user;
   std::string home = "/home/" + u.name;
   std::string shell = fs::exists("/bin/bash") ? "/bin/bash" : "/bin/sh";
-  KM_TRY(upsertLine("/etc/passwd", u.name,
+  KM_TRY(upsertFile(rfd, "etc/passwd", u.name,
                     u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) +
                         ":km sandbox:" + home + ":" + shell));
-  KM_TRY(upsertLine("/etc/group", u.name, u.name + ":x:" + std::to_string(u.gid) + ":"));
-  std::string hosts = fs::readFile("/etc/hosts").value_or("127.0.0.1 localhost\n");
-  if (!hosts.empty() && hosts.back() != '\n') hosts.push_back('\n');
-  hosts += "127.0.1.1 " + spec.hostname + "\n";
-  KM_TRY(sys::replaceFile("/etc/hosts", hosts));
+  KM_TRY(upsertFile(rfd, "etc/group", u.name, u.name + ":x:" + std::to_string(u.gid) + ":"));
+  auto hosts = beneath::readFile(rfd, "etc/hosts", 16 << 20);
+  std::string text = hosts ? *hosts : "127.0.0.1 localhost\n";
+  if (!text.empty() && text.back() != '\n') text.push_back('\n');
+  text += "127.0.1.1 " + spec.hostname + "\n";
+  KM_TRY(beneath::writeFile(rfd, "etc/hosts", text, 0644, kRootOwner));
   for (const auto& f : spec.config_files) {
-    std::string dir = fs::dirName(f.path);
-    KM_TRY(sys::makeDirs(dir, 0755));
-    KM_TRY(sys::replaceFile(f.path, f.content));
-    // Files for the agent (under its home or the working dir) belong to it.
+    // Files for the agent (under its home or the working dir) belong to it, and so do the
+    // directories made for them there.
     auto under = [&](const std::string& d) {
       return f.path.size() > d.size() && f.path.compare(0, d.size(), d) == 0 && f.path[d.size()] == '/';
     };
-    if (under(home) || under(spec.working_dir)) {
-      if (::chown(f.path.c_str(), u.uid, u.gid) != 0) return sys::errnoError("chown", f.path, errno);
+    bool agents = under(home) || under(spec.working_dir);
+    std::pair<uid_t, gid_t> owner = agents ? std::pair<uid_t, gid_t>{u.uid, u.gid} : kRootOwner;
+    std::string rel = f.path.substr(f.path.find_first_not_of('/'));
+    std::string dir = rel.find('/') == std::string::npos ? "" : rel.substr(0, rel.rfind('/'));
+    if (!dir.empty()) {
+      auto made = beneath::openDir(rfd, dir, /*create=*/true, 0755, owner);
+      if (!made) return std::move(made).error().context("configFiles " + f.path);
+    }
+    if (auto s = beneath::writeFile(rfd, rel, f.content, 0644, owner); !s) {
+      return std::move(s).error().context("configFiles " + f.path);
     }
   }
   return ok();
+}
+
+Status writeResolvConf(const std::string& text) {
+  auto root = sys::open("/", O_PATH | O_DIRECTORY);
+  if (!root) return std::move(root).error();
+  return beneath::writeFile(root->get(), "etc/resolv.conf", text, 0644, kRootOwner);
 }
 
 }  // namespace km::substrate::local

@@ -13,7 +13,11 @@ namespace km::substrate::local {
 [[nodiscard]] Status buildRootfs(const Layout& layout, const LaunchSpec& spec);
 
 // After buildRootfs, on first start: the sandbox user in /etc/passwd and /etc/group, the
-// hostname in /etc/hosts, and the profile's configFiles.
+// hostname in /etc/hosts, and the profile's configFiles. No symlink in the sandbox's root is
+// followed: a file is replaced, never written through, and a linked directory is an error.
 [[nodiscard]] Status writeFirstStartFiles(const LaunchSpec& spec);
+
+// After buildRootfs, at every start: /etc/resolv.conf (replaced the same way).
+[[nodiscard]] Status writeResolvConf(const std::string& text);
 
 }  // namespace km::substrate::local

@@ -1,7 +1,15 @@
+// The sandbox's seccomp filter: compiled once with libseccomp, exported as a BPF program and
+// installed by each new sandbox process with one prctl (no allocation in the child).
 #include <errno.h>
+#include <linux/fs.h>
 #include <sched.h>
 #include <seccomp.h>
-#include <sys/prctl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
 
 #include "core/sys.h"
 #include "substrate/local/confine.h"
@@ -20,6 +28,9 @@ constexpr std::string_view kRefused[] = {
     // eBPF, tracing and other processes' memory
     "bpf", "ptrace", "process_vm_readv", "process_vm_writev", "perf_event_open",
     "userfaultfd",
+    // io_uring: a second system-call interface whose operations this filter cannot see
+    // (as Docker's default profile refuses it)
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
     // kernel images, modules and keyrings
     "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
     "add_key", "request_key", "keyctl",
@@ -32,24 +43,37 @@ constexpr std::string_view kRefused[] = {
 constexpr int kNamespaceFlags[] = {CLONE_NEWNS,  CLONE_NEWPID, CLONE_NEWNET,   CLONE_NEWUTS,
                                    CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWCGROUP};
 
-}  // namespace
+// The kernel reads an ioctl request as a 32-bit unsigned int; the filter sees the whole
+// register, so every comparison masks the upper half away (else a caller could set high
+// bits and slip past an exact match).
+constexpr scmp_datum_t kLow32 = 0xffffffffULL;
 
-std::vector<std::string_view> refusedSyscalls() {
-  return {std::begin(kRefused), std::end(kRefused)};
-}
+// ioctl requests refused (EPERM):
+//  - TIOCSTI / TIOCLINUX push bytes into a terminal's input queue;
+//  - FS_IOC_FSSETXATTR can change a file's project id, which disk accounting keys on;
+//  - every btrfs ioctl (type 0x94): a subvolume or snapshot made inside the sandbox's disk
+//    would be a new quota group with no limit, and the rest is administration.
+struct IoctlRule {
+  scmp_datum_t mask;
+  scmp_datum_t value;
+};
+constexpr IoctlRule kRefusedIoctls[] = {
+    {kLow32, TIOCSTI},
+    {kLow32, TIOCLINUX},
+    {kLow32, FS_IOC_FSSETXATTR},
+    {0xff00, 0x9400},
+};
 
-Status loadSeccompFilter() {
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-    return sys::errnoError("prctl", "PR_SET_NO_NEW_PRIVS", errno);
-  }
+Result<std::vector<sock_filter>> compile() {
   // Default allow; calls of a foreign architecture (i386, x32 on x86_64) are killed by
   // libseccomp's bad-arch action, so a 32-bit syscall cannot slip past the list.
   scmp_filter_ctx ctx = ::seccomp_init(SCMP_ACT_ALLOW);
   if (ctx == nullptr) return unavailable("seccomp_init failed");
-  auto fail = [&](std::string what, int rc) {
-    ::seccomp_release(ctx);
-    return sys::errnoError("seccomp", what, -rc);
-  };
+  struct Release {
+    scmp_filter_ctx c;
+    ~Release() { ::seccomp_release(c); }
+  } release{ctx};
+  auto fail = [](std::string what, int rc) { return sys::errnoError("seccomp", what, -rc); };
   for (std::string_view name : kRefused) {
     int nr = ::seccomp_syscall_resolve_name(std::string(name).c_str());
     if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
@@ -73,10 +97,40 @@ Status loadSeccompFilter() {
       return fail("clone3", rc);
     }
   }
-  int rc = ::seccomp_load(ctx);
-  ::seccomp_release(ctx);
-  if (rc < 0) return sys::errnoError("seccomp_load", "sandbox filter", -rc);
-  return ok();
+  for (const IoctlRule& r : kRefusedIoctls) {
+    if (int rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                                    SCMP_A1(SCMP_CMP_MASKED_EQ, r.mask, r.value));
+        rc < 0) {
+      return fail("ioctl", rc);
+    }
+  }
+  // libseccomp 2.5 exports only to a file descriptor: a memfd, read back.
+  sys::UniqueFd mem(::memfd_create("km-seccomp", MFD_CLOEXEC));
+  if (!mem.valid()) return sys::errnoError("memfd_create", "seccomp program", errno);
+  if (int rc = ::seccomp_export_bpf(ctx, mem.get()); rc < 0) return fail("export", rc);
+  if (::lseek(mem.get(), 0, SEEK_SET) != 0) return sys::errnoError("lseek", "seccomp program", errno);
+  auto bytes = sys::readAll(mem.get(), "seccomp program", 1 << 20);
+  if (!bytes) return std::move(bytes).error();
+  if (bytes->empty() || bytes->size() % sizeof(sock_filter) != 0) {
+    return internalError("libseccomp exported a program of " + std::to_string(bytes->size()) + " bytes");
+  }
+  std::vector<sock_filter> prog(bytes->size() / sizeof(sock_filter));
+  std::memcpy(prog.data(), bytes->data(), bytes->size());
+  return prog;
+}
+
+}  // namespace
+
+std::vector<std::string_view> refusedSyscalls() {
+  return {std::begin(kRefused), std::end(kRefused)};
+}
+
+Result<const std::vector<sock_filter>*> seccompProgram() {
+  static std::once_flag once;
+  static Result<std::vector<sock_filter>> compiled = internalError("not compiled");
+  std::call_once(once, [] { compiled = compile(); });
+  if (!compiled) return compiled.error();
+  return &*compiled;
 }
 
 }  // namespace km::substrate::local

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Host-side writes into a sandbox follow none of its symlinks (issue 11, item 4); binds of its
+# writable trees are nosuid,nodev, inside and on the host (item 8); io_uring, TIOCSTI,
+# FS_IOC_FSSETXATTR and btrfs ioctls are refused, also with high bits set in the request;
+# init's command line is plain (item 9).
+source "$(dirname "$0")/lib.sh" "$@"
+before="$(kernel_snapshot)"
+SB="$(km create "$FIXTURES/local-test.yaml")"
+uid="$(km exec "$SB" -- id -u)"
+
+# --- configFiles through symlinks (the clone writes them at its first start) ------------
+km exec "$SB" -- sh -c 'rm /home/sandbox/.km-test/settings.json; ln -s /etc/passwd /home/sandbox/.km-test/settings.json'
+km exec --root "$SB" -- sh -c 'rm -f /etc/km-test.conf; ln -s /etc/shadow /etc/km-test.conf; rm -f /etc/resolv.conf; ln -s /etc/gshadow /etc/resolv.conf'
+CL="$(km clone "$SB")"
+expect_eq "$(km exec "$CL" -- stat -c %u /etc/passwd)" 0 "the clone's /etc/passwd still belongs to root"
+expect_eq "$(km exec "$CL" -- stat -c %F /home/sandbox/.km-test/settings.json)" "regular file" "settings.json replaced, not written through"
+expect_eq "$(km exec "$CL" -- cat /home/sandbox/.km-test/settings.json)" '{"a": 1}' "settings.json content"
+expect_eq "$(km exec "$CL" -- stat -c %u /home/sandbox/.km-test/settings.json)" "$(km exec "$CL" -- id -u)" "settings.json belongs to the clone's user"
+expect_eq "$(km exec --root "$CL" -- stat -c %U:%a /etc/shadow)" "root:640" "/etc/shadow untouched by the km-test.conf write"
+expect_eq "$(km exec "$CL" -- cat /etc/km-test.conf)" configured "km-test.conf replaced"
+expect_eq "$(km exec --root "$CL" -- stat -c %F /etc/resolv.conf)" "regular file" "resolv.conf replaced at start"
+[ "$(km exec --root "$CL" -- grep -c nameserver /etc/gshadow || true)" = 0 ] || fail "resolv.conf written through a symlink into /etc/gshadow"
+# A directory swapped for a symlink: km refuses instead of following it.
+km exec "$SB" -- sh -c 'rm -rf /home/sandbox/.km-test; ln -s /etc /home/sandbox/.km-test'
+out="$(km clone "$SB" 2>&1 || true)"
+expect_contains "$out" "symlink" "a symlinked config directory is refused, saying why"
+expect_eq "$(km exec --root "$SB" -- stat -c %u /etc)" 0 "/etc untouched"
+km destroy --yes "$CL" >/dev/null
+
+# --- nosuid,nodev ------------------------------------------------------------------------
+for m in /workspace /home/sandbox /root; do
+  opts="$(km exec "$SB" -- awk -v m="$m" '$5 == m {print $6}' /proc/self/mountinfo)"
+  expect_contains "$opts" nosuid "$m is nosuid inside"
+  expect_contains "$opts" nodev "$m is nodev inside"
+done
+km exec --root "$SB" -- sh -c 'cp /bin/bash /workspace/rootsh; chmod 4755 /workspace/rootsh'
+expect_eq "$(km exec "$SB" -- /workspace/rootsh -p -c 'id -u')" "$uid" "a setuid-root copy gives nothing inside"
+host_opts="$(findmnt -n -o OPTIONS --target "$KM_HOME/disk/$SB/workspace/rootsh")"
+expect_contains "$host_opts" nosuid "on the host the file sits on a nosuid mount"
+expect_contains "$host_opts" nodev "… and nodev"
+
+# --- seccomp surface ----------------------------------------------------------------------
+out="$(km exec --root "$SB" -- python3 -c '
+import ctypes, fcntl, os, termios
+libc = ctypes.CDLL(None, use_errno=True)
+def call(nr, *a):
+    rc = libc.syscall(nr, *[ctypes.c_ulong(x) for x in a])
+    return "%d %s" % (rc, os.strerror(ctypes.get_errno()) if rc < 0 else "")
+print("io_uring_setup", call(425, 8, 0))
+fd = os.open("/workspace", os.O_RDONLY)
+args = ctypes.create_string_buffer(4096 + 8)
+args[8:12] = b"sub\0"
+print("btrfs_subvol_create", call(16, fd, 0x5008940e, ctypes.addressof(args)))
+print("fssetxattr", call(16, fd, 0x401c5820, ctypes.addressof(args)))
+print("tiocsti", call(16, 0, termios.TIOCSTI, ctypes.addressof(args)))
+print("tiocsti_high", call(16, 0, (1 << 32) | termios.TIOCSTI, ctypes.addressof(args)))
+' 2>&1)"
+for what in io_uring_setup btrfs_subvol_create fssetxattr tiocsti tiocsti_high; do
+  expect_contains "$(grep "^$what " <<<"$out")" "Operation not permitted" "$what refused"
+done
+[ ! -e "$KM_HOME/disk/$SB/workspace/sub" ] || fail "a subvolume was made inside the sandbox"
+
+# --- init's command line ------------------------------------------------------------------
+expect_eq "$(km exec "$SB" -- sh -c 'tr "\0" " " < /proc/1/cmdline')" "km-init " "init's command line is plain"
+
+km destroy --yes "$SB" >/dev/null
+expect_eq "$(kernel_snapshot)" "$before" "nothing left after destroy"
+echo "PASS: hardening"

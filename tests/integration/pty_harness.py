@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Runs `km exec` the way an operator does: on a terminal of its own (a host pty, made the
+controlling terminal of a new session), and checks what a hostile program inside can do to
+that terminal. Used by terminal_test.sh; each check prints PASS/FAIL lines and the script
+exits 1 on any failure. Every wait is bounded.
+
+  pty_harness.py KM SANDBOX CHECK...
+"""
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+
+KM, SB = sys.argv[1], sys.argv[2]
+failed = False
+
+
+def check(ok, what):
+    global failed
+    print(("PASS " if ok else "FAIL ") + what, flush=True)
+    failed = failed or not ok
+
+
+def set_winsize(fd, rows, cols):
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+class Terminal:
+    """A host pty; km runs with its slave as stdin/stdout/stderr and controlling terminal."""
+
+    def __init__(self):
+        self.master, self.slave = os.openpty()
+        self.slave_name = os.ttyname(self.slave)
+        set_winsize(self.master, 24, 80)
+
+    def run(self, args, wait=True, timeout=30):
+        slave = self.slave
+
+        def child_setup():
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        proc = subprocess.Popen([KM, "exec", SB, "--"] + args, stdin=slave, stdout=slave, stderr=slave,
+                                preexec_fn=child_setup, close_fds=True)
+        if not wait:
+            return proc, None
+        out = self.read_until_exit(proc, timeout)
+        return proc, out
+
+    def read_until_exit(self, proc, timeout):
+        out = b""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.05)
+            if r:
+                try:
+                    out += os.read(self.master, 65536)
+                except OSError:
+                    break
+            elif proc.poll() is not None:
+                break
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        return out.decode(errors="replace")
+
+    def pending_input(self):
+        """What sits in the terminal's input queue (as the operator's shell would read it)."""
+        flags = fcntl.fcntl(self.slave, fcntl.F_GETFL)
+        fcntl.fcntl(self.slave, fcntl.F_SETFL, flags | os.O_NONBLOCK)
+        # The input queue is read in canonical mode only after a newline; raw for the check.
+        saved = termios.tcgetattr(self.slave)
+        raw = termios.tcgetattr(self.slave)
+        raw[3] &= ~(termios.ICANON | termios.ECHO)
+        raw[6][termios.VMIN] = 0
+        raw[6][termios.VTIME] = 0
+        termios.tcsetattr(self.slave, termios.TCSANOW, raw)
+        data = b""
+        try:
+            while True:
+                chunk = os.read(self.slave, 4096)
+                if not chunk:
+                    break
+                data += chunk
+        except (BlockingIOError, OSError):
+            pass
+        termios.tcsetattr(self.slave, termios.TCSANOW, saved)
+        fcntl.fcntl(self.slave, fcntl.F_SETFL, flags)
+        return data
+
+
+def sb(*args):
+    return subprocess.run([KM, "exec", SB, "--"] + list(args), capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+
+
+# A program that, once km exec has returned, pushes a command into "its" terminal (TIOCSTI)
+# both through fd 0 and through /dev/tty, and that reads what is typed next.
+TIOCSTI_ATTACK = r"""
+import fcntl, os, signal, sys, termios, time
+if os.fork() == 0:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # outlive the session's hangup
+    time.sleep(1.5)
+    hits = []
+    for how in ("fd0", "devtty"):
+        try:
+            fd = 0 if how == "fd0" else os.open("/dev/tty", os.O_RDWR)
+            for ch in b"id > /tmp/km-pwned\n":
+                fcntl.ioctl(fd, termios.TIOCSTI, bytes([ch]))
+            hits.append(how + ":ok")
+        except OSError as e:
+            hits.append(how + ":" + e.strerror)
+    open("/workspace/tiocsti-result", "w").write(" ".join(hits))
+    os._exit(0)
+print("started", flush=True)
+"""
+
+KEYLOGGER = r"""
+import os, signal, sys, time
+if os.fork() == 0:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    os.setsid()
+    time.sleep(1.0)
+    got = b""
+    deadline = time.time() + 4
+    while time.time() < deadline:
+        try:
+            chunk = os.read(0, 100)
+        except OSError as e:
+            got += ("<" + e.strerror + ">").encode()
+            break
+        if not chunk:
+            got += b"<eof>"
+            break
+        got += chunk
+    open("/workspace/keylog", "wb").write(got)
+    os._exit(0)
+print("started", flush=True)
+"""
+
+
+def check_tiocsti(term):
+    legacy = "1"
+    try:
+        legacy = open("/proc/sys/dev/tty/legacy_tiocsti").read().strip()
+    except OSError:
+        pass
+    # Control: on this host, TIOCSTI into a terminal works for its own session (so the check
+    # below can fail). Only when the sysctl allows it.
+    if legacy == "1":
+        fcntl.ioctl(term.slave, termios.TIOCSTI, b"Z")
+        check(term.pending_input() == b"Z", "control: TIOCSTI into the host terminal works here")
+    proc, out = term.run(["python3", "-c", TIOCSTI_ATTACK])
+    check(proc.returncode == 0 and "started" in out, "the TIOCSTI program ran (%r)" % out[-200:])
+    time.sleep(3)
+    injected = term.pending_input()
+    check(injected == b"", "nothing was pushed into the operator's terminal (got %r)" % injected)
+    result = sb("cat", "/workspace/tiocsti-result").stdout
+    check(result != "", "the program inside tried (%r)" % result)
+
+
+def check_keylogger(term):
+    proc, out = term.run(["python3", "-c", KEYLOGGER])
+    check(proc.returncode == 0 and "started" in out, "the key-reading program ran")
+    # km exec has returned: what the operator types now is for their shell.
+    time.sleep(1.5)
+    os.write(term.master, b"secret-keystrokes\n")
+    time.sleep(4)
+    stolen = sb("cat", "/workspace/keylog").stdout
+    check("secret" not in stolen, "no keystroke reached the sandbox after km exec returned (got %r)" % stolen)
+    pending = term.pending_input()
+    check(b"secret-keystrokes" in pending, "the keystrokes stayed with the operator's terminal (%r)" % pending)
+
+
+def check_terminal_model(term):
+    uid = sb("id", "-u").stdout.strip()
+    proc, out = term.run(["sh", "-c", "tty; stat -c '%u %t' $(tty); stty size"])
+    lines = [l.strip() for l in out.splitlines() if l.strip()]
+    check(proc.returncode == 0 and len(lines) >= 3, "tty, stat and stty ran (%r)" % out)
+    if len(lines) >= 3:
+        check(lines[0].startswith("/dev/pts/"), "the command has a terminal of the sandbox's devpts (%s)" % lines[0])
+        check(lines[1].split()[0] == uid, "the sandbox user owns its terminal (%s, uid %s)" % (lines[1], uid))
+        check(lines[2] == "24 80", "window size from the operator's terminal (%s)" % lines[2])
+    # No process inside holds the operator's terminal: compare device numbers host-side.
+    host = os.stat(term.slave_name)
+    proc, _ = term.run(["sleep", "5"], wait=False)
+    time.sleep(1.5)
+    leaked = []
+    found = False
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            cg = open("/proc/%s/cgroup" % pid).read()
+        except OSError:
+            continue
+        if cmd[:2] != [b"sleep", b"5"] or SB not in cg:
+            continue
+        found = True
+        for fd in os.listdir("/proc/%s/fd" % pid):
+            try:
+                st = os.stat("/proc/%s/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if st.st_rdev == host.st_rdev and st.st_dev == host.st_dev:
+                leaked.append(fd)
+    check(found, "found the command inside the sandbox")
+    check(not leaked, "the command holds no fd of the operator's terminal (%s)" % leaked)
+    # The relay (km exec itself) stays outside the sandbox's cgroups.
+    relay_cg = open("/proc/%d/cgroup" % proc.pid).read()
+    check(SB not in relay_cg, "km exec (the relay) is in none of the sandbox's cgroups")
+    term.read_until_exit(proc, 10)
+
+
+def check_resize_and_signals(term):
+    saved = termios.tcgetattr(term.slave)
+    proc, _ = term.run(["sh", "-c", "sleep 1.5; stty size"], wait=False)
+    time.sleep(0.5)
+    set_winsize(term.master, 40, 100)
+    os.kill(proc.pid, signal.SIGWINCH)
+    out = term.read_until_exit(proc, 10)
+    check("40 100" in out, "a window size change reaches the command (%r)" % out)
+    check(termios.tcgetattr(term.slave) == saved, "the operator's terminal modes are restored on return")
+    # Ctrl-C typed at the terminal interrupts the command inside (the sandbox's line discipline).
+    proc, _ = term.run(["sleep", "30"], wait=False)
+    time.sleep(1)
+    os.write(term.master, b"\x03")
+    term.read_until_exit(proc, 10)
+    check(proc.returncode == 130, "Ctrl-C ends the command with SIGINT (exit %s)" % proc.returncode)
+    proc, _ = term.run(["sh", "-c", "exit 3"])
+    check(proc.returncode == 3, "the exit code comes through the pty (%s)" % proc.returncode)
+    check(termios.tcgetattr(term.slave) == saved, "terminal modes restored after Ctrl-C")
+
+
+CHECKS = {"tiocsti": check_tiocsti, "keylogger": check_keylogger, "model": check_terminal_model,
+          "resize": check_resize_and_signals}
+
+for name in sys.argv[3:]:
+    CHECKS[name](Terminal())
+sys.exit(1 if failed else 0)
