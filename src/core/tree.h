@@ -1,10 +1,7 @@
-// km::tree — host-side copy, removal and owner changes of file trees a sandbox can write to
-// (overlay upper dirs, workspaces, homes) while the sandbox may still be changing them.
-// Every name below the root is attacker-controlled: the walks are fd-relative, never follow
-// a symlink, never cross into another mount, never read outside the root, keep a bounded
-// number of fds whatever the depth, and never pass a path longer than one component to the
-// kernel. The components of the given path above its last one are trusted (host paths).
-// Thread-safe: no shared state; concurrent calls on overlapping trees are the caller's race.
+// km::tree — host-side copy, removal and owner changes of trees a sandbox can write to
+// (overlay upper dirs, workspaces, homes), safe while the sandbox still changes them: fd-relative,
+// no symlink followed, no mount entered, bounded fds at any depth, one name per syscall.
+// Thread-safe (no shared state). Needs /proc; for plain trees, not an overlay's merged view.
 #pragma once
 
 #include <sys/types.h>
@@ -15,6 +12,11 @@
 #include "core/result.h"
 
 namespace km::tree {
+
+// Each function takes a path whose components above the last are trusted host paths (opened
+// normally); the last component and everything below it are attacker-controlled. Inodes are
+// pinned with O_PATH fds and reached through /proc/self/fd for reopen, chmod and xattrs. An
+// overlay's merged view would not work: its files report the devices of their layers.
 
 // Maps exactly one uid and one gid; every other id is kept.
 struct IdMap {
@@ -42,9 +44,9 @@ struct CopyOptions {
 // character and block devices (overlay whiteouts are 0:0), FIFOs, owners (through
 // opts.id_map), permission bits with setuid/setgid/sticky, access and modification times and
 // every extended attribute (trusted.overlay.* included). Sockets are skipped. An entry that
-// vanishes during the copy is skipped; the copy never reads anything outside `from`. On
-// failure the partial copy is left for the caller to remove (removeTree).
-// Needs /proc (files are reopened and special files' attributes reached via /proc/self/fd).
+// vanishes during the copy is skipped; the copy never reads anything outside `from`. `to`
+// stays 0700 until everything below it is copied. On failure the partial copy is left for
+// the caller to remove (removeTree).
 [[nodiscard]] Status copyTree(const std::string& from, const std::string& to,
                               const CopyOptions& opts = {});
 
