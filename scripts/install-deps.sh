@@ -9,7 +9,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libsqlite3-dev libssl-dev libseccomp-dev
-  bubblewrap util-linux procps psmisc iproute2
+  bubblewrap util-linux procps psmisc iproute2 btrfs-progs e2fsprogs
   libbpf-dev bpftool libmnl-dev libnftables-dev nftables dnsmasq-base dnsutils iputils-ping curl dnsperf
   python3
 )

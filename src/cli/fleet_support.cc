@@ -205,6 +205,12 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
       res.set("memoryBytes", num(p->resources.memory_bytes));
       res.set("pids", num(p->resources.pids));
       res.set("source", str(p->resources.source));
+      res.set("diskBytes", num(p->resources.disk_bytes));
+      res.set("diskSource", str(p->resources.disk_source));
+      if (!p->resources.volume_mount.empty()) {
+        res.set("volumeBytes", num(p->resources.volume_bytes));
+        res.set("volumeMount", str(p->resources.volume_mount));
+      }
       o.set("resources", res);
       o.set("teardownPolicy", str(p->teardown_policy));
     }

@@ -50,7 +50,7 @@ expect_fail km status "$SB"
 expect_eq "$(kernel_snapshot)" "$before" "a retried destroy leaves nothing"
 
 # The same through doctor: a failed TTL teardown is finished by km doctor --fix.
-SB="$(km create --ttl 2s "$FIXTURES/local-test.yaml")"
+SB="$(km create --ttl 2s --idle 2s "$FIXTURES/local-test.yaml")"
 chattr +i "$KM_HOME/sandboxes/$SB/plan.json"
 for _ in $(seq 1 100); do
   st="$(km status --json "$SB" | json_field status 2>/dev/null || echo gone)"

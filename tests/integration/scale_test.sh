@@ -9,7 +9,7 @@ start=$(date +%s%N)
 for i in $(seq 1 "$N"); do km create "$minimal" >/dev/null; done
 created=$(date +%s%N)
 expect_eq "$(km list | tail -n +2 | grep -c running)" "$N" "all running"
-per_sandbox="$(km_cgroups | grep -c "/$(ids | head -1)$")"
+per_sandbox="$(km_cgroups | grep -cE "/$(ids | head -1)(/|$)")"
 expect_eq "$(km_cgroups | wc -l)" "$(( N * per_sandbox ))" "the same cgroups for every sandbox"
 # Concurrent CLI invocations: ten creates at once all succeed with distinct numbers.
 pids=()

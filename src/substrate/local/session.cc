@@ -173,12 +173,12 @@ struct Relay {
   bool limit_noted = false;
 
   void relayOut(Output& o, std::string_view data) {
+    if (limit_noted) return;  // past the limit: the rest is read (the command never blocks) and dropped
     if (written + data.size() > io.output_limit) {
-      if (!limit_noted) {
-        limit_noted = true;
-        std::string note = "\n[km: output beyond " + std::to_string(io.output_limit) + " bytes dropped]\n";
-        (void)writeOut(o.to, note);
-      }
+      limit_noted = true;
+      std::string note = std::string(data.substr(0, io.output_limit - written)) +
+                         "\n[km: output beyond " + std::to_string(io.output_limit) + " bytes dropped]\n";
+      (void)writeOut(o.to, note);
       return;
     }
     written += data.size();

@@ -74,6 +74,23 @@ TEST(ConfigTest, EveryKeyParses) {
   EXPECT_EQ(k.pricing->file, "/etc/km/pricing.yaml");
 }
 
+TEST(ConfigTest, DiskAndLogSettingsParseAndAreChecked) {
+  LoadedConfig c = parseConfig("disk: {store: loop, size: 64Gi}\nlogs: {maxFileSize: 1Mi, maxFiles: 3}\n", "config.yaml");
+  ASSERT_TRUE(c.ok()) << dump(c.diagnostics);
+  EXPECT_EQ(c.config.disk->store, "loop");
+  EXPECT_EQ(c.config.disk->size, "64Gi");
+  EXPECT_EQ(c.config.logs->max_file_size, "1Mi");
+  EXPECT_EQ(c.config.logs->max_files, 3);
+  expectOneError("disk:\n  store: btrfs\n", "disk.store", 2, 10, "auto, loop, none");
+  expectOneError("disk:\n  size: lots\n", "disk.size", 2, 9, "a size like 64Gi");
+  expectOneError("logs:\n  maxFiles: 0\n", "logs.maxFiles", 2, 13, "");
+  Config e = effective(Config{}, "/nonexistent");
+  EXPECT_EQ(e.disk->store, "auto");
+  EXPECT_FALSE(e.disk->size.has_value());  // sized from the free space when the store is made
+  EXPECT_EQ(e.logs->max_file_size, "16Mi");
+  EXPECT_EQ(e.logs->max_files, 4);
+}
+
 TEST(ConfigTest, EmptyFilesAreAnEmptyConfig) {
   for (const char* text : {"", "\n", "# nothing configured yet\n", "---\n", "~\n"}) {
     LoadedConfig c = parseConfig(text, "config.yaml");

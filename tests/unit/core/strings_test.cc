@@ -84,5 +84,25 @@ TEST(StringsTest, QuotedEscapesQuotesBackslashesAndControlCharacters) {
   EXPECT_EQ(quoted("h\xC3\xA9"), "\"h\xC3\xA9\"");  // UTF-8 passes through
 }
 
+TEST(StringsTest, EscapeForTerminalDefusesControlSequences) {
+  // The attack from a sandbox: a process name that clears the screen, colours it and rings.
+  EXPECT_EQ(escapeForTerminal("\x1b[2J\x1b[31mPWN\a"), "\\x1b[2J\\x1b[31mPWN\\x07");
+  EXPECT_EQ(escapeForTerminal("plain text, h\xC3\xA9, \xE2\x9C\x93"), "plain text, h\xC3\xA9, \xE2\x9C\x93");
+  EXPECT_EQ(escapeForTerminal("a\rb\x7f"), "a\\x0db\\x7f");
+  // Newlines and tabs stay in messages, and are escaped in one-line fields.
+  EXPECT_EQ(escapeForTerminal("l1\n\tl2"), "l1\n\tl2");
+  EXPECT_EQ(escapeForTerminal("l1\n\tl2", false), "l1\\n\tl2");
+  // C1 controls (U+009B is a one-byte CSI on some terminals), bidi overrides and isolates.
+  EXPECT_EQ(escapeForTerminal("\xC2\x9B" "2J"), "\\u{009b}2J");
+  EXPECT_EQ(escapeForTerminal("abc\xE2\x80\xAEevil"), "abc\\u{202e}evil");
+  EXPECT_EQ(escapeForTerminal("\xE2\x81\xA6x"), "\\u{2066}x");
+  // Bytes that are not UTF-8: stray continuation bytes, overlong forms, surrogates, truncation.
+  EXPECT_EQ(escapeForTerminal("\x80"), "\\x80");
+  EXPECT_EQ(escapeForTerminal("\xC0\x9B"), "\\xc0\\x9b");
+  EXPECT_EQ(escapeForTerminal("\xED\xA0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(escapeForTerminal("\xE2\x9C"), "\\xe2\\x9c");
+  EXPECT_EQ(escapeForTerminal(std::string_view("a\0b", 3)), "a\\x00b");
+}
+
 }  // namespace
 }  // namespace km

@@ -137,6 +137,46 @@ TEST(ResourcesTest, UnvalidatedResourceValuesAreRefusedWithTheirPath) {
   EXPECT_EQ(zero_pids.error().message(), "spec.runtime.resources.pids: must be at least 1");
 }
 
+TEST(ResourcesTest, DiskFromResourcesElseRootVolumeSizeElseDefault) {
+  profile::Profile p = test::completeProfile();
+  CompileOptions o = test::optionsWithId();
+  auto disk = [&]() {
+    auto plan = compile(p, o);
+    EXPECT_TRUE(plan.has_value()) << plan.error().message();
+    return plan ? plan->resources : Resources{};
+  };
+  p.spec.runtime.root_volume_size.reset();
+  EXPECT_EQ(disk().disk_bytes, 8 * kGiB);
+  EXPECT_EQ(disk().disk_source, "default");
+  p.spec.runtime.root_volume_size = 0;  // upstream: "the image's default"
+  EXPECT_EQ(disk().disk_bytes, 8 * kGiB);
+  p.spec.runtime.root_volume_size = 30;
+  EXPECT_EQ(disk().disk_bytes, 30 * kGiB);
+  EXPECT_EQ(disk().disk_source, "spec.runtime.rootVolumeSize");
+  p.spec.runtime.resources = profile::RuntimeResources{};
+  p.spec.runtime.resources->disk = "64Mi";
+  EXPECT_EQ(disk().disk_bytes, 64 * kMiB);
+  EXPECT_EQ(disk().disk_source, "spec.runtime.resources.disk");
+  p.spec.runtime.resources->disk = "lots";
+  auto bad = compile(p, o);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("spec.runtime.resources.disk"), std::string::npos) << bad.error().message();
+}
+
+TEST(ResourcesTest, AdditionalVolumeIsASecondDiskAtItsMountPoint) {
+  profile::Profile p = test::completeProfile();
+  CompileOptions o = test::optionsWithId();
+  p.spec.runtime.additional_volume = profile::AdditionalVolume{20, "/data", true};
+  auto plan = compile(p, o);
+  ASSERT_TRUE(plan.has_value()) << plan.error().message();
+  EXPECT_EQ(plan->resources.volume_mount, "/data");
+  EXPECT_EQ(plan->resources.volume_bytes, 20 * kGiB);
+  p.spec.runtime.additional_volume->mount_point = "/data/../etc";
+  auto bad = compile(p, o);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message().find("additionalVolume.mountPoint"), std::string::npos) << bad.error().message();
+}
+
 TEST(MemoryBytesTest, ReadsEverySuffix) {
   struct Case {
     const char* text;
