@@ -14,6 +14,9 @@
 
 namespace km {
 
+// The defaults are km's bound for each log a sandbox can make grow: 16 MiB × 4 files, so at
+// most 64 MiB per log. The one place they are written down; the operator config's
+// logs.maxFileSize / logs.maxFiles are to override them.
 struct RotationLimits {
   uint64_t max_file_bytes = 16 << 20;  // the live file is rotated before it would pass this
   int max_files = 4;                   // the live file and the rotated ones, together

@@ -1,13 +1,17 @@
 #include "net/network_log.h"
 
-#include <fcntl.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
+#include "core/log.h"
+
 namespace km::net {
 namespace {
+
+constexpr std::string_view kLog = "net";
+constexpr auto kWarnEvery = std::chrono::minutes(1);
 
 std::string isoTime(std::chrono::system_clock::time_point t) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -47,19 +51,42 @@ void jsonString(std::string& out, std::string_view v) {
 
 }  // namespace
 
-Result<NetworkLog> NetworkLog::open(const std::string& path) {
-  auto fd = sys::open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  if (!fd) return std::move(fd).error();
+Result<NetworkLog> NetworkLog::open(const std::string& path, RotationLimits limits) {
+  auto file = RotatingFile::open(path, limits);
+  if (!file) return std::move(file).error();
   NetworkLog log;
-  log.path_ = path;
-  log.fd_ = std::move(*fd);
+  log.file_.emplace(std::move(*file));
   return log;
 }
 
-void NetworkLog::flush() {
+void NetworkLog::flush(std::chrono::steady_clock::time_point now) {
   if (buf_.empty()) return;
-  if (fd_.valid()) (void)sys::writeAll(fd_.get(), buf_, "network log");
+  if (file_) {
+    if (Status s = file_->append(buf_); !s) {
+      failed(s.error(), now);
+    } else if (failing_) {
+      log::warn(kLog, "network log " + file_->path() + " is written again; " + std::to_string(dropped_lines_) +
+                          " lines were dropped in " + std::to_string(failed_writes_) + " failed writes so far");
+      failing_ = false;
+      unwarned_writes_ = unwarned_lines_ = 0;
+    }
+  }
   buf_.clear();
+}
+
+void NetworkLog::failed(const Error& e, std::chrono::steady_clock::time_point now) {
+  uint64_t lines = static_cast<uint64_t>(std::count(buf_.begin(), buf_.end(), '\n'));
+  ++failed_writes_;
+  dropped_lines_ += lines;
+  ++unwarned_writes_;
+  unwarned_lines_ += lines;
+  if (failing_ && now < next_warning_) return;
+  log::warn(kLog, "network log: " + e.message() + "; dropped " + std::to_string(unwarned_lines_) + " lines in " +
+                      std::to_string(unwarned_writes_) + (failing_ ? " failed writes since the last warning" : " write") +
+                      " (at most one such warning a minute)");
+  failing_ = true;
+  next_warning_ = now + kWarnEvery;
+  unwarned_writes_ = unwarned_lines_ = 0;
 }
 
 void NetworkLog::field(std::string_view key, std::string_view value, bool first) {

@@ -161,7 +161,7 @@ struct Service::Impl {
     if (o.gate) KM_TRY(watch(o.gate->eventsFd(), EPOLLIN));
     if (o.nflog) KM_TRY(watch(o.nflog->fd(), EPOLLIN));
     if (!o.log_path.empty()) {
-      auto l = NetworkLog::open(o.log_path);
+      auto l = NetworkLog::open(o.log_path, o.log_limits);
       if (!l) return std::move(l).error();
       net_log = std::move(*l);
     }
@@ -445,7 +445,7 @@ struct Service::Impl {
         }
         next_sweep = now + kSweepEvery;
       }
-      net_log.flush();
+      net_log.flush(now);
     }
   }
 
@@ -461,7 +461,7 @@ struct Service::Impl {
       o.gate->drain(sink);
     }
     flushUdp();
-    net_log.flush();
+    net_log.flush(Clock::now());
   }
 };
 
