@@ -11,7 +11,6 @@ namespace km::net {
 namespace {
 
 constexpr std::string_view kLog = "net";
-constexpr auto kWarnEvery = std::chrono::minutes(1);
 
 std::string isoTime(std::chrono::system_clock::time_point t) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -64,11 +63,11 @@ void NetworkLog::flush(std::chrono::steady_clock::time_point now) {
   if (file_) {
     if (Status s = file_->append(buf_); !s) {
       failed(s.error(), now);
-    } else if (failing_) {
+    } else if (failure_warnings_.active()) {
       log::warn(kLog, "network log " + file_->path() + " is written again; " + std::to_string(dropped_lines_) +
                           " lines were dropped in " + std::to_string(failed_writes_) + " failed writes so far");
-      failing_ = false;
-      unwarned_writes_ = unwarned_lines_ = 0;
+      failure_warnings_.clear();
+      unwarned_lines_ = 0;
     }
   }
   buf_.clear();
@@ -78,15 +77,13 @@ void NetworkLog::failed(const Error& e, std::chrono::steady_clock::time_point no
   uint64_t lines = static_cast<uint64_t>(std::count(buf_.begin(), buf_.end(), '\n'));
   ++failed_writes_;
   dropped_lines_ += lines;
-  ++unwarned_writes_;
   unwarned_lines_ += lines;
-  if (failing_ && now < next_warning_) return;
+  if (!failure_warnings_.due(now)) return;
+  uint64_t writes = failure_warnings_.take();
   log::warn(kLog, "network log: " + e.message() + "; dropped " + std::to_string(unwarned_lines_) + " lines in " +
-                      std::to_string(unwarned_writes_) + (failing_ ? " failed writes since the last warning" : " write") +
+                      std::to_string(writes) + " failed write" + (writes == 1 ? "" : "s since the last warning") +
                       " (at most one such warning a minute)");
-  failing_ = true;
-  next_warning_ = now + kWarnEvery;
-  unwarned_writes_ = unwarned_lines_ = 0;
+  unwarned_lines_ = 0;
 }
 
 void NetworkLog::field(std::string_view key, std::string_view value, bool first) {

@@ -18,6 +18,7 @@
 #include "net/bpf/gate.h"
 #include "net/dns/resolver.h"
 #include "net/nflog.h"
+#include "net/warning_pacer.h"
 
 namespace km::net {
 
@@ -61,10 +62,8 @@ class NetworkLog {
   std::optional<RotatingFile> file_;
   std::string buf_;  // the lines of this loop turn
   uint64_t failed_writes_ = 0, dropped_lines_ = 0;
-  // Failures since the last warning, and when the next may be given.
-  uint64_t unwarned_writes_ = 0, unwarned_lines_ = 0;
-  bool failing_ = false;
-  std::chrono::steady_clock::time_point next_warning_;
+  WarningPacer failure_warnings_;  // counts failed writes between warnings
+  uint64_t unwarned_lines_ = 0;    // lines they dropped
 };
 
 }  // namespace km::net

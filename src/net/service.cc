@@ -20,6 +20,7 @@
 #include "core/sys.h"
 #include "net/dns/resolver.h"
 #include "net/network_log.h"
+#include "net/warning_pacer.h"
 
 namespace km::net {
 namespace {
@@ -95,6 +96,7 @@ struct Service::Impl {
   uint64_t next_token = 1;
   std::unordered_map<std::string, std::string> names;  // address → name it was resolved for
   NetworkLog net_log;
+  WarningPacer allow_warnings;  // EgressGate::allow failures
   Clock::time_point next_sweep, next_drain;
 
   explicit Impl(ServiceOptions opts)
@@ -171,7 +173,12 @@ struct Service::Impl {
       names[ip.toString()] = name;
       if (o.gate) {
         bool proxied = o.redirect_to_proxy && (needsProxy(name) || o.proxy_extra.allows(name));
-        if (auto s = o.gate->allow(ip, ttl, proxied); !s) log::warn("net", s.error().message());
+        // A full allow map fails every new address the sandbox resolves: paced.
+        if (auto s = o.gate->allow(ip, ttl, proxied); !s && allow_warnings.due(Clock::now())) {
+          uint64_t n = allow_warnings.take();
+          log::warn("net", s.error().message() +
+                               (n > 1 ? " (" + std::to_string(n) + " such failures since the last warning)" : ""));
+        }
       }
     };
     next_sweep = Clock::now() + kSweepEvery;
