@@ -4,13 +4,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/fleet_support.h"
 #include "cli/output.h"
 #include "core/fs.h"
+#include "core/log_reader.h"
 #include "doc/json_io.h"
 #include "substrate/local/layout.h"
 
@@ -83,32 +83,28 @@ int runLogs(const LogsArgs& a, Context& ctx) {
     printErr("ERROR: --json applies to --network (the other logs are plain text)");
     return kExitUsage;
   }
-  std::ifstream in(path);
-  if (!in && !a.follow) {
-    if (!fs::exists(layout.dir)) return printFailure(notFound("sandbox " + rec->id + " has no files here"));
-    return 0;  // nothing logged yet
+  if (!fs::exists(layout.dir) && !a.follow) {
+    return printFailure(notFound("sandbox " + rec->id + " has no files here"));
   }
+  g_stop = 0;
   ::signal(SIGINT, [](int) { g_stop = 1; });
   ::signal(SIGTERM, [](int) { g_stop = 1; });
-  std::string line;
+  // The rotated files first, oldest first, then the live one; a line still being written is
+  // held until its newline.
+  LogReader reader(path);
+  auto print = [&](std::string_view line) {
+    std::string out = a.network && !json ? human(std::string(line)) : std::string(line);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fputc('\n', stdout);
+  };
   for (;;) {
-    while (in && std::getline(in, line)) {
-      if (in.eof()) {
-        // A line still being written: wait for its end.
-        in.clear();
-        in.seekg(-static_cast<std::streamoff>(line.size()), std::ios::cur);
-        break;
-      }
-      std::string out = a.network && !json ? human(line) : line;
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      std::fputc('\n', stdout);
-    }
-    if (!a.follow || g_stop) break;
+    // Looked at before reading, so what was written before the sandbox went is printed.
+    bool destroyed = !fs::exists(layout.dir);
+    auto n = reader.poll(print);
+    if (!n) return printFailure(std::move(n).error());
+    if (!a.follow || g_stop || destroyed) break;
     std::fflush(stdout);
-    if (!fs::exists(layout.dir)) break;  // the sandbox was destroyed
     ::usleep(200 * 1000);
-    if (!in.is_open()) in.open(path);
-    in.clear();
   }
   return 0;
 }
@@ -126,6 +122,7 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
       "Without --network or --init: the supervisor's log. The network log records every DNS query\n"
       "the sandbox's resolver answered and every connect/send the eBPF programs allowed, refused\n"
       "or redirected (enforcement ebpf|both), or that its nftables refused or redirected (proxy).\n"
+      "The network log is rotated at 16 MiB, 4 files kept (oldest lines dropped); all are read in order.\n"
       "See docs/network.md.");
   return [a, &ctx] { return runLogs(*a, ctx); };
 }

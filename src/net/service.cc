@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -20,6 +19,8 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "net/dns/resolver.h"
+#include "net/network_log.h"
+#include "net/warning_pacer.h"
 
 namespace km::net {
 namespace {
@@ -66,17 +67,6 @@ Endpoint fromSockaddr(const sockaddr_storage& ss) {
   return e;
 }
 
-std::string isoTime(std::chrono::system_clock::time_point t) {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(us / 1000000);
-  tm utc{};
-  ::gmtime_r(&secs, &utc);
-  char buf[48];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(us % 1000000));
-  return buf;
-}
-
 std::string withLength(const std::string& msg) {
   std::string out;
   out.push_back(static_cast<char>(msg.size() >> 8));
@@ -105,7 +95,8 @@ struct Service::Impl {
   std::unordered_map<uint64_t, sockaddr_storage> udp_clients;
   uint64_t next_token = 1;
   std::unordered_map<std::string, std::string> names;  // address → name it was resolved for
-  sys::UniqueFd log_fd;
+  NetworkLog net_log;
+  WarningPacer allow_warnings;  // EgressGate::allow failures
   Clock::time_point next_sweep, next_drain;
 
   explicit Impl(ServiceOptions opts)
@@ -117,129 +108,6 @@ struct Service::Impl {
     r.allowed_cidrs = o.allowed_cidrs;
     r.upstreams = o.upstreams.size();
     return r;
-  }
-
-  // Log lines are gathered per loop turn and written with one write (fewer syscalls: they
-  // dominate a resolver's cost on virtual machines).
-  std::string log_buf;
-
-  void flushLog() {
-    if (log_buf.empty()) return;
-    if (log_fd.valid()) (void)sys::writeAll(log_fd.get(), log_buf, "network log");
-    log_buf.clear();
-  }
-
-  static void jsonString(std::string& out, std::string_view v) {
-    out.push_back('"');
-    for (char ch : v) {
-      auto c = static_cast<unsigned char>(ch);
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          // Controls, and bytes ≥ 0x80 (comm and client labels are not promised to be
-          // UTF-8; each such byte is written as the code point of the same value).
-          if (c < 0x20 || c >= 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-          } else {
-            out.push_back(ch);
-          }
-      }
-    }
-    out.push_back('"');
-  }
-  void field(std::string_view key, std::string_view value, bool first = false) {
-    if (!first) log_buf.push_back(',');
-    jsonString(log_buf, key);
-    log_buf.push_back(':');
-    jsonString(log_buf, value);
-  }
-  void fieldRaw(std::string_view key, std::string_view raw) {
-    log_buf.push_back(',');
-    jsonString(log_buf, key);
-    log_buf.push_back(':');
-    log_buf += raw;
-  }
-  void fieldList(std::string_view key, const std::vector<std::string>& list) {
-    log_buf.push_back(',');
-    jsonString(log_buf, key);
-    log_buf += ":[";
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (i) log_buf.push_back(',');
-      jsonString(log_buf, list[i]);
-    }
-    log_buf.push_back(']');
-  }
-
-  void logDns(const dns::LogEntry& e) {
-    if (!log_fd.valid()) return;
-    log_buf.push_back('{');
-    field("time", isoTime(e.time), true);
-    field("layer", "dns");
-    field("client", e.client);
-    field("transport", e.transport);
-    field("name", e.name);
-    field("type", e.type);
-    field("decision", e.allowed ? "allow" : "deny");
-    field("reason", e.reason);
-    field("rcode", e.rcode);
-    fieldRaw("cached", e.cached ? "true" : "false");
-    fieldList("addresses", e.addresses);
-    if (!e.withheld.empty()) fieldList("withheld", e.withheld);
-    log_buf += "}\n";
-  }
-
-  void logGate(const GateEvent& g) {
-    if (!log_fd.valid()) return;
-    auto now_wall = std::chrono::system_clock::now();
-    uint64_t now_mono = monotonicNs();
-    auto ago = std::chrono::nanoseconds(now_mono > g.monotonic_ns ? now_mono - g.monotonic_ns : 0);
-    std::string dest = g.address.toString();
-    auto it = names.find(dest);
-    log_buf.push_back('{');
-    field("time", isoTime(now_wall - std::chrono::duration_cast<std::chrono::system_clock::duration>(ago)), true);
-    field("layer", "connect");
-    fieldRaw("pid", std::to_string(g.pid));
-    field("comm", g.comm);
-    field("dest", dest);
-    fieldRaw("port", std::to_string(g.port));
-    field("protocol", g.protocol);
-    field("name", it == names.end() ? "" : it->second);
-    field("decision", g.verdict);
-    field("reason", g.reason);
-    log_buf += "}\n";
-  }
-
-  void logNf(const NfLog::Entry& n) {
-    if (!log_fd.valid()) return;
-    std::string verdict = "deny", reason = "enforcement proxy: only DNS and web traffic (through the proxy) may leave";
-    if (n.prefix == "km-proxy") {
-      verdict = "redirect";
-      reason = "web traffic sent to the proxy";
-    } else if (n.prefix == "km-dns") {
-      verdict = "redirect";
-      reason = "DNS sent to the sandbox's resolver instead";
-    }
-    std::string dest = n.dest.toString();
-    auto it = names.find(dest);
-    log_buf.push_back('{');
-    field("time", isoTime(std::chrono::system_clock::now()), true);
-    field("layer", "connect");
-    fieldRaw("pid", "0");
-    field("comm", "");
-    if (n.uid) fieldRaw("uid", std::to_string(*n.uid));
-    field("dest", dest);
-    fieldRaw("port", std::to_string(n.port));
-    field("protocol", n.protocol);
-    field("name", it == names.end() ? "" : it->second);
-    field("decision", verdict);
-    field("reason", reason);
-    log_buf += "}\n";
   }
 
   Status watch(int fd, uint32_t events) {
@@ -295,17 +163,22 @@ struct Service::Impl {
     if (o.gate) KM_TRY(watch(o.gate->eventsFd(), EPOLLIN));
     if (o.nflog) KM_TRY(watch(o.nflog->fd(), EPOLLIN));
     if (!o.log_path.empty()) {
-      auto f = sys::open(o.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-      if (!f) return std::move(f).error();
-      log_fd = std::move(*f);
+      auto l = NetworkLog::open(o.log_path, o.log_limits);
+      if (!l) return std::move(l).error();
+      net_log = std::move(*l);
     }
-    resolver.on_log = [this](const dns::LogEntry& e) { logDns(e); };
+    resolver.on_log = [this](const dns::LogEntry& e) { net_log.dns(e); };
     resolver.on_address = [this](const std::string& name, const IpAddress& ip, uint32_t ttl) {
       if (names.size() >= kMaxNames) names.clear();
       names[ip.toString()] = name;
       if (o.gate) {
         bool proxied = o.redirect_to_proxy && (needsProxy(name) || o.proxy_extra.allows(name));
-        if (auto s = o.gate->allow(ip, ttl, proxied); !s) log::warn("net", s.error().message());
+        // A full allow map fails every new address the sandbox resolves: paced.
+        if (auto s = o.gate->allow(ip, ttl, proxied); !s && allow_warnings.due(Clock::now())) {
+          uint64_t n = allow_warnings.take();
+          log::warn("net", s.error().message() +
+                               (n > 1 ? " (" + std::to_string(n) + " such failures since the last warning)" : ""));
+        }
       }
     };
     next_sweep = Clock::now() + kSweepEvery;
@@ -530,9 +403,20 @@ struct Service::Impl {
     return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(next - now).count());
   }
 
+  // The allowed name `ip` was resolved for, "" when none (for connect lines).
+  std::string_view nameOf(const IpAddress& ip) const {
+    auto it = names.find(ip.toString());
+    return it == names.end() ? std::string_view() : std::string_view(it->second);
+  }
+  void logGate(const GateEvent& g) {
+    if (net_log.enabled()) net_log.gate(g, nameOf(g.address));
+  }
+
   void run() {
     std::function<void(const GateEvent&)> sink = [this](const GateEvent& g) { logGate(g); };
-    std::function<void(const NfLog::Entry&)> nf_sink = [this](const NfLog::Entry& n) { logNf(n); };
+    std::function<void(const NfLog::Entry&)> nf_sink = [this](const NfLog::Entry& n) {
+      if (net_log.enabled()) net_log.nf(n, nameOf(n.dest));
+    };
     while (!stopping.load()) {
       epoll_event events[32];
       int n = ::epoll_wait(epoll.get(), events, 32, timeoutMs(Clock::now()));
@@ -568,7 +452,7 @@ struct Service::Impl {
         }
         next_sweep = now + kSweepEvery;
       }
-      flushLog();
+      net_log.flush(now);
     }
   }
 
@@ -584,7 +468,7 @@ struct Service::Impl {
       o.gate->drain(sink);
     }
     flushUdp();
-    flushLog();
+    net_log.flush(Clock::now());
   }
 };
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/rotating_file.h"
 #include "net/address.h"
 #include "net/bpf/gate.h"
 #include "net/host_rule.h"
@@ -33,6 +34,7 @@ struct ServiceOptions {
   bool redirect_to_proxy = false;
   HostPolicy proxy_extra;
   std::string log_path;              // the sandbox's network log (JSON lines, appended)
+  RotationLimits log_limits;         // its bound: rotated past max_file_bytes, max_files kept
   std::unique_ptr<EgressGate> gate;  // null when the sandbox has no eBPF enforcement
   std::unique_ptr<NfLog> nflog;      // proxy mode: what the sandbox's nftables refused or redirected
   int udp_fd = -1, tcp_fd = -1;      // sockets kept across exec; -1 = bind new ones

@@ -24,6 +24,7 @@
 #include "net/bpf/egress_shared.h"
 #include "net/bpf/km_gate.skel.h"
 #include "net/netlink_io.h"
+#include "net/warning_pacer.h"
 
 namespace km::net {
 namespace {
@@ -85,6 +86,7 @@ struct EgressGate::Impl {
   size_t logs_len = 0, log_stride = 0;
   uint32_t log_cpus = 0;
   uint64_t lost = 0, lost_total = 0;
+  WarningPacer lost_warnings;  // lost records between warnings
   ~Impl() {
     if (ring) ring_buffer__free(ring);
     if (logs) ::munmap(logs, logs_len);
@@ -377,8 +379,12 @@ int EgressGate::drain(const std::function<void(const GateEvent&)>& fn) {
   std::stable_sort(batch.begin(), batch.end(), [](const km_event& a, const km_event& b) { return a.ts_ns < b.ts_ns; });
   for (const km_event& e : batch) fn(toGateEvent(e));
   if (impl_->lost) {
-    log::warn("net", std::to_string(impl_->lost) + " allowed connects were not logged: they came faster than the "
-                                                   "supervisor read them (" + std::to_string(KM_LOG_SLOTS) + " per CPU between reads)");
+    // A sandbox that connects fast enough loses records at every drain: paced warnings.
+    if (impl_->lost_warnings.due(WarningPacer::Clock::now(), impl_->lost)) {
+      log::warn("net", std::to_string(impl_->lost_warnings.take()) +
+                           " allowed connects were not logged since the last such warning: they came faster than the "
+                           "supervisor read them (" + std::to_string(KM_LOG_SLOTS) + " per CPU between reads)");
+    }
     impl_->lost_total += impl_->lost;
     impl_->lost = 0;
   }

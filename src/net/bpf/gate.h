@@ -73,8 +73,8 @@ class EgressGate {
   // event, in time order.
   int eventsFd() const;
   int drain(const std::function<void(const GateEvent&)>& fn);
-  // Allowed connects whose records were overwritten before a drain read them (each drain
-  // that finds some also says so in the supervisor log). Cumulative.
+  // Allowed connects whose records were overwritten before a drain read them (the
+  // supervisor's log says so too, at most once a minute). Cumulative.
   uint64_t lostAllowEvents() const;
 
  private:

@@ -10,35 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "support/run_km.h"
+
 namespace km::cli {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::internal::CaptureStderr;
-using ::testing::internal::CaptureStdout;
 using ::testing::internal::GetCapturedStderr;
-using ::testing::internal::GetCapturedStdout;
 
-struct RunResult {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-// Runs km in-process with `args` (argv[0] is added), capturing stdout and stderr.
-RunResult runKm(std::vector<std::string> args) {
-  args.insert(args.begin(), "km");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  CaptureStdout();
-  CaptureStderr();
-  int code = run(static_cast<int>(args.size()), argv.data());
-  std::fflush(stdout);
-  RunResult r{code, GetCapturedStdout(), ""};
-  r.err = GetCapturedStderr();
-  return r;
-}
+using test::RunResult;
+using test::runKm;
 
 TEST(GuardedTest, ReturnsTheBodysExitCode) {
   EXPECT_EQ(guarded([] { return 0; }), 0);

@@ -16,10 +16,14 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include "core/fs.h"
+#include "core/rotating_file.h"
 #include "core/sys.h"
 #include "doc/json_io.h"
 #include "doc/node.h"
+#include "net/dns/message.h"
 #include "support/run_command.h"
 
 namespace km::net {
@@ -83,13 +87,14 @@ class ServiceTest : public ::testing::Test {
     }
     (void)sys::removeTree(dir_);
   }
-  void startService() {
+  void startService(RotationLimits limits = {}) {
     ServiceOptions o;
     o.listen = *IpAddress::parse("127.0.0.1");
     o.port = port_ = freePort();
     o.upstreams = {*Endpoint::parse("127.0.0.1:" + std::to_string(upstream_port_), 53)};
     o.policy = HostPolicy({".github.com", ".anthropic.com"}, {});
     o.log_path = dir_ + "/network.log";
+    o.log_limits = limits;
     auto s = Service::start(std::move(o));
     ASSERT_TRUE(s) << s.error().message();
     service_ = std::move(*s);
@@ -187,6 +192,61 @@ TEST_F(ServiceTest, NoUpstreamMeansServfailAndSaysWhy) {
   EXPECT_NE(dig("evil.example").find("status: NXDOMAIN"), std::string::npos);
   service_.reset();
   EXPECT_NE(slurp(dir_ + "/network.log").find("no DNS upstream is configured"), std::string::npos);
+}
+
+TEST_F(ServiceTest, TheLogStaysWithinItsBoundUnderAFloodOfQueries) {
+  // 600 refused names, answered without upstream: about 140 KiB of log lines into a log
+  // bounded at 3 files of 4 KiB.
+  const RotationLimits limits{.max_file_bytes = 4096, .max_files = 3};
+  startService(limits);
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(s, 0);
+  sys::UniqueFd sock(s);
+  timeval tv{2, 0};
+  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(port_);
+  constexpr int kQueries = 600;
+  for (int i = 0; i < kQueries; ++i) {
+    dns::Question q;
+    q.name = "flood-" + std::to_string(i) + ".evil.example";
+    q.type = 1;
+    std::string wire = dns::buildQuery(static_cast<uint16_t>(i), q);
+    ASSERT_EQ(::sendto(s, wire.data(), wire.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(wire.size()));
+    // One at a time: each answer means its line is in the batch the next turn writes.
+    char answer[512];
+    ASSERT_GT(::recv(s, answer, sizeof answer, 0), 0) << "no answer to query " << i;
+  }
+  service_.reset();  // the last batch is written
+
+  EXPECT_FALSE(fs::exists(dir_ + "/network.log.3"));
+  uint64_t total = 0;
+  std::vector<int> seen;  // the query numbers on disk, oldest file first
+  for (int f = limits.max_files - 1; f >= 0; --f) {
+    std::string path = rotatedPath(dir_ + "/network.log", f);
+    std::string text = slurp(path);
+    EXPECT_LE(text.size(), limits.max_file_bytes) << path;
+    EXPECT_FALSE(text.empty()) << path;
+    total += text.size();
+    std::stringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+      doc::Node n;
+      ASSERT_TRUE(doc::parseJson(line, n, nullptr)) << path << ": " << line;
+      std::string name = n.find("name")->text();
+      ASSERT_EQ(name.rfind("flood-", 0), 0u) << line;
+      seen.push_back(std::stoi(name.substr(6)));
+    }
+  }
+  EXPECT_LE(total, limits.max_file_bytes * limits.max_files);
+  // The newest records are kept, in order and without gaps; the oldest were dropped.
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), kQueries - 1);
+  EXPECT_GT(seen.front(), 0);
+  for (size_t i = 1; i < seen.size(); ++i) ASSERT_EQ(seen[i], seen[i - 1] + 1) << "at " << i;
 }
 
 }  // namespace
