@@ -10,6 +10,7 @@
 #include "cli/fleet_support.h"
 #include "cli/output.h"
 #include "core/fs.h"
+#include "core/strings.h"
 #include "core/log_reader.h"
 #include "doc/json_io.h"
 #include "substrate/local/layout.h"
@@ -93,7 +94,12 @@ int runLogs(const LogsArgs& a, Context& ctx) {
   // held until its newline.
   LogReader reader(path);
   auto print = [&](std::string_view line) {
-    std::string out = a.network && !json ? human(std::string(line)) : std::string(line);
+    // Everything in these logs came out of the sandbox (its process and DNS names, its init
+    // commands' output): no control sequence of its reaches the terminal. The JSON lines are
+    // ASCII already (the writer escapes every other byte).
+    std::string out = json ? std::string(line)
+                      : a.network ? escapeForTerminal(human(std::string(line)), /*keep_newlines=*/false)
+                                  : escapeForTerminal(line);
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fputc('\n', stdout);
   };
@@ -122,8 +128,9 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
       "Without --network or --init: the supervisor's log. The network log records every DNS query\n"
       "the sandbox's resolver answered and every connect/send the eBPF programs allowed, refused\n"
       "or redirected (enforcement ebpf|both), or that its nftables refused or redirected (proxy).\n"
-      "The network log is rotated at 16 MiB, 4 files kept (oldest lines dropped); all are read in order.\n"
-      "See docs/network.md.");
+      "Logs are rotated (operator config logs.maxFileSize, default 16 MiB; logs.maxFiles, default 4;\n"
+      "oldest lines dropped) and read in order across the files. Text from the sandbox is shown with\n"
+      "control characters escaped (\\x1b…). See docs/network.md.");
   return [a, &ctx] { return runLogs(*a, ctx); };
 }
 

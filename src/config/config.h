@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/rotating_file.h"
 #include "doc/diagnostic.h"
 #include "doc/node.h"
 
@@ -64,7 +65,8 @@ struct Config {
 
 inline constexpr const char* kDefaultSubnetPool = "10.213.0.0/16";
 inline constexpr const char* kDefaultLogFileSize = "16Mi";
-inline constexpr int64_t kDefaultLogFiles = 4;
+inline constexpr int64_t kDefaultLogFiles = km::kDefaultLogFiles;
+static_assert(km::kDefaultLogFileBytes == 16 << 20, "kDefaultLogFileSize must say the same");
 
 struct LoadedConfig {
   std::string path;             // the file read ("" when none)

@@ -1,29 +1,66 @@
 #include "core/log.h"
 
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace km::log {
 namespace {
 
+// A sink appending each formatted message to a RotatingFile (one record per message).
+class RotatingSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit RotatingSink(RotatingFile file) : file_(std::move(file)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t out;
+    formatter_->format(msg, out);
+    // A failed append drops the message: there is nowhere better to report it.
+    (void)file_.append(std::string_view(out.data(), out.size()));
+  }
+  void flush_() override {}
+
+ private:
+  RotatingFile file_;
+};
+
 std::mutex g_mu;
 spdlog::level::level_enum g_level = spdlog::level::warn;
+std::shared_ptr<spdlog::sinks::sink> g_file_sink;  // set by toRotatingFile
 
 std::shared_ptr<spdlog::logger> loggerFor(std::string_view name) {
   std::string n(name);
   std::lock_guard<std::mutex> lock(g_mu);
   auto existing = spdlog::get(n);
   if (existing) return existing;
-  auto logger = spdlog::stderr_color_mt(n);
-  logger->set_pattern("%^%l%$ [%n] %v");
+  std::shared_ptr<spdlog::logger> logger;
+  if (g_file_sink) {
+    logger = std::make_shared<spdlog::logger>(n, g_file_sink);
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%n] %v");
+    spdlog::register_logger(logger);
+  } else {
+    logger = spdlog::stderr_color_mt(n);
+    logger->set_pattern("%^%l%$ [%n] %v");
+  }
   logger->set_level(g_level);
   return logger;
 }
 
 }  // namespace
+
+Status toRotatingFile(const std::string& path, const RotationLimits& limits) {
+  auto file = RotatingFile::open(path, limits);
+  if (!file) return std::move(file).error();
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_file_sink = std::make_shared<RotatingSink>(std::move(*file));
+  spdlog::drop_all();  // loggers made from now on write to the file
+  return ok();
+}
 
 void setVerbosity(int verbosity) {
   std::lock_guard<std::mutex> lock(g_mu);

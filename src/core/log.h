@@ -2,7 +2,11 @@
 // Messages name their subject. Thread-safe.
 #pragma once
 
+#include <string>
 #include <string_view>
+
+#include "core/result.h"
+#include "core/rotating_file.h"
 
 namespace km::log {
 
@@ -10,6 +14,11 @@ enum class Level { kDebug, kInfo, kWarn, kError, kCritical };
 
 // 0 = warnings and worse (default), 1 = info (-v), 2 = debug (-vv).
 void setVerbosity(int verbosity);
+
+// From now on every logger of this process writes to `path`, rotated and capped by `limits`
+// (a supervisor's log: what a sandbox provokes in it must not grow without bound), instead
+// of stderr. The open error when the file cannot be opened (logging stays on stderr).
+[[nodiscard]] Status toRotatingFile(const std::string& path, const RotationLimits& limits);
 
 void write(std::string_view logger, Level level, std::string_view message);
 

@@ -15,11 +15,13 @@
 namespace km {
 
 // The defaults are km's bound for each log a sandbox can make grow: 16 MiB × 4 files, so at
-// most 64 MiB per log. The one place they are written down; the operator config's
-// logs.maxFileSize / logs.maxFiles are to override them.
+// most 64 MiB per log. The operator config's logs.maxFileSize / logs.maxFiles override them
+// (its "16Mi" default is checked against these at compile time).
+inline constexpr uint64_t kDefaultLogFileBytes = 16 << 20;
+inline constexpr int kDefaultLogFiles = 4;
 struct RotationLimits {
-  uint64_t max_file_bytes = 16 << 20;  // the live file is rotated before it would pass this
-  int max_files = 4;                   // the live file and the rotated ones, together
+  uint64_t max_file_bytes = kDefaultLogFileBytes;  // the live file is rotated before it would pass this
+  int max_files = kDefaultLogFiles;                // the live file and the rotated ones, together
 };
 
 // `path` for index 0, else "path.<index>": the name of the file `index` rotations old.

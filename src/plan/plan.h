@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/rotating_file.h"
 #include "doc/node.h"
 #include "profile/types.h"
 
@@ -32,8 +33,15 @@ struct Resources {
 
 // Bounds of the logs a sandbox can make grow on the host (operator config `logs`).
 struct LogLimits {
-  int64_t max_file_bytes = int64_t{16} << 20;
-  int64_t max_files = 4;  // the live file and rotated ones
+  int64_t max_file_bytes = static_cast<int64_t>(kDefaultLogFileBytes);
+  int64_t max_files = kDefaultLogFiles;  // the live file and rotated ones
+  // As RotatingFile takes them (a value ≤ 0 keeps the default).
+  RotationLimits rotation() const {
+    RotationLimits r;
+    if (max_file_bytes > 0) r.max_file_bytes = static_cast<uint64_t>(max_file_bytes);
+    if (max_files > 0) r.max_files = static_cast<int>(max_files);
+    return r;
+  }
 };
 
 struct ConfigFile {

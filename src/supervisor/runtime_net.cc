@@ -48,10 +48,6 @@ Result<std::vector<net::Cidr>> allowedCidrs(const plan::SandboxPlan& plan) {
   return out;
 }
 
-// The bounds of the sandbox's network log. The defaults live in RotationLimits (16 MiB, 4
-// files: 64 MiB per sandbox at most); the operator config's logs.maxFileSize and
-// logs.maxFiles are to reach here through the plan, for start and resume alike.
-RotationLimits networkLogLimits(const plan::SandboxPlan& /*plan*/) { return RotationLimits{}; }
 
 }  // namespace
 
@@ -165,7 +161,7 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   so.redirect_to_proxy = plan_.enforcement == "both";
   so.proxy_extra = net::HostPolicy({}, plan_.ai_endpoints);
   so.log_path = layout_.network_log;
-  so.log_limits = networkLogLimits(plan_);
+  so.log_limits = plan_.logs.rotation();  // operator config logs.*, recorded at create
   so.gate = std::move(gate);
   so.nflog = std::move(nflog);
   auto svc = net::Service::start(std::move(so));
@@ -196,7 +192,7 @@ Status Runtime::resumeNetwork() {
   so.redirect_to_proxy = plan_.enforcement == "both";
   so.proxy_extra = net::HostPolicy({}, plan_.ai_endpoints);
   so.log_path = layout_.network_log;
-  so.log_limits = networkLogLimits(plan_);
+  so.log_limits = plan_.logs.rotation();  // operator config logs.*, recorded at create
   so.udp_fd = std::exchange(dns_udp_fd_, -1);
   so.tcp_fd = std::exchange(dns_tcp_fd_, -1);
   if (usesEbpf(plan_.enforcement)) {

@@ -236,6 +236,15 @@ sys::UniqueFd setUpSignals() {
   return sys::UniqueFd(::signalfd(-1, &term, SFD_CLOEXEC | SFD_NONBLOCK));
 }
 
+// The supervisor's log (its stderr is the file too, for crash reports) is rotated and capped
+// like the sandbox's network log: warnings a sandbox can provoke must not fill the disk.
+void logToRotatingFile(const Options& o, const plan::SandboxPlan& plan) {
+  std::string path = substrate::local::Layout::forSandbox(o.km_home, o.id).supervisor_log;
+  if (Status s = log::toRotatingFile(path, plan.logs.rotation()); !s) {
+    log::warn(kLog, o.id + ": " + s.error().message() + "; logging to stderr");
+  }
+}
+
 void reportTo(int& fd, const std::string& text) {
   if (fd < 0) return;
   (void)sys::writeAll(fd, text, "ready pipe");
@@ -268,6 +277,7 @@ namespace detail {
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
              substrate::local::StagedInit staged) {
   sys::UniqueFd signal_fd = setUpSignals();
+  logToRotatingFile(o, plan);
   Runtime rt(nullptr, o.km_home, plan);
   rt.useStaged(std::move(staged));
   Status s = rt.enterSupervisorCgroup();
@@ -415,6 +425,7 @@ int run(const Options& o) {
   }
   auto plan = plan::fromNode(node);
   if (!plan) return fail(plan.error());
+  logToRotatingFile(o, *plan);
   Runtime rt(st->get(), o.km_home, *plan);
   if (Status s = rt.enterSupervisorCgroup(); !s) {
     log::warn(kLog, o.id + ": " + s.error().message() + "; supervising from outside the sandbox's cgroup");
