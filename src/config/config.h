@@ -43,7 +43,7 @@ struct PricingConfig {
 
 struct DiskConfig {
   std::optional<std::string> store;  // auto (default) | loop | none
-  std::optional<std::string> size;   // size of a new store's image ("64Gi"); default: 1/4 of free space
+  std::optional<std::string> size;   // size of a new store's image ("64Gi"); default: 1/10 of free space
 };
 
 struct LogsConfig {

@@ -4,7 +4,7 @@
 # (renameat2 RENAME_EXCHANGE). Nothing of the host may land in a clone, and the host paths
 # are untouched. Also: clones get a user of their own and own their copied files.
 before="$(kernel_snapshot)"
-printf 'disk:\n  store: %s\n' "$DISK_STORE" > "$KM_HOME/config.yaml"
+printf '%s\n  store: %s\n' "$KM_TEST_DISK_CONFIG" "$DISK_STORE" > "$KM_HOME/config.yaml"
 
 # A host directory the sandbox cannot see, with a marker the clones must never contain.
 secret_dir="/root/km-clone-secret-$$"

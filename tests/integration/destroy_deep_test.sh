@@ -19,7 +19,7 @@ print("ok")' >/dev/null || fail "making the chain in $1"
 }
 
 for store in loop none; do
-  printf 'disk:\n  store: %s\n' "$store" > "$KM_HOME/config.yaml"
+  printf '%s\n  store: %s\n' "$KM_TEST_DISK_CONFIG" "$store" > "$KM_HOME/config.yaml"
   if [ "$store" = none ]; then
     # A home decides its store once: start over with a fresh one for plain directories.
     umount "$KM_HOME/disk"; rm -rf "$KM_HOME/disk" "$KM_HOME/disk.img" "$KM_HOME/disk.unenforced"

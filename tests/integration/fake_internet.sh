@@ -88,6 +88,7 @@ tcp()
   done
   : > "$FI_DIR/http.log"; : > "$FI_DIR/dns.log"
   cat > "$KM_HOME/config.yaml" <<YAML
+$KM_TEST_DISK_CONFIG
 dns:
   upstream: ["198.51.100.53:53"]
 YAML

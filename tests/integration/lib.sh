@@ -13,6 +13,10 @@ export KM_HOME
 KM_HOME="$(mktemp -d /tmp/km-it.XXXXXX)"
 chmod 700 "$KM_HOME"
 unset KM_CONFIG
+# A small disk store (its image is preallocated): tests that write their own config.yaml
+# keep this line in it.
+KM_TEST_DISK_CONFIG=$'disk:\n  size: 2Gi'
+echo "$KM_TEST_DISK_CONFIG" > "$KM_HOME/config.yaml"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 km() { "$KM" "$@"; }
@@ -25,9 +29,10 @@ expect_contains() { [[ "$1" == *"$2"* ]] || fail "$3: expected to contain '$2', 
 expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
 
 # Sandbox cgroup directories: <hierarchy>/km/<home tag>/<id>/{sandbox,supervisor}.
-km_cgroups() { find /sys/fs/cgroup -mindepth 3 -maxdepth 6 -type d -path '*/km/????????/*' 2>/dev/null | sort; }
-# This home's group dirs too (km/<tag>), which must go when its last sandbox does.
-km_cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path '*/km/*' 2>/dev/null | sort; }
+km_cgroups() { find /sys/fs/cgroup -mindepth 3 -maxdepth 6 -type d -path "*/km/$(km_home_tag)/*" 2>/dev/null | sort; }
+# This home's group dirs too (km/<tag>), which must go when its last sandbox does; other
+# homes' (tests and sandboxes running beside this one) are not this test's business.
+km_cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path "*/km/$(km_home_tag)*" 2>/dev/null | sort; }
 # The first existing FILE of sandbox ID's cgroups (whichever hierarchy has it), in PART:
 # sandbox (default: its processes), supervisor, or . (the sandbox's directory above both).
 cg_file() {
@@ -71,7 +76,7 @@ cleanup() {
   # The disk store's mount (its loop device detaches with it), then the uid claims of this
   # home that a failed test may have left.
   umount "$KM_HOME/disk" 2>/dev/null || umount -l "$KM_HOME/disk" 2>/dev/null || true
-  grep -lF "$(cd "$KM_HOME" && pwd)	" /var/lib/km-uids/* 2>/dev/null | xargs -r rm -f
+  { grep -lF "$(cd "$KM_HOME" && pwd)	" /var/lib/km-uids/* 2>/dev/null || true; } | xargs -r rm -f
   rm -rf "$KM_HOME"
   exit $rc
 }

@@ -14,7 +14,7 @@ cpu_quota="$(cat "$(cg_file "$id" cpu.cfs_quota_us .)" 2>/dev/null || cut -d' ' 
 expect_eq "$cpu_quota" 100000 "cpu quota (1 CPU)"
 # The supervisor's own limits, and it sits in its own leaf.
 sup_mem="$(cat "$(cg_file "$id" memory.limit_in_bytes supervisor)" 2>/dev/null || cat "$(cg_file "$id" memory.max supervisor)")"
-expect_eq "$sup_mem" $((256 << 20)) "supervisor memory limit"
+expect_eq "$sup_mem" $((512 << 20)) "supervisor memory limit"
 sup_pid="$(km status --json "$id" | json_field supervisor.pid)"
 grep -q "$(cat "$(cg_file "$id" cgroup.procs supervisor)")" <<<"$sup_pid" || fail "the supervisor is in its cgroup"
 

@@ -114,11 +114,12 @@ set +e; km logs "$SB" --network --init >/dev/null 2>&1; rc=$?; set -e
 expect_eq "$rc" 2 "--network with --init is a usage error"
 
 # --- the supervisor is outside the cgroup; destroy leaves nothing ------------------------
+veth="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["veth"])' "$KM_HOME/sandboxes/$SB/net.json")"
 km destroy --yes "$SB" >/dev/null
 for _ in $(seq 1 30); do
-  ip -br link | grep -q "^km" || break
+  ip -br link | grep -q "^$veth" || break
   sleep 0.1
 done
-expect_eq "$(ip -br link | grep -c '^km' || true)" "0" "the sandbox veth is gone"
+expect_eq "$(ip -br link | grep -c "^$veth" || true)" "0" "the sandbox veth is gone"
 expect_eq "$(kernel_snapshot)" "$before" "nothing left"
 echo "PASS: network_ebpf"

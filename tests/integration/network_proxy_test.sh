@@ -73,7 +73,7 @@ expect_log '"dest":"203.0.113.10"' '"protocol":"icmp"' '"decision":"deny"'
 expect_log '"dest":"203.0.113.66"' '"port":80' '"decision":"redirect"' 'proxy'
 expect_log '"dest":"203.0.113.10"' '"port":80' '"name":"api.anthropic.com"' '"decision":"redirect"'
 expect_log '"dest":"198.51.100.99"' '"port":53' '"decision":"redirect"' 'resolver'
-expect_log '"uid":60' '"decision":"deny"'
+expect_log "\"uid\":$(in_sb id -u)" '"decision":"deny"'
 # Names resolving into guarded ranges are refused by the resolver in this mode too.
 expect_contains "$(in_sb dig +time=2 +tries=1 meta.anthropic.com 2>&1 || true)" "status: NXDOMAIN" "metadata rebinding"
 

@@ -57,7 +57,7 @@ enum class CgroupPart { kSandbox, kSupervisor };
 
 // What a supervisor may use, whatever its sandbox does (it is one process with a few
 // threads; the proxy's buffers are the largest part).
-inline constexpr int64_t kSupervisorMemoryBytes = int64_t{256} << 20;
+inline constexpr int64_t kSupervisorMemoryBytes = int64_t{512} << 20;
 inline constexpr int64_t kSupervisorPids = 64;
 
 // The cgroup directories of one sandbox. Plain data naming kernel objects that outlive any

@@ -105,7 +105,8 @@ int64_t defaultStoreBytes(const std::string& home) {
   struct statvfs vfs {};
   if (::statvfs(home.c_str(), &vfs) != 0) return 0;
   int64_t free_bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
-  return std::clamp<int64_t>(free_bytes / 4, kGiB, 256 * kGiB);
+  // Preallocated, so modest: other homes and the host need room too (disk.size says more).
+  return std::clamp<int64_t>(free_bytes / 10, kGiB, 64 * kGiB);
 }
 
 Status makeStore(const StorePaths& p, const std::string& home, const DiskSettings& s) {

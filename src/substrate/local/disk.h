@@ -21,7 +21,7 @@ namespace km::substrate::local {
 // The operator's choice (config `disk`).
 struct DiskSettings {
   std::string store = "auto";  // auto: a store when possible | loop: a store or fail | none
-  int64_t store_bytes = 0;     // size of a new store's image; 0: a quarter of the free space
+  int64_t store_bytes = 0;     // size of a new store's image; 0: a tenth of the free space
 };
 
 class Disks {
