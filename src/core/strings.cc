@@ -139,7 +139,7 @@ std::string escapeForTerminal(std::string_view s, bool keep_newlines) {
       ++i;
       continue;
     }
-    if ((cp == '\n' || cp == '\t') && keep_newlines) {
+    if (cp == '\t' || (cp == '\n' && keep_newlines)) {
       out += static_cast<char>(cp);
     } else if (cp == '\n') {
       out += "\\n";

@@ -58,11 +58,6 @@ class UniqueFd {
 [[nodiscard]] Status writeFile(const std::string& path, std::string_view data);
 // Creates `path` with `mode` (and any missing parents with 0755). Existing dirs are fine.
 [[nodiscard]] Status makeDirs(const std::string& path, mode_t mode = 0755);
-// Removes `path` and everything under it without crossing into other mounts (a mount point
-// inside is reported, not descended). A missing path is fine.
-[[nodiscard]] Status removeTree(const std::string& path);
-// Copies a directory tree preserving modes, owners, symlinks, device nodes and times.
-[[nodiscard]] Status copyTree(const std::string& from, const std::string& to);
 
 // Runs a program (searched in PATH) with stdin from /dev/null and waits. Unavailable when
 // it cannot start or exits non-zero, with the end of what it printed in the message.

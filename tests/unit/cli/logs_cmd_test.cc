@@ -93,8 +93,9 @@ TEST_F(LogsCmdTest, NothingLoggedYetPrintsNothing) {
 TEST_F(LogsCmdTest, HelpSaysTheNetworkLogIsRotatedAndReadAcrossFiles) {
   auto r = runKm({"logs", "--help"});
   EXPECT_EQ(r.code, 0);
-  EXPECT_THAT(r.out, HasSubstr("16 MiB"));
-  EXPECT_THAT(r.out, HasSubstr("4 files"));
+  EXPECT_THAT(r.out, HasSubstr("default 16 MiB"));
+  EXPECT_THAT(r.out, HasSubstr("logs.maxFiles, default 4"));
+  EXPECT_THAT(r.out, HasSubstr("read in order across the files"));
 }
 
 }  // namespace

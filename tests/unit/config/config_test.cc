@@ -302,7 +302,8 @@ TEST(ConfigTest, JsonSchemaDescribesEveryKey) {
   ASSERT_NE(props, nullptr);
   std::vector<std::string> keys;
   for (const auto& e : props->entries()) keys.push_back(e.key);
-  EXPECT_EQ(keys, (Strings{"defaultSubstrate", "profileSearchPaths", "dns", "tls", "network", "ai", "pricing"}));
+  EXPECT_EQ(keys, (Strings{"defaultSubstrate", "profileSearchPaths", "dns", "tls", "network", "ai", "pricing",
+                           "disk", "logs"}));
   EXPECT_EQ(props->find("defaultSubstrate")->find("default")->text(), "local");
   EXPECT_EQ(doc::locate(*props, "network.properties.subnetPool.default")->text(), "10.213.0.0/16");
 }

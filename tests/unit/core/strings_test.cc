@@ -94,7 +94,7 @@ TEST(StringsTest, EscapeForTerminalDefusesControlSequences) {
   EXPECT_EQ(escapeForTerminal("l1\n\tl2", false), "l1\\n\tl2");
   // C1 controls (U+009B is a one-byte CSI on some terminals), bidi overrides and isolates.
   EXPECT_EQ(escapeForTerminal("\xC2\x9B" "2J"), "\\u{009b}2J");
-  EXPECT_EQ(escapeForTerminal("abc\xE2\x80\xAEevil"), "abc\\u{202e}evil");
+  EXPECT_EQ(escapeForTerminal("abc\xE2\x80\xAE" "evil"), "abc\\u{202e}evil");
   EXPECT_EQ(escapeForTerminal("\xE2\x81\xA6x"), "\\u{2066}x");
   // Bytes that are not UTF-8: stray continuation bytes, overlong forms, surrogates, truncation.
   EXPECT_EQ(escapeForTerminal("\x80"), "\\x80");

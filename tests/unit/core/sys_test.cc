@@ -47,21 +47,6 @@ TEST(SysTest, ReadAllRefusesMoreThanItsLimit) {
   EXPECT_EQ(text.error().code(), ErrorCode::kInvalidArgument);
 }
 
-TEST(SysTest, RemoveTreeRemovesNestedDirsButNotWhatLinksPointAt) {
-  test::ScopedTempDir dir;
-  std::string outside = dir.path() + "/outside";
-  ASSERT_TRUE(makeDirs(outside + "/keep"));
-  ASSERT_TRUE(fs::writeFileAtomic(outside + "/keep/file", "x"));
-  std::string tree = dir.path() + "/tree";
-  ASSERT_TRUE(makeDirs(tree + "/a/b/c", 0700));
-  ASSERT_TRUE(fs::writeFileAtomic(tree + "/a/b/c/f", "data"));
-  ASSERT_EQ(::symlink(outside.c_str(), (tree + "/a/link").c_str()), 0);
-  ASSERT_TRUE(removeTree(tree));
-  EXPECT_FALSE(fs::exists(tree));
-  EXPECT_TRUE(fs::exists(outside + "/keep/file"));
-  EXPECT_TRUE(removeTree(tree));  // already gone is fine
-}
-
 TEST(SysTest, ProcessIdentityUsesStartTime) {
   auto self = processStartTime(::getpid());
   ASSERT_TRUE(self.has_value());

@@ -21,6 +21,7 @@
 #include "core/fs.h"
 #include "core/rotating_file.h"
 #include "core/sys.h"
+#include "core/tree.h"
 #include "doc/json_io.h"
 #include "doc/node.h"
 #include "net/dns/message.h"
@@ -85,7 +86,7 @@ class ServiceTest : public ::testing::Test {
       ::kill(fake_, SIGKILL);
       ::waitpid(fake_, nullptr, 0);
     }
-    (void)sys::removeTree(dir_);
+    (void)tree::removeTree(dir_);
   }
   void startService(RotationLimits limits = {}) {
     ServiceOptions o;

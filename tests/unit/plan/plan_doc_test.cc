@@ -29,7 +29,16 @@ SandboxPlan fullPlan() {
   p.ttl_seconds = 14400;
   p.idle_timeout_seconds = 3600;
   p.teardown_policy = "destroy";
-  p.resources = {500, int64_t{1} << 33, 4096, "spec.runtime.resources (cpus), instanceType t3.medium"};
+  p.resources.cpu_millis = 500;
+  p.resources.memory_bytes = int64_t{1} << 33;
+  p.resources.pids = 4096;
+  p.resources.disk_bytes = int64_t{20} << 30;
+  p.resources.source = "spec.runtime.resources (cpus), instanceType t3.medium";
+  p.resources.disk_source = "spec.runtime.rootVolumeSize";
+  p.resources.volume_mount = "/data";
+  p.resources.volume_bytes = int64_t{1} << 30;
+  p.logs.max_file_bytes = 1 << 20;
+  p.logs.max_files = 3;
   p.user = "sandbox";
   p.shell = "/bin/bash";
   p.working_dir = "/workspace";
@@ -53,6 +62,12 @@ void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
   EXPECT_EQ(a.resources.cpu_millis, b.resources.cpu_millis);
   EXPECT_EQ(a.resources.memory_bytes, b.resources.memory_bytes);
   EXPECT_EQ(a.resources.source, b.resources.source);
+  EXPECT_EQ(a.resources.disk_bytes, b.resources.disk_bytes);
+  EXPECT_EQ(a.resources.disk_source, b.resources.disk_source);
+  EXPECT_EQ(a.resources.volume_mount, b.resources.volume_mount);
+  EXPECT_EQ(a.resources.volume_bytes, b.resources.volume_bytes);
+  EXPECT_EQ(a.logs.max_file_bytes, b.logs.max_file_bytes);
+  EXPECT_EQ(a.logs.max_files, b.logs.max_files);
   EXPECT_EQ(a.env, b.env);
   ASSERT_EQ(a.config_files.size(), b.config_files.size());
   for (size_t i = 0; i < a.config_files.size(); ++i) {
@@ -76,11 +91,12 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
                       "substrateNote", "region", "instanceType", "ttlSeconds", "idleTimeoutSeconds",
                       "teardownPolicy", "resources", "user", "shell", "workingDir", "env", "configFiles",
                       "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts", "dnsUpstreams",
-                      "subnetPool", "allowedCIDRs", "aiEndpoints"}));
+                      "subnetPool", "allowedCIDRs", "aiEndpoints", "logs"}));
   std::vector<std::string> resource_keys;
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
-  EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "source"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "2");
+  EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "diskBytes", "source",
+                                                     "diskSource", "volumeMount", "volumeBytes"}));
+  EXPECT_EQ(n.find("planVersion")->text(), "3");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -145,14 +161,14 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 2, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 3, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
-                "not a plan this build wrote: planVersion 1 (this build reads 2)");
-  expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("2")); }),
+                "not a plan this build wrote: planVersion 1 (this build reads 3)");
+  expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("3")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),
                 "not a plan this build wrote: extra: unknown field");

@@ -70,7 +70,21 @@ TEST(CgroupLayoutTest, NamesAreGroupedPerStateDirectory) {
   HostCgroups h = parseCgroupMounts(kHybrid, "hugetlb", true);
   Cgroups c = Cgroups::existing(h, a, "sb-12345678");
   ASSERT_FALSE(c.dirs().empty());
-  EXPECT_EQ(c.dirs().front(), "/sys/fs/cgroup/unified/" + a + "/sb-12345678");
+  EXPECT_EQ(c.dirs().front(), "/sys/fs/cgroup/unified/" + a + "/sb-12345678/sandbox");
+  EXPECT_EQ(c.v2Dir(), "/sys/fs/cgroup/unified/" + a + "/sb-12345678/sandbox");
+}
+
+TEST(CgroupLayoutTest, TheSupervisorHasASiblingLeafThatIsNeverFrozen) {
+  HostCgroups h = parseCgroupMounts(kHybrid, "hugetlb", true);
+  Cgroups sandbox = Cgroups::existing(h, "km/0000abcd", "sb-12345678");
+  Cgroups sup = Cgroups::existing(h, "km/0000abcd", "sb-12345678", CgroupPart::kSupervisor);
+  ASSERT_EQ(sandbox.dirs().size(), sup.dirs().size());
+  for (size_t i = 0; i < sup.dirs().size(); ++i) {
+    const std::string& s = sup.dirs()[i];
+    EXPECT_EQ(s.substr(s.rfind('/')), "/supervisor") << s;
+    // Same parent (the sandbox's directory, where the CPU limit sits) as the sandbox's leaf.
+    EXPECT_EQ(s.substr(0, s.rfind('/')), sandbox.dirs()[i].substr(0, sandbox.dirs()[i].rfind('/')));
+  }
 }
 
 }  // namespace
