@@ -75,8 +75,28 @@ Result<std::string> runHere(const std::string& script) {
 
 }  // namespace
 
+// The host's connection-tracking table is shared by everything on the host: when it is full
+// the kernel drops every new flow. So a sandbox's traffic to its own resolver and proxy (the
+// host end of its veth) is not tracked at all — the input rules accept it by port — and the
+// connections it makes through the host (forwarded, masqueraded) are capped per veth.
+// `raw_pre` doubles as the ruleset's version mark (ensureHostRules).
 std::string hostRuleset() {
   return R"(table inet km {
+  set fwd_conns {
+    type ifname
+    size 65535
+    flags dynamic
+  }
+  chain raw_pre {
+    type filter hook prerouting priority raw; policy accept;
+    iifname "km*" udp dport 53 notrack
+    iifname "km*" tcp dport { 53, 3128, 3129 } notrack
+  }
+  chain raw_out {
+    type filter hook output priority raw; policy accept;
+    oifname "km*" udp sport 53 notrack
+    oifname "km*" tcp sport { 53, 3128, 3129 } notrack
+  }
   chain input {
     type filter hook input priority filter; policy accept;
     iifname "km*" ct state established,related accept
@@ -87,6 +107,8 @@ std::string hostRuleset() {
   chain forward {
     type filter hook forward priority filter; policy accept;
     iifname "km*" oifname "km*" counter drop
+    iifname "km*" ct state new add @fwd_conns { iifname ct count over )" +
+         std::to_string(kForwardedConnectionsPerSandbox) + R"( } counter drop
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
@@ -108,7 +130,7 @@ Status nftRun(const std::string& script, pid_t netns_of) {
   return ok();
 }
 
-Result<bool> hostRulesPresent() { return tablePresent("km"); }
+Result<bool> hostRulesPresent() { return chainPresent("km", "raw_pre"); }
 
 Result<bool> tablePresent(const std::string& name) {
   // One nfnetlink GETTABLE request: much cheaper than listing through libnftables, which
@@ -125,11 +147,26 @@ Result<bool> tablePresent(const std::string& name) {
   return true;
 }
 
+Result<bool> chainPresent(const std::string& table, const std::string& chain) {
+  auto nl = openNetlink(NETLINK_NETFILTER, "nftables");
+  if (!nl) return std::move(nl).error();
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = putNfRequest(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_ACK,
+                               NFPROTO_INET, 0, 1);
+  mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table.c_str());
+  mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain.c_str());
+  int err = mnlRequest(nl->get(), nlh, buf, sizeof buf);
+  if (err == ENOENT) return false;
+  if (err != 0) return sys::errnoError("nftables", "looking up chain inet " + table + " " + chain, err);
+  return true;
+}
+
 Status ensureHostRules() {
   auto present = hostRulesPresent();
   if (!present) return std::move(present).error();
   if (!*present) {
-    // `add table` + `flush`: two creators racing still end with one copy of the rules.
+    // `add table` + `flush`: two creators racing still end with one copy of the rules; a
+    // table of an older km (no raw_pre) is brought up to date the same way.
     KM_TRY(runHere("add table inet km\nflush table inet km\n" + hostRuleset()));
   }
   auto fwd = fs::readFile("/proc/sys/net/ipv4/ip_forward");

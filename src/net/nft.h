@@ -27,10 +27,16 @@ namespace km::net {
 // prohibited" and logged "km-deny", all to NFLOG group `log_group`.
 [[nodiscard]] Status installSandboxRules(const IpAddress& host, uint16_t log_group);
 
-// Whether `table inet km` exists on the host; tablePresent: any `inet` table of this
-// network namespace (one nfnetlink request).
+// Whether this km's host rules are installed (`table inet km` with its current chains);
+// tablePresent / chainPresent: any `inet` table or chain of this network namespace (one
+// nfnetlink request each).
 [[nodiscard]] Result<bool> hostRulesPresent();
 [[nodiscard]] Result<bool> tablePresent(const std::string& name);
+[[nodiscard]] Result<bool> chainPresent(const std::string& table, const std::string& chain);
+
+// New connections one sandbox may have open through the host at once (its forwarded,
+// masqueraded traffic; each is an entry of the host's connection-tracking table).
+inline constexpr int kForwardedConnectionsPerSandbox = 4096;
 
 // Makes the host rules and turns on IPv4 forwarding, when not done yet.
 [[nodiscard]] Status ensureHostRules();

@@ -184,12 +184,13 @@ Status killAll(pid_t init_pid, uint64_t init_start, const Cgroups& cgroups) {
   using namespace std::chrono_literals;
   if (init_pid > 0 && sys::processAlive(init_pid, init_start)) ::kill(init_pid, SIGKILL);
   for (int i = 0; i < 5000; ++i) {  // ≤ 5 s: the kernel tears a pid namespace down quickly
+    // Our own child (the supervisor's)? Reap it first, or it lingers as a zombie: a zombie
+    // counts as gone below, and nothing would wait for it afterwards.
+    if (init_pid > 0) (void)::waitpid(init_pid, nullptr, WNOHANG);
     auto left = cgroups.processes();
     bool init_gone = init_pid <= 0 || !sys::processAlive(init_pid, init_start);
     if (left.empty() && init_gone) return ok();
     for (pid_t p : left) ::kill(p, SIGKILL);
-    // Our own child? Reap it so it does not linger as a zombie.
-    if (init_pid > 0) (void)::waitpid(init_pid, nullptr, WNOHANG);
     std::this_thread::sleep_for(1ms);
   }
   return unavailable("processes of the sandbox survived SIGKILL for 5 s");

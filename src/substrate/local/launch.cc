@@ -62,9 +62,10 @@ Status loopbackUp() {
     if (sig == SIGCHLD) {
       while (::waitpid(-1, nullptr, WNOHANG) > 0) {
       }
-    } else if (info.si_pid == 0) {
-      // Only a signal from outside the sandbox (the supervisor: si_pid 0 from an ancestor
-      // pid namespace) ends it; a process inside cannot stop its init this way.
+    } else if (info.si_pid == 0 && info.si_code == SI_USER) {
+      // Only a signal from outside the sandbox ends it: kill(2) from an ancestor pid
+      // namespace (the supervisor) arrives as SI_USER with si_pid 0. A process inside can
+      // queue a signal claiming si_pid 0 (rt_sigqueueinfo), but never with SI_USER.
       ::kill(-1, SIGKILL);
       while (::waitpid(-1, nullptr, 0) > 0) {
       }

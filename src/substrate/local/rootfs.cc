@@ -48,8 +48,10 @@ Status buildDev(const std::string& dev) {
     ::chmod(target.c_str(), 0666);  // mknod's mode is reduced by the umask
   }
   KM_TRY(sys::makeDirs(dev + "/pts", 0755));
+  // A private devpts with a cap of its own: ptys come from one pool shared by every devpts
+  // instance on the host, and one sandbox must not drain it for the others.
   KM_TRY(doMount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                 "newinstance,ptmxmode=0666,mode=0620"));
+                 "newinstance,ptmxmode=0666,mode=0620,max=" + std::to_string(kPtysPerSandbox)));
   KM_TRY(sys::makeDirs(dev + "/shm", 01777));
   KM_TRY(doMount("tmpfs", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777"));
   KM_TRY(sys::makeDirs(dev + "/mqueue", 0755));
@@ -137,7 +139,9 @@ Status buildRootfs(const Layout& layout, const LaunchSpec& spec) {
   const std::string& root = layout.root;
   // Nothing done here may propagate back to the host's mounts.
   KM_TRY(doMount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE));
-  KM_TRY(doMount("overlay", root, "overlay", 0,
+  // nosuid,nodev on the root too: a device node or setuid file on the host's root
+  // filesystem (outside /dev) must not become usable inside.
+  KM_TRY(doMount("overlay", root, "overlay", MS_NOSUID | MS_NODEV,
                  "lowerdir=/,upperdir=" + layout.upper + ",workdir=" + layout.work));
   auto root_fd = sys::open(root, O_PATH | O_DIRECTORY);
   if (!root_fd) return std::move(root_fd).error();

@@ -9,6 +9,9 @@
 
 namespace km::substrate::local {
 
+// Terminals a sandbox may hold at once (its devpts `max`; km exec/shell take one each).
+inline constexpr int kPtysPerSandbox = 64;
+
 // Must run in a fresh mount namespace, as PID 1 of the new pid namespace (for /proc).
 [[nodiscard]] Status buildRootfs(const Layout& layout, const LaunchSpec& spec);
 

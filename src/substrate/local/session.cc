@@ -18,12 +18,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <optional>
 #include <string>
 
+#include "core/log.h"
 #include "core/sys.h"
+#include "substrate/local/rootfs.h"
 #include "substrate/local/spawn.h"
 
 namespace km::substrate::local {
@@ -34,13 +37,17 @@ using Clock = std::chrono::steady_clock;
 // How long output is still relayed after the command exited, for processes it left behind
 // that keep the pipes or the pty open (their output after that is not the command's).
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(100);
+// How long a command may take to exit after km hung it up (its operator is gone, or asked
+// twice) before it is killed: km must always return, whatever the command ignores.
+constexpr auto kHangupGrace = std::chrono::seconds(2);
 
 // The master of a new pty in the sandbox's devpts instance, reached through init's root
 // without following any link the sandbox could have planted (--root can replace /dev/ptmx).
 struct Pty {
   sys::UniqueFd master, slave;
 };
-Result<Pty> openPty(const EnterSpec& spec) {
+// nullopt when the sandbox holds every terminal its devpts allows (kPtysPerSandbox).
+Result<std::optional<Pty>> openPty(const EnterSpec& spec) {
   auto root = sys::open("/proc/" + std::to_string(spec.init_pid) + "/root", O_PATH | O_DIRECTORY);
   if (!root) return std::move(root).error().context("the sandbox's root");
   if (!sys::processAlive(spec.init_pid, spec.init_start)) return unavailable("the sandbox's init process is gone");
@@ -48,6 +55,7 @@ Result<Pty> openPty(const EnterSpec& spec) {
   how.flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   int fd = static_cast<int>(::syscall(SYS_openat2, root->get(), "dev/pts/ptmx", &how, sizeof how));
+  if (fd < 0 && errno == ENOSPC) return std::optional<Pty>();
   if (fd < 0) return sys::errnoError("openat2", "the sandbox's /dev/pts/ptmx", errno);
   Pty pty;
   pty.master.reset(fd);
@@ -69,7 +77,7 @@ Result<Pty> openPty(const EnterSpec& spec) {
     return sys::errnoError("fchown", "pty", errno);
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return pty;
+  return std::optional<Pty>(std::move(pty));
 }
 
 // The caller's terminal in raw mode for the session (keys go to the sandbox's pty, which
@@ -153,6 +161,7 @@ struct Output {
   int to = -1;         // the caller's fd
   bool owned = false;  // `from` is the relay's to close (a pipe; not the master)
   bool done = false;
+  bool reader_gone = false;  // writing to `to` failed: nobody reads it any more
   void finish() {
     done = true;
     if (owned && from >= 0) ::close(std::exchange(from, -1));
@@ -171,6 +180,26 @@ struct Relay {
   int pty_master = -1;      // for window size and the foreground group
   uint64_t written = 0;
   bool limit_noted = false;
+  int stop_requests = 0;                         // SIGINT/QUIT/TERM/HUP received
+  std::optional<Clock::time_point> hup_at;       // the operator is gone: SIGHUP then…
+  std::optional<Clock::time_point> kill_at;      // …and SIGKILL then
+
+  // The command's process groups: its own (it leads a session) and the pty's foreground one.
+  void signalCommand(int sig) {
+    pid_t group = pty_master >= 0 ? ::tcgetpgrp(pty_master) : -1;
+    if (group > 0 && group != child.pid) ::kill(-group, sig);
+    ::kill(-child.pid, sig);
+  }
+  // The operator is gone (terminal closed, standard output unread): SIGHUP after `delay`
+  // (a command meeting a closed pipe usually ends by itself first), SIGKILL if it is still
+  // there kHangupGrace later.
+  bool hung_up = false;
+  void hangUp(std::chrono::milliseconds delay) {
+    if (hung_up) return;
+    hung_up = true;
+    hup_at = Clock::now() + delay;
+    kill_at = *hup_at + kHangupGrace;
+  }
 
   void relayOut(Output& o, std::string_view data) {
     if (limit_noted) return;  // past the limit: the rest is read (the command never blocks) and dropped
@@ -185,7 +214,11 @@ struct Relay {
     if (!writeOut(o.to, data)) {
       // Our reader is gone (`km exec … | head`): stop reading, so the command meets a closed
       // pipe as it would in a local pipeline.
+      o.reader_gone = true;
       o.finish();
+      // Nobody reads its standard output (or its terminal) any more: a command that ignores
+      // the closed pipe must still not keep km waiting forever.
+      if (&o == &outputs.front()) hangUp(std::chrono::milliseconds(500));
     }
   }
 
@@ -197,11 +230,11 @@ struct Relay {
         copyWindowSize();
       } else if (sig == SIGCONT) {
         if (raw) raw->apply();  // a shell may have reset the terminal while we were stopped
+      } else if (++stop_requests >= 2) {
+        // Asked again: the command did not go. End it, so km returns.
+        signalCommand(SIGKILL);
       } else {
-        // To the foreground group of the sandbox's pty when there is one, else to the
-        // command's own group (it leads a session of its own).
-        pid_t group = pty_master >= 0 ? ::tcgetpgrp(pty_master) : -1;
-        ::kill(group > 0 ? -group : -child.pid, sig);
+        signalCommand(sig);
       }
     }
   }
@@ -241,10 +274,20 @@ struct Relay {
       bool all_done = true;
       for (auto& o : outputs) all_done = all_done && o.done;
       if (status && (all_done || Clock::now() >= *drain_until)) return sys::exitCodeOf(*status);
+      if (!status && hup_at && Clock::now() >= *hup_at) {
+        signalCommand(SIGHUP);
+        hup_at.reset();
+      }
+      if (!status && kill_at && Clock::now() >= *kill_at) {
+        signalCommand(SIGKILL);
+        kill_at = Clock::now() + kHangupGrace;  // again, for whatever slipped out of its groups
+      }
       int timeout = -1;
-      if (drain_until) {
-        timeout = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                       *drain_until - Clock::now()).count()) + 1;
+      for (const auto& deadline : {drain_until, status ? std::nullopt : hup_at, status ? std::nullopt : kill_at}) {
+        if (!deadline) continue;
+        int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      *deadline - Clock::now()).count()) + 1;
+        timeout = timeout < 0 ? std::max(ms, 0) : std::min(timeout, std::max(ms, 0));
       }
       int n = ::poll(fds.data(), fds.size(), timeout);
       if (n < 0 && errno != EINTR) return sys::errnoError("poll", "session relay", errno);
@@ -263,6 +306,8 @@ struct Relay {
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           in_open = false;
           if (close_in_at_eof) ::close(std::exchange(in_to, -1));
+          // On a pty the caller's stdin is its terminal: end of it is a hangup.
+          if (pty_master >= 0 && raw != nullptr) hangUp(std::chrono::milliseconds(0));
         }
       }
       if (in_to_i != SIZE_MAX && fds[in_to_i].revents) {
@@ -297,9 +342,8 @@ bool useTerminal(const SessionIo& io) {
   return ::isatty(io.in) == 1 && ::isatty(io.out) == 1;
 }
 
-Result<int> runWithPty(const EnterSpec& spec, const Cgroups& cgroups, const SessionIo& io) {
-  auto pty = openPty(spec);
-  if (!pty) return std::move(pty).error();
+Result<int> runWithPty(const EnterSpec& spec, const Cgroups& cgroups, const SessionIo& io, Pty pty_in) {
+  Pty* pty = &pty_in;
   std::optional<SessionSignals> signals;
   if (io.forward_signals) signals.emplace();
   Relay relay(io);
@@ -358,7 +402,16 @@ Result<int> runWithPipes(const EnterSpec& spec, const Cgroups& cgroups, const Se
 }  // namespace
 
 Result<int> runSession(const EnterSpec& spec, const Cgroups& cgroups, const SessionIo& io) {
-  return useTerminal(io) ? runWithPty(spec, cgroups, io) : runWithPipes(spec, cgroups, io);
+  if (!useTerminal(io)) return runWithPipes(spec, cgroups, io);
+  auto pty = openPty(spec);
+  if (!pty) return std::move(pty).error();
+  if (!*pty) {
+    // The sandbox holds all of its terminals: still run the command, without one.
+    log::warn("km.substrate", "the sandbox holds all " + std::to_string(kPtysPerSandbox) +
+                                  " of its terminals; running the command with pipes instead");
+    return runWithPipes(spec, cgroups, io);
+  }
+  return runWithPty(spec, cgroups, io, std::move(**pty));
 }
 
 }  // namespace km::substrate::local
