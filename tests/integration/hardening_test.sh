@@ -60,6 +60,48 @@ for what in io_uring_setup btrfs_subvol_create fssetxattr tiocsti tiocsti_high; 
 done
 [ ! -e "$KM_HOME/disk/$SB/workspace/sub" ] || fail "a subvolume was made inside the sandbox"
 
+# --- device nodes on the host's root filesystem are dead inside (the overlay root is nodev)
+devnode="/var/tmp/km-hardening-zero-$$"
+mknod -m 666 "$devnode" c 1 5
+extra_cleanup() { rm -f "$devnode"; }
+out="$(km exec --root "$SB" -- head -c 1 "$devnode" 2>&1 | od -c | head -1 || true)"
+[[ "$out" != *'\0'* ]] || fail "a host device node outside /dev is usable inside"
+expect_contains "$(km exec "$SB" -- awk '$5 == "/" {print $6}' /proc/self/mountinfo)" "nosuid,nodev" "the root is nosuid,nodev"
+rm -f "$devnode"
+
+# --- the host's connection-tracking table is not the sandbox's to fill --------------------
+ct_before="$(cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo 0)"
+host_end="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostAddress"])' "$KM_HOME/sandboxes/$SB/net.json")"
+sent="$(km exec "$SB" -- python3 -c '
+import socket, struct, sys
+ns = sys.argv[1]
+n = 0
+for port in range(20000, 23000):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("0.0.0.0", port))
+        s.sendto(struct.pack(">HHHHHH", port, 0x100, 1, 0, 0, 0) + b"\x01x\x07example\x00\x00\x01\x00\x01", (ns, 53))
+        n += 1
+    except OSError:
+        pass
+    s.close()
+print(n)' "$host_end")"
+ct_after="$(cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo 0)"
+[ "$sent" -ge 2900 ] || fail "the burst sent $sent queries"
+[ $((ct_after - ct_before)) -lt 500 ] || fail "$sent queries from distinct ports added $((ct_after - ct_before)) host conntrack entries"
+nft list chain inet km forward | grep -q "ct count over" || fail "forwarded connections are capped per sandbox"
+
+# --- init ends only when the supervisor says so ---------------------------------------------
+km exec --root "$SB" -- python3 -c '
+import ctypes, signal
+libc = ctypes.CDLL(None, use_errno=True)
+info = (ctypes.c_int * 32)()
+info[0] = signal.SIGTERM; info[2] = -1   # si_signo, si_code SI_QUEUE; si_pid (info[4]) stays 0
+print(libc.syscall(129, 1, signal.SIGTERM, ctypes.byref(info)))' >/dev/null || true
+sleep 0.5
+expect_eq "$(km status --json "$SB" | json_field status)" running "a forged signal does not end init"
+expect_eq "$(km exec "$SB" -- echo alive)" alive "the sandbox still answers"
+
 # --- init's command line ------------------------------------------------------------------
 expect_eq "$(km exec "$SB" -- sh -c 'tr "\0" " " < /proc/1/cmdline')" "km-init " "init's command line is plain"
 

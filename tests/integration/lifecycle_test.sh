@@ -24,6 +24,10 @@ expect_eq "$(km exec "$a" -- cat /workspace/file)" kept "exec by id after resume
 expect_eq "$(km exec alpha -- cat /workspace/file)" kept "workspace kept across stop"
 expect_eq "$(km exec alpha -- cat /home/sandbox/h)" upper "home kept across stop"
 expect_eq "$(km exec alpha -- cat /var/km-init-marker)" init-ran "overlay kept across stop"
+# Each stop reaps the init it ended: no zombies pile up under the supervisor.
+for _ in 1 2 3; do km stop alpha >/dev/null; km resume alpha >/dev/null; done
+sup="$(km status --json alpha | json_field supervisor.pid)"
+expect_eq "$(ps --ppid "$sup" -o stat= | grep -c '^Z' || true)" 0 "no defunct init under the supervisor after stop/resume"
 
 # pause freezes (memory kept), resume thaws; exec refuses while paused.
 km exec alpha -- sh -c 'sleep 1000 >/dev/null 2>&1 &'

@@ -238,7 +238,33 @@ def check_resize_and_signals(term):
     check(termios.tcgetattr(term.slave) == saved, "terminal modes restored after Ctrl-C")
 
 
-CHECKS = {"tiocsti": check_tiocsti, "keylogger": check_keylogger, "model": check_terminal_model,
+def check_hangup(term):
+    """The operator's terminal goes away (its window closed) under a command that ignores
+    SIGHUP: km exec still returns, and leaves the terminal restored."""
+    script = "import signal, time\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\nprint('ready', flush=True)\ntime.sleep(60)"
+    proc, _ = term.run(["python3", "-c", script], wait=False)
+    time.sleep(1.5)
+    os.close(term.master)  # the terminal emulator is gone
+    deadline = time.time() + 10
+    while proc.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    check(proc.poll() is not None, "km exec returned after its terminal went away")
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    # A second SIGTERM ends a command that ignores the first.
+    term2 = Terminal()
+    script = "import signal, time\nfor s in (signal.SIGHUP, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)\ntime.sleep(60)"
+    proc, _ = term2.run(["python3", "-c", script], wait=False)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    term2.read_until_exit(proc, 10)
+    check(proc.returncode == 137, "a second SIGTERM ends km exec and the command (exit %s)" % proc.returncode)
+
+
+CHECKS = {"hangup": check_hangup, "tiocsti": check_tiocsti, "keylogger": check_keylogger, "model": check_terminal_model,
           "resize": check_resize_and_signals}
 
 for name in sys.argv[3:]:
