@@ -103,21 +103,25 @@ Handler installClone(CLI::App& sub, Context& ctx) {
     std::string ref;
     std::optional<std::string> alias;
     int count = 1;
+    bool no_copy = false;
   };
   auto a = std::make_shared<Args>();
   sub.add_option("sandbox", a->ref, "Source sandbox id, alias, or number")->required();
+  sub.add_flag("--no-copy", a->no_copy, "Start each clone with an empty disk (the source's profile only)");
   sub.add_option("--alias", a->alias, "Alias of the clone (with --count: alias-1, alias-2…)");
   sub.add_option("--count", a->count, "How many clones (1-100)")->check(CLI::Range(1, 100));
   sub.footer("New sandboxes from the source's stored profile, each starting with a copy of the\n"
              "source's disk (its changes to the root filesystem, workspace, homes, additional volume):\n"
              "a btrfs snapshot where the disk store is in use, else a copy made while the source is\n"
-             "frozen that follows no symlink. Each clone has a user id of its own.");
+             "frozen that follows no symlink. Each clone has a user id of its own. Its initCommands\n"
+             "run again, as root, over the copied files: an init command that reads the workspace or\n"
+             "home trusts whatever the source's agent left there (--no-copy starts from scratch).");
   return [a, &ctx] {
     auto store = openFleet(ctx);
     if (!store) return kExitFailed;
     auto env = creatingEnv(ctx);
     if (!env) return kExitFailed;
-    auto made = fleet::clone(*env, *store, a->ref, a->alias, a->count);
+    auto made = fleet::clone(*env, *store, a->ref, a->alias, a->count, !a->no_copy);
     if (made) warnUnenforcedDisks(ctx);
     if (!made) return printFailure(made.error());
     for (const auto& r : *made) {

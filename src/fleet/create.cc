@@ -178,7 +178,7 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
     return ok();
   });
   if (!row) return std::move(row).error();
-  (void)store.addEvent(p.id, seed ? "cloned" : "created",
+  (void)store.addEvent(p.id, in.cloned_from ? "cloned" : "created",
                        "init pid " + std::to_string(started->init_pid) +
                            (in.cloned_from ? " from " + *in.cloned_from : ""));
   return *row;
@@ -192,7 +192,8 @@ Result<store::SandboxRecord> create(const Env& env, store::FleetStore& store, co
 
 Result<std::vector<store::SandboxRecord>> clone(const Env& env, store::FleetStore& store,
                                                 const std::string& source,
-                                                const std::optional<std::string>& alias, int count) {
+                                                const std::optional<std::string>& alias, int count,
+                                                bool copy_disk) {
   if (count < 1 || count > 100) return invalidArgument("--count: expected 1 to 100");
   auto src = store.resolve(source);
   if (!src) return std::move(src).error();
@@ -211,7 +212,7 @@ Result<std::vector<store::SandboxRecord>> clone(const Env& env, store::FleetStor
     in.profile_name = src->profile_name;
     in.profile_yaml = src->profile_yaml;
     in.cloned_from = src->id;
-    auto made = createFrom(env, store, in, &seed);
+    auto made = createFrom(env, store, in, copy_disk ? &seed : nullptr);
     if (!made) return std::move(made).error().context("clone " + std::to_string(i + 1) + " of " + src->id);
     out.push_back(*made);
   }

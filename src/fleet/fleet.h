@@ -67,10 +67,11 @@ Health health(const store::SandboxRecord& record);
 // disk (overlay upper dir, workspace, homes, additional volume): a snapshot where the disk
 // store enforces sizes, else a copy that follows no symlink, made while the source is
 // frozen. Files of the source's user belong to each clone's own user. `alias` gets "-1",
-// "-2"… suffixes when count > 1.
+// "-2"… suffixes when count > 1. With `copy_disk` false (upstream's --no-copy) each clone
+// starts from an empty disk, like a fresh create from the source's profile.
 [[nodiscard]] Result<std::vector<store::SandboxRecord>> clone(
     const Env& env, store::FleetStore& store, const std::string& source,
-    const std::optional<std::string>& alias, int count);
+    const std::optional<std::string>& alias, int count, bool copy_disk = true);
 
 // Runs a command inside a running sandbox and relays this process's stdin, stdout and stderr
 // to it (see substrate::local::runSession): a pty when `terminal` says so (default: when

@@ -67,6 +67,12 @@ expect_eq "$(km exec twin-2 -- cat /var/km-init-marker)" init-ran "clone has the
 expect_eq "$(km status --json twin-1 | json_field clonedFrom)" "$a" "cloned from"
 km exec twin-1 -- sh -c 'echo mine > /workspace/file'
 expect_eq "$(km exec alpha -- cat /workspace/file)" kept "clone writes do not reach the source"
+# --no-copy: the source's profile, an empty disk.
+fresh="$(km clone alpha --no-copy)"
+expect_fail km exec "$fresh" -- test -e /workspace/file
+expect_eq "$(km exec "$fresh" -- cat /var/km-init-marker)" init-ran "a --no-copy clone ran its init commands"
+expect_eq "$(km status --json "$fresh" | json_field clonedFrom)" "$a" "--no-copy clone records its source"
+km destroy --yes "$fresh" >/dev/null
 
 # TTL expiry: destroy policy removes the sandbox without any CLI running.
 c="$(km create --ttl 2s --idle 1s "$P")"
