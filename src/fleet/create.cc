@@ -54,25 +54,20 @@ class FrozenWhile {
   bool thaw_ = false;
 };
 
-// The new sandbox's disk (and additional volume): empty, or a copy of `seed`'s whose files
-// of the seed's user now belong to `user`.
+// A clone's disk (and additional volume): a copy of `seed`'s whose files of the seed's user
+// now belong to `user`. (A new sandbox's empty disks are the supervisor's to make.)
 Status makeDisks(const Env& env, const local::Disks& disks, const plan::SandboxPlan& p,
-                 const local::Layout& layout, const local::Layout* seed, const local::SandboxUser& user) {
+                 const local::Layout& layout, const local::Layout& seed, const local::SandboxUser& user) {
   bool volume = !p.resources.volume_mount.empty();
-  if (seed == nullptr) {
-    KM_TRY(disks.create(layout.disk_name, p.resources.disk_bytes));
-    if (volume) KM_TRY(disks.create(layout.volume_name, p.resources.volume_bytes));
-    return ok();
-  }
-  auto seed_user = local::sandboxUser(*seed);
+  auto seed_user = local::sandboxUser(seed);
   if (!seed_user) return std::move(seed_user).error().context("the source's user");
   tree::IdMap map{seed_user->uid, user.uid, seed_user->gid, user.gid};
-  std::string source = seed->dir.substr(seed->dir.rfind('/') + 1);
+  std::string source = seed.dir.substr(seed.dir.rfind('/') + 1);
   FrozenWhile frozen(local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), source));
   std::vector<std::pair<std::string, int64_t>> parts = {{layout.disk_name, p.resources.disk_bytes}};
-  if (volume && fs::exists(seed->volume)) parts.emplace_back(layout.volume_name, p.resources.volume_bytes);
+  if (volume && fs::exists(seed.volume)) parts.emplace_back(layout.volume_name, p.resources.volume_bytes);
   for (const auto& [name, bytes] : parts) {
-    std::string from = name == layout.disk_name ? seed->disk_name : seed->volume_name;
+    std::string from = name == layout.disk_name ? seed.disk_name : seed.volume_name;
     if (disks.enforced()) {
       // A snapshot is the kernel's copy: atomic, and it follows nothing.
       KM_TRY(disks.snapshot(from, name, bytes));
@@ -127,10 +122,13 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   if (auto s = sys::replaceFile(layout.plan_file, rec.plan_json + "\n", 0600); !s) {
     return removeFiles(std::move(s).error());
   }
-  auto user = local::claimSandboxUser(layout, env.km_home, p.id);
-  if (!user) return removeFiles(std::move(user).error());
-  if (auto s = makeDisks(env, *disks, p, layout, seed, *user); !s) {
-    return removeFiles(std::move(s).error().context(seed ? "copying the source's disk" : "making the sandbox's disk"));
+  if (seed != nullptr) {
+    // A clone's user is claimed now: its copied files must become that user's.
+    auto user = local::claimSandboxUser(layout, env.km_home, p.id);
+    if (!user) return removeFiles(std::move(user).error());
+    if (auto s = makeDisks(env, *disks, p, layout, *seed, *user); !s) {
+      return removeFiles(std::move(s).error().context("copying the source's disk"));
+    }
   }
   auto cleanup = [&](Error e) -> Result<store::SandboxRecord> {
     (void)supervisor::teardown(env.km_home, p.id, 0, 0);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <tuple>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -111,17 +112,22 @@ Status Runtime::start(bool first_start) {
   } end_staged{staged_};
   auto disks = local::Disks::attach(km_home_);  // mounts the store again after a reboot
   if (!disks) return std::move(disks).error();
-  if (!fs::isDirectory(layout_.disk)) {
-    return notFound("the sandbox's disk " + layout_.disk + " is missing (" +
-                    (disks->enforced() ? "not in the disk store" : disks->unenforcedReason()) + ")");
+  bool volume = !plan_.resources.volume_mount.empty();
+  // A new sandbox's disks are made here, while `km create` records its row; a clone's came
+  // from its source (km clone made them); a later start finds them.
+  for (auto [path, name, bytes] : {std::tuple{&layout_.disk, &layout_.disk_name, plan_.resources.disk_bytes},
+                                   std::tuple{&layout_.volume, &layout_.volume_name, plan_.resources.volume_bytes}}) {
+    if (path == &layout_.volume && !volume) continue;
+    if (fs::isDirectory(*path)) continue;
+    if (!first_start) {
+      return notFound("the sandbox's disk " + *path + " is missing (" +
+                      (disks->enforced() ? "not in the disk store" : disks->unenforcedReason()) + ")");
+    }
+    KM_TRY(disks->create(*name, bytes));
   }
   for (const std::string* d : {&layout_.upper, &layout_.work, &layout_.root, &layout_.workspace,
                                &layout_.home, &layout_.root_home}) {
     KM_TRY(sys::makeDirs(*d, 0755));
-  }
-  bool volume = !plan_.resources.volume_mount.empty();
-  if (volume && !fs::isDirectory(layout_.volume)) {
-    return notFound("the sandbox's additional volume " + layout_.volume + " is missing");
   }
   auto user = local::claimSandboxUser(layout_, km_home_, plan_.id);
   if (!user) return std::move(user).error();

@@ -277,11 +277,11 @@ namespace detail {
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
              substrate::local::StagedInit staged) {
   sys::UniqueFd signal_fd = setUpSignals();
-  logToRotatingFile(o, plan);
+  // The supervisor's own cgroup and rotating log come after the exec below (`run` with
+  // --adopt): not on the path to a ready sandbox. Until then it logs to the file as stderr.
   Runtime rt(nullptr, o.km_home, plan);
   rt.useStaged(std::move(staged));
-  Status s = rt.enterSupervisorCgroup();
-  if (s) s = rt.start(true);
+  Status s = rt.start(true);
   if (!s) {
     Error e = s.error();
     (void)rt.destroy("create failed");
