@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Side-by-side sandbox start, exec and teardown: km vs bubblewrap vs unshare+nsenter.
 
-Usage (root): bench/sandbox_bench.py KM_BINARY [RUNS]
+Usage (root): bench/sandbox_bench.py KM_BINARY [RUNS [BASELINE_KM_BINARY]]
 Each case runs RUNS times in one session, interleaved round-robin so background load hits
-all of them alike; prints medians and the ratios the issue sets as targets:
+all of them alike; prints medians and the ratios the issue sets as targets. With a baseline
+km (an older build) its create, destroy and exec run in the same rounds, in a home of its own:
   km create (to ready)  <= 2   x  bwrap --unshare-all --ro-bind / / true
   km exec SB -- true    <= 1.5 x  nsenter --all -t PID true
 """
@@ -36,6 +37,7 @@ def main():
         sys.exit("sandbox_bench: needs root (namespaces, cgroups)")
     km = os.path.abspath(sys.argv[1])
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 30
+    base = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None
     home = tempfile.mkdtemp(prefix="km-bench.")
     env = dict(os.environ, KM_HOME=home)
     env.pop("KM_CONFIG", None)
@@ -55,7 +57,14 @@ def main():
                             text=True).stdout.split()[0]
     _, out = timed([km, "create", profile], env=env)
     resident = out.decode().strip()
-    res = {k: [] for k in ("bwrap", "unshare", "km create", "km destroy", "nsenter", "km exec")}
+    cases = ["bwrap", "unshare", "km create", "km destroy", "nsenter", "km exec"]
+    if base:
+        base_home = tempfile.mkdtemp(prefix="km-bench-base.")
+        base_env = dict(env, KM_HOME=base_home)
+        _, out = timed([base, "create", profile], env=base_env)
+        base_resident = out.decode().strip()
+        cases += ["base create", "base destroy", "base exec"]
+    res = {k: [] for k in cases}
     try:
         for _ in range(runs):
             res["bwrap"].append(timed(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"])[0])
@@ -65,8 +74,17 @@ def main():
             res["km destroy"].append(timed([km, "destroy", "--yes", out.decode().strip()], env=env)[0])
             res["nsenter"].append(timed(["nsenter", "-a", "-t", target, "true"])[0])
             res["km exec"].append(timed([km, "exec", resident, "--", "true"], env=env)[0])
+            if base:
+                ms, out = timed([base, "create", profile], env=base_env)
+                res["base create"].append(ms)
+                res["base destroy"].append(timed([base, "destroy", "--yes", out.decode().strip()], env=base_env)[0])
+                res["base exec"].append(timed([base, "exec", base_resident, "--", "true"], env=base_env)[0])
     finally:
         subprocess.run([km, "destroy", "--yes", resident], env=env, stdout=subprocess.DEVNULL)
+        if base:
+            subprocess.run([base, "destroy", "--yes", base_resident], env=base_env, stdout=subprocess.DEVNULL)
+            subprocess.run(["umount", os.path.join(base_home, "disk")], stderr=subprocess.DEVNULL)
+            shutil.rmtree(base_home, ignore_errors=True)
         # unshare -f forks: the sleep is PID 1 of its namespace and must be killed itself.
         subprocess.run(["kill", "-9", target], stderr=subprocess.DEVNULL)
         holder.kill()
@@ -82,6 +100,10 @@ def main():
     exec_ratio = med["km exec"] / med["nsenter"]
     print(f"km create / bwrap   = {create_ratio:.2f}  (target <= 2.0)")
     print(f"km exec / nsenter   = {exec_ratio:.2f}  (target <= 1.5)")
+    if base:
+        print(f"baseline: create / bwrap = {med['base create'] / med['bwrap']:.2f}, "
+              f"exec / nsenter = {med['base exec'] / med['nsenter']:.2f}, "
+              f"destroy {med['base destroy']:.2f} ms")
 
 
 if __name__ == "__main__":

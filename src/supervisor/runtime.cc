@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 #include <tuple>
 
 #include "core/fs.h"
@@ -110,6 +111,63 @@ Status Runtime::start(bool first_start) {
     local::StagedInit& s;
     ~EndStaged() { s = {}; }
   } end_staged{staged_};
+  // The disk and user are made on a helper thread while this one makes the cgroups and the
+  // network: they do not depend on each other, and both are on the way to a ready sandbox.
+  // It is joined before anything forks (launch only writes to the staged init).
+  Status disk_ready = internalError("the disk was not prepared");
+  std::thread disk_thread([&] { disk_ready = prepareDisk(first_start); });
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join{disk_thread};
+  local::Limits limits{plan_.resources.cpu_millis, plan_.resources.memory_bytes, plan_.resources.pids};
+  auto cg = local::Cgroups::create(host_, local::cgroupGroup(km_home_), plan_.id, limits);
+  if (!cg) return std::move(cg).error();
+  cgroups_ = *cg;
+  local::LaunchSpec spec;
+  spec.hostname = plan_.hostname;
+  spec.working_dir = plan_.working_dir;
+  for (const auto& f : plan_.config_files) spec.config_files.push_back({f.path, f.content});
+  spec.km_home = fs::absolutePath(km_home_);
+  spec.first_start = first_start;
+  spec.volume_mount = plan_.resources.volume_mount;
+  if (auto s = staged_.namespacesReady(); !s) {
+    (void)cgroups_.remove();
+    return std::move(s).error();
+  }
+  if (auto s = startNetwork(staged_.pid(), spec.resolv_conf); !s) {
+    stopNetwork();
+    (void)cgroups_.remove();
+    return std::move(s).error().context("setting up the sandbox's network");
+  }
+  disk_thread.join();
+  if (!disk_ready) {
+    stopNetwork();
+    (void)cgroups_.remove();
+    return std::move(disk_ready).error();
+  }
+  spec.user = user_;
+  auto launched = local::launch(layout_, spec, cgroups_, std::move(staged_));
+  if (!launched) {
+    stopNetwork();
+    (void)cgroups_.remove();
+    return std::move(launched).error();
+  }
+  init_pid_ = launched->init_pid;
+  init_start_ = launched->init_start;
+  publishInit();
+  auto pidfd = pidfdOpen(init_pid_);
+  if (!pidfd) return std::move(pidfd).error();
+  init_pidfd_ = std::move(*pidfd);
+  if (first_start) KM_TRY(runInitCommands());
+  KM_TRY(setStatus(SandboxStatus::kRunning, true));
+  event(first_start ? "created" : "started", "init pid " + std::to_string(init_pid_));
+  return ok();
+}
+
+Status Runtime::prepareDisk(bool first_start) {
   auto disks = local::Disks::attach(km_home_);  // mounts the store again after a reboot
   if (!disks) return std::move(disks).error();
   bool volume = !plan_.resources.volume_mount.empty();
@@ -137,42 +195,6 @@ Status Runtime::start(bool first_start) {
     if (d == &layout_.volume && !volume) continue;
     if (::chown(d->c_str(), user_.uid, user_.gid) != 0) return sys::errnoError("chown", *d, errno);
   }
-  local::Limits limits{plan_.resources.cpu_millis, plan_.resources.memory_bytes, plan_.resources.pids};
-  auto cg = local::Cgroups::create(host_, local::cgroupGroup(km_home_), plan_.id, limits);
-  if (!cg) return std::move(cg).error();
-  cgroups_ = *cg;
-  local::LaunchSpec spec;
-  spec.hostname = plan_.hostname;
-  spec.working_dir = plan_.working_dir;
-  for (const auto& f : plan_.config_files) spec.config_files.push_back({f.path, f.content});
-  spec.user = user_;
-  spec.km_home = fs::absolutePath(km_home_);
-  spec.first_start = first_start;
-  spec.volume_mount = plan_.resources.volume_mount;
-  if (auto s = staged_.namespacesReady(); !s) {
-    (void)cgroups_.remove();
-    return std::move(s).error();
-  }
-  if (auto s = startNetwork(staged_.pid(), spec.resolv_conf); !s) {
-    stopNetwork();
-    (void)cgroups_.remove();
-    return std::move(s).error().context("setting up the sandbox's network");
-  }
-  auto launched = local::launch(layout_, spec, cgroups_, std::move(staged_));
-  if (!launched) {
-    stopNetwork();
-    (void)cgroups_.remove();
-    return std::move(launched).error();
-  }
-  init_pid_ = launched->init_pid;
-  init_start_ = launched->init_start;
-  publishInit();
-  auto pidfd = pidfdOpen(init_pid_);
-  if (!pidfd) return std::move(pidfd).error();
-  init_pidfd_ = std::move(*pidfd);
-  if (first_start) KM_TRY(runInitCommands());
-  KM_TRY(setStatus(SandboxStatus::kRunning, true));
-  event(first_start ? "created" : "started", "init pid " + std::to_string(init_pid_));
   return ok();
 }
 

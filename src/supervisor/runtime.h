@@ -62,6 +62,9 @@ class Runtime {
 
  private:
   [[nodiscard]] Status runInitCommands();
+  // The sandbox's disk (made for a new sandbox), its directories, its user (claimed when
+  // new; sets user_) and their owners.
+  [[nodiscard]] Status prepareDisk(bool first_start);
   [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
   void event(std::string_view kind, std::string_view detail);
   void publishInit();

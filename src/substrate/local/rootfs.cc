@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -116,7 +117,13 @@ Status bindDir(int root_fd, const std::string& root, const std::string& source, 
   if (::mount(source.c_str(), t->proc.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     return sys::errnoError("mount", "bind " + source + ", " + t->path, errno);
   }
-  // A remount applies to the new mount at the place, which the fd no longer names.
+  // A bind keeps its source mount's flags: from the disk store (mounted nosuid,nodev) it has
+  // them already; plain directories on the host's root need the remount. (A remount
+  // applies to the new mount at the place, which the fd no longer names.)
+  struct statvfs vfs {};
+  if (::statvfs(t->path.c_str(), &vfs) == 0 && (vfs.f_flag & ST_NOSUID) != 0 && (vfs.f_flag & ST_NODEV) != 0) {
+    return ok();
+  }
   if (::mount(nullptr, t->path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV, nullptr) != 0) {
     return sys::errnoError("mount", "remount nosuid,nodev " + t->path, errno);
   }
