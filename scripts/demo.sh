@@ -6,9 +6,12 @@ set -euo pipefail
 KM="${1:-build/release/src/km}"
 demo_home="$(mktemp -d /tmp/km-demo-XXXXXX)"
 export KM_HOME="$demo_home"
+# A small disk store for this throwaway home (its image is preallocated).
+printf 'disk:\n  size: 1Gi\n' > "$demo_home/config.yaml"
 id=""
 cleanup() {
   [ -n "$id" ] && "$KM" destroy --yes "$id" >/dev/null 2>&1 || true
+  umount "$demo_home/disk" 2>/dev/null || true
   rm -rf "$demo_home"
 }
 trap cleanup EXIT
