@@ -71,9 +71,6 @@ struct Describe<PricingConfig> {
   }
 };
 
-// The size grammar of profiles' spec.runtime.resources.memory.
-constexpr const char* kSize = R"(^[0-9]{1,19}(Ki|Mi|Gi|Ti|K|M|G|T)?$)";
-
 template <>
 struct Describe<DiskConfig> {
   static constexpr std::string_view kDoc = "Where local sandboxes' disks live and how their size is enforced.";
@@ -83,7 +80,7 @@ struct Describe<DiskConfig> {
           "loop: the store or fail; none: plain directories (no disk limits).")
         .oneOf({"auto", "loop", "none"}).defaultValue("auto");
     f.add("size", &DiskConfig::size, "Size of the store's image when it is made, like 64Gi.")
-        .pattern(kSize, "a size like 64Gi or 500G");
+        .pattern(kSizePattern, "a size like 64Gi or 500G");
   }
 };
 
@@ -92,7 +89,7 @@ struct Describe<LogsConfig> {
   static constexpr std::string_view kDoc = "Bounds of the logs a sandbox makes grow on the host.";
   static void build(Fields<LogsConfig>& f) {
     f.add("maxFileSize", &LogsConfig::max_file_size, "A log file is rotated when it would grow past this.")
-        .pattern(kSize, "a size like 16Mi").defaultValue(kDefaultLogFileSize);
+        .pattern(kSizePattern, "a size like 16Mi").defaultValue(kDefaultLogFileSize);
     f.add("maxFiles", &LogsConfig::max_files, "Files kept per log, the live one included.")
         .min(1).max(100).defaultValue("4");
   }

@@ -31,6 +31,13 @@ namespace km::doc {
 // Longest string a pattern is checked against (see DecodeContext::decodeString).
 inline constexpr size_t kMaxPatternInput = 1024;
 
+// A size in bytes: a number, or one with a 1024-based (Ki…Ti) or 1000-based (K…T) suffix.
+// The digit counts are bounded per suffix so every match fits in int64 (< ~1.2e18 bytes);
+// plan::parseMemoryBytes reads the same grammar. Profiles' memory and disk and the operator
+// config's sizes use it.
+inline constexpr std::string_view kSizePattern =
+    R"(^[1-9]([0-9]{0,17}|[0-9]{0,14}Ki?|[0-9]{0,11}Mi?|[0-9]{0,8}Gi?|[0-9]{0,5}Ti?)$)";
+
 // Constraints on a value. For lists, the scalar constraints apply to each item.
 struct Rules {
   std::vector<std::string_view> one_of;  // allowed values (enum)

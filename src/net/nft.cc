@@ -132,33 +132,32 @@ Status nftRun(const std::string& script, pid_t netns_of) {
 
 Result<bool> hostRulesPresent() { return chainPresent("km", "raw_pre"); }
 
-Result<bool> tablePresent(const std::string& name) {
-  // One nfnetlink GETTABLE request: much cheaper than listing through libnftables, which
-  // would first fetch the host's whole ruleset.
+namespace {
+
+// One nfnetlink GET request (with these string attributes) for an `inet` object: much cheaper
+// than listing through libnftables, which would first fetch the host's whole ruleset.
+Result<bool> objectPresent(uint16_t msg, std::initializer_list<std::pair<uint16_t, std::string>> attrs,
+                           const std::string& what) {
   auto nl = openNetlink(NETLINK_NETFILTER, "nftables");
   if (!nl) return std::move(nl).error();
   char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = putNfRequest(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, NLM_F_REQUEST | NLM_F_ACK,
-                               NFPROTO_INET, 0, 1);
-  mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name.c_str());
+  nlmsghdr* nlh = putNfRequest(buf, (NFNL_SUBSYS_NFTABLES << 8) | msg, NLM_F_REQUEST | NLM_F_ACK, NFPROTO_INET, 0, 1);
+  for (const auto& [type, value] : attrs) mnl_attr_put_strz(nlh, type, value.c_str());
   int err = mnlRequest(nl->get(), nlh, buf, sizeof buf);
   if (err == ENOENT) return false;
-  if (err != 0) return sys::errnoError("nftables", "looking up table inet " + name, err);
+  if (err != 0) return sys::errnoError("nftables", "looking up " + what, err);
   return true;
 }
 
+}  // namespace
+
+Result<bool> tablePresent(const std::string& name) {
+  return objectPresent(NFT_MSG_GETTABLE, {{NFTA_TABLE_NAME, name}}, "table inet " + name);
+}
+
 Result<bool> chainPresent(const std::string& table, const std::string& chain) {
-  auto nl = openNetlink(NETLINK_NETFILTER, "nftables");
-  if (!nl) return std::move(nl).error();
-  char buf[MNL_SOCKET_BUFFER_SIZE];
-  nlmsghdr* nlh = putNfRequest(buf, (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_ACK,
-                               NFPROTO_INET, 0, 1);
-  mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table.c_str());
-  mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain.c_str());
-  int err = mnlRequest(nl->get(), nlh, buf, sizeof buf);
-  if (err == ENOENT) return false;
-  if (err != 0) return sys::errnoError("nftables", "looking up chain inet " + table + " " + chain, err);
-  return true;
+  return objectPresent(NFT_MSG_GETCHAIN, {{NFTA_CHAIN_TABLE, table}, {NFTA_CHAIN_NAME, chain}},
+                       "chain inet " + table + " " + chain);
 }
 
 Status ensureHostRules() {

@@ -96,11 +96,7 @@ struct Describe<Desktop> {
 
 namespace {
 
-// A memory size: bytes, or a number with a 1024-based (Ki…Ti) or 1000-based (K…T) suffix.
-// The digit counts are bounded per suffix so every match fits in int64 (< ~1.2e18 bytes);
-// plan::parseMemoryBytes reads the same grammar.
-constexpr std::string_view kMemory =
-    R"(^[1-9]([0-9]{0,17}|[0-9]{0,14}Ki?|[0-9]{0,11}Mi?|[0-9]{0,8}Gi?|[0-9]{0,5}Ti?)$)";
+constexpr std::string_view kMemory = kSizePattern;
 constexpr int64_t kMaxCpus = 4096;
 constexpr int64_t kMaxPids = 4'194'304;  // the kernel's PID_MAX_LIMIT on 64-bit
 

@@ -12,7 +12,13 @@ expect_eq "$pids_limit" 128 "pids limit"
 # CPU on the sandbox's directory, above its processes and its supervisor (charged to it).
 cpu_quota="$(cat "$(cg_file "$id" cpu.cfs_quota_us .)" 2>/dev/null || cut -d' ' -f1 "$(cg_file "$id" cpu.max .)")"
 expect_eq "$cpu_quota" 100000 "cpu quota (1 CPU)"
-# The supervisor's own limits, and it sits in its own leaf.
+# The supervisor's own limits, and it sits in its own leaf (it moves there right after it
+# reports the sandbox ready, off the create path).
+for _ in $(seq 1 50); do
+  f="$(cg_file "$id" cgroup.procs supervisor)"
+  [ -n "$f" ] && grep -q . "$f" && break
+  sleep 0.1
+done
 sup_mem="$(cat "$(cg_file "$id" memory.limit_in_bytes supervisor)" 2>/dev/null || cat "$(cg_file "$id" memory.max supervisor)")"
 expect_eq "$sup_mem" $((512 << 20)) "supervisor memory limit"
 sup_pid="$(km status --json "$id" | json_field supervisor.pid)"

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/fs.h"
+#include "core/strings.h"
 #include "core/sys.h"
 #include "substrate/local/local.h"
 
@@ -25,38 +26,45 @@ namespace {
 constexpr uint32_t kFirstSandboxId = 0x4B4D0000;
 constexpr uint32_t kSandboxIdCount = 0x10000;
 
-// Ids used by the host: accounts and groups (third field) and subordinate ranges
-// (user:start:count) that rootless containers map to.
-void addIds(const std::string& path, std::set<uint32_t>& ids) {
-  std::istringstream in(fs::readFile(path).value_or(""));
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t a = line.find(':');
-    size_t b = a == std::string::npos ? a : line.find(':', a + 1);
-    if (b == std::string::npos) continue;
-    try {
-      ids.insert(static_cast<uint32_t>(std::stoul(line.substr(b + 1))));
-    } catch (...) {  // a malformed line names no id
+// Ids the host uses: accounts and groups (the third field of passwd and group lines) and
+// the subordinate ranges (user:start:count in subuid, subgid) rootless containers map to.
+class HostIds {
+ public:
+  HostIds() {
+    for (const char* path : {"/etc/passwd", "/etc/group"}) {
+      forEachLine(path, [&](const std::vector<std::string>& f) {
+        if (f.size() > 2) ids_.insert(static_cast<uint32_t>(std::stoul(f[2])));
+      });
+    }
+    for (const char* path : {"/etc/subuid", "/etc/subgid"}) {
+      forEachLine(path, [&](const std::vector<std::string>& f) {
+        if (f.size() > 2) ranges_.emplace_back(std::stoull(f[1]), std::stoull(f[2]));
+      });
     }
   }
-}
-
-bool inSubordinateRange(const std::string& path, uint32_t id) {
-  std::istringstream in(fs::readFile(path).value_or(""));
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t a = line.find(':');
-    size_t b = a == std::string::npos ? a : line.find(':', a + 1);
-    if (b == std::string::npos) continue;
-    try {
-      uint64_t start = std::stoull(line.substr(a + 1, b - a - 1));
-      uint64_t count = std::stoull(line.substr(b + 1));
+  bool taken(uint32_t id) const {
+    if (ids_.count(id) != 0) return true;
+    for (const auto& [start, count] : ranges_) {
       if (id >= start && id < start + count) return true;
-    } catch (...) {
+    }
+    return false;
+  }
+
+ private:
+  template <class Fn>
+  static void forEachLine(const char* path, Fn fn) {
+    std::istringstream in(fs::readFile(path).value_or(""));
+    std::string line;
+    while (std::getline(in, line)) {
+      try {
+        fn(split(line, ':'));
+      } catch (...) {  // a malformed line names no id
+      }
     }
   }
-  return false;
-}
+  std::set<uint32_t> ids_;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges_;
+};
 
 std::string claimPath(uint32_t id) { return std::string(kIdRegistry) + "/" + std::to_string(id); }
 
@@ -87,18 +95,13 @@ Result<SandboxUser> sandboxUser(const Layout& layout) { return readRecord(layout
 Result<SandboxUser> claimSandboxUser(const Layout& layout, std::string_view km_home, std::string_view sandbox) {
   if (auto existing = readRecord(layout)) return existing;
   KM_TRY(sys::makeDirs(kIdRegistry, 0700));
-  std::set<uint32_t> taken;
-  addIds("/etc/passwd", taken);
-  addIds("/etc/group", taken);
+  HostIds host;
   uint32_t start = 0;
   if (::getrandom(&start, sizeof start, 0) != sizeof start) start = static_cast<uint32_t>(::getpid());
   std::string claim = claimText(km_home, sandbox);
   for (uint32_t i = 0; i < kSandboxIdCount; ++i) {
     uint32_t id = kFirstSandboxId + (start + i) % kSandboxIdCount;
-    if (taken.count(id) != 0 || inSubordinateRange("/etc/subuid", id) ||
-        inSubordinateRange("/etc/subgid", id)) {
-      continue;
-    }
+    if (host.taken(id)) continue;
     sys::UniqueFd fd(::open(claimPath(id).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd.valid()) {
       if (errno == EEXIST) continue;  // another sandbox's
