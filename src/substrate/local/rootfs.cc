@@ -225,18 +225,20 @@ Status writeFirstStartFiles(const LaunchSpec& spec) {
   auto root = sys::open("/", O_PATH | O_DIRECTORY);
   if (!root) return std::move(root).error();
   int rfd = root->get();
+  auto etc = beneath::openDir(rfd, "etc", /*create=*/true, 0755, kRootOwner);
+  if (!etc) return std::move(etc).error();
   const auto& u = spec.user;
   std::string home = "/home/" + u.name;
   std::string shell = fs::exists("/bin/bash") ? "/bin/bash" : "/bin/sh";
-  KM_TRY(upsertFile(rfd, "etc/passwd", u.name,
+  KM_TRY(upsertFile(etc->get(), "passwd", u.name,
                     u.name + ":x:" + std::to_string(u.uid) + ":" + std::to_string(u.gid) +
                         ":km sandbox:" + home + ":" + shell));
-  KM_TRY(upsertFile(rfd, "etc/group", u.name, u.name + ":x:" + std::to_string(u.gid) + ":"));
-  auto hosts = beneath::readFile(rfd, "etc/hosts", 16 << 20);
+  KM_TRY(upsertFile(etc->get(), "group", u.name, u.name + ":x:" + std::to_string(u.gid) + ":"));
+  auto hosts = beneath::readFile(etc->get(), "hosts", 16 << 20);
   std::string text = hosts ? *hosts : "127.0.0.1 localhost\n";
   if (!text.empty() && text.back() != '\n') text.push_back('\n');
   text += "127.0.1.1 " + spec.hostname + "\n";
-  KM_TRY(beneath::writeFile(rfd, "etc/hosts", text, 0644, kRootOwner));
+  KM_TRY(beneath::writeFile(etc->get(), "hosts", text, 0644, kRootOwner));
   for (const auto& f : spec.config_files) {
     // Files for the agent (under its home or the working dir) belong to it, and so do the
     // directories made for them there.
