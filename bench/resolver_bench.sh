@@ -23,6 +23,7 @@ sb=""
 cleanup() {
   [ -n "$sb" ] && KM_HOME="$home" "$km" destroy --yes "$sb" >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  umount "$home/disk" 2>/dev/null || true  # the home's disk store
   rm -rf "$home"
 }
 trap cleanup EXIT
@@ -38,6 +39,8 @@ pids+=($!)
   --dns-forward-max=1000 --log-facility=/dev/null > "$home/dnsmasq.out" 2>&1 &
 pids+=($!)
 cat > "$home/config.yaml" <<YAML
+disk:
+  size: 1Gi
 dns:
   upstream: ["127.0.0.1:$up_port"]
 YAML
