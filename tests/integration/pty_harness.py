@@ -155,10 +155,28 @@ def check_tiocsti(term):
     if legacy == "1":
         fcntl.ioctl(term.slave, termios.TIOCSTI, b"Z")
         check(term.pending_input() == b"Z", "control: TIOCSTI into the host terminal works here")
-    proc, out = term.run(["python3", "-c", TIOCSTI_ATTACK])
-    check(proc.returncode == 0 and "started" in out, "the TIOCSTI program ran (%r)" % out[-200:])
+    # As in the operator's shell: km is a job of a session leader that stays on the terminal
+    # after km returns (here a shell that sleeps), so the terminal stays that session's.
+    slave = term.slave
+
+    def child_setup():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    shell = subprocess.Popen(["sh", "-c", '"$@"; echo "km-exit=$?"; exec sleep 15', "sh", KM, "exec", SB, "--",
+                              "python3", "-c", TIOCSTI_ATTACK],
+                             stdin=slave, stdout=slave, stderr=slave, preexec_fn=child_setup, close_fds=True)
+    out = b""
+    deadline = time.time() + 30
+    while b"km-exit=" not in out and time.time() < deadline:
+        r, _, _ = select.select([term.master], [], [], 0.1)
+        if r:
+            out += os.read(term.master, 65536)
+    check(b"km-exit=0" in out and b"started" in out, "the TIOCSTI program ran (%r)" % out[-200:])
     time.sleep(3)
     injected = term.pending_input()
+    shell.kill()
+    shell.wait()
     check(injected == b"", "nothing was pushed into the operator's terminal (got %r)" % injected)
     result = sb("cat", "/workspace/tiocsti-result").stdout
     check(result != "", "the program inside tried (%r)" % result)
