@@ -28,12 +28,12 @@ fleet::Env fleetEnv(Context& ctx) {
 
 std::optional<fleet::Env> creatingEnv(Context& ctx) {
   fleet::Env env = fleetEnv(ctx);
-  const config::Config* cfg = ctx.config();
+  const config::Config* cfg = ctx.config();  // effective: defaults filled in
   if (cfg == nullptr) return std::nullopt;
-  config::Config eff = config::effective(*cfg);
-  env.disk.store = eff.disk->store.value_or("auto");
-  if (eff.disk->size) {
-    auto bytes = plan::parseMemoryBytes(*eff.disk->size);
+  if (!cfg->disk) return env;
+  env.disk.store = cfg->disk->store.value_or("auto");
+  if (cfg->disk->size) {
+    auto bytes = plan::parseMemoryBytes(*cfg->disk->size);
     if (!bytes) {
       printErr("ERROR: operator config disk.size: " + bytes.error().message());
       return std::nullopt;
@@ -44,9 +44,9 @@ std::optional<fleet::Env> creatingEnv(Context& ctx) {
 }
 
 void warnUnenforcedDisks(Context& ctx) {
-  std::string disk = substrate::local::describeDisks(ctx.globals().home);
-  if (disk.rfind("not enforced", 0) == 0) {
-    printErr("warning: disk limits are " + disk + " (see `km doctor`, docs/sandbox.md)");
+  auto disk = substrate::local::describeDisks(ctx.globals().home);
+  if (disk.state == substrate::local::DiskStatus::State::kUnenforced) {
+    printErr("warning: disk limits are " + disk.text + " (see `km doctor`, docs/sandbox.md)");
   }
 }
 

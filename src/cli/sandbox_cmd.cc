@@ -185,8 +185,7 @@ int runStatus(const std::string& ref, Context& ctx) {
                           std::to_string(pids) + " pids (" + hl.pids + ")");
     line("  From", val("source"));
     int64_t disk = std::stoll(val("diskBytes")), volume = std::stoll(val("volumeBytes"));
-    bool enforced = hl.disk.rfind("btrfs", 0) == 0;
-    line("Disk", std::to_string(disk >> 20) + " MiB (" + (enforced ? "quota" : "not enforced") + "), from " +
+    line("Disk", std::to_string(disk >> 20) + " MiB (" + (hl.disk_enforced ? "quota" : "not enforced") + "), from " +
                      val("diskSource"));
     if (volume > 0) line("Volume", std::to_string(volume >> 20) + " MiB at " + val("volumeMount"));
     line("Teardown", j.find("teardownPolicy") ? j.find("teardownPolicy")->text() : "-");

@@ -4,6 +4,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,11 +24,18 @@ class RotatingSink : public spdlog::sinks::base_sink<std::mutex> {
     formatter_->format(msg, out);
     // A failed append drops the message: there is nowhere better to report it.
     (void)file_.append(std::string_view(out.data(), out.size()));
+    if (file_.rotations() != rotations_seen_ && file_.fd() >= 0) {
+      // stderr (crash reports, anything not logged through here) follows the live file
+      // rather than a rotated one that will be deleted.
+      rotations_seen_ = file_.rotations();
+      ::dup2(file_.fd(), 2);
+    }
   }
   void flush_() override {}
 
  private:
   RotatingFile file_;
+  uint64_t rotations_seen_ = 0;
 };
 
 std::mutex g_mu;

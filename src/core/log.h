@@ -17,7 +17,7 @@ void setVerbosity(int verbosity);
 
 // From now on every logger of this process writes to `path`, rotated and capped by `limits`
 // (a supervisor's log: what a sandbox provokes in it must not grow without bound), instead
-// of stderr. The open error when the file cannot be opened (logging stays on stderr).
+// of stderr; after each rotation fd 2 is pointed at the new live file too. The open error when the file cannot be opened (logging stays on stderr).
 [[nodiscard]] Status toRotatingFile(const std::string& path, const RotationLimits& limits);
 
 void write(std::string_view logger, Level level, std::string_view message);

@@ -62,6 +62,8 @@ class RotatingFile {
   uint64_t bytesWritten() const { return bytes_written_; }
   // Rotations done since open.
   uint64_t rotations() const { return rotations_; }
+  // The live file's fd (-1 after a failed reopen); borrowed.
+  int fd() const { return fd_.get(); }
 
  private:
   RotatingFile(std::string path, RotationLimits limits) : path_(std::move(path)), limits_(limits) {}

@@ -173,6 +173,13 @@ bool processAlive(pid_t pid, uint64_t start_time) {
   return start_time == 0 || *st == start_time;
 }
 
+Result<UniqueFd> pidfdOpen(pid_t pid) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0 && errno == ESRCH) return notFound("no process " + std::to_string(pid));
+  if (fd < 0) return errnoError("pidfd_open", std::to_string(pid), errno);
+  return UniqueFd(fd);
+}
+
 Result<int> waitPid(pid_t pid, int options) {
   int status = 0;
   pid_t r;

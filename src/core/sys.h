@@ -68,6 +68,9 @@ class UniqueFd {
 std::optional<uint64_t> processStartTime(pid_t pid);
 // True when `pid` runs and (if start_time ≠ 0) is the same process that started then.
 bool processAlive(pid_t pid, uint64_t start_time);
+// A pidfd for `pid` (close-on-exec, as pidfd_open always makes it). NotFound (ESRCH) when
+// there is no such process.
+[[nodiscard]] Result<UniqueFd> pidfdOpen(pid_t pid);
 // waitpid(pid) retrying EINTR; returns the raw status.
 [[nodiscard]] Result<int> waitPid(pid_t pid, int options = 0);
 // The shell convention for a wait status: exit code, or 128 + signal number.

@@ -62,25 +62,33 @@ Status makeDisks(const Env& env, const local::Disks& disks, const plan::SandboxP
   auto seed_user = local::sandboxUser(seed);
   if (!seed_user) return std::move(seed_user).error().context("the source's user");
   tree::IdMap map{seed_user->uid, user.uid, seed_user->gid, user.gid};
-  std::string source = seed.dir.substr(seed.dir.rfind('/') + 1);
-  FrozenWhile frozen(local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home), source));
-  std::vector<std::pair<std::string, int64_t>> parts = {{layout.disk_name, p.resources.disk_bytes}};
-  if (volume && fs::exists(seed.volume)) parts.emplace_back(layout.volume_name, p.resources.volume_bytes);
-  for (const auto& [name, bytes] : parts) {
-    std::string from = name == layout.disk_name ? seed.disk_name : seed.volume_name;
-    if (disks.enforced()) {
-      // A snapshot is the kernel's copy: atomic, and it follows nothing.
-      KM_TRY(disks.snapshot(from, name, bytes));
-      KM_TRY(tree::remapOwners(disks.path(name), map));
-    } else {
-      tree::CopyOptions copy;
-      copy.id_map = map;
-      KM_TRY(tree::copyTree(disks.path(from), disks.path(name), copy));
+  struct Part {
+    std::string from, to;
+    int64_t bytes;
+  };
+  std::vector<Part> parts = {{seed.disk_name, layout.disk_name, p.resources.disk_bytes}};
+  if (volume && fs::exists(seed.volume)) parts.push_back({seed.volume_name, layout.volume_name, p.resources.volume_bytes});
+  {
+    // Frozen only while its files are read (a snapshot is instant; a copy is not).
+    FrozenWhile frozen(local::Cgroups::existing(local::detectCgroups(), local::cgroupGroup(env.km_home),
+                                                seed.disk_name));
+    for (const Part& part : parts) {
+      if (disks.enforced()) {
+        // A snapshot is the kernel's copy: atomic, and it follows nothing.
+        KM_TRY(disks.snapshot(part.from, part.to, part.bytes));
+      } else {
+        tree::CopyOptions copy;
+        copy.id_map = map;
+        KM_TRY(tree::copyTree(disks.path(part.from), disks.path(part.to), copy));
+      }
     }
   }
   if (volume && parts.size() == 1) KM_TRY(disks.create(layout.volume_name, p.resources.volume_bytes));
   // The overlay's work dir is the kernel's scratch space, not the sandbox's data.
-  return tree::removeTree(layout.work);
+  KM_TRY(tree::removeTree(layout.work));
+  if (!disks.enforced()) return ok();  // the copy mapped the owners already
+  for (const Part& part : parts) KM_TRY(tree::remapOwners(disks.path(part.to), map));
+  return ok();
 }
 
 // Creates the row and directory, makes the sandbox's disk (from another sandbox's for a

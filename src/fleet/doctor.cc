@@ -22,7 +22,9 @@ using S = store::SandboxStatus;
 HostLimits hostLimits(const std::string& km_home) {
   local::HostCgroups h = local::detectCgroups();
   HostLimits out;
-  out.disk = local::describeDisks(km_home);
+  local::DiskStatus disk = local::describeDisks(km_home);
+  out.disk = disk.text;
+  out.disk_enforced = disk.state == local::DiskStatus::State::kStore;
   out.memory = std::string(local::versionName(h.memory));
   out.cpu = std::string(local::versionName(h.cpu));
   out.pids = std::string(local::versionName(h.pids));
@@ -124,7 +126,7 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
     out.push_back(std::move(f));
   }
   // eBPF maps pinned for sandboxes of this home that no longer exist.
-  std::string tag = group.substr(group.find('/') + 1);
+  std::string tag = local::homeTag(env.km_home);
   std::string pin_root = net::EgressGate::pinDir(tag, "");  // ".../km/<tag>-"
   std::string pin_parent = pin_root.substr(0, pin_root.rfind('/'));
   if (DIR* d = ::opendir(pin_parent.c_str())) {
@@ -180,10 +182,10 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
       orphans.push_back(name);
     }
     ::closedir(d);
+    auto disks = fix && !orphans.empty() ? local::Disks::attach(env.km_home) : Result<local::Disks>(notFound(""));
     for (const auto& name : orphans) {
       Finding f{disks_dir + "/" + name, "disk of no known sandbox", "", false};
       if (fix) {
-        auto disks = local::Disks::attach(env.km_home);
         Status s = disks ? disks->remove(name) : Status(disks.error());
         f.fixed = static_cast<bool>(s);
         f.action = s ? "removed it" : "removal failed: " + s.error().message();

@@ -103,6 +103,7 @@ struct Finding {
 struct HostLimits {
   std::string memory, cpu, pids, freezer;  // "cgroup v1", "cgroup v2" or "not available"
   std::string disk;                        // the home's disk store (substrate::local::describeDisks)
+  bool disk_enforced = false;              // sizes are enforced (a store exists)
   bool hybrid = false;
   bool root = false;
 };

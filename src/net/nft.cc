@@ -79,7 +79,8 @@ Result<std::string> runHere(const std::string& script) {
 // the kernel drops every new flow. So a sandbox's traffic to its own resolver and proxy (the
 // host end of its veth) is not tracked at all — the input rules accept it by port — and the
 // connections it makes through the host (forwarded, masqueraded) are capped per veth.
-// `raw_pre` doubles as the ruleset's version mark (ensureHostRules).
+// Only traffic to the host itself is untracked: a sandbox's allowed traffic to port 53 or
+// 3128 elsewhere (network.allowCIDRs) is forwarded and masqueraded, which needs tracking.
 std::string hostRuleset() {
   return R"(table inet km {
   set fwd_conns {
@@ -87,12 +88,12 @@ std::string hostRuleset() {
     size 65535
     flags dynamic
   }
-  chain raw_pre {
+  chain untracked_in {
     type filter hook prerouting priority raw; policy accept;
-    iifname "km*" udp dport 53 notrack
-    iifname "km*" tcp dport { 53, 3128, 3129 } notrack
+    iifname "km*" fib daddr type local udp dport 53 notrack
+    iifname "km*" fib daddr type local tcp dport { 53, 3128, 3129 } notrack
   }
-  chain raw_out {
+  chain untracked_out {
     type filter hook output priority raw; policy accept;
     oifname "km*" udp sport 53 notrack
     oifname "km*" tcp sport { 53, 3128, 3129 } notrack
@@ -130,7 +131,11 @@ Status nftRun(const std::string& script, pid_t netns_of) {
   return ok();
 }
 
-Result<bool> hostRulesPresent() { return chainPresent("km", "raw_pre"); }
+// The chain whose presence says the host rules are this ruleset's (an older km's table lacks
+// it and is brought up to date); renamed when the ruleset changes in a way that matters.
+constexpr const char* kHostRulesMark = "untracked_in";
+
+Result<bool> hostRulesPresent() { return chainPresent("km", kHostRulesMark); }
 
 namespace {
 
@@ -165,7 +170,7 @@ Status ensureHostRules() {
   if (!present) return std::move(present).error();
   if (!*present) {
     // `add table` + `flush`: two creators racing still end with one copy of the rules; a
-    // table of an older km (no raw_pre) is brought up to date the same way.
+    // table of an older km (no kHostRulesMark chain) is brought up to date the same way.
     KM_TRY(runHere("add table inet km\nflush table inet km\n" + hostRuleset()));
   }
   auto fwd = fs::readFile("/proc/sys/net/ipv4/ip_forward");

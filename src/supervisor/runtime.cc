@@ -26,12 +26,6 @@ constexpr std::string_view kLog = "km.supervisor";
 // with a note): a sandbox's output must not fill the host's disk.
 constexpr uint64_t kInitLogLimit = 16 << 20;
 
-Result<sys::UniqueFd> pidfdOpen(pid_t pid) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return sys::errnoError("pidfd_open", std::to_string(pid), errno);
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return sys::UniqueFd(fd);
-}
 
 // The last `lines` lines of a file, for error messages.
 std::string tail(const std::string& path, int lines) {
@@ -158,7 +152,7 @@ Status Runtime::start(bool first_start) {
   init_pid_ = launched->init_pid;
   init_start_ = launched->init_start;
   publishInit();
-  auto pidfd = pidfdOpen(init_pid_);
+  auto pidfd = sys::pidfdOpen(init_pid_);
   if (!pidfd) return std::move(pidfd).error();
   init_pidfd_ = std::move(*pidfd);
   if (first_start) KM_TRY(runInitCommands());
@@ -240,7 +234,7 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   auto user = local::sandboxUser(layout_);
   if (!user) return std::move(user).error();
   user_ = *user;
-  auto pidfd = pidfdOpen(init_pid);
+  auto pidfd = sys::pidfdOpen(init_pid);
   if (!pidfd) return std::move(pidfd).error();
   if (!sys::processAlive(init_pid, init_start)) return unavailable("init is gone");
   init_pid_ = init_pid;

@@ -38,7 +38,8 @@ class Runtime {
   // supervisor's work for the sandbox is charged to it, within limits of its own.
   [[nodiscard]] Status enterSupervisorCgroup();
   // Starts the sandbox (cgroups, namespaces, init); on first start also writes config files
-  // and runs initCommands. Its disk must exist (km create makes it). Leaves status running.
+  // and runs initCommands. A new sandbox's disk and user are made here (a clone's came with
+  // km clone); a later start finds them. Leaves status running.
   [[nodiscard]] Status start(bool first_start);
   // Takes over a sandbox whose init still runs (after a supervisor restart; `announce`
   // records an "adopted" event).

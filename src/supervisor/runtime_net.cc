@@ -63,8 +63,7 @@ std::string Runtime::vethName() const {
 }
 
 std::string Runtime::pinDir() const {
-  std::string group = local::cgroupGroup(km_home_);  // "km/<tag>"
-  return net::EgressGate::pinDir(group.substr(group.find('/') + 1), plan_.id);
+  return net::EgressGate::pinDir(local::homeTag(km_home_), plan_.id);
 }
 
 Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {

@@ -339,7 +339,9 @@ Result<Started> finishStart(const Options& o, int ready_read, const Status& side
   out.init_pid = static_cast<pid_t>(ip);
   out.init_start = is;
   if (!side) {
-    // No row to supervise against: end the new sandbox and its supervisor.
+    // No row to supervise against: end the supervisor (it has not moved into the sandbox's
+    // supervisor cgroup yet, so teardown would miss it), then the new sandbox.
+    if (sys::processAlive(out.supervisor_pid, out.supervisor_start)) ::kill(out.supervisor_pid, SIGKILL);
     (void)teardown(o.km_home, o.id, out.init_pid, out.init_start);
     return side.error();
   }

@@ -51,7 +51,7 @@ Status teardown(const std::string& km_home, const std::string& id, pid_t init_pi
   KM_TRY(endSupervisors(supervisor));
   KM_TRY(sandbox.remove());
   KM_TRY(supervisor.remove());
-  KM_TRY(net::EgressGate::removePins(net::EgressGate::pinDir(group.substr(group.find('/') + 1), id)));
+  KM_TRY(net::EgressGate::removePins(net::EgressGate::pinDir(local::homeTag(km_home), id)));
   local::Layout layout = local::Layout::forSandbox(km_home, id);
   auto disks = local::Disks::attach(km_home);
   if (!disks) return std::move(disks).error();

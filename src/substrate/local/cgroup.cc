@@ -133,7 +133,7 @@ HostCgroups detectCgroups() {
                            fs::exists(first.v2_root + "/cgroup.stat"));
 }
 
-std::string cgroupGroup(std::string_view km_home) {
+std::string homeTag(std::string_view km_home) {
   // FNV-1a of the absolute state directory: short, stable, and distinct per KM_HOME.
   uint32_t h = 2166136261u;
   for (unsigned char ch : fs::absolutePath(km_home)) {
@@ -142,8 +142,10 @@ std::string cgroupGroup(std::string_view km_home) {
   }
   char buf[16];
   std::snprintf(buf, sizeof buf, "%08x", h);
-  return std::string("km/") + buf;
+  return buf;
 }
+
+std::string cgroupGroup(std::string_view km_home) { return "km/" + homeTag(km_home); }
 
 Cgroups Cgroups::existing(const HostCgroups& host, std::string_view group, std::string_view id,
                           CgroupPart part) {

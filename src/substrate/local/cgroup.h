@@ -45,6 +45,8 @@ HostCgroups parseCgroupMounts(std::string_view mountinfo, std::string_view v2_co
 
 // "km/<8 hex>": the parent of every cgroup of the sandboxes kept under `km_home`.
 std::string cgroupGroup(std::string_view km_home);
+// The "<8 hex>" alone: the home's tag (also in its eBPF pin names).
+std::string homeTag(std::string_view km_home);
 
 struct Limits {
   int64_t cpu_millis = 0;    // 0 = none

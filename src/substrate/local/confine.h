@@ -7,6 +7,7 @@
 
 #include <linux/filter.h>
 
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -27,11 +28,13 @@ const std::vector<int>& rootCapabilities();
 // The names of the system calls the filter refuses outright (for docs and tests).
 std::vector<std::string_view> refusedSyscalls();
 
-// What a child needs to confine itself, prepared in the parent.
+// What a child needs to confine itself, prepared in the parent (nothing in it is computed
+// in the child).
 struct Confinement {
   SandboxUser user;
   bool root = false;
   int last_cap = 0;                          // /proc/sys/kernel/cap_last_cap
+  uint64_t keep_mask = 0;                    // bit N: capability N stays (root: rootCapabilities())
   const std::vector<sock_filter>* filter = nullptr;
 };
 [[nodiscard]] Result<Confinement> prepareConfinement(const SandboxUser& user, bool root);

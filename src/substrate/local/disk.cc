@@ -1,5 +1,6 @@
 #include "substrate/local/disk.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/btrfs.h>
 #include <linux/loop.h>
@@ -17,6 +18,7 @@
 #include <cstring>
 
 #include "core/fs.h"
+#include "core/strings.h"
 #include "core/sys.h"
 #include "core/tree.h"
 
@@ -90,6 +92,20 @@ Result<std::pair<std::string, sys::UniqueFd>> attachLoop(const std::string& imag
 
 Status mountImage(const StorePaths& p) {
   KM_TRY(sys::makeDirs(p.mount, 0700));
+  // Never over disks that live in the directory itself (sandboxes made without the store):
+  // they would vanish under the mount.
+  if (DIR* d = ::opendir(p.mount.c_str())) {
+    bool empty = true;
+    while (dirent* e = ::readdir(d)) {
+      std::string_view name = e->d_name;
+      if (name != "." && name != "..") empty = false;
+    }
+    ::closedir(d);
+    if (!empty) {
+      return unavailable(p.mount + " holds disks of sandboxes made without the disk store; destroy them "
+                         "(or set disk.store: none) before the store can be used");
+    }
+  }
   auto loop = attachLoop(p.image);
   if (!loop) return std::move(loop).error();
   // nodiscard: freed blocks must not be punched out of the preallocated image, or the host
@@ -98,6 +114,7 @@ Status mountImage(const StorePaths& p) {
               "nodiscard") != 0) {
     return sys::errnoError("mount", loop->first + " on " + p.mount, errno);
   }
+  if (::chmod(p.mount.c_str(), 0700) != 0) return sys::errnoError("chmod", p.mount, errno);
   return ok();
 }
 
@@ -187,8 +204,7 @@ Result<Disks> Disks::attach(std::string_view km_home) {
     d.enforced_ = true;
     return d;
   }
-  d.reason_ = fs::readFile(p.marker, 4096).value_or("this KM_HOME has no disk store");
-  while (!d.reason_.empty() && d.reason_.back() == '\n') d.reason_.pop_back();
+  d.reason_ = std::string(trim(fs::readFile(p.marker, 4096).value_or("this KM_HOME has no disk store")));
   KM_TRY(sys::makeDirs(p.mount, 0700));
   return d;
 }
@@ -234,10 +250,11 @@ Status Disks::create(std::string_view name, int64_t limit_bytes) const {
   if (::ioctl(root->get(), BTRFS_IOC_SUBVOL_CREATE, &args) != 0) {
     return sys::errnoError("ioctl", "BTRFS_IOC_SUBVOL_CREATE " + target, errno);
   }
-  ::chmod(target.c_str(), 0700);
-  if (auto s = setLimit(target, limit_bytes); !s) {
+  Status made = ::chmod(target.c_str(), 0700) == 0 ? ok() : sys::errnoError("chmod", target, errno);
+  if (made) made = setLimit(target, limit_bytes);
+  if (!made) {
     (void)remove(name);
-    return s;
+    return made;
   }
   return ok();
 }
@@ -285,20 +302,19 @@ Status Disks::remove(std::string_view name) const {
   return ok();
 }
 
-std::string describeDisks(std::string_view km_home) {
+DiskStatus describeDisks(std::string_view km_home) {
+  using State = DiskStatus::State;
   StorePaths p(km_home);
   if (mountedStore(p.mount)) {
     struct stat st {};
     int64_t bytes = ::stat(p.image.c_str(), &st) == 0 ? st.st_size : 0;
-    return "btrfs store of " + std::to_string(bytes >> 20) + " MiB at " + p.mount + " (quota per sandbox)";
+    return {State::kStore, "btrfs store of " + std::to_string(bytes >> 20) + " MiB at " + p.mount + " (quota per sandbox)"};
   }
-  if (fs::exists(p.image)) return "not mounted: " + p.image + " (the next km command that needs it mounts it)";
-  if (auto why = fs::readFile(p.marker, 4096)) {
-    std::string text = *why;
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    return "not enforced: " + text;
+  if (fs::exists(p.image)) {
+    return {State::kStore, "not mounted: " + p.image + " (the next km command that needs it mounts it)"};
   }
-  return "no store yet (the first km create makes it)";
+  if (auto why = fs::readFile(p.marker, 4096)) return {State::kUnenforced, "not enforced: " + std::string(trim(*why))};
+  return {State::kNoStoreYet, "no store yet (the first km create makes it)"};
 }
 
 }  // namespace km::substrate::local

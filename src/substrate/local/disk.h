@@ -57,7 +57,11 @@ class Disks {
   std::string reason_;
 };
 
-// Human summary of the home's disk enforcement for `km doctor`.
-std::string describeDisks(std::string_view km_home);
+// How the home's disk sizes are enforced, and a line for people (`km doctor`, `km status`).
+struct DiskStatus {
+  enum class State { kStore, kNoStoreYet, kUnenforced } state = State::kNoStoreYet;
+  std::string text;
+};
+DiskStatus describeDisks(std::string_view km_home);
 
 }  // namespace km::substrate::local

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -52,11 +53,23 @@ struct ChildPlan {
   int err_fd = -1;
 };
 
-// "E<call>: <error>" or "N<what>" (not found) to the parent, then exit.
-[[noreturn]] void childFail(int err_fd, char kind, const char* call, int err) {
-  char buf[512];
-  int n = std::snprintf(buf, sizeof buf, "%c%s: %s", kind, call, err ? std::strerror(err) : "failed");
-  if (n > 0) (void)!::write(err_fd, buf, static_cast<size_t>(std::min<int>(n, sizeof buf - 1)));
+// "<kind><errno> <step>" to the parent, then exit; the parent words the message. Only
+// write(2) here: the caller may have had other threads, so nothing that locks or allocates.
+[[noreturn]] void childFail(int err_fd, char kind, const char* step, int err) {
+  char buf[320];
+  size_t n = 0;
+  buf[n++] = kind;
+  char digits[12];
+  size_t d = 0;
+  unsigned v = static_cast<unsigned>(err);
+  do {
+    digits[d++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && d < sizeof digits);
+  while (d > 0) buf[n++] = digits[--d];
+  buf[n++] = ' ';
+  for (const char* c = step; *c != '\0' && n < sizeof buf; ++c) buf[n++] = *c;
+  (void)!::write(err_fd, buf, n);
   ::_exit(127);
 }
 
@@ -98,22 +111,25 @@ struct ChildPlan {
   environ = const_cast<char**>(p.envp.data());
   ::execvp(p.argv[0], p.argv.data());
   int err = errno;
-  if (err == ENOENT) childFail(err_fd, 'N', p.argv[0], 0);
+  if (err == ENOENT) childFail(err_fd, 'N', p.argv[0], ENOENT);
   childFail(err_fd, 'E', p.argv[0], err);
 }
 
 }  // namespace
 
 Result<sys::UniqueFd> initPidfd(pid_t init_pid, uint64_t init_start) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, init_pid, 0));
-  if (fd < 0) return unavailable("the sandbox's init process is gone (run `km doctor`)");
-  sys::UniqueFd pidfd(fd);
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  auto pidfd = sys::pidfdOpen(init_pid);
+  if (!pidfd) {
+    if (pidfd.error().code() == ErrorCode::kNotFound) {
+      return unavailable("the sandbox's init process is gone (run `km doctor`)");
+    }
+    return std::move(pidfd).error();
+  }
   // Checked after opening: a recycled pid is caught by its start time.
   if (!sys::processAlive(init_pid, init_start)) {
     return unavailable("the sandbox's init process is gone (run `km doctor`)");
   }
-  return pidfd;
+  return std::move(*pidfd);
 }
 
 Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups, const ChildStdio& stdio) {
@@ -162,21 +178,22 @@ Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups, const
   auto message = sys::readAll(err_read.get(), "exec error pipe", 4096);
   if (message && !message->empty()) {
     (void)sys::waitPid(child);
-    std::string text = message->substr(1);
-    if ((*message)[0] == 'N') return notFound(text.substr(0, text.rfind(':')) + ": command not found in the sandbox");
-    return unavailable("starting the command in the sandbox: " + text);
+    // "<kind><errno> <step>", from childFail.
+    size_t space = message->find(' ');
+    int err = std::atoi(message->c_str() + 1);
+    std::string step = space == std::string::npos ? "" : message->substr(space + 1);
+    if ((*message)[0] == 'N') return notFound(step + ": command not found in the sandbox");
+    return unavailable("starting the command in the sandbox: " + step + ": " + std::strerror(err));
   }
   Spawned out;
   out.pid = child;
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
-  if (fd < 0) {
-    Error e = sys::errnoError("pidfd_open", "sandbox command", errno);
+  auto pidfd = sys::pidfdOpen(child);
+  if (!pidfd) {
     ::kill(child, SIGKILL);
     (void)sys::waitPid(child);
-    return e;
+    return std::move(pidfd).error().context("the sandbox command");
   }
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  out.pidfd.reset(fd);
+  out.pidfd = std::move(*pidfd);
   return out;
 }
 

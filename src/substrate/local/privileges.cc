@@ -5,7 +5,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 
@@ -32,24 +31,17 @@ Result<Confinement> prepareConfinement(const SandboxUser& user, bool root) {
   auto filter = seccompProgram();
   if (!filter) return std::move(filter).error();
   c.filter = *filter;
+  if (root) {
+    for (int cap : rootCapabilities()) c.keep_mask |= uint64_t{1} << cap;
+  }
   return c;
 }
-
-namespace {
-
-bool keeps(const Confinement& c, int cap) {
-  if (!c.root) return false;
-  const auto& keep = rootCapabilities();
-  return std::find(keep.begin(), keep.end(), cap) != keep.end();
-}
-
-}  // namespace
 
 ConfineFailure applyConfinement(const Confinement& c) {
   // The bounding set limits what any later execve can regain; dropping needs CAP_SETPCAP,
   // which we still have as real root here.
   for (int cap = 0; cap <= c.last_cap; ++cap) {
-    if (keeps(c, cap)) continue;
+    if ((c.keep_mask >> cap) & 1) continue;
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return {"prctl(PR_CAPBSET_DROP)", errno};
   }
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
@@ -59,9 +51,8 @@ ConfineFailure applyConfinement(const Confinement& c) {
     if (::setgroups(0, nullptr) != 0) return {"setgroups", errno};
     __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
     __user_cap_data_struct data[2] = {};
-    for (int cap : rootCapabilities()) {
-      data[cap / 32].effective |= 1U << (cap % 32);
-      data[cap / 32].permitted |= 1U << (cap % 32);
+    for (int i = 0; i < 2; ++i) {
+      data[i].effective = data[i].permitted = static_cast<uint32_t>(c.keep_mask >> (32 * i));
     }
     if (::syscall(SYS_capset, &header, data) != 0) return {"capset", errno};
   } else {

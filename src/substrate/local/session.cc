@@ -73,9 +73,8 @@ Result<std::optional<Pty>> openPty(const EnterSpec& spec) {
   // Programs that reopen their terminal by name (ssh, gpg, sudo's askpass) need to own it.
   uid_t uid = spec.root ? 0 : spec.user.uid;
   gid_t gid = spec.root ? 0 : spec.user.gid;
-  if (::fchown(slave, uid, gid) != 0 || ::fchmod(slave, 0620) != 0) {
-    return sys::errnoError("fchown", "pty", errno);
-  }
+  if (::fchown(slave, uid, gid) != 0) return sys::errnoError("fchown", "pty", errno);
+  if (::fchmod(slave, 0620) != 0) return sys::errnoError("fchmod", "pty", errno);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   return std::optional<Pty>(std::move(pty));
 }
@@ -110,7 +109,8 @@ class RawMode {
 
 // Blocks the signals the session handles and reads them from a signalfd; the old mask and
 // SIGPIPE disposition come back on destruction. SIGPIPE is ignored meanwhile so a closed
-// stdout shows as EPIPE, not as km's death.
+// stdout shows as EPIPE, not as km's death. Without a signalfd (fd() < 0) nothing is blocked:
+// the signals then act on km as usual.
 class SessionSignals {
  public:
   SessionSignals() {
@@ -119,6 +119,11 @@ class SessionSignals {
     for (int sig : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGWINCH, SIGCONT}) sigaddset(&set, sig);
     ::sigprocmask(SIG_BLOCK, &set, &old_mask_);
     fd_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd_.valid()) {
+      log::warn("km.substrate", sys::errnoError("signalfd", "km exec", errno).message() +
+                                    "; signals reach km itself, not the command");
+      ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+    }
     struct sigaction ign {};
     ign.sa_handler = SIG_IGN;
     ::sigaction(SIGPIPE, &ign, &old_pipe_);
@@ -138,35 +143,24 @@ class SessionSignals {
   struct sigaction old_pipe_ {};
 };
 
-// Writes all of `data` to `fd`, waiting when it is non-blocking and full. False when the
-// reader is gone (EPIPE, EIO) or another error occurs.
-bool writeOut(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n > 0) {
-      data.remove_prefix(static_cast<size_t>(n));
-    } else if (n < 0 && errno == EAGAIN) {
-      pollfd p{fd, POLLOUT, 0};
-      ::poll(&p, 1, -1);
-    } else if (!(n < 0 && errno == EINTR)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// One byte stream from the command to the caller.
+// One byte stream from the command to the caller. What was read and not yet written waits in
+// `pending`; while it does, `from` is not read (the command meets back-pressure, km never
+// blocks in a write).
 struct Output {
   int from = -1;       // our end of the command's pipe, or the pty master
   int to = -1;         // the caller's fd
   bool owned = false;  // `from` is the relay's to close (a pipe; not the master)
-  bool done = false;
-  bool reader_gone = false;  // writing to `to` failed: nobody reads it any more
+  bool done = false;   // nothing more comes from `from`
+  std::string pending;
   void finish() {
     done = true;
     if (owned && from >= 0) ::close(std::exchange(from, -1));
   }
 };
+
+// At most this much per write to the caller after POLLOUT: a pipe then has room for it
+// (PIPE_BUF), so the caller's fd (never made non-blocking: the shell shares it) cannot block.
+constexpr size_t kWriteChunk = 4096;
 
 struct Relay {
   explicit Relay(const SessionIo& caller) : io(caller) {}
@@ -176,6 +170,7 @@ struct Relay {
   std::vector<Output> outputs;
   int signal_fd = -1;
   Spawned child;
+  std::optional<int> status;  // the command's wait status once reaped
   RawMode* raw = nullptr;
   int pty_master = -1;      // for window size and the foreground group
   uint64_t written = 0;
@@ -184,8 +179,20 @@ struct Relay {
   std::optional<Clock::time_point> hup_at;       // the operator is gone: SIGHUP then…
   std::optional<Clock::time_point> kill_at;      // …and SIGKILL then
 
+  ~Relay() {
+    // An error return leaves the command running: end it, so nothing outlives km unreaped.
+    if (!status && child.pid > 0) {
+      signalCommand(SIGKILL);
+      (void)sys::waitPid(child.pid);
+    }
+  }
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
   // The command's process groups: its own (it leads a session) and the pty's foreground one.
+  // Never after it was reaped (its pid may be someone else's by then).
   void signalCommand(int sig) {
+    if (status) return;
     pid_t group = pty_master >= 0 ? ::tcgetpgrp(pty_master) : -1;
     if (group > 0 && group != child.pid) ::kill(-group, sig);
     ::kill(-child.pid, sig);
@@ -193,31 +200,36 @@ struct Relay {
   // The operator is gone (terminal closed, standard output unread): SIGHUP after `delay`
   // (a command meeting a closed pipe usually ends by itself first), SIGKILL if it is still
   // there kHangupGrace later.
-  bool hung_up = false;
   void hangUp(std::chrono::milliseconds delay) {
-    if (hung_up) return;
-    hung_up = true;
+    if (kill_at) return;
     hup_at = Clock::now() + delay;
     kill_at = *hup_at + kHangupGrace;
   }
 
-  void relayOut(Output& o, std::string_view data) {
+  // Queues what the command wrote, within the output limit (the rest is dropped, once noted).
+  void take(Output& o, std::string_view data) {
     if (limit_noted) return;  // past the limit: the rest is read (the command never blocks) and dropped
     if (written + data.size() > io.output_limit) {
       limit_noted = true;
-      std::string note = std::string(data.substr(0, io.output_limit - written)) +
-                         "\n[km: output beyond " + std::to_string(io.output_limit) + " bytes dropped]\n";
-      (void)writeOut(o.to, note);
+      o.pending.append(data.substr(0, io.output_limit - written));
+      o.pending += "\n[km: output beyond " + std::to_string(io.output_limit) + " bytes dropped]\n";
       return;
     }
     written += data.size();
-    if (!writeOut(o.to, data)) {
+    o.pending.append(data);
+  }
+
+  void flush(Output& o) {
+    size_t n = std::min(o.pending.size(), kWriteChunk);
+    ssize_t w = ::write(o.to, o.pending.data(), n);
+    if (w > 0) {
+      o.pending.erase(0, static_cast<size_t>(w));
+    } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
       // Our reader is gone (`km exec … | head`): stop reading, so the command meets a closed
-      // pipe as it would in a local pipeline.
-      o.reader_gone = true;
+      // pipe as it would in a local pipeline; and when it is its standard output (or its
+      // terminal), a command that ignores that must still not keep km waiting forever.
+      o.pending.clear();
       o.finish();
-      // Nobody reads its standard output (or its terminal) any more: a command that ignores
-      // the closed pipe must still not keep km waiting forever.
       if (&o == &outputs.front()) hangUp(std::chrono::milliseconds(500));
     }
   }
@@ -247,13 +259,28 @@ struct Relay {
     }
   }
 
+  static int msUntil(Clock::time_point t) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
+    return static_cast<int>(std::clamp<int64_t>(ms + 1, 0, 60'000));
+  }
+
   Result<int> run() {
-    std::string pending;  // read from the caller, not yet taken by the command
+    std::string in_pending;  // read from the caller, not yet taken by the command
     bool in_open = true;
-    std::optional<int> status;
     std::optional<Clock::time_point> drain_until;
     char buf[65536];
     for (;;) {
+      bool all_done = true;
+      for (auto& o : outputs) all_done = all_done && o.done && o.pending.empty();
+      if (status && (all_done || Clock::now() >= *drain_until)) return sys::exitCodeOf(*status);
+      if (hup_at && Clock::now() >= *hup_at) {
+        signalCommand(SIGHUP);
+        hup_at.reset();
+      }
+      if (kill_at && !status && Clock::now() >= *kill_at) {
+        signalCommand(SIGKILL);
+        kill_at = Clock::now() + kHangupGrace;  // again, for whatever slipped out of its groups
+      }
       std::vector<pollfd> fds;
       auto add = [&](int fd, short ev) {
         fds.push_back({fd, ev, 0});
@@ -263,31 +290,24 @@ struct Relay {
       size_t pid_i = !status ? add(child.pidfd.get(), POLLIN) : SIZE_MAX;
       size_t in_i = SIZE_MAX, in_to_i = SIZE_MAX;
       if (!status && in_open && in_to >= 0) {
-        if (pending.empty()) {
+        if (in_pending.empty()) {
           in_i = add(io.in, POLLIN);
         } else {
           in_to_i = add(in_to, POLLOUT);
         }
       }
-      std::vector<size_t> out_i;
-      for (auto& o : outputs) out_i.push_back(o.done ? SIZE_MAX : add(o.from, POLLIN));
-      bool all_done = true;
-      for (auto& o : outputs) all_done = all_done && o.done;
-      if (status && (all_done || Clock::now() >= *drain_until)) return sys::exitCodeOf(*status);
-      if (!status && hup_at && Clock::now() >= *hup_at) {
-        signalCommand(SIGHUP);
-        hup_at.reset();
-      }
-      if (!status && kill_at && Clock::now() >= *kill_at) {
-        signalCommand(SIGKILL);
-        kill_at = Clock::now() + kHangupGrace;  // again, for whatever slipped out of its groups
+      std::vector<size_t> out_i(outputs.size(), SIZE_MAX);
+      for (size_t i = 0; i < outputs.size(); ++i) {
+        Output& o = outputs[i];
+        if (!o.pending.empty()) {
+          out_i[i] = add(o.to, POLLOUT);
+        } else if (!o.done) {
+          out_i[i] = add(o.from, POLLIN);
+        }
       }
       int timeout = -1;
-      for (const auto& deadline : {drain_until, status ? std::nullopt : hup_at, status ? std::nullopt : kill_at}) {
-        if (!deadline) continue;
-        int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      *deadline - Clock::now()).count()) + 1;
-        timeout = timeout < 0 ? std::max(ms, 0) : std::min(timeout, std::max(ms, 0));
+      for (const auto& deadline : {drain_until, hup_at, status ? std::nullopt : kill_at}) {
+        if (deadline) timeout = timeout < 0 ? msUntil(*deadline) : std::min(timeout, msUntil(*deadline));
       }
       int n = ::poll(fds.data(), fds.size(), timeout);
       if (n < 0 && errno != EINTR) return sys::errnoError("poll", "session relay", errno);
@@ -302,7 +322,7 @@ struct Relay {
       if (in_i != SIZE_MAX && fds[in_i].revents) {
         ssize_t r = ::read(io.in, buf, sizeof buf);
         if (r > 0) {
-          pending.assign(buf, static_cast<size_t>(r));
+          in_pending.assign(buf, static_cast<size_t>(r));
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           in_open = false;
           if (close_in_at_eof) ::close(std::exchange(in_to, -1));
@@ -311,20 +331,24 @@ struct Relay {
         }
       }
       if (in_to_i != SIZE_MAX && fds[in_to_i].revents) {
-        ssize_t w = ::write(in_to, pending.data(), pending.size());
+        ssize_t w = ::write(in_to, in_pending.data(), in_pending.size());
         if (w > 0) {
-          pending.erase(0, static_cast<size_t>(w));
+          in_pending.erase(0, static_cast<size_t>(w));
         } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
           in_open = false;  // the command closed its stdin: nothing more to give it
-          pending.clear();
+          in_pending.clear();
         }
       }
       for (size_t i = 0; i < outputs.size(); ++i) {
         Output& o = outputs[i];
-        if (out_i[i] == SIZE_MAX || !fds[out_i[i]].revents || o.done) continue;
+        if (out_i[i] == SIZE_MAX || !fds[out_i[i]].revents) continue;
+        if (!o.pending.empty()) {
+          flush(o);
+          continue;
+        }
         ssize_t r = ::read(o.from, buf, sizeof buf);
         if (r > 0) {
-          relayOut(o, std::string_view(buf, static_cast<size_t>(r)));
+          take(o, std::string_view(buf, static_cast<size_t>(r)));
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           o.finish();  // EOF, or EIO: every holder of the pty's other end is gone
         }
@@ -342,25 +366,24 @@ bool useTerminal(const SessionIo& io) {
   return ::isatty(io.in) == 1 && ::isatty(io.out) == 1;
 }
 
-Result<int> runWithPty(const EnterSpec& spec, const Cgroups& cgroups, const SessionIo& io, Pty pty_in) {
-  Pty* pty = &pty_in;
+Result<int> runWithPty(const EnterSpec& spec, const Cgroups& cgroups, const SessionIo& io, Pty pty) {
   std::optional<SessionSignals> signals;
   if (io.forward_signals) signals.emplace();
   Relay relay(io);
-  relay.pty_master = pty->master.get();
+  relay.pty_master = pty.master.get();
   relay.copyWindowSize();
   ChildStdio stdio;
-  stdio.fd[0] = stdio.fd[1] = stdio.fd[2] = pty->slave.get();
+  stdio.fd[0] = stdio.fd[1] = stdio.fd[2] = pty.slave.get();
   stdio.controlling_terminal = true;
   auto child = spawnInside(spec, cgroups, stdio);
   if (!child) return std::move(child).error();
-  pty->slave.reset();  // the command's now; its last close ends the session's output
+  pty.slave.reset();  // the command's now; its last close ends the session's output
   std::optional<RawMode> raw;
   if (::isatty(io.in) == 1) raw.emplace(io.in);
   relay.raw = raw ? &*raw : nullptr;
-  relay.in_to = pty->master.get();
+  relay.in_to = pty.master.get();
   relay.close_in_at_eof = false;  // the master also carries the output
-  relay.outputs.push_back({pty->master.get(), io.out, false, false});
+  relay.outputs.push_back({pty.master.get(), io.out, false, false, {}});
   relay.signal_fd = signals ? signals->fd() : -1;
   relay.child = std::move(*child);
   return relay.run();
@@ -389,8 +412,8 @@ Result<int> runWithPipes(const EnterSpec& spec, const Cgroups& cgroups, const Se
   }
   Relay relay(io);
   relay.in_to = in->second.release();  // closed by the relay at end of input
-  relay.outputs.push_back({out->first.release(), io.out, true, false});
-  relay.outputs.push_back({err->first.release(), io.err, true, false});
+  relay.outputs.push_back({out->first.release(), io.out, true, false, {}});
+  relay.outputs.push_back({err->first.release(), io.err, true, false, {}});
   relay.signal_fd = signals ? signals->fd() : -1;
   relay.child = std::move(*child);
   auto code = relay.run();

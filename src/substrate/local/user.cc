@@ -72,6 +72,20 @@ std::string claimText(std::string_view km_home, std::string_view sandbox) {
   return fs::absolutePath(km_home) + "\t" + std::string(sandbox) + "\n";
 }
 
+// A claim's text in a file of its own in the registry (".claim-<random>"), for linking.
+Result<std::string> stageClaim(const std::string& text) {
+  uint64_t r = 0;
+  if (::getrandom(&r, sizeof r, 0) != sizeof r) r = static_cast<uint64_t>(::getpid());
+  std::string path = std::string(kIdRegistry) + "/.claim-" + std::to_string(r);
+  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) return sys::errnoError("open", path, errno);
+  if (auto s = sys::writeAll(fd.get(), text, path); !s) {
+    ::unlink(path.c_str());
+    return std::move(s).error();
+  }
+  return path;
+}
+
 Result<SandboxUser> readRecord(const Layout& layout) {
   auto text = fs::readFile(layout.user_file, 256);
   if (!text) return std::move(text).error();
@@ -99,15 +113,27 @@ Result<SandboxUser> claimSandboxUser(const Layout& layout, std::string_view km_h
   uint32_t start = 0;
   if (::getrandom(&start, sizeof start, 0) != sizeof start) start = static_cast<uint32_t>(::getpid());
   std::string claim = claimText(km_home, sandbox);
+  std::string staged_path;
+  struct Unlink {
+    std::string& path;
+    ~Unlink() {
+      if (!path.empty()) ::unlink(path.c_str());
+    }
+  } unlink_staged{staged_path};
   for (uint32_t i = 0; i < kSandboxIdCount; ++i) {
     uint32_t id = kFirstSandboxId + (start + i) % kSandboxIdCount;
     if (host.taken(id)) continue;
-    sys::UniqueFd fd(::open(claimPath(id).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd.valid()) {
-      if (errno == EEXIST) continue;  // another sandbox's
-      return sys::errnoError("open", claimPath(id), errno);
+    // The claim appears whole or not at all: written to a file of our own, then linked to
+    // its name (link fails if the id is taken), so no crash leaves an empty claim behind.
+    if (staged_path.empty()) {
+      auto made = stageClaim(claim);
+      if (!made) return std::move(made).error();
+      staged_path = std::move(*made);
     }
-    KM_TRY(sys::writeAll(fd.get(), claim, claimPath(id)));
+    if (::link(staged_path.c_str(), claimPath(id).c_str()) != 0) {
+      if (errno == EEXIST) continue;  // another sandbox's
+      return sys::errnoError("link", claimPath(id), errno);
+    }
     SandboxUser u;
     u.uid = id;
     u.gid = id;
