@@ -2,8 +2,10 @@
 // that catches CLI11's exceptions.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -11,6 +13,8 @@
 #include "cli/output.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/strings.h"
+#include "doc/json_io.h"
 
 namespace km::cli {
 
@@ -47,8 +51,17 @@ const config::Config* Context::config() {
   return &*config_;
 }
 
-std::vector<std::string> Context::searchPaths() {
-  std::vector<std::string> out = globals_.profile_paths;
+std::optional<std::vector<std::string>> Context::searchPaths() {
+  std::vector<std::string> out;
+  for (const auto& p : globals_.profile_paths) {
+    std::string dir = fs::expandHome(p);
+    if (!fs::isDirectory(dir)) {
+      printErr("ERROR: --profile-path " + p + (fs::exists(dir) ? ": not a directory" : ": no such directory") +
+               "; give a directory that holds profiles");
+      return std::nullopt;
+    }
+    out.push_back(dir);
+  }
   if (const config::Config* c = config(); c && c->profile_search_paths) {
     for (const auto& p : *c->profile_search_paths) out.push_back(fs::expandHome(p));
   }
@@ -73,7 +86,130 @@ std::string_view commandWord(int argc, char** argv) {
   return {};
 }
 
+bool wantsJson(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--json") return true;
+  }
+  return false;
+}
+
+// Commands of upstream's km that this one does not have yet, and what they do there.
+struct Missing {
+  std::string_view name, what;
+};
+constexpr Missing kNotYet[] = {
+    {"agent", "runs Claude or Codex in a sandbox"},
+    {"at", "schedules operations for later"},
+    {"schedule", "schedules operations for later (alias of at)"},
+    {"budget", "tops up a sandbox's AI or compute budget"},
+    {"configure", "sets up the platform and its GitHub App"},
+    {"github", "creates and checks the GitHub App"},
+    {"bootstrap", "deploys upstream's AWS foundation"},
+    {"unbootstrap", "removes upstream's AWS foundation"},
+    {"init", "provisions upstream's shared AWS network"},
+    {"uninit", "removes upstream's shared AWS network"},
+    {"info", "shows the AWS platform's accounts and spend"},
+    {"roll", "rotates platform and sandbox credentials"},
+    {"rsync", "saves and restores sandbox home directories"},
+    {"otel", "shows AI spend and telemetry"},
+    {"env", "prints the platform's environment"},
+    {"email", "sends and reads mail between sandboxes"},
+    {"slack", "wires sandboxes to Slack"},
+    {"ami", "bakes and manages machine images"},
+    {"vscode", "runs VS Code in a sandbox"},
+    {"desktop", "runs a remote desktop in a sandbox"},
+    {"model", "runs a model server in a sandbox"},
+    {"capacity", "checks EC2 capacity"},
+    {"cluster", "manages ECS clusters"},
+    {"h1", "wires HackerOne"},
+    {"check", "runs scheduled checks"},
+    {"freeze", "freezes a sandbox's credentials"},
+};
+
+// Optimal string alignment distance (an adjacent swap counts one), for "did you mean".
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The message for a first word that is no command, or nullopt when it is one.
+std::optional<std::string> unknownCommand(std::string_view word) {
+  std::vector<std::string_view> known = {"help", "ls", "kill"};
+  for (const Command& c : kCommands) known.push_back(c.name);
+  for (std::string_view k : known) {
+    if (k == word) return std::nullopt;
+  }
+  std::string shown = escapeForTerminal(word, /*keep_newlines=*/false);
+  for (const Missing& m : kNotYet) {
+    if (m.name == word) {
+      return "\"" + shown + "\" is a command of upstream's km that this km does not have yet (there it " +
+             std::string(m.what) + "); run 'km help' for the commands this km has";
+    }
+  }
+  std::string_view best;
+  size_t best_distance = 3;  // suggest only close matches
+  for (std::string_view k : known) {
+    if (k == "supervise") continue;
+    size_t dist = editDistance(word, k);
+    bool prefix = word.size() >= 2 && k.substr(0, word.size()) == word;
+    if (prefix) dist = std::min<size_t>(dist, 1);
+    if (dist < best_distance) {
+      best_distance = dist;
+      best = k;
+    }
+  }
+  std::string msg = "no command \"" + shown + "\"";
+  if (!best.empty()) return msg + "; did you mean \"" + std::string(best) + "\"?";
+  return msg + "; run 'km help' for the list";
+}
+
+// `km exec SB ls -la`: "-la" was taken for km's own option. Rebuilds the line with `--`
+// after the sandbox so the user can copy it.
+std::string execHint(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  size_t at = 0;
+  while (at < words.size() && words[at] != "exec") ++at;
+  size_t i = at + 1;
+  for (; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "--") return "";  // already there: the error is something else
+    if (w == "-e" || w == "--env" || w == "-w" || w == "--workdir") {
+      ++i;
+      continue;
+    }
+    if (!w.empty() && w[0] == '-') continue;
+    break;  // the sandbox
+  }
+  if (i + 1 >= words.size()) return "";
+  std::string line = "km";
+  for (size_t k = 0; k < words.size(); ++k) {
+    line += " " + words[k];
+    if (k == i) line += " --";
+  }
+  return "hint: options after the sandbox go to km unless a -- comes first: " +
+         escapeForTerminal(line, /*keep_newlines=*/false);
+}
+
 int runParsed(int argc, char** argv) {
+  if (wantsJson(argc, argv)) setJsonOutput(true);
+  std::string_view word = commandWord(argc, argv);
+  if (auto unknown = unknownCommand(word); unknown && !word.empty()) {
+    printErr("ERROR: " + *unknown);
+    return kExitUsage;
+  }
   Globals globals;
   globals.home = defaultHome();
   if (const char* c = std::getenv("KM_CONFIG"); c && *c) globals.config_path = c;
@@ -88,14 +224,17 @@ int runParsed(int argc, char** argv) {
   app.add_option("--config", globals.config_path,
                  "Operator config file (env KM_CONFIG, default $KM_HOME/config.yaml)");
   app.add_flag("-v,--verbose", globals.verbose, "More log output (repeat for debug)");
+  // One directory per --profile-path: a vector option would otherwise swallow the words
+  // after it (`km validate --profile-path DIR x.yaml`).
   app.add_option("--profile-path", globals.profile_paths,
                  "Extra directory searched for profiles and extends parents (repeatable)")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->allow_extra_args(false);
   app.footer("Run 'km help COMMAND' or 'km COMMAND --help' for a command's options.");
 
   // Declaring every command's options costs about a millisecond; a command named on the line
   // gets only its own. Help, completion, aliases and mistakes see the whole table.
-  std::string_view named = commandWord(argc, argv);
+  std::string_view named = word;
   bool only_named = false;
   for (const Command& c : kCommands) only_named |= c.name == named && named != "completion";
   std::vector<Handler> handlers;
@@ -119,6 +258,12 @@ int runParsed(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
+    if (globals.json || wantsJson(argc, argv)) {
+      doc::Node v = doc::Node::map();
+      v.set("version", doc::Node::string(KM_VERSION));
+      printOut(doc::toJson(v));
+      return kExitOk;
+    }
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string where;
@@ -128,8 +273,9 @@ int runParsed(int argc, char** argv) {
       if (next) where += " " + next->get_name();
       s = next;
     }
-    printErr("ERROR: " + std::string(e.what()));
-    printErr("Run 'km" + where + " --help' for usage.");
+    std::string hint = where == " exec" ? execHint(argc, argv) : "";
+    printErr("ERROR: " + std::string(e.what()) + (hint.empty() ? "" : "\n" + hint) + "\nRun 'km" + where +
+             " --help' for usage.");
     return kExitUsage;
   }
   log::setVerbosity(globals.verbose);
@@ -165,7 +311,9 @@ int runParsed(int argc, char** argv) {
 }  // namespace
 
 int run(int argc, char** argv) {
-  return guarded([&] { return runParsed(argc, argv); });
+  int code = guarded([&] { return runParsed(argc, argv); });
+  finishOutput(code);
+  return code;
 }
 
 }  // namespace km::cli

@@ -26,8 +26,9 @@ class Context {
   // The operator config, loaded once. On a problem prints it (located) and returns nullptr;
   // the command should then exit kExitFailed.
   const config::Config* config();
-  // --profile-path dirs, then the config's profileSearchPaths (or their defaults).
-  std::vector<std::string> searchPaths();
+  // --profile-path dirs, then the config's profileSearchPaths (or their defaults). A
+  // --profile-path that is not a directory is the user's mistake: printed, nullopt (exit 2).
+  std::optional<std::vector<std::string>> searchPaths();
 
  private:
   Globals& globals_;

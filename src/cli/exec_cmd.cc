@@ -49,7 +49,7 @@ int runExec(const ExecArgs& a, Context& ctx, bool shell) {
   in.root = a.root;
   in.env = a.env;
   in.workdir = a.workdir;
-  in.argv = shell ? std::vector<std::string>{"/bin/bash", "-l"} : a.command;
+  in.argv = shell ? std::vector<std::string>{} : a.command;  // shell: the profile's, as a login shell
   if (a.tty && a.no_tty) {
     printErr("ERROR: --tty and --no-tty contradict each other; give one");
     return kExitUsage;
@@ -81,7 +81,8 @@ Handler installExec(CLI::App& sub, Context& ctx) {
   sub.add_flag("-t,--tty", a->tty, "Give the command a terminal even when stdin or stdout is not one");
   sub.add_flag("-T,--no-tty", a->no_tty, "Never give the command a terminal (plain pipes)");
   sub.footer("km relays stdin, stdout and stderr; the command's exit code is km's (128+N when killed\n"
-             "by signal N). When stdin and stdout are terminals the command gets a new terminal of the\n"
+             "by signal N; 127 when the command is not found in the sandbox, 126 when it cannot be executed).\n"
+             "When stdin and stdout are terminals the command gets a new terminal of the\n"
              "sandbox's own (a pty; yours is in raw mode meanwhile, window size and signals follow),\n"
              "else pipes: nothing inside ever holds your terminal. Like ssh, km reads stdin while the\n"
              "command runs (use </dev/null in loops). The command runs as the unprivileged sandbox\n"
@@ -93,8 +94,8 @@ Handler installShell(CLI::App& sub, Context& ctx) {
   auto a = std::make_shared<ExecArgs>();
   sub.add_option("sandbox", a->ref, "Sandbox id, alias, or number")->required();
   sub.add_flag("--root", a->root, "Root shell (reduced capabilities)");
-  sub.footer("An interactive login shell in the sandbox on a terminal of its own (a pty relayed by\n"
-             "km, as `km exec` does; same confinement).");
+  sub.footer("An interactive login shell (the profile's spec.execution.shell, default /bin/bash) in the\n"
+             "sandbox on a terminal of its own (a pty relayed by km, as `km exec` does; same confinement).");
   return [a, &ctx] { return runExec(*a, ctx, true); };
 }
 

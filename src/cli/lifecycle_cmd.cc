@@ -16,6 +16,23 @@ namespace {
 
 using Action = Status (*)(const fleet::Env&, store::FleetStore&, const std::string&);
 
+// After an action: "ID: done", or with --json the sandbox's status object as it now is.
+void printSandbox(Context& ctx, store::FleetStore& store, const std::string& id, std::string_view done) {
+  if (!ctx.globals().json) {
+    printOut(id + ": " + std::string(done));
+    return;
+  }
+  auto now = store.get(id);
+  if (now && now->has_value()) {
+    printOut(doc::toJson(statusJson(store, **now)));
+  } else {  // gone meanwhile (an automatic destroy): still one object
+    doc::Node o = doc::Node::map();
+    o.set("id", doc::Node::string(id));
+    o.set("status", doc::Node::string("destroyed"));
+    printOut(doc::toJson(o));
+  }
+}
+
 // The common shape: resolve SB, run one fleet call, say what happened.
 int simple(Context& ctx, const std::string& ref, Action action, std::string_view done) {
   auto store = openFleet(ctx);
@@ -23,7 +40,7 @@ int simple(Context& ctx, const std::string& ref, Action action, std::string_view
   auto r = resolveOrPrint(*store, ref);
   if (!r) return kExitFailed;
   if (Status s = action(fleetEnv(ctx), *store, r->id); !s) return printFailure(s.error());
-  printOut(r->id + ": " + std::string(done));
+  printSandbox(ctx, *store, r->id, done);
   return kExitOk;
 }
 
@@ -82,9 +99,10 @@ Handler installExtend(CLI::App& sub, Context& ctx) {
   sub.add_option("duration", *dur, "How much longer, e.g. 30m, 2h, 1d")->required();
   sub.footer("Moves the TTL deadline later by DURATION (from the current deadline).");
   return [ref, dur, &ctx] {
-    auto secs = parseDuration(*dur);
+    auto secs = parseFlagDuration(*dur);
     if (!secs || secs->count() <= 0) {
-      printErr("ERROR: duration: expected a number with one unit (s, m, h, d), like 2h; got '" + *dur + "'");
+      printErr("ERROR: duration: " + (secs ? "\"" + *dur + "\" adds nothing; give a positive duration like 2h"
+                                          : secs.error().message()));
       return kExitUsage;
     }
     auto store = openFleet(ctx);
@@ -93,7 +111,7 @@ Handler installExtend(CLI::App& sub, Context& ctx) {
     if (!r) return kExitFailed;
     auto rec = fleet::extend(*store, r->id, secs->count());
     if (!rec) return printFailure(rec.error());
-    printOut(r->id + ": TTL now expires in " + shortDuration(rec->ttl_deadline_ms - store::nowMs()));
+    printSandbox(ctx, *store, r->id, "TTL now expires in " + shortDuration(rec->ttl_deadline_ms - store::nowMs()));
     return kExitOk;
   };
 }
@@ -124,9 +142,13 @@ Handler installClone(CLI::App& sub, Context& ctx) {
     auto made = fleet::clone(*env, *store, a->ref, a->alias, a->count, !a->no_copy);
     if (made) warnUnenforcedDisks(ctx);
     if (!made) return printFailure(made.error());
-    for (const auto& r : *made) {
-      printOut(ctx.globals().json ? doc::toJson(statusJson(*store, r), -1) : r.id);
+    if (ctx.globals().json) {
+      doc::Node arr = doc::Node::seq();
+      for (const auto& r : *made) arr.push(statusJson(*store, r));
+      printOut(doc::toJson(arr));
+      return kExitOk;
     }
+    for (const auto& r : *made) printOut(r.id);
     return kExitOk;
   };
 }
@@ -145,11 +167,11 @@ Handler installDestroy(CLI::App& sub, Context& ctx) {
     auto r = resolveOrPrint(*store, *ref);
     if (!r) return kExitFailed;
     if (!*yes && ::isatty(0) && !confirm("Destroy " + r->id + " and all its files?")) {
-      printErr("not destroyed");
+      printErr("ERROR: " + r->id + " not destroyed (answer y, or pass --yes)");
       return kExitFailed;
     }
     if (Status s = fleet::destroy(fleetEnv(ctx), *store, r->id); !s) return printFailure(s.error());
-    printOut(r->id + ": destroyed");
+    printSandbox(ctx, *store, r->id, "destroyed");
     return kExitOk;
   };
 }

@@ -4,9 +4,15 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "core/result.h"
 #include "doc/diagnostic.h"
 #include "doc/node.h"
+
+namespace km::profile {
+struct Loaded;
+}
 
 namespace km::cli {
 
@@ -18,7 +24,22 @@ void printDiagnostics(const doc::Diagnostics& diags, std::string_view fallback_f
 doc::Node diagnosticsToJson(const doc::Diagnostics& diags, bool errors,
                             std::string_view fallback_file);
 
+// `km validate --json`'s report for one argument: {file, valid, skipped, errors, warnings}.
+// Also the "validation" field of a failed create's error object.
+doc::Node validationReport(std::string_view file, const Result<profile::Loaded>& loaded);
+
 void printOut(std::string_view text);  // stdout, newline added when missing
 void printErr(std::string_view text);  // stderr, newline added when missing
+
+// JSON mode (--json anywhere on the line). Then a command that fails without having printed
+// its answer prints one object on stdout instead of its "ERROR: ..." lines:
+//   {"error": "<the messages, one per line>", "exitCode": N, ...attached fields}
+// Other stderr lines (warnings, notes) stay text on stderr. Documented in docs/cli.md.
+void setJsonOutput(bool on);
+bool jsonOutput();
+// Adds a field to the error object, e.g. "validation" with the profile's report.
+void attachToError(std::string key, doc::Node value);
+// Called once when the command is done: prints the error object if one is due.
+void finishOutput(int exit_code);
 
 }  // namespace km::cli

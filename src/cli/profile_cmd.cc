@@ -31,7 +31,9 @@ std::string pad(std::string s, size_t w) {
 
 int runList(Context& ctx) {
   profile::LoadOptions options;
-  options.search_paths = ctx.searchPaths();
+  auto paths = ctx.searchPaths();
+  if (!paths) return kExitUsage;
+  options.search_paths = *paths;
   std::vector<profile::CatalogEntry> rows = profile::listProfiles(options);
   if (ctx.globals().json) {
     doc::Node list = doc::Node::seq();
@@ -64,7 +66,9 @@ int runList(Context& ctx) {
 
 int runShow(const ProfileArgs& a, Context& ctx) {
   profile::LoadOptions options;
-  options.search_paths = ctx.searchPaths();
+  auto paths = ctx.searchPaths();
+  if (!paths) return kExitUsage;
+  options.search_paths = *paths;
   options.resolve = a.resolved;
   auto l = profile::load(a.target, options);
   if (!l) {
@@ -72,7 +76,23 @@ int runShow(const ProfileArgs& a, Context& ctx) {
     return kExitFailed;
   }
   printDiagnostics(l->diagnostics, a.target);
-  if (!l->ok()) return kExitFailed;
+  bool json = ctx.globals().json || a.format == "json";
+  if (!l->ok()) {
+    // The merge is what people need to see when it does not validate: print it as merged
+    // (no defaults filled in), the problems are on stderr.
+    bool have_document = l->document.isMap();
+    if (a.resolved && have_document && !jsonOutput()) {
+      printOut(json ? doc::toJson(l->document) : doc::emitYaml(l->document));
+      printErr("ERROR: " + a.target + ": the merged profile above is not valid (" +
+               std::to_string(l->diagnostics.errorCount()) + " problem" +
+               (l->diagnostics.errorCount() == 1 ? "" : "s") + ")");
+    } else {
+      if (a.resolved && have_document) attachToError("document", l->document);
+      attachToError("validation", validationReport(a.target, l));
+      printErr("ERROR: " + a.target + " is not a valid profile");
+    }
+    return kExitFailed;
+  }
   doc::Node out = l->document;
   if (a.resolved) {
     if (l->abstract) {
@@ -81,9 +101,18 @@ int runShow(const ProfileArgs& a, Context& ctx) {
     }
     out = profile::toNode(profile::withDefaults(l->profile));
   }
-  bool json = ctx.globals().json || a.format == "json";
   printOut(json ? doc::toJson(out) : doc::emitYaml(out));
   return kExitOk;
+}
+
+// --json with -w or -o: what was written, as an object.
+void printWritten(const std::string& file, const std::string& output, bool migrated) {
+  if (!jsonOutput()) return;
+  doc::Node o = doc::Node::map();
+  o.set("file", doc::Node::string(file));
+  o.set("output", doc::Node::string(output));
+  o.set("migrated", doc::Node::boolean(migrated));
+  printOut(doc::toJson(o));
 }
 
 int runMigrate(const ProfileArgs& a) {
@@ -100,7 +129,10 @@ int runMigrate(const ProfileArgs& a) {
   if (l.diagnostics.warningCount() == 0) {
     // Nothing moved: never rewrite the file (that would only drop its comments).
     printErr(a.target + ": already v1alpha2; nothing to migrate");
-    if (a.write) return kExitOk;
+    if (a.write) {
+      printWritten(a.target, a.target, false);
+      return kExitOk;
+    }
     if (!a.out_file.empty()) {
       // Scripts read -o's file next: give them the profile, byte for byte (comments kept).
       if (auto st = fs::writeFileAtomic(a.out_file, *text); !st) {
@@ -108,13 +140,14 @@ int runMigrate(const ProfileArgs& a) {
         return kExitFailed;
       }
       printErr(a.target + ": copied unchanged to " + a.out_file);
+      printWritten(a.target, a.out_file, false);
       return kExitOk;
     }
   }
   std::string yaml = doc::emitYaml(l.document);
   std::string dest = a.write ? a.target : a.out_file;
   if (dest.empty()) {
-    printOut(yaml);
+    printOut(jsonOutput() ? doc::toJson(l.document) : yaml);
     return kExitOk;
   }
   if (auto st = fs::writeFileAtomic(dest, yaml); !st) {
@@ -122,6 +155,7 @@ int runMigrate(const ProfileArgs& a) {
     return kExitFailed;
   }
   printErr(a.target + ": wrote the v1alpha2 profile to " + dest);
+  printWritten(a.target, dest, true);
   return kExitOk;
 }
 
@@ -143,8 +177,10 @@ Handler installProfile(CLI::App& sub, Context& ctx) {
       ->check(CLI::IsMember({"yaml", "json"}));
   show->footer(
       "Without --resolved prints the file as written (v1alpha1 migrated in memory) without "
-      "validating it. With --resolved: extends merged, validated (exit 1 with located errors if "
-      "invalid) and upstream's defaults filled in.");
+      "validating it. With --resolved: extends merged, validated and upstream's defaults filled "
+      "in; a merge that does not validate is still printed (as merged, without defaults), its "
+      "located errors on stderr, exit 1 (with --json: the error object carries the merged "
+      "\"document\" and the \"validation\" report).");
   CLI::App* migrate = sub.add_subcommand("migrate", "Rewrite a v1alpha1 profile as v1alpha2");
   migrate->add_option("file", args->target, "Profile file")->required()->type_name("FILE");
   migrate->add_flag("-w,--write", args->write, "Replace FILE instead of printing");

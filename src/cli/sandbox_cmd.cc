@@ -1,10 +1,14 @@
 // km create, km list|ls, km status — making sandboxes and looking at them.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/fleet_support.h"
 #include "cli/output.h"
+#include "core/fs.h"
+#include "core/strings.h"
 #include "core/sys.h"
 #include "doc/json_io.h"
 #include "doc/yaml_io.h"
@@ -20,7 +24,61 @@ struct CreateArgs {
   bool dry_run = false;
 };
 
+// /etc/os-release's field (ID, VERSION_ID, PRETTY_NAME), unquoted; "" when absent.
+std::string osRelease(const std::string& text, std::string_view key) {
+  for (const std::string& line_text : split(text, '\n')) {
+    std::string_view line = line_text;
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != '=') continue;
+    std::string_view v = line.substr(key.size() + 1);
+    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
+      v = v.substr(1, v.size() - 2);
+    }
+    return std::string(v);
+  }
+  return "";
+}
+
+// Why a profile written for another OS fails here, in one line; "" when nothing suggests it.
+// A local sandbox runs on the host's own OS, while upstream's profiles name theirs with
+// runtime.ami (Amazon Linux 2023 when unset) and install with its package manager.
+std::string osMismatchHint(const std::string& name, const profile::Profile& prof) {
+  auto release = fs::readFile("/etc/os-release", 64 << 10);
+  std::string text = release ? *release : "";
+  std::string host_id = osRelease(text, "ID"), host_version = osRelease(text, "VERSION_ID");
+  std::string host = osRelease(text, "PRETTY_NAME");
+  if (host.empty()) host = host_id.empty() ? "this host's OS" : host_id;
+  std::vector<std::string> missing;
+  for (const auto& cmd : prof.spec.execution.init_commands) {
+    for (std::string_view tool : {"dnf", "yum", "apt-get", "apt", "apk", "zypper"}) {
+      size_t at = cmd.find(tool);
+      bool word = at != std::string::npos && (at == 0 || std::string(" ;&|(").find(cmd[at - 1]) != std::string::npos) &&
+                  (at + tool.size() == cmd.size() || cmd[at + tool.size()] == ' ');
+      if (!word || std::find(missing.begin(), missing.end(), tool) != missing.end()) continue;
+      if (!fs::exists("/usr/bin/" + std::string(tool)) && !fs::exists("/bin/" + std::string(tool))) {
+        missing.emplace_back(tool);
+      }
+    }
+  }
+  const std::optional<std::string>& ami = prof.spec.runtime.ami;
+  std::string os = ami && !ami->empty() ? *ami : "amazon-linux-2023";
+  std::string os_id = os.rfind("amazon-linux", 0) == 0 ? "amzn" : os.rfind("ubuntu-", 0) == 0 ? "ubuntu" : "";
+  std::string os_version = os_id == "ubuntu" ? os.substr(7) : os_id == "amzn" ? os.substr(13) : "";
+  bool differs = !os_id.empty() && (os_id != host_id || os_version != host_version);
+  if (missing.empty() && !(ami && differs)) return "";
+  std::string tools;
+  for (const auto& t : missing) tools += (tools.empty() ? "" : ", ") + t;
+  std::string from = ami && !ami->empty() ? "runtime.ami " + os : os + " (upstream's default; runtime.ami unset)";
+  return "hint: " + name + " is written for " + from + " but a local sandbox runs this host's OS (" + host +
+         ")" + (tools.empty() ? "" : ", which has no " + tools) +
+         ", so its initCommands fail here; OS images are not in km yet (docs/sandbox.md)";
+}
+
 int runCreate(const CreateArgs& a, Context& ctx) {
+  if (a.output && !a.dry_run) {
+    printErr("ERROR: -o/--output formats the --dry-run plan; add --dry-run, or use --json for the new "
+             "sandbox's status object");
+    return kExitUsage;
+  }
   // Fork the supervisor now, while this process is small; it waits for the plan.
   std::optional<supervisor::Prepared> prepared;
   if (!a.dry_run) {
@@ -29,10 +87,16 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   const config::Config* cfg = ctx.config();
   if (!cfg) return kExitFailed;
   profile::LoadOptions lo;
-  lo.search_paths = ctx.searchPaths();
+  auto paths = ctx.searchPaths();
+  if (!paths) return kExitUsage;
+  lo.search_paths = *paths;
   auto loaded = profile::load(a.profile, lo);
-  if (!loaded) return printFailure(loaded.error());
+  if (!loaded) {
+    attachToError("validation", validationReport(a.profile, loaded));
+    return printFailure(loaded.error());
+  }
   if (!loaded->ok() || loaded->abstract) {
+    attachToError("validation", validationReport(a.profile, loaded));
     printDiagnostics(loaded->diagnostics, a.profile);
     if (loaded->abstract) printErr("ERROR: " + a.profile + " is an abstract fragment (metadata.abstract); create from a profile that extends it");
     printErr("ERROR: " + a.profile + " is not a valid profile; nothing was created");
@@ -89,9 +153,15 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   auto env = creatingEnv(ctx);
   if (!env) return kExitFailed;
   auto rec = fleet::create(*env, *store, in);
-  if (!rec) return printFailure(rec.error());
+  if (!rec) {
+    int code = printFailure(rec.error());
+    if (std::string hint = osMismatchHint(a.profile, prof); !hint.empty() && !prof.spec.execution.init_commands.empty()) {
+      printErr(hint);
+    }
+    return code;
+  }
   warnUnenforcedDisks(ctx);
-  printOut(ctx.globals().json ? doc::toJson(statusJson(*store, *rec), -1) : rec->id);
+  printOut(ctx.globals().json ? doc::toJson(statusJson(*store, *rec)) : rec->id);
   return kExitOk;
 }
 
@@ -209,8 +279,8 @@ Handler installCreate(CLI::App& sub, Context& ctx) {
   sub.add_option("profile", a->profile, "Profile file or built-in name")->required();
   sub.add_option("--alias", a->alias, "A short name for the sandbox (a-z, 0-9, -)");
   sub.add_option("--substrate", a->substrate, "local (default here), docker, ec2, ecs");
-  sub.add_option("--ttl", a->ttl, "Override spec.lifecycle.ttl (0 = never), e.g. 4h");
-  sub.add_option("--idle", a->idle, "Override spec.lifecycle.idleTimeout, e.g. 30m");
+  sub.add_option("--ttl", a->ttl, "Override spec.lifecycle.ttl (0 = never), e.g. 4h or 1h30m");
+  sub.add_option("--idle", a->idle, "Override spec.lifecycle.idleTimeout, e.g. 30m or 1h30m");
   sub.add_flag("--dry-run", a->dry_run, "Print the compiled SandboxPlan; create nothing");
   sub.add_option("-o,--output", a->output, "Dry-run format: yaml (default) or json")
       ->check(CLI::IsMember({"yaml", "json"}));
@@ -218,7 +288,11 @@ Handler installCreate(CLI::App& sub, Context& ctx) {
       "Resolves and validates the profile, compiles it into a plan and starts a sandbox on the\n"
       "local substrate: its own mount, pid, net, uts, ipc and cgroup namespaces, a copy-on-write\n"
       "overlay of the host root, cpu/memory/pids limits, an unprivileged user. Needs root.\n"
-      "Prints the new sandbox id (--json: its status object). See docs/sandbox.md.");
+      "A spec.execution.shell the sandbox lacks after initCommands fails the create. A profile\n"
+      "written for another OS (runtime.ami; upstream's default is Amazon Linux 2023) whose init\n"
+      "commands fail gets one line saying so: the sandbox runs this host's OS.\n"
+      "Prints the new sandbox id (--json: its status object). --ttl/--idle take 90s, 30m, 1h30m,\n"
+      "1.5h, 2d. See docs/sandbox.md.");
   return [a, &ctx] { return runCreate(*a, ctx); };
 }
 

@@ -1,6 +1,6 @@
 // km validate FILE|NAME... — upstream's output: "<file>: valid", "<file>: valid (with
 // warnings)", a SKIP line for abstract fragments, "ERROR: file:line:col: path: message" on
-// stderr; exit 1 if any file is invalid. --json: one object per file, one per line.
+// stderr; exit 1 if any file is invalid. --json: an array of reports, one per argument.
 #include <CLI/CLI.hpp>
 
 #include <memory>
@@ -13,6 +13,27 @@
 #include "profile/profile.h"
 
 namespace km::cli {
+
+doc::Node validationReport(std::string_view file, const Result<profile::Loaded>& loaded) {
+  doc::Node report = doc::Node::map();
+  report.set("file", doc::Node::string(std::string(file)));
+  if (!loaded) {
+    doc::Diagnostics d;
+    d.add({doc::Diagnostic::Severity::kError, std::string(file), 0, 0, "", loaded.error().message()});
+    report.set("valid", doc::Node::boolean(false));
+    report.set("skipped", doc::Node::boolean(false));
+    report.set("errors", diagnosticsToJson(d, true, file));
+    report.set("warnings", doc::Node::seq());
+    return report;
+  }
+  bool skipped = loaded->abstract && loaded->ok();
+  report.set("valid", doc::Node::boolean(loaded->ok() && !skipped));
+  report.set("skipped", doc::Node::boolean(skipped));
+  report.set("errors", diagnosticsToJson(loaded->diagnostics, true, file));
+  report.set("warnings", diagnosticsToJson(loaded->diagnostics, false, file));
+  return report;
+}
+
 namespace {
 
 struct ValidateArgs {
@@ -21,39 +42,25 @@ struct ValidateArgs {
 
 int runValidate(const ValidateArgs& args, Context& ctx) {
   profile::LoadOptions options;
-  options.search_paths = ctx.searchPaths();
+  auto paths = ctx.searchPaths();
+  if (!paths) return kExitUsage;
+  options.search_paths = *paths;
   bool all_valid = true;
+  bool json = ctx.globals().json;
+  doc::Node reports = doc::Node::seq();
   for (const auto& file : args.files) {
-    doc::Node report = doc::Node::map();
-    report.set("file", doc::Node::string(file));
     auto loaded = profile::load(file, options);
+    if (json) reports.push(validationReport(file, loaded));
     if (!loaded) {
       all_valid = false;
-      doc::Diagnostics d;
-      d.add({doc::Diagnostic::Severity::kError, file, 0, 0, "", loaded.error().message()});
-      if (ctx.globals().json) {
-        report.set("valid", doc::Node::boolean(false));
-        report.set("skipped", doc::Node::boolean(false));
-        report.set("errors", diagnosticsToJson(d, true, file));
-        report.set("warnings", doc::Node::seq());
-        printOut(doc::toJson(report, -1));
-      } else {
-        printDiagnostics(d, file);
-      }
+      if (!json) printErr("ERROR: " + file + ": " + loaded.error().message());
       continue;
     }
     const profile::Loaded& l = *loaded;
     bool skipped = l.abstract && l.ok();
     bool valid = l.ok() && !skipped;
     if (!l.ok()) all_valid = false;
-    if (ctx.globals().json) {
-      report.set("valid", doc::Node::boolean(valid));
-      report.set("skipped", doc::Node::boolean(skipped));
-      report.set("errors", diagnosticsToJson(l.diagnostics, true, file));
-      report.set("warnings", diagnosticsToJson(l.diagnostics, false, file));
-      printOut(doc::toJson(report, -1));
-      continue;
-    }
+    if (json) continue;
     printDiagnostics(l.diagnostics, file);
     if (skipped) {
       printOut("SKIP: " + file + ": abstract fragment (metadata.abstract: true), checked through the profiles that extend it");
@@ -61,6 +68,7 @@ int runValidate(const ValidateArgs& args, Context& ctx) {
       printOut(file + (l.diagnostics.warningCount() ? ": valid (with warnings)" : ": valid"));
     }
   }
+  if (json) printOut(doc::toJson(reports));
   return all_valid ? kExitOk : kExitFailed;
 }
 
@@ -76,7 +84,11 @@ Handler installValidate(CLI::App& sub, Context& ctx) {
       "enums, patterns) and upstream's semantic rules. Resolves extends (built-ins first, then "
       "the file's directory, --profile-path and profileSearchPaths). v1alpha1 profiles are "
       "migrated in memory with a warning per moved field. Abstract fragments are skipped. "
-      "Exit status 1 if any profile is invalid; warnings never fail.");
+      "An argument with a / or ending in .yaml/.yml is a file (relative to the current directory, "
+      "else looked up in the search path); any other is a built-in or NAME.yaml on the search path. "
+      "Exit status 1 if any profile is invalid; warnings never fail. --json: an array with one "
+      "report per argument: {file, valid, skipped, errors, warnings}, each problem "
+      "{file, path, line, column, message}.");
   return [args, &ctx] { return runValidate(*args, ctx); };
 }
 

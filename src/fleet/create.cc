@@ -260,6 +260,7 @@ Result<int> enter(const Env& env, const std::string& id, const plan::SandboxPlan
   for (const auto& [k, v] : p.env) e.env.push_back(k + "=" + v);
   e.env.insert(e.env.end(), in.env.begin(), in.env.end());
   e.argv = in.argv;
+  if (e.argv.empty()) e.argv = {p.shell.empty() ? "/bin/bash" : p.shell, "-l"};
   local::SessionIo io;
   if (in.terminal) io.terminal = *in.terminal ? local::Terminal::kAlways : local::Terminal::kNever;
   return local::runSession(e, cg, io);

@@ -80,7 +80,7 @@ struct ExecInput {
   bool root = false;
   std::vector<std::string> env;  // K=V
   std::string workdir;           // default: the plan's working dir
-  std::vector<std::string> argv;
+  std::vector<std::string> argv;  // empty: the profile's shell as a login shell (km shell)
   std::optional<bool> terminal;  // nullopt: automatic
 };
 [[nodiscard]] Result<int> exec(const Env& env, const store::SandboxRecord& record,

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <cstdint>
 
 #include "core/sys.h"
 #include "fleet/fleet.h"
@@ -106,7 +107,16 @@ Result<store::SandboxRecord> extend(store::FleetStore& store, const std::string&
       return invalidArgument(id + " has no TTL deadline (ttl 0 never expires, or it already "
                                   "expired); nothing to extend");
     }
-    rec.ttl_deadline_ms = std::max(rec.ttl_deadline_ms, store::nowMs()) + seconds * 1000;
+    // Go's own limit for one duration (~292 years) also bounds the deadline from now, so
+    // repeated extends cannot reach a year no clock or date format handles.
+    constexpr int64_t kMaxMs = INT64_MAX / 1000000;
+    int64_t now = store::nowMs();
+    int64_t base = std::max(rec.ttl_deadline_ms, now);
+    if (seconds > kMaxMs / 1000 || base - now > kMaxMs - seconds * 1000) {
+      return invalidArgument("extending " + id + " by " + std::to_string(seconds) +
+                             "s would put its deadline more than 292 years away");
+    }
+    rec.ttl_deadline_ms = base + seconds * 1000;
     return ok();
   });
   if (!r) return std::move(r).error();

@@ -26,6 +26,17 @@ Result<Setting> read(const std::optional<std::string>& flag, std::string_view fl
   s.from = std::string(s.is_flag ? flag_name : field_path);
   // "0" alone means "never" and only the ttl has that meaning (idleTimeout's pattern refuses
   // it); "0s" is a plain duration for both, as in the profile.
+  // A flag takes what upstream's Go CLI takes ("1h30m", "90s"); the profile field keeps
+  // its schema's form (a number and one unit).
+  if (s.is_flag) {
+    auto parsed = parseFlagDuration(s.text);
+    if (!parsed) return invalidArgument(s.from + ": " + parsed.error().message());
+    if (parsed->count() == 0 && !allow_zero) {
+      return invalidArgument(s.from + ": an idle timeout must be longer than 0; got " + quoted(s.text));
+    }
+    s.seconds = parsed->count();
+    return s;
+  }
   auto parsed = parseDuration(s.text);
   if (!parsed || (s.text == "0" && !allow_zero)) {
     std::string accepted = allow_zero ? "0 or a number with one unit (s, m, h, d), like 4h"

@@ -1,6 +1,7 @@
 #include "profile/profile.h"
 
 #include "core/fs.h"
+#include "core/strings.h"
 #include "profile/builtins.h"
 #include "profile/extends.h"
 #include "profile/schema.h"
@@ -56,9 +57,30 @@ Loaded loadText(std::string_view yaml, std::string source, const LoadOptions& op
 
 Result<Loaded> load(std::string_view file_or_name, const LoadOptions& options) {
   std::string arg(file_or_name);
+  if (arg.empty()) return invalidArgument("an empty profile name; give a file or a name");
+  // An explicit path (/…, ./…, ../…, ~/…) is only that file. Another argument with a '/' or a
+  // .yaml/.yml ending is a file relative to the current directory, then the same under each
+  // search path (a name `km profile list` shows, like team/dev, gets .yaml added once). Any
+  // other argument is a name: a built-in, else NAME.yaml in the search path.
+  bool explicit_path = arg[0] == '/' || arg.rfind("./", 0) == 0 || arg.rfind("../", 0) == 0 ||
+                       arg.rfind("~/", 0) == 0;
+  bool has_ext = endsWith(arg, ".yaml") || endsWith(arg, ".yml");
+  bool is_file = explicit_path || has_ext || arg.find('/') != std::string::npos;
+  std::vector<std::string> looked;
   std::string path;
-  if (fs::exists(arg) && !fs::isDirectory(arg)) {
-    path = arg;
+  auto tryPath = [&](const std::string& candidate) {
+    looked.push_back(candidate);
+    if (fs::exists(candidate) && !fs::isDirectory(candidate)) path = candidate;
+    return !path.empty();
+  };
+  std::string given = explicit_path ? fs::expandHome(arg) : arg;
+  if (is_file) {
+    if (fs::isDirectory(given)) return invalidArgument(arg + " is a directory; name a profile file");
+    if (!tryPath(given) && !explicit_path) {
+      for (const auto& dir : options.search_paths) {
+        if (tryPath(fs::expandHome(dir) + "/" + arg + (has_ext ? "" : ".yaml"))) break;
+      }
+    }
   } else if (const std::string_view* text = builtinYaml(arg)) {
     Loaded out;
     auto root = readDocument(*text, builtinKey(arg), out.diagnostics);
@@ -70,22 +92,24 @@ Result<Loaded> load(std::string_view file_or_name, const LoadOptions& options) {
     return finish(std::move(leaf), arg, options, std::move(out));
   } else {
     for (const auto& dir : options.search_paths) {
-      std::string candidate = fs::expandHome(dir) + "/" + arg + ".yaml";
-      if (fs::exists(candidate)) {
-        path = candidate;
-        break;
-      }
+      if (tryPath(fs::expandHome(dir) + "/" + arg + ".yaml")) break;
     }
+    // A file by exactly that name in the current directory, last (it used to be first).
+    if (path.empty() && fs::exists(arg) && !fs::isDirectory(arg)) path = arg;
   }
   if (path.empty()) {
-    if (fs::isDirectory(arg)) return invalidArgument(arg + " is a directory; name a profile file");
+    std::string where;
+    for (const auto& l : looked) where += (where.empty() ? "" : ", ") + l;
+    if (is_file) {
+      return notFound("no profile file " + arg + " (looked for " + where + ")" +
+                      (explicit_path ? "; check the path"
+                                     : "; check the name or add its directory with --profile-path"));
+    }
     std::string names;
     for (const auto& n : builtinNames()) names += (names.empty() ? "" : ", ") + n;
-    std::string looked;
-    for (const auto& dir : options.search_paths) looked += ", " + fs::expandHome(dir) + "/" + arg + ".yaml";
-    return notFound("no profile file or built-in named \"" + arg + "\" (looked for the file " + arg +
-                    looked + "; built-ins: " + names +
-                    "); add its directory with --profile-path or profileSearchPaths");
+    return notFound("no profile named \"" + arg + "\": not a built-in (" + names + ")" +
+                    (where.empty() ? " and no search path is set" : " and not found as " + where) +
+                    "; give a file path, or add its directory with --profile-path or profileSearchPaths");
   }
   auto text = fs::readFile(path, 1 << 20);
   if (!text) return std::move(text).error();

@@ -34,8 +34,10 @@ struct Loaded {
   bool ok() const { return !diagnostics.hasErrors(); }
 };
 
-// Loads FILE or NAME: an existing file path; else a built-in name; else NAME.yaml in the
-// search paths. Migrates v1alpha1 (warnings name each moved field), resolves extends, decodes
+// Loads FILE or NAME. An explicit path (/…, ./…, ../…, ~/…) is only that file. An argument
+// with a '/' or ending in .yaml/.yml is a file relative to the cwd, else under each search
+// path (".yaml" added once when it has no such ending). Any other is a name: a built-in, else
+// NAME.yaml in the search paths (else a file by exactly that name in the cwd). Migrates v1alpha1 (warnings name each moved field), resolves extends, decodes
 // and validates. Abstract fragments are loaded but not validated (`abstract` set).
 // NotFound when nothing by that name exists; every other problem is in `diagnostics`.
 [[nodiscard]] Result<Loaded> load(std::string_view file_or_name, const LoadOptions& options);

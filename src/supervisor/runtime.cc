@@ -1,6 +1,7 @@
 #include "supervisor/runtime.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -40,6 +41,22 @@ std::string tail(const std::string& path, int lines) {
     }
   }
   return text.substr(pos == 0 ? 0 : pos + 1);
+}
+
+// Whether `path` is an executable regular file in the sandbox's root, its symlinks resolved
+// inside that root (/bin → usr/bin), never into the host's.
+bool executableInSandbox(pid_t init_pid, const std::string& path) {
+  if (path.empty() || path[0] != '/') return false;
+  auto root = sys::open("/proc/" + std::to_string(init_pid) + "/root", O_PATH | O_DIRECTORY);
+  if (!root) return false;
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, root->get(), path.c_str() + 1, &how, sizeof how));
+  if (fd < 0) return false;
+  sys::UniqueFd file(fd);
+  struct stat st{};
+  return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
 }
 
 }  // namespace
@@ -155,7 +172,16 @@ Status Runtime::start(bool first_start) {
   auto pidfd = sys::pidfdOpen(init_pid_);
   if (!pidfd) return std::move(pidfd).error();
   init_pidfd_ = std::move(*pidfd);
-  if (first_start) KM_TRY(runInitCommands());
+  if (first_start) {
+    KM_TRY(runInitCommands());
+    // The profile's shell is what `km shell` starts: a missing one is the profile's mistake,
+    // found now rather than at the first shell (init commands may have installed it).
+    if (!plan_.shell.empty() && !executableInSandbox(init_pid_, plan_.shell)) {
+      return invalidArgument("spec.execution.shell " + plan_.shell +
+                             " is not an executable file in the sandbox; install it in initCommands, "
+                             "or set a shell the host has (e.g. /bin/bash)");
+    }
+  }
   KM_TRY(setStatus(SandboxStatus::kRunning, true));
   event(first_start ? "created" : "started", "init pid " + std::to_string(init_pid_));
   return ok();
@@ -198,7 +224,9 @@ Status Runtime::runInitCommands() {
   if (!log_fd) return std::move(log_fd).error();
   auto null_fd = sys::open("/dev/null", O_RDONLY);
   if (!null_fd) return std::move(null_fd).error();
-  std::string shell = fs::exists(plan_.shell) ? plan_.shell : "/bin/sh";
+  // The profile's shell when the sandbox has it; else /bin/sh (an init command may be what
+  // installs the shell; start() refuses a shell still missing afterwards).
+  std::string shell = executableInSandbox(init_pid_, plan_.shell) ? plan_.shell : "/bin/sh";
   for (size_t i = 0; i < plan_.init_commands.size(); ++i) {
     const std::string& cmd = plan_.init_commands[i];
     KM_TRY(sys::writeAll(log_fd->get(), "$ " + cmd + "\n", layout_.init_log));

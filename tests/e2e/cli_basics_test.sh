@@ -52,9 +52,10 @@ km --home "$TMP/h" list --bogus
 expect_rc 2
 has "$ERR" "--bogus"
 has "$ERR" "km list --help"
-km --json validate
+km --json validate  # in JSON mode the usage error is an object on stdout
 expect_rc 2
-has "$ERR" "km validate --help"
+has "$OUT" "km validate --help"
+json_check "$OUT" 'd["exitCode"] == 2' '"profiles is required" in d["error"]'
 # An option's value that happens to be a command's name is still the value.
 pushd "$TMP" >/dev/null
 km --home create list

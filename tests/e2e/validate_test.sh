@@ -127,14 +127,14 @@ expect_rc 0
 has_line "$OUT" '^sealed: valid$'
 has_line "$OUT" '^learn: valid$'
 
-# --json: one object per file per line, with the documented keys
+# --json: an array with one report per argument, with the documented keys
 km --json validate ok.yaml bad.yaml warn.yaml frag.yaml no-such-profile
 expect_rc 1
 python3 - "$OUT" <<'EOF' || fail "bad --json output"
 import json, sys
-lines = [l for l in sys.argv[1].splitlines() if l.strip()]
-assert len(lines) == 5, f"want 5 lines, got {len(lines)}"
-docs = [json.loads(l) for l in lines]
+docs = json.loads(sys.argv[1])
+assert isinstance(docs, list) and len(docs) == 5, f"want an array of 5, got {docs!r}"
+assert [d["file"] for d in docs] == ["ok.yaml", "bad.yaml", "warn.yaml", "frag.yaml", "no-such-profile"]
 by = {d["file"]: d for d in docs}
 for d in docs:
     for k in ("file", "valid", "skipped", "errors", "warnings"):
@@ -154,7 +154,7 @@ assert by["no-such-profile"]["valid"] is False and by["no-such-profile"]["errors
 EOF
 km validate --json ok.yaml  # the global flag also works after the command
 expect_rc 0
-python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["valid"] is True' "$OUT" || fail "--json after command"
+python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d[0]["valid"] is True' "$OUT" || fail "--json after command"
 
 # extends: errors inside a parent point at the parent file
 mkdir -p tree/base

@@ -111,8 +111,8 @@ struct ChildPlan {
   environ = const_cast<char**>(p.envp.data());
   ::execvp(p.argv[0], p.argv.data());
   int err = errno;
-  if (err == ENOENT) childFail(err_fd, 'N', p.argv[0], ENOENT);
-  childFail(err_fd, 'E', p.argv[0], err);
+  // 'X': the command itself, not the way into the sandbox, failed.
+  childFail(err_fd, 'X', p.argv[0], err);
 }
 
 }  // namespace
@@ -182,7 +182,14 @@ Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups, const
     size_t space = message->find(' ');
     int err = std::atoi(message->c_str() + 1);
     std::string step = space == std::string::npos ? "" : message->substr(space + 1);
-    if ((*message)[0] == 'N') return notFound(step + ": command not found in the sandbox");
+    if ((*message)[0] == 'X') {
+      Spawned failed;
+      bool missing = err == ENOENT || err == ENOTDIR;
+      failed.exec_status = missing ? 127 : 126;
+      failed.exec_message = step + (missing ? ": command not found in the sandbox"
+                                            : ": cannot execute in the sandbox: " + std::string(std::strerror(err)));
+      return failed;
+    }
     return unavailable("starting the command in the sandbox: " + step + ": " + std::strerror(err));
   }
   Spawned out;

@@ -25,6 +25,7 @@
 #include <string>
 
 #include "core/log.h"
+#include "core/strings.h"
 #include "core/sys.h"
 #include "substrate/local/rootfs.h"
 #include "substrate/local/spawn.h"
@@ -366,6 +367,14 @@ bool useTerminal(const SessionIo& io) {
   return ::isatty(io.in) == 1 && ::isatty(io.out) == 1;
 }
 
+// The command could not be executed: say so on the caller's stderr, as a shell would, and
+// give the shell's status (127 or 126).
+int notStarted(const SessionIo& io, const Spawned& child) {
+  std::string line = "km: " + escapeForTerminal(child.exec_message, /*keep_newlines=*/false) + "\n";
+  (void)sys::writeAll(io.err, line, "stderr");
+  return child.exec_status;
+}
+
 Result<int> runWithPty(const EnterSpec& spec, const Cgroups& cgroups, const SessionIo& io, Pty pty) {
   std::optional<SessionSignals> signals;
   if (io.forward_signals) signals.emplace();
@@ -377,6 +386,7 @@ Result<int> runWithPty(const EnterSpec& spec, const Cgroups& cgroups, const Sess
   stdio.controlling_terminal = true;
   auto child = spawnInside(spec, cgroups, stdio);
   if (!child) return std::move(child).error();
+  if (child->exec_status != 0) return notStarted(io, *child);
   pty.slave.reset();  // the command's now; its last close ends the session's output
   std::optional<RawMode> raw;
   if (::isatty(io.in) == 1) raw.emplace(io.in);
@@ -404,6 +414,7 @@ Result<int> runWithPipes(const EnterSpec& spec, const Cgroups& cgroups, const Se
   stdio.fd[2] = err->second.get();
   auto child = spawnInside(spec, cgroups, stdio);
   if (!child) return std::move(child).error();
+  if (child->exec_status != 0) return notStarted(io, *child);
   in->first.reset();
   out->second.reset();
   err->second.reset();

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <string>
+
 #include "core/result.h"
 #include "core/sys.h"
 #include "substrate/local/local.h"
@@ -22,13 +24,18 @@ struct ChildStdio {
 struct Spawned {
   pid_t pid = 0;
   sys::UniqueFd pidfd;  // readable when the child has exited
+  // The command itself could not be executed (the child is reaped, pid 0): the status a
+  // shell gives — 127 not found, 126 found but not executable — and the message for stderr.
+  int exec_status = 0;
+  std::string exec_message;
 };
 
 // Forks a child of the caller into the sandbox's pid namespace; the child joins the
 // sandbox's cgroups and its cgroup, ipc, uts, net and mount namespaces, starts a session of
 // its own, takes `stdio`, drops to the sandbox user with km's seccomp filter and execs
-// `spec.argv`. Returns once the exec happened (NotFound: no such command inside;
-// Unavailable with the failing step otherwise, the child already reaped). The caller reaps
+// `spec.argv`. Returns once the exec happened, or with `exec_status` 127/126 when the command
+// is not there or cannot be executed (as a shell); Unavailable with the failing step when
+// entering the sandbox failed (the child already reaped in both cases). The caller reaps
 // the returned child. Thread-safe enough for a multi-threaded caller: the child makes only
 // system calls.
 [[nodiscard]] Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups,

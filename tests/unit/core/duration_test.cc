@@ -69,3 +69,42 @@ TEST(DurationTest, FormatThenParseRoundTrips) {
 
 }  // namespace
 }  // namespace km
+
+// --- durations typed on the command line (Go's syntax plus d) ---------------------------
+
+TEST(FlagDurationTest, AcceptsWhatGoAcceptsPlusDays) {
+  auto secs = [](std::string_view t) { return parseFlagDuration(t).value().count(); };
+  EXPECT_EQ(secs("0"), 0);
+  EXPECT_EQ(secs("90s"), 90);
+  EXPECT_EQ(secs("1h30m"), 5400);
+  EXPECT_EQ(secs("1.5h"), 5400);
+  EXPECT_EQ(secs("2h45m10s"), 9910);
+  EXPECT_EQ(secs("2d"), 172800);
+  EXPECT_EQ(secs("1d12h"), 129600);
+  EXPECT_EQ(secs("0s"), 0);
+  EXPECT_EQ(secs(".5m"), 30);
+  EXPECT_EQ(secs("500ms"), 1);  // rounded up to a whole second
+  EXPECT_EQ(secs("1500ms"), 2);
+  EXPECT_EQ(secs("1000000000ns"), 1);
+  EXPECT_EQ(secs("1us"), 1);
+  EXPECT_EQ(secs("2562047h"), 2562047LL * 3600);  // Go's largest whole hour
+}
+
+TEST(FlagDurationTest, RefusesSignsSpacesUnknownUnitsAndBareNumbers) {
+  for (std::string_view bad : {"", "-1h", "+1h", "1h 30m", "1", "h", "5x", "1..5h", "1.h.", "1y", "1H", " 1h"}) {
+    auto r = parseFlagDuration(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.error().message().find("1h30m"), std::string::npos) << "names the accepted form: " << r.error().message();
+  }
+}
+
+TEST(FlagDurationTest, RefusesWhatGoCannotHoldWithoutOverflowing) {
+  for (std::string_view big : {"99999999999d", "2562048h", "106752d", "9223372037s", "2562047h48m", "99999999999999999999999s",
+                               "1h99999999999999999999999m"}) {
+    auto r = parseFlagDuration(big);
+    ASSERT_FALSE(r) << big;
+    EXPECT_NE(r.error().message().find("too long"), std::string::npos) << big << ": " << r.error().message();
+  }
+  EXPECT_TRUE(parseFlagDuration("9223372036s"));
+}

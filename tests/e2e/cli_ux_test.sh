@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# The command line as a new user meets it: global flags after the command, unknown and
+# not-yet commands, the `--` hint for exec, files versus names, profile show of an invalid
+# merge, --json (every document parsed by python3 -m json.tool, failures as objects),
+# durations, create -o without --dry-run, and completion candidates.
+# Usage: bash cli_ux_test.sh <path-to-km> [<path-to-shared>]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+KM=${1:?usage: $0 <path-to-km> [<path-to-shared>]}
+[[ -x $KM ]] || { echo "FAIL: km binary not found at $KM" >&2; exit 1; }
+KM=$(realpath "$KM")
+
+e2e_setup
+
+json_tool() {  # the documented check: the whole of stdout is one JSON document
+  python3 -m json.tool <<<"$OUT" >/dev/null || fail "stdout is not one JSON document:
+$OUT"
+}
+
+mkdir -p lib/team
+cat >lib/mine.yaml <<'EOF'
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata:
+  name: mine
+extends: sealed
+spec:
+  lifecycle:
+    ttl: 2h
+    idleTimeout: 30m
+EOF
+cat >lib/team/dev.yaml <<'EOF'
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata:
+  name: dev
+extends: sealed
+EOF
+# A merge that does not validate: the child's ttl is shorter than the inherited idle timeout.
+cat >lib/short.yaml <<'EOF'
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata:
+  name: short
+extends: sealed
+spec:
+  lifecycle:
+    ttl: 1m
+    idleTimeout: 2h
+EOF
+
+# --- global flags before, after and between the command's arguments -------------------
+km validate --profile-path lib mine
+expect_rc 0
+has "$OUT" "mine: valid"
+km validate mine --profile-path lib
+expect_rc 0
+km validate --profile-path lib mine team/dev
+expect_rc 0
+has "$OUT" "team/dev: valid"
+km --profile-path lib --profile-path "$TMP" validate mine
+expect_rc 0
+km validate --profile-path "$TMP/nowhere" sealed
+expect_rc 2
+has "$ERR" "--profile-path $TMP/nowhere: no such directory"
+km validate --profile-path lib/mine.yaml sealed
+expect_rc 2
+has "$ERR" "not a directory"
+km list --home "$TMP/h2" --json
+expect_rc 0
+json_tool
+
+# --- unknown commands, commands upstream has, the -- hint ------------------------------
+km crate x.yaml
+expect_rc 2
+has "$ERR" 'no command "crate"; did you mean "create"?'
+lacks "$ERR" "x.yaml"
+km statsu sb
+expect_rc 2
+has "$ERR" 'did you mean "status"?'
+km frobnicate
+expect_rc 2
+has "$ERR" 'no command "frobnicate"'
+lacks "$ERR" "did you mean"
+km at 'every day at 11pm' kill dev
+expect_rc 2
+has "$ERR" '"at" is a command of upstream'"'"'s km that this km does not have yet'
+lacks "$ERR" "destroy"
+km slack status dev
+expect_rc 2
+has "$ERR" '"slack" is a command of upstream'
+km --json crate x.yaml
+expect_rc 2
+json_tool
+json_check "$OUT" 'd["exitCode"] == 2' '"did you mean" in d["error"]'
+km exec dev ls -la
+expect_rc 2
+has "$ERR" "km exec dev -- ls -la"
+km exec -e A=1 dev ls -la
+expect_rc 2
+has "$ERR" "km exec -e A=1 dev -- ls -la"
+km exec dev -- ls -la  # with the -- it parses: what fails is the missing sandbox
+expect_rc 1
+lacks "$ERR" "hint:"
+
+# --- files and names --------------------------------------------------------------------
+km validate ./missing.yaml
+expect_rc 1
+has "$ERR" "no profile file ./missing.yaml (looked for ./missing.yaml)"
+lacks "$ERR" ".yaml.yaml"
+lacks "$ERR" "profiles/./"
+km --profile-path lib validate mine.yaml  # a bare file name: the cwd, then the search path
+expect_rc 0
+has "$OUT" "mine.yaml: valid"
+km --profile-path lib validate missing.yml
+expect_rc 1
+has "$ERR" "lib/missing.yml"
+lacks "$ERR" "missing.yml.yaml"
+km --profile-path lib validate nosuch
+expect_rc 1
+has "$ERR" "lib/nosuch.yaml"
+lacks "$ERR" "nosuch.yaml.yaml"
+cp lib/mine.yaml ./here.yaml
+km validate here.yaml
+expect_rc 0
+mkdir -p sub && cp lib/team/dev.yaml sub/p.yml
+km --profile-path lib validate sub/p.yml ./sub/p.yml "$TMP/sub/p.yml"
+expect_rc 0
+km validate ./team/dev  # explicit paths are only that path
+expect_rc 1
+has "$ERR" "check the path"
+
+# --- profile show --resolved of a merge that does not validate -------------------------
+km --profile-path lib profile show --resolved short
+expect_rc 1
+has "$OUT" "name: short"
+has "$OUT" "ttl: 1m"
+has "$ERR" "spec.lifecycle.ttl"
+has "$ERR" "not valid"
+km --profile-path lib profile show --resolved -o json short
+expect_rc 1
+json_tool
+json_check "$OUT" 'd["spec"]["lifecycle"]["ttl"] == "1m"'
+km --profile-path lib --json profile show --resolved short
+expect_rc 1
+json_tool
+json_check "$OUT" 'd["exitCode"] == 1' 'd["document"]["metadata"]["name"] == "short"' \
+  'd["validation"]["valid"] is False' 'any(e["path"] == "spec.lifecycle.ttl" for e in d["validation"]["errors"])'
+
+# --- --json: one shape, failures as objects --------------------------------------------
+for args in "--version" "validate sealed" "validate sealed open-dev" "profile list" "profile show sealed" \
+  "config show" "schema" "list" "doctor" "create sealed --dry-run"; do
+  # shellcheck disable=SC2086  # words on purpose
+  km --json $args
+  json_tool
+done
+km --json validate sealed
+json_check "$OUT" 'isinstance(d, list) and d[0]["file"] == "sealed" and d[0]["valid"]'
+km --json --version
+json_check "$OUT" 'd["version"].count(".") == 2'
+km --json create ./missing.yaml
+expect_rc 1
+json_tool
+json_check "$OUT" 'd["exitCode"] == 1' '"./missing.yaml" in d["error"]' 'd["validation"]["valid"] is False'
+[[ -z $ERR ]] || fail "a JSON failure prints nothing on stderr, got: $ERR"
+km --json create lib/short.yaml
+expect_rc 1
+json_tool
+json_check "$OUT" 'd["validation"]["file"] == "lib/short.yaml"' \
+  'any(e["path"] == "spec.lifecycle.ttl" for e in d["validation"]["errors"])' '"nothing was created" in d["error"]'
+for cmd in status stop resume pause lock unlock destroy clone logs "extend nope 1h"; do
+  # shellcheck disable=SC2086
+  km --json $cmd nope
+  [[ $RC -ne 0 ]] || fail "km --json $cmd nope succeeded"
+  json_tool
+  json_check "$OUT" 'd["exitCode"] in (1, 2)' '"nope" in d["error"]'
+done
+km --json list --bogus
+expect_rc 2
+json_check "$OUT" 'd["exitCode"] == 2' '"--bogus" in d["error"]'
+km --json exec nope -- true
+expect_rc 1
+json_check "$OUT" '"nope" in d["error"]'
+km --json profile migrate lib/mine.yaml -o "$TMP/copy.yaml"
+expect_rc 0
+json_check "$OUT" 'd == {"file": "lib/mine.yaml", "output": "'"$TMP"'/copy.yaml", "migrated": False}'
+
+# --- durations ----------------------------------------------------------------------------
+km create sealed --dry-run --json --ttl 1h30m --idle 45m
+expect_rc 0
+json_check "$OUT" 'd["ttlSeconds"] == 5400' 'd["idleTimeoutSeconds"] == 2700'
+km create sealed --dry-run --json --ttl 1.5h --idle 90s
+expect_rc 0
+json_check "$OUT" 'd["ttlSeconds"] == 5400' 'd["idleTimeoutSeconds"] == 90'
+km create sealed --dry-run --json --ttl 2d
+expect_rc 0
+json_check "$OUT" 'd["ttlSeconds"] == 172800'
+for bad in 99999999999d 3000000h -1h "1h 30m" 5x h 1..5h; do
+  km create sealed --dry-run --ttl "$bad"
+  expect_rc 2
+  has "$ERR" "--ttl"
+  lacks "$OUT" "ttlExpiry"
+done
+km create sealed --dry-run --ttl 99999999999d
+has "$ERR" "too long"
+km extend nope 1h30m  # parsed, then the sandbox is missing
+expect_rc 1
+has "$ERR" "no sandbox"
+km extend nope 99999999999d
+expect_rc 2
+has "$ERR" "too long"
+km create sealed -o json
+expect_rc 2
+has "$ERR" "--dry-run"
+
+# --- completion candidates ----------------------------------------------------------------
+km completion bash
+expect_rc 0
+printf '%s\n' "$OUT" >"$TMP/km.bash"
+completions() {
+  PATH="$(dirname "$KM"):$PATH" bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _km; printf "%s\n" "${COMPREPLY[@]}"' \
+    _ "$TMP/km.bash" "$@"
+}
+[[ $(basename "$KM") == km ]] || fail "the completion test needs the binary to be named km"
+CTX="completion"
+has "$(completions km create "")" "sealed"
+has "$(completions km create "")" "goose"
+has "$(completions km --profile-path lib create m)" "mine"
+has "$(completions km validate --profile-path lib t)" "team/dev"
+lacks "$(completions km exec sb "")" "--root"  # after the sandbox: the command's files
+has "$(completions km profile "")" "show"
+lacks "$(completions km profile "")" "--help"  # options only for a word that starts with -
+dup=$(completions km create -- | sort | uniq -d)
+[[ -z $dup ]] || fail "options offered twice: $dup"
+dup=$(completions km -- | sort | uniq -d)
+[[ -z $dup ]] || fail "root options offered twice: $dup"
+lacks "$(completions km create --dry-run --)" "--dry-run"
+has "$(completions km create --dry-run --)" "--alias"
+has "$(completions km exec -e A=1 --)" "--env"  # repeatable
+lacks "$(completions km "")" "supervise"
+has "$(completions km "")" "ls"
+km completion sandboxes
+expect_rc 0
+[[ -z $OUT ]] || fail "no sandboxes in a fresh home, got: $OUT"
+km completion profiles
+has "$OUT" "sealed"
+
+echo "PASS: cli_ux"
