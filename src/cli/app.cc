@@ -156,7 +156,7 @@ std::optional<std::string> unknownCommand(std::string_view word) {
   for (const Missing& m : kNotYet) {
     if (m.name == word) {
       return "\"" + shown + "\" is a command of upstream's km that this km does not have yet (there it " +
-             std::string(m.what) + "); run 'km help' for the commands this km has";
+             std::string(m.what) + "); run 'km --help' for the commands this km has";
     }
   }
   std::string_view best;
@@ -173,7 +173,7 @@ std::optional<std::string> unknownCommand(std::string_view word) {
   }
   std::string msg = "no command \"" + shown + "\"";
   if (!best.empty()) return msg + "; did you mean \"" + std::string(best) + "\"?";
-  return msg + "; run 'km help' for the list";
+  return msg + "; run 'km --help' for the list";
 }
 
 // `km exec SB ls -la`: "-la" was taken for km's own option. Rebuilds the line with `--`

@@ -31,8 +31,8 @@ Result<Setting> read(const std::optional<std::string>& flag, std::string_view fl
   if (s.is_flag) {
     auto parsed = parseFlagDuration(s.text);
     if (!parsed) return invalidArgument(s.from + ": " + parsed.error().message());
-    if (parsed->count() == 0 && !allow_zero) {
-      return invalidArgument(s.from + ": an idle timeout must be longer than 0; got " + quoted(s.text));
+    if (s.text == "0" && !allow_zero) {
+      return invalidArgument(s.from + ": \"0\" means never only for --ttl; give an idle timeout like 30m");
     }
     s.seconds = parsed->count();
     return s;

@@ -16,7 +16,7 @@ check() {  # check JSON PYTHON-EXPR MESSAGE
 }
 
 # --- --json from each sandbox command ----------------------------------------------------
-out="$(km --json create --alias cli "$P")"
+out="$(km --json create --alias cli --ttl 4h "$P")"
 json_tool "$out" "create --json"
 check "$out" 'd["alias"] == "cli" and d["status"] == "running"' "create --json"
 id="$(json_field id <<<"$out")"

@@ -67,8 +67,6 @@ TEST(DurationTest, FormatThenParseRoundTrips) {
   }
 }
 
-}  // namespace
-}  // namespace km
 
 // --- durations typed on the command line (Go's syntax plus d) ---------------------------
 
@@ -108,3 +106,6 @@ TEST(FlagDurationTest, RefusesWhatGoCannotHoldWithoutOverflowing) {
   }
   EXPECT_TRUE(parseFlagDuration("9223372036s"));
 }
+
+}  // namespace
+}  // namespace km

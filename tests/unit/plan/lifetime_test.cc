@@ -50,18 +50,34 @@ TEST(LifetimeTest, FlagsOverrideEachOnItsOwn) {
   }
 }
 
+TEST(LifetimeTest, FlagsTakeGoDurations) {
+  auto plan = withFlags("1h30m", "1.5m");
+  ASSERT_TRUE(plan.has_value()) << plan.error().message();
+  EXPECT_EQ(plan->ttl_seconds, 5400);
+  EXPECT_EQ(plan->idle_timeout_seconds, 90);
+}
+
 TEST(LifetimeTest, BadTtlNamesTheFlagAndTheAcceptedForm) {
-  for (const char* bad : {"4", "4x", "1h30m", "-1h", "", "h", "4 h", "4H", "99999999999999999999d"}) {
-    expectError(withFlags(bad, {}), std::string("--ttl: expected 0 or a number with one unit (s, m, h, d), like 4h; got \"") +
-                                        bad + "\"");
+  for (const char* bad : {"4", "4x", "-1h", "", "h", "4 h", "4H"}) {
+    auto plan = withFlags(bad, {});
+    ASSERT_FALSE(plan.has_value()) << bad;
+    EXPECT_EQ(plan.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(plan.error().message().rfind(std::string("--ttl: \"") + bad + "\" is not a duration (", 0), 0u)
+        << plan.error().message();
+    EXPECT_NE(plan.error().message().find("e.g. 30m, 1h30m, 2d"), std::string::npos) << plan.error().message();
   }
+  expectError(withFlags("99999999999999999999d", {}),
+              "--ttl: duration \"99999999999999999999d\" is too long (at most about 292 years)");
 }
 
 TEST(LifetimeTest, BadIdleNamesTheFlagAndTheAcceptedForm) {
   // "0" alone means "never" only for the ttl; the profile's idleTimeout refuses it too.
-  for (const char* bad : {"0", "30", "1h30m", "soon", ""}) {
-    expectError(withFlags({}, bad),
-                std::string("--idle: expected a number with one unit (s, m, h, d), like 1h; got \"") + bad + "\"");
+  expectError(withFlags({}, "0"), "--idle: \"0\" means never only for --ttl; give an idle timeout like 30m");
+  for (const char* bad : {"30", "soon", ""}) {
+    auto plan = withFlags({}, bad);
+    ASSERT_FALSE(plan.has_value()) << bad;
+    EXPECT_EQ(plan.error().message().rfind(std::string("--idle: \"") + bad + "\" is not a duration (", 0), 0u)
+        << plan.error().message();
   }
 }
 
