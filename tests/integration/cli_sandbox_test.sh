@@ -105,7 +105,7 @@ spec:
       - "ln -sf /bin/sh /usr/local/bin/km-test-shell"
 EOF
 sb="$(km create --alias withsh "$W/sh.yaml")"
-expect_eq "$(echo 'echo "shell=$0"' | km shell withsh -T)" "shell=/usr/local/bin/km-test-shell" "km shell starts the profile's shell"
+expect_eq "$(echo 'echo "shell=$0"' | km shell withsh)" "shell=/usr/local/bin/km-test-shell" "km shell starts the profile's shell"
 km destroy --yes "$sb" >/dev/null
 sed -e 's|shell: .*|shell: /bin/km-no-such-shell|' -e '/initCommands/,$d' "$W/sh.yaml" >"$W/noshell.yaml"
 before="$(ids | sort | tr '\n' ' ')"
