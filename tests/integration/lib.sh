@@ -58,7 +58,7 @@ print("%08x"%h)' "$(cd "$KM_HOME" && pwd)"; }
 # $KM_HOME/.veths as "ID VETH"). A veth goes with its sandbox's network namespace, which the
 # kernel tears down asynchronously: those of sandboxes that are gone get up to 3 s.
 remember_veths() {
-  { grep -oE '"veth": *"km[0-9a-f]+"' "$KM_HOME"/sandboxes/*/net.json 2>/dev/null || true; } |
+  { grep -HoE '"veth": *"km[0-9a-f]+"' "$KM_HOME"/sandboxes/*/net.json 2>/dev/null || true; } |
     sed -E 's|^.*/sandboxes/([^/]+)/net\.json:.*"(km[0-9a-f]+)"$|\1 \2|' >>"$KM_HOME/.veths"
 }
 km_veths() {
