@@ -5,12 +5,15 @@
 #   make demo    build, then run the main job on the embedded default
 #   make bench   benchmarks (Google Benchmark) in build/release
 #   make fuzz    libFuzzer targets (clang) for FUZZ_SECONDS each (default 60)
+#   make install the release km in $(PREFIX)/bin with bash and zsh completions (default
+#                PREFIX=/usr/local; DESTDIR honoured); make uninstall removes them
 
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 KM := build/release/src/km
+PREFIX ?= /usr/local
 
-.PHONY: all deps build test demo bench fuzz clean check-deps
+.PHONY: all deps build test demo bench fuzz clean check-deps install uninstall
 
 all: build
 
@@ -38,6 +41,14 @@ test: deps build/asan/build.ninja check-deps
 
 demo: build
 	@scripts/demo.sh $(KM)
+
+# scripts/install.sh does the copying (tests/e2e/install_test.sh runs it on the test build);
+# DESTDIR reaches it through the environment.
+install: build
+	@DESTDIR="$(DESTDIR)" scripts/install.sh $(KM) "$(PREFIX)"
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" scripts/install.sh --uninstall "$(PREFIX)"
 
 bench: deps
 	cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKM_BUILD_BENCH=ON -DKM_STATIC_DEPS=ON

@@ -19,7 +19,8 @@ KM_TEST_DISK_CONFIG=$'disk:\n  size: 2Gi'
 echo "$KM_TEST_DISK_CONFIG" > "$KM_HOME/config.yaml"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-km() { "$KM" "$@"; }
+# Every km run also notes the veths this home's sandboxes were given (see km_veths).
+km() { local rc=0; "$KM" "$@" || rc=$?; remember_veths; return $rc; }
 ids() { km list --json | python3 -c 'import json,sys; [print(s["id"]) for s in json.load(sys.stdin)]'; }
 json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); 
 for k in sys.argv[1].split("."): d=d[k]
@@ -36,8 +37,8 @@ km_cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -path "*/
 # The first existing FILE of sandbox ID's cgroups (whichever hierarchy has it), in PART:
 # sandbox (default: its processes), supervisor, or . (the sandbox's directory above both).
 cg_file() {
-  local pattern="*/km/*/$1/${3:-sandbox}/$2"
-  [ "${3:-}" != . ] || pattern="*/km/*/$1/$2"
+  local pattern="*/km/$(km_home_tag)/$1/${3:-sandbox}/$2"
+  [ "${3:-}" != . ] || pattern="*/km/$(km_home_tag)/$1/$2"
   find /sys/fs/cgroup -mindepth 4 -maxdepth 7 -path "$pattern" 2>/dev/null | head -1
 }
 
@@ -51,16 +52,48 @@ h=2166136261
 for c in sys.argv[1].encode(): h=((h^c)*16777619)&0xffffffff
 print("%08x"%h)' "$(cd "$KM_HOME" && pwd)"; }
 
-# Every km cgroup, mount, sandbox directory, process and eBPF pin of this home (for
-# before/after comparisons).
+# The host ends of the veths this home's sandboxes were given. Their names are random
+# (km<8 hex>), so the only way to tell ours from other homes' is to note each one while its
+# sandbox runs ($KM_HOME/sandboxes/ID/net.json, read after every km run into
+# $KM_HOME/.veths as "ID VETH"). A veth goes with its sandbox's network namespace, which the
+# kernel tears down asynchronously: those of sandboxes that are gone get up to 3 s.
+remember_veths() {
+  { grep -HoE '"veth": *"km[0-9a-f]+"' "$KM_HOME"/sandboxes/*/net.json 2>/dev/null || true; } |
+    sed -E 's|^.*/sandboxes/([^/]+)/net\.json:.*"(km[0-9a-f]+)"$|\1 \2|' >>"$KM_HOME/.veths"
+}
+km_veths() {
+  [ -f "$KM_HOME/.veths" ] || return 0
+  local id veth
+  sort -u "$KM_HOME/.veths" | while read -r id veth; do
+    if [ ! -d "$KM_HOME/sandboxes/$id" ]; then
+      for _ in $(seq 1 30); do [ -e "/sys/class/net/$veth" ] || break; sleep 0.1; done
+    fi
+    [ ! -e "/sys/class/net/$veth" ] || echo "veth $veth"
+  done
+}
+
+# Processes in this home's cgroups (km-init's argv is plain, so they are found by cgroup),
+# and this home's supervisors by their command line.
+km_processes() {
+  grep -lE "/km/$(km_home_tag)/" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | sed 's/^/pid /' || true
+  pgrep -f "supervise" -a 2>/dev/null | grep -F -- "--home $KM_HOME " || true
+}
+
+# Everything this home made on the host, for before/after comparisons: its cgroups, mounts
+# (the disk store aside), sandbox directories and disks, uid claims, processes, eBPF pins
+# and veths. Only this home's: other homes (tests, benchmarks or real sandboxes running
+# beside this one) may come and go meanwhile. The nftables table `inet km` is shared by
+# every home and stays after the last sandbox, so it is not compared; each sandbox's own
+# table lives in its network namespace and goes with it.
 kernel_snapshot() {
   { km_cgroup_dirs
-    grep -F "$KM_HOME" /proc/self/mountinfo | grep -vF " $KM_HOME/disk " || true
+    grep -F " $KM_HOME/" /proc/self/mountinfo | grep -vF " $KM_HOME/disk " || true
     ls "$KM_HOME/sandboxes" 2>/dev/null || true
     ls "$KM_HOME/disk" 2>/dev/null || true
     grep -lF "$(cd "$KM_HOME" && pwd)	" /var/lib/km-uids/* 2>/dev/null || true
-    pgrep -f "km-init|supervise" -a 2>/dev/null | grep -F -- "$KM_HOME" || true
-    ls /sys/fs/bpf/km 2>/dev/null | grep -F -- "$(km_home_tag)-" || true; } | sort
+    km_processes
+    ls /sys/fs/bpf/km 2>/dev/null | grep -F -- "$(km_home_tag)-" || true
+    km_veths; } | sort
 }
 
 cleanup() {

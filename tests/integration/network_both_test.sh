@@ -54,6 +54,5 @@ grep -q "api.anthropic.com" "$FI_DIR/http.log" && fail "a proxied host was reach
 expect_log '"dest":"203.0.113.10","port":80,"protocol":"tcp","name":"api.anthropic.com","decision":"redirect","reason":"sent to the transparent proxy'
 
 km destroy --yes "$SB" >/dev/null
-for _ in $(seq 1 30); do ip -br link | grep -q "^km" || break; sleep 0.1; done
 expect_eq "$(kernel_snapshot)" "$before" "nothing left"
 echo "PASS: network_both"

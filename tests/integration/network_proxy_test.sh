@@ -78,6 +78,5 @@ expect_log "\"uid\":$(in_sb id -u)" '"decision":"deny"'
 expect_contains "$(in_sb dig +time=2 +tries=1 meta.anthropic.com 2>&1 || true)" "status: NXDOMAIN" "metadata rebinding"
 
 km destroy --yes "$SB" >/dev/null
-for _ in $(seq 1 30); do ip -br link | grep -q "^km" || break; sleep 0.1; done
 expect_eq "$(kernel_snapshot)" "$before" "nothing left"
 echo "PASS: network_proxy"
