@@ -80,10 +80,10 @@ constexpr size_t kFollowEvents = 64;
 std::string asciiJson(const doc::Node& n) {
   std::string in = doc::toJson(n, -1), out;
   out.reserve(in.size());
-  auto u = [&](uint32_t cp) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\u%04x", cp);
-    out += buf;
+  auto u = [&](uint32_t cp) {  // cp < 0x10000 here
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
   };
   for (size_t i = 0; i < in.size();) {
     auto c = static_cast<unsigned char>(in[i]);
