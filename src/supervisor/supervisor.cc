@@ -295,7 +295,9 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   Status s = rt.start(true);
   if (!s) {
     Error e = rt.failCreate(s.error());
-    log::error(kLog, o.id + ": create failed: " + e.message());
+    // Its first line: the rest (an init log's tail) is in the kept init.log beside this log,
+    // and km create shows both.
+    log::error(kLog, o.id + ": create failed: " + e.message().substr(0, e.message().find('\n')));
     reportTo(ready_fd, "error: " + e.message());
     return 1;
   }
