@@ -169,7 +169,6 @@ doc::Node num(int64_t v) { return doc::Node::integer(v); }
 }  // namespace
 
 doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
-  (void)store;
   fleet::Health h = fleet::health(r);
   int64_t now = store::nowMs();
   doc::Node o = doc::Node::map();
@@ -215,6 +214,18 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
       o.set("teardownPolicy", str(p->teardown_policy));
     }
   }
+  // The newest five, oldest first, as the text view's "Recent events".
+  doc::Node events = doc::Node::seq();
+  if (auto evs = store.events(r.id, 5)) {
+    for (const auto& e : *evs) {
+      doc::Node ev = doc::Node::map();
+      ev.set("time", str(isoTime(e.at_ms)));
+      ev.set("kind", str(e.kind));
+      ev.set("detail", str(e.detail));
+      events.push(ev);
+    }
+  }
+  o.set("recentEvents", events);
   return o;
 }
 

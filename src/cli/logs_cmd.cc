@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -12,6 +14,7 @@
 #include "core/fs.h"
 #include "core/strings.h"
 #include "core/log_reader.h"
+#include "core/timeline.h"
 #include "doc/json_io.h"
 #include "substrate/local/layout.h"
 
@@ -68,6 +71,93 @@ std::string human(const std::string& line) {
 
 volatile sig_atomic_t g_stop = 0;
 
+// The newest events shown (each poll of --follow asks for fewer, growing only when more came).
+constexpr size_t kMaxEvents = 10000;
+constexpr size_t kFollowEvents = 64;
+
+// `json` with every non-ASCII character written \uXXXX: valid JSON whatever bytes the text
+// had (toJson has replaced invalid UTF-8 already), and nothing but ASCII reaches a terminal.
+std::string asciiJson(const doc::Node& n) {
+  std::string in = doc::toJson(n, -1), out;
+  out.reserve(in.size());
+  auto u = [&](uint32_t cp) {  // cp < 0x10000 here
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\u";
+    for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xf];
+  };
+  for (size_t i = 0; i < in.size();) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    uint32_t cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0f : 0x1f);
+    for (size_t k = 1; k < len && i + k < in.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(in[i + k]) & 0x3f);
+    i += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      u(0xd800 + (cp >> 10));
+      u(0xdc00 + (cp & 0x3ff));
+    } else {
+      u(cp);
+    }
+  }
+  return out;
+}
+
+// One JSON object per entry: {"time", "source", "kind" (events) or "level" and "logger"
+// (supervisor lines), "message"}; time is null for a line without one.
+std::string entryJson(const TimelineEntry& e) {
+  doc::Node n = doc::Node::map();
+  n.set("time", e.time_ms ? doc::Node::string(formatTimeMs(*e.time_ms)) : doc::Node::null());
+  n.set("source", doc::Node::string(e.source));
+  if (e.time_ms) {
+    n.set(e.source == "event" ? "kind" : "level", doc::Node::string(e.kind));
+    if (!e.logger.empty()) n.set("logger", doc::Node::string(e.logger));
+  }
+  n.set("message", doc::Node::string(e.message));
+  return asciiJson(n);
+}
+
+// "TIME  event    KIND  DETAIL" / "TIME  LEVEL    [LOGGER] MESSAGE"; a line without a time as it is.
+std::string entryText(const TimelineEntry& e) {
+  if (!e.time_ms) return e.message;
+  char head[64];
+  std::snprintf(head, sizeof head, "%s  %-8s ", formatTimeMs(*e.time_ms).c_str(),
+                e.source == "event" ? "event" : e.kind.c_str());
+  if (e.source == "event") return head + e.kind + (e.message.empty() ? "" : "  " + e.message);
+  return head + ("[" + e.logger + "] ") + e.message;
+}
+
+TimelineEntry eventEntry(const store::Event& ev) {
+  TimelineEntry e;
+  e.time_ms = ev.at_ms;
+  e.source = "event";
+  e.kind = ev.kind;
+  e.message = ev.detail;
+  return e;
+}
+
+// The events of `id` after `after_id`, oldest first: asks for a few, and for more only when
+// every one of them was new.
+Result<std::vector<store::Event>> newEvents(store::FleetStore& store, const std::string& id, int64_t after_id,
+                                            size_t first_ask) {
+  for (size_t limit = first_ask;; limit = std::min(limit * 4, kMaxEvents)) {
+    auto evs = store.events(id, limit);
+    if (!evs) return std::move(evs).error();
+    bool all_new = evs->size() == limit && !evs->empty() && evs->front().id > after_id;
+    if (!all_new || limit == kMaxEvents) {
+      std::vector<store::Event> out;
+      for (auto& ev : *evs) {
+        if (ev.id > after_id) out.push_back(std::move(ev));
+      }
+      return out;
+    }
+  }
+}
+
 int runLogs(const LogsArgs& a, Context& ctx) {
   if (a.network && a.init) {
     printErr("ERROR: --network and --init name different logs; give one");
@@ -78,36 +168,77 @@ int runLogs(const LogsArgs& a, Context& ctx) {
   auto rec = resolveOrPrint(*store, a.ref);
   if (!rec) return kExitFailed;
   auto layout = substrate::local::Layout::forSandbox(ctx.globals().home, rec->id);
+  bool timeline = !a.network && !a.init;  // events and the supervisor's log
   std::string path = a.network ? layout.network_log : a.init ? layout.init_log : layout.supervisor_log;
   bool json = ctx.globals().json;
-  if (json && !a.network) {
-    printErr("ERROR: --json applies to --network (the other logs are plain text)");
-    return kExitUsage;
-  }
-  if (!fs::exists(layout.dir) && !a.follow) {
+  if (!timeline && !fs::exists(layout.dir) && !a.follow) {
     return printFailure(notFound("sandbox " + rec->id + " has no files here"));
   }
   g_stop = 0;
   ::signal(SIGINT, [](int) { g_stop = 1; });
   ::signal(SIGTERM, [](int) { g_stop = 1; });
+  auto out = [](const std::string& line) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+  };
+  // Everything in these logs may have come out of the sandbox (its process and DNS names, its
+  // init commands' output, text the supervisor quoted): no control sequence of its reaches
+  // the terminal. The network log's JSON lines are ASCII already (its writer escapes every
+  // other byte); the other JSON is made ASCII here.
+  TimelineMerge merge([&](const TimelineEntry& e) {
+    out(json ? entryJson(e) : escapeForTerminal(entryText(e), /*keep_newlines=*/false));
+  });
+  auto print = [&](std::string_view line) {
+    if (timeline) {
+      merge.stream(parseLogLine(line));
+    } else if (a.init) {
+      if (json) {
+        doc::Node n = doc::Node::map();
+        n.set("line", doc::Node::string(std::string(line)));
+        out(asciiJson(n));
+      } else {
+        out(escapeForTerminal(line));
+      }
+    } else {
+      out(json ? std::string(line) : escapeForTerminal(human(std::string(line)), /*keep_newlines=*/false));
+    }
+  };
   // The rotated files first, oldest first, then the live one; a line still being written is
   // held until its newline.
   LogReader reader(path);
-  auto print = [&](std::string_view line) {
-    // Everything in these logs came out of the sandbox (its process and DNS names, its init
-    // commands' output): no control sequence of its reaches the terminal. The JSON lines are
-    // ASCII already (the writer escapes every other byte).
-    std::string out = json ? std::string(line)
-                      : a.network ? escapeForTerminal(human(std::string(line)), /*keep_newlines=*/false)
-                                  : escapeForTerminal(line);
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fputc('\n', stdout);
+  int64_t last_event = 0;
+  auto queueEvents = [&](size_t ask) -> Status {
+    auto evs = newEvents(*store, rec->id, last_event, ask);
+    if (!evs) return std::move(evs).error();
+    for (const auto& ev : *evs) {
+      last_event = std::max(last_event, ev.id);
+      merge.queue(eventEntry(ev));
+    }
+    return ok();
   };
-  for (;;) {
-    // Looked at before reading, so what was written before the sandbox went is printed.
-    bool destroyed = !fs::exists(layout.dir);
-    auto n = reader.poll(print);
-    if (!n) return printFailure(std::move(n).error());
+  std::vector<std::string> fresh;  // lines of a --follow poll, held until its events are in
+  for (bool first = true;; first = false) {
+    // Looked at before reading, so what was written before the sandbox went is printed: its
+    // row goes after its files and its last event.
+    bool destroyed = timeline ? !store->get(rec->id).value_or(std::nullopt).has_value()
+                              : !fs::exists(layout.dir);
+    if (!timeline || first) {
+      // Events first: an event recorded before a line was written is then among them.
+      if (timeline) {
+        if (Status s = queueEvents(kMaxEvents); !s) return printFailure(s.error());
+      }
+      auto n = reader.poll(print);
+      if (!n) return printFailure(std::move(n).error());
+    } else {
+      // The new lines first, then the events: one recorded before a line we read is then
+      // here too, and goes before it (a poll's lines are as many as 200 ms brought).
+      fresh.clear();
+      auto n = reader.poll([&](std::string_view line) { fresh.emplace_back(line); });
+      if (!n) return printFailure(std::move(n).error());
+      if (Status s = queueEvents(kFollowEvents); !s) return printFailure(s.error());
+      for (const auto& line : fresh) print(line);
+    }
+    merge.flush();
     if (!a.follow || g_stop || destroyed) break;
     std::fflush(stdout);
     ::usleep(200 * 1000);
@@ -122,15 +253,28 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
   sub.add_option("sandbox", a->ref, "Sandbox id, alias, or number (3 or #3)")->required();
   sub.add_flag("--network", a->network,
                "DNS and connect decisions (JSON lines with --json): time, pid, comm, dest, port, name, decision, reason");
-  sub.add_flag("--init", a->init, "Output of the profile's initCommands");
-  sub.add_flag("-f,--follow", a->follow, "Keep printing new lines until interrupted or the sandbox is destroyed");
+  sub.add_flag("--init", a->init, "Output of the profile's initCommands (JSON lines {\"line\"} with --json)");
+  sub.add_flag("-f,--follow", a->follow,
+               "Keep printing new entries until interrupted or the sandbox is destroyed");
   sub.footer(
-      "Without --network or --init: the supervisor's log. The network log records every DNS query\n"
-      "the sandbox's resolver answered and every connect/send the eBPF programs allowed, refused\n"
-      "or redirected (enforcement ebpf|both), or that its nftables refused or redirected (proxy).\n"
+      "Without --network or --init: the sandbox's events (created, started, stopped, paused,\n"
+      "resumed, ttl-expired, idle-expired, adopted, recovered, oom-kill, destroyed…) and its\n"
+      "supervisor's log (start, ready, expiry and what it did, adoption and recovery, init's exit,\n"
+      "stop/pause/resume, destroy, warnings), merged in time order; a log line without a time\n"
+      "stays where it is in the log. With --json, one object per line:\n"
+      "  {\"time\":\"2026-01-02T03:04:05.678Z\",\"source\":\"event\",\"kind\":\"oom-kill\",\"message\":\"…\"}\n"
+      "  {\"time\":\"…\",\"source\":\"supervisor\",\"level\":\"info\",\"logger\":\"km.supervisor\",\"message\":\"…\"}\n"
+      "  {\"time\":null,\"source\":\"supervisor\",\"message\":\"<a line without a time>\"}\n"
+      "An OOM kill inside (the sandbox's memory limit) is recorded as an oom-kill event and a\n"
+      "warning. A create that failed leaves its init.log and supervisor.log in $KM_HOME/failed/ID/\n"
+      "(the newest 20 kept, none older than 7 days), named in its error message.\n"
+      "--network: every DNS query the sandbox's resolver answered and every connect/send the eBPF\n"
+      "programs allowed, refused or redirected (enforcement ebpf|both), or that its nftables\n"
+      "refused or redirected (proxy); with --json its own JSON lines. --init: the initCommands'\n"
+      "output, {\"line\":\"…\"} per line with --json.\n"
       "Logs are rotated (operator config logs.maxFileSize, default 16 MiB; logs.maxFiles, default 4;\n"
       "oldest lines dropped) and read in order across the files. Text from the sandbox is shown with\n"
-      "control characters escaped (\\x1b…). See docs/network.md.");
+      "control characters escaped (\\x1b…); JSON output is ASCII. See docs/sandbox.md and docs/network.md.");
   return [a, &ctx] { return runLogs(*a, ctx); };
 }
 

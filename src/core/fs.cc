@@ -54,6 +54,46 @@ Result<std::string> readFile(const std::string& path, size_t max_bytes) {
   return data;
 }
 
+Result<std::string> readTail(const std::string& path, size_t max_bytes) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    int err = errno;
+    std::string msg = "open(" + path + "): " + errnoText(err);
+    if (err == ENOENT) return notFound(msg);
+    if (err == EACCES) return permissionDenied(msg);
+    return unavailable(msg);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return invalidArgument(path + " is not a regular file");
+  }
+  off_t from = st.st_size > static_cast<off_t>(max_bytes) ? st.st_size - static_cast<off_t>(max_bytes) : 0;
+  std::string data(static_cast<size_t>(st.st_size - from), '\0');
+  size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::pread(fd, data.data() + got, data.size() - got, from + static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return unavailable("read(" + path + "): " + errnoText(err));
+    }
+    if (n == 0) break;  // shrank meanwhile
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  data.resize(got);
+  if (from > 0) {
+    size_t nl = data.find('\n');
+    data.erase(0, nl == std::string::npos ? 0 : nl + 1);
+  }
+  return data;
+}
+
 Status writeFileAtomic(const std::string& path_arg, std::string_view data) {
   // Replace what a symlink points at, not the link; keep an existing file's permissions
   // (a profile may hold secrets in its env and be 0600).

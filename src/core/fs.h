@@ -13,6 +13,11 @@ namespace km::fs {
 // Unavailable for other I/O errors.
 [[nodiscard]] Result<std::string> readFile(const std::string& path, size_t max_bytes = 16 << 20);
 
+// The last `max_bytes` bytes of a regular file (all of a smaller one), starting after the
+// first newline in them when the file is longer (whole lines only). Errors as readFile;
+// InvalidArgument for anything but a regular file (a FIFO is never waited on).
+[[nodiscard]] Result<std::string> readTail(const std::string& path, size_t max_bytes);
+
 // Writes via a temp file in the same directory and rename(2), so readers never see half a file.
 // An existing file keeps its permission bits; a symlink's target is replaced, not the link.
 [[nodiscard]] Status writeFileAtomic(const std::string& path, std::string_view data);

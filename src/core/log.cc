@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <unistd.h>
@@ -41,6 +42,10 @@ class RotatingSink : public spdlog::sinks::base_sink<std::mutex> {
 std::mutex g_mu;
 spdlog::level::level_enum g_level = spdlog::level::warn;
 std::shared_ptr<spdlog::sinks::sink> g_file_sink;  // set by toRotatingFile
+bool g_stamped_stderr = false;                     // set by toStderrAsFile
+
+// What km logs reads back (core/timeline.h parses it): UTC, as the network log.
+constexpr const char* kFilePattern = "%Y-%m-%dT%H:%M:%S.%eZ %l [%n] %v";
 
 std::shared_ptr<spdlog::logger> loggerFor(std::string_view name) {
   std::string n(name);
@@ -50,8 +55,11 @@ std::shared_ptr<spdlog::logger> loggerFor(std::string_view name) {
   std::shared_ptr<spdlog::logger> logger;
   if (g_file_sink) {
     logger = std::make_shared<spdlog::logger>(n, g_file_sink);
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%n] %v");
+    logger->set_pattern(kFilePattern, spdlog::pattern_time_type::utc);
     spdlog::register_logger(logger);
+  } else if (g_stamped_stderr) {
+    logger = spdlog::stderr_logger_mt(n);
+    logger->set_pattern(kFilePattern, spdlog::pattern_time_type::utc);
   } else {
     logger = spdlog::stderr_color_mt(n);
     logger->set_pattern("%^%l%$ [%n] %v");
@@ -71,11 +79,25 @@ Status toRotatingFile(const std::string& path, const RotationLimits& limits) {
   return ok();
 }
 
+void toStderrAsFile() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_stamped_stderr = true;
+  spdlog::drop_all();
+}
+
 void setVerbosity(int verbosity) {
   std::lock_guard<std::mutex> lock(g_mu);
   g_level = verbosity >= 2 ? spdlog::level::debug
             : verbosity == 1 ? spdlog::level::info
                              : spdlog::level::warn;
+  spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
+}
+
+void raiseVerbosity(int verbosity) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto wanted = verbosity >= 2 ? spdlog::level::debug : verbosity == 1 ? spdlog::level::info : spdlog::level::warn;
+  if (wanted >= g_level) return;  // lower level = more verbose
+  g_level = wanted;
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
 }
 

@@ -160,17 +160,18 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   auto started = in.prepared != nullptr
                      ? in.prepared->start(so, p, layout.supervisor_log, insert)
                      : supervisor::startForked(so, p, layout.supervisor_log, insert);
-  if (!started && !inserted) return removeFiles(std::move(started).error());
   if (!started) {
-    // The supervisor tears down what it made before reporting; this removes the rest. What
-    // it logged (a crash report, say) goes into the message before the log is removed.
+    // The supervisor keeps its logs in $KM_HOME/failed/ID and tears down what it made before
+    // reporting; one that died first left them in the sandbox's directory, kept here. What
+    // it logged (a crash report, say) goes into the message, naming where the file stays.
     Error e = std::move(started).error().context("starting " + p.id);
-    std::string log = fs::readFile(layout.supervisor_log, 1 << 20).value_or("");
-    if (!log.empty()) {
-      size_t from = log.size() > 4000 ? log.size() - 4000 : 0;
-      e = Error(e.code(), e.message() + "\n--- supervisor log ---\n" + log.substr(from));
+    if (fs::isDirectory(layout.dir)) (void)supervisor::keepFailedLogs(env.km_home, p.id);
+    std::string kept = layout.failed_logs + "/supervisor.log";
+    auto log = fs::readTail(kept, 4000);
+    if (log && !log->empty()) {
+      e = Error(e.code(), e.message() + "\n--- last lines of " + kept + " ---\n" + *log);
     }
-    return cleanup(std::move(e));
+    return inserted ? cleanup(std::move(e)) : removeFiles(std::move(e));
   }
   auto row = store.modify(p.id, [&](store::SandboxRecord& r) -> Status {
     r.status = store::SandboxStatus::kRunning;

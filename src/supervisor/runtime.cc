@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,9 +29,9 @@ constexpr std::string_view kLog = "km.supervisor";
 constexpr uint64_t kInitLogLimit = 16 << 20;
 
 
-// The last `lines` lines of a file, for error messages.
+// The last `lines` lines of a file (of its last 64 KiB), for error messages.
 std::string tail(const std::string& path, int lines) {
-  std::string text = fs::readFile(path).value_or("");
+  std::string text = fs::readTail(path, 64 << 10).value_or("");
   size_t pos = text.size();
   if (pos > 0 && text[pos - 1] == '\n') --pos;
   for (int n = 0; n < lines && pos > 0; ++n) {
@@ -168,6 +169,7 @@ Status Runtime::start(bool first_start) {
   }
   init_pid_ = launched->init_pid;
   init_start_ = launched->init_start;
+  oom_kills_seen_ = 0;  // a new cgroup
   publishInit();
   auto pidfd = sys::pidfdOpen(init_pid_);
   if (!pidfd) return std::move(pidfd).error();
@@ -184,6 +186,9 @@ Status Runtime::start(bool first_start) {
   }
   KM_TRY(setStatus(SandboxStatus::kRunning, true));
   event(first_start ? "created" : "started", "init pid " + std::to_string(init_pid_));
+  log::info(kLog, plan_.id + ": " + (first_start ? "created" : "started") + ", init pid " +
+                      std::to_string(init_pid_) + (plan_.ttl_seconds > 0 ? ", ttl " + std::to_string(plan_.ttl_seconds) + "s" : "") +
+                      ", teardownPolicy " + plan_.teardown_policy);
   return ok();
 }
 
@@ -249,9 +254,11 @@ Status Runtime::runInitCommands() {
     auto code = local::runSession(e, cgroups_, io);
     if (!code) return std::move(code).error().context("init command " + std::to_string(i + 1));
     if (*code != 0) {
+      // Read here, named where it will be: a failed first start ends in failCreate(), which
+      // moves the logs there before the sandbox's directory goes.
       return unavailable("init command " + std::to_string(i + 1) + " failed (exit " +
                          std::to_string(*code) + "): " + cmd + "\n--- last lines of " +
-                         layout_.init_log + " ---\n" + tail(layout_.init_log, 20));
+                         layout_.failed_logs + "/init.log ---\n" + tail(layout_.init_log, 20));
     }
   }
   event("init-commands", std::to_string(plan_.init_commands.size()) + " ran");
@@ -268,12 +275,17 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   init_pid_ = init_pid;
   init_start_ = init_start;
   init_pidfd_ = std::move(*pidfd);
+  // Fresh from km create (not announced) nothing was recorded yet; a supervisor that takes
+  // over from one that died counts from now (what happened meanwhile went unrecorded).
+  oom_kills_seen_ = announce ? cgroups_.oomKills().value_or(0) : 0;
   publishInit();
   if (auto s = resumeNetwork(); !s) {
     // The eBPF programs still hold (they need no process); only DNS is down.
     log::error(kLog, plan_.id + ": the resolver could not be restarted: " + s.error().message());
   }
   if (store_ == nullptr) return internalError("adopting needs the fleet store");
+  log::info(kLog, plan_.id + ": supervising (supervisor pid " + std::to_string(::getpid()) + ", init pid " +
+                      std::to_string(init_pid_) + (announce ? ", adopted: the previous supervisor was gone)" : ")"));
   if (!announce) return ok();  // km create records the new supervisor itself
   auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
     rec.supervisor_pid = ::getpid();
@@ -286,6 +298,7 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
 }
 
 Status Runtime::stop(std::string_view reason) {
+  checkOomKills();  // the cgroup and its count go now
   if (running()) {
     if (cgroups_.frozen()) (void)cgroups_.freeze(false);  // SIGKILL must be deliverable
     KM_TRY(local::killAll(init_pid_, init_start_, cgroups_));
@@ -298,6 +311,7 @@ Status Runtime::stop(std::string_view reason) {
   KM_TRY(cgroups_.remove());
   KM_TRY(setStatus(SandboxStatus::kStopped, false));
   event("stopped", reason);
+  log::info(kLog, plan_.id + ": stopped (" + std::string(reason) + ")");
   return ok();
 }
 
@@ -306,6 +320,7 @@ Status Runtime::pause() {
   KM_TRY(cgroups_.freeze(true));
   KM_TRY(setStatus(SandboxStatus::kPaused, false));
   event("paused", "");
+  log::info(kLog, plan_.id + ": paused");
   return ok();
 }
 
@@ -313,11 +328,34 @@ Status Runtime::thaw() {
   KM_TRY(cgroups_.freeze(false));
   KM_TRY(setStatus(SandboxStatus::kRunning, false));
   event("resumed", "from pause");
+  log::info(kLog, plan_.id + ": resumed from pause");
   return ok();
 }
 
+void Runtime::checkOomKills() {
+  if (!running()) return;
+  auto kills = cgroups_.oomKills();
+  if (!kills || *kills <= oom_kills_seen_) return;
+  int64_t added = *kills - oom_kills_seen_;
+  oom_kills_seen_ = *kills;
+  std::string detail = std::to_string(added) + (added == 1 ? " process" : " processes") +
+                       " killed by the OOM killer (" + std::to_string(*kills) + " since start); memory limit " +
+                       std::to_string(plan_.resources.memory_bytes >> 20) + " MiB";
+  log::warn(kLog, plan_.id + ": oom-kill: " + detail);
+  event("oom-kill", detail);
+}
+
 void Runtime::initExited() {
-  log::warn(kLog, plan_.id + ": init exited on its own; marking the sandbox stopped");
+  checkOomKills();  // before the cgroup goes: an OOM kill may be what ended init
+  // Our child when we started it (not when adopted from a supervisor that died): reaped
+  // here, so its status is known and no zombie stays.
+  std::string how = "status unknown";
+  if (auto status = sys::waitPid(init_pid_, WNOHANG); status && *status >= 0) {
+    how = WIFSIGNALED(*status) ? "killed by signal " + std::to_string(WTERMSIG(*status))
+                               : "exit status " + std::to_string(WEXITSTATUS(*status));
+  }
+  log::warn(kLog, plan_.id + ": init (pid " + std::to_string(init_pid_) + ") exited on its own (" + how +
+                      "); stopping the sandbox");
   init_pid_ = 0;
   init_start_ = 0;
   init_pidfd_.reset();
@@ -326,7 +364,7 @@ void Runtime::initExited() {
   (void)local::killAll(0, 0, cgroups_);
   (void)cgroups_.remove();
   (void)setStatus(SandboxStatus::kStopped, false);
-  event("stopped", "init exited unexpectedly");
+  event("stopped", "init exited unexpectedly (" + how + ")");
 }
 
 Status Runtime::enterSupervisorCgroup() {
@@ -335,7 +373,25 @@ Status Runtime::enterSupervisorCgroup() {
   return cg->addProcess(0);
 }
 
+Error Runtime::failCreate(Error e) {
+  auto kept = keepFailedLogs(km_home_, plan_.id);
+  if (!kept) {
+    log::warn(kLog, plan_.id + ": keeping the logs of the failed create: " + kept.error().message());
+    e = Error(e.code(), e.message() + "\n(the logs could not be kept in " + layout_.failed_logs + ": " +
+                            kept.error().message() + ")");
+  } else {
+    log::info(kLog, plan_.id + ": create failed; logs kept in " + *kept);
+  }
+  std::string first_line = e.message().substr(0, e.message().find('\n'));
+  if (Status s = destroy("create failed: " + first_line); !s) {
+    log::warn(kLog, plan_.id + ": removing the failed sandbox: " + s.error().message());
+  }
+  return e;
+}
+
 Status Runtime::destroy(std::string_view reason) {
+  checkOomKills();
+  log::info(kLog, plan_.id + ": destroying (" + std::string(reason) + ")");
   if (store_ != nullptr) {
     (void)store_->modify(plan_.id, [](store::SandboxRecord& rec) -> Status {
       rec.status = SandboxStatus::kDestroying;

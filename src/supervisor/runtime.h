@@ -51,8 +51,16 @@ class Runtime {
   // a failure the row stays `destroying`; running it again (here, `km destroy`, `km doctor
   // --fix`) finishes the job.
   [[nodiscard]] Status destroy(std::string_view reason);
-  // After init exited by itself: clean up and mark stopped.
+  // A first start() that failed with `e`: keeps the sandbox's logs in its failed-logs
+  // directory (keepFailedLogs; start's error names the init log there), then destroys it.
+  // Returns `e`, with a note when the logs could not be kept.
+  [[nodiscard]] Error failCreate(Error e);
+  // After init exited by itself: records how (and an OOM kill that ended it), cleans up and
+  // marks the sandbox stopped.
   void initExited();
+  // Records an OOM kill inside (event "oom-kill" and a warning) when the sandbox's cgroup
+  // counted more since the last look. Called on each tick and before init's exit is handled.
+  void checkOomKills();
 
   bool running() const { return init_pid_ > 0; }
   int initPidfd() const { return init_pidfd_.get(); }
@@ -89,6 +97,8 @@ class Runtime {
   sys::UniqueFd init_pidfd_;
   substrate::local::StagedInit staged_;
   std::unique_ptr<net::Service> service_;
+  // OOM kills of the current cgroup already recorded (a start makes a new cgroup: 0).
+  int64_t oom_kills_seen_ = 0;
   int dns_udp_fd_ = -1, dns_tcp_fd_ = -1;
 };
 

@@ -147,10 +147,13 @@ class Loop {
       });
     };
     if (rec.locked) {
+      log::info(kLog, opt_.id + ": " + std::string(what) + " expired; skipped: the sandbox is locked");
       (void)store_.addEvent(opt_.id, std::string(what) + "-expired", "skipped: sandbox is locked");
       disarm();
       return;
     }
+    log::info(kLog, opt_.id + ": " + std::string(what) + " expired; teardownPolicy " + policy +
+                        (policy == "stop" ? ": stopping" : policy == "retain" ? ": nothing to do" : ": destroying"));
     (void)store_.addEvent(opt_.id, std::string(what) + "-expired", "teardownPolicy " + policy);
     Status s = ok();
     if (policy == "stop") {
@@ -166,9 +169,13 @@ class Loop {
   }
 
   void tick() {
+    rt_.checkOomKills();
     auto rec = store_.get(opt_.id);
     if (!rec || !rec->has_value()) {
-      if (rec) done_ = true;  // the row is gone: someone destroyed the sandbox
+      if (rec) {
+        done_ = true;  // the row is gone: someone destroyed the sandbox
+        log::info(kLog, opt_.id + ": the sandbox's row is gone; supervisor exiting");
+      }
       return;
     }
     const store::SandboxRecord& r = **rec;
@@ -278,23 +285,30 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
              substrate::local::StagedInit staged) {
   sys::UniqueFd signal_fd = setUpSignals();
   // The supervisor's own cgroup and rotating log come after the exec below (`run` with
-  // --adopt): not on the path to a ready sandbox. Until then it logs to the file as stderr.
+  // --adopt): not on the path to a ready sandbox. Until then it logs to the file as stderr,
+  // in the file's format (km logs reads the times).
+  log::toStderrAsFile();
+  log::raiseVerbosity(1);
+  log::info(kLog, o.id + ": building the sandbox (supervisor pid " + std::to_string(::getpid()) + ")");
   Runtime rt(nullptr, o.km_home, plan);
   rt.useStaged(std::move(staged));
   Status s = rt.start(true);
   if (!s) {
-    Error e = s.error();
-    (void)rt.destroy("create failed");
-    log::error(kLog, o.id + ": " + e.message());
+    Error e = rt.failCreate(s.error());
+    // Its first line: the rest (an init log's tail) is in the kept init.log beside this log,
+    // and km create shows both.
+    log::error(kLog, o.id + ": create failed: " + e.message().substr(0, e.message().find('\n')));
     reportTo(ready_fd, "error: " + e.message());
     return 1;
   }
   auto listener = listenOn(rt.layout().control_socket);
   if (!listener) {
-    (void)rt.destroy("create failed");
-    reportTo(ready_fd, "error: " + listener.error().message());
+    Error e = rt.failCreate(listener.error());
+    log::error(kLog, o.id + ": create failed: " + e.message());
+    reportTo(ready_fd, "error: " + e.message());
     return 1;
   }
+  log::info(kLog, o.id + ": ready, init pid " + std::to_string(rt.initPid()));
   pid_t self = ::getpid();
   reportTo(ready_fd, "ok " + std::to_string(self) + " " +
                          std::to_string(sys::processStartTime(self).value_or(0)) + " " +
@@ -428,6 +442,7 @@ int run(const Options& o) {
   auto plan = plan::fromNode(node);
   if (!plan) return fail(plan.error());
   logToRotatingFile(o, *plan);
+  log::raiseVerbosity(1);  // its lifecycle, at info, goes to its log (km logs shows it)
   Runtime rt(st->get(), o.km_home, *plan);
   if (Status s = rt.enterSupervisorCgroup(); !s) {
     log::warn(kLog, o.id + ": " + s.error().message() + "; supervising from outside the sandbox's cgroup");
@@ -444,24 +459,26 @@ int run(const Options& o) {
   }
   switch (r.status) {
     case SandboxStatus::kCreating:
+      log::info(kLog, o.id + ": building the sandbox (supervisor pid " + std::to_string(::getpid()) + ")");
       started = rt.start(true);
-      if (!started) {
-        Error e = started.error();
-        (void)rt.destroy("create failed: " + e.message());
-        return fail(e);
-      }
+      if (!started) return fail(rt.failCreate(started.error()));
       break;
     case SandboxStatus::kRunning:
     case SandboxStatus::kPaused:
       if (init_alive) {
         started = rt.adopt(static_cast<pid_t>(r.init_pid), r.init_start);
       } else {
+        log::warn(kLog, o.id + ": its init (pid " + std::to_string(r.init_pid) + ") is gone; restarting the sandbox");
         (void)rt.stop("recovering: init was gone");
         started = rt.start(false);
-        if (started) (void)(*st)->addEvent(o.id, "recovered", "restarted after its init was lost");
+        if (started) {
+          (void)(*st)->addEvent(o.id, "recovered", "restarted after its init was lost");
+          log::info(kLog, o.id + ": recovered: restarted after its init was lost");
+        }
       }
       break;
     case SandboxStatus::kStopped:
+      log::info(kLog, o.id + ": supervising the stopped sandbox (supervisor pid " + std::to_string(::getpid()) + ")");
       started = rt.stop("supervisor restarted");  // clears stale cgroups, records our pid
       break;
     case SandboxStatus::kDestroying:

@@ -96,6 +96,17 @@ class Prepared {
 [[nodiscard]] Status teardown(const std::string& km_home, const std::string& id, pid_t init_pid,
                               uint64_t init_start);
 
+// How many failed creates' logs $KM_HOME/failed keeps, and for how long.
+inline constexpr size_t kFailedLogsKept = 20;
+inline constexpr std::chrono::seconds kFailedLogsMaxAge{7 * 24 * 3600};
+
+// Moves the logs of sandbox `id` (init.log and supervisor.log, with their rotated files) out
+// of its directory into $KM_HOME/failed/<id>/, for a create that failed: teardown removes
+// the directory, and the error message names the kept files. Then prunes $KM_HOME/failed to
+// the newest kFailedLogsKept directories, none older than kFailedLogsMaxAge. Returns the
+// directory; NotFound when the sandbox's directory is gone, the failing call otherwise.
+[[nodiscard]] Result<std::string> keepFailedLogs(const std::string& km_home, const std::string& id);
+
 // Sends one command to a supervisor's control socket and returns its reply text.
 // Commands: ping, stop, resume, pause, destroy. Unavailable when nobody answers.
 [[nodiscard]] Result<std::string> request(const std::string& socket_path, std::string_view command,

@@ -6,6 +6,8 @@ std::string Layout::sandboxesDir(std::string_view km_home) {
   return std::string(km_home) + "/sandboxes";
 }
 
+std::string Layout::failedDir(std::string_view km_home) { return std::string(km_home) + "/failed"; }
+
 std::string Layout::disksDir(std::string_view km_home) { return std::string(km_home) + "/disk"; }
 
 Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
@@ -29,6 +31,7 @@ Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
   l.init_file = l.dir + "/init";
   l.net_file = l.dir + "/net.json";
   l.network_log = l.dir + "/network.log";
+  l.failed_logs = failedDir(km_home) + "/" + std::string(id);
   return l;
 }
 

@@ -28,10 +28,13 @@ struct Layout {
   std::string init_file;       // "PID START" of the running init; absent while stopped
   std::string net_file;        // the sandbox's network facts (veth, addresses) while running
   std::string network_log;     // DNS and connect decisions, JSON lines
+  std::string failed_logs;     // $KM_HOME/failed/<id>: the logs of a create that failed
 
   static Layout forSandbox(std::string_view km_home, std::string_view id);
   // $KM_HOME/sandboxes: every sandbox directory lives here (doctor scans it).
   static std::string sandboxesDir(std::string_view km_home);
+  // $KM_HOME/failed: the kept logs of failed creates, one directory per sandbox id.
+  static std::string failedDir(std::string_view km_home);
   // $KM_HOME/disk: every sandbox's disk (the store's mount point).
   static std::string disksDir(std::string_view km_home);
 };

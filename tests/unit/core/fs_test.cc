@@ -53,5 +53,18 @@ TEST(FsTest, ReadFileSaysWhatIsMissing) {
   EXPECT_NE(r.error().message().find("/nonexistent-km/x.yaml"), std::string::npos);
 }
 
+TEST(FsTest, ReadTailGivesWholeLinesOfTheEndOrAllOfASmallFile) {
+  test::ScopedTempDir dir;
+  std::string p = dir.write("log", "first line\nsecond\nthird\n");
+  EXPECT_EQ(*readTail(p, 100), "first line\nsecond\nthird\n");
+  EXPECT_EQ(*readTail(p, 10), "third\n");  // "ond\nthird\n" starts mid-line: cut to the line
+  EXPECT_EQ(*readTail(p, 0), "");
+  EXPECT_EQ(readTail(dir.path() + "/missing", 10).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(readTail(dir.path(), 10).error().code(), ErrorCode::kInvalidArgument);
+  std::string fifo = dir.path() + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(readTail(fifo, 10).error().code(), ErrorCode::kInvalidArgument);  // never waits
+}
+
 }  // namespace
 }  // namespace km::fs
