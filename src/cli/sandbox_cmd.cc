@@ -266,7 +266,9 @@ int runStatus(const std::string& ref, Context& ctx) {
   if (events && !events->empty()) {
     printOut("Recent events:");
     for (const auto& e : *events) {
-      printOut("  " + shortDuration(now - e.at_ms) + " ago  " + e.kind + (e.detail.empty() ? "" : "  " + e.detail));
+      // km's own words today, but a detail may quote a sandbox's text one day: escaped.
+      printOut("  " + shortDuration(now - e.at_ms) + " ago  " +
+               escapeForTerminal(e.kind + (e.detail.empty() ? "" : "  " + e.detail), /*keep_newlines=*/false));
     }
   }
   return kExitOk;
