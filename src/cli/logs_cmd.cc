@@ -239,7 +239,12 @@ int runLogs(const LogsArgs& a, Context& ctx) {
       for (const auto& line : fresh) print(line);
     }
     merge.flush();
-    if (!a.follow || g_stop || destroyed) break;
+    if (!a.follow || g_stop || destroyed) {
+      // The init commands are done when anyone reads their log: a last line without its
+      // newline is shown as it is.
+      if (a.init && reader.heldBytes() > 0) print(reader.takeHeld());
+      break;
+    }
     std::fflush(stdout);
     ::usleep(200 * 1000);
   }

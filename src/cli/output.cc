@@ -47,7 +47,9 @@ void finishOutput(int exit_code) {
     for (const auto& e : st.errors) {
       std::string_view line = e;
       if (line.substr(0, kErrorPrefix.size()) == kErrorPrefix) line.remove_prefix(kErrorPrefix.size());
-      message += (message.empty() ? "" : "\n") + std::string(line);
+      // Escaped as the text form is: a message may carry a sandbox's words (init output), and
+      // JSON passes C1 controls and bidi overrides through as UTF-8 for a terminal to act on.
+      message += (message.empty() ? "" : "\n") + escapeForTerminal(line);
     }
     doc::Node o = doc::Node::map();
     o.set("error", doc::Node::string(message.empty() ? "failed" : message));

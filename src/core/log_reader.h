@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <string_view>
 
 #include "core/result.h"
@@ -40,6 +41,9 @@ class LogReader {
 
   // Bytes of a line whose '\n' has not been read yet.
   size_t heldBytes() const { return pending_.size(); }
+  // That line as it is, for a reader that stops here on a file nothing will complete (an
+  // init log whose last command printed no newline); the reader holds nothing afterwards.
+  std::string takeHeld() { return std::exchange(pending_, std::string()); }
 
  private:
   // The result of looking for the file after the one being read.

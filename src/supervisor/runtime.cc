@@ -298,7 +298,7 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
 }
 
 Status Runtime::stop(std::string_view reason) {
-  checkOomKills();  // the cgroup and its count go now
+  checkOomKills(true);  // the cgroup and its count go now
   if (running()) {
     if (cgroups_.frozen()) (void)cgroups_.freeze(false);  // SIGKILL must be deliverable
     KM_TRY(local::killAll(init_pid_, init_start_, cgroups_));
@@ -332,10 +332,16 @@ Status Runtime::thaw() {
   return ok();
 }
 
-void Runtime::checkOomKills() {
+void Runtime::checkOomKills(bool now) {
   if (!running()) return;
   auto kills = cgroups_.oomKills();
   if (!kills || *kills <= oom_kills_seen_) return;
+  // A sandbox that OOM-kills its own children in a loop must not grow the host's store by
+  // an event a second: at most one event a minute, carrying every kill since the last
+  // (unless the sandbox is stopping, when the last count is recorded at once).
+  int64_t at = store::nowMs();
+  if (!now && last_oom_event_ms_ != 0 && at - last_oom_event_ms_ < kOomEventIntervalMs) return;
+  last_oom_event_ms_ = at;
   int64_t added = *kills - oom_kills_seen_;
   oom_kills_seen_ = *kills;
   std::string detail = std::to_string(added) + (added == 1 ? " process" : " processes") +
@@ -346,7 +352,7 @@ void Runtime::checkOomKills() {
 }
 
 void Runtime::initExited() {
-  checkOomKills();  // before the cgroup goes: an OOM kill may be what ended init
+  checkOomKills(true);  // before the cgroup goes: an OOM kill may be what ended init
   // Our child when we started it (not when adopted from a supervisor that died): reaped
   // here, so its status is known and no zombie stays.
   std::string how = "status unknown";
@@ -390,7 +396,7 @@ Error Runtime::failCreate(Error e) {
 }
 
 Status Runtime::destroy(std::string_view reason) {
-  checkOomKills();
+  checkOomKills(true);
   log::info(kLog, plan_.id + ": destroying (" + std::string(reason) + ")");
   if (store_ != nullptr) {
     (void)store_->modify(plan_.id, [](store::SandboxRecord& rec) -> Status {

@@ -58,9 +58,11 @@ class Runtime {
   // After init exited by itself: records how (and an OOM kill that ended it), cleans up and
   // marks the sandbox stopped.
   void initExited();
-  // Records an OOM kill inside (event "oom-kill" and a warning) when the sandbox's cgroup
-  // counted more since the last look. Called on each tick and before init's exit is handled.
-  void checkOomKills();
+  // Records OOM kills inside (event "oom-kill" and a warning) when the sandbox's cgroup
+  // counted more since the last record. Called on each tick, where at most one record a
+  // minute is made (it counts every kill since the last), and with `now` before the cgroup
+  // goes (stop, destroy, init's exit).
+  void checkOomKills(bool now = false);
 
   bool running() const { return init_pid_ > 0; }
   int initPidfd() const { return init_pidfd_.get(); }
@@ -99,6 +101,8 @@ class Runtime {
   std::unique_ptr<net::Service> service_;
   // OOM kills of the current cgroup already recorded (a start makes a new cgroup: 0).
   int64_t oom_kills_seen_ = 0;
+  int64_t last_oom_event_ms_ = 0;  // when the last oom-kill event was recorded
+  static constexpr int64_t kOomEventIntervalMs = 60 * 1000;
   int dns_udp_fd_ = -1, dns_tcp_fd_ = -1;
 };
 

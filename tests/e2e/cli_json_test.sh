@@ -77,6 +77,11 @@ for cmd in status stop resume pause lock unlock destroy clone logs "extend nope 
   json_tool
   json_check "$OUT" 'd["exitCode"] in (1, 2)' '"nope" in d["error"]'
 done
+# Text that reaches the error object is escaped as on a terminal: no C1 control or bidi
+# override passes through as UTF-8 (a sandbox's init output can be in a create's error).
+km --json create "$(printf 'x\xe2\x80\xae\xc2\x9b.yaml')"
+expect_rc 1
+json_check "$OUT" 'all(ord(c) < 128 for c in d["error"])' '"\\u{202e}" in d["error"]' '"\\u{009b}" in d["error"]'
 km --json list --bogus
 expect_rc 2
 json_check "$OUT" 'd["exitCode"] == 2' '"--bogus" in d["error"]'

@@ -75,11 +75,16 @@ km exec cli -- /workspace 2>/dev/null
 rc_dir=$?
 km exec cli -- sh -c 'exit 126'
 rc_own=$?
+km exec cli -- sh -c 'printf "#!/no/such/interpreter\n" > /workspace/s; chmod +x /workspace/s'
+km exec cli -- /workspace/s 2>"$W/interp"
+rc_interp=$?
 set -e
 expect_eq "$rc" 126 "a file that is not executable exits 126"
 expect_contains "$(cat "$W/err")" "cannot execute" "126 message"
 expect_eq "$rc_dir" 126 "a directory exits 126"
 expect_eq "$rc_own" 126 "the command's own status passes through"
+expect_eq "$rc_interp" 126 "a script whose interpreter is missing exits 126"
+expect_contains "$(cat "$W/interp")" "/workspace/s: bad interpreter" "bad interpreter message"
 
 # --- completion offers this home's sandboxes ---------------------------------------------
 cands="$(km completion sandboxes)"
@@ -103,8 +108,12 @@ spec:
     shell: /usr/local/bin/km-test-shell
     initCommands:
       - "ln -sf /bin/sh /usr/local/bin/km-test-shell"
+      - "printf 'last-init-line-without-newline'"
 EOF
 sb="$(km create --alias withsh "$W/sh.yaml")"
+# A last line without its newline is still shown (nothing will complete it).
+expect_contains "$(km logs withsh --init)" "last-init-line-without-newline" "km logs --init shows an unterminated last line"
+expect_contains "$(km --json logs withsh --init | tail -1)" '{"line":"last-init-line-without-newline"}' "and as JSON"
 expect_eq "$(echo 'echo "shell=$0"' | km shell withsh)" "shell=/usr/local/bin/km-test-shell" "km shell starts the profile's shell"
 km destroy --yes "$sb" >/dev/null
 sed -e 's|shell: .*|shell: /bin/km-no-such-shell|' -e '/initCommands/,$d' "$W/sh.yaml" >"$W/noshell.yaml"

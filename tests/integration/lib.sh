@@ -75,7 +75,16 @@ km_veths() {
 # Processes in this home's cgroups (km-init's argv is plain, so they are found by cgroup),
 # and this home's supervisors by their command line.
 km_processes() {
-  grep -lE "/km/$(km_home_tag)/" /proc/[0-9]*/cgroup 2>/dev/null | cut -d/ -f3 | sed 's/^/pid /' || true
+  local f pid
+  for f in $(grep -lE "/km/$(km_home_tag)/" /proc/[0-9]*/cgroup 2>/dev/null || true); do
+    pid=${f#/proc/}
+    pid=${pid%/cgroup}
+    # One that has exited but is not reaped yet (its cgroup already removed, or a zombie) is
+    # not left behind: its parent or init reaps it.
+    grep -qF "(deleted)" "$f" 2>/dev/null && continue
+    [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ] || continue
+    [ -e "/proc/$pid" ] && echo "pid $pid"
+  done
   pgrep -f "supervise" -a 2>/dev/null | grep -F -- "--home $KM_HOME " || true
 }
 

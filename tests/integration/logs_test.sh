@@ -98,6 +98,16 @@ last="$(km status "$o" | tail -1)"
 expect_contains "$last" "oom-kill  1 process killed by the OOM killer" "km status: last event"
 expect_eq "$(km --json status "$o" | python3 -c 'import json,sys; print(json.load(sys.stdin)["recentEvents"][-1]["kind"])')" \
   oom-kill "km --json status: last event"
+# A sandbox that OOM-kills its own processes in a loop adds at most one event a minute to the
+# host's store: three more kills now are recorded together, at the latest when it stops.
+for _ in 1 2 3; do km exec "$o" -- python3 -c 'b = bytearray(1 << 30)' >/dev/null 2>&1 || true; done
+sleep 2  # two supervisor ticks: no new event yet
+oom_events() { km --json logs "$o" | python3 -c 'import json,sys
+print(sum(1 for d in map(json.loads, sys.stdin) if d.get("kind") == "oom-kill"))'; }
+expect_eq "$(oom_events)" 1 "further kills within the minute are not an event each"
+km stop "$o" >/dev/null
+expect_eq "$(oom_events)" 2 "the kills since are recorded when the sandbox stops"
+expect_contains "$(km logs "$o")" "3 processes killed by the OOM killer (4 since start)" "the coalesced event counts every kill"
 km destroy --yes "$o" >/dev/null
 
 # --- a failed create keeps its logs where the message says; old ones are pruned ----------

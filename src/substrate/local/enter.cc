@@ -111,6 +111,11 @@ struct ChildPlan {
   environ = const_cast<char**>(p.envp.data());
   ::execvp(p.argv[0], p.argv.data());
   int err = errno;
+  // 'I': a file that is there but whose #! interpreter is not (ENOENT from the kernel for
+  // the interpreter), as a shell's "bad interpreter". Only access(2): a system call.
+  if (err == ENOENT && std::strchr(p.argv[0], '/') != nullptr && ::access(p.argv[0], F_OK) == 0) {
+    childFail(err_fd, 'I', p.argv[0], err);
+  }
   // 'X': the command itself, not the way into the sandbox, failed.
   childFail(err_fd, 'X', p.argv[0], err);
 }
@@ -182,6 +187,12 @@ Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups, const
     size_t space = message->find(' ');
     int err = std::atoi(message->c_str() + 1);
     std::string step = space == std::string::npos ? "" : message->substr(space + 1);
+    if ((*message)[0] == 'I') {
+      Spawned failed;
+      failed.exec_status = 126;
+      failed.exec_message = step + ": bad interpreter: its #! line names a program the sandbox does not have";
+      return failed;
+    }
     if ((*message)[0] == 'X') {
       Spawned failed;
       bool missing = err == ENOENT || err == ENOTDIR;
