@@ -11,7 +11,7 @@ PACKAGES=(
   libsqlite3-dev libssl-dev libseccomp-dev
   bubblewrap util-linux procps psmisc iproute2 btrfs-progs e2fsprogs
   libbpf-dev bpftool libmnl-dev libnftables-dev nftables dnsmasq-base dnsutils iputils-ping curl dnsperf
-  python3
+  python3 zsh
 )
 
 missing=()

@@ -118,6 +118,31 @@ has "$(completions km create --dry-run --)" "--alias"
 has "$(completions km exec -e A=1 --)" "--env"  # repeatable
 lacks "$(completions km "")" "supervise"
 has "$(completions km "")" "ls"
+# zsh: the script installed as _km in $fpath (as make install does) completes on the very
+# first Tab of a new shell, driven through a real terminal (zpty).
+if command -v zsh >/dev/null 2>&1; then
+  mkdir -p "$TMP/zfp" "$TMP/zhome"
+  "$KM" completion zsh >"$TMP/zfp/_km"
+  printf 'fpath=(%s $fpath)\nautoload -Uz compinit && compinit -u\nPS1="%%%% "\n' "$TMP/zfp" >"$TMP/zhome/.zshrc"
+  cat >"$TMP/drive.zsh" <<'ZEOF'
+zmodload zsh/zpty
+zpty -b z "PATH=$1:\$PATH ZDOTDIR=$2 zsh -i"
+zpty -w -n z $'km val\t'
+sleep 2
+zpty -w -n z $'\C-a: \C-e; echo "<$(fc -ln -1)>"\n'
+sleep 1
+out=""
+while zpty -r -t z line; do out+="$line"; done
+zpty -d z
+print -r -- "$out"
+ZEOF
+  CTX="zsh first Tab"
+  got=$(timeout 30 zsh -f "$TMP/drive.zsh" "$(dirname "$KM")" "$TMP/zhome" 2>&1 | tr -d '\r' || true)
+  has "$got" "<: km validate"
+else
+  echo "SKIP: zsh is not installed (scripts/install-deps.sh installs it)"
+fi
+
 km completion sandboxes
 expect_rc 0
 [[ -z $OUT ]] || fail "no sandboxes in a fresh home, got: $OUT"
