@@ -14,20 +14,27 @@ namespace {
 
 std::string errnoText(int err) { return std::strerror(err); }
 
+// open(path, O_RDONLY | O_CLOEXEC | extra_flags) retrying EINTR; the caller closes the fd.
+// NotFound, PermissionDenied or Unavailable naming the path.
+Result<int> openForReading(const std::string& path, int extra_flags) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | extra_flags);
+  } while (fd < 0 && errno == EINTR);
+  if (fd >= 0) return fd;
+  int err = errno;
+  std::string msg = "open(" + path + "): " + errnoText(err);
+  if (err == ENOENT) return notFound(msg);
+  if (err == EACCES) return permissionDenied(msg);
+  return unavailable(msg);
+}
+
 }  // namespace
 
 Result<std::string> readFile(const std::string& path, size_t max_bytes) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    int err = errno;
-    std::string msg = "open(" + path + "): " + errnoText(err);
-    if (err == ENOENT) return notFound(msg);
-    if (err == EACCES) return permissionDenied(msg);
-    return unavailable(msg);
-  }
+  auto opened = openForReading(path, 0);
+  if (!opened) return std::move(opened).error();
+  int fd = *opened;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     ::close(fd);
@@ -55,17 +62,9 @@ Result<std::string> readFile(const std::string& path, size_t max_bytes) {
 }
 
 Result<std::string> readTail(const std::string& path, size_t max_bytes) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    int err = errno;
-    std::string msg = "open(" + path + "): " + errnoText(err);
-    if (err == ENOENT) return notFound(msg);
-    if (err == EACCES) return permissionDenied(msg);
-    return unavailable(msg);
-  }
+  auto opened = openForReading(path, O_NONBLOCK);
+  if (!opened) return std::move(opened).error();
+  int fd = *opened;
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);

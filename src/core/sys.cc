@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -178,6 +179,17 @@ Result<UniqueFd> pidfdOpen(pid_t pid) {
   if (fd < 0 && errno == ESRCH) return notFound("no process " + std::to_string(pid));
   if (fd < 0) return errnoError("pidfd_open", std::to_string(pid), errno);
   return UniqueFd(fd);
+}
+
+int openat2(int dir_fd, const char* rel, int flags, uint64_t resolve) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = resolve;
+  int fd;
+  do {
+    fd = static_cast<int>(::syscall(SYS_openat2, dir_fd, rel, &how, sizeof how));
+  } while (fd < 0 && errno == EINTR);
+  return fd;
 }
 
 Result<int> waitPid(pid_t pid, int options) {

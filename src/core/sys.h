@@ -71,6 +71,10 @@ bool processAlive(pid_t pid, uint64_t start_time);
 // A pidfd for `pid` (close-on-exec, as pidfd_open always makes it). NotFound (ESRCH) when
 // there is no such process.
 [[nodiscard]] Result<UniqueFd> pidfdOpen(pid_t pid);
+// openat2(dir_fd, rel, {flags | O_CLOEXEC, resolve}) retrying EINTR: the fd, or -1 with errno
+// set (callers tell ENOSPC, ENOENT… apart). For names below a root the caller does not trust,
+// e.g. a sandbox's root through /proc/PID/root with RESOLVE_IN_ROOT or RESOLVE_BENEATH.
+int openat2(int dir_fd, const char* rel, int flags, uint64_t resolve);
 // waitpid(pid) retrying EINTR; returns the raw status.
 [[nodiscard]] Result<int> waitPid(pid_t pid, int options = 0);
 // The shell convention for a wait status: exit code, or 128 + signal number.

@@ -4,7 +4,6 @@
 #include <linux/openat2.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,10 +49,7 @@ bool executableInSandbox(pid_t init_pid, const std::string& path) {
   if (path.empty() || path[0] != '/') return false;
   auto root = sys::open("/proc/" + std::to_string(init_pid) + "/root", O_PATH | O_DIRECTORY);
   if (!root) return false;
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(::syscall(SYS_openat2, root->get(), path.c_str() + 1, &how, sizeof how));
+  int fd = sys::openat2(root->get(), path.c_str() + 1, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   if (fd < 0) return false;
   sys::UniqueFd file(fd);
   struct stat st{};

@@ -12,42 +12,7 @@ KM=$(realpath "$KM")
 
 e2e_setup
 
-json_tool() {  # the documented check: the whole of stdout is one JSON document
-  python3 -m json.tool <<<"$OUT" >/dev/null || fail "stdout is not one JSON document:
-$OUT"
-}
-
-mkdir -p lib/team
-cat >lib/mine.yaml <<'EOF'
-apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata:
-  name: mine
-extends: sealed
-spec:
-  lifecycle:
-    ttl: 2h
-    idleTimeout: 30m
-EOF
-cat >lib/team/dev.yaml <<'EOF'
-apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata:
-  name: dev
-extends: sealed
-EOF
-# A merge that does not validate: the child's ttl is shorter than the inherited idle timeout.
-cat >lib/short.yaml <<'EOF'
-apiVersion: klankermaker.ai/v1alpha2
-kind: SandboxProfile
-metadata:
-  name: short
-extends: sealed
-spec:
-  lifecycle:
-    ttl: 1m
-    idleTimeout: 2h
-EOF
+write_cli_profiles  # lib/mine.yaml, lib/team/dev.yaml, lib/short.yaml (an invalid merge)
 
 # --- global flags before, after and between the command's arguments -------------------
 km validate --profile-path lib mine

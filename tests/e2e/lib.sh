@@ -48,3 +48,44 @@ for expr in sys.argv[2:]:
     assert eval(expr), "false: " + expr
 PY
 }
+
+json_tool() {  # the documented check: the whole of stdout is one JSON document
+  python3 -m json.tool <<<"$OUT" >/dev/null || fail "stdout is not one JSON document:
+$OUT"
+}
+
+# Profiles of the CLI tests, in ./lib of the scratch directory: mine (extends sealed),
+# team/dev (a catalog name with a /), and short, whose merge does not validate (its ttl is
+# shorter than the idle timeout it inherits).
+write_cli_profiles() {
+  mkdir -p lib/team
+  cat >lib/mine.yaml <<'EOF'
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata:
+  name: mine
+extends: sealed
+spec:
+  lifecycle:
+    ttl: 2h
+    idleTimeout: 30m
+EOF
+  cat >lib/team/dev.yaml <<'EOF'
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata:
+  name: dev
+extends: sealed
+EOF
+  cat >lib/short.yaml <<'EOF'
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata:
+  name: short
+extends: sealed
+spec:
+  lifecycle:
+    ttl: 1m
+    idleTimeout: 2h
+EOF
+}

@@ -11,7 +11,6 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -52,10 +51,8 @@ Result<std::optional<Pty>> openPty(const EnterSpec& spec) {
   auto root = sys::open("/proc/" + std::to_string(spec.init_pid) + "/root", O_PATH | O_DIRECTORY);
   if (!root) return std::move(root).error().context("the sandbox's root");
   if (!sys::processAlive(spec.init_pid, spec.init_start)) return unavailable("the sandbox's init process is gone");
-  open_how how{};
-  how.flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(::syscall(SYS_openat2, root->get(), "dev/pts/ptmx", &how, sizeof how));
+  int fd = sys::openat2(root->get(), "dev/pts/ptmx", O_RDWR | O_NOCTTY,
+                        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   if (fd < 0 && errno == ENOSPC) return std::optional<Pty>();
   if (fd < 0) return sys::errnoError("openat2", "the sandbox's /dev/pts/ptmx", errno);
   Pty pty;
