@@ -8,7 +8,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libsqlite3-dev libssl-dev libseccomp-dev
+  libsqlite3-dev libssl-dev libseccomp-dev libboost1.81-dev
   bubblewrap util-linux procps psmisc iproute2 btrfs-progs e2fsprogs
   libbpf-dev bpftool libmnl-dev libnftables-dev nftables dnsmasq-base dnsutils iputils-ping curl dnsperf
   python3 zsh
