@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "doc/json_io.h"
+#include "substrate/local/local.h"
 
 namespace km::cli {
 
@@ -311,6 +312,9 @@ int runParsed(int argc, char** argv) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // A sandbox's init started by a supervisor with threads (StagedInit::spawn): nothing of the
+  // CLI runs in it.
+  if (substrate::local::isSpawnedInit(argc, argv)) substrate::local::spawnedInitMain();
   int code = guarded([&] { return runParsed(argc, argv); });
   finishOutput(code);
   return code;

@@ -74,37 +74,11 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
 Handler installSupervise(CLI::App& sub, Context& ctx) {
   auto id = std::make_shared<std::string>();
   auto fd = std::make_shared<int>(-1);
-  auto listen_fd = std::make_shared<int>(-1);
-  auto adopt = std::make_shared<std::string>();
-  auto dns_fds = std::make_shared<std::string>();
   sub.add_option("sandbox", *id, "Sandbox id")->required();
-  sub.add_option("--ready-fd", *fd, "File descriptor that gets \"ok\" or the error once ready");
-  sub.add_option("--adopt", *adopt, "PID:START of a running init to take over");
-  sub.add_option("--listen-fd", *listen_fd, "Listening control socket to serve on");
-  sub.add_option("--dns-fds", *dns_fds, "UDP,TCP sockets of the sandbox's resolver to keep serving on");
-  sub.group("");  // internal: started by km create / resume / doctor
-  return [id, fd, listen_fd, adopt, dns_fds, &ctx] {
+  sub.add_option("--ready-fd", *fd, "File descriptor that gets one report (ok, or the error) once ready");
+  sub.group("");  // internal: started by km resume and km doctor --fix
+  return [id, fd, &ctx] {
     supervisor::Options o;
-    if (!adopt->empty()) {
-      long long pid = 0;
-      unsigned long long start = 0;
-      if (std::sscanf(adopt->c_str(), "%lld:%llu", &pid, &start) != 2 || pid <= 0) {
-        printErr("ERROR: --adopt: expected PID:START");
-        return kExitUsage;
-      }
-      o.adopt_pid = static_cast<pid_t>(pid);
-      o.adopt_start = start;
-    }
-    if (!dns_fds->empty()) {
-      int u = -1, t = -1;
-      if (std::sscanf(dns_fds->c_str(), "%d,%d", &u, &t) != 2 || u < 0 || t < 0) {
-        printErr("ERROR: --dns-fds: expected UDP,TCP descriptor numbers");
-        return kExitUsage;
-      }
-      o.dns_udp_fd = u;
-      o.dns_tcp_fd = t;
-    }
-    o.listen_fd = *listen_fd;
     o.km_home = ctx.globals().home;
     o.store_path = ctx.globals().home + "/fleet.db";
     o.id = *id;

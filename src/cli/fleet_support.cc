@@ -195,10 +195,8 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
   init.set("pid", num(r.init_pid));
   init.set("alive", doc::Node::boolean(h.init_alive));
   o.set("init", init);
-  doc::Node plan_node;
-  std::string err;
-  if (doc::parseJson(r.plan_json, plan_node, &err)) {
-    if (auto p = plan::fromNode(plan_node)) {
+  {
+    if (auto p = plan::fromJson(r.plan_json, "the stored plan of " + r.id)) {
       doc::Node res = doc::Node::map();
       res.set("cpuMillis", num(p->resources.cpu_millis));
       res.set("memoryBytes", num(p->resources.memory_bytes));
@@ -211,7 +209,7 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
         res.set("volumeMount", str(p->resources.volume_mount));
       }
       o.set("resources", res);
-      o.set("teardownPolicy", str(p->teardown_policy));
+      o.set("teardownPolicy", str(std::string(plan::teardownPolicyName(p->teardown_policy))));
     }
   }
   // The newest five, oldest first, as the text view's "Recent events".

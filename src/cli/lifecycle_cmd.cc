@@ -10,6 +10,7 @@
 #include "cli/output.h"
 #include "core/duration.h"
 #include "doc/json_io.h"
+#include "supervisor/supervisor.h"
 
 namespace km::cli {
 namespace {
@@ -135,11 +136,18 @@ Handler installClone(CLI::App& sub, Context& ctx) {
              "run again, as root, over the copied files: an init command that reads the workspace or\n"
              "home trusts whatever the source's agent left there (--no-copy starts from scratch).");
   return [a, &ctx] {
+    // The clones' supervisors are forked first, before this process opens the fleet store.
+    std::vector<supervisor::Prepared> prepared;
+    for (int i = 0; i < a->count; ++i) {
+      auto p = supervisor::Prepared::fork();
+      if (!p) return printFailure(p.error());
+      prepared.push_back(std::move(*p));
+    }
     auto store = openFleet(ctx);
     if (!store) return kExitFailed;
     auto env = creatingEnv(ctx);
     if (!env) return kExitFailed;
-    auto made = fleet::clone(*env, *store, a->ref, a->alias, a->count, !a->no_copy);
+    auto made = fleet::clone(*env, *store, a->ref, a->alias, a->count, !a->no_copy, prepared);
     if (made) warnUnenforcedDisks(ctx);
     if (!made) return printFailure(made.error());
     if (ctx.globals().json) {

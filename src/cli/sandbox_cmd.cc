@@ -82,7 +82,9 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   // Fork the supervisor now, while this process is small; it waits for the plan.
   std::optional<supervisor::Prepared> prepared;
   if (!a.dry_run) {
-    if (auto p = supervisor::Prepared::fork()) prepared.emplace(std::move(*p));
+    auto p = supervisor::Prepared::fork();
+    if (!p) return printFailure(p.error());
+    prepared.emplace(std::move(*p));
   }
   const config::Config* cfg = ctx.config();
   if (!cfg) return kExitFailed;

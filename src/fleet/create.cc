@@ -7,7 +7,6 @@
 #include "core/fs.h"
 #include "core/sys.h"
 #include "core/tree.h"
-#include "doc/json_io.h"
 #include "fleet/fleet.h"
 #include "substrate/local/local.h"
 #include "supervisor/supervisor.h"
@@ -28,12 +27,7 @@ Result<std::unique_ptr<store::FleetStore>> openStore(const std::string& km_home)
 namespace {
 
 Result<plan::SandboxPlan> planOf(const store::SandboxRecord& rec) {
-  doc::Node node;
-  std::string err;
-  if (!doc::parseJson(rec.plan_json, node, &err)) {
-    return invalidArgument("the stored plan of " + rec.id + " is damaged: " + err);
-  }
-  return plan::fromNode(node);
+  return plan::fromJson(rec.plan_json, "the stored plan of " + rec.id);
 }
 
 // The source of a clone, frozen while its disk is copied (unless it already was): nothing
@@ -96,13 +90,14 @@ Status makeDisks(const Env& env, const local::Disks& disks, const plan::SandboxP
 Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store,
                                         const CreateInput& in, const local::Layout* seed) {
   KM_TRY(local::requireRoot("km create"));
+  if (in.prepared == nullptr) return internalError("creating a sandbox needs a supervisor forked before the store was opened");
   const plan::SandboxPlan& p = in.plan;
   store::SandboxRecord rec;
   rec.id = p.id;
   rec.alias = p.alias;
   rec.profile_name = in.profile_name;
   rec.profile_yaml = in.profile_yaml;
-  rec.plan_json = doc::toJson(plan::toNode(p), -1);
+  rec.plan_json = plan::toJson(p);
   rec.substrate = p.substrate;
   rec.region = p.region;
   rec.status = store::SandboxStatus::kCreating;
@@ -147,8 +142,6 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   so.km_home = env.km_home;
   so.store_path = env.km_home + "/fleet.db";
   so.id = p.id;
-  so.km_binary = env.km_binary;
-  so.global_args = env.global_args;
   // The row is written while the supervisor builds the sandbox (two cores, no waiting).
   bool inserted = false;
   auto insert = [&]() -> Status {
@@ -157,9 +150,7 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
     inserted = true;
     return ok();
   };
-  auto started = in.prepared != nullptr
-                     ? in.prepared->start(so, p, layout.supervisor_log, insert)
-                     : supervisor::startForked(so, p, layout.supervisor_log, insert);
+  auto started = in.prepared->start(so, p, layout.supervisor_log, insert);
   if (!started) {
     // The supervisor keeps its logs in $KM_HOME/failed/ID and tears down what it made before
     // reporting; one that died first left them in the sandbox's directory, kept here. What
@@ -200,7 +191,7 @@ Result<store::SandboxRecord> create(const Env& env, store::FleetStore& store, co
 Result<std::vector<store::SandboxRecord>> clone(const Env& env, store::FleetStore& store,
                                                 const std::string& source,
                                                 const std::optional<std::string>& alias, int count,
-                                                bool copy_disk) {
+                                                bool copy_disk, std::vector<supervisor::Prepared>& prepared) {
   if (count < 1 || count > 100) return invalidArgument("--count: expected 1 to 100");
   auto src = store.resolve(source);
   if (!src) return std::move(src).error();
@@ -219,6 +210,8 @@ Result<std::vector<store::SandboxRecord>> clone(const Env& env, store::FleetStor
     in.profile_name = src->profile_name;
     in.profile_yaml = src->profile_yaml;
     in.cloned_from = src->id;
+    if (static_cast<size_t>(i) >= prepared.size()) return internalError("fewer forked supervisors than clones");
+    in.prepared = &prepared[static_cast<size_t>(i)];
     auto made = createFrom(env, store, in, copy_disk ? &seed : nullptr);
     if (!made) return std::move(made).error().context("clone " + std::to_string(i + 1) + " of " + src->id);
     out.push_back(*made);
@@ -281,10 +274,7 @@ std::optional<Result<int>> execById(const Env& env, const std::string& id, const
   }
   auto text = fs::readFile(layout.plan_file);
   if (!text) return std::nullopt;
-  doc::Node node;
-  std::string err;
-  if (!doc::parseJson(*text, node, &err)) return std::nullopt;
-  auto p = plan::fromNode(node);
+  auto p = plan::fromJson(*text, layout.plan_file);
   if (!p) return std::nullopt;
   return enter(env, id, *p, static_cast<pid_t>(pid), start, in);
 }

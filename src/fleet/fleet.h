@@ -34,7 +34,8 @@ struct Env {
 // On failure nothing is left behind. Returns the stored row.
 struct CreateInput {
   plan::SandboxPlan plan;
-  // A supervisor forked at the start of the command (see supervisor::Prepared); null: fork now.
+  // The new sandbox's supervisor, forked at the start of the command before the fleet store
+  // was opened (see supervisor::Prepared). Required.
   supervisor::Prepared* prepared = nullptr;
   std::string profile_name;
   std::string profile_yaml;
@@ -68,10 +69,12 @@ Health health(const store::SandboxRecord& record);
 // store enforces sizes, else a copy that follows no symlink, made while the source is
 // frozen. Files of the source's user belong to each clone's own user. `alias` gets "-1",
 // "-2"… suffixes when count > 1. With `copy_disk` false (upstream's --no-copy) each clone
-// starts from an empty disk, like a fresh create from the source's profile.
+// starts from an empty disk, like a fresh create from the source's profile. `prepared`: one
+// supervisor per clone, forked before the store was opened.
 [[nodiscard]] Result<std::vector<store::SandboxRecord>> clone(
     const Env& env, store::FleetStore& store, const std::string& source,
-    const std::optional<std::string>& alias, int count, bool copy_disk = true);
+    const std::optional<std::string>& alias, int count, bool copy_disk,
+    std::vector<supervisor::Prepared>& prepared);
 
 // Runs a command inside a running sandbox and relays this process's stdin, stdout and stderr
 // to it (see substrate::local::runSession): a pty when `terminal` says so (default: when

@@ -58,7 +58,8 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   if (!lifetime) return std::move(lifetime).error();
   p.ttl_seconds = lifetime->ttl_seconds;
   p.idle_timeout_seconds = lifetime->idle_timeout_seconds;
-  p.teardown_policy = spec.lifecycle.teardown_policy;
+  // Validation allows only these three; upstream treats anything else as destroy.
+  p.teardown_policy = parseTeardownPolicy(spec.lifecycle.teardown_policy).value_or(TeardownPolicy::kDestroy);
 
   auto resources = resolveResources(spec.runtime, options.host_cpus, options.host_memory_bytes);
   if (!resources) return std::move(resources).error();

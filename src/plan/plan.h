@@ -44,6 +44,12 @@ struct LogLimits {
   }
 };
 
+// What an expired TTL or idle timeout does to the sandbox (spec.lifecycle.teardownPolicy;
+// upstream treats an unknown value as destroy).
+enum class TeardownPolicy { kDestroy, kStop, kRetain };
+std::string_view teardownPolicyName(TeardownPolicy policy);  // destroy | stop | retain
+std::optional<TeardownPolicy> parseTeardownPolicy(std::string_view text);
+
 struct ConfigFile {
   std::string path;  // absolute path inside the sandbox
   std::string content;
@@ -64,7 +70,7 @@ struct SandboxPlan {
   // Lifetime
   int64_t ttl_seconds = 0;           // 0 = never expires
   int64_t idle_timeout_seconds = 0;  // 0 = no idle timeout
-  std::string teardown_policy;       // destroy | stop | retain
+  TeardownPolicy teardown_policy = TeardownPolicy::kDestroy;
   // Resources
   Resources resources;
   // Execution
@@ -128,5 +134,12 @@ std::string newSandboxId(std::string_view prefix);
 // planVersion, a missing or unknown key, or a value of the wrong type.
 doc::Node toNode(const SandboxPlan& plan);
 [[nodiscard]] Result<SandboxPlan> fromNode(const doc::Node& node);
+
+// The plan as one line of JSON (toNode), and back: the one codec of every plan that is stored
+// (the fleet row, the sandbox's plan file) or sent (to a forked supervisor). fromJson fails
+// with InvalidArgument naming `what` (e.g. "the stored plan of sb-1234abcd") when the text is
+// not JSON or not a plan this build wrote.
+std::string toJson(const SandboxPlan& plan);
+[[nodiscard]] Result<SandboxPlan> fromJson(std::string_view text, std::string_view what);
 
 }  // namespace km::plan

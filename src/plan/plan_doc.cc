@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "doc/json_io.h"
 #include "plan/plan.h"
 
 namespace km::plan {
@@ -121,7 +122,7 @@ Node toNode(const SandboxPlan& p) {
   m.set("instanceType", Node::string(p.instance_type));
   m.set("ttlSeconds", Node::integer(p.ttl_seconds));
   m.set("idleTimeoutSeconds", Node::integer(p.idle_timeout_seconds));
-  m.set("teardownPolicy", Node::string(p.teardown_policy));
+  m.set("teardownPolicy", Node::string(std::string(teardownPolicyName(p.teardown_policy))));
   Node r = Node::map();
   r.set("cpuMillis", Node::integer(p.resources.cpu_millis));
   r.set("memoryBytes", Node::integer(p.resources.memory_bytes));
@@ -182,7 +183,13 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.str("instanceType", p.instance_type);
   top.count("ttlSeconds", p.ttl_seconds);
   top.count("idleTimeoutSeconds", p.idle_timeout_seconds);
-  top.str("teardownPolicy", p.teardown_policy);
+  std::string policy;
+  top.str("teardownPolicy", policy);
+  if (auto t = parseTeardownPolicy(policy)) {
+    p.teardown_policy = *t;
+  } else if (!error) {
+    error = invalidArgument("teardownPolicy: '" + policy + "' is not destroy, stop or retain");
+  }
   if (const Node* r = top.child("resources", Node::Kind::kMap, "a mapping")) {
     Reader res(*r, "resources", error);
     res.count("cpuMillis", p.resources.cpu_millis);
@@ -234,6 +241,35 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.finish();
   if (error) return std::move(*error);
   return p;
+}
+
+std::string_view teardownPolicyName(TeardownPolicy policy) {
+  switch (policy) {
+    case TeardownPolicy::kDestroy: return "destroy";
+    case TeardownPolicy::kStop: return "stop";
+    case TeardownPolicy::kRetain: return "retain";
+  }
+  return "destroy";
+}
+
+std::optional<TeardownPolicy> parseTeardownPolicy(std::string_view text) {
+  for (TeardownPolicy t : {TeardownPolicy::kDestroy, TeardownPolicy::kStop, TeardownPolicy::kRetain}) {
+    if (teardownPolicyName(t) == text) return t;
+  }
+  return std::nullopt;
+}
+
+std::string toJson(const SandboxPlan& plan) { return doc::toJson(toNode(plan), -1); }
+
+Result<SandboxPlan> fromJson(std::string_view text, std::string_view what) {
+  Node node;
+  std::string err;
+  if (!doc::parseJson(std::string(text), node, &err)) {
+    return invalidArgument(std::string(what) + " is not JSON: " + err);
+  }
+  auto plan = fromNode(node);
+  if (!plan) return std::move(plan).error().context(what);
+  return plan;
 }
 
 }  // namespace km::plan

@@ -1,6 +1,7 @@
 // Text forms of SandboxStatus (what `km list` prints and the database stores) and the clock.
 #include <chrono>
 
+#include "core/clock.h"
 #include "store/store.h"
 
 namespace km::store {
@@ -34,11 +35,6 @@ std::optional<SandboxStatus> parseStatus(std::string_view text) {
   return std::nullopt;
 }
 
-int64_t nowMs() {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  using std::chrono::system_clock;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
+int64_t nowMs() { return systemClock().nowMs(); }
 
 }  // namespace km::store

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/sys.h"
+#include "supervisor/report.h"
 #include "supervisor/serve.h"
 #include "supervisor/supervisor.h"
 
@@ -39,11 +40,11 @@ Status spawn(const std::string& km_binary, const std::vector<std::string>& globa
   }
   write_end.reset();
   (void)sys::waitPid(child);
-  auto reply = sys::readAll(read_end.get(), "supervisor ready pipe", 1 << 20);
-  if (!reply) return std::move(reply).error();
-  if (*reply == "ok") return ok();
-  if (reply->rfind("error: ", 0) == 0) return unavailable(reply->substr(7));
-  return unavailable("the supervisor exited before the sandbox was ready (see " + log_path + ")");
+  auto text = sys::readAll(read_end.get(), "supervisor ready pipe", 1 << 20);
+  if (!text) return std::move(text).error();
+  auto report = decodeReport(*text, log_path);
+  if (!report) return std::move(report).error();
+  return ok();
 }
 
 Result<std::string> request(const std::string& socket_path, std::string_view command,
@@ -71,11 +72,9 @@ Result<std::string> request(const std::string& socket_path, std::string_view com
   if (!reply) {
     return unavailable("no reply from the supervisor on " + socket_path + ": " + reply.error().message());
   }
-  std::string text = *reply;
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  if (text.rfind("error: ", 0) == 0) return unavailable(text.substr(7));
-  if (text.rfind("ok", 0) != 0) return unavailable("unexpected supervisor reply: " + text);
-  return text;
+  auto report = decodeReport(*reply, socket_path);
+  if (!report) return std::move(report).error();
+  return report->state;
 }
 
 }  // namespace km::supervisor

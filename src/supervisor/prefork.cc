@@ -9,24 +9,21 @@
 #include <utility>
 
 #include "doc/json_io.h"
+#include "supervisor/report.h"
 #include "supervisor/serve.h"
 #include "supervisor/supervisor.h"
 
 namespace km::supervisor {
 namespace {
 
-doc::Node encode(const Options& o, const plan::SandboxPlan& plan, const std::string& log_path) {
+// The request: one JSON line of where to run, then the plan in its own codec.
+std::string encode(const Options& o, const plan::SandboxPlan& plan, const std::string& log_path) {
   doc::Node n = doc::Node::map();
   n.set("kmHome", doc::Node::string(o.km_home));
   n.set("storePath", doc::Node::string(o.store_path));
   n.set("id", doc::Node::string(o.id));
-  n.set("kmBinary", doc::Node::string(o.km_binary));
-  doc::Node args = doc::Node::seq();
-  for (const auto& a : o.global_args) args.push(doc::Node::string(a));
-  n.set("globalArgs", args);
   n.set("logPath", doc::Node::string(log_path));
-  n.set("plan", plan::toNode(plan));
-  return n;
+  return doc::toJson(n, -1) + "\n" + plan::toJson(plan);
 }
 
 std::string text(const doc::Node& n, std::string_view key) {
@@ -53,22 +50,20 @@ std::string text(const doc::Node& n, std::string_view key) {
     staged = {};  // the creator gave up (bad profile, …): end the staged init
     ::_exit(0);
   }
+  size_t newline = request->find('\n');
   doc::Node n;
   std::string err;
-  if (!doc::parseJson(*request, n, &err) || !n.find("plan")) ::_exit(1);
-  auto plan = plan::fromNode(*n.find("plan"));
+  if (newline == std::string::npos || !doc::parseJson(request->substr(0, newline), n, &err)) ::_exit(1);
+  auto plan = plan::fromJson(std::string_view(*request).substr(newline + 1), "the plan sent to the supervisor");
   if (!plan) {
-    (void)sys::writeAll(ready_write, "error: " + plan.error().message(), "ready pipe");
+    (void)sys::writeAll(ready_write, encodeReport(Result<Report>(std::move(plan).error())), "ready pipe");
     ::_exit(1);
   }
+  *request = std::string();
   Options o;
   o.km_home = text(n, "kmHome");
   o.store_path = text(n, "storePath");
   o.id = text(n, "id");
-  o.km_binary = text(n, "kmBinary");
-  if (const doc::Node* args = n.find("globalArgs")) {
-    for (const auto& a : args->items()) o.global_args.push_back(a.text());
-  }
   std::string log_path = text(n, "logPath");
   ::close(plan_read);
   detail::detachStdio(log_path);
@@ -114,7 +109,7 @@ Result<Started> Prepared::start(const Options& o, const plan::SandboxPlan& plan,
                                 const std::string& log_path,
                                 const std::function<Status()>& meanwhile) {
   if (!plan_write_.valid()) return internalError("Prepared::start called twice");
-  std::string request = doc::toJson(encode(o, plan, log_path), -1);
+  std::string request = encode(o, plan, log_path);
   // If the supervisor died already, the write fails with EPIPE (reported below) instead of
   // SIGPIPE ending km silently.
   struct sigaction ignore {}, old {};

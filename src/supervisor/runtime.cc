@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -56,6 +57,26 @@ bool executableInSandbox(pid_t init_pid, const std::string& path) {
   return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
 }
 
+// Bytes through every interface of init's network namespace.
+uint64_t netBytes(pid_t init) {
+  auto text = fs::readFile("/proc/" + std::to_string(init) + "/net/dev", 1 << 16);
+  if (!text) return 0;
+  uint64_t total = 0;
+  std::string_view rest(*text);
+  while (!rest.empty()) {
+    size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::istringstream fields(std::string(line.substr(colon + 1)));
+    uint64_t v[16] = {};
+    for (auto& x : v) fields >> x;
+    total += v[0] + v[8];  // rx bytes, tx bytes
+  }
+  return total;
+}
+
 }  // namespace
 
 Runtime::Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan)
@@ -85,7 +106,7 @@ void Runtime::event(std::string_view kind, std::string_view detail) {
 }
 
 Status Runtime::setStatus(SandboxStatus status, bool started) {
-  if (store_ == nullptr) return ok();
+  if (store_ == nullptr) return internalError("recording the sandbox's status needs the fleet store");
   auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
     rec.status = status;
     rec.init_pid = init_pid_;
@@ -109,7 +130,9 @@ Status Runtime::start(bool first_start) {
   // The init makes its namespaces (the slow part of a start) while we make directories and
   // cgroups; `km create` staged it even earlier.
   if (!staged_.valid()) {
-    auto staged = local::StagedInit::stage();
+    // Not staged by the forked supervisor of `km create`: this process may have threads by
+    // now (the network services), so the init is a fresh exec, never a copy of us.
+    auto staged = local::StagedInit::spawn();
     if (!staged) return std::move(staged).error();
     staged_ = std::move(*staged);
   }
@@ -180,11 +203,12 @@ Status Runtime::start(bool first_start) {
                              "or set a shell the host has (e.g. /bin/bash)");
     }
   }
-  KM_TRY(setStatus(SandboxStatus::kRunning, true));
+  // A new sandbox's row is the creating CLI's to write (it has no store here yet).
+  if (store_ != nullptr) KM_TRY(setStatus(SandboxStatus::kRunning, true));
   event(first_start ? "created" : "started", "init pid " + std::to_string(init_pid_));
   log::info(kLog, plan_.id + ": " + (first_start ? "created" : "started") + ", init pid " +
                       std::to_string(init_pid_) + (plan_.ttl_seconds > 0 ? ", ttl " + std::to_string(plan_.ttl_seconds) + "s" : "") +
-                      ", teardownPolicy " + plan_.teardown_policy);
+                      ", teardownPolicy " + std::string(plan::teardownPolicyName(plan_.teardown_policy)));
   return ok();
 }
 
@@ -326,6 +350,15 @@ Status Runtime::thaw() {
   event("resumed", "from pause");
   log::info(kLog, plan_.id + ": resumed from pause");
   return ok();
+}
+
+ActivitySample Runtime::sample() {
+  ActivitySample s;
+  if (!running()) return s;
+  s.cpu_ns = cgroups_.cpuUsageNs().value_or(0);
+  s.processes = cgroups_.processes().size();
+  s.net_bytes = netBytes(init_pid_);
+  return s;
 }
 
 void Runtime::checkOomKills(bool now) {

@@ -14,13 +14,15 @@
 #include "plan/plan.h"
 #include "store/store.h"
 #include "substrate/local/local.h"
+#include "supervisor/lifecycle.h"
 
 namespace km::supervisor {
 
-class Runtime {
+class Runtime final : public LifecycleTarget {
  public:
-  // `store` may be null while a freshly forked supervisor starts the sandbox (the creating
-  // CLI records the result); attachStore() hands it one afterwards.
+  // `store` is null while a freshly forked supervisor builds a new sandbox: the creating CLI
+  // writes its row and records the start (status, pids, "created"); attachStore() hands the
+  // store over once the sandbox is ready, and every later action records itself.
   Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan);
   void attachStore(store::FleetStore* store) { store_ = store; }
   // Hands the resolver's listening sockets (UDP, TCP) to the process about to exec
@@ -44,13 +46,13 @@ class Runtime {
   // Takes over a sandbox whose init still runs (after a supervisor restart; `announce`
   // records an "adopted" event).
   [[nodiscard]] Status adopt(pid_t init_pid, uint64_t init_start, bool announce = true);
-  [[nodiscard]] Status stop(std::string_view reason);
+  [[nodiscard]] Status stop(std::string_view reason) override;
   [[nodiscard]] Status pause();
   [[nodiscard]] Status thaw();
   // Ends everything and removes the sandbox's files and row (supervisor::teardown). After
   // a failure the row stays `destroying`; running it again (here, `km destroy`, `km doctor
   // --fix`) finishes the job.
-  [[nodiscard]] Status destroy(std::string_view reason);
+  [[nodiscard]] Status destroy(std::string_view reason) override;
   // A first start() that failed with `e`: keeps the sandbox's logs in its failed-logs
   // directory (keepFailedLogs; start's error names the init log there), then destroys it.
   // Returns `e`, with a note when the logs could not be kept.
@@ -64,7 +66,9 @@ class Runtime {
   // goes (stop, destroy, init's exit).
   void checkOomKills(bool now = false);
 
-  bool running() const { return init_pid_ > 0; }
+  bool running() const override { return init_pid_ > 0; }
+  // CPU time, processes and network bytes of the running sandbox (all 0 when stopped).
+  ActivitySample sample() override;
   int initPidfd() const { return init_pidfd_.get(); }
   const substrate::local::Cgroups& cgroups() const { return cgroups_; }
   const plan::SandboxPlan& plan() const { return plan_; }

@@ -1,9 +1,9 @@
-// The supervisor's loop: one poll over signals, the control socket, init's pidfd and a tick
-// that enforces the TTL and idle timeout.
+// The supervisor's two starts — forked by km create (serveNew) or started by
+// `km supervise ID` (run) — and what they share: signals, the control socket, the log.
+// Both end in the control loop (control_loop.cc), in the same process.
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -15,11 +15,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sstream>
 
 #include "core/fs.h"
 #include "core/log.h"
-#include "doc/json_io.h"
+#include "core/clock.h"
+#include "supervisor/control_loop.h"
+#include "supervisor/report.h"
 #include "supervisor/runtime.h"
 #include "supervisor/serve.h"
 
@@ -44,191 +45,6 @@ Result<sys::UniqueFd> listenOn(const std::string& path) {
   if (::listen(fd.get(), 16) != 0) return sys::errnoError("listen", path, errno);
   return fd;
 }
-
-// Bytes through every interface of init's network namespace.
-uint64_t netBytes(pid_t init) {
-  auto text = fs::readFile("/proc/" + std::to_string(init) + "/net/dev", 1 << 16);
-  if (!text) return 0;
-  std::istringstream in(*text);
-  std::string line;
-  uint64_t total = 0;
-  while (std::getline(in, line)) {
-    size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::istringstream fields(line.substr(colon + 1));
-    uint64_t v[16] = {};
-    for (auto& x : v) fields >> x;
-    total += v[0] + v[8];  // rx bytes, tx bytes
-  }
-  return total;
-}
-
-class Loop {
- public:
-  Loop(const Options& o, store::FleetStore& s, Runtime& rt) : opt_(o), store_(s), rt_(rt) {}
-
-  int serve(int listen_fd, int signal_fd) {
-    int64_t next_tick = store::nowMs();
-    while (!done_) {
-      int64_t wait = std::max<int64_t>(0, next_tick - store::nowMs());
-      pollfd fds[3] = {{signal_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}, {rt_.initPidfd(), POLLIN, 0}};
-      int n = ::poll(fds, rt_.initPidfd() >= 0 ? 3 : 2, static_cast<int>(wait));
-      if (n < 0 && errno != EINTR) {
-        log::error(kLog, opt_.id + ": poll: " + std::strerror(errno));
-        return 1;
-      }
-      if (n > 0 && (fds[0].revents & POLLIN)) onSignal(signal_fd);
-      if (n > 0 && (fds[1].revents & POLLIN)) onClient(listen_fd);
-      if (n > 0 && rt_.initPidfd() >= 0 && (fds[2].revents & POLLIN)) {
-        if (!done_) rt_.initExited();
-      }
-      if (store::nowMs() >= next_tick && !done_) {
-        tick();
-        next_tick = store::nowMs() + opt_.tick.count();
-      }
-    }
-    return 0;
-  }
-
- private:
-  void onSignal(int signal_fd) {
-    signalfd_siginfo si{};
-    while (::read(signal_fd, &si, sizeof si) == sizeof si) {
-      if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP) {
-        // The supervisor is asked to leave; the sandbox keeps running (doctor re-adopts).
-        log::info(kLog, opt_.id + ": supervisor exiting on signal; the sandbox keeps running");
-        done_ = true;
-      }
-    }
-  }
-
-  std::string handle(const std::string& cmd) {
-    auto reply = [](const Status& s) { return s ? std::string("ok") : "error: " + s.error().message(); };
-    if (cmd == "ping") return "ok " + std::string(rt_.running() ? "running" : "stopped");
-    if (cmd == "stop") return reply(rt_.running() ? rt_.stop("requested") : ok());
-    if (cmd == "pause") return reply(rt_.pause());
-    if (cmd == "resume") {
-      if (!rt_.running()) return reply(rt_.start(false));
-      if (rt_.cgroups().frozen()) return reply(rt_.thaw());
-      return "ok already running";
-    }
-    if (cmd == "destroy") {
-      // Done either way: after a failure the row stays `destroying` and `km destroy` or
-      // `km doctor --fix` finishes the teardown without us.
-      Status s = rt_.destroy("requested");
-      done_ = true;
-      return reply(s);
-    }
-    return "error: unknown command '" + cmd + "'";
-  }
-
-  void onClient(int listen_fd) {
-    sys::UniqueFd client(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client.valid()) return;
-    timeval tv{1, 0};  // a client that connects and says nothing cannot stall the loop
-    ::setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char buf[256];
-    ssize_t n = ::recv(client.get(), buf, sizeof buf - 1, 0);
-    if (n <= 0) return;
-    std::string cmd(buf, static_cast<size_t>(n));
-    while (!cmd.empty() && (cmd.back() == '\n' || cmd.back() == '\r')) cmd.pop_back();
-    std::string out = handle(cmd) + "\n";
-    (void)::send(client.get(), out.data(), out.size(), MSG_NOSIGNAL);
-  }
-
-  // An automatic trigger (ttl, idle): skipped for locked sandboxes, else teardownPolicy.
-  void trigger(std::string_view what, const store::SandboxRecord& rec) {
-    const std::string& policy = rt_.plan().teardown_policy;
-    auto disarm = [&] {
-      (void)store_.modify(opt_.id, [&](store::SandboxRecord& r) -> Status {
-        if (what == "ttl") r.ttl_deadline_ms = 0;
-        r.last_activity_ms = store::nowMs();
-        return ok();
-      });
-    };
-    if (rec.locked) {
-      log::info(kLog, opt_.id + ": " + std::string(what) + " expired; skipped: the sandbox is locked");
-      (void)store_.addEvent(opt_.id, std::string(what) + "-expired", "skipped: sandbox is locked");
-      disarm();
-      return;
-    }
-    log::info(kLog, opt_.id + ": " + std::string(what) + " expired; teardownPolicy " + policy +
-                        (policy == "stop" ? ": stopping" : policy == "retain" ? ": nothing to do" : ": destroying"));
-    (void)store_.addEvent(opt_.id, std::string(what) + "-expired", "teardownPolicy " + policy);
-    Status s = ok();
-    if (policy == "stop") {
-      disarm();
-      if (rt_.running()) s = rt_.stop(std::string(what) + " expired");
-    } else if (policy == "retain") {
-      disarm();
-    } else {  // destroy, and upstream treats unknown values as destroy
-      s = rt_.destroy(std::string(what) + " expired");
-      done_ = true;  // a failed teardown is finished by `km doctor --fix`
-    }
-    if (!s) log::error(kLog, opt_.id + ": " + std::string(what) + " teardown: " + s.error().message());
-  }
-
-  void tick() {
-    rt_.checkOomKills();
-    auto rec = store_.get(opt_.id);
-    if (!rec || !rec->has_value()) {
-      if (rec) {
-        done_ = true;  // the row is gone: someone destroyed the sandbox
-        log::info(kLog, opt_.id + ": the sandbox's row is gone; supervisor exiting");
-      }
-      return;
-    }
-    const store::SandboxRecord& r = **rec;
-    int64_t now = store::nowMs();
-    bool active = measureActivity();
-    if (active) last_activity_ = now;
-    last_activity_ = std::max(last_activity_, r.last_activity_ms);
-    if (r.ttl_deadline_ms > 0 && now >= r.ttl_deadline_ms) {
-      trigger("ttl", r);
-      return;
-    }
-    bool paused = r.status == SandboxStatus::kPaused;
-    if (paused) last_activity_ = now;  // a paused sandbox is not idle, it is paused
-    if (r.idle_timeout_s > 0 && rt_.running() && !paused &&
-        now - last_activity_ >= r.idle_timeout_s * 1000) {
-      trigger("idle", r);
-      return;
-    }
-    if (last_activity_ - saved_activity_ >= 10000) {  // persist at most every 10 s
-      saved_activity_ = last_activity_;
-      (void)store_.modify(opt_.id, [&](store::SandboxRecord& x) -> Status {
-        x.last_activity_ms = std::max(x.last_activity_ms, last_activity_);
-        return ok();
-      });
-    }
-  }
-
-  // Activity = CPU time used, a process started or ended, or bytes on the network.
-  bool measureActivity() {
-    if (!rt_.running()) return false;
-    uint64_t cpu = rt_.cgroups().cpuUsageNs().value_or(0);
-    size_t procs = rt_.cgroups().processes().size();
-    uint64_t net = netBytes(rt_.initPid());
-    bool active = cpu > cpu_ + 200000 || procs != procs_ || net != net_;  // > 0.2 ms CPU
-    cpu_ = cpu;
-    procs_ = procs;
-    net_ = net;
-    return active;
-  }
-
-  const Options& opt_;
-  store::FleetStore& store_;
-  Runtime& rt_;
-  bool done_ = false;
-  int64_t last_activity_ = store::nowMs();
-  int64_t saved_activity_ = 0;
-  uint64_t cpu_ = 0, net_ = 0;
-  size_t procs_ = 0;
-};
-
-}  // namespace
-
-namespace {
 
 // Blocks the signals the loop reads from a signalfd; returns that fd.
 sys::UniqueFd setUpSignals() {
@@ -259,102 +75,97 @@ void reportTo(int& fd, const std::string& text) {
   fd = -1;
 }
 
-int serveLoop(const Options& o, store::FleetStore& st, Runtime& rt, int signal_fd) {
-  sys::UniqueFd listener;
-  if (o.listen_fd >= 0) {
-    listener.reset(o.listen_fd);
-    ::fcntl(o.listen_fd, F_SETFD, FD_CLOEXEC);
-  } else {
-    auto l = listenOn(rt.layout().control_socket);
-    if (!l) {
-      log::error(kLog, o.id + ": " + l.error().message());
-      return 1;
-    }
-    listener = std::move(*l);
+int serve(store::FleetStore& st, Runtime& rt, sys::UniqueFd listener, int signal_fd) {
+  ControlLoop loop(st, rt, systemClock(), std::move(listener), signal_fd);
+  return loop.run();
+}
+
+// The row km create writes while the sandbox is built; it may be a moment behind our report.
+Result<std::optional<store::SandboxRecord>> awaitRow(store::FleetStore& st, const std::string& id) {
+  auto rec = st.get(id);
+  for (int i = 0; rec && !rec->has_value() && i < 250; ++i) {
+    ::usleep(20000);
+    rec = st.get(id);
   }
-  Loop loop(o, st, rt);
-  return loop.serve(listener.get(), signal_fd);
+  return rec;
 }
 
 }  // namespace
 
 namespace detail {
 
-// The body of a forked supervisor: start, report, then open the store and serve.
+// The body of a forked supervisor: build, report, then supervise in this same process.
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
              substrate::local::StagedInit staged) {
   sys::UniqueFd signal_fd = setUpSignals();
-  // The supervisor's own cgroup and rotating log come after the exec below (`run` with
-  // --adopt): not on the path to a ready sandbox. Until then it logs to the file as stderr,
-  // in the file's format (km logs reads the times).
+  // Until the sandbox is ready it logs to the file as stderr, in the file's format (km logs
+  // reads the times); its own cgroup and rotating log are not on the path to a ready sandbox.
   log::toStderrAsFile();
   log::raiseVerbosity(1);
   log::info(kLog, o.id + ": building the sandbox (supervisor pid " + std::to_string(::getpid()) + ")");
   Runtime rt(nullptr, o.km_home, plan);
   rt.useStaged(std::move(staged));
-  Status s = rt.start(true);
-  if (!s) {
-    Error e = rt.failCreate(s.error());
+  auto fail = [&](Error e) {
+    e = rt.failCreate(std::move(e));
     // Its first line: the rest (an init log's tail) is in the kept init.log beside this log,
     // and km create shows both.
     log::error(kLog, o.id + ": create failed: " + e.message().substr(0, e.message().find('\n')));
-    reportTo(ready_fd, "error: " + e.message());
+    reportTo(ready_fd, encodeReport(Result<Report>(std::move(e))));
     return 1;
-  }
+  };
+  if (Status s = rt.start(true); !s) return fail(s.error());
   auto listener = listenOn(rt.layout().control_socket);
-  if (!listener) {
-    Error e = rt.failCreate(listener.error());
-    log::error(kLog, o.id + ": create failed: " + e.message());
-    reportTo(ready_fd, "error: " + e.message());
+  if (!listener) return fail(listener.error());
+  log::info(kLog, o.id + ": ready, init pid " + std::to_string(rt.initPid()));
+  Report ready;
+  ready.supervisor_pid = ::getpid();
+  ready.supervisor_start = sys::processStartTime(ready.supervisor_pid).value_or(0);
+  ready.init_pid = rt.initPid();
+  ready.init_start = rt.initStart();
+  reportTo(ready_fd, encodeReport(Result<Report>(ready)));
+
+  // From here this process supervises for good: its own cgroup and log, and the fleet store,
+  // opened only now (the creator forked us before it opened the database, so no SQLite
+  // state crossed the fork).
+  logToRotatingFile(o, plan);
+  if (Status s = rt.enterSupervisorCgroup(); !s) {
+    log::warn(kLog, o.id + ": " + s.error().message() + "; supervising from outside the sandbox's cgroup");
+  }
+  auto st = store::openSqlite(o.store_path);
+  if (!st) {
+    log::error(kLog, o.id + ": " + st.error().message() + "; the sandbox runs unsupervised until `km doctor --fix`");
     return 1;
   }
-  log::info(kLog, o.id + ": ready, init pid " + std::to_string(rt.initPid()));
-  pid_t self = ::getpid();
-  reportTo(ready_fd, "ok " + std::to_string(self) + " " +
-                         std::to_string(sys::processStartTime(self).value_or(0)) + " " +
-                         std::to_string(rt.initPid()) + " " + std::to_string(rt.initStart()));
-  // Become `km supervise`: init stays our child across exec, the control socket and the
-  // resolver's sockets stay open.
-  int lfd = listener->release();
-  ::fcntl(lfd, F_SETFD, 0);
-  auto [dns_udp, dns_tcp] = rt.releaseNetworkForExec();
-  std::vector<std::string> args = {o.km_binary};
-  args.insert(args.end(), o.global_args.begin(), o.global_args.end());
-  args.insert(args.end(), {"supervise", o.id, "--adopt",
-                           std::to_string(rt.initPid()) + ":" + std::to_string(rt.initStart()),
-                           "--listen-fd", std::to_string(lfd)});
-  if (dns_udp >= 0 && dns_tcp >= 0) {
-    args.insert(args.end(), {"--dns-fds", std::to_string(dns_udp) + "," + std::to_string(dns_tcp)});
+  auto rec = awaitRow(**st, o.id);
+  if (rec && !rec->has_value()) {
+    // Nobody recorded this sandbox (its creator died): do not leave it running.
+    log::error(kLog, o.id + ": km create never recorded the sandbox; removing it");
+    (void)rt.destroy("its creator never recorded it");
+    return 1;
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ::execv(o.km_binary.c_str(), argv.data());
-  log::error(kLog, o.id + ": " + sys::errnoError("execv", o.km_binary, errno).message() +
-                       "; the sandbox runs unsupervised until `km doctor --fix`");
-  return 1;
+  rt.attachStore(st->get());
+  log::info(kLog, o.id + ": supervising (supervisor pid " + std::to_string(::getpid()) + ", init pid " +
+                      std::to_string(rt.initPid()) + ")");
+  return serve(**st, rt, std::move(*listener), signal_fd.get());
 }
 
 Result<Started> finishStart(const Options& o, int ready_read, const Status& side,
                             const std::string& log_path) {
-  auto reply = sys::readAll(ready_read, "supervisor ready pipe", 1 << 20);
-  if (!reply) return std::move(reply).error();
-  if (reply->rfind("error: ", 0) == 0) {
-    return side ? Result<Started>(unavailable(reply->substr(7))) : Result<Started>(side.error());
+  auto text = sys::readAll(ready_read, "supervisor ready pipe", 1 << 20);
+  if (!text) return std::move(text).error();
+  auto report = decodeReport(*text, log_path);
+  if (!report) return side ? Result<Started>(std::move(report).error()) : Result<Started>(side.error());
+  if (report->supervisor_pid <= 0 || report->init_pid <= 0) {
+    return unavailable("the supervisor's ready report names no processes (see " + log_path + ")");
   }
   Started out;
-  long long sp = 0, ip = 0;
-  unsigned long long ss = 0, is = 0;
-  if (std::sscanf(reply->c_str(), "ok %lld %llu %lld %llu", &sp, &ss, &ip, &is) != 4) {
-    return unavailable("the supervisor exited before the sandbox was ready (see " + log_path + ")");
-  }
-  out.supervisor_pid = static_cast<pid_t>(sp);
-  out.supervisor_start = ss;
-  out.init_pid = static_cast<pid_t>(ip);
-  out.init_start = is;
+  out.supervisor_pid = report->supervisor_pid;
+  out.supervisor_start = report->supervisor_start;
+  out.init_pid = report->init_pid;
+  out.init_start = report->init_start;
   if (!side) {
-    // No row to supervise against: end the supervisor (it has not moved into the sandbox's
-    // supervisor cgroup yet, so teardown would miss it), then the new sandbox.
+    // No row to supervise against: end the supervisor (it may not be in the sandbox's
+    // supervisor cgroup yet, so teardown could miss it), then the new sandbox.
     if (sys::processAlive(out.supervisor_pid, out.supervisor_start)) ::kill(out.supervisor_pid, SIGKILL);
     (void)teardown(o.km_home, o.id, out.init_pid, out.init_start);
     return side.error();
@@ -376,43 +187,11 @@ void detail::detachStdio(const std::string& log_path) {
   if (log_fd > 2) ::close(log_fd);
 }
 
-Result<Started> startForked(const Options& o, const plan::SandboxPlan& plan,
-                            const std::string& log_path, const std::function<Status()>& meanwhile) {
-  auto pipe = sys::pipe();
-  if (!pipe) return std::move(pipe).error();
-  auto [read_end, write_end] = std::move(*pipe);
-  pid_t child = ::fork();
-  if (child < 0) return sys::errnoError("fork", "supervisor", errno);
-  if (child == 0) {
-    // A second fork: the supervisor is nobody's child here, so it outlives the caller and
-    // is never left a zombie of a long-running one.
-    if (::fork() != 0) ::_exit(0);
-    detail::detachStdio(log_path);
-    int ready = ::fcntl(write_end.get(), F_DUPFD_CLOEXEC, 3);
-    // Nothing of the caller's (its database connection above all) may stay open here.
-    sys::closeFdsFrom(3, ready);
-    ::prctl(PR_SET_NAME, "km-supervise", 0, 0, 0);
-    Options own = o;
-    own.ready_fd = ready;
-    std::fflush(nullptr);
-    ::_exit(detail::serveNew(own, plan, ready, {}));
-  }
-  write_end.reset();
-  (void)sys::waitPid(child);
-  Status side = meanwhile();
-  return detail::finishStart(o, read_end.get(), side, log_path);
-}
-
 int run(const Options& o) {
-  auto report = [&](const std::string& text) {
-    if (o.ready_fd >= 0) {
-      (void)sys::writeAll(o.ready_fd, text, "ready pipe");
-      ::close(o.ready_fd);
-    }
-  };
+  int ready_fd = o.ready_fd;
   auto fail = [&](const Error& e) {
     log::error(kLog, o.id + ": " + e.message());
-    report("error: " + e.message());
+    reportTo(ready_fd, encodeReport(Result<Report>(e)));
     return 1;
   };
   sys::UniqueFd signal_fd = setUpSignals();
@@ -420,26 +199,10 @@ int run(const Options& o) {
   auto st = store::openSqlite(o.store_path);
   if (!st) return fail(st.error());
   auto rec = (*st)->get(o.id);
-  // Adopting right after km create forked us: its row may be a moment behind.
-  for (int i = 0; o.adopt_pid > 0 && rec && !rec->has_value() && i < 250; ++i) {
-    ::usleep(20000);
-    rec = (*st)->get(o.id);
-  }
   if (!rec) return fail(rec.error());
-  if (!rec->has_value()) {
-    if (o.adopt_pid > 0) {
-      // Nobody recorded this sandbox (its creator died): do not leave it running.
-      (void)teardown(o.km_home, o.id, o.adopt_pid, o.adopt_start);
-    }
-    return fail(notFound("no sandbox " + o.id + " in " + o.store_path));
-  }
+  if (!rec->has_value()) return fail(notFound("no sandbox " + o.id + " in " + o.store_path));
   store::SandboxRecord r = **rec;
-  doc::Node node;
-  std::string json_error;
-  if (!doc::parseJson(r.plan_json, node, &json_error)) {
-    return fail(invalidArgument("the stored plan of " + o.id + " is damaged: " + json_error));
-  }
-  auto plan = plan::fromNode(node);
+  auto plan = plan::fromJson(r.plan_json, "the stored plan of " + o.id);
   if (!plan) return fail(plan.error());
   logToRotatingFile(o, *plan);
   log::raiseVerbosity(1);  // its lifecycle, at info, goes to its log (km logs shows it)
@@ -450,13 +213,6 @@ int run(const Options& o) {
 
   bool init_alive = r.init_pid > 0 && sys::processAlive(static_cast<pid_t>(r.init_pid), r.init_start);
   Status started = ok();
-  if (o.adopt_pid > 0) {
-    // Second half of startForked: the creating CLI records the row; we only take over.
-    rt.setInheritedDnsFds(o.dns_udp_fd, o.dns_tcp_fd);
-    started = rt.adopt(o.adopt_pid, o.adopt_start, /*announce=*/false);
-    if (!started) return fail(started.error());
-    return serveLoop(o, **st, rt, signal_fd.get());
-  }
   switch (r.status) {
     case SandboxStatus::kCreating:
       log::info(kLog, o.id + ": building the sandbox (supervisor pid " + std::to_string(::getpid()) + ")");
@@ -485,15 +241,16 @@ int run(const Options& o) {
     case SandboxStatus::kFailed:
       started = rt.destroy("finishing an interrupted teardown");
       if (started) {
-        report("ok");
+        reportTo(ready_fd, encodeReport(ok()));
         return 0;
       }
       break;
   }
   if (!started) return fail(started.error());
-
-  report("ok");
-  return serveLoop(o, **st, rt, signal_fd.get());
+  auto listener = listenOn(rt.layout().control_socket);
+  if (!listener) return fail(listener.error());
+  reportTo(ready_fd, encodeReport(ok()));
+  return serve(**st, rt, std::move(*listener), signal_fd.get());
 }
 
 }  // namespace km::supervisor

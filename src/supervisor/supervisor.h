@@ -1,9 +1,10 @@
-// km::supervisor — the per-sandbox data-plane process (`km supervise ID`). It owns one
-// sandbox from create to destroy: starts it, enforces its TTL and idle timeout even when no
-// CLI runs, and answers its control socket (stop, resume, pause, destroy). It runs detached in
-// its own session and survives the CLI; if it dies the sandbox keeps running and a new
-// supervisor adopts it (`km doctor --fix`). One poll loop, plus the sandbox's network
-// service thread (net::Service: resolver, eBPF events).
+// km::supervisor — the per-sandbox data-plane process. One process owns one sandbox from
+// create to destroy: it builds and starts it, enforces its TTL and idle timeout even when no
+// CLI runs, and answers its control socket (ping, stop, resume, pause, destroy). It runs
+// detached in its own session and survives the CLI; if it dies the sandbox keeps running and
+// a new supervisor (`km supervise ID`, started by `km doctor --fix` or `km resume`) takes it
+// over. Inside: one control loop (control_loop.h) and the sandbox's network service threads.
+// docs/architecture.md has the whole picture.
 #pragma once
 
 #include <sys/types.h>
@@ -24,17 +25,7 @@ struct Options {
   std::string km_home;        // $KM_HOME
   std::string store_path;     // the fleet database
   std::string id;             // the sandbox
-  int ready_fd = -1;          // gets "ok" or "error: …" once the sandbox is ready, then closed
-  std::chrono::milliseconds tick{1000};  // how often deadlines and activity are checked
-  // Take over this running init instead of looking at the row's status (the second half of
-  // startForked), and serve on this already-listening control socket.
-  pid_t adopt_pid = 0;
-  uint64_t adopt_start = 0;
-  int listen_fd = -1;
-  int dns_udp_fd = -1, dns_tcp_fd = -1;  // the resolver's sockets, kept across the exec
-  // How to run `km supervise` again (startForked execs it once the sandbox is ready).
-  std::string km_binary;
-  std::vector<std::string> global_args;
+  int ready_fd = -1;          // gets one report (supervisor/report.h) once ready, then closed
 };
 
 // Supervises until the sandbox is destroyed. Returns the process exit code (0 after a
@@ -56,25 +47,19 @@ struct Started {
   uint64_t init_start = 0;
 };
 
-// The fast start used by `km create` and `km clone`: forks this process (no exec, no store
-// access before the sandbox is ready); the detached child builds the sandbox from `plan`,
-// reports, then execs `km supervise ID --adopt …` (a clean process: an SQLite connection
-// must never cross a fork) which supervises it. The row must exist (status
-// creating); the caller records the returned pids and marks it running. On failure the
-// child has already removed everything it made. The caller must be single-threaded.
-// `meanwhile` runs in the caller while the child builds the sandbox (km create writes the
-// row then); if it fails, the new sandbox is killed and its error returned.
-[[nodiscard]] Result<Started> startForked(const Options& options, const plan::SandboxPlan& plan,
-                                          const std::string& log_path,
-                                          const std::function<Status()>& meanwhile);
-
-// A supervisor forked ahead of time, at the start of `km create`, so the fork (copying the
-// CLI's page tables) overlaps the profile loading instead of following it. The child waits
-// for start(); if the object is destroyed unused, the child sees end-of-file and exits.
+// The supervisor of a new sandbox (km create, km clone), forked at the very start of the
+// command: the fork (copying the CLI's page tables) overlaps the profile loading, and the CLI
+// has not opened the fleet database yet, so the child may open its own after the fork (an
+// SQLite connection must never cross one). The child stages the sandbox's namespaces at once,
+// waits for start()'s plan, builds the sandbox, reports, and then supervises it, the same
+// process to the end. If the object is destroyed unused, the child sees end-of-file and exits.
 class Prepared {
  public:
   [[nodiscard]] static Result<Prepared> fork();
-  // As startForked, with the already forked child.
+  // Sends the plan; while the child builds the sandbox, runs `meanwhile` (km create writes
+  // the row, status creating). Returns the new processes, which the caller records (status
+  // running). On failure the child has already removed everything it made; if `meanwhile`
+  // fails, the new sandbox is killed and its error returned.
   [[nodiscard]] Result<Started> start(const Options& options, const plan::SandboxPlan& plan,
                                       const std::string& log_path,
                                       const std::function<Status()>& meanwhile);
@@ -107,8 +92,10 @@ inline constexpr std::chrono::seconds kFailedLogsMaxAge{7 * 24 * 3600};
 // directory; NotFound when the sandbox's directory is gone, the failing call otherwise.
 [[nodiscard]] Result<std::string> keepFailedLogs(const std::string& km_home, const std::string& id);
 
-// Sends one command to a supervisor's control socket and returns its reply text.
-// Commands: ping, stop, resume, pause, destroy. Unavailable when nobody answers.
+// Sends one command to a supervisor's control socket and waits for its report. Commands:
+// ping, stop, resume, pause, destroy. Returns the sandbox's state for ping ("running",
+// "paused", "stopped"), "" otherwise; the supervisor's error with its own code when the
+// command failed; Unavailable when nobody answers.
 [[nodiscard]] Result<std::string> request(const std::string& socket_path, std::string_view command,
                                           std::chrono::milliseconds timeout);
 

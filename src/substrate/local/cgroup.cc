@@ -358,6 +358,10 @@ std::optional<int64_t> Cgroups::oomKills() const {
   return std::nullopt;
 }
 
+std::string Cgroups::memoryEventsFile() const {
+  return host_.memory == CgroupVersion::kV2 && !v2_.empty() ? v2_ + "/memory.events" : "";
+}
+
 std::vector<pid_t> Cgroups::processes() const {
   std::vector<pid_t> out;
   std::string dir = !v2_.empty() ? v2_ : (dirs_.empty() ? "" : dirs_.front());

@@ -91,6 +91,9 @@ class Cgroups {
   std::optional<int64_t> memoryBytes() const;
   // Number of times the memory limit's OOM killer fired.
   std::optional<int64_t> oomKills() const;
+  // The file whose change (inotify IN_MODIFY) announces a new memory event such as an OOM
+  // kill: memory.events of the v2 leaf; "" on hosts whose memory controller is v1.
+  std::string memoryEventsFile() const;
   // Pids in the sandbox (from the v2 dir, else the first v1 dir).
   std::vector<pid_t> processes() const;
   // Removes the leaf's directories (they must be empty), then the sandbox's directory and

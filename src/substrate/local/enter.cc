@@ -218,12 +218,15 @@ Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups, const
 Status killAll(pid_t init_pid, uint64_t init_start, const Cgroups& cgroups) {
   using namespace std::chrono_literals;
   if (init_pid > 0 && sys::processAlive(init_pid, init_start)) ::kill(init_pid, SIGKILL);
+  bool init_gone = init_pid <= 0;
   for (int i = 0; i < 5000; ++i) {  // ≤ 5 s: the kernel tears a pid namespace down quickly
-    // Our own child (the supervisor's)? Reap it first, or it lingers as a zombie: a zombie
-    // counts as gone below, and nothing would wait for it afterwards.
-    if (init_pid > 0) (void)::waitpid(init_pid, nullptr, WNOHANG);
+    // Our own child (the supervisor's) is gone once reaped, not when it looks dead: a zombie
+    // reaped by nobody would stay. Someone else's is gone when it is no longer alive.
+    if (!init_gone) {
+      pid_t r = ::waitpid(init_pid, nullptr, WNOHANG);
+      init_gone = r == init_pid || (r < 0 && errno == ECHILD && !sys::processAlive(init_pid, init_start));
+    }
     auto left = cgroups.processes();
-    bool init_gone = init_pid <= 0 || !sys::processAlive(init_pid, init_start);
     if (left.empty() && init_gone) return ok();
     for (pid_t p : left) ::kill(p, SIGKILL);
     std::this_thread::sleep_for(1ms);

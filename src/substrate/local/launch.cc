@@ -326,6 +326,50 @@ Result<StagedInit> StagedInit::stage() {
   return out;
 }
 
+Result<StagedInit> StagedInit::spawn() {
+  KM_TRY(requireRoot("starting a local sandbox"));
+  auto go = sys::pipe();
+  if (!go) return std::move(go).error();
+  auto ready = sys::pipe();
+  if (!ready) return std::move(ready).error();
+  auto [go_read, go_write] = std::move(*go);
+  auto [ready_read, ready_write] = std::move(*ready);
+  auto own_pid_ns = sys::open("/proc/self/ns/pid", O_RDONLY);
+  if (!own_pid_ns) return std::move(own_pid_ns).error();
+  // Everything the child uses exists before the fork: it makes only system calls until its
+  // exec (the caller may have other threads, holding locks the child would inherit held).
+  static constexpr char kExe[] = "/proc/self/exe";
+  char name[] = "km-init";
+  char* argv[] = {name, nullptr};
+  char* envp[] = {nullptr};
+  if (::unshare(CLONE_NEWPID) != 0) return sys::errnoError("unshare", "pid namespace", errno);
+  pid_t init = ::fork();
+  int fork_errno = errno;
+  if (init == 0) {
+    int g = ::fcntl(go_read.get(), F_DUPFD, 10);
+    int r = ::fcntl(ready_write.get(), F_DUPFD, 10);
+    if (g < 0 || r < 0 || ::dup2(g, kStagedGoFd) < 0 || ::dup2(r, kStagedReadyFd) < 0) ::_exit(127);
+    ::execve(kExe, argv, envp);
+    ::_exit(127);
+  }
+  if (::setns(own_pid_ns->get(), CLONE_NEWPID) != 0) {
+    KM_CHECK(false) << "setns back to the supervisor's pid namespace failed: " << std::strerror(errno);
+  }
+  if (init < 0) return sys::errnoError("fork", "sandbox init", fork_errno);
+  StagedInit out;
+  out.pid_ = init;
+  out.go_fd_ = go_write.release();
+  out.ready_fd_ = ready_read.release();
+  return out;
+}
+
+bool isSpawnedInit(int argc, char** argv) {
+  return argc == 1 && argv[0] != nullptr && std::strcmp(argv[0], "km-init") == 0 &&
+         ::fcntl(kStagedGoFd, F_GETFD) >= 0 && ::fcntl(kStagedReadyFd, F_GETFD) >= 0;
+}
+
+void spawnedInitMain() { stagedMain(kStagedGoFd, kStagedReadyFd); }
+
 Status StagedInit::namespacesReady() {
   if (ready_) return ok();
   if (ready_fd_ < 0) return internalError("no staged sandbox init");
@@ -384,7 +428,7 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
 Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups,
                         StagedInit staged) {
   if (!staged.valid()) {
-    auto fresh = StagedInit::stage();
+    auto fresh = StagedInit::spawn();
     if (!fresh) return std::move(fresh).error();
     staged = std::move(*fresh);
   }

@@ -2,8 +2,10 @@
 // cgroup), a copy-on-write overlay of the host root, cgroup limits (v2 where the controllers
 // are, v1 on hybrid hosts), an unprivileged user, no capabilities and a seccomp filter.
 // Each kernel concern has its own file and verbs; the supervisor calls them like a recipe.
-// Needs root. Functions are thread-compatible; launch/enter fork and must be called from a
-// single-threaded process.
+// Needs root. Functions are thread-compatible. Only StagedInit::stage() forks a copy of the
+// caller that runs km's code, so its caller must be single-threaded; everything else forks
+// children that make only system calls until they exec (StagedInit::spawn, runSession),
+// safe from a multi-threaded caller such as a supervisor with its service threads.
 #pragma once
 
 #include <sys/types.h>
@@ -79,6 +81,10 @@ class StagedInit {
   // other descriptor of the caller's. Returns at once: the child makes its namespaces while
   // the caller goes on; namespacesReady() waits for them.
   [[nodiscard]] static Result<StagedInit> stage();
+  // The same, from any caller, threads or not: the child execs this binary as `km-init`
+  // (spawnedInitMain) before running any of km's code, so nothing a thread of the caller held
+  // (a lock, a half-written buffer) comes with it. An exec slower than stage().
+  [[nodiscard]] static Result<StagedInit> spawn();
   // Waits until the namespaces exist (at once when they already do); the init's error if it
   // could not make them.
   [[nodiscard]] Status namespacesReady();
@@ -101,7 +107,13 @@ class StagedInit {
   int ready_fd_ = -1;  // "ok" or "error: …" from the init
 };
 
-// Moves `staged` (or, without one or when it is not valid, a freshly staged init) into `cgroups`, hands it
+// The process spawn() made: argv is exactly {"km-init"} and the staged init's pipes are open
+// (fds 3 and 4). main() checks this first and runs spawnedInitMain(), which never returns.
+inline constexpr int kStagedGoFd = 3, kStagedReadyFd = 4;
+bool isSpawnedInit(int argc, char** argv);
+[[noreturn]] void spawnedInitMain();
+
+// Moves `staged` (or, without one or when it is not valid, an init from StagedInit::spawn()) into `cgroups`, hands it
 // the layout and spec, and waits until it has mounted the overlay root, /workspace, /tmp,
 // /proc, /dev, /sys, set the hostname and written config files. Returns once init is
 // ready; on failure nothing runs and the error says which step failed.

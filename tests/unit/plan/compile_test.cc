@@ -46,7 +46,7 @@ TEST(CompileTest, EveryBuiltinCompilesToWhatItsProfileSays) {
     EXPECT_EQ(plan->instance_type, p.spec.runtime.instance_type);
     EXPECT_EQ(plan->ttl_seconds, parseDuration(p.spec.lifecycle.ttl)->count());
     EXPECT_EQ(plan->idle_timeout_seconds, parseDuration(p.spec.lifecycle.idle_timeout)->count());
-    EXPECT_EQ(plan->teardown_policy, p.spec.lifecycle.teardown_policy);
+    EXPECT_EQ(teardownPolicyName(plan->teardown_policy), p.spec.lifecycle.teardown_policy);
     auto shape = profile::instanceShape(p.spec.runtime.instance_type);
     ASSERT_TRUE(shape) << p.spec.runtime.instance_type;
     EXPECT_EQ(plan->resources.cpu_millis, shape->vcpus * 1000);
@@ -70,7 +70,7 @@ TEST(CompileTest, BuiltinsSpotChecks) {
   ASSERT_TRUE(open_dev.has_value());
   EXPECT_EQ(open_dev->ttl_seconds, 24 * 3600);
   EXPECT_EQ(open_dev->idle_timeout_seconds, 4 * 3600);
-  EXPECT_EQ(open_dev->teardown_policy, "destroy");
+  EXPECT_EQ(open_dev->teardown_policy, TeardownPolicy::kDestroy);
   EXPECT_EQ(open_dev->enforcement, "proxy");
 
   auto sealed = compile(builtin("sealed"), optionsWithId());
@@ -84,7 +84,7 @@ TEST(CompileTest, BuiltinsSpotChecks) {
   auto ao = compile(builtin("ao"), optionsWithId());
   ASSERT_TRUE(ao.has_value());
   EXPECT_EQ(ao->enforcement, "both");
-  EXPECT_EQ(ao->teardown_policy, "stop");
+  EXPECT_EQ(ao->teardown_policy, TeardownPolicy::kStop);
   EXPECT_EQ(ao->resources.memory_bytes, int64_t{8} << 30);
   ASSERT_FALSE(ao->env.empty());
   EXPECT_EQ(ao->env.front(), (std::pair<std::string, std::string>{"SANDBOX_MODE", "agent-orchestrator"}));

@@ -28,7 +28,7 @@ SandboxPlan fullPlan() {
   p.instance_type = "t3.medium";
   p.ttl_seconds = 14400;
   p.idle_timeout_seconds = 3600;
-  p.teardown_policy = "destroy";
+  p.teardown_policy = TeardownPolicy::kDestroy;
   p.resources.cpu_millis = 500;
   p.resources.memory_bytes = int64_t{1} << 33;
   p.resources.pids = 4096;
@@ -120,6 +120,30 @@ TEST(PlanDocTest, RoundTripsThroughNodeJsonAndYaml) {
   auto via_yaml = fromNode(from_yaml);
   ASSERT_TRUE(via_yaml.has_value()) << via_yaml.error().message();
   expectSame(p, *via_yaml);
+}
+
+TEST(PlanDocTest, JsonCodecRoundTripsEveryPolicyAndNamesWhatFailed) {
+  for (TeardownPolicy t : {TeardownPolicy::kDestroy, TeardownPolicy::kStop, TeardownPolicy::kRetain}) {
+    SandboxPlan p = fullPlan();
+    p.teardown_policy = t;
+    std::string text = toJson(p);
+    EXPECT_EQ(text.find('\n'), std::string::npos);
+    auto back = fromJson(text, "the plan file");
+    ASSERT_TRUE(back.has_value()) << back.error().message();
+    expectSame(p, *back);
+    EXPECT_EQ(back->teardown_policy, t);
+  }
+  auto bad = fromJson("{\"planVersion\": 2", "the stored plan of sb-1");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(bad.error().message().rfind("the stored plan of sb-1 is not JSON", 0), 0u) << bad.error().message();
+  std::string text = toJson(fullPlan());
+  size_t at = text.find("\"destroy\"");
+  ASSERT_NE(at, std::string::npos);
+  auto wrong = fromJson(text.replace(at, 9, "\"explode\""), "plan.json");
+  ASSERT_FALSE(wrong.has_value());
+  EXPECT_NE(wrong.error().message().find("plan.json: teardownPolicy: 'explode'"), std::string::npos)
+      << wrong.error().message();
 }
 
 TEST(PlanDocTest, AbsentAliasIsNullAndReadsBackAbsent) {

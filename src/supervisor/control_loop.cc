@@ -1,0 +1,300 @@
+#include "supervisor/control_loop.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <string>
+
+#include "core/log.h"
+#include "core/strings.h"
+#include "supervisor/lifecycle.h"
+#include "supervisor/report.h"
+#include "supervisor/runtime.h"
+
+namespace km::supervisor {
+
+namespace asio = boost::asio;
+using Local = asio::local::stream_protocol;
+using Descriptor = asio::posix::stream_descriptor;
+using boost::system::error_code;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr std::string_view kLog = "km.supervisor";
+constexpr size_t kMaxRequest = 256;  // "destroy\n" is the longest request there is
+constexpr auto kRequestTimeout = 1s;   // a client that says nothing cannot hold a connection
+constexpr auto kOomLookInterval = 1s;  // however often the sandbox hits its memory limit
+}  // namespace
+
+struct ControlLoop::Impl {
+  Impl(store::FleetStore& s, Runtime& r, const Clock& c, sys::UniqueFd listener, int signal_fd)
+      : store(s),
+        rt(r),
+        clock(c),
+        lifecycle(r.plan().id, r.plan().teardown_policy, c, s, r),
+        acceptor(ctx),
+        accept_backoff(ctx),
+        signals(ctx),
+        timer(ctx),
+        init_watch(ctx),
+        oom_watch(ctx),
+        oom_pause(ctx) {
+    error_code ec;
+    acceptor.assign(Local(), listener.release(), ec);
+    if (ec) log::error(kLog, id() + ": control socket: " + ec.message());
+    int fd = ::fcntl(signal_fd, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0) signals.assign(fd, ec);
+  }
+
+  const std::string& id() const { return rt.plan().id; }
+
+  // Ends the loop: nothing new is accepted or watched; replies being written still go out,
+  // then run() returns.
+  void finish() {
+    done = true;
+    error_code ec;
+    acceptor.close(ec);
+    accept_backoff.cancel();
+    signals.close(ec);
+    timer.cancel();
+    init_watch.close(ec);
+    oom_watch.close(ec);
+    oom_pause.cancel();
+  }
+
+  void accept() {
+    acceptor.async_accept([this](error_code ec, Local::socket socket) {
+      if (done || ec == asio::error::operation_aborted) return;
+      if (ec) {
+        // Out of descriptors, say: try again shortly rather than spin.
+        log::warn(kLog, id() + ": accepting on the control socket: " + ec.message());
+        accept_backoff.expires_after(100ms);
+        accept_backoff.async_wait([this](error_code e) {
+          if (!e && !done) accept();
+        });
+        return;
+      }
+      std::make_shared<Client>(*this, std::move(socket))->start();
+      accept();
+    });
+  }
+
+  void watchSignals() {
+    signals.async_wait(Descriptor::wait_read, [this](error_code ec) {
+      if (ec || done) return;
+      signalfd_siginfo si{};
+      bool leave = false;
+      while (::read(signals.native_handle(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        leave = leave || si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT || si.ssi_signo == SIGHUP;
+      }
+      if (leave) {
+        // The supervisor is asked to leave; the sandbox keeps running (doctor re-adopts).
+        log::info(kLog, id() + ": supervisor exiting on signal; the sandbox keeps running");
+        finish();
+        return;
+      }
+      watchSignals();
+    });
+  }
+
+  // Init's exit, through a copy of its pidfd (Runtime keeps its own).
+  void watchInit() {
+    error_code ec;
+    init_watch.close(ec);
+    if (rt.initPidfd() < 0) return;
+    int fd = ::fcntl(rt.initPidfd(), F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
+      log::error(kLog, id() + ": watching init: " + sys::errnoError("dup", "pidfd", errno).message());
+      return;
+    }
+    init_watch.assign(fd, ec);
+    pid_t pid = rt.initPid();
+    init_watch.async_wait(Descriptor::wait_read, [this, pid](error_code e) {
+      if (e || done || rt.initPid() != pid) return;  // stopped or restarted meanwhile
+      rt.initExited();
+      changed();
+    });
+  }
+
+  // New memory events of the running sandbox's cgroup (inotify on memory.events, cgroup v2);
+  // elsewhere the lifecycle's looks check the OOM count.
+  void watchOom() {
+    error_code ec;
+    oom_watch.close(ec);
+    oom_pause.cancel();
+    std::string file = rt.running() ? rt.cgroups().memoryEventsFile() : "";
+    if (file.empty()) return;
+    int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return;
+    if (::inotify_add_watch(fd, file.c_str(), IN_MODIFY) < 0) {
+      ::close(fd);
+      return;
+    }
+    oom_watch.assign(fd, ec);
+    armOom();
+  }
+
+  void armOom() {
+    oom_watch.async_wait(Descriptor::wait_read, [this](error_code ec) {
+      if (ec || done) return;
+      char buf[4096];
+      while (::read(oom_watch.native_handle(), buf, sizeof buf) > 0) {
+      }
+      rt.checkOomKills();
+      oom_pause.expires_after(kOomLookInterval);
+      oom_pause.async_wait([this](error_code e) {
+        if (!e && !done && oom_watch.is_open()) armOom();
+      });
+    });
+  }
+
+  void schedule(int64_t at_ms) {
+    int64_t delay = std::max<int64_t>(0, at_ms - clock.nowMs());
+    timer.expires_after(std::chrono::milliseconds(delay));
+    timer.async_wait([this](error_code ec) {
+      if (!ec && !done) look();
+    });
+  }
+
+  void look() {
+    bool was_running = rt.running();
+    rt.checkOomKills();
+    Lifecycle::Step step = lifecycle.check();
+    if (step.done) {
+      finish();
+      return;
+    }
+    if (rt.running() != was_running) changed();
+    schedule(step.next_ms);
+  }
+
+  // After anything that may have started, stopped or restarted the sandbox.
+  void changed() {
+    if (done) return;
+    if (rt.running() && rt.initPid() != watched_init) lifecycle.restarted();
+    watched_init = rt.initPid();
+    watchInit();
+    watchOom();
+    schedule(clock.nowMs());  // look again now: deadlines and sampling may have changed
+  }
+
+  Result<Report> handle(const std::string& cmd) {
+    Report state;
+    if (cmd == "ping") {
+      state.state = !rt.running() ? "stopped" : rt.cgroups().frozen() ? "paused" : "running";
+      return state;
+    }
+    Status s = ok();
+    if (cmd == "stop") {
+      s = rt.running() ? rt.stop("requested") : ok();
+    } else if (cmd == "pause") {
+      s = rt.pause();
+    } else if (cmd == "resume") {
+      if (!rt.running()) {
+        s = rt.start(false);
+      } else if (rt.cgroups().frozen()) {
+        s = rt.thaw();
+      }
+    } else if (cmd == "destroy") {
+      // Done either way: after a failure the row stays `destroying` and `km destroy` or
+      // `km doctor --fix` finishes the teardown without us.
+      s = rt.destroy("requested");
+      finish();
+      if (!s) return s.error();
+      return state;
+    } else {
+      return invalidArgument("unknown command '" + escapeForTerminal(cmd, false) +
+                             "' (ping, stop, pause, resume, destroy)");
+    }
+    changed();
+    if (!s) return s.error();
+    return state;
+  }
+
+  // One control connection: one request line in, one report line out.
+  struct Client : std::enable_shared_from_this<Client> {
+    Client(Impl& l, Local::socket s) : loop(l), socket(std::move(s)), in(kMaxRequest), deadline(l.ctx) {}
+
+    void start() {
+      auto self = shared_from_this();
+      deadline.expires_after(kRequestTimeout);
+      deadline.async_wait([self](error_code ec) {
+        if (ec) return;
+        error_code ignored;
+        self->socket.close(ignored);
+      });
+      asio::async_read_until(socket, in, '\n', [self](error_code ec, size_t n) { self->onRequest(ec, n); });
+    }
+
+    void onRequest(error_code ec, size_t n) {
+      deadline.cancel();
+      auto data = in.data();
+      std::string request(asio::buffers_begin(data), asio::buffers_begin(data) + static_cast<ptrdiff_t>(ec ? in.size() : n));
+      // A client that wrote its request and shut down its side without a newline is fine;
+      // a timeout, an overlong line or a silent close gets nothing.
+      if (ec && (ec != asio::error::eof || request.empty())) return;
+      while (!request.empty() && (request.back() == '\n' || request.back() == '\r')) request.pop_back();
+      reply = encodeReport(loop.handle(request)) + "\n";
+      auto self = shared_from_this();
+      asio::async_write(socket, asio::buffer(reply), [self](error_code, size_t) {
+        error_code ignored;
+        self->socket.close(ignored);
+      });
+    }
+
+    Impl& loop;
+    Local::socket socket;
+    asio::streambuf in;
+    asio::steady_timer deadline;
+    std::string reply;
+  };
+
+  asio::io_context ctx{1};
+  store::FleetStore& store;
+  Runtime& rt;
+  const Clock& clock;
+  Lifecycle lifecycle;
+  Local::acceptor acceptor;
+  asio::steady_timer accept_backoff;
+  Descriptor signals;
+  asio::steady_timer timer;
+  Descriptor init_watch;
+  Descriptor oom_watch;
+  asio::steady_timer oom_pause;
+  pid_t watched_init = 0;
+  bool done = false;
+};
+
+ControlLoop::ControlLoop(store::FleetStore& store, Runtime& runtime, const Clock& clock,
+                         sys::UniqueFd listener, int signal_fd)
+    : impl_(std::make_unique<Impl>(store, runtime, clock, std::move(listener), signal_fd)) {}
+
+ControlLoop::~ControlLoop() = default;
+
+void ControlLoop::post(std::function<void()> work) { asio::post(impl_->ctx, std::move(work)); }
+
+int ControlLoop::run() {
+  Impl& l = *impl_;
+  l.watched_init = l.rt.initPid();
+  l.accept();
+  l.watchSignals();
+  l.watchInit();
+  l.watchOom();
+  l.schedule(l.clock.nowMs());
+  l.ctx.run();
+  return 0;
+}
+
+}  // namespace km::supervisor
