@@ -356,7 +356,7 @@ Result<Started> finishStart(const Options& o, int ready_read, const Status& side
     // No row to supervise against: end the supervisor (it has not moved into the sandbox's
     // supervisor cgroup yet, so teardown would miss it), then the new sandbox.
     if (sys::processAlive(out.supervisor_pid, out.supervisor_start)) ::kill(out.supervisor_pid, SIGKILL);
-    (void)teardown(o.km_home, o.id, out.init_pid, out.init_start);
+    (void)substrate::local::teardown(o.km_home, o.id, out.init_pid, out.init_start);
     return side.error();
   }
   return out;
@@ -429,7 +429,7 @@ int run(const Options& o) {
   if (!rec->has_value()) {
     if (o.adopt_pid > 0) {
       // Nobody recorded this sandbox (its creator died): do not leave it running.
-      (void)teardown(o.km_home, o.id, o.adopt_pid, o.adopt_start);
+      (void)substrate::local::teardown(o.km_home, o.id, o.adopt_pid, o.adopt_start);
     }
     return fail(notFound("no sandbox " + o.id + " in " + o.store_path));
   }
