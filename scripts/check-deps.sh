@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Checks that each module includes only the modules it may depend on (STYLE R2).
-# Arrows: core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← cli ← main;
-# core ← store ← supervisor ← fleet ← cli; core ← doc ← net ← supervisor. No cycles.
+# Checks the module contracts (STYLE R1, R2) on every #include "module/…" under src/:
+# 1. each module includes only the modules it may depend on (allowed below). Arrows:
+#    core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← fleet ← cli ← main;
+#    core ← store ← supervisor; core ← doc ← net ← {substrate, supervisor}. No cycles.
+# 2. of another module it includes only a public header (public below); every other header
+#    is private to its module, which may include it anywhere inside itself.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 
@@ -14,12 +17,39 @@ allowed() {
     plan) echo "core doc profile plan" ;;
     store) echo "core store" ;;
     net) echo "core doc net" ;;
-    substrate) echo "core doc profile plan substrate" ;;
+    substrate) echo "core doc profile plan net substrate" ;;
     supervisor) echo "core doc profile plan store net substrate supervisor" ;;
     fleet) echo "core doc plan store net substrate supervisor fleet" ;;
     cli) echo "core doc profile config plan store net substrate supervisor fleet cli" ;;
     *) echo "" ;;
   esac
+}
+
+# A module's public headers, relative to src/: always <m>/<m>.h and, for a submodule,
+# <m>/<sub>/<sub>.h; then the ones listed here. A header is private unless it is one of these.
+public() {
+  local extra=""
+  case "$1" in
+    core) extra="beneath.h check.h duration.h fs.h log.h log_reader.h money.h result.h rotating_file.h
+                 strings.h sys.h timeline.h tree.h" ;;
+    doc) extra="describe.h diagnostic.h json_io.h node.h yaml_io.h" ;;
+    profile) extra="types.h" ;;
+    net) extra="address.h host_rule.h link.h nflog.h nft.h service.h bpf/gate.h dns/resolver.h" ;;
+    substrate) extra="local/cgroup.h local/disk.h" ;;
+  esac
+  echo "$1/$1.h"
+  for h in $extra; do echo "$1/$h"; done
+}
+is_public() {  # is_public HEADER: module/…/name.h
+  local m="${1%%/*}" rest="${1#*/}"
+  case "$rest" in
+    */*/*) ;;
+    */*) [ "${rest%%/*}.h" == "${rest#*/}" ] && return 0 ;;  # <m>/<sub>/<sub>.h
+  esac
+  case " $(public "$m" | tr '\n' ' ') " in
+    *" $1 "*) return 0 ;;
+  esac
+  return 1
 }
 
 status=0
@@ -33,12 +63,33 @@ for dir in */; do
   fi
   while IFS= read -r line; do
     file="${line%%:*}"
-    inc="$(sed -E 's/.*#include "([^/"]+)\/.*/\1/' <<<"$line")"
+    where="${line%%:#*}"
+    header="$(sed -E 's/.*#include "([^"]+)".*/\1/' <<<"$line")"
+    inc="${header%%/*}"
     case " $ok " in
       *" $inc "*) ;;
-      *) echo "check-deps: $file includes \"$inc/...\" but $module may only use: $ok" >&2; status=1 ;;
+      *) echo "check-deps: $file includes \"$inc/...\" but $module may only use: $ok" >&2; status=1; continue ;;
     esac
+    if [ "$inc" != "$module" ] && ! is_public "$header"; then
+      echo "check-deps: $where includes \"$header\", which is private to $inc (its public" \
+           "headers: $(public "$inc" | tr '\n' ' ')and each submodule's $inc/<sub>/<sub>.h)" >&2
+      status=1
+    fi
   done < <(grep -rn '#include "[a-z_]*/' "$module" || true)
 done
-[ $status -eq 0 ] && echo "check-deps: module dependencies OK"
+
+# A header listed as public must not call itself private (the two would disagree).
+for dir in */; do
+  for header in $(public "${dir%/}"); do
+    if [ ! -f "$header" ]; then
+      [ "$header" == "${dir%/}/${dir%/}.h" ] && continue  # <m>/<m>.h need not exist yet
+      echo "check-deps: $header is listed as public in scripts/check-deps.sh but does not exist" >&2
+      status=1
+    elif head -3 "$header" | grep -qi "private to"; then
+      echo "check-deps: $header is listed as public but says it is private" >&2
+      status=1
+    fi
+  done
+done
+[ $status -eq 0 ] && echo "check-deps: module dependencies and public headers OK"
 exit $status

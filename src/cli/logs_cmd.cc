@@ -16,7 +16,7 @@
 #include "core/log_reader.h"
 #include "core/timeline.h"
 #include "doc/json_io.h"
-#include "substrate/local/layout.h"
+#include "substrate/local/local.h"
 
 namespace km::cli {
 namespace {
@@ -167,9 +167,9 @@ int runLogs(const LogsArgs& a, Context& ctx) {
   if (!store) return kExitFailed;
   auto rec = resolveOrPrint(*store, a.ref);
   if (!rec) return kExitFailed;
-  auto layout = substrate::local::Layout::forSandbox(ctx.globals().home, rec->id);
+  auto layout = substrate::local::sandboxLogs(ctx.globals().home, rec->id);
   bool timeline = !a.network && !a.init;  // events and the supervisor's log
-  std::string path = a.network ? layout.network_log : a.init ? layout.init_log : layout.supervisor_log;
+  std::string path = a.network ? layout.network : a.init ? layout.init : layout.supervisor;
   bool json = ctx.globals().json;
   if (!timeline && !fs::exists(layout.dir) && !a.follow) {
     return printFailure(notFound("sandbox " + rec->id + " has no files here"));

@@ -119,7 +119,7 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   if (::mkdir(layout.dir.c_str(), 0700) != 0) return sys::errnoError("mkdir", layout.dir, errno);
   // Whatever fails from here, teardown removes what exists (it is idempotent).
   auto removeFiles = [&](Error e) -> Result<store::SandboxRecord> {
-    (void)supervisor::teardown(env.km_home, p.id, 0, 0);
+    (void)local::teardown(env.km_home, p.id, 0, 0);
     return e;
   };
   if (auto s = sys::replaceFile(layout.plan_file, rec.plan_json + "\n", 0600); !s) {
@@ -134,7 +134,7 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
     }
   }
   auto cleanup = [&](Error e) -> Result<store::SandboxRecord> {
-    (void)supervisor::teardown(env.km_home, p.id, 0, 0);
+    (void)local::teardown(env.km_home, p.id, 0, 0);
     (void)store.remove(p.id);
     return e;
   };

@@ -9,7 +9,6 @@
 #include "core/fs.h"
 #include "core/sys.h"
 #include "fleet/fleet.h"
-#include "net/bpf/gate.h"
 #include "substrate/local/disk.h"
 #include "substrate/local/local.h"
 #include "supervisor/supervisor.h"
@@ -110,7 +109,7 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
   std::set<std::string> torn;
   auto removeUnknown = [&](Finding& f, const std::string& id) {
     if (!fix) return;
-    Status s = torn.count(id) != 0 ? ok() : supervisor::teardown(env.km_home, id, 0, 0);
+    Status s = torn.count(id) != 0 ? ok() : local::teardown(env.km_home, id, 0, 0);
     torn.insert(id);
     f.fixed = static_cast<bool>(s);
     f.action = s ? "removed it and everything else of " + id : "removal failed: " + s.error().message();
@@ -126,27 +125,11 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
     out.push_back(std::move(f));
   }
   // eBPF maps pinned for sandboxes of this home that no longer exist.
-  std::string tag = local::homeTag(env.km_home);
-  std::string pin_root = net::EgressGate::pinDir(tag, "");  // ".../km/<tag>-"
-  std::string pin_parent = pin_root.substr(0, pin_root.rfind('/'));
-  if (DIR* d = ::opendir(pin_parent.c_str())) {
-    std::vector<std::string> stale;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      std::string prefix = tag + "-";
-      if (name.rfind(prefix, 0) != 0 || known.count(name.substr(prefix.size())) != 0) continue;
-      stale.push_back(pin_parent + "/" + name);
-    }
-    ::closedir(d);
-    for (const auto& path : stale) {
-      Finding f{path, "eBPF maps pinned for no known sandbox", "", false};
-      if (fix) {
-        Status s = net::EgressGate::removePins(path);
-        f.fixed = static_cast<bool>(s);
-        f.action = s ? "removed the pins" : "removal failed: " + s.error().message();
-      }
-      out.push_back(std::move(f));
-    }
+  for (const auto& id : local::pinnedSandboxes(env.km_home)) {
+    if (known.count(id) != 0) continue;
+    Finding f{local::pinDir(env.km_home, id), "eBPF maps pinned for no known sandbox", "", false};
+    removeUnknown(f, id);
+    out.push_back(std::move(f));
   }
   std::string sandboxes = local::Layout::sandboxesDir(env.km_home);
   for (const auto& mp : mountsUnder(sandboxes)) {

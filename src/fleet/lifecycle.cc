@@ -86,7 +86,7 @@ Status destroy(const Env& env, store::FleetStore& store, const std::string& id) 
     rec.status = S::kDestroying;
     return ok();
   });
-  KM_TRY(supervisor::teardown(env.km_home, id, static_cast<pid_t>(r->init_pid), r->init_start));
+  KM_TRY(local::teardown(env.km_home, id, static_cast<pid_t>(r->init_pid), r->init_start));
   (void)store.addEvent(id, "destroyed", "by the CLI (no supervisor)");
   return store.remove(id);
 }

@@ -8,7 +8,7 @@
 
 #include "core/strings.h"
 #include "plan/compile_steps.h"
-#include "profile/instance_types.h"
+#include "profile/profile.h"
 
 namespace km::plan {
 

@@ -1,23 +1,16 @@
-// Sizes of the EC2 instance types km knows offline (private to profile). Used by the
-// hibernation rule (the root volume must hold RAM) and, later, to turn an instance type into
-// cpu and memory limits on the local substrate. Pure lookups, thread-safe.
+// What the semantic rules need of the instance types km knows offline (private to profile;
+// instanceShape, in profile.h, is the public lookup). Pure lookups, thread-safe.
 #pragma once
 
 #include <optional>
 #include <string_view>
 
+#include "profile/profile.h"
+
 namespace km::profile {
 
-struct InstanceShape {
-  int vcpus = 0;
-  int memory_mib = 0;  // MiB, so t3.nano's 0.5 GiB is exact
-};
-
-// The shape of a t2/t3/t3a/t4g (nano … 2xlarge), m5 (large … 8xlarge), c5 (large … 9xlarge)
-// or r5 (large … 4xlarge) instance type; nullopt for any other type (callers fail open).
-std::optional<InstanceShape> instanceShape(std::string_view instance_type);
-
-// RAM in whole GiB, rounded up (t3.nano's 0.5 GiB counts as 1); nullopt when unknown.
+// RAM in whole GiB, rounded up (t3.nano's 0.5 GiB counts as 1); nullopt when unknown. Used by
+// the hibernation rule (the root volume must hold RAM).
 std::optional<int> instanceRamGiB(std::string_view instance_type);
 
 }  // namespace km::profile

@@ -4,6 +4,7 @@
 // first error. Functions are thread-safe (no shared mutable state).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,16 @@ std::vector<CatalogEntry> listProfiles(const LoadOptions& options);
 
 // JSON Schema (draft 2020-12) of SandboxProfile, generated from the field descriptions.
 doc::Node jsonSchema();
+
+// The size of an EC2 instance type (runtime.instanceType), as far as km knows it offline.
+struct InstanceShape {
+  int vcpus = 0;
+  int memory_mib = 0;  // MiB, so t3.nano's 0.5 GiB is exact
+};
+// The shape of a t2/t3/t3a/t4g (nano … 2xlarge), m5 (large … 8xlarge), c5 (large … 9xlarge)
+// or r5 (large … 4xlarge) instance type; nullopt for any other type (callers fail open).
+// Pure lookup, thread-safe.
+std::optional<InstanceShape> instanceShape(std::string_view instance_type);
 
 // v1alpha1 → v1alpha2 in place. Returns true when the document was v1alpha1 (then
 // `notes` holds a warning per moved or dropped field). Idempotent.

@@ -12,7 +12,7 @@
 #include "core/rotating_file.h"
 #include "core/sys.h"
 #include "core/tree.h"
-#include "substrate/local/layout.h"
+#include "substrate/local/local.h"
 #include "supervisor/supervisor.h"
 
 namespace km::supervisor {
@@ -55,20 +55,21 @@ void prune(const std::string& top) {
 }  // namespace
 
 Result<std::string> keepFailedLogs(const std::string& km_home, const std::string& id) {
-  local::Layout layout = local::Layout::forSandbox(km_home, id);
-  std::string top = local::Layout::failedDir(km_home);
+  local::SandboxLogs logs = local::sandboxLogs(km_home, id);
+  const std::string& top = logs.failed_top;
   KM_TRY(sys::makeDirs(top, 0700));
   // The sandbox's directory holds only km's files (the sandbox never sees it), but it is
   // opened without following a symlink all the same, and each log is moved by name within
   // the same file system: renameat never follows a symlink, and a writer still holding a log
   // (the supervisor's stderr) goes on writing into the kept file.
-  auto from = sys::open(layout.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  auto from = sys::open(logs.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!from) return std::move(from).error();
-  KM_TRY(tree::removeTree(layout.failed_logs));  // an earlier failure of the same id
-  if (::mkdir(layout.failed_logs.c_str(), 0700) != 0) return sys::errnoError("mkdir", layout.failed_logs, errno);
-  auto to = sys::open(layout.failed_logs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  KM_TRY(tree::removeTree(logs.failed));  // an earlier failure of the same id
+  if (::mkdir(logs.failed.c_str(), 0700) != 0) return sys::errnoError("mkdir", logs.failed, errno);
+  auto to = sys::open(logs.failed, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!to) return std::move(to).error();
-  for (const char* log : {"init.log", "supervisor.log"}) {
+  for (const std::string* path : {&logs.init, &logs.supervisor}) {
+    std::string log = path->substr(path->rfind('/') + 1);  // both are directly in logs.dir
     for (int i = 0; i <= kMaxRotated; ++i) {
       std::string name = rotatedPath(log, i);
       struct stat st {};
@@ -78,12 +79,12 @@ Result<std::string> keepFailedLogs(const std::string& km_home, const std::string
       }
       if (!S_ISREG(st.st_mode)) continue;
       if (::renameat(from->get(), name.c_str(), to->get(), name.c_str()) != 0) {
-        return sys::errnoError("renameat", layout.dir + "/" + name, errno);
+        return sys::errnoError("renameat", logs.dir + "/" + name, errno);
       }
     }
   }
   prune(top);
-  return layout.failed_logs;
+  return logs.failed;
 }
 
 }  // namespace km::supervisor

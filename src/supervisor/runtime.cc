@@ -439,7 +439,7 @@ Status Runtime::destroy(std::string_view reason) {
   init_pid_ = 0;
   init_start_ = 0;
   init_pidfd_.reset();
-  KM_TRY(teardown(km_home_, plan_.id, init, start));
+  KM_TRY(local::teardown(km_home_, plan_.id, init, start));
   event("destroyed", reason);
   return store_ != nullptr ? store_->remove(plan_.id) : ok();
 }

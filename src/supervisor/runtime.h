@@ -49,7 +49,7 @@ class Runtime final : public LifecycleTarget {
   [[nodiscard]] Status stop(std::string_view reason) override;
   [[nodiscard]] Status pause();
   [[nodiscard]] Status thaw();
-  // Ends everything and removes the sandbox's files and row (supervisor::teardown). After
+  // Ends everything and removes the sandbox's files and row (local::teardown). After
   // a failure the row stays `destroying`; running it again (here, `km destroy`, `km doctor
   // --fix`) finishes the job.
   [[nodiscard]] Status destroy(std::string_view reason) override;

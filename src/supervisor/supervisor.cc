@@ -167,7 +167,7 @@ Result<Started> finishStart(const Options& o, int ready_read, const Status& side
     // No row to supervise against: end the supervisor (it may not be in the sandbox's
     // supervisor cgroup yet, so teardown could miss it), then the new sandbox.
     if (sys::processAlive(out.supervisor_pid, out.supervisor_start)) ::kill(out.supervisor_pid, SIGKILL);
-    (void)teardown(o.km_home, o.id, out.init_pid, out.init_start);
+    (void)substrate::local::teardown(o.km_home, o.id, out.init_pid, out.init_start);
     return side.error();
   }
   return out;

@@ -73,14 +73,6 @@ class Prepared {
   sys::UniqueFd ready_read_;
 };
 
-// Removes everything sandbox `id` of `km_home` has on this host, in this order: its
-// processes (SIGKILL, thawed first), every process of its supervisor's cgroup but the
-// caller, both cgroups, its eBPF pins, its disk and additional volume, its claimed uid, and
-// its directory of km's records. Each step is idempotent, so a teardown that failed part-way
-// is finished by running it again. The fleet row is the caller's.
-[[nodiscard]] Status teardown(const std::string& km_home, const std::string& id, pid_t init_pid,
-                              uint64_t init_start);
-
 // How many failed creates' logs $KM_HOME/failed keeps, and for how long.
 inline constexpr size_t kFailedLogsKept = 20;
 inline constexpr std::chrono::seconds kFailedLogsMaxAge{7 * 24 * 3600};

@@ -1,5 +1,7 @@
 #include "substrate/local/layout.h"
 
+#include "substrate/local/local.h"
+
 namespace km::substrate::local {
 
 std::string Layout::sandboxesDir(std::string_view km_home) {
@@ -33,6 +35,11 @@ Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
   l.network_log = l.dir + "/network.log";
   l.failed_logs = failedDir(km_home) + "/" + std::string(id);
   return l;
+}
+
+SandboxLogs sandboxLogs(std::string_view km_home, std::string_view id) {
+  Layout l = Layout::forSandbox(km_home, id);
+  return {l.dir, l.supervisor_log, l.init_log, l.network_log, l.failed_logs, Layout::failedDir(km_home)};
 }
 
 }  // namespace km::substrate::local

@@ -1,4 +1,5 @@
-// Where a local sandbox keeps its files under $KM_HOME. Pure path arithmetic.
+// Where a local sandbox keeps its files under $KM_HOME (private to substrate: other modules
+// get it through local.h, and the log paths alone through sandboxLogs). Pure path arithmetic.
 #pragma once
 
 #include <string>

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -161,5 +162,33 @@ struct SessionIo {
 // Ends every process of the sandbox: SIGKILL to its init (the kernel then kills the whole
 // pid namespace) and to anything left in its cgroups; waits until the cgroups are empty.
 [[nodiscard]] Status killAll(pid_t init_pid, uint64_t init_start, const Cgroups& cgroups);
+
+// Removes everything sandbox `id` of `km_home` has on this host, in this order: its
+// processes (SIGKILL, thawed first; `init_pid`/`init_start` as recorded, 0 when unknown —
+// its cgroups are emptied either way), every process of its supervisor's cgroup but the
+// caller, the host end of its veth (so it is gone on return, not when the kernel gets to the
+// dead network namespace), both cgroups, its eBPF pins, its disk and additional volume, its
+// claimed uid, and its directory of km's records. Each step is idempotent, so a teardown that
+// failed part-way is finished by running it again. The fleet row is the caller's. Needs root
+// (PermissionDenied otherwise); the first failing step's error otherwise.
+[[nodiscard]] Status teardown(const std::string& km_home, const std::string& id, pid_t init_pid,
+                              uint64_t init_start);
+
+// Where the eBPF maps of sandbox `id` of `km_home` are pinned (the only place that derives
+// it: net::EgressGate::pinDir with the home's tag).
+std::string pinDir(std::string_view km_home, std::string_view id);
+// The ids of `km_home`'s sandboxes that have a pin directory, in no order (for doctor).
+std::vector<std::string> pinnedSandboxes(std::string_view km_home);
+
+// The logs of sandbox `id` of `km_home`, for `km logs` and for keeping a failed create's.
+struct SandboxLogs {
+  std::string dir;         // the sandbox's directory of km's records (gone once destroyed)
+  std::string supervisor;  // its supervisor's log
+  std::string init;        // the output of its initCommands
+  std::string network;     // DNS and connect decisions, JSON lines
+  std::string failed;      // where a failed create's logs are kept ($KM_HOME/failed/<id>)
+  std::string failed_top;  // the parent of every kept failed create ($KM_HOME/failed)
+};
+SandboxLogs sandboxLogs(std::string_view km_home, std::string_view id);
 
 }  // namespace km::substrate::local

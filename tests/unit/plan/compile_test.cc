@@ -8,7 +8,6 @@
 
 #include "core/duration.h"
 #include "plan/plan.h"
-#include "profile/instance_types.h"
 #include "profile/profile.h"
 #include "unit/plan/plan_fixtures.h"
 
