@@ -400,7 +400,7 @@ Status Runtime::destroy(std::string_view reason) {
       return ok();
     });
   }
-  service_.reset();  // its thread writes into the directory teardown removes
+  data_plane_.reset();  // its services write into the directory teardown removes
   pid_t init = init_pid_;
   uint64_t start = init_start_;
   init_pid_ = 0;
