@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that each module includes only the modules it may depend on (STYLE R2).
 # Arrows: core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← cli ← main;
-# core ← store ← supervisor ← fleet ← cli; core ← doc ← net ← supervisor. No cycles.
+# core ← doc ← audit ← net ← plan (a plan holds the typed net::NetworkSpec);
+# core ← store ← supervisor ← fleet ← cli; core ← doc ← audit ← net ← supervisor. No cycles.
 set -euo pipefail
 cd "$(dirname "$0")/../src"
 
@@ -11,13 +12,14 @@ allowed() {
     doc) echo "core doc" ;;
     profile) echo "core doc profile" ;;
     config) echo "core doc config" ;;
-    plan) echo "core doc profile plan" ;;
+    plan) echo "core doc profile audit net plan" ;;
     store) echo "core store" ;;
-    net) echo "core doc net" ;;
-    substrate) echo "core doc profile plan substrate" ;;
-    supervisor) echo "core doc profile plan store net substrate supervisor" ;;
-    fleet) echo "core doc plan store net substrate supervisor fleet" ;;
-    cli) echo "core doc profile config plan store net substrate supervisor fleet cli" ;;
+    audit) echo "core doc audit" ;;
+    net) echo "core doc audit net" ;;
+    substrate) echo "core doc profile audit net plan substrate" ;;
+    supervisor) echo "core doc profile plan store audit net substrate supervisor" ;;
+    fleet) echo "core doc plan store audit net substrate supervisor fleet" ;;
+    cli) echo "core doc profile config plan store audit net substrate supervisor fleet cli" ;;
     *) echo "" ;;
   esac
 }
