@@ -313,19 +313,15 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   reportTo(ready_fd, "ok " + std::to_string(self) + " " +
                          std::to_string(sys::processStartTime(self).value_or(0)) + " " +
                          std::to_string(rt.initPid()) + " " + std::to_string(rt.initStart()));
-  // Become `km supervise`: init stays our child across exec, the control socket and the
-  // resolver's sockets stay open.
+  // Become `km supervise`: init stays our child across exec, the control socket stays
+  // open; the resolver binds its sockets again after the exec.
   int lfd = listener->release();
   ::fcntl(lfd, F_SETFD, 0);
-  auto [dns_udp, dns_tcp] = rt.releaseNetworkForExec();
   std::vector<std::string> args = {o.km_binary};
   args.insert(args.end(), o.global_args.begin(), o.global_args.end());
   args.insert(args.end(), {"supervise", o.id, "--adopt",
                            std::to_string(rt.initPid()) + ":" + std::to_string(rt.initStart()),
                            "--listen-fd", std::to_string(lfd)});
-  if (dns_udp >= 0 && dns_tcp >= 0) {
-    args.insert(args.end(), {"--dns-fds", std::to_string(dns_udp) + "," + std::to_string(dns_tcp)});
-  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -452,7 +448,6 @@ int run(const Options& o) {
   Status started = ok();
   if (o.adopt_pid > 0) {
     // Second half of startForked: the creating CLI records the row; we only take over.
-    rt.setInheritedDnsFds(o.dns_udp_fd, o.dns_tcp_fd);
     started = rt.adopt(o.adopt_pid, o.adopt_start, /*announce=*/false);
     if (!started) return fail(started.error());
     return serveLoop(o, **st, rt, signal_fd.get());
