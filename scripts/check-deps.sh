@@ -2,7 +2,8 @@
 # Checks the module contracts (STYLE R1, R2) on every #include "module/…" under src/:
 # 1. each module includes only the modules it may depend on (allowed below). Arrows:
 #    core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← fleet ← cli ← main;
-#    core ← store ← supervisor; core ← doc ← net ← {substrate, supervisor}. No cycles.
+#    core ← store ← supervisor; core ← doc ← audit ← net ← {plan, substrate, supervisor}
+#    (a plan holds the typed net::NetworkSpec). No cycles.
 # 2. of another module it includes only a public header (public below); every other header
 #    is private to its module, which may include it anywhere inside itself.
 set -euo pipefail
@@ -14,13 +15,14 @@ allowed() {
     doc) echo "core doc" ;;
     profile) echo "core doc profile" ;;
     config) echo "core doc config" ;;
-    plan) echo "core doc profile plan" ;;
+    plan) echo "core doc profile audit net plan" ;;
     store) echo "core store" ;;
-    net) echo "core doc net" ;;
-    substrate) echo "core doc profile plan net substrate" ;;
-    supervisor) echo "core doc profile plan store net substrate supervisor" ;;
-    fleet) echo "core doc plan store net substrate supervisor fleet" ;;
-    cli) echo "core doc profile config plan store net substrate supervisor fleet cli" ;;
+    audit) echo "core doc audit" ;;
+    net) echo "core doc audit net" ;;
+    substrate) echo "core doc profile audit net plan substrate" ;;
+    supervisor) echo "core doc profile plan store audit net substrate supervisor" ;;
+    fleet) echo "core doc plan store audit net substrate supervisor fleet" ;;
+    cli) echo "core doc profile config plan store audit net substrate supervisor fleet cli" ;;
     *) echo "" ;;
   esac
 }
@@ -30,11 +32,11 @@ allowed() {
 public() {
   local extra=""
   case "$1" in
-    core) extra="beneath.h check.h duration.h fs.h log.h log_reader.h money.h result.h rotating_file.h
-                 strings.h sys.h timeline.h tree.h" ;;
+    core) extra="beneath.h check.h clock.h duration.h fs.h log.h log_reader.h money.h result.h rotating_file.h
+                 strings.h sys.h timeline.h tree.h warning_pacer.h" ;;
     doc) extra="describe.h diagnostic.h json_io.h node.h yaml_io.h" ;;
     profile) extra="types.h" ;;
-    net) extra="address.h host_rule.h link.h nflog.h nft.h service.h bpf/gate.h dns/resolver.h" ;;
+    net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h service.h bpf/gate.h dns/resolver.h" ;;
     substrate) extra="local/cgroup.h local/disk.h" ;;
   esac
   echo "$1/$1.h"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for SECONDS with a seed corpus: real profiles for the profile and
-# config loaders, tests/fuzz/seeds/dns for the DNS parser, tests/fuzz/seeds/duration for durations.
+# config loaders, tests/fuzz/seeds/dns for the DNS parser, tests/fuzz/seeds/duration for durations,
+# tests/fuzz/seeds/audit for the audit records' decoder.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS
 # Prints each target's final stats line (execs, coverage); exits non-zero on any finding.
 set -euo pipefail
@@ -9,7 +10,7 @@ seconds="${2:-60}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$root/../shared/reference/profiles"
 
-for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz; do
+for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
@@ -17,6 +18,8 @@ for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz; do
     cp "$root"/tests/fuzz/seeds/dns/* "$corpus"/
   elif [ "$target" = duration_fuzz ]; then
     cp "$root"/tests/fuzz/seeds/duration/* "$corpus"/
+  elif [ "$target" = audit_decode_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/audit/* "$corpus"/
   else
     cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
     # Inputs that once broke a property: replayed first, kept in the corpus.

@@ -5,8 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <string_view>
+#include <variant>
 #include <vector>
 
+#include "audit/audit.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/fleet_support.h"
@@ -28,45 +31,44 @@ struct LogsArgs {
   bool follow = false;
 };
 
-std::string field(const doc::Node& n, std::string_view key) {
-  const doc::Node* v = n.find(key);
-  return v ? v->text() : "";
-}
-
-std::string joined(const doc::Node* list) {
+std::string joined(const std::vector<std::string>& list) {
   std::string out;
-  if (!list) return out;
-  for (const auto& item : list->items()) out += (out.empty() ? "" : ", ") + item.text();
+  for (const auto& item : list) out += (out.empty() ? "" : ", ") + item;
   return out;
 }
 
-// One network log line for people: time, layer, decision, what, why.
-std::string human(const std::string& line) {
-  doc::Node n;
-  if (!doc::parseJson(line, n, nullptr) || !n.isMap()) return line;
-  std::string time = field(n, "time");
-  if (time.size() > 23) time = time.substr(11, 12);  // HH:MM:SS.mmm
-  std::string layer = field(n, "layer");
-  std::string decision = field(n, "decision");
-  char head[64];
-  std::snprintf(head, sizeof head, "%-12s %-7s %-8s ", time.c_str(), layer.c_str(), decision.c_str());
-  std::string what;
-  if (layer == "dns") {
-    what = field(n, "name") + " " + field(n, "type") + " " + field(n, "rcode");
-    std::string addrs = joined(n.find("addresses"));
-    if (!addrs.empty()) what += " → " + addrs;
-    if (field(n, "cached") == "true") what += " (cached)";
-    what += " from " + field(n, "client") + "/" + field(n, "transport");
-  } else {
-    std::string dest = field(n, "dest");
-    if (dest.find(':') != std::string::npos) dest = "[" + dest + "]";
-    what = field(n, "comm") + "[" + field(n, "pid") + "] → " + dest + ":" + field(n, "port") + "/" + field(n, "protocol");
-    if (!field(n, "name").empty()) what += " (" + field(n, "name") + ")";
-  }
-  std::string reason = field(n, "reason");
-  std::string withheld = joined(n.find("withheld"));
-  if (!withheld.empty()) reason += "; withheld " + withheld;
-  return head + what + (reason.empty() ? "" : ": " + reason);
+// "HH:MM:SS.mmm layer   decision " before what and why.
+std::string head(audit::WallTime time, std::string_view layer, audit::Decision decision) {
+  std::string t = audit::formatTime(time).substr(11, 12);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%-12s %-7.*s %-8.*s ", t.c_str(), static_cast<int>(layer.size()), layer.data(),
+                static_cast<int>(audit::decisionName(decision).size()), audit::decisionName(decision).data());
+  return buf;
+}
+
+std::string human(const audit::DnsRecord& r) {
+  std::string what = r.name + " " + r.type + " " + r.rcode;
+  if (!r.addresses.empty()) what += " → " + joined(r.addresses);
+  if (r.cached) what += " (cached)";
+  what += " from " + r.client + "/" + r.transport;
+  std::string reason = r.reason;
+  if (!r.withheld.empty()) reason += "; withheld " + joined(r.withheld);
+  return head(r.time, "dns", r.decision) + what + (reason.empty() ? "" : ": " + reason);
+}
+
+std::string human(const audit::ConnectRecord& r) {
+  std::string dest = r.dest.find(':') != std::string::npos ? "[" + r.dest + "]" : r.dest;
+  std::string what = r.comm + "[" + std::to_string(r.pid) + "] → " + dest + ":" + std::to_string(r.port) + "/" + r.protocol;
+  if (!r.name.empty()) what += " (" + r.name + ")";
+  return head(r.time, "connect", r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
+}
+
+// One network log line for people: time, layer, decision, what, why. A line that is not
+// an audit record is shown as it is.
+std::string human(std::string_view line) {
+  auto record = audit::decode(line);
+  if (!record) return std::string(line);
+  return std::visit([](const auto& r) { return human(r); }, *record);
 }
 
 volatile sig_atomic_t g_stop = 0;
@@ -200,7 +202,7 @@ int runLogs(const LogsArgs& a, Context& ctx) {
         out(escapeForTerminal(line));
       }
     } else {
-      out(json ? std::string(line) : escapeForTerminal(human(std::string(line)), /*keep_newlines=*/false));
+      out(json ? std::string(line) : escapeForTerminal(human(line), /*keep_newlines=*/false));
     }
   };
   // The rotated files first, oldest first, then the live one; a line still being written is

@@ -58,12 +58,14 @@ Result<Netlink> Netlink::open(pid_t netns_of) {
   return Netlink(std::move(impl));
 }
 
-Status Netlink::createVeth(const std::string& host_name, const std::string& peer_name, pid_t peer_pid) {
+Status Netlink::createVeth(const std::string& host_name, const std::string& peer_name, pid_t peer_pid,
+                           uint32_t host_group) {
   char buf[MNL_SOCKET_BUFFER_SIZE];
   nlmsghdr* nlh = nullptr;
   auto* ifm = putRequest<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, &nlh);
   ifm->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz(nlh, IFLA_IFNAME, host_name.c_str());
+  if (host_group != 0) mnl_attr_put_u32(nlh, IFLA_GROUP, host_group);
   nlattr* linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
   mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
   nlattr* data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -120,6 +122,16 @@ Status Netlink::setUp(int index) {
   ifm->ifi_flags = IFF_UP;
   ifm->ifi_change = IFF_UP;
   return impl_->request(nlh, "setting link up");
+}
+
+Status Netlink::setGroup(int index, uint32_t group) {
+  char buf[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = nullptr;
+  auto* ifm = putRequest<ifinfomsg>(buf, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, &nlh);
+  ifm->ifi_family = AF_UNSPEC;
+  ifm->ifi_index = index;
+  mnl_attr_put_u32(nlh, IFLA_GROUP, group);
+  return impl_->request(nlh, "setting the interface group");
 }
 
 Status Netlink::addDefaultRoute(int index, const IpAddress& gateway) {

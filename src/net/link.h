@@ -25,11 +25,15 @@ class Netlink {
   Netlink& operator=(Netlink&&) noexcept;
   ~Netlink();
 
-  // A veth pair: `host_name` here, `peer_name` created directly in `peer_pid`'s namespace.
-  [[nodiscard]] Status createVeth(const std::string& host_name, const std::string& peer_name, pid_t peer_pid);
+  // A veth pair: `host_name` here, in interface group `host_group` (0: the default group)
+  // from birth, and `peer_name` created directly in `peer_pid`'s namespace.
+  [[nodiscard]] Status createVeth(const std::string& host_name, const std::string& peer_name, pid_t peer_pid,
+                                  uint32_t host_group = 0);
   [[nodiscard]] Result<int> linkIndex(const std::string& name);
   [[nodiscard]] Status addAddress(int index, const IpAddress& address, int prefix);
   [[nodiscard]] Status setUp(int index);
+  // Puts the interface in interface group `group` (`ip link set … group`).
+  [[nodiscard]] Status setGroup(int index, uint32_t group);
   [[nodiscard]] Status addDefaultRoute(int index, const IpAddress& gateway);
   [[nodiscard]] Status deleteLink(const std::string& name);
   // Every IPv4 address configured in this namespace, with its prefix length.

@@ -13,6 +13,7 @@
 
 #include "core/fs.h"
 #include "core/sys.h"
+#include "net/net.h"
 #include "net/netlink_io.h"
 
 namespace km::net {
@@ -79,44 +80,49 @@ Result<std::string> runHere(const std::string& script) {
 // the kernel drops every new flow. So a sandbox's traffic to its own resolver and proxy (the
 // host end of its veth) is not tracked at all — the input rules accept it by port — and the
 // connections it makes through the host (forwarded, masqueraded) are capped per veth.
-// Only traffic to the host itself is untracked: a sandbox's allowed traffic to port 53 or
-// 3128 elsewhere (network.allowCIDRs) is forwarded and masqueraded, which needs tracking.
+// Only traffic to the host itself is untracked: a sandbox's allowed traffic to the DNS or
+// proxy ports elsewhere (network.allowCIDRs) is forwarded and masqueraded, which needs
+// tracking. Every rule matches the sandboxes' veths by their interface group (kVethGroup),
+// never by name: another interface whose name happens to start with "km" is left alone.
 std::string hostRuleset() {
-  return R"(table inet km {
-  set fwd_conns {
-    type ifname
-    size 65535
-    flags dynamic
-  }
-  chain untracked_in {
-    type filter hook prerouting priority raw; policy accept;
-    iifname "km*" fib daddr type local udp dport 53 notrack
-    iifname "km*" fib daddr type local tcp dport { 53, 3128, 3129 } notrack
-  }
-  chain untracked_out {
-    type filter hook output priority raw; policy accept;
-    oifname "km*" udp sport 53 notrack
-    oifname "km*" tcp sport { 53, 3128, 3129 } notrack
-  }
-  chain input {
-    type filter hook input priority filter; policy accept;
-    iifname "km*" ct state established,related accept
-    iifname "km*" udp dport 53 accept
-    iifname "km*" tcp dport { 53, 3128, 3129 } accept
-    iifname "km*" counter drop
-  }
-  chain forward {
-    type filter hook forward priority filter; policy accept;
-    iifname "km*" oifname "km*" counter drop
-    iifname "km*" ct state new add @fwd_conns { iifname ct count over )" +
-         std::to_string(kForwardedConnectionsPerSandbox) + R"( } counter drop
-  }
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    iifname "km*" oifname != "km*" masquerade
-  }
-}
-)";
+  const std::string sb = std::to_string(kVethGroup);
+  const std::string dns = std::to_string(kDnsPort);
+  const std::string tcp_ports =
+      "{ " + dns + ", " + std::to_string(kProxyPort) + ", " + std::to_string(kTransparentProxyPort) + " }";
+  return "table inet km {\n"
+         "  set fwd_conns {\n"
+         "    type ifname\n"
+         "    size 65535\n"
+         "    flags dynamic\n"
+         "  }\n"
+         "  chain sandbox_notrack_in {\n"
+         "    type filter hook prerouting priority raw; policy accept;\n"
+         "    iifgroup " + sb + " fib daddr type local udp dport " + dns + " notrack\n"
+         "    iifgroup " + sb + " fib daddr type local tcp dport " + tcp_ports + " notrack\n"
+         "  }\n"
+         "  chain sandbox_notrack_out {\n"
+         "    type filter hook output priority raw; policy accept;\n"
+         "    oifgroup " + sb + " udp sport " + dns + " notrack\n"
+         "    oifgroup " + sb + " tcp sport " + tcp_ports + " notrack\n"
+         "  }\n"
+         "  chain input {\n"
+         "    type filter hook input priority filter; policy accept;\n"
+         "    iifgroup " + sb + " ct state established,related accept\n"
+         "    iifgroup " + sb + " udp dport " + dns + " accept\n"
+         "    iifgroup " + sb + " tcp dport " + tcp_ports + " accept\n"
+         "    iifgroup " + sb + " counter drop\n"
+         "  }\n"
+         "  chain forward {\n"
+         "    type filter hook forward priority filter; policy accept;\n"
+         "    iifgroup " + sb + " oifgroup " + sb + " counter drop\n"
+         "    iifgroup " + sb + " ct state new add @fwd_conns { iifname ct count over " +
+         std::to_string(kForwardedConnectionsPerSandbox) + " } counter drop\n"
+         "  }\n"
+         "  chain postrouting {\n"
+         "    type nat hook postrouting priority srcnat; policy accept;\n"
+         "    iifgroup " + sb + " oifgroup != " + sb + " masquerade\n"
+         "  }\n"
+         "}\n";
 }
 
 Status nftRun(const std::string& script, pid_t netns_of) {
@@ -132,8 +138,9 @@ Status nftRun(const std::string& script, pid_t netns_of) {
 }
 
 // The chain whose presence says the host rules are this ruleset's (an older km's table lacks
-// it and is brought up to date); renamed when the ruleset changes in a way that matters.
-constexpr const char* kHostRulesMark = "untracked_in";
+// it and is brought up to date); renamed when the ruleset changes in a way that matters
+// (it was "untracked_in" while the rules matched veths by the name km*).
+constexpr const char* kHostRulesMark = "sandbox_notrack_in";
 
 Result<bool> hostRulesPresent() { return chainPresent("km", kHostRulesMark); }
 

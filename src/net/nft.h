@@ -2,9 +2,10 @@
 // other commands never pay for it), in the host's or a sandbox's network namespace.
 //
 // Host rules (table `inet km`, made once, the same for every sandbox): sandboxes' veths
-// (named km*) may reach the host only on DNS (53) and the proxy ports (3128, 3129); they
-// may not reach each other; what they send elsewhere is masqueraded. IPv4 forwarding is
-// switched on (as container runtimes do).
+// (their host ends are in interface group kVethGroup) may reach the host only on DNS
+// (kDnsPort) and the proxy ports (kProxyPort, kTransparentProxyPort); they may not reach
+// each other; what they send elsewhere is masqueraded. Interfaces outside the group are
+// not touched. IPv4 forwarding is switched on (as container runtimes do).
 #pragma once
 
 #include <sys/types.h>
@@ -22,7 +23,8 @@ namespace km::net {
 
 // Installs `table inet km_sandbox` (enforcement `proxy`) in the calling thread's network
 // namespace as one nfnetlink batch: outbound DNS to any other server is sent to the resolver
-// at `host`:53 and TCP 80/443 to the proxy at `host`:3129 (logged "km-dns", "km-proxy");
+// at `host`:kDnsPort and TCP 80/443 to the proxy at `host`:kTransparentProxyPort (logged
+// "km-dns", "km-proxy");
 // only those and loopback leave, the rest is refused with a reset or "administratively
 // prohibited" and logged "km-deny", all to NFLOG group `log_group`.
 [[nodiscard]] Status installSandboxRules(const IpAddress& host, uint16_t log_group);
@@ -44,7 +46,8 @@ inline constexpr int kForwardedConnectionsPerSandbox = 4096;
 // The host ruleset km installs (for docs, doctor and tests).
 std::string hostRuleset();
 
-// Interface name prefix every sandbox veth's host end has.
+// Interface name prefix every sandbox veth's host end has (for people and doctor; the
+// rules go by kVethGroup).
 inline constexpr const char* kVethPrefix = "km";
 
 }  // namespace km::net

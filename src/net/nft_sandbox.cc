@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/sys.h"
+#include "net/net.h"
 #include "net/netlink_io.h"
 #include "net/nft.h"
 
@@ -233,18 +234,18 @@ Status installSandboxRules(const IpAddress& host, uint16_t log_group) {
   chain(b, "nat_out", "nat", NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST, NF_ACCEPT);
   Rule(b, "nat_out").loopbackOut().accept();
   for (uint8_t p : {udp, tcp}) {
-    Rule(b, "nat_out").ipv4().daddr(NFT_CMP_NEQ, h).l4(p).dport(53).log(log_group, "km-dns").dnat(h, htons(53));
+    Rule(b, "nat_out").ipv4().daddr(NFT_CMP_NEQ, h).l4(p).dport(kDnsPort).log(log_group, "km-dns").dnat(h, htons(kDnsPort));
   }
   for (uint16_t port : {80, 443}) {
-    Rule(b, "nat_out").ipv4().l4(tcp).dport(port).log(log_group, "km-proxy").dnat(h, htons(3129));
+    Rule(b, "nat_out").ipv4().l4(tcp).dport(port).log(log_group, "km-proxy").dnat(h, htons(kTransparentProxyPort));
   }
 
   // What leaves after that: only DNS and the proxy ports on the host end; the rest is
   // refused at once (a reset, or "administratively prohibited") and logged.
   chain(b, "out", "filter", NF_INET_LOCAL_OUT, NF_IP_PRI_FILTER, NF_DROP);
   Rule(b, "out").loopbackOut().accept();
-  for (uint8_t p : {udp, tcp}) Rule(b, "out").ipv4().daddr(NFT_CMP_EQ, h).l4(p).dport(53).accept();
-  for (uint16_t port : {3128, 3129}) Rule(b, "out").ipv4().daddr(NFT_CMP_EQ, h).l4(tcp).dport(port).accept();
+  for (uint8_t p : {udp, tcp}) Rule(b, "out").ipv4().daddr(NFT_CMP_EQ, h).l4(p).dport(kDnsPort).accept();
+  for (uint16_t port : {kProxyPort, kTransparentProxyPort}) Rule(b, "out").ipv4().daddr(NFT_CMP_EQ, h).l4(tcp).dport(port).accept();
   Rule(b, "out").l4(tcp).log(log_group, "km-deny").reject(NFT_REJECT_TCP_RST, 0);
   Rule(b, "out").log(log_group, "km-deny").reject(NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
   b.end();

@@ -1,7 +1,6 @@
 #include "net/service.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -16,18 +15,18 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/check.h"
 #include "core/log.h"
 #include "core/sys.h"
+#include "core/warning_pacer.h"
+#include "net/audit_records.h"
 #include "net/dns/resolver.h"
-#include "net/network_log.h"
-#include "net/warning_pacer.h"
 
 namespace km::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxTcpClients = 64;
-constexpr size_t kMaxNames = 20000;
 constexpr auto kTcpIdle = std::chrono::seconds(10);
 constexpr auto kSweepEvery = std::chrono::seconds(60);
 // Allowed connects are queued without waking us (cheaper per connect); read them this often.
@@ -86,6 +85,9 @@ struct Service::Impl {
   };
 
   ServiceOptions o;
+  EgressGate* gate;  // null without eBPF enforcement
+  ResolutionTable& names;
+  audit::Writer& audit;
   dns::Resolver resolver;
   sys::UniqueFd udp, tcp, up4, up6, epoll, wake;
   std::thread thread;
@@ -94,13 +96,11 @@ struct Service::Impl {
   std::unordered_map<uint64_t, int> tcp_client_fd;  // token → fd
   std::unordered_map<uint64_t, sockaddr_storage> udp_clients;
   uint64_t next_token = 1;
-  std::unordered_map<std::string, std::string> names;  // address → name it was resolved for
-  NetworkLog net_log;
   WarningPacer allow_warnings;  // EgressGate::allow failures
   Clock::time_point next_sweep, next_drain;
 
-  explicit Impl(ServiceOptions opts)
-      : o(std::move(opts)), resolver(resolverOptions(o), std::random_device{}()) {}
+  Impl(ServiceOptions opts, EgressGate* g, ResolutionTable& n, audit::Writer& a)
+      : o(std::move(opts)), gate(g), names(n), audit(a), resolver(resolverOptions(o), std::random_device{}()) {}
 
   static dns::Resolver::Options resolverOptions(const ServiceOptions& o) {
     dns::Resolver::Options r;
@@ -128,31 +128,20 @@ struct Service::Impl {
     socklen_t len = 0;
     sockaddr_storage addr = toSockaddr(o.listen, o.port, len);
     int family = o.listen.v6 ? AF_INET6 : AF_INET;
-    if (o.udp_fd >= 0) {
-      udp.reset(o.udp_fd);
-      ::fcntl(udp.get(), F_SETFD, FD_CLOEXEC);
-    } else {
-      udp.reset(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-      if (!udp.valid()) return sys::errnoError("socket", "resolver (udp)", errno);
-      if (::bind(udp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-        return sys::errnoError("bind", "resolver on " + o.listen.toString() + ":53 (udp)", errno);
-      }
+    std::string where = "resolver on " + Endpoint{o.listen, o.port}.toString();
+    udp.reset(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!udp.valid()) return sys::errnoError("socket", where + " (udp)", errno);
+    if (::bind(udp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+      return sys::errnoError("bind", where + " (udp)", errno);
     }
-    if (o.tcp_fd >= 0) {
-      tcp.reset(o.tcp_fd);
-      ::fcntl(tcp.get(), F_SETFD, FD_CLOEXEC);
-    } else {
-      tcp.reset(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-      if (!tcp.valid()) return sys::errnoError("socket", "resolver (tcp)", errno);
-      int one = 1;
-      ::setsockopt(tcp.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-      if (::bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-        return sys::errnoError("bind", "resolver on " + o.listen.toString() + ":53 (tcp)", errno);
-      }
-      if (::listen(tcp.get(), 64) != 0) return sys::errnoError("listen", "resolver (tcp)", errno);
+    tcp.reset(::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!tcp.valid()) return sys::errnoError("socket", where + " (tcp)", errno);
+    int one = 1;
+    ::setsockopt(tcp.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+      return sys::errnoError("bind", where + " (tcp)", errno);
     }
-    ::fcntl(udp.get(), F_SETFL, ::fcntl(udp.get(), F_GETFL) | O_NONBLOCK);
-    ::fcntl(tcp.get(), F_SETFL, ::fcntl(tcp.get(), F_GETFL) | O_NONBLOCK);
+    if (::listen(tcp.get(), 64) != 0) return sys::errnoError("listen", where + " (tcp)", errno);
     up4.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     up6.reset(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));  // may fail: no IPv6
     epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -160,21 +149,17 @@ struct Service::Impl {
     if (!epoll.valid() || !wake.valid() || !up4.valid()) return sys::errnoError("epoll/eventfd/socket", "network service", errno);
     for (int fd : {udp.get(), tcp.get(), up4.get(), wake.get()}) KM_TRY(watch(fd, EPOLLIN));
     if (up6.valid()) KM_TRY(watch(up6.get(), EPOLLIN));
-    if (o.gate) KM_TRY(watch(o.gate->eventsFd(), EPOLLIN));
+    if (gate) KM_TRY(watch(gate->eventsFd(), EPOLLIN));
     if (o.nflog) KM_TRY(watch(o.nflog->fd(), EPOLLIN));
-    if (!o.log_path.empty()) {
-      auto l = NetworkLog::open(o.log_path, o.log_limits);
-      if (!l) return std::move(l).error();
-      net_log = std::move(*l);
-    }
-    resolver.on_log = [this](const dns::LogEntry& e) { net_log.dns(e); };
+    resolver.on_log = [this](const dns::LogEntry& e) {
+      if (audit.enabled()) audit.add(dnsRecord(e));
+    };
     resolver.on_address = [this](const std::string& name, const IpAddress& ip, uint32_t ttl) {
-      if (names.size() >= kMaxNames) names.clear();
-      names[ip.toString()] = name;
-      if (o.gate) {
+      names.record(ip, name, ttl, Clock::now());
+      if (gate) {
         bool proxied = o.redirect_to_proxy && (needsProxy(name) || o.proxy_extra.allows(name));
         // A full allow map fails every new address the sandbox resolves: paced.
-        if (auto s = o.gate->allow(ip, ttl, proxied); !s && allow_warnings.due(Clock::now())) {
+        if (auto s = gate->allow(ip, ttl, proxied); !s && allow_warnings.due(Clock::now())) {
           uint64_t n = allow_warnings.take();
           log::warn("net", s.error().message() +
                                (n > 1 ? " (" + std::to_string(n) + " such failures since the last warning)" : ""));
@@ -182,7 +167,7 @@ struct Service::Impl {
       }
     };
     next_sweep = Clock::now() + kSweepEvery;
-    next_drain = o.gate ? Clock::now() + kDrainEvery : Clock::time_point::max();
+    next_drain = gate ? Clock::now() + kDrainEvery : Clock::time_point::max();
     return ok();
   }
 
@@ -404,18 +389,15 @@ struct Service::Impl {
   }
 
   // The allowed name `ip` was resolved for, "" when none (for connect lines).
-  std::string_view nameOf(const IpAddress& ip) const {
-    auto it = names.find(ip.toString());
-    return it == names.end() ? std::string_view() : std::string_view(it->second);
-  }
+  std::string nameOf(const IpAddress& ip) const { return names.lookup(ip, Clock::now()).value_or(""); }
   void logGate(const GateEvent& g) {
-    if (net_log.enabled()) net_log.gate(g, nameOf(g.address));
+    if (audit.enabled()) audit.add(gateRecord(g, nameOf(g.address), monotonicNs(), std::chrono::system_clock::now()));
   }
 
   void run() {
     std::function<void(const GateEvent&)> sink = [this](const GateEvent& g) { logGate(g); };
     std::function<void(const NfLog::Entry&)> nf_sink = [this](const NfLog::Entry& n) {
-      if (net_log.enabled()) net_log.nf(n, nameOf(n.dest));
+      if (audit.enabled()) audit.add(nfRecord(n, nameOf(n.dest), std::chrono::system_clock::now()));
     };
     while (!stopping.load()) {
       epoll_event events[32];
@@ -426,7 +408,7 @@ struct Service::Impl {
         if (fd == udp.get()) onUdpQuery();
         else if (fd == tcp.get()) onAccept();
         else if (fd == up4.get() || (up6.valid() && fd == up6.get())) onUpstreamUdp(fd);
-        else if (o.gate && fd == o.gate->eventsFd()) o.gate->drain(sink);
+        else if (gate && fd == gate->eventsFd()) gate->drain(sink);
         else if (o.nflog && fd == o.nflog->fd()) o.nflog->drain(nf_sink);
         else onConn(fd, events[i].events);
       }
@@ -441,18 +423,19 @@ struct Service::Impl {
         labels.erase(fd);
         closeConn(fd);
       }
-      if (o.gate && now >= next_drain) {
-        o.gate->drain(sink);
+      if (gate && now >= next_drain) {
+        gate->drain(sink);
         next_drain = now + kDrainEvery;
       }
       if (now >= next_sweep) {
-        if (o.gate) {
-          o.gate->sweep(kSweepGraceSeconds);
-          o.gate->drain(sink);
+        if (gate) {
+          gate->sweep(kSweepGraceSeconds);
+          gate->drain(sink);
         }
+        names.sweep(now);
         next_sweep = now + kSweepEvery;
       }
-      net_log.flush(now);
+      audit.flush(now);
     }
   }
 
@@ -462,37 +445,29 @@ struct Service::Impl {
     uint64_t one = 1;
     (void)::write(wake.get(), &one, sizeof one);
     thread.join();
-    if (o.gate) {
+    if (gate) {
       // What the programs queued since the last tick still goes to the log.
       std::function<void(const GateEvent&)> sink = [this](const GateEvent& g) { logGate(g); };
-      o.gate->drain(sink);
+      gate->drain(sink);
     }
     flushUdp();
-    net_log.flush(Clock::now());
+    audit.flush(Clock::now());
   }
 };
 
-Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::Service(ServiceOptions options, EgressGate* gate, ResolutionTable& names, audit::Writer& audit)
+    : impl_(std::make_unique<Impl>(std::move(options), gate, names, audit)) {}
 
-Service::~Service() {
-  if (impl_) impl_->stop();
+Service::~Service() { stop(); }
+
+Status Service::start() {
+  KM_CHECK(!impl_->thread.joinable()) << "the resolver service was started twice";
+  KM_TRY(impl_->setUp());
+  Impl* raw = impl_.get();
+  impl_->thread = std::thread([raw] { raw->run(); });
+  return ok();
 }
 
-Result<std::unique_ptr<Service>> Service::start(ServiceOptions options) {
-  auto impl = std::make_unique<Impl>(std::move(options));
-  KM_TRY(impl->setUp());
-  Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->run(); });
-  return std::unique_ptr<Service>(new Service(std::move(impl)));
-}
-
-std::pair<int, int> Service::releaseForExec() {
-  impl_->stop();
-  int u = impl_->udp.release();
-  int t = impl_->tcp.release();
-  ::fcntl(u, F_SETFD, 0);
-  ::fcntl(t, F_SETFD, 0);
-  return {u, t};
-}
+void Service::stop() { impl_->stop(); }
 
 }  // namespace km::net

@@ -76,13 +76,17 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   }
   p.init_commands = initCommands(spec.execution);
 
-  p.enforcement = spec.network.enforcement.value_or("proxy");
-  p.allowed_dns_suffixes = spec.network.egress.allowed_dns_suffixes;
-  p.allowed_hosts = spec.network.egress.allowed_hosts;
-  p.dns_upstreams = options.dns_upstreams;
-  p.subnet_pool = options.subnet_pool;
-  p.allowed_cidrs = options.allowed_cidrs;
-  p.ai_endpoints = options.ai_endpoints;
+  net::NetworkPolicyText policy;
+  policy.enforcement = spec.network.enforcement.value_or("proxy");
+  policy.allowed_dns_suffixes = spec.network.egress.allowed_dns_suffixes;
+  policy.allowed_hosts = spec.network.egress.allowed_hosts;
+  policy.dns_upstreams = options.dns_upstreams;
+  policy.subnet_pool = options.subnet_pool;
+  policy.allowed_cidrs = options.allowed_cidrs;
+  policy.ai_endpoints = options.ai_endpoints;
+  auto network = net::NetworkSpec::compile(policy);
+  if (!network) return std::move(network).error();
+  p.network = std::move(*network);
   return p;
 }
 

@@ -13,6 +13,7 @@
 #include "core/result.h"
 #include "core/rotating_file.h"
 #include "doc/node.h"
+#include "net/net.h"
 #include "profile/types.h"
 
 namespace km::plan {
@@ -80,16 +81,10 @@ struct SandboxPlan {
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<ConfigFile> config_files;
   std::vector<std::string> init_commands;  // initCommandsAppend already folded in
-  // Network policy
-  std::string enforcement;           // proxy | ebpf | both
-  std::vector<std::string> allowed_dns_suffixes;
-  std::vector<std::string> allowed_hosts;
-  // From the operator config: where allowed names are resolved ("ip:port"), the pool the
-  // sandbox's veth subnet comes from, and private ranges every sandbox may reach.
-  std::vector<std::string> dns_upstreams;
-  std::string subnet_pool;
-  std::vector<std::string> allowed_cidrs;
-  std::vector<std::string> ai_endpoints;  // ai.endpoints hosts: also sent through the proxy
+  // Network policy: the profile's spec.network with, from the operator config, where
+  // allowed names are resolved, the pool the sandbox's veth subnet comes from, private
+  // ranges every sandbox may reach, and the ai.endpoints hosts (also sent through the proxy).
+  net::NetworkSpec network;
   LogLimits logs;                         // from the operator config
 };
 
@@ -104,7 +99,7 @@ struct CompileOptions {
   std::string default_substrate = "local";
   bool aws_configured = false;
   std::vector<std::string> dns_upstreams;      // dns.upstream (effective)
-  std::string subnet_pool = "10.213.0.0/16";   // network.subnetPool
+  std::string subnet_pool = std::string(net::kDefaultSubnetPool);  // network.subnetPool
   std::vector<std::string> allowed_cidrs;      // network.allowCIDRs
   std::vector<std::string> ai_endpoints;       // ai.endpoints[].host
   LogLimits logs;                              // logs.maxFileSize, logs.maxFiles
@@ -115,7 +110,7 @@ struct CompileOptions {
 
 // Compiles `profile` (resolved and validated, defaults applied). InvalidArgument for a bad
 // --ttl/--idle/--alias/--substrate value or an unusable combination, saying which flag and
-// what is accepted; also for a configFiles path that is not absolute or has a ".." component
+// what is accepted; for an operator config network value that does not parse, naming its key; also for a configFiles path that is not absolute or has a ".." component
 // (the substrate writes it under the sandbox's root). `options.id` must not be empty.
 [[nodiscard]] Result<SandboxPlan> compile(const profile::Profile& profile,
                                           const CompileOptions& options);

@@ -148,13 +148,14 @@ Node toNode(const SandboxPlan& p) {
   }
   m.set("configFiles", std::move(files));
   m.set("initCommands", strings(p.init_commands));
-  m.set("enforcement", Node::string(p.enforcement));
-  m.set("allowedDNSSuffixes", strings(p.allowed_dns_suffixes));
-  m.set("allowedHosts", strings(p.allowed_hosts));
-  m.set("dnsUpstreams", strings(p.dns_upstreams));
-  m.set("subnetPool", Node::string(p.subnet_pool));
-  m.set("allowedCIDRs", strings(p.allowed_cidrs));
-  m.set("aiEndpoints", strings(p.ai_endpoints));
+  net::NetworkPolicyText net = p.network.text();
+  m.set("enforcement", Node::string(net.enforcement));
+  m.set("allowedDNSSuffixes", strings(net.allowed_dns_suffixes));
+  m.set("allowedHosts", strings(net.allowed_hosts));
+  m.set("dnsUpstreams", strings(net.dns_upstreams));
+  m.set("subnetPool", Node::string(net.subnet_pool));
+  m.set("allowedCIDRs", strings(net.allowed_cidrs));
+  m.set("aiEndpoints", strings(net.ai_endpoints));
   Node logs = Node::map();
   logs.set("maxFileBytes", Node::integer(p.logs.max_file_bytes));
   logs.set("maxFiles", Node::integer(p.logs.max_files));
@@ -225,13 +226,14 @@ Result<SandboxPlan> fromNode(const Node& node) {
     }
   }
   top.list("initCommands", p.init_commands);
-  top.str("enforcement", p.enforcement);
-  top.list("allowedDNSSuffixes", p.allowed_dns_suffixes);
-  top.list("allowedHosts", p.allowed_hosts);
-  top.list("dnsUpstreams", p.dns_upstreams);
-  top.str("subnetPool", p.subnet_pool);
-  top.list("allowedCIDRs", p.allowed_cidrs);
-  top.list("aiEndpoints", p.ai_endpoints);
+  net::NetworkPolicyText net;
+  top.str("enforcement", net.enforcement);
+  top.list("allowedDNSSuffixes", net.allowed_dns_suffixes);
+  top.list("allowedHosts", net.allowed_hosts);
+  top.list("dnsUpstreams", net.dns_upstreams);
+  top.str("subnetPool", net.subnet_pool);
+  top.list("allowedCIDRs", net.allowed_cidrs);
+  top.list("aiEndpoints", net.ai_endpoints);
   if (const Node* l = top.child("logs", Node::Kind::kMap, "a mapping")) {
     Reader logs(*l, "logs", error);
     logs.count("maxFileBytes", p.logs.max_file_bytes);
@@ -240,6 +242,9 @@ Result<SandboxPlan> fromNode(const Node& node) {
   }
   top.finish();
   if (error) return std::move(*error);
+  auto network = net::NetworkSpec::compile(net);
+  if (!network) return invalidArgument("not a plan this build wrote: " + network.error().message());
+  p.network = std::move(*network);
   return p;
 }
 

@@ -285,7 +285,7 @@ Status Runtime::runInitCommands() {
   return ok();
 }
 
-Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
+Status Runtime::adopt(pid_t init_pid, uint64_t init_start) {
   auto user = local::sandboxUser(layout_);
   if (!user) return std::move(user).error();
   user_ = *user;
@@ -295,9 +295,8 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   init_pid_ = init_pid;
   init_start_ = init_start;
   init_pidfd_ = std::move(*pidfd);
-  // Fresh from km create (not announced) nothing was recorded yet; a supervisor that takes
-  // over from one that died counts from now (what happened meanwhile went unrecorded).
-  oom_kills_seen_ = announce ? cgroups_.oomKills().value_or(0) : 0;
+  // Counted from now: what happened while nobody supervised went unrecorded.
+  oom_kills_seen_ = cgroups_.oomKills().value_or(0);
   publishInit();
   if (auto s = resumeNetwork(); !s) {
     // The eBPF programs still hold (they need no process); only DNS is down.
@@ -305,15 +304,14 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start, bool announce) {
   }
   if (store_ == nullptr) return internalError("adopting needs the fleet store");
   log::info(kLog, plan_.id + ": supervising (supervisor pid " + std::to_string(::getpid()) + ", init pid " +
-                      std::to_string(init_pid_) + (announce ? ", adopted: the previous supervisor was gone)" : ")"));
-  if (!announce) return ok();  // km create records the new supervisor itself
+                      std::to_string(init_pid_) + ", adopted: the previous supervisor was gone)");
   auto r = store_->modify(plan_.id, [&](store::SandboxRecord& rec) -> Status {
     rec.supervisor_pid = ::getpid();
     rec.supervisor_start = sys::processStartTime(::getpid()).value_or(0);
     return ok();
   });
   if (!r) return std::move(r).error();
-  if (announce) event("adopted", "new supervisor pid " + std::to_string(::getpid()));
+  event("adopted", "new supervisor pid " + std::to_string(::getpid()));
   return ok();
 }
 
@@ -433,7 +431,7 @@ Status Runtime::destroy(std::string_view reason) {
       return ok();
     });
   }
-  service_.reset();  // its thread writes into the directory teardown removes
+  data_plane_.reset();  // its services write into the directory teardown removes
   pid_t init = init_pid_;
   uint64_t start = init_start_;
   init_pid_ = 0;

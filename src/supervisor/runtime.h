@@ -10,11 +10,12 @@
 
 #include "core/result.h"
 #include "core/sys.h"
-#include "net/service.h"
+#include "net/net.h"
 #include "plan/plan.h"
 #include "store/store.h"
 #include "substrate/local/local.h"
 #include "supervisor/lifecycle.h"
+#include "supervisor/data_plane.h"
 
 namespace km::supervisor {
 
@@ -25,13 +26,6 @@ class Runtime final : public LifecycleTarget {
   // store over once the sandbox is ready, and every later action records itself.
   Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan);
   void attachStore(store::FleetStore* store) { store_ = store; }
-  // Hands the resolver's listening sockets (UDP, TCP) to the process about to exec
-  // `km supervise --adopt`; adopt() takes them back (-1: bind new ones).
-  std::pair<int, int> releaseNetworkForExec();
-  void setInheritedDnsFds(int udp_fd, int tcp_fd) {
-    dns_udp_fd_ = udp_fd;
-    dns_tcp_fd_ = tcp_fd;
-  }
   // An init staged before the plan arrived; the next start() uses it.
   void useStaged(substrate::local::StagedInit staged) { staged_ = std::move(staged); }
   uint64_t initStart() const { return init_start_; }
@@ -43,9 +37,9 @@ class Runtime final : public LifecycleTarget {
   // and runs initCommands. A new sandbox's disk and user are made here (a clone's came with
   // km clone); a later start finds them. Leaves status running.
   [[nodiscard]] Status start(bool first_start);
-  // Takes over a sandbox whose init still runs (after a supervisor restart; `announce`
-  // records an "adopted" event).
-  [[nodiscard]] Status adopt(pid_t init_pid, uint64_t init_start, bool announce = true);
+  // Takes over a sandbox whose init still runs, after its supervisor died (`km supervise`):
+  // records this process as its supervisor and an "adopted" event.
+  [[nodiscard]] Status adopt(pid_t init_pid, uint64_t init_start);
   [[nodiscard]] Status stop(std::string_view reason) override;
   [[nodiscard]] Status pause();
   [[nodiscard]] Status thaw();
@@ -83,12 +77,14 @@ class Runtime final : public LifecycleTarget {
   [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
   void event(std::string_view kind, std::string_view detail);
   void publishInit();
-  // The sandbox's network (runtime_net.cc): veth and addresses, host rules, eBPF gate,
-  // resolver service; stopNetwork undoes what outlives the init (pins, net file).
+  // The sandbox's network (runtime_net.cc): net::SandboxNetwork sets it up or reopens it,
+  // the DataPlane runs the resolver service on it; stopNetwork stops the services and
+  // undoes what outlives the init (pins, net file).
   [[nodiscard]] Status startNetwork(pid_t init_pid, std::string& resolv_conf);
   [[nodiscard]] Status resumeNetwork();
   void stopNetwork();
-  std::string vethName() const;
+  [[nodiscard]] Status runNetwork(net::SandboxNetwork network);
+  net::NetworkPlacement networkPlacement() const;
   std::string pinDir() const;
 
   store::FleetStore* store_;
@@ -102,12 +98,11 @@ class Runtime final : public LifecycleTarget {
   uint64_t init_start_ = 0;
   sys::UniqueFd init_pidfd_;
   substrate::local::StagedInit staged_;
-  std::unique_ptr<net::Service> service_;
+  std::unique_ptr<DataPlane> data_plane_;  // the network's services and what they share
   // OOM kills of the current cgroup already recorded (a start makes a new cgroup: 0).
   int64_t oom_kills_seen_ = 0;
   int64_t last_oom_event_ms_ = 0;  // when the last oom-kill event was recorded
   static constexpr int64_t kOomEventIntervalMs = 60 * 1000;
-  int dns_udp_fd_ = -1, dns_tcp_fd_ = -1;
 };
 
 }  // namespace km::supervisor

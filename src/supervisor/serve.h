@@ -11,7 +11,7 @@
 namespace km::supervisor::detail {
 
 // The body of a freshly forked supervisor: builds the sandbox from `plan`, reports on
-// `ready_fd`, then execs `km supervise --adopt`. Returns an exit code only on failure.
+// `ready_fd`, then supervises it until it is destroyed. Returns the exit code.
 // `staged`: an init made ahead of the plan, if any.
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
              substrate::local::StagedInit staged);

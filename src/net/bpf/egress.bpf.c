@@ -1,6 +1,6 @@
 // km's egress gatekeeper: cgroup programs attached to a sandbox's v2 cgroup.
-//   connect4/6   TCP and connected UDP: loopback passes; port 53 anywhere goes to the
-//                sandbox's resolver instead; the resolver's own address only on port 53;
+//   connect4/6   TCP and connected UDP: loopback passes; the DNS port (config map: net::kDnsPort)
+//                anywhere goes to the sandbox's resolver instead; the resolver's own address only on it;
 //                otherwise the destination must be in the allow map and not expired.
 //   sendmsg4/6   unconnected UDP: the same rules per datagram.
 //                With enforcement both, connects to hosts the proxy must see (flagged in the
@@ -211,7 +211,7 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
   __u16 port = (__u16)ctx->user_port;
   if ((bpf_ntohl(ip) >> 24) == 127) return 1;  // the sandbox's own loopback
   if (!cfg) return 0;
-  if (port == bpf_htons(53)) {
+  if (port == cfg->dns_port) {
     // DNS to the resolver itself is logged by the resolver; only redirects are news here.
     if (ip != cfg->resolver4) {
       rewrite4(ctx, cfg->resolver4, mapped);
@@ -248,7 +248,10 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
   // ::ffff:a.b.c.d on a dual-stack socket is IPv4 traffic: the IPv4 rules decide.
   if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) return check4(ctx, w[3], proto, 1);
   if (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1)) return 1;  // ::1
-  if (port == bpf_htons(53)) {
+  __u32 zero = 0;
+  struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
+  if (!cfg) return 0;
+  if (port == cfg->dns_port) {
     // No IPv6 path to the resolver: DNS over IPv6 elsewhere is refused, never leaked.
     report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_DNS_V6);
     return 0;
@@ -256,9 +259,7 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
   struct km_allow* a = lookup6(w);
   __u64 now = bpf_ktime_get_ns();
   if (allowed(a, now)) {
-    __u32 zero = 0;
-    struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
-    if ((a->flags & KM_ALLOW_L7) && cfg && cfg->proxy_port) {
+    if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port) {
       report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_L7_V6);
       return 0;
     }

@@ -46,7 +46,7 @@ struct km_orig {
 struct km_config {
   __u32 resolver4;  /* the host end of the sandbox's veth: resolver (and proxy) address */
   __u16 proxy_port; /* network order; 0 = none. With enforcement both: the transparent port */
-  __u16 pad;
+  __u16 dns_port;   /* network order: DNS, sent to the resolver wherever it was going (net::kDnsPort) */
 };
 
 enum km_verdict { KM_VERDICT_DENY = 0, KM_VERDICT_ALLOW = 1, KM_VERDICT_REDIRECT = 2 };

@@ -21,10 +21,11 @@
 
 #include "core/log.h"
 #include "core/sys.h"
+#include "core/warning_pacer.h"
 #include "net/bpf/egress_shared.h"
 #include "net/bpf/km_gate.skel.h"
+#include "net/net.h"
 #include "net/netlink_io.h"
-#include "net/warning_pacer.h"
 
 namespace km::net {
 namespace {
@@ -215,6 +216,7 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   km_config cfg{};
   std::memcpy(&cfg.resolver4, resolver.bytes.data(), 4);
   cfg.proxy_port = htons(proxy_port);
+  cfg.dns_port = htons(kDnsPort);
   uint32_t zero = 0;
   if (int rc = bpf_map_update_elem(bpf_map__fd(skel->maps.km_config), &zero, &cfg, BPF_ANY); rc) {
     return bpfError("writing the config map", rc);

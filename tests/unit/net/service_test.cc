@@ -1,6 +1,7 @@
 // The resolver service end to end on loopback: a real client (dig) asks km's resolver, which
 // forwards allowed names to a fake upstream (tests/fakes/fake_dns.py) and refuses the rest
-// without ever asking upstream. No root needed (no eBPF here; see gate_test).
+// without ever asking upstream; what it resolves is named in the resolution table and each
+// query is an audit record. No root needed (no eBPF here; see gate_test).
 #include "net/service.h"
 
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #include "doc/json_io.h"
 #include "doc/node.h"
 #include "net/dns/message.h"
+#include "net/resolution_table.h"
 #include "support/run_command.h"
 
 namespace km::net {
@@ -82,23 +84,32 @@ class ServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     service_.reset();
+    audit_.reset();
     if (fake_ > 0) {
       ::kill(fake_, SIGKILL);
       ::waitpid(fake_, nullptr, 0);
     }
     (void)tree::removeTree(dir_);
   }
+  void openAudit(RotationLimits limits = {}) {
+    auto w = audit::Writer::open(dir_ + "/network.log", limits);
+    ASSERT_TRUE(w) << w.error().message();
+    audit_ = std::move(*w);
+  }
+  void start(ServiceOptions o) {
+    if (!audit_) openAudit();
+    service_ = std::make_unique<Service>(std::move(o), nullptr, names_, *audit_);
+    Status s = service_->start();
+    ASSERT_TRUE(s) << s.error().message();
+  }
   void startService(RotationLimits limits = {}) {
+    openAudit(limits);
     ServiceOptions o;
     o.listen = *IpAddress::parse("127.0.0.1");
     o.port = port_ = freePort();
     o.upstreams = {*Endpoint::parse("127.0.0.1:" + std::to_string(upstream_port_), 53)};
     o.policy = HostPolicy({".github.com", ".anthropic.com"}, {});
-    o.log_path = dir_ + "/network.log";
-    o.log_limits = limits;
-    auto s = Service::start(std::move(o));
-    ASSERT_TRUE(s) << s.error().message();
-    service_ = std::move(*s);
+    start(std::move(o));
   }
   std::string dig(const std::string& args) {
     return runCapture("dig @127.0.0.1 -p " + std::to_string(port_) + " +time=2 +tries=1 " + args + " 2>&1");
@@ -107,6 +118,9 @@ class ServiceTest : public ::testing::Test {
   std::string dir_;
   uint16_t upstream_port_ = 0, port_ = 0;
   pid_t fake_ = -1;
+  // What a DataPlane would own; the service borrows them.
+  ResolutionTable names_;
+  std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<Service> service_;
 };
 
@@ -160,24 +174,41 @@ TEST_F(ServiceTest, RebindingAnswersAreLoggedAsWithheld) {
   EXPECT_NE(log.find(R"x("withheld":["127.0.0.1 (loopback)"])x"), std::string::npos) << log;
 }
 
-TEST_F(ServiceTest, SocketsSurviveHandOver) {
+TEST_F(ServiceTest, WhatItResolvesIsNamedInTheResolutionTable) {
   startService();
-  auto [u, t] = service_->releaseForExec();
+  EXPECT_EQ(dig("api.anthropic.com +short"), "203.0.113.10\n");
+  EXPECT_EQ(dig("WWW.GitHub.com. AAAA +short"), "2001:db8::20\n");
+  EXPECT_EQ(names_.lookup(*IpAddress::parse("203.0.113.10"), ResolutionTable::Clock::now()), "api.anthropic.com");
+  EXPECT_EQ(names_.lookup(*IpAddress::parse("2001:db8::20"), ResolutionTable::Clock::now()), "www.github.com");
+  // Refused names and withheld addresses name nothing.
+  dig("evil.example");
+  dig("rebind.github.com");
+  EXPECT_EQ(names_.lookup(*IpAddress::parse("203.0.113.66"), ResolutionTable::Clock::now()), std::nullopt);
+  EXPECT_EQ(names_.lookup(*IpAddress::parse("127.0.0.1"), ResolutionTable::Clock::now()), std::nullopt);
+}
+
+TEST_F(ServiceTest, StopsAndStartsAgainOnTheSameAddress) {
+  startService();
+  EXPECT_EQ(dig("github.com +short"), "203.0.113.21\n");
+  service_->stop();
+  service_->stop();  // idempotent
   service_.reset();
-  ASSERT_GE(u, 0);
-  ASSERT_GE(t, 0);
   ServiceOptions o;
   o.listen = *IpAddress::parse("127.0.0.1");
   o.port = port_;
   o.upstreams = {*Endpoint::parse("127.0.0.1:" + std::to_string(upstream_port_), 53)};
   o.policy = HostPolicy({".github.com"}, {});
-  o.udp_fd = u;
-  o.tcp_fd = t;
-  auto s = Service::start(std::move(o));
-  ASSERT_TRUE(s) << s.error().message();
-  service_ = std::move(*s);
+  start(std::move(o));
   EXPECT_EQ(dig("github.com +short"), "203.0.113.21\n");
   EXPECT_EQ(dig("github.com +short +tcp"), "203.0.113.21\n");
+  // A second service on the same address is refused with the address in the error.
+  ServiceOptions again;
+  again.listen = *IpAddress::parse("127.0.0.1");
+  again.port = port_;
+  Service second(std::move(again), nullptr, names_, *audit_);
+  Status s = second.start();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("127.0.0.1:" + std::to_string(port_)), std::string::npos) << s.error().message();
 }
 
 TEST_F(ServiceTest, NoUpstreamMeansServfailAndSaysWhy) {
@@ -185,10 +216,7 @@ TEST_F(ServiceTest, NoUpstreamMeansServfailAndSaysWhy) {
   o.listen = *IpAddress::parse("127.0.0.1");
   o.port = port_ = freePort();
   o.policy = HostPolicy({".github.com"}, {});
-  o.log_path = dir_ + "/network.log";
-  auto s = Service::start(std::move(o));
-  ASSERT_TRUE(s) << s.error().message();
-  service_ = std::move(*s);
+  start(std::move(o));
   EXPECT_NE(dig("github.com").find("status: SERVFAIL"), std::string::npos);
   EXPECT_NE(dig("evil.example").find("status: NXDOMAIN"), std::string::npos);
   service_.reset();

@@ -58,9 +58,9 @@ TEST(CompileTest, EveryBuiltinCompilesToWhatItsProfileSays) {
     EXPECT_EQ(plan->env, p.spec.execution.env);
     EXPECT_EQ(plan->init_commands, p.spec.execution.init_commands);
     EXPECT_EQ(plan->config_files.size(), p.spec.execution.config_files.size());
-    EXPECT_EQ(plan->enforcement, *p.spec.network.enforcement);
-    EXPECT_EQ(plan->allowed_dns_suffixes, p.spec.network.egress.allowed_dns_suffixes);
-    EXPECT_EQ(plan->allowed_hosts, p.spec.network.egress.allowed_hosts);
+    EXPECT_EQ(net::enforcementName(plan->network.enforcement), *p.spec.network.enforcement);
+    EXPECT_EQ(plan->network.allowed_dns_suffixes, p.spec.network.egress.allowed_dns_suffixes);
+    EXPECT_EQ(plan->network.allowed_hosts, p.spec.network.egress.allowed_hosts);
   }
 }
 
@@ -70,19 +70,19 @@ TEST(CompileTest, BuiltinsSpotChecks) {
   EXPECT_EQ(open_dev->ttl_seconds, 24 * 3600);
   EXPECT_EQ(open_dev->idle_timeout_seconds, 4 * 3600);
   EXPECT_EQ(open_dev->teardown_policy, TeardownPolicy::kDestroy);
-  EXPECT_EQ(open_dev->enforcement, "proxy");
+  EXPECT_EQ(open_dev->network.enforcement, net::Enforcement::kProxy);
 
   auto sealed = compile(builtin("sealed"), optionsWithId());
   ASSERT_TRUE(sealed.has_value());
   EXPECT_EQ(sealed->instance_type, "t3.micro");
   EXPECT_EQ(sealed->resources.cpu_millis, 2000);
   EXPECT_EQ(sealed->resources.memory_bytes, int64_t{1} << 30);
-  EXPECT_TRUE(sealed->allowed_dns_suffixes.empty());
-  EXPECT_TRUE(sealed->allowed_hosts.empty());
+  EXPECT_TRUE(sealed->network.allowed_dns_suffixes.empty());
+  EXPECT_TRUE(sealed->network.allowed_hosts.empty());
 
   auto ao = compile(builtin("ao"), optionsWithId());
   ASSERT_TRUE(ao.has_value());
-  EXPECT_EQ(ao->enforcement, "both");
+  EXPECT_EQ(ao->network.enforcement, net::Enforcement::kBoth);
   EXPECT_EQ(ao->teardown_policy, TeardownPolicy::kStop);
   EXPECT_EQ(ao->resources.memory_bytes, int64_t{8} << 30);
   ASSERT_FALSE(ao->env.empty());
@@ -117,9 +117,9 @@ TEST(CompileTest, CarriesExecutionAndNetworkInOrder) {
   EXPECT_EQ(plan->config_files[1].path, "/home/sandbox/.a");
   EXPECT_EQ(plan->config_files[1].content, "a\n");
   EXPECT_EQ(plan->init_commands, (std::vector<std::string>{"one", "two", "three"}));
-  EXPECT_EQ(plan->allowed_dns_suffixes, (std::vector<std::string>{".base.example"}));
-  EXPECT_EQ(plan->allowed_hosts, (std::vector<std::string>{"base.example.com"}));
-  EXPECT_EQ(plan->enforcement, "proxy");  // the default withDefaults made explicit
+  EXPECT_EQ(plan->network.allowed_dns_suffixes, (std::vector<std::string>{".base.example"}));
+  EXPECT_EQ(plan->network.allowed_hosts, (std::vector<std::string>{"base.example.com"}));
+  EXPECT_EQ(plan->network.enforcement, net::Enforcement::kProxy);  // the default withDefaults made explicit
 }
 
 TEST(CompileTest, FoldsInitCommandsAppendWhenDefaultsWereNotApplied) {
@@ -131,7 +131,7 @@ TEST(CompileTest, FoldsInitCommandsAppendWhenDefaultsWereNotApplied) {
   ASSERT_TRUE(plan.has_value());
   // Same rule as withDefaults: appended after, skipping commands already there.
   EXPECT_EQ(plan->init_commands, (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_EQ(plan->enforcement, "proxy");
+  EXPECT_EQ(plan->network.enforcement, net::Enforcement::kProxy);
 }
 
 TEST(CompileTest, AliasIsKeptWhenItIsADnsLabel) {
@@ -188,6 +188,46 @@ TEST(CompileTest, FirstProblemWinsAndNothingIsHalfBuilt) {
 
 TEST(CompileDeathTest, EmptyIdIsABug) {
   EXPECT_DEATH((void)compile(completeProfile(), CompileOptions{}), "newSandboxId");
+}
+
+}  // namespace
+}  // namespace km::plan
+
+namespace km::plan {
+namespace {
+
+using test::completeProfile;
+using test::optionsWithId;
+
+TEST(CompileTest, TheNetworkSpecIsParsedOnceAndABadOperatorValueNamesItsKey) {
+  CompileOptions o = optionsWithId();
+  o.dns_upstreams = {"192.0.2.53", "[2001:db8::53]:5353"};
+  o.allowed_cidrs = {"10.20.0.5/16"};
+  auto plan = compile(completeProfile(), o);
+  ASSERT_TRUE(plan.has_value()) << plan.error().message();
+  ASSERT_EQ(plan->network.dns_upstreams.size(), 2u);
+  EXPECT_EQ(plan->network.dns_upstreams[0].port, net::kDnsPort);
+  EXPECT_EQ(plan->network.dns_upstreams[1].port, 5353);
+  EXPECT_EQ(plan->network.subnet_pool.toString(), "10.213.0.0/16");
+  ASSERT_EQ(plan->network.allowed_cidrs.size(), 1u);
+  EXPECT_EQ(plan->network.allowed_cidrs[0].toString(), "10.20.0.0/16");
+
+  struct Bad {
+    void (*set)(CompileOptions&);
+    const char* key;
+  } bad[] = {
+      {[](CompileOptions& c) { c.allowed_cidrs = {"10.0.0.0/33"}; }, "network.allowCIDRs"},
+      {[](CompileOptions& c) { c.subnet_pool = "not-a-cidr"; }, "network.subnetPool"},
+      {[](CompileOptions& c) { c.dns_upstreams = {"192.0.2.1:99999"}; }, "dns.upstream"},
+  };
+  for (const auto& b : bad) {
+    CompileOptions c = optionsWithId();
+    b.set(c);
+    auto r = compile(completeProfile(), c);
+    ASSERT_FALSE(r.has_value()) << b.key;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message().find(b.key), std::string::npos) << r.error().message();
+  }
 }
 
 }  // namespace

@@ -45,13 +45,15 @@ SandboxPlan fullPlan() {
   p.env = {{"ZED", "1"}, {"ALPHA", "true"}, {"EMPTY", ""}};
   p.config_files = {{"/etc/a.conf", "line 1\nline 2\n"}, {"/home/sandbox/.b", "123"}};
   p.init_commands = {"echo one", "null", "42"};
-  p.enforcement = "both";
-  p.allowed_dns_suffixes = {".example.com", "*"};
-  p.allowed_hosts = {"api.example.com"};
-  p.dns_upstreams = {"192.0.2.53:53", "[2001:db8::53]:53"};
-  p.subnet_pool = "10.213.0.0/16";
-  p.allowed_cidrs = {"10.20.0.0/16"};
-  p.ai_endpoints = {"llm.internal"};
+  net::NetworkPolicyText policy;
+  policy.enforcement = "both";
+  policy.allowed_dns_suffixes = {".example.com", "*"};
+  policy.allowed_hosts = {"api.example.com"};
+  policy.dns_upstreams = {"192.0.2.53:53", "[2001:db8::53]:53"};
+  policy.subnet_pool = "10.213.0.0/16";
+  policy.allowed_cidrs = {"10.20.0.0/16"};
+  policy.ai_endpoints = {"llm.internal"};
+  p.network = *net::NetworkSpec::compile(policy);
   return p;
 }
 
@@ -75,11 +77,14 @@ void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
     EXPECT_EQ(a.config_files[i].content, b.config_files[i].content);
   }
   EXPECT_EQ(a.init_commands, b.init_commands);
-  EXPECT_EQ(a.allowed_dns_suffixes, b.allowed_dns_suffixes);
-  EXPECT_EQ(a.dns_upstreams, b.dns_upstreams);
-  EXPECT_EQ(a.subnet_pool, b.subnet_pool);
-  EXPECT_EQ(a.allowed_cidrs, b.allowed_cidrs);
-  EXPECT_EQ(a.ai_endpoints, b.ai_endpoints);
+  EXPECT_EQ(a.network.enforcement, b.network.enforcement);
+  EXPECT_EQ(a.network.allowed_dns_suffixes, b.network.allowed_dns_suffixes);
+  EXPECT_EQ(a.network.allowed_hosts, b.network.allowed_hosts);
+  net::NetworkPolicyText at = a.network.text(), bt = b.network.text();
+  EXPECT_EQ(at.dns_upstreams, bt.dns_upstreams);
+  EXPECT_EQ(at.subnet_pool, bt.subnet_pool);
+  EXPECT_EQ(at.allowed_cidrs, bt.allowed_cidrs);
+  EXPECT_EQ(a.network.ai_endpoints, b.network.ai_endpoints);
 }
 
 TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {

@@ -1,7 +1,7 @@
-// km::net::WarningPacer — paces a warning the sandbox can cause at will (a full allow map, a
+// km::WarningPacer — paces a warning the sandbox can cause at will (a full allow map, a
 // network log that cannot be written, allowed connects too fast to log), so that it cannot
 // grow the supervisor's log at will instead: the first occurrence is warned about at once,
-// later ones are counted and summed up in at most one warning per interval. Private to net.
+// later ones are counted and summed up in at most one warning per interval. Used by net and audit.
 // Not thread-safe: each pacer belongs to the thread that warns.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace km::net {
+namespace km {
 
 class WarningPacer {
  public:
@@ -43,4 +43,4 @@ class WarningPacer {
   bool warned_ = false;
 };
 
-}  // namespace km::net
+}  // namespace km

@@ -1,10 +1,10 @@
 // WarningPacer: the first occurrence warns at once, later ones are counted into at most one
 // warning per interval, and clear() makes the next occurrence warn at once again.
-#include "net/warning_pacer.h"
+#include "core/warning_pacer.h"
 
 #include <gtest/gtest.h>
 
-namespace km::net {
+namespace km {
 namespace {
 
 using namespace std::chrono_literals;
@@ -35,4 +35,4 @@ TEST(WarningPacerTest, ClearMakesTheNextOccurrenceWarnAtOnce) {
 }
 
 }  // namespace
-}  // namespace km::net
+}  // namespace km

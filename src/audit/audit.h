@@ -1,0 +1,127 @@
+// km::audit — a sandbox's audit trail: typed records of what its data plane decided (a DNS
+// query, a connect; HTTP requests and execs will join them), one JSON codec that writes
+// them as lines of the network log and reads them back (`km logs --network`), and the
+// writer that appends them to that log.
+//
+// The codec is pure and thread-safe. The Writer is thread-safe: any service of the
+// supervisor (the resolver now, the proxy next) adds records to it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/result.h"
+#include "core/rotating_file.h"
+#include "core/warning_pacer.h"
+
+namespace km::audit {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+// What a layer did: a DNS query allowed or refused; a connect allowed, refused, or sent to
+// the sandbox's resolver or proxy instead. Written "allow", "deny", "redirect".
+enum class Decision { kAllow, kDeny, kRedirect };
+
+// One DNS query the sandbox's resolver answered (layer "dns").
+struct DnsRecord {
+  WallTime time;
+  std::string client;     // "10.213.0.2:41234"
+  std::string transport;  // udp | tcp
+  std::string name;       // as asked
+  std::string type;       // "A", "AAAA", …
+  Decision decision = Decision::kDeny;  // allow | deny
+  std::string reason;     // the rule that allowed it, or why not
+  std::string rcode;      // what the client got; "" = dropped
+  bool cached = false;
+  std::vector<std::string> addresses;  // in the answer
+  std::vector<std::string> withheld;   // kept out of the allow map, with why (written when any)
+};
+
+// One connect or send the eBPF programs or the sandbox's nftables decided on (layer
+// "connect").
+struct ConnectRecord {
+  WallTime time;
+  uint32_t pid = 0;             // 0 when unknown (nftables)
+  std::string comm;             // "" when unknown
+  std::optional<uint32_t> uid;  // written when known
+  std::string dest;             // the address, no brackets
+  uint16_t port = 0;
+  std::string protocol;         // tcp | udp | icmp | icmpv6 | <number>
+  std::string name;             // the allowed name `dest` was resolved for, "" when none
+  Decision decision = Decision::kDeny;
+  std::string reason;
+};
+
+using Record = std::variant<DnsRecord, ConnectRecord>;
+
+// Appends `record` to `out` as one line of JSON and its newline. Only ASCII is written: a
+// byte ≥ 0x80 (comm and names are not promised to be UTF-8) is written \u00XX, the code
+// point of the same value. Never fails.
+void encode(const Record& record, std::string& out);
+std::string encode(const Record& record);
+
+// Reads one line (without or with its newline) back: decode(encode(r)) == r, time to the
+// microsecond. A field missing from the line keeps its default (older km wrote fewer);
+// InvalidArgument, saying why, for a line that is not a JSON object, has no time or layer,
+// an unknown layer or decision, or a field of the wrong type or out of range.
+[[nodiscard]] Result<Record> decode(std::string_view line);
+
+// "allow" | "deny" | "redirect".
+std::string_view decisionName(Decision d);
+// "2026-01-02T03:04:05.678901Z" (UTC, microseconds), the records' time format.
+std::string formatTime(WallTime t);
+
+// Appends records to a rotating log file. Records added between two flush() calls go out
+// in one write (syscalls dominate a busy resolver's cost); each service flushes at the end
+// of its loop turn. The file is a RotatingFile, so a sandbox that floods cannot fill the
+// host's disk.
+class Writer {
+ public:
+  // A writer that records nothing (no log path).
+  Writer() = default;
+  // Appends to `path` (created 0600), rotated within `limits`; RotatingFile::open's error.
+  [[nodiscard]] static Result<std::unique_ptr<Writer>> open(const std::string& path, RotationLimits limits);
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  bool enabled() const { return file_.has_value(); }
+
+  // Adds one line to the pending batch (nothing when disabled).
+  void add(const Record& record);
+
+  // Appends the batch (one write unless it rotates) and empties it. When the append fails
+  // the batch is dropped, not kept for a retry: a log that cannot be written must neither
+  // stall a service nor pile up in memory. Each failure is counted; the supervisor's log
+  // gets a warning at the first, then at most one a minute with the counts (a sandbox that
+  // can make writes fail cannot flood that log instead), and one when writing works again.
+  // `now` paces those warnings.
+  void flush(std::chrono::steady_clock::time_point now);
+
+  // Appends that failed, and the lines they dropped, since open.
+  uint64_t failedWrites() const;
+  uint64_t droppedLines() const;
+  // Bytes written and rotations of the file (0 when disabled).
+  uint64_t bytesWritten() const;
+  uint64_t rotations() const;
+  uint64_t fileBytes() const;
+
+ private:
+  void failed(const Error& e, std::chrono::steady_clock::time_point now);  // mu_ held
+
+  mutable std::mutex mu_;
+  // Everything below is guarded by mu_ (file_ is set once, by open, before sharing).
+  std::optional<RotatingFile> file_;
+  std::string buf_;  // the pending lines
+  uint64_t failed_writes_ = 0, dropped_lines_ = 0;
+  WarningPacer failure_warnings_;  // counts failed writes between warnings
+  uint64_t unwarned_lines_ = 0;    // lines they dropped
+};
+
+}  // namespace km::audit

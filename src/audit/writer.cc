@@ -1,0 +1,73 @@
+#include <algorithm>
+
+#include "audit/audit.h"
+#include "core/log.h"
+
+namespace km::audit {
+namespace {
+constexpr std::string_view kLog = "km.audit";
+}
+
+Result<std::unique_ptr<Writer>> Writer::open(const std::string& path, RotationLimits limits) {
+  auto file = RotatingFile::open(path, limits);
+  if (!file) return std::move(file).error();
+  auto w = std::make_unique<Writer>();
+  w->file_.emplace(std::move(*file));
+  return w;
+}
+
+void Writer::add(const Record& record) {
+  if (!enabled()) return;
+  std::lock_guard lock(mu_);
+  encode(record, buf_);
+}
+
+void Writer::flush(std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  if (buf_.empty()) return;
+  if (Status s = file_->append(buf_); !s) {
+    failed(s.error(), now);
+  } else if (failure_warnings_.active()) {
+    log::warn(kLog, "network log " + file_->path() + " is written again; " + std::to_string(dropped_lines_) +
+                        " lines were dropped in " + std::to_string(failed_writes_) + " failed writes so far");
+    failure_warnings_.clear();
+    unwarned_lines_ = 0;
+  }
+  buf_.clear();
+}
+
+void Writer::failed(const Error& e, std::chrono::steady_clock::time_point now) {
+  auto lines = static_cast<uint64_t>(std::count(buf_.begin(), buf_.end(), '\n'));
+  ++failed_writes_;
+  dropped_lines_ += lines;
+  unwarned_lines_ += lines;
+  if (!failure_warnings_.due(now)) return;
+  uint64_t writes = failure_warnings_.take();
+  log::warn(kLog, "network log: " + e.message() + "; dropped " + std::to_string(unwarned_lines_) + " lines in " +
+                      std::to_string(writes) + " failed write" + (writes == 1 ? "" : "s since the last warning") +
+                      " (at most one such warning a minute)");
+  unwarned_lines_ = 0;
+}
+
+uint64_t Writer::failedWrites() const {
+  std::lock_guard lock(mu_);
+  return failed_writes_;
+}
+uint64_t Writer::droppedLines() const {
+  std::lock_guard lock(mu_);
+  return dropped_lines_;
+}
+uint64_t Writer::bytesWritten() const {
+  std::lock_guard lock(mu_);
+  return file_ ? file_->bytesWritten() : 0;
+}
+uint64_t Writer::rotations() const {
+  std::lock_guard lock(mu_);
+  return file_ ? file_->rotations() : 0;
+}
+uint64_t Writer::fileBytes() const {
+  std::lock_guard lock(mu_);
+  return file_ ? file_->fileBytes() : 0;
+}
+
+}  // namespace km::audit

@@ -1,0 +1,178 @@
+// The audit codec: every record reads back as written; the line format is the network log's
+// (keys and order that km logs --json users and older readers see); anything else fails
+// with a reason instead of half a record.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "audit/audit.h"
+
+namespace km::audit {
+namespace {
+
+// A time the format keeps exactly (microseconds).
+WallTime at(int64_t micros) { return WallTime(std::chrono::microseconds(micros)); }
+
+DnsRecord dnsRecord() {
+  DnsRecord r;
+  r.time = at(1767323045678901);  // 2026-01-02T03:04:05.678901Z
+  r.client = "10.213.0.2:41234";
+  r.transport = "udp";
+  r.name = "api.example.com";
+  r.type = "AAAA";
+  r.decision = Decision::kAllow;
+  r.reason = ".example.com";
+  r.rcode = "NOERROR";
+  r.cached = true;
+  r.addresses = {"2001:db8::1", "2001:db8::2"};
+  r.withheld = {"127.0.0.1 (loopback)"};
+  return r;
+}
+
+ConnectRecord connectRecord() {
+  ConnectRecord r;
+  r.time = at(1767323045000001);
+  r.pid = 4242;
+  r.comm = "curl";
+  r.uid = 1000;
+  r.dest = "203.0.113.10";
+  r.port = 443;
+  r.protocol = "tcp";
+  r.name = "api.example.com";
+  r.decision = Decision::kRedirect;
+  r.reason = "sent to the transparent proxy (a host it must see)";
+  return r;
+}
+
+void expectSame(const DnsRecord& a, const DnsRecord& b) {
+  EXPECT_EQ(a.time, b.time);
+  EXPECT_EQ(a.client, b.client);
+  EXPECT_EQ(a.transport, b.transport);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.decision, b.decision);
+  EXPECT_EQ(a.reason, b.reason);
+  EXPECT_EQ(a.rcode, b.rcode);
+  EXPECT_EQ(a.cached, b.cached);
+  EXPECT_EQ(a.addresses, b.addresses);
+  EXPECT_EQ(a.withheld, b.withheld);
+}
+
+void expectSame(const ConnectRecord& a, const ConnectRecord& b) {
+  EXPECT_EQ(a.time, b.time);
+  EXPECT_EQ(a.pid, b.pid);
+  EXPECT_EQ(a.comm, b.comm);
+  EXPECT_EQ(a.uid, b.uid);
+  EXPECT_EQ(a.dest, b.dest);
+  EXPECT_EQ(a.port, b.port);
+  EXPECT_EQ(a.protocol, b.protocol);
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.decision, b.decision);
+  EXPECT_EQ(a.reason, b.reason);
+}
+
+template <typename R>
+R roundTrip(const R& r) {
+  std::string line = encode(r);
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line: " << line;
+  auto back = decode(line);
+  EXPECT_TRUE(back) << back.error().message() << "\n" << line;
+  if (!back) return R{};
+  EXPECT_TRUE(std::holds_alternative<R>(*back));
+  return std::get<R>(*back);
+}
+
+TEST(AuditCodecTest, ADnsRecordReadsBackAsWritten) {
+  expectSame(roundTrip(dnsRecord()), dnsRecord());
+  DnsRecord empty;  // nothing withheld, no addresses, a refusal
+  empty.time = at(0);
+  expectSame(roundTrip(empty), empty);
+}
+
+TEST(AuditCodecTest, AConnectRecordReadsBackAsWritten) {
+  expectSame(roundTrip(connectRecord()), connectRecord());
+  ConnectRecord nft;  // what nftables logs: no pid, comm or uid
+  nft.time = at(1);
+  nft.dest = "2001:db8::7";
+  nft.port = 65535;
+  nft.decision = Decision::kDeny;
+  expectSame(roundTrip(nft), nft);
+}
+
+TEST(AuditCodecTest, TheLineIsTheNetworkLogsFormat) {
+  EXPECT_EQ(encode(dnsRecord()),
+            R"x({"time":"2026-01-02T03:04:05.678901Z","layer":"dns","client":"10.213.0.2:41234","transport":"udp",)x"
+            R"x("name":"api.example.com","type":"AAAA","decision":"allow","reason":".example.com","rcode":"NOERROR",)x"
+            R"x("cached":true,"addresses":["2001:db8::1","2001:db8::2"],"withheld":["127.0.0.1 (loopback)"]})x"
+            "\n");
+  ConnectRecord c = connectRecord();
+  c.uid.reset();
+  EXPECT_EQ(encode(c),
+            R"x({"time":"2026-01-02T03:04:05.000001Z","layer":"connect","pid":4242,"comm":"curl",)x"
+            R"x("dest":"203.0.113.10","port":443,"protocol":"tcp","name":"api.example.com","decision":"redirect",)x"
+            R"x("reason":"sent to the transparent proxy (a host it must see)"})x"
+            "\n");
+}
+
+TEST(AuditCodecTest, AnyBytesAreWrittenAsAsciiAndReadBackTheSame) {
+  ConnectRecord r = connectRecord();
+  r.comm = std::string("a\"b\\c\n\t\x01\x7f\xe9\xff\x80 z", 14);
+  r.name = "caf\xc3\xa9";  // UTF-8 bytes are bytes too
+  std::string line = encode(r);
+  for (char ch : line) ASSERT_LT(static_cast<unsigned char>(ch), 0x80) << line;
+  EXPECT_NE(line.find(R"(\u00e9\u00ff\u0080)"), std::string::npos) << line;
+  expectSame(roundTrip(r), r);
+}
+
+TEST(AuditCodecTest, ALineOfAnOlderKmWithFewerFieldsIsRead) {
+  auto r = decode(R"({"time":"2026-01-02T03:04:05Z","layer":"connect","dest":"203.0.113.1","decision":"deny"})");
+  ASSERT_TRUE(r) << r.error().message();
+  const auto& c = std::get<ConnectRecord>(*r);
+  EXPECT_EQ(c.time, at(1767323045000000));
+  EXPECT_EQ(c.dest, "203.0.113.1");
+  EXPECT_EQ(c.pid, 0u);
+  EXPECT_FALSE(c.uid);
+}
+
+TEST(AuditCodecTest, MalformedLinesFailWithAReason) {
+  const char* bad[] = {
+      "",
+      "not json",
+      "[1,2]",
+      R"({"time":"2026-01-02T03:04:05Z","decision":"allow"})",                          // no layer
+      R"({"time":"2026-01-02T03:04:05Z","layer":"http","decision":"allow"})",           // unknown layer
+      R"({"time":"2026-01-02T03:04:05Z","layer":7,"decision":"allow"})",
+      R"({"layer":"dns","decision":"allow"})",                                          // no time
+      R"({"time":"yesterday","layer":"dns","decision":"allow"})",
+      R"({"time":"2026-13-02T03:04:05Z","layer":"dns","decision":"allow"})",
+      R"({"time":"2026-01-02T03:04:05.Z","layer":"dns","decision":"allow"})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"dns"})",                               // no decision
+      R"({"time":"2026-01-02T03:04:05Z","layer":"dns","decision":"maybe"})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"dns","decision":"allow","cached":"yes"})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"dns","decision":"allow","addresses":"1.2.3.4"})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"dns","decision":"allow","addresses":[1]})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"dns","decision":"allow","name":["x"]})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"connect","decision":"deny","port":65536})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"connect","decision":"deny","pid":-1})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"connect","decision":"deny","pid":1.5})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"connect","decision":"deny","uid":"0"})",
+      "{\"time\":\"2026-01-02T03:04:05Z\",\"layer\":\"dns\",\"decision\":\"allow\",\"name\":\"\xff\"}",
+  };
+  for (const char* line : bad) {
+    auto r = decode(line);
+    EXPECT_FALSE(r) << "decoded: " << line;
+    if (!r) {
+      EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << line;
+      EXPECT_NE(r.error().message().find("not an audit record"), std::string::npos) << r.error().message();
+    }
+  }
+}
+
+TEST(AuditCodecTest, TimesAreUtcWithMicroseconds) {
+  EXPECT_EQ(formatTime(at(0)), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(formatTime(at(1767323045678901)), "2026-01-02T03:04:05.678901Z");
+}
+
+}  // namespace
+}  // namespace km::audit

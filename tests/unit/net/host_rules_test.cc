@@ -1,0 +1,138 @@
+// The host rules (table inet km) touch km's sandbox veths only. Run in a throwaway "host"
+// network namespace with the real ruleset: an interface named like km's (kmhost0) but not
+// a sandbox's keeps its traffic; the same interface, once in the sandboxes' interface
+// group, gets the sandbox treatment (only the DNS and proxy ports reach the host).
+// Needs root; touches no namespace but the two it makes.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/sys.h"
+#include "net/link.h"
+#include "net/net.h"
+#include "net/netlink_io.h"
+#include "net/nft.h"
+
+namespace km::net {
+namespace {
+
+// A child process alone in a new network namespace until the object goes.
+class Netns {
+ public:
+  Netns() {
+    auto p = sys::pipe();
+    if (!p) return;
+    auto [r, w] = std::move(*p);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      r.reset();
+      if (::unshare(CLONE_NEWNET) != 0) ::_exit(2);
+      (void)sys::writeAll(w.get(), "r", "pipe");
+      for (;;) ::pause();
+    }
+    w.reset();
+    char c;
+    if (::read(r.get(), &c, 1) != 1) stop();
+  }
+  ~Netns() { stop(); }
+  pid_t pid() const { return pid_; }
+
+ private:
+  void stop() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    pid_ = -1;
+  }
+  pid_t pid_ = -1;
+};
+
+sockaddr_in address(const char* ip, uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, ip, &sa.sin_addr);
+  return sa;
+}
+
+// A TCP listener on ip:port inside `netns_of`'s namespace.
+sys::UniqueFd listenIn(pid_t netns_of, const char* ip, uint16_t port) {
+  sys::UniqueFd fd;
+  (void)inNetnsOf(netns_of, [&] {
+    fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa = address(ip, port);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd.get(), 8) != 0) fd.reset();
+  });
+  return fd;
+}
+
+// Whether a TCP connect from `netns_of`'s namespace to ip:port completes within 1.5 s (a
+// dropped SYN never does).
+bool connectsFrom(pid_t netns_of, const char* ip, uint16_t port) {
+  sys::UniqueFd fd;
+  (void)inNetnsOf(netns_of, [&] { fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)); });
+  if (!fd.valid()) return false;
+  sockaddr_in sa = address(ip, port);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  pollfd p{fd.get(), POLLOUT, 0};
+  if (::poll(&p, 1, 1500) != 1) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+  return err == 0;
+}
+
+TEST(HostRulesTest, AnInterfaceNamedLikeKmsButNotASandboxsIsLeftAlone) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nftables)";
+  Netns host, client;
+  ASSERT_GT(host.pid(), 0);
+  ASSERT_GT(client.pid(), 0);
+  // kmhost0 in the "host" namespace, its peer eth0 in the client's; not in kVethGroup.
+  auto h = Netlink::open(host.pid());
+  ASSERT_TRUE(h) << h.error().message();
+  ASSERT_TRUE(h->createVeth("kmhost0", "eth0", client.pid()));
+  auto c = Netlink::open(client.pid());
+  ASSERT_TRUE(c) << c.error().message();
+  auto hi = h->linkIndex("kmhost0");
+  auto ci = c->linkIndex("eth0");
+  ASSERT_TRUE(hi && ci);
+  ASSERT_TRUE(h->addAddress(*hi, *IpAddress::parse("10.254.78.1"), 30));
+  ASSERT_TRUE(h->setUp(*hi));
+  ASSERT_TRUE(c->addAddress(*ci, *IpAddress::parse("10.254.78.2"), 30));
+  ASSERT_TRUE(c->setUp(*ci));
+  for (Netlink* nl : {&*h, &*c}) {
+    auto lo = nl->linkIndex("lo");
+    ASSERT_TRUE(lo && nl->setUp(*lo));
+  }
+  Status rules = nftRun(hostRuleset(), host.pid());
+  ASSERT_TRUE(rules) << rules.error().message();
+
+  sys::UniqueFd other = listenIn(host.pid(), "10.254.78.1", 7778);
+  sys::UniqueFd dns = listenIn(host.pid(), "10.254.78.1", kDnsPort);
+  ASSERT_TRUE(other.valid() && dns.valid());
+  // Not a sandbox's: any port of the host is reachable (the rules of an older km, matching
+  // iifname "km*", dropped this).
+  EXPECT_TRUE(connectsFrom(client.pid(), "10.254.78.1", 7778));
+  EXPECT_TRUE(connectsFrom(client.pid(), "10.254.78.1", kDnsPort));
+
+  // The same interface as a sandbox's veth: only the DNS and proxy ports.
+  ASSERT_TRUE(h->setGroup(*hi, kVethGroup));
+  EXPECT_FALSE(connectsFrom(client.pid(), "10.254.78.1", 7778));
+  EXPECT_TRUE(connectsFrom(client.pid(), "10.254.78.1", kDnsPort));
+}
+
+}  // namespace
+}  // namespace km::net
