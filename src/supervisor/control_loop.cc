@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -128,34 +127,41 @@ struct ControlLoop::Impl {
     });
   }
 
-  // New memory events of the running sandbox's cgroup (inotify on memory.events, cgroup v2);
-  // elsewhere the lifecycle's looks check the OOM count.
+  // New memory events of the running sandbox's cgroup (see Cgroups::watchMemoryEvents);
+  // without a watch the lifecycle's looks still check the OOM count.
   void watchOom() {
     error_code ec;
     oom_watch.close(ec);
     oom_pause.cancel();
-    std::string file = rt.running() ? rt.cgroups().memoryEventsFile() : "";
-    if (file.empty()) return;
-    int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd < 0) return;
-    if (::inotify_add_watch(fd, file.c_str(), IN_MODIFY) < 0) {
-      ::close(fd);
+    if (!rt.running()) return;
+    auto fd = rt.cgroups().watchMemoryEvents();
+    if (!fd) {
+      log::warn(kLog, id() + ": OOM kills are noticed only once a minute: " + fd.error().message());
       return;
     }
-    oom_watch.assign(fd, ec);
+    oom_watch.assign(fd->release(), ec);
     armOom();
   }
 
+  void drainOom() {
+    char buf[4096];
+    while (::read(oom_watch.native_handle(), buf, sizeof buf) > 0) {
+    }
+  }
+
+  // Edge-triggered: whatever arrives while no wait is pending (the pause) is read, and
+  // looked at, before the next wait starts.
   void armOom() {
     oom_watch.async_wait(Descriptor::wait_read, [this](error_code ec) {
       if (ec || done) return;
-      char buf[4096];
-      while (::read(oom_watch.native_handle(), buf, sizeof buf) > 0) {
-      }
+      drainOom();
       rt.checkOomKills();
       oom_pause.expires_after(kOomLookInterval);
       oom_pause.async_wait([this](error_code e) {
-        if (!e && !done && oom_watch.is_open()) armOom();
+        if (e || done || !oom_watch.is_open()) return;
+        drainOom();
+        rt.checkOomKills();
+        armOom();
       });
     });
   }

@@ -1,7 +1,10 @@
 #include "substrate/local/cgroup.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -358,8 +361,24 @@ std::optional<int64_t> Cgroups::oomKills() const {
   return std::nullopt;
 }
 
-std::string Cgroups::memoryEventsFile() const {
-  return host_.memory == CgroupVersion::kV2 && !v2_.empty() ? v2_ + "/memory.events" : "";
+Result<sys::UniqueFd> Cgroups::watchMemoryEvents() const {
+  if (host_.memory == CgroupVersion::kV2 && !v2_.empty()) {
+    std::string file = v2_ + "/memory.events";
+    sys::UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (!fd.valid()) return sys::errnoError("inotify_init1", file, errno);
+    if (::inotify_add_watch(fd.get(), file.c_str(), IN_MODIFY) < 0) {
+      return sys::errnoError("inotify_add_watch", file, errno);
+    }
+    return fd;
+  }
+  if (mem_.empty()) return unavailable("the host has no memory cgroup controller");
+  sys::UniqueFd event(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!event.valid()) return sys::errnoError("eventfd", mem_, errno);
+  auto control = sys::open(mem_ + "/memory.oom_control", O_RDONLY);
+  if (!control) return std::move(control).error();
+  KM_TRY(sys::writeFile(mem_ + "/cgroup.event_control",
+                        std::to_string(event.get()) + " " + std::to_string(control->get())));
+  return event;
 }
 
 std::vector<pid_t> Cgroups::processes() const {

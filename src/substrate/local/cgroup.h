@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/sys.h"
 
 namespace km::substrate::local {
 
@@ -91,9 +92,11 @@ class Cgroups {
   std::optional<int64_t> memoryBytes() const;
   // Number of times the memory limit's OOM killer fired.
   std::optional<int64_t> oomKills() const;
-  // The file whose change (inotify IN_MODIFY) announces a new memory event such as an OOM
-  // kill: memory.events of the v2 leaf; "" on hosts whose memory controller is v1.
-  std::string memoryEventsFile() const;
+  // A non-blocking descriptor that becomes readable when the sandbox's memory cgroup records
+  // an OOM kill (read it empty, then look at oomKills()): inotify on memory.events (v2), or
+  // an eventfd registered through cgroup.event_control on memory.oom_control (v1). It may
+  // also wake for other memory events. Unavailable when the host has no memory controller.
+  [[nodiscard]] Result<sys::UniqueFd> watchMemoryEvents() const;
   // Pids in the sandbox (from the v2 dir, else the first v1 dir).
   std::vector<pid_t> processes() const;
   // Removes the leaf's directories (they must be empty), then the sandbox's directory and
