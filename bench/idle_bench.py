@@ -28,11 +28,28 @@ spec:
 """
 
 
-def supervisor_dirs(home_tag):
-    return sorted(glob.glob(f"/sys/fs/cgroup/km/{home_tag}/*/supervisor"))
+def supervisor_dirs(ids):
+    """Each sandbox's supervisor cgroup where CPU time is counted: the v2 hierarchy when it
+    has the cpu controller, else v1's cpuacct."""
+    found = []
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"):
+        for d in glob.glob(os.path.join(root, "km", "*", "*", "supervisor")):
+            if d.split("/")[-2] in ids and (os.path.exists(os.path.join(d, "cpuacct.usage")) or
+                                            "usage_usec" in open(os.path.join(d, "cpu.stat")).read()
+                                            if os.path.exists(os.path.join(d, "cpu.stat")) else
+                                            os.path.exists(os.path.join(d, "cpuacct.usage"))):
+                found.append(d)
+        if len(found) == len(ids):
+            return found
+        found = []
+    return found
 
 
 def usage_usec(d):
+    acct = os.path.join(d, "cpuacct.usage")
+    if os.path.exists(acct):
+        with open(acct) as f:
+            return int(f.read()) // 1000
     with open(os.path.join(d, "cpu.stat")) as f:
         for line in f:
             k, v = line.split()
@@ -79,11 +96,7 @@ def main():
             ids.append(subprocess.run([km, "create", profile], env=env, check=True,
                                       stdout=subprocess.PIPE, text=True).stdout.strip())
         created_s = time.perf_counter() - t
-        dirs = []
-        for candidate in os.listdir("/sys/fs/cgroup/km"):
-            d = supervisor_dirs(candidate)
-            if any(ids[0] in x for x in d):
-                dirs = [x for x in d if any(i in x for i in ids)]
+        dirs = supervisor_dirs(set(ids))
         if len(dirs) != count:
             sys.exit(f"idle_bench: found {len(dirs)} supervisor cgroups for {count} sandboxes")
         time.sleep(5)  # settle: first looks, resolver start-up

@@ -38,7 +38,14 @@ Error sqliteError(sqlite3* db, int rc, std::string_view op) {
 }
 
 void StmtDeleter::operator()(sqlite3_stmt* stmt) const {
-  // finalize repeats the last step's error, which step() has already reported.
+  if (in_use != nullptr) {
+    // reset repeats the last step's error, which step() has already reported.
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    *in_use = false;
+    return;
+  }
+  // finalize repeats the last step's error too.
   sqlite3_finalize(stmt);
 }
 
@@ -129,11 +136,41 @@ Result<Db> Db::open(const std::string& path) {
 }
 
 Result<Stmt> Db::prepare(std::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end() && !*it->second.in_use) {
+    *it->second.in_use = true;
+    return Stmt(it->second.stmt, it->second.in_use.get());
+  }
+  bool keep = it == cache_.end() && cache_.size() < kMaxCached;
   sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
-  Stmt stmt(raw);
-  if (rc != SQLITE_OK) return sqliteError(db_.get(), rc, "sqlite3_prepare_v2");
-  return stmt;
+  int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                              keep ? SQLITE_PREPARE_PERSISTENT : 0, &raw, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
+    return sqliteError(db_.get(), rc, "sqlite3_prepare_v3");
+  }
+  if (!keep) return Stmt(raw);
+  Cached& c = cache_[std::string(sql)];
+  c.stmt = raw;
+  c.in_use = std::make_unique<bool>(true);
+  return Stmt(raw, c.in_use.get());
+}
+
+void Db::finalizeCache() {
+  for (auto& [sql, c] : cache_) sqlite3_finalize(c.stmt);
+  cache_.clear();
+}
+
+Db::~Db() { finalizeCache(); }
+
+Db& Db::operator=(Db&& other) noexcept {
+  if (this != &other) {
+    finalizeCache();
+    db_ = std::move(other.db_);
+    path_ = std::move(other.path_);
+    cache_ = std::move(other.cache_);
+  }
+  return *this;
 }
 
 Status Db::exec(const std::string& sql) {

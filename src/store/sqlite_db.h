@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "core/result.h"
 
@@ -24,6 +26,8 @@ namespace km::store::sqlite {
 Error sqliteError(sqlite3* db, int rc, std::string_view op);
 
 struct StmtDeleter {
+  // Set for a statement of its Db's cache: it is reset and handed back, not finalized.
+  bool* in_use = nullptr;
   void operator()(sqlite3_stmt* stmt) const;
 };
 struct DbDeleter {
@@ -53,7 +57,7 @@ class Stmt {
 
  private:
   friend class Db;
-  explicit Stmt(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  explicit Stmt(sqlite3_stmt* stmt, bool* in_use = nullptr) : stmt_(stmt, StmtDeleter{in_use}) {}
   std::unique_ptr<sqlite3_stmt, StmtDeleter> stmt_;
   int bind_rc_ = 0;  // SQLITE_OK until a bind fails
 };
@@ -65,9 +69,14 @@ class Db {
   // gets mode 0600). Unavailable naming the path when SQLite cannot open it.
   [[nodiscard]] static Result<Db> open(const std::string& path);
 
-  Db(Db&&) noexcept = default;
-  Db& operator=(Db&&) noexcept = default;
+  Db(Db&& other) noexcept
+      : db_(std::move(other.db_)), path_(std::move(other.path_)), cache_(std::exchange(other.cache_, {})) {}
+  Db& operator=(Db&& other) noexcept;
+  ~Db();  // finalizes the cached statements, then closes
 
+  // A statement for `sql`, compiled once per connection and reused (a long-lived supervisor
+  // reads its row for years; compiling the SELECT each time was most of its idle cost). A
+  // statement still in use when the same SQL is asked for again is compiled afresh.
   [[nodiscard]] Result<Stmt> prepare(std::string_view sql);
   // Runs SQL (one or more statements) whose rows, if any, are not needed.
   [[nodiscard]] Status exec(const std::string& sql);
@@ -81,8 +90,15 @@ class Db {
 
  private:
   Db(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  void finalizeCache();
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    std::unique_ptr<bool> in_use;  // its address stays put when the map grows
+  };
+  static constexpr size_t kMaxCached = 64;
   std::unique_ptr<sqlite3, DbDeleter> db_;
   std::string path_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 // BEGIN IMMEDIATE … COMMIT. Taking the write lock at BEGIN (not at the first write) is what

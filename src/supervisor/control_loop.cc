@@ -49,7 +49,8 @@ struct ControlLoop::Impl {
         timer(ctx),
         init_watch(ctx),
         oom_watch(ctx),
-        oom_pause(ctx) {
+        oom_pause(ctx),
+        oom_retry(ctx) {
     error_code ec;
     acceptor.assign(Local(), listener.release(), ec);
     if (ec) log::error(kLog, id() + ": control socket: " + ec.message());
@@ -71,6 +72,7 @@ struct ControlLoop::Impl {
     init_watch.close(ec);
     oom_watch.close(ec);
     oom_pause.cancel();
+    oom_retry.cancel();
   }
 
   void accept() {
@@ -136,7 +138,7 @@ struct ControlLoop::Impl {
     if (!rt.running()) return;
     auto fd = rt.cgroups().watchMemoryEvents();
     if (!fd) {
-      log::warn(kLog, id() + ": OOM kills are noticed only once a minute: " + fd.error().message());
+      log::warn(kLog, id() + ": OOM kills are noticed only every few minutes: " + fd.error().message());
       return;
     }
     oom_watch.assign(fd->release(), ec);
@@ -155,15 +157,27 @@ struct ControlLoop::Impl {
     oom_watch.async_wait(Descriptor::wait_read, [this](error_code ec) {
       if (ec || done) return;
       drainOom();
-      rt.checkOomKills();
+      lookAtOom();
       oom_pause.expires_after(kOomLookInterval);
       oom_pause.async_wait([this](error_code e) {
         if (e || done || !oom_watch.is_open()) return;
         drainOom();
-        rt.checkOomKills();
+        lookAtOom();
         armOom();
       });
     });
+  }
+
+  // Records new OOM kills; kills held back by the one-record-a-minute limit are recorded
+  // when it allows, without waiting for another kill.
+  void lookAtOom() {
+    rt.checkOomKills();
+    if (auto at = rt.pendingOomRecordMs()) {
+      oom_retry.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, *at - clock.nowMs())));
+      oom_retry.async_wait([this](error_code e) {
+        if (!e && !done) lookAtOom();
+      });
+    }
   }
 
   void schedule(int64_t at_ms) {
@@ -176,7 +190,7 @@ struct ControlLoop::Impl {
 
   void look() {
     bool was_running = rt.running();
-    rt.checkOomKills();
+    lookAtOom();
     Lifecycle::Step step = lifecycle.check();
     if (step.done) {
       finish();
@@ -279,6 +293,7 @@ struct ControlLoop::Impl {
   Descriptor init_watch;
   Descriptor oom_watch;
   asio::steady_timer oom_pause;
+  asio::steady_timer oom_retry;
   pid_t watched_init = 0;
   bool done = false;
 };

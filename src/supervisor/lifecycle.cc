@@ -18,7 +18,7 @@ bool moved(const ActivitySample& before, const ActivitySample& now) {
 
 int64_t idleSampleIntervalMs(int64_t idle_timeout_s) {
   if (idle_timeout_s <= 0) return kHousekeepingMs;
-  return std::clamp<int64_t>(idle_timeout_s * 1000 / 8, 1000, 60'000);
+  return std::clamp<int64_t>(idle_timeout_s * 1000 / 8, 1000, kMaxIdleSampleMs);
 }
 
 std::string_view triggerName(Trigger t) {

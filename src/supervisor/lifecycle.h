@@ -27,11 +27,12 @@ struct ActivitySample {
 inline constexpr uint64_t kIdleCpuNoiseNs = 200'000;
 
 // How often an idle timeout samples the counters: an eighth of the timeout, between 1 s and
-// 60 s. Idleness is therefore noticed at most that much late; nothing is polled between.
+// 5 min. Idleness is therefore noticed at most that much late; nothing is polled between.
 int64_t idleSampleIntervalMs(int64_t idle_timeout_s);
-// With no deadline near, the row is still read this often (a `km destroy` without the
-// supervisor, an OOM count on hosts without cgroup v2 events).
-inline constexpr int64_t kHousekeepingMs = 60'000;
+inline constexpr int64_t kMaxIdleSampleMs = 300'000;
+// With no deadline near, the row is still read this often (a row removed behind the
+// supervisor's back, an OOM count where no memory events can be watched).
+inline constexpr int64_t kHousekeepingMs = 300'000;
 // Last activity is written to the row at most this often (km status shows it).
 inline constexpr int64_t kActivitySaveMs = 10'000;
 

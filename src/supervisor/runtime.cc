@@ -359,6 +359,13 @@ ActivitySample Runtime::sample() {
   return s;
 }
 
+std::optional<int64_t> Runtime::pendingOomRecordMs() const {
+  if (!running()) return std::nullopt;
+  auto kills = cgroups_.oomKills();
+  if (!kills || *kills <= oom_kills_seen_) return std::nullopt;
+  return last_oom_event_ms_ + kOomEventIntervalMs;
+}
+
 void Runtime::checkOomKills(bool now) {
   if (!running()) return;
   auto kills = cgroups_.oomKills();

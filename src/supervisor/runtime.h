@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -59,6 +60,9 @@ class Runtime final : public LifecycleTarget {
   // minute is made (it counts every kill since the last), and with `now` before the cgroup
   // goes (stop, destroy, init's exit).
   void checkOomKills(bool now = false);
+  // When OOM kills counted since the last record may be recorded (checkOomKills held them
+  // back by its one-a-minute limit); nullopt when none wait.
+  std::optional<int64_t> pendingOomRecordMs() const;
 
   bool running() const override { return init_pid_ > 0; }
   // CPU time, processes and network bytes of the running sandbox (all 0 when stopped).

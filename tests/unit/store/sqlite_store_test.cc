@@ -62,6 +62,39 @@ class SqliteStoreTest : public ::testing::Test {
   std::string path_ = dir_.path() + "/fleet.db";
 };
 
+TEST(SqliteDbTest, ReusedStatementsStartCleanAndTheSameSqlMayBeInUseTwice) {
+  ScopedTempDir dir;
+  std::string path = dir.path() + "/fleet.db";
+  auto store = openSqlite(path);
+  ASSERT_TRUE(store) << store.error().message();
+  auto db = sqlite::Db::open(path);
+  ASSERT_TRUE(db) << db.error().message();
+  const std::string sql = "SELECT ?1, (SELECT count(*) FROM sandboxes)";
+  {
+    auto first = db->prepare(sql);
+    ASSERT_TRUE(first);
+    first->bind(1, "bound once");
+    ASSERT_TRUE(*first->step());
+    // The same SQL while the first is mid-row: a second, independent statement.
+    auto second = db->prepare(sql);
+    ASSERT_TRUE(second);
+    second->bind(1, "second");
+    ASSERT_TRUE(*second->step());
+    EXPECT_EQ(first->textAt(0), "bound once");
+    EXPECT_EQ(second->textAt(0), "second");
+  }
+  for (int i = 0; i < 3; ++i) {
+    // Reused: reset, its old binding cleared (NULL), and it sees rows written since.
+    auto again = db->prepare(sql);
+    ASSERT_TRUE(again);
+    ASSERT_TRUE(*again->step());
+    EXPECT_EQ(again->optionalTextAt(0), std::nullopt) << i;
+    EXPECT_EQ(again->int64At(1), i);
+    ASSERT_TRUE((*store)->insert(sampleRecord("sb-0000000" + std::to_string(i))));
+  }
+  EXPECT_FALSE(db->prepare("SELECT nonsense FROM nowhere"));
+}
+
 TEST_F(SqliteStoreTest, CreatesTheDatabaseAndItsWalOwnerOnly) {
   const mode_t old_umask = ::umask(0);  // the mode must not depend on the umask
   auto store = openSqlite(path_);

@@ -120,10 +120,11 @@ TEST(DecideTest, TtlFirstThenIdleLockedSkippedPolicyApplied) {
   EXPECT_EQ(decide(v, TeardownPolicy::kStop).trigger, Trigger::kTtl);
 }
 
-TEST(DecideTest, IdleSampleIntervalIsAnEighthBetweenOneAndSixtySeconds) {
+TEST(DecideTest, IdleSampleIntervalIsAnEighthBetweenOneSecondAndFiveMinutes) {
   EXPECT_EQ(idleSampleIntervalMs(1), 1000);
   EXPECT_EQ(idleSampleIntervalMs(16), 2000);
-  EXPECT_EQ(idleSampleIntervalMs(3600), 60'000);
+  EXPECT_EQ(idleSampleIntervalMs(3600), 300'000);
+  EXPECT_EQ(idleSampleIntervalMs(86400), 300'000);
   EXPECT_EQ(idleSampleIntervalMs(0), kHousekeepingMs);
 }
 
