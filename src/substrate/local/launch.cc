@@ -298,7 +298,10 @@ void plainCommandLine() {
 
 }  // namespace
 
-Result<StagedInit> StagedInit::stage() {
+Result<StagedInit> StagedInit::stage() { return start(/*exec=*/false); }
+Result<StagedInit> StagedInit::spawn() { return start(/*exec=*/true); }
+
+Result<StagedInit> StagedInit::start(bool exec) {
   KM_TRY(requireRoot("starting a local sandbox"));
   auto go = sys::pipe();
   if (!go) return std::move(go).error();
@@ -310,34 +313,9 @@ Result<StagedInit> StagedInit::stage() {
   // caller switches back to its own right after, so only init lands in it.
   auto own_pid_ns = sys::open("/proc/self/ns/pid", O_RDONLY);
   if (!own_pid_ns) return std::move(own_pid_ns).error();
-  if (::unshare(CLONE_NEWPID) != 0) return sys::errnoError("unshare", "pid namespace", errno);
-  pid_t init = ::fork();
-  int fork_errno = errno;
-  if (init == 0) stagedMain(go_read.get(), ready_write.get());
-  if (::setns(own_pid_ns->get(), CLONE_NEWPID) != 0) {
-    // Never expected (it is our own namespace); later children would land in the sandbox.
-    KM_CHECK(false) << "setns back to the supervisor's pid namespace failed: " << std::strerror(errno);
-  }
-  if (init < 0) return sys::errnoError("fork", "sandbox init", fork_errno);
-  StagedInit out;
-  out.pid_ = init;
-  out.go_fd_ = go_write.release();
-  out.ready_fd_ = ready_read.release();
-  return out;
-}
-
-Result<StagedInit> StagedInit::spawn() {
-  KM_TRY(requireRoot("starting a local sandbox"));
-  auto go = sys::pipe();
-  if (!go) return std::move(go).error();
-  auto ready = sys::pipe();
-  if (!ready) return std::move(ready).error();
-  auto [go_read, go_write] = std::move(*go);
-  auto [ready_read, ready_write] = std::move(*ready);
-  auto own_pid_ns = sys::open("/proc/self/ns/pid", O_RDONLY);
-  if (!own_pid_ns) return std::move(own_pid_ns).error();
-  // Everything the child uses exists before the fork: it makes only system calls until its
-  // exec (the caller may have other threads, holding locks the child would inherit held).
+  // For exec, everything the child uses exists before the fork: it makes only system calls
+  // until its exec (the caller may have other threads, holding locks the child would
+  // inherit held).
   static constexpr char kExe[] = "/proc/self/exe";
   char name[] = "km-init";
   char* argv[] = {name, nullptr};
@@ -345,6 +323,7 @@ Result<StagedInit> StagedInit::spawn() {
   if (::unshare(CLONE_NEWPID) != 0) return sys::errnoError("unshare", "pid namespace", errno);
   pid_t init = ::fork();
   int fork_errno = errno;
+  if (init == 0 && !exec) stagedMain(go_read.get(), ready_write.get());
   if (init == 0) {
     int g = ::fcntl(go_read.get(), F_DUPFD, 10);
     int r = ::fcntl(ready_write.get(), F_DUPFD, 10);
@@ -353,6 +332,7 @@ Result<StagedInit> StagedInit::spawn() {
     ::_exit(127);
   }
   if (::setns(own_pid_ns->get(), CLONE_NEWPID) != 0) {
+    // Never expected (it is our own namespace); later children would land in the sandbox.
     KM_CHECK(false) << "setns back to the supervisor's pid namespace failed: " << std::strerror(errno);
   }
   if (init < 0) return sys::errnoError("fork", "sandbox init", fork_errno);

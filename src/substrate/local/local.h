@@ -101,6 +101,7 @@ class StagedInit {
 
  private:
   friend Result<Launched> launch(const Layout&, const LaunchSpec&, const Cgroups&, StagedInit);
+  [[nodiscard]] static Result<StagedInit> start(bool exec);
   void discard();
   pid_t pid_ = 0;
   bool ready_ = false;
