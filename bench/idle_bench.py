@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """What idle sandboxes cost the host: supervisor CPU per sandbox-second, RSS, threads.
 
-Usage (root): bench/idle_bench.py KM_BINARY [COUNT [WINDOW_SECONDS [IDLE_TIMEOUT]]]
-Creates COUNT sandboxes (default 200) from a minimal profile (idleTimeout IDLE_TIMEOUT,
-default 1h; ttl 0) in a home of its own, lets them settle, then measures over WINDOW_SECONDS
+Usage (root): bench/idle_bench.py KM_BINARY [COUNT [WINDOW_SECONDS [IDLE_TIMEOUT [ENFORCEMENT]]]]
+Creates COUNT sandboxes (default 200) from the built-in hardened profile (idleTimeout
+IDLE_TIMEOUT, default 1h; ttl 0; network enforcement ENFORCEMENT, default the profile's
+proxy; ebpf and both add the eBPF programs whose records the resolver thread reads) in a home
+of its own, lets them settle, then measures over WINDOW_SECONDS
 (default 60) the CPU time their supervisors' cgroups used (cpu.stat usage_usec: the
 supervisor's every thread, resolver included), and each supervisor's VmRSS, Pss
 (smaps_rollup: shared pages divided among their users) and thread count. Destroys them all.
@@ -25,6 +27,7 @@ extends: hardened
 spec:
   lifecycle: {ttl: "0", idleTimeout: "%s", teardownPolicy: destroy}
   runtime: {substrate: local}
+  network: {enforcement: %s}
 """
 
 
@@ -81,12 +84,13 @@ def main():
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 200
     window = float(sys.argv[3]) if len(sys.argv) > 3 else 60
     idle = sys.argv[4] if len(sys.argv) > 4 else "1h"
+    enforcement = sys.argv[5] if len(sys.argv) > 5 else "proxy"
     home = tempfile.mkdtemp(prefix="km-idle.")
     env = dict(os.environ, KM_HOME=home)
     env.pop("KM_CONFIG", None)
     profile = os.path.join(home, "idle.yaml")
     with open(profile, "w") as f:
-        f.write(PROFILE % idle)
+        f.write(PROFILE % (idle, enforcement))
     with open(os.path.join(home, "config.yaml"), "w") as f:
         f.write("disk:\n  size: 4Gi\n")
     ids = []
@@ -113,7 +117,7 @@ def main():
         pss = [pss_kib(p) for p in pids]
         threads = [status_field(p, "Threads") for p in pids]
         per = used_us / 1000 / (count * elapsed)
-        print(f"{count} idle sandboxes (idleTimeout {idle}), created in {created_s:.1f} s; "
+        print(f"{count} idle sandboxes (idleTimeout {idle}, enforcement {enforcement}), created in {created_s:.1f} s; "
               f"window {elapsed:.1f} s")
         print(f"  supervisor CPU: {used_us / 1000:.1f} ms in total = {per:.4f} ms per sandbox-second "
               f"({100 * used_us / 1e6 / elapsed / os.cpu_count():.2f} % of {os.cpu_count()} CPUs)")
