@@ -56,9 +56,9 @@ class Runtime final : public LifecycleTarget {
   // marks the sandbox stopped.
   void initExited();
   // Records OOM kills inside (event "oom-kill" and a warning) when the sandbox's cgroup
-  // counted more since the last record. Called on each tick, where at most one record a
-  // minute is made (it counts every kill since the last), and with `now` before the cgroup
-  // goes (stop, destroy, init's exit).
+  // counted more since the last record. Called on the cgroup's memory events and at each
+  // lifecycle look, where at most one record a minute is made (it counts every kill since
+  // the last), and with `now` before the cgroup goes (stop, destroy, init's exit).
   void checkOomKills(bool now = false);
   // When OOM kills counted since the last record may be recorded (checkOomKills held them
   // back by its one-a-minute limit); nullopt when none wait.
