@@ -39,8 +39,7 @@ constexpr auto kOomLookInterval = 1s;  // however often the sandbox hits its mem
 
 struct ControlLoop::Impl {
   Impl(store::FleetStore& s, Runtime& r, const Clock& c, sys::UniqueFd listener, int signal_fd)
-      : store(s),
-        rt(r),
+      : rt(r),
         clock(c),
         lifecycle(r.plan().id, r.plan().teardown_policy, c, s, r),
         acceptor(ctx),
@@ -171,8 +170,7 @@ struct ControlLoop::Impl {
   // Records new OOM kills; kills held back by the one-record-a-minute limit are recorded
   // when it allows, without waiting for another kill.
   void lookAtOom() {
-    rt.checkOomKills();
-    if (auto at = rt.pendingOomRecordMs()) {
+    if (auto at = rt.checkOomKills()) {
       oom_retry.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, *at - clock.nowMs())));
       oom_retry.async_wait([this](error_code e) {
         if (!e && !done) lookAtOom();
@@ -282,7 +280,6 @@ struct ControlLoop::Impl {
   };
 
   asio::io_context ctx{1};
-  store::FleetStore& store;
   Runtime& rt;
   const Clock& clock;
   Lifecycle lifecycle;

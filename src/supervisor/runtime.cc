@@ -359,22 +359,17 @@ ActivitySample Runtime::sample() {
   return s;
 }
 
-std::optional<int64_t> Runtime::pendingOomRecordMs() const {
+std::optional<int64_t> Runtime::checkOomKills(bool now) {
   if (!running()) return std::nullopt;
   auto kills = cgroups_.oomKills();
   if (!kills || *kills <= oom_kills_seen_) return std::nullopt;
-  return last_oom_event_ms_ + kOomEventIntervalMs;
-}
-
-void Runtime::checkOomKills(bool now) {
-  if (!running()) return;
-  auto kills = cgroups_.oomKills();
-  if (!kills || *kills <= oom_kills_seen_) return;
   // A sandbox that OOM-kills its own children in a loop must not grow the host's store by
   // an event a second: at most one event a minute, carrying every kill since the last
   // (unless the sandbox is stopping, when the last count is recorded at once).
   int64_t at = store::nowMs();
-  if (!now && last_oom_event_ms_ != 0 && at - last_oom_event_ms_ < kOomEventIntervalMs) return;
+  if (!now && last_oom_event_ms_ != 0 && at - last_oom_event_ms_ < kOomEventIntervalMs) {
+    return last_oom_event_ms_ + kOomEventIntervalMs;  // held back until then
+  }
   last_oom_event_ms_ = at;
   int64_t added = *kills - oom_kills_seen_;
   oom_kills_seen_ = *kills;
@@ -383,6 +378,7 @@ void Runtime::checkOomKills(bool now) {
                        std::to_string(plan_.resources.memory_bytes >> 20) + " MiB";
   log::warn(kLog, plan_.id + ": oom-kill: " + detail);
   event("oom-kill", detail);
+  return std::nullopt;
 }
 
 void Runtime::initExited() {

@@ -58,11 +58,9 @@ class Runtime final : public LifecycleTarget {
   // Records OOM kills inside (event "oom-kill" and a warning) when the sandbox's cgroup
   // counted more since the last record. Called on the cgroup's memory events and at each
   // lifecycle look, where at most one record a minute is made (it counts every kill since
-  // the last), and with `now` before the cgroup goes (stop, destroy, init's exit).
-  void checkOomKills(bool now = false);
-  // When OOM kills counted since the last record may be recorded (checkOomKills held them
-  // back by its one-a-minute limit); nullopt when none wait.
-  std::optional<int64_t> pendingOomRecordMs() const;
+  // the last), and with `now` before the cgroup goes (stop, destroy, init's exit). Returns
+  // when kills it held back by that limit may be recorded; nullopt when none wait.
+  std::optional<int64_t> checkOomKills(bool now = false);
 
   bool running() const override { return init_pid_ > 0; }
   // CPU time, processes and network bytes of the running sandbox (all 0 when stopped).
