@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "doc/json_io.h"
-#include "substrate/local/local.h"
+#include "substrate/substrate.h"
 
 namespace km::cli {
 
@@ -314,7 +314,7 @@ int runParsed(int argc, char** argv) {
 int run(int argc, char** argv) {
   // A sandbox's init started by a supervisor with threads (StagedInit::spawn): nothing of the
   // CLI runs in it.
-  if (substrate::local::isSpawnedInit(argc, argv)) substrate::local::spawnedInitMain();
+  if (substrate::isHelperProcess(argc, argv)) substrate::helperMain();
   int code = guarded([&] { return runParsed(argc, argv); });
   finishOutput(code);
   return code;

@@ -19,7 +19,7 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
              "supervisors left in them), mounts, disks, uid claims and orphan directories.\n"
              "Exit 1 when problems remain.");
   return [fix, &ctx] {
-    fleet::HostLimits hl = fleet::hostLimits(ctx.globals().home);
+    fleet::HostLimits hl = fleet::hostLimits(fleetEnv(ctx));
     auto store = openFleet(ctx);
     if (!store) return kExitFailed;
     auto findings = fleet::doctor(fleetEnv(ctx), *store, *fix);

@@ -9,7 +9,6 @@
 #include "doc/json_io.h"
 #include "config/config.h"
 #include "plan/plan.h"
-#include "substrate/local/disk.h"
 
 namespace km::cli {
 
@@ -44,9 +43,9 @@ std::optional<fleet::Env> creatingEnv(Context& ctx) {
 }
 
 void warnUnenforcedDisks(Context& ctx) {
-  auto disk = substrate::local::describeDisks(ctx.globals().home);
-  if (disk.state == substrate::local::DiskStatus::State::kUnenforced) {
-    printErr("warning: disk limits are " + disk.text + " (see `km doctor`, docs/sandbox.md)");
+  fleet::HostLimits host = fleet::hostLimits(fleetEnv(ctx));
+  if (host.disk_unenforced_known) {
+    printErr("warning: disk limits are " + host.disk + " (see `km doctor`, docs/sandbox.md)");
   }
 }
 

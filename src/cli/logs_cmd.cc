@@ -19,7 +19,6 @@
 #include "core/log_reader.h"
 #include "core/timeline.h"
 #include "doc/json_io.h"
-#include "substrate/local/local.h"
 
 namespace km::cli {
 namespace {
@@ -169,9 +168,11 @@ int runLogs(const LogsArgs& a, Context& ctx) {
   if (!store) return kExitFailed;
   auto rec = resolveOrPrint(*store, a.ref);
   if (!rec) return kExitFailed;
-  auto layout = substrate::local::sandboxLogs(ctx.globals().home, rec->id);
+  auto files = fleet::sandboxFiles(fleetEnv(ctx), *rec);
+  if (!files) return printFailure(files.error());
+  const substrate::SandboxFiles& layout = *files;
   bool timeline = !a.network && !a.init;  // events and the supervisor's log
-  std::string path = a.network ? layout.network : a.init ? layout.init : layout.supervisor;
+  std::string path = a.network ? layout.network_log : a.init ? layout.init_log : layout.supervisor_log;
   bool json = ctx.globals().json;
   if (!timeline && !fs::exists(layout.dir) && !a.follow) {
     return printFailure(notFound("sandbox " + rec->id + " has no files here"));

@@ -142,8 +142,8 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     return kExitOk;
   }
   if (!p->substrate_note.empty()) printErr(p->substrate_note);
-  if (p->substrate != "local") {
-    printErr("ERROR: substrate " + p->substrate + " cannot create sandboxes in this build");
+  if (p->substrate != plan::Substrate::kLocal) {
+    printErr("ERROR: substrate " + std::string(plan::substrateName(p->substrate)) + " cannot create sandboxes in this build");
     return kExitFailed;
   }
   auto store = lazyFleet(ctx);
@@ -249,7 +249,7 @@ int runStatus(const std::string& ref, Context& ctx) {
   line("Uptime", r->started_at_ms ? shortDuration(now - r->started_at_ms) : "-");
   line("Idle", r->idle_timeout_s > 0 ? "timeout " + shortDuration(r->idle_timeout_s * 1000) + ", last activity " + shortDuration(now - r->last_activity_ms) + " ago" : "no idle timeout");
   if (const doc::Node* res = j.find("resources")) {
-    fleet::HostLimits hl = fleet::hostLimits(ctx.globals().home);
+    fleet::HostLimits hl = fleet::hostLimits(fleetEnv(ctx));
     auto val = [&](const char* k) { return res->find(k) ? res->find(k)->text() : "0"; };
     int64_t cpu = std::stoll(val("cpuMillis")), mem = std::stoll(val("memoryBytes")), pids = std::stoll(val("pids"));
     line("Resources", std::to_string(cpu / 1000) + "." + std::to_string(cpu % 1000 / 100) + " CPU (" + hl.cpu +

@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <linux/prctl.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -11,7 +13,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
@@ -241,6 +245,56 @@ int64_t totalMemoryBytes() {
   struct sysinfo si {};
   if (::sysinfo(&si) != 0) return 0;
   return static_cast<int64_t>(si.totalram) * si.mem_unit;
+}
+
+bool replaceCommandLine(const std::vector<std::string>& args, bool drop_environment) {
+  std::optional<std::string> stat;
+  {
+    int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (n <= 0) return false;
+    stat.emplace(buf, static_cast<size_t>(n));
+  }
+  size_t paren = stat->rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat->size()) return false;
+  std::vector<uint64_t> field(3, 0);  // field[n] is field n of proc(5); 1 and 2 unused
+  std::string_view rest(*stat);
+  rest.remove_prefix(paren + 2);
+  while (!rest.empty()) {
+    size_t sp = rest.find(' ');
+    field.push_back(std::strtoull(std::string(rest.substr(0, sp)).c_str(), nullptr, 10));
+    if (sp == std::string_view::npos) break;
+    rest.remove_prefix(sp + 1);
+  }
+  if (field.size() <= 51) return false;
+  uint64_t arg_start = field[48], arg_end = field[49], env_start = field[50], env_end = field[51];
+  std::string text;
+  for (const auto& a : args) text.append(a).push_back('\0');
+  if (text.empty() || arg_end < arg_start + text.size()) return false;
+  if (drop_environment) {
+    ::clearenv();
+    if (env_end > env_start) std::memset(reinterpret_cast<void*>(env_start), 0, env_end - env_start);
+  }
+  std::memset(reinterpret_cast<void*>(arg_start), 0, arg_end - arg_start);
+  std::memcpy(reinterpret_cast<void*>(arg_start), text.data(), text.size());
+  prctl_mm_map map{};
+  map.start_code = field[26];
+  map.end_code = field[27];
+  map.start_stack = field[28];
+  map.start_data = field[45];
+  map.end_data = field[46];
+  map.start_brk = field[47];
+  map.brk = static_cast<uint64_t>(::syscall(SYS_brk, 0));
+  map.arg_start = arg_start;
+  map.arg_end = arg_start + text.size();
+  map.env_start = env_start;
+  map.env_end = drop_environment ? env_start : env_end;  // none of the old environment left to show
+  map.exe_fd = static_cast<uint32_t>(-1);
+  ::prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0);
+  return true;
 }
 
 }  // namespace km::sys

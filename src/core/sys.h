@@ -84,6 +84,15 @@ int exitCodeOf(int wait_status);
 // Async-signal-safe enough for use between fork and exec (no allocation on the fast path).
 void closeFdsFrom(int lowest, int keep = -1);
 
+// Rewrites this process's command line in place (what /proc/PID/cmdline and `ps` show) to
+// `args` (each NUL-terminated, as argv), zeroing the rest of the original argument area, and
+// records the shorter area with PR_SET_MM_MAP (needs no CAP_SYS_RESOURCE; when it fails the
+// rest just stays zeroed). With `drop_environment` the environment is cleared (clearenv)
+// and its area zeroed too. For a fork of km whose inherited command line (`km create …`)
+// or environment would mislead or leak. False when `args` does not fit in the area, which
+// is then left as it was. Call it before any thread starts.
+bool replaceCommandLine(const std::vector<std::string>& args, bool drop_environment);
+
 // Number of online CPUs and total RAM of this host.
 int onlineCpus();
 int64_t totalMemoryBytes();

@@ -13,7 +13,7 @@
 #include "core/result.h"
 #include "plan/plan.h"
 #include "store/store.h"
-#include "substrate/local/disk.h"
+#include "substrate/substrate.h"
 #include "supervisor/supervisor.h"
 
 namespace km::fleet {
@@ -24,7 +24,7 @@ struct Env {
   std::string km_binary;                 // /proc/self/exe resolved
   std::vector<std::string> global_args;  // --home H [--config C]
   // The operator config's `disk` (create and clone make the home's disk store with it).
-  substrate::local::DiskSettings disk;
+  substrate::DiskSettings disk;
 };
 
 // Opens $KM_HOME/fleet.db, creating $KM_HOME (0700) when missing.
@@ -77,7 +77,7 @@ Health health(const store::SandboxRecord& record);
     std::vector<supervisor::Prepared>& prepared);
 
 // Runs a command inside a running sandbox and relays this process's stdin, stdout and stderr
-// to it (see substrate::local::runSession): a pty when `terminal` says so (default: when
+// to it (see substrate::Sandbox::enter): a pty when `terminal` says so (default: when
 // stdin and stdout are terminals), else pipes. Returns the command's exit code.
 struct ExecInput {
   bool root = false;
@@ -103,14 +103,12 @@ struct Finding {
   std::string action;   // "" when not fixed
   bool fixed = false;
 };
-struct HostLimits {
-  std::string memory, cpu, pids, freezer;  // "cgroup v1", "cgroup v2" or "not available"
-  std::string disk;                        // the home's disk store (substrate::local::describeDisks)
-  bool disk_enforced = false;              // sizes are enforced (a store exists)
-  bool hybrid = false;
-  bool root = false;
-};
-HostLimits hostLimits(const std::string& km_home);
+// km's records about the sandbox of `record` (its logs, for km logs).
+[[nodiscard]] Result<substrate::SandboxFiles> sandboxFiles(const Env& env, const store::SandboxRecord& record);
+
+// How the home's substrate enforces limits (km doctor, km status).
+using HostLimits = substrate::HostReport;
+HostLimits hostLimits(const Env& env);
 [[nodiscard]] Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bool fix);
 
 }  // namespace km::fleet

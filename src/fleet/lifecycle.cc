@@ -3,12 +3,11 @@
 
 #include "core/sys.h"
 #include "fleet/fleet.h"
-#include "substrate/local/local.h"
+#include "fleet/substrates.h"
 #include "supervisor/supervisor.h"
 
 namespace km::fleet {
 
-namespace local = substrate::local;
 using namespace std::chrono_literals;
 using S = store::SandboxStatus;
 
@@ -32,8 +31,9 @@ Status ask(const Env& env, const store::SandboxRecord& r, std::string_view comma
   if (!h.supervisor_alive) {
     return unavailable(r.id + ": its supervisor is not running; run `km doctor --fix`");
   }
-  auto reply = supervisor::request(local::Layout::forSandbox(env.km_home, r.id).control_socket,
-                                   command, 120s);
+  auto where = detail::substrateNamed(env, r.substrate);
+  if (!where) return std::move(where).error().context(r.id);
+  auto reply = supervisor::request((*where)->files(r.id).control_socket, command, 120s);
   if (!reply) return std::move(reply).error().context(r.id);
   return ok();
 }
@@ -62,11 +62,14 @@ Status pause(const Env& env, store::FleetStore& store, const std::string& id) {
 Status resume(const Env& env, store::FleetStore& store, const std::string& id) {
   auto r = load(store, id);
   if (!r) return std::move(r).error();
-  if (r->status == S::kRunning && health(*r).init_alive) return ok();
-  if (!health(*r).supervisor_alive) {
-    // A stopped sandbox whose supervisor is gone (host reboot, kill): start a new one.
-    KM_TRY(supervisor::spawn(env.km_binary, env.global_args, id,
-                             local::Layout::forSandbox(env.km_home, id).supervisor_log));
+  Health h = health(*r);
+  if (r->status == S::kRunning && h.init_alive && h.supervisor_alive) return ok();
+  if (!h.supervisor_alive) {
+    // A sandbox whose supervisor is gone (host reboot, kill): start a new one. It adopts a
+    // sandbox still running, restarts a lost one, and waits for a stopped one's resume.
+    auto where = detail::substrateNamed(env, r->substrate);
+    if (!where) return std::move(where).error().context(id);
+    KM_TRY(supervisor::spawn(env.km_binary, env.global_args, id, (*where)->files(id).supervisor_log));
     auto again = load(store, id);
     if (!again) return std::move(again).error();
     r = std::move(again);
@@ -81,12 +84,14 @@ Status destroy(const Env& env, store::FleetStore& store, const std::string& id) 
   if (health(*r).supervisor_alive) return ask(env, *r, "destroy");
   // Nobody owns it: tear down here, the same steps the supervisor takes. A failure leaves the
   // row `destroying`; running destroy again finishes the job.
-  KM_TRY(local::requireRoot("km destroy"));
+  auto where = detail::substrateNamed(env, r->substrate);
+  if (!where) return std::move(where).error().context(id);
+  KM_TRY((*where)->requireAccess("km destroy"));
   (void)store.modify(id, [](store::SandboxRecord& rec) -> Status {
     rec.status = S::kDestroying;
     return ok();
   });
-  KM_TRY(local::teardown(env.km_home, id, static_cast<pid_t>(r->init_pid), r->init_start));
+  KM_TRY((*where)->teardown(id, {static_cast<pid_t>(r->init_pid), r->init_start}));
   (void)store.addEvent(id, "destroyed", "by the CLI (no supervisor)");
   return store.remove(id);
 }

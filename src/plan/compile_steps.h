@@ -21,7 +21,7 @@ inline constexpr int64_t kDefaultPids = 4'096;
 inline constexpr int64_t kDefaultDiskBytes = int64_t{8} << 30;  // 8 GiB
 
 struct SubstrateChoice {
-  std::string substrate;
+  Substrate substrate = Substrate::kLocal;
   std::string note;  // empty when the profile's own substrate is used
 };
 

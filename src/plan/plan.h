@@ -51,6 +51,11 @@ enum class TeardownPolicy { kDestroy, kStop, kRetain };
 std::string_view teardownPolicyName(TeardownPolicy policy);  // destroy | stop | retain
 std::optional<TeardownPolicy> parseTeardownPolicy(std::string_view text);
 
+// Where a sandbox runs (spec.runtime.substrate, --substrate). This build runs local only.
+enum class Substrate { kLocal, kDocker, kEc2, kEcs };
+std::string_view substrateName(Substrate substrate);  // local | docker | ec2 | ecs
+std::optional<Substrate> parseSubstrate(std::string_view text);
+
 struct ConfigFile {
   std::string path;  // absolute path inside the sandbox
   std::string content;
@@ -63,8 +68,8 @@ struct SandboxPlan {
   std::string profile_name;          // metadata.name
   std::string hostname;              // = id
   // Where it runs
-  std::string substrate;             // chosen: local | docker | ec2 | ecs
-  std::string requested_substrate;   // what the profile said
+  Substrate substrate = Substrate::kLocal;  // chosen
+  std::string requested_substrate;   // what the profile said (may be empty or unknown)
   std::string substrate_note;        // one line when they differ ("… runs on local: …")
   std::string region;
   std::string instance_type;

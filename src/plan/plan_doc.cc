@@ -115,7 +115,7 @@ Node toNode(const SandboxPlan& p) {
   m.set("alias", p.alias ? Node::string(*p.alias) : Node::null());
   m.set("profileName", Node::string(p.profile_name));
   m.set("hostname", Node::string(p.hostname));
-  m.set("substrate", Node::string(p.substrate));
+  m.set("substrate", Node::string(std::string(substrateName(p.substrate))));
   m.set("requestedSubstrate", Node::string(p.requested_substrate));
   m.set("substrateNote", Node::string(p.substrate_note));
   m.set("region", Node::string(p.region));
@@ -177,7 +177,13 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.optionalStr("alias", p.alias);
   top.str("profileName", p.profile_name);
   top.str("hostname", p.hostname);
-  top.str("substrate", p.substrate);
+  std::string substrate;
+  top.str("substrate", substrate);
+  if (auto k = parseSubstrate(substrate)) {
+    p.substrate = *k;
+  } else if (!error) {
+    error = invalidArgument("substrate: '" + substrate + "' is not local, docker, ec2 or ecs");
+  }
   top.str("requestedSubstrate", p.requested_substrate);
   top.str("substrateNote", p.substrate_note);
   top.str("region", p.region);
@@ -260,6 +266,23 @@ std::string_view teardownPolicyName(TeardownPolicy policy) {
 std::optional<TeardownPolicy> parseTeardownPolicy(std::string_view text) {
   for (TeardownPolicy t : {TeardownPolicy::kDestroy, TeardownPolicy::kStop, TeardownPolicy::kRetain}) {
     if (teardownPolicyName(t) == text) return t;
+  }
+  return std::nullopt;
+}
+
+std::string_view substrateName(Substrate substrate) {
+  switch (substrate) {
+    case Substrate::kLocal: return "local";
+    case Substrate::kDocker: return "docker";
+    case Substrate::kEc2: return "ec2";
+    case Substrate::kEcs: return "ecs";
+  }
+  return "local";
+}
+
+std::optional<Substrate> parseSubstrate(std::string_view text) {
+  for (Substrate k : {Substrate::kLocal, Substrate::kDocker, Substrate::kEc2, Substrate::kEcs}) {
+    if (substrateName(k) == text) return k;
   }
   return std::nullopt;
 }

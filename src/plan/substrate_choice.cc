@@ -1,7 +1,7 @@
 // Where a sandbox runs. The profile says what it would like (upstream profiles mostly say
 // ec2); this machine may only offer local. Choosing quietly would surprise, refusing would
 // make every upstream profile unusable without a cloud, so km falls back and says so.
-#include <array>
+#include <optional>
 #include <string>
 
 #include "core/strings.h"
@@ -10,21 +10,17 @@
 namespace km::plan {
 namespace {
 
-constexpr std::array<std::string_view, 4> kSubstrates = {"local", "docker", "ec2", "ecs"};
-
-bool isKnown(std::string_view s) {
-  for (auto k : kSubstrates)
-    if (k == s) return true;
-  return false;
-}
-
-bool isAws(std::string_view s) { return s == "ec2" || s == "ecs"; }
+bool isAws(Substrate s) { return s == Substrate::kEc2 || s == Substrate::kEcs; }
 
 // Why `substrate` cannot run here, or "" when it can.
-std::string unusableBecause(std::string_view substrate, const CompileOptions& options) {
-  if (substrate == "local") return "";
-  if (isAws(substrate)) return options.aws_configured ? "" : "not configured here";
-  if (substrate == "docker") return "not available yet in this build";
+std::string unusableBecause(std::optional<Substrate> substrate, const CompileOptions& options) {
+  if (!substrate) return "not a substrate km knows";
+  switch (*substrate) {
+    case Substrate::kLocal: return "";
+    case Substrate::kEc2:
+    case Substrate::kEcs: return options.aws_configured ? "" : "not configured here";
+    case Substrate::kDocker: return "not available yet in this build";
+  }
   return "not a substrate km knows";
 }
 
@@ -34,34 +30,37 @@ Result<SubstrateChoice> chooseSubstrate(std::string_view requested, const Compil
   const std::string req(requested);
   if (options.substrate) {
     const std::string& flag = *options.substrate;
-    if (!isKnown(flag)) {
+    std::optional<Substrate> kind = parseSubstrate(flag);
+    if (!kind) {
       return invalidArgument("--substrate: " + quoted(flag) +
                              " is not a substrate; use one of local, docker, ec2, ecs");
     }
-    if (isAws(flag) && !options.aws_configured) {
+    if (isAws(*kind) && !options.aws_configured) {
       return invalidArgument("--substrate " + flag +
                              ": the AWS substrate is not configured (operator config has no aws: section)");
     }
-    if (flag == "docker") {
+    if (*kind == Substrate::kDocker) {
       return invalidArgument("--substrate docker: the docker substrate is not available yet in this build; "
                              "use --substrate local");
     }
-    SubstrateChoice c{flag, ""};
+    SubstrateChoice c{*kind, ""};
     if (flag != req) c.note = "profile asks for " + req + "; --substrate " + flag + " overrides it";
     return c;
   }
 
-  std::string why = unusableBecause(req, options);
-  if (why.empty()) return SubstrateChoice{req, ""};
+  std::optional<Substrate> asked_for = parseSubstrate(req);
+  std::string why = unusableBecause(asked_for, options);
+  if (why.empty()) return SubstrateChoice{*asked_for, ""};
 
   // Only an unvalidated profile has no substrate; say that rather than "asks for ()".
   const std::string asked = req.empty() ? "profile names no substrate" : "profile asks for " + req + " (" + why + ")";
   const std::string& fallback = options.default_substrate;
-  if (std::string fallback_why = unusableBecause(fallback, options); !fallback_why.empty()) {
+  std::optional<Substrate> fallback_kind = parseSubstrate(fallback);
+  if (std::string fallback_why = unusableBecause(fallback_kind, options); !fallback_why.empty()) {
     return invalidArgument(asked + " and the operator config's default substrate " + quoted(fallback) + " is " +
                            fallback_why + "; pass --substrate local");
   }
-  return SubstrateChoice{fallback, asked + "; running on " + fallback};
+  return SubstrateChoice{*fallback_kind, asked + "; running on " + fallback};
 }
 
 }  // namespace km::plan

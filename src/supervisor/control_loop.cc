@@ -135,7 +135,7 @@ struct ControlLoop::Impl {
     oom_watch.close(ec);
     oom_pause.cancel();
     if (!rt.running()) return;
-    auto fd = rt.cgroups().watchMemoryEvents();
+    auto fd = rt.sandbox().watchMemoryEvents();
     if (!fd) {
       log::warn(kLog, id() + ": OOM kills are noticed only every few minutes: " + fd.error().message());
       return;
@@ -211,7 +211,7 @@ struct ControlLoop::Impl {
   Result<Report> handle(const std::string& cmd) {
     Report state;
     if (cmd == "ping") {
-      state.state = !rt.running() ? "stopped" : rt.cgroups().frozen() ? "paused" : "running";
+      state.state = !rt.running() ? "stopped" : rt.paused() ? "paused" : "running";
       return state;
     }
     Status s = ok();
@@ -222,7 +222,7 @@ struct ControlLoop::Impl {
     } else if (cmd == "resume") {
       if (!rt.running()) {
         s = rt.start(false);
-      } else if (rt.cgroups().frozen()) {
+      } else if (rt.paused()) {
         s = rt.thaw();
       }
     } else if (cmd == "destroy") {

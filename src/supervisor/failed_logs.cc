@@ -12,12 +12,9 @@
 #include "core/rotating_file.h"
 #include "core/sys.h"
 #include "core/tree.h"
-#include "substrate/local/local.h"
 #include "supervisor/supervisor.h"
 
 namespace km::supervisor {
-
-namespace local = substrate::local;
 
 namespace {
 
@@ -54,8 +51,7 @@ void prune(const std::string& top) {
 
 }  // namespace
 
-Result<std::string> keepFailedLogs(const std::string& km_home, const std::string& id) {
-  local::SandboxLogs logs = local::sandboxLogs(km_home, id);
+Result<std::string> keepFailedLogs(const substrate::SandboxFiles& logs) {
   const std::string& top = logs.failed_top;
   KM_TRY(sys::makeDirs(top, 0700));
   // The sandbox's directory holds only km's files (the sandbox never sees it), but it is
@@ -64,11 +60,11 @@ Result<std::string> keepFailedLogs(const std::string& km_home, const std::string
   // (the supervisor's stderr) goes on writing into the kept file.
   auto from = sys::open(logs.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!from) return std::move(from).error();
-  KM_TRY(tree::removeTree(logs.failed));  // an earlier failure of the same id
-  if (::mkdir(logs.failed.c_str(), 0700) != 0) return sys::errnoError("mkdir", logs.failed, errno);
-  auto to = sys::open(logs.failed, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  KM_TRY(tree::removeTree(logs.failed_logs));  // an earlier failure of the same id
+  if (::mkdir(logs.failed_logs.c_str(), 0700) != 0) return sys::errnoError("mkdir", logs.failed_logs, errno);
+  auto to = sys::open(logs.failed_logs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!to) return std::move(to).error();
-  for (const std::string* path : {&logs.init, &logs.supervisor}) {
+  for (const std::string* path : {&logs.init_log, &logs.supervisor_log}) {
     std::string log = path->substr(path->rfind('/') + 1);  // both are directly in logs.dir
     for (int i = 0; i <= kMaxRotated; ++i) {
       std::string name = rotatedPath(log, i);
@@ -84,7 +80,7 @@ Result<std::string> keepFailedLogs(const std::string& km_home, const std::string
     }
   }
   prune(top);
-  return logs.failed;
+  return logs.failed_logs;
 }
 
 }  // namespace km::supervisor

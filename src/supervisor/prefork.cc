@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <utility>
+#include <vector>
 
 #include "doc/json_io.h"
 #include "supervisor/report.h"
@@ -43,11 +44,12 @@ std::string text(const doc::Node& n, std::string_view key) {
   sys::closeFdsFrom(5);
   // Make the namespaces while the creator still loads the profile. Without privileges this
   // fails quietly; the launch later says what is missing.
-  substrate::local::StagedInit staged;
-  if (auto s = substrate::local::StagedInit::stage(); s) staged = std::move(*s);
+  // The default substrate's start: a plan for another substrate ends it unused.
+  std::unique_ptr<substrate::Staged> staged;
+  if (auto s = substrate::openDefault({})->stage(); s) staged = std::move(*s);
   auto request = sys::readAll(plan_read, "plan pipe", 16 << 20);
   if (!request || request->empty()) {
-    staged = {};  // the creator gave up (bad profile, …): end the staged init
+    staged.reset();  // the creator gave up (bad profile, …): end the staged init
     ::_exit(0);
   }
   size_t newline = request->find('\n');
@@ -68,6 +70,14 @@ std::string text(const doc::Node& n, std::string_view key) {
   ::close(plan_read);
   detail::detachStdio(log_path);
   ::prctl(PR_SET_NAME, "km-supervise", 0, 0, 0);
+  // `ps` would show the creating command (`km create PROFILE`) for the sandbox's whole life,
+  // and `pkill -f "km create"` would end supervisors: say what this process is, as fully as
+  // the inherited argument area allows.
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"km-supervise", "--home", o.km_home, o.id},
+                                               std::vector<std::string>{"km-supervise", o.id},
+                                               std::vector<std::string>{"km-supervise"}}) {
+    if (sys::replaceCommandLine(args, false)) break;
+  }
   o.ready_fd = ready_write;
   ::_exit(detail::serveNew(o, *plan, ready_write, std::move(staged)));
 }
@@ -120,7 +130,7 @@ Result<Started> Prepared::start(const Options& o, const plan::SandboxPlan& plan,
   plan_write_.reset();
   if (!sent) return std::move(sent).error();
   Status side = meanwhile();
-  return detail::finishStart(o, ready_read_.get(), side, log_path);
+  return detail::finishStart(o, plan.substrate, ready_read_.get(), side, log_path);
 }
 
 }  // namespace km::supervisor

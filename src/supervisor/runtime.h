@@ -14,7 +14,7 @@
 #include "net/net.h"
 #include "plan/plan.h"
 #include "store/store.h"
-#include "substrate/local/local.h"
+#include "substrate/substrate.h"
 #include "supervisor/lifecycle.h"
 #include "supervisor/data_plane.h"
 
@@ -25,11 +25,12 @@ class Runtime final : public LifecycleTarget {
   // `store` is null while a freshly forked supervisor builds a new sandbox: the creating CLI
   // writes its row and records the start (status, pids, "created"); attachStore() hands the
   // store over once the sandbox is ready, and every later action records itself.
-  Runtime(store::FleetStore* store, std::string km_home, plan::SandboxPlan plan);
+  // `sandbox`: the plan's sandbox on its substrate.
+  Runtime(store::FleetStore* store, plan::SandboxPlan plan, std::unique_ptr<substrate::Sandbox> sandbox);
   void attachStore(store::FleetStore* store) { store_ = store; }
-  // An init staged before the plan arrived; the next start() uses it.
-  void useStaged(substrate::local::StagedInit staged) { staged_ = std::move(staged); }
-  uint64_t initStart() const { return init_start_; }
+  // A start staged before the plan arrived; the next start() uses it.
+  void useStaged(std::unique_ptr<substrate::Staged> staged) { staged_ = std::move(staged); }
+  uint64_t initStart() const { return running_.init_start; }
 
   // Moves this process into the sandbox's supervisor cgroup (made when missing): the
   // supervisor's work for the sandbox is charged to it, within limits of its own.
@@ -44,7 +45,7 @@ class Runtime final : public LifecycleTarget {
   [[nodiscard]] Status stop(std::string_view reason) override;
   [[nodiscard]] Status pause();
   [[nodiscard]] Status thaw();
-  // Ends everything and removes the sandbox's files and row (local::teardown). After
+  // Ends everything and removes the sandbox's files and row (Sandbox::teardown). After
   // a failure the row stays `destroying`; running it again (here, `km destroy`, `km doctor
   // --fix`) finishes the job.
   [[nodiscard]] Status destroy(std::string_view reason) override;
@@ -62,20 +63,18 @@ class Runtime final : public LifecycleTarget {
   // when kills it held back by that limit may be recorded; nullopt when none wait.
   std::optional<int64_t> checkOomKills(bool now = false);
 
-  bool running() const override { return init_pid_ > 0; }
+  bool running() const override { return running_.valid(); }
+  bool paused() const { return sandbox_->paused(); }
   // CPU time, processes and network bytes of the running sandbox (all 0 when stopped).
   ActivitySample sample() override;
   int initPidfd() const { return init_pidfd_.get(); }
-  const substrate::local::Cgroups& cgroups() const { return cgroups_; }
+  const substrate::Sandbox& sandbox() const { return *sandbox_; }
   const plan::SandboxPlan& plan() const { return plan_; }
-  const substrate::local::Layout& layout() const { return layout_; }
-  pid_t initPid() const { return init_pid_; }
+  const substrate::SandboxFiles& files() const { return sandbox_->files(); }
+  pid_t initPid() const { return running_.init_pid; }
 
  private:
   [[nodiscard]] Status runInitCommands();
-  // The sandbox's disk (made for a new sandbox), its directories, its user (claimed when
-  // new; sets user_) and their owners.
-  [[nodiscard]] Status prepareDisk(bool first_start);
   [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
   void event(std::string_view kind, std::string_view detail);
   void publishInit();
@@ -86,20 +85,13 @@ class Runtime final : public LifecycleTarget {
   [[nodiscard]] Status resumeNetwork();
   void stopNetwork();
   [[nodiscard]] Status runNetwork(net::SandboxNetwork network);
-  net::NetworkPlacement networkPlacement() const;
-  std::string pinDir() const;
 
   store::FleetStore* store_;
-  std::string km_home_;
   plan::SandboxPlan plan_;
-  substrate::local::Layout layout_;
-  substrate::local::HostCgroups host_;
-  substrate::local::Cgroups cgroups_;
-  substrate::local::SandboxUser user_;
-  pid_t init_pid_ = 0;
-  uint64_t init_start_ = 0;
+  std::unique_ptr<substrate::Sandbox> sandbox_;
+  substrate::Running running_;  // invalid while stopped
   sys::UniqueFd init_pidfd_;
-  substrate::local::StagedInit staged_;
+  std::unique_ptr<substrate::Staged> staged_;
   std::unique_ptr<DataPlane> data_plane_;  // the network's services and what they share
   // OOM kills of the current cgroup already recorded (a start makes a new cgroup: 0).
   int64_t oom_kills_seen_ = 0;

@@ -8,22 +8,12 @@
 
 namespace km::supervisor {
 
-namespace local = substrate::local;
-
 namespace {
 constexpr std::string_view kLog = "km.supervisor";
 }  // namespace
 
-std::string Runtime::pinDir() const {
-  return local::pinDir(km_home_, plan_.id);
-}
-
-net::NetworkPlacement Runtime::networkPlacement() const {
-  return {.cgroup_v2_dir = cgroups_.v2Dir(), .pin_dir = pinDir(), .facts_path = layout_.net_file};
-}
-
 Status Runtime::runNetwork(net::SandboxNetwork network) {
-  auto plane = DataPlane::open(network.takeGate(), layout_.network_log,
+  auto plane = DataPlane::open(network.takeGate(), files().network_log,
                                plan_.logs.rotation());  // operator config logs.*, recorded at create
   if (!plane) return std::move(plane).error();
   KM_TRY((*plane)->startResolver(network.resolverOptions(plan_.network)));
@@ -36,14 +26,14 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
     log::warn(kLog, plan_.id + ": no DNS upstream (dns.upstream in the operator config, or a nameserver in "
                     "the host's /etc/resolv.conf): allowed names will get SERVFAIL");
   }
-  auto network = net::SandboxNetwork::setUp(plan_.network, init_pid, networkPlacement());
+  auto network = net::SandboxNetwork::setUp(plan_.network, init_pid, sandbox_->networkPlacement());
   if (!network) return std::move(network).error();
   resolv_conf = network->resolvConf();
   return runNetwork(std::move(*network));
 }
 
 Status Runtime::resumeNetwork() {
-  auto network = net::SandboxNetwork::reopen(plan_.network, init_pid_, networkPlacement());
+  auto network = net::SandboxNetwork::reopen(plan_.network, running_.init_pid, sandbox_->networkPlacement());
   if (!network && network.error().code() == ErrorCode::kNotFound) return ok();  // stopped, or made before networking
   if (!network) return std::move(network).error();
   return runNetwork(std::move(*network));
@@ -51,7 +41,7 @@ Status Runtime::resumeNetwork() {
 
 void Runtime::stopNetwork() {
   data_plane_.reset();
-  if (auto s = net::SandboxNetwork::remove(networkPlacement()); !s) log::warn(kLog, plan_.id + ": " + s.error().message());
+  if (auto s = net::SandboxNetwork::remove(sandbox_->networkPlacement()); !s) log::warn(kLog, plan_.id + ": " + s.error().message());
   // The veth goes with the sandbox's network namespace (deleting it here would block).
 }
 

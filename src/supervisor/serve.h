@@ -5,20 +5,20 @@
 
 #include "core/result.h"
 #include "plan/plan.h"
-#include "substrate/local/local.h"
+#include "substrate/substrate.h"
 #include "supervisor/supervisor.h"
 
 namespace km::supervisor::detail {
 
 // The body of a freshly forked supervisor: builds the sandbox from `plan`, reports on
 // `ready_fd`, then supervises it until it is destroyed. Returns the exit code.
-// `staged`: an init made ahead of the plan, if any.
+// `staged`: a start made ahead of the plan, if any.
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
-             substrate::local::StagedInit staged);
+             std::unique_ptr<substrate::Staged> staged);
 
 // Reads the child's report from `ready_read` and turns it into Started; when `side` (the
 // caller's work meanwhile) failed, kills the new sandbox and returns that error.
-Result<Started> finishStart(const Options& o, int ready_read, const Status& side,
+Result<Started> finishStart(const Options& o, plan::Substrate kind, int ready_read, const Status& side,
                             const std::string& log_path);
 
 // In a freshly forked supervisor: a session of its own, stdin from /dev/null, stdout and

@@ -61,9 +61,8 @@ sys::UniqueFd setUpSignals() {
 
 // The supervisor's log (its stderr is the file too, for crash reports) is rotated and capped
 // like the sandbox's network log: warnings a sandbox can provoke must not fill the disk.
-void logToRotatingFile(const Options& o, const plan::SandboxPlan& plan) {
-  std::string path = substrate::local::Layout::forSandbox(o.km_home, o.id).supervisor_log;
-  if (Status s = log::toRotatingFile(path, plan.logs.rotation()); !s) {
+void logToRotatingFile(const Options& o, const Runtime& rt) {
+  if (Status s = log::toRotatingFile(rt.files().supervisor_log, rt.plan().logs.rotation()); !s) {
     log::warn(kLog, o.id + ": " + s.error().message() + "; logging to stderr");
   }
 }
@@ -96,14 +95,20 @@ namespace detail {
 
 // The body of a forked supervisor: build, report, then supervise in this same process.
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
-             substrate::local::StagedInit staged) {
+             std::unique_ptr<substrate::Staged> staged) {
   sys::UniqueFd signal_fd = setUpSignals();
   // Until the sandbox is ready it logs to the file as stderr, in the file's format (km logs
   // reads the times); its own cgroup and rotating log are not on the path to a ready sandbox.
   log::toStderrAsFile();
   log::raiseVerbosity(1);
   log::info(kLog, o.id + ": building the sandbox (supervisor pid " + std::to_string(::getpid()) + ")");
-  Runtime rt(nullptr, o.km_home, plan);
+  auto where = substrate::open(plan.substrate, {.km_home = o.km_home, .disk = {}});
+  if (!where) {
+    log::error(kLog, o.id + ": " + where.error().message());
+    reportTo(ready_fd, encodeReport(Result<Report>(std::move(where).error())));
+    return 1;
+  }
+  Runtime rt(nullptr, plan, (*where)->sandbox(plan));
   rt.useStaged(std::move(staged));
   auto fail = [&](Error e) {
     e = rt.failCreate(std::move(e));
@@ -114,7 +119,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
     return 1;
   };
   if (Status s = rt.start(true); !s) return fail(s.error());
-  auto listener = listenOn(rt.layout().control_socket);
+  auto listener = listenOn(rt.files().control_socket);
   if (!listener) return fail(listener.error());
   log::info(kLog, o.id + ": ready, init pid " + std::to_string(rt.initPid()));
   Report ready;
@@ -127,7 +132,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   // From here this process supervises for good: its own cgroup and log, and the fleet store,
   // opened only now (the creator forked us before it opened the database, so no SQLite
   // state crossed the fork).
-  logToRotatingFile(o, plan);
+  logToRotatingFile(o, rt);
   if (Status s = rt.enterSupervisorCgroup(); !s) {
     log::warn(kLog, o.id + ": " + s.error().message() + "; supervising from outside the sandbox's cgroup");
   }
@@ -149,7 +154,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   return serve(**st, rt, std::move(*listener), signal_fd.get());
 }
 
-Result<Started> finishStart(const Options& o, int ready_read, const Status& side,
+Result<Started> finishStart(const Options& o, plan::Substrate kind, int ready_read, const Status& side,
                             const std::string& log_path) {
   auto text = sys::readAll(ready_read, "supervisor ready pipe", 1 << 20);
   if (!text) return std::move(text).error();
@@ -167,7 +172,9 @@ Result<Started> finishStart(const Options& o, int ready_read, const Status& side
     // No row to supervise against: end the supervisor (it may not be in the sandbox's
     // supervisor cgroup yet, so teardown could miss it), then the new sandbox.
     if (sys::processAlive(out.supervisor_pid, out.supervisor_start)) ::kill(out.supervisor_pid, SIGKILL);
-    (void)substrate::local::teardown(o.km_home, o.id, out.init_pid, out.init_start);
+    if (auto where = substrate::open(kind, {.km_home = o.km_home, .disk = {}})) {
+      (void)(*where)->teardown(o.id, {out.init_pid, out.init_start});
+    }
     return side.error();
   }
   return out;
@@ -204,9 +211,11 @@ int run(const Options& o) {
   store::SandboxRecord r = **rec;
   auto plan = plan::fromJson(r.plan_json, "the stored plan of " + o.id);
   if (!plan) return fail(plan.error());
-  logToRotatingFile(o, *plan);
+  auto where = substrate::open(plan->substrate, {.km_home = o.km_home, .disk = {}});
+  if (!where) return fail(where.error());
+  Runtime rt(st->get(), *plan, (*where)->sandbox(*plan));
+  logToRotatingFile(o, rt);
   log::raiseVerbosity(1);  // its lifecycle, at info, goes to its log (km logs shows it)
-  Runtime rt(st->get(), o.km_home, *plan);
   if (Status s = rt.enterSupervisorCgroup(); !s) {
     log::warn(kLog, o.id + ": " + s.error().message() + "; supervising from outside the sandbox's cgroup");
   }
@@ -247,7 +256,7 @@ int run(const Options& o) {
       break;
   }
   if (!started) return fail(started.error());
-  auto listener = listenOn(rt.layout().control_socket);
+  auto listener = listenOn(rt.files().control_socket);
   if (!listener) return fail(listener.error());
   reportTo(ready_fd, encodeReport(ok()));
   return serve(**st, rt, std::move(*listener), signal_fd.get());

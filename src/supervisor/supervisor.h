@@ -18,6 +18,7 @@
 #include "core/result.h"
 #include "core/sys.h"
 #include "plan/plan.h"
+#include "substrate/substrate.h"
 
 namespace km::supervisor {
 
@@ -77,12 +78,12 @@ class Prepared {
 inline constexpr size_t kFailedLogsKept = 20;
 inline constexpr std::chrono::seconds kFailedLogsMaxAge{7 * 24 * 3600};
 
-// Moves the logs of sandbox `id` (init.log and supervisor.log, with their rotated files) out
-// of its directory into $KM_HOME/failed/<id>/, for a create that failed: teardown removes
+// Moves the logs of a sandbox (`files`' init.log and supervisor.log, with their rotated
+// files) out of its directory into its failed_logs directory ($KM_HOME/failed/<id>/), for a create that failed: teardown removes
 // the directory, and the error message names the kept files. Then prunes $KM_HOME/failed to
 // the newest kFailedLogsKept directories, none older than kFailedLogsMaxAge. Returns the
 // directory; NotFound when the sandbox's directory is gone, the failing call otherwise.
-[[nodiscard]] Result<std::string> keepFailedLogs(const std::string& km_home, const std::string& id);
+[[nodiscard]] Result<std::string> keepFailedLogs(const substrate::SandboxFiles& files);
 
 // Sends one command to a supervisor's control socket and waits for its report. Commands:
 // ping, stop, resume, pause, destroy. Returns the sandbox's state for ping ("running",

@@ -73,7 +73,8 @@ km_veths() {
 }
 
 # Processes in this home's cgroups (km-init's argv is plain, so they are found by cgroup),
-# and this home's supervisors by their command line.
+# and this home's supervisors by their command line (`km --home H supervise ID`, or
+# `km-supervise --home H ID` for one forked by km create).
 km_processes() {
   local f pid
   for f in $(grep -lE "/km/$(km_home_tag)/" /proc/[0-9]*/cgroup 2>/dev/null || true); do
@@ -85,7 +86,14 @@ km_processes() {
     [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ] || continue
     [ -e "/proc/$pid" ] && echo "pid $pid"
   done
-  pgrep -f "supervise" -a 2>/dev/null | grep -F -- "--home $KM_HOME " || true
+  # A supervisor ends moments after it answers `km destroy`: give it that moment.
+  local sup=""
+  for _ in $(seq 1 20); do
+    sup="$(pgrep -f "supervise" -a 2>/dev/null | grep -F -- "--home $KM_HOME " || true)"
+    [ -n "$sup" ] || break
+    sleep 0.1
+  done
+  [ -z "$sup" ] || echo "$sup"
 }
 
 # Everything this home made on the host, for before/after comparisons: its cgroups, mounts
@@ -115,6 +123,7 @@ cleanup() {
   if declare -F extra_cleanup >/dev/null; then extra_cleanup || true; fi
   # Supervisors started for this home and still around (a failed test) are ended too.
   pkill -9 -f -- "--home $KM_HOME supervise" 2>/dev/null || true
+  pkill -9 -f -- "^km-supervise --home $KM_HOME " 2>/dev/null || true
   # The disk store's mount (its loop device detaches with it), then the uid claims of this
   # home that a failed test may have left.
   umount "$KM_HOME/disk" 2>/dev/null || umount -l "$KM_HOME/disk" 2>/dev/null || true

@@ -15,14 +15,12 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "substrate/substrate.h"
 
 namespace km::substrate::local {
 
 // The operator's choice (config `disk`).
-struct DiskSettings {
-  std::string store = "auto";  // auto: a store when possible | loop: a store or fail | none
-  int64_t store_bytes = 0;     // size of a new store's image; 0: a tenth of the free space
-};
+using DiskSettings = substrate::DiskSettings;
 
 class Disks {
  public:

@@ -193,46 +193,9 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
 }
 
 // The staged init is a fork of km (`km create …` or `km supervise …`), so its command line
-// and environment are the operator's, and /proc/1/cmdline is readable by anyone inside.
-// Overwrite both in place with a plain "km-init" and shrink the recorded argument area to it
-// (PR_SET_MM_MAP, which needs no CAP_SYS_RESOURCE; if it fails the rest stays zeroed).
-void plainCommandLine() {
-  auto stat = fs::readFile("/proc/self/stat", 4096);
-  if (!stat) return;
-  size_t paren = stat->rfind(')');
-  if (paren == std::string::npos || paren + 2 >= stat->size()) return;
-  std::vector<uint64_t> field(3, 0);  // field[n] is field n of proc(5); 1 and 2 unused
-  std::string_view rest(*stat);
-  rest.remove_prefix(paren + 2);
-  while (!rest.empty()) {
-    size_t sp = rest.find(' ');
-    field.push_back(std::strtoull(std::string(rest.substr(0, sp)).c_str(), nullptr, 10));
-    if (sp == std::string_view::npos) break;
-    rest.remove_prefix(sp + 1);
-  }
-  if (field.size() <= 51) return;
-  uint64_t arg_start = field[48], arg_end = field[49], env_start = field[50], env_end = field[51];
-  static constexpr char kName[] = "km-init";
-  if (arg_end < arg_start + sizeof kName) return;
-  ::clearenv();
-  if (env_end > env_start) std::memset(reinterpret_cast<void*>(env_start), 0, env_end - env_start);
-  std::memset(reinterpret_cast<void*>(arg_start), 0, arg_end - arg_start);
-  std::memcpy(reinterpret_cast<void*>(arg_start), kName, sizeof kName);
-  prctl_mm_map map{};
-  map.start_code = field[26];
-  map.end_code = field[27];
-  map.start_stack = field[28];
-  map.start_data = field[45];
-  map.end_data = field[46];
-  map.start_brk = field[47];
-  map.brk = static_cast<uint64_t>(::syscall(SYS_brk, 0));
-  map.arg_start = arg_start;
-  map.arg_end = arg_start + sizeof kName;
-  map.env_start = env_start;
-  map.env_end = env_start;  // nothing of the operator's environment is left to show
-  map.exe_fd = static_cast<uint32_t>(-1);
-  ::prctl(PR_SET_MM, PR_SET_MM_MAP, &map, sizeof map, 0);
-}
+// and environment are the operator's, and /proc/1/cmdline is readable by anyone inside:
+// both become a plain "km-init".
+void plainCommandLine() { (void)sys::replaceCommandLine({"km-init"}, true); }
 
 // The staged init before its spec arrives: namespaces, loopback, then wait.
 [[noreturn]] void stagedMain(int go_fd, int ready_fd) {
@@ -396,10 +359,6 @@ void StagedInit::discard() {
     (void)sys::waitPid(pid_);
     pid_ = 0;
   }
-}
-
-Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups) {
-  return launch(layout, spec, cgroups, StagedInit());
 }
 
 // GCC 12 warns, wrongly, that destroying `fresh` below frees a non-heap pointer.

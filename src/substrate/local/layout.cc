@@ -37,9 +37,20 @@ Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
   return l;
 }
 
-SandboxLogs sandboxLogs(std::string_view km_home, std::string_view id) {
+SandboxFiles sandboxFiles(std::string_view km_home, std::string_view id) {
   Layout l = Layout::forSandbox(km_home, id);
-  return {l.dir, l.supervisor_log, l.init_log, l.network_log, l.failed_logs, Layout::failedDir(km_home)};
+  SandboxFiles f;
+  f.dir = l.dir;
+  f.control_socket = l.control_socket;
+  f.supervisor_log = l.supervisor_log;
+  f.init_log = l.init_log;
+  f.plan_file = l.plan_file;
+  f.init_file = l.init_file;
+  f.net_file = l.net_file;
+  f.network_log = l.network_log;
+  f.failed_logs = l.failed_logs;
+  f.failed_top = Layout::failedDir(km_home);
+  return f;
 }
 
 }  // namespace km::substrate::local

@@ -1,7 +1,8 @@
-// km::substrate::local — sandboxes on this Linux host: namespaces (mount, pid, net, uts, ipc,
+// km::substrate::local (private to substrate: other modules use substrate.h, which this
+// implements) — sandboxes on this Linux host: namespaces (mount, pid, net, uts, ipc,
 // cgroup), a copy-on-write overlay of the host root, cgroup limits (v2 where the controllers
 // are, v1 on hybrid hosts), an unprivileged user, no capabilities and a seccomp filter.
-// Each kernel concern has its own file and verbs; the supervisor calls them like a recipe.
+// Each kernel concern has its own file and verbs; local_substrate.cc follows them like a recipe.
 // Needs root. Functions are thread-compatible. Only StagedInit::stage() forks a copy of the
 // caller that runs km's code, so its caller must be single-threaded; everything else forks
 // children that make only system calls until they exec (StagedInit::spawn, runSession),
@@ -11,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +22,7 @@
 #include "core/result.h"
 #include "substrate/local/cgroup.h"
 #include "substrate/local/layout.h"
+#include "substrate/substrate.h"
 
 namespace km::substrate::local {
 
@@ -121,8 +124,6 @@ bool isSpawnedInit(int argc, char** argv);
 // ready; on failure nothing runs and the error says which step failed.
 [[nodiscard]] Result<Launched> launch(const Layout& layout, const LaunchSpec& spec,
                                       const Cgroups& cgroups, StagedInit staged);
-[[nodiscard]] Result<Launched> launch(const Layout& layout, const LaunchSpec& spec,
-                                      const Cgroups& cgroups);
 
 // A command to run inside a running sandbox.
 struct EnterSpec {
@@ -135,20 +136,8 @@ struct EnterSpec {
   std::vector<std::string> argv;          // argv[0] searched in the sandbox's PATH
 };
 
-// Whether a command gets a terminal: kAuto when the caller's stdin and stdout both are one.
-enum class Terminal { kAuto, kAlways, kNever };
-
-// The caller's side of a command's standard streams. These fds are never passed into the
-// sandbox: km relays between them and a pty (with a terminal) or pipes (without).
-struct SessionIo {
-  int in = 0, out = 1, err = 2;
-  Terminal terminal = Terminal::kAuto;
-  // Forward SIGINT, SIGQUIT, SIGTERM, SIGHUP (and the window size) to the command; off for
-  // a caller that reads those signals itself (the supervisor).
-  bool forward_signals = true;
-  // Bytes relayed to out and err together; the rest is dropped (and a note written once).
-  uint64_t output_limit = UINT64_MAX;
-};
+using substrate::SessionIo;
+using substrate::Terminal;
 
 // Runs `spec.argv` inside the running sandbox and relays its I/O until it exits. With a
 // terminal the command gets a new pty in the sandbox's own devpts as its controlling
@@ -181,15 +170,10 @@ std::string pinDir(std::string_view km_home, std::string_view id);
 // The ids of `km_home`'s sandboxes that have a pin directory, in no order (for doctor).
 std::vector<std::string> pinnedSandboxes(std::string_view km_home);
 
-// The logs of sandbox `id` of `km_home`, for `km logs` and for keeping a failed create's.
-struct SandboxLogs {
-  std::string dir;         // the sandbox's directory of km's records (gone once destroyed)
-  std::string supervisor;  // its supervisor's log
-  std::string init;        // the output of its initCommands
-  std::string network;     // DNS and connect decisions, JSON lines
-  std::string failed;      // where a failed create's logs are kept ($KM_HOME/failed/<id>)
-  std::string failed_top;  // the parent of every kept failed create ($KM_HOME/failed)
-};
-SandboxLogs sandboxLogs(std::string_view km_home, std::string_view id);
+// km's records about sandbox `id` of `km_home` (the layout's paths).
+SandboxFiles sandboxFiles(std::string_view km_home, std::string_view id);
+
+// The local substrate (substrate::open's implementation).
+std::unique_ptr<Substrate> makeSubstrate(Options options);
 
 }  // namespace km::substrate::local

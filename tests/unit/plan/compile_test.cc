@@ -39,7 +39,7 @@ TEST(CompileTest, EveryBuiltinCompilesToWhatItsProfileSays) {
     EXPECT_EQ(plan->profile_name, name);
     // Every built-in asks for ec2, which is not configured in a default CompileOptions.
     EXPECT_EQ(plan->requested_substrate, "ec2");
-    EXPECT_EQ(plan->substrate, "local");
+    EXPECT_EQ(plan->substrate, Substrate::kLocal);
     EXPECT_EQ(plan->substrate_note, "profile asks for ec2 (not configured here); running on local");
     EXPECT_EQ(plan->region, p.spec.runtime.region);
     EXPECT_EQ(plan->instance_type, p.spec.runtime.instance_type);

@@ -21,7 +21,7 @@ SandboxPlan fullPlan() {
   p.alias = "my-box";
   p.profile_name = "open-dev";
   p.hostname = p.id;
-  p.substrate = "local";
+  p.substrate = Substrate::kLocal;
   p.requested_substrate = "ec2";
   p.substrate_note = "profile asks for ec2 (not configured here); running on local";
   p.region = "us-east-1";
@@ -149,6 +149,22 @@ TEST(PlanDocTest, JsonCodecRoundTripsEveryPolicyAndNamesWhatFailed) {
   ASSERT_FALSE(wrong.has_value());
   EXPECT_NE(wrong.error().message().find("plan.json: teardownPolicy: 'explode'"), std::string::npos)
       << wrong.error().message();
+  text = toJson(fullPlan());
+  at = text.find("\"local\"", text.find("\"substrate\":"));
+  ASSERT_NE(at, std::string::npos) << text;
+  auto moon = fromJson(text.replace(at, 7, "\"moon\""), "plan.json");
+  ASSERT_FALSE(moon.has_value());
+  EXPECT_NE(moon.error().message().find("plan.json: substrate: 'moon' is not local, docker, ec2 or ecs"),
+            std::string::npos)
+      << moon.error().message();
+}
+
+TEST(PlanDocTest, SubstrateNamesRoundTrip) {
+  for (Substrate k : {Substrate::kLocal, Substrate::kDocker, Substrate::kEc2, Substrate::kEcs}) {
+    EXPECT_EQ(parseSubstrate(substrateName(k)), k) << substrateName(k);
+  }
+  EXPECT_EQ(parseSubstrate("EC2"), std::nullopt);
+  EXPECT_EQ(parseSubstrate(""), std::nullopt);
 }
 
 TEST(PlanDocTest, AbsentAliasIsNullAndReadsBackAbsent) {

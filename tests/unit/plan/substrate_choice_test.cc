@@ -39,13 +39,13 @@ TEST_P(SubstrateChoiceTest, ChoosesOrRefuses) {
   o.default_substrate = row.default_substrate;
   auto plan = compile(p, o);
   if (!row.error.empty()) {
-    ASSERT_FALSE(plan.has_value()) << "chose " << plan->substrate;
+    ASSERT_FALSE(plan.has_value()) << "chose " << substrateName(plan->substrate);
     EXPECT_EQ(plan.error().code(), ErrorCode::kInvalidArgument);
     EXPECT_EQ(plan.error().message(), row.error);
     return;
   }
   ASSERT_TRUE(plan.has_value()) << plan.error().message();
-  EXPECT_EQ(plan->substrate, row.substrate);
+  EXPECT_EQ(substrateName(plan->substrate), row.substrate);
   EXPECT_EQ(plan->substrate_note, row.note);
   EXPECT_EQ(plan->requested_substrate, row.profile_substrate);
 }

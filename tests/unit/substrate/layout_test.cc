@@ -11,20 +11,24 @@
 namespace km::substrate::local {
 namespace {
 
-TEST(LayoutTest, SandboxLogsAreTheLayoutsFiles) {
+TEST(LayoutTest, SandboxFilesAreTheLayoutsFiles) {
   Layout l = Layout::forSandbox("/var/lib/km", "sb-1f2e3d4c");
-  SandboxLogs logs = sandboxLogs("/var/lib/km", "sb-1f2e3d4c");
-  EXPECT_EQ(logs.dir, l.dir);
-  EXPECT_EQ(logs.supervisor, l.supervisor_log);
-  EXPECT_EQ(logs.init, l.init_log);
-  EXPECT_EQ(logs.network, l.network_log);
-  EXPECT_EQ(logs.failed, l.failed_logs);
-  EXPECT_EQ(logs.failed_top, Layout::failedDir("/var/lib/km"));
-  // keepFailedLogs moves the logs by name out of `dir` into `failed`, under `failed_top`.
-  for (const std::string* log : {&logs.supervisor, &logs.init}) {
-    EXPECT_EQ(log->substr(0, log->rfind('/')), logs.dir) << *log;
+  SandboxFiles files = sandboxFiles("/var/lib/km", "sb-1f2e3d4c");
+  EXPECT_EQ(files.dir, l.dir);
+  EXPECT_EQ(files.control_socket, l.control_socket);
+  EXPECT_EQ(files.supervisor_log, l.supervisor_log);
+  EXPECT_EQ(files.init_log, l.init_log);
+  EXPECT_EQ(files.plan_file, l.plan_file);
+  EXPECT_EQ(files.init_file, l.init_file);
+  EXPECT_EQ(files.net_file, l.net_file);
+  EXPECT_EQ(files.network_log, l.network_log);
+  EXPECT_EQ(files.failed_logs, l.failed_logs);
+  EXPECT_EQ(files.failed_top, Layout::failedDir("/var/lib/km"));
+  // keepFailedLogs moves the logs by name out of `dir` into `failed_logs`, under `failed_top`.
+  for (const std::string* log : {&files.supervisor_log, &files.init_log}) {
+    EXPECT_EQ(log->substr(0, log->rfind('/')), files.dir) << *log;
   }
-  EXPECT_EQ(logs.failed.substr(0, logs.failed.rfind('/')), logs.failed_top);
+  EXPECT_EQ(files.failed_logs.substr(0, files.failed_logs.rfind('/')), files.failed_top);
 }
 
 TEST(LayoutTest, PinDirIsTheHomesPrefixAndTheId) {
