@@ -22,12 +22,17 @@ constexpr Range kGuardedV4[] = {
     {"169.254.0.0/16", "link-local"},         {"100.64.0.0/10", "CGNAT"},
     {"192.0.0.0/24", "reserved"},             {"198.18.0.0/15", "reserved"},
     {"224.0.0.0/4", "multicast"},             {"240.0.0.0/4", "reserved"},
+    {"192.88.99.0/24", "reserved"},  // the retired 6to4 relay anycast
 };
 constexpr Range kGuardedV6[] = {
     {"fd00:ec2::254/128", "cloud metadata"}, {"::/128", "unspecified"},
     {"::1/128", "loopback"},                 {"fe80::/10", "link-local"},
     {"fc00::/7", "unique local"},            {"ff00::/8", "multicast"},
     {"100::/64", "reserved"},
+    // Prefixes that carry another address inside in a form embeddedV4 does not read: the
+    // local-use NAT64 prefix (RFC 8215: its IPv4 position depends on the operator's prefix
+    // length) and Teredo (the client's address obfuscated). No public name needs either.
+    {"64:ff9b:1::/48", "local-use NAT64"},   {"2001::/32", "Teredo"},
 };
 
 const std::vector<std::pair<Cidr, std::string>>& guarded() {

@@ -80,7 +80,11 @@ Result<std::string> runHere(const std::string& script) {
 // the kernel drops every new flow. So a sandbox's traffic to its own resolver and proxy (the
 // host end of its veth) is not tracked at all — the input rules accept it by port — and the
 // connections it makes through the host (forwarded, masqueraded) are capped per veth.
-// Only traffic to the host itself is untracked: a sandbox's allowed traffic to the DNS or
+// Only the DNS and proxy ports of the veth's own host end are open to a sandbox (`fib daddr
+// . iif type local`: the address is on the interface the packet came in by), never the same
+// ports on the host's other addresses, which include every other sandbox's host end: a
+// sandbox must not reach another's resolver or proxy (and so its policy). Only traffic to
+// the host end itself is untracked: a sandbox's allowed traffic to the DNS or
 // proxy ports elsewhere (network.allowCIDRs) is forwarded and masqueraded, which needs
 // tracking. Every rule matches the sandboxes' veths by their interface group (kVethGroup),
 // never by name: another interface whose name happens to start with "km" is left alone.
@@ -97,8 +101,8 @@ std::string hostRuleset() {
          "  }\n"
          "  chain sandbox_notrack_in {\n"
          "    type filter hook prerouting priority raw; policy accept;\n"
-         "    iifgroup " + sb + " fib daddr type local udp dport " + dns + " notrack\n"
-         "    iifgroup " + sb + " fib daddr type local tcp dport " + tcp_ports + " notrack\n"
+         "    iifgroup " + sb + " fib daddr . iif type local udp dport " + dns + " notrack\n"
+         "    iifgroup " + sb + " fib daddr . iif type local tcp dport " + tcp_ports + " notrack\n"
          "  }\n"
          "  chain sandbox_notrack_out {\n"
          "    type filter hook output priority raw; policy accept;\n"
@@ -108,8 +112,8 @@ std::string hostRuleset() {
          "  chain input {\n"
          "    type filter hook input priority filter; policy accept;\n"
          "    iifgroup " + sb + " ct state established,related accept\n"
-         "    iifgroup " + sb + " udp dport " + dns + " accept\n"
-         "    iifgroup " + sb + " tcp dport " + tcp_ports + " accept\n"
+         "    iifgroup " + sb + " fib daddr . iif type local udp dport " + dns + " accept\n"
+         "    iifgroup " + sb + " fib daddr . iif type local tcp dport " + tcp_ports + " accept\n"
          "    iifgroup " + sb + " counter drop\n"
          "  }\n"
          "  chain forward {\n"

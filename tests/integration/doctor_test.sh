@@ -19,6 +19,16 @@ km stop doc >/dev/null   # the new supervisor answers
 km resume doc >/dev/null
 expect_eq "$(km exec doc -- echo back)" back "works after adoption"
 
+# km resume of a running sandbox whose supervisor died starts one, which adopts it.
+sup="$(km status --json doc | json_field supervisor.pid)"
+init="$(km status --json doc | json_field init.pid)"
+kill -9 "$sup"
+sleep 0.2
+km resume doc >/dev/null
+expect_eq "$(km status --json doc | json_field supervisor.alive)" True "resume started a supervisor"
+[ "$(km status --json doc | json_field supervisor.pid)" != "$sup" ] || fail "resume: no new supervisor"
+expect_eq "$(km status --json doc | json_field init.pid)" "$init" "resume adopted the running sandbox"
+
 # Both gone (supervisor and init killed): doctor --fix restarts the sandbox.
 init="$(km status --json doc | json_field init.pid)"
 sup="$(km status --json doc | json_field supervisor.pid)"

@@ -54,9 +54,25 @@ print("btrfs_subvol_create", call(16, fd, 0x5008940e, ctypes.addressof(args)))
 print("fssetxattr", call(16, fd, 0x401c5820, ctypes.addressof(args)))
 print("tiocsti", call(16, 0, termios.TIOCSTI, ctypes.addressof(args)))
 print("tiocsti_high", call(16, 0, (1 << 32) | termios.TIOCSTI, ctypes.addressof(args)))
+# socket(2) is syscall 41: only AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK open.
+print("vsock", call(41, 40, 1, 0))
+print("vsock_high", call(41, (1 << 32) | 40, 1, 0))
+print("inet_high", call(41, (1 << 32) | 2, 1, 0))
+print("packet", call(41, 17, 3, 0))
+print("alg", call(41, 38, 5, 0))
+print("ipx", call(41, 4, 2, 0))
+for fam, typ in ((1, 1), (2, 2), (10, 2), (16, 3)):
+    rc = libc.syscall(41, fam, typ, 0)
+    print("family_%d" % fam, "open" if rc >= 0 else os.strerror(ctypes.get_errno()))
 ' 2>&1)"
 for what in io_uring_setup btrfs_subvol_create fssetxattr tiocsti tiocsti_high; do
   expect_contains "$(grep "^$what " <<<"$out")" "Operation not permitted" "$what refused"
+done
+for what in vsock vsock_high inet_high packet alg ipx; do
+  expect_contains "$(grep "^$what " <<<"$out")" "Address family not supported" "socket family $what refused"
+done
+for fam in 1 2 10 16; do
+  expect_eq "$(grep "^family_$fam " <<<"$out")" "family_$fam open" "socket family $fam opens"
 done
 [ ! -e "$KM_HOME/disk/$SB/workspace/sub" ] || fail "a subvolume was made inside the sandbox"
 
@@ -104,6 +120,9 @@ expect_eq "$(km exec "$SB" -- echo alive)" alive "the sandbox still answers"
 
 # --- init's command line ------------------------------------------------------------------
 expect_eq "$(km exec "$SB" -- sh -c 'tr "\0" " " < /proc/1/cmdline')" "km-init " "init's command line is plain"
+# The supervisor forked by km create says what it is, not `km create PROFILE`.
+sup="$(km status --json "$SB" | json_field supervisor.pid)"
+expect_eq "$(tr '\0' ' ' < "/proc/$sup/cmdline")" "km-supervise --home $KM_HOME $SB " "the supervisor's command line"
 
 km destroy --yes "$SB" >/dev/null
 expect_eq "$(kernel_snapshot)" "$before" "nothing left after destroy"

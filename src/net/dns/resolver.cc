@@ -100,6 +100,7 @@ Resolver::Output Resolver::query(std::span<const uint8_t> wire, const Client& cl
   if (auto it = cache_.find(key); it != cache_.end()) {
     if (it->second.expires > now) {
       CacheEntry& c = it->second;
+      lru_.splice(lru_.begin(), lru_, c.use);
       // Rounded up: a served TTL never outlives the cached one.
       auto elapsed = static_cast<uint32_t>(
           std::chrono::ceil<std::chrono::seconds>(now - c.stored).count());
@@ -118,7 +119,7 @@ Resolver::Output Resolver::query(std::span<const uint8_t> wire, const Client& cl
       log(std::move(e));
       return out;
     }
-    cache_.erase(it);
+    evict(it);
   }
   if (options_.upstreams == 0) {
     e.allowed = true;
@@ -132,8 +133,9 @@ Resolver::Output Resolver::query(std::span<const uint8_t> wire, const Client& cl
   Pending p;
   p.client = client;
   p.query = q;
-  p.wire.assign(reinterpret_cast<const char*>(wire.data()), wire.size());
-  setId(p.wire, id);
+  // Only the question leaves (and an OPT record of km's own when the client had EDNS): other
+  // sections, EDNS options and flags of the sandbox's query never reach the upstream.
+  p.wire = buildQuery(id, q.question, q.edns);
   p.rule = d.rule;
   p.key = std::move(key);
   p.upstream = static_cast<size_t>(rng_() % options_.upstreams);  // > 0: checked above
@@ -151,24 +153,39 @@ void Resolver::store(const std::string& key, std::string wire, const Answer& a,
   uint32_t ttl = std::min(a.cacheTtl(), options_.max_ttl);
   if (a.answers.empty()) ttl = std::min(ttl, options_.max_negative_ttl);
   if (ttl == 0) return;
-  if (cache_.size() >= options_.max_cache) {
-    for (auto it = cache_.begin(); it != cache_.end();) {
-      it = it->second.expires <= now ? cache_.erase(it) : std::next(it);
-    }
-    if (cache_.size() >= options_.max_cache) cache_.erase(cache_.begin());
-  }
+  if (auto old = cache_.find(key); old != cache_.end()) evict(old);
   CacheEntry c;
   for (const auto* section : {&a.answers, &a.authority, &a.additional}) {
     for (const auto& r : *section) {
       if (r.type != static_cast<uint16_t>(Type::kOpt)) c.ttl_offsets.push_back(r.ttl_offset);
     }
   }
+  // Roughly what the entry holds on the heap: its buffers, its key twice (map and list) and
+  // the nodes around them.
+  c.bytes = wire.size() + c.ttl_offsets.size() * sizeof(size_t) +
+            reachable.size() * sizeof(std::pair<IpAddress, uint32_t>) + 2 * key.size() + 256;
+  if (c.bytes > options_.max_cache_bytes) return;  // one answer alone would be over budget
+  // Make room: the least recently used go first (an expired one is never used again, so it
+  // reaches the end soon enough).
+  while (!lru_.empty() && (cache_.size() >= options_.max_cache || cache_bytes_ + c.bytes > options_.max_cache_bytes)) {
+    evict(cache_.find(lru_.back()));
+  }
   c.wire = std::move(wire);
   c.stored = now;
   c.expires = now + std::chrono::seconds(ttl);
   c.addresses = std::move(reachable);
   c.rcode = rc;
-  cache_[key] = std::move(c);
+  lru_.push_front(key);
+  c.use = lru_.begin();
+  cache_bytes_ += c.bytes;
+  cache_.emplace(key, std::move(c));
+}
+
+void Resolver::evict(std::unordered_map<std::string, CacheEntry>::iterator it) {
+  if (it == cache_.end()) return;
+  cache_bytes_ -= it->second.bytes;
+  lru_.erase(it->second.use);
+  cache_.erase(it);
 }
 
 Resolver::Output Resolver::upstreamAnswer(std::span<const uint8_t> wire, Clock::time_point now) {

@@ -1,8 +1,10 @@
 // km::net::dns::Resolver — the per-sandbox allowlist resolver's logic, without I/O: feed it
 // a query from the sandbox, an answer from upstream, or the passing of time; it says what
 // to send where. Allowed names (HostPolicy) go to the configured upstreams; every other
-// name gets NXDOMAIN, a query without a usable question FORMERR. Answers are cached until
-// their TTL runs out. Each address an allowed answer carries is handed to `on_address`
+// name gets NXDOMAIN, a query without a usable question FORMERR. The upstream query is built
+// afresh from the question alone (nothing else the sandbox put in its query leaves). Answers
+// are cached until their TTL runs out, within an entry and a byte budget (least recently
+// used go first): a sandbox cannot grow its supervisor's memory through the cache. Each address an allowed answer carries is handed to `on_address`
 // (the eBPF allow map) unless the rebinding guard withholds it; every query ends in one
 // `on_log` entry with its decision. Not thread-safe: one owner drives it.
 #pragma once
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <optional>
 #include <random>
 #include <span>
@@ -49,7 +52,8 @@ class Resolver {
     int attempts = 3;                 // sends per query, rotating through the upstreams
     uint32_t max_ttl = 86400;         // cache and allow-map entries live at most this long
     uint32_t max_negative_ttl = 300;  // NXDOMAIN/NODATA answers at most this long
-    size_t max_cache = 10000;
+    size_t max_cache = 10000;             // entries
+    size_t max_cache_bytes = 8u << 20;    // their wire, offsets and addresses together
     size_t max_pending = 2048;
   };
   struct Client {
@@ -84,6 +88,7 @@ class Resolver {
   std::optional<Clock::time_point> nextDeadline() const;
 
   size_t cacheSize() const { return cache_.size(); }
+  size_t cacheBytes() const { return cache_bytes_; }
   size_t pendingCount() const { return pending_.size(); }
 
  private:
@@ -103,6 +108,8 @@ class Resolver {
     Clock::time_point stored, expires;
     std::vector<std::pair<IpAddress, uint32_t>> addresses;  // reachable ones, with TTL
     Rcode rcode = Rcode::kNoError;
+    size_t bytes = 0;                 // what it counts against max_cache_bytes
+    std::list<std::string>::iterator use;  // its place in lru_
   };
 
   void log(LogEntry e);
@@ -112,11 +119,14 @@ class Resolver {
   Forward forward(Pending& p, Clock::time_point now);
   void store(const std::string& key, std::string wire, const Answer& a, Clock::time_point now,
              std::vector<std::pair<IpAddress, uint32_t>> reachable);
+  void evict(std::unordered_map<std::string, CacheEntry>::iterator it);
 
   Options options_;
   std::mt19937_64 rng_;
   std::unordered_map<uint16_t, Pending> pending_;
   std::unordered_map<std::string, CacheEntry> cache_;
+  std::list<std::string> lru_;  // cache keys, most recently used first
+  size_t cache_bytes_ = 0;
 };
 
 // The cache key of a question: canonical name, type and class.

@@ -6,6 +6,7 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -64,6 +65,13 @@ constexpr IoctlRule kRefusedIoctls[] = {
     {0xff00, 0x9400},
 };
 
+// Socket families a sandbox may open: local, IPv4, IPv6 and netlink (ip(8), getaddrinfo).
+// Every other family is answered EAFNOSUPPORT: vsock above all (not network-namespaced: a
+// channel to the hypervisor that no network layer sees), and the rest (packet, alg, xdp,
+// bluetooth, can, tipc, …) are kernel surface no agent needs.
+constexpr int kLastAllowedFamily = AF_NETLINK;  // 16; AF_UNIX 1, AF_INET 2, AF_INET6 10
+constexpr bool familyAllowed(int f) { return f == AF_UNIX || f == AF_INET || f == AF_INET6 || f == AF_NETLINK; }
+
 Result<std::vector<sock_filter>> compile() {
   // Default allow; calls of a foreign architecture (i386, x32 on x86_64) are killed by
   // libseccomp's bad-arch action, so a 32-bit syscall cannot slip past the list.
@@ -103,6 +111,22 @@ Result<std::vector<sock_filter>> compile() {
         rc < 0) {
       return fail("ioctl", rc);
     }
+  }
+  // socket(family, …): refused for every family below AF_NETLINK that is not allowed (on the
+  // low 32 bits, which the kernel reads as the int), and for any register value above it (a
+  // larger family, or high bits set over an allowed one).
+  for (int f = 0; f < kLastAllowedFamily; ++f) {
+    if (familyAllowed(f)) continue;
+    if (int rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                    SCMP_A0(SCMP_CMP_MASKED_EQ, kLow32, static_cast<scmp_datum_t>(f)));
+        rc < 0) {
+      return fail("socket", rc);
+    }
+  }
+  if (int rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                  SCMP_A0(SCMP_CMP_GT, static_cast<scmp_datum_t>(kLastAllowedFamily)));
+      rc < 0) {
+    return fail("socket", rc);
   }
   // libseccomp 2.5 exports only to a file descriptor: a memfd, read back.
   sys::UniqueFd mem(::memfd_create("km-seccomp", MFD_CLOEXEC));

@@ -63,6 +63,10 @@ TEST(Address, GuardedRanges) {
   EXPECT_EQ(guardedRange(ip("fe80::1")), "link-local");
   EXPECT_EQ(guardedRange(ip("fd12::1")), "unique local");
   EXPECT_EQ(guardedRange(ip("fd00:ec2::254")), "cloud metadata");
+  EXPECT_EQ(guardedRange(ip("192.88.99.1")), "reserved");
+  EXPECT_EQ(guardedRange(ip("64:ff9b:1::a00:1")), "local-use NAT64");
+  EXPECT_EQ(guardedRange(ip("2001:0:4136:e378:8000:63bf:3fff:fdd2")), "Teredo");
+  EXPECT_FALSE(guardedRange(ip("2001:4860::8888")));  // a public 2001:… address, not Teredo
   EXPECT_FALSE(guardedRange(ip("203.0.113.10")));
   EXPECT_FALSE(guardedRange(ip("2001:db8::10")));
   EXPECT_FALSE(guardedRange(ip("1.1.1.1")));

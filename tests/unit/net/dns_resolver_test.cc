@@ -288,5 +288,71 @@ TEST_F(Fixture, PendingIsBounded) {
   EXPECT_EQ(parseAnswer(bytes(third.replies[0].bytes))->header.rcode(), Rcode::kServFail);
 }
 
+// Whatever else the sandbox puts in its query (records in the answer or additional section,
+// EDNS options) stays here: the upstream gets the question alone, with km's own
+// OPT record when the client spoke EDNS.
+TEST_F(Fixture, ForwardedQueryCarriesOnlyTheQuestion) {
+  Resolver r(options(), 12);
+  Question question{"github.com", 1, 1, ""};
+  std::string q = buildQuery(0x1234, question);
+  q[7] = 1;                               // ancount: one smuggled record
+  std::string secret = "SECRET-in-the-answer-section";
+  q += std::string("\xC0\x0C", 2) + u16(16) + u16(1) + u32(60) + u16(static_cast<uint16_t>(secret.size() + 1)) +
+       static_cast<char>(secret.size()) + secret;
+  // An OPT record with a private option (code 65001) carrying more data.
+  std::string option = u16(65001) + u16(12) + "EXFIL-IN-OPT";
+  q[11] = 1;  // arcount
+  q += std::string("\x00", 1) + u16(41) + u16(4096) + u32(0) + u16(static_cast<uint16_t>(option.size())) + option;
+  Query parsed;
+  ASSERT_FALSE(parseQuery(bytes(q), parsed)) << "the smuggling query itself is well-formed";
+  auto out = r.query(bytes(q), udp, t0);
+  ASSERT_EQ(out.forwards.size(), 1u);
+  const std::string& sent = out.forwards[0].bytes;
+  EXPECT_EQ(sent.find("SECRET"), std::string::npos);
+  EXPECT_EQ(sent.find("EXFIL"), std::string::npos);
+  EXPECT_EQ(sent, buildQuery(out.forwards[0].id, question, true));
+  // Its answer still reaches the client, under the client's id.
+  auto back = r.upstreamAnswer(bytes(upstreamReply(sent, {"140.82.112.3"}, 60)), t0);
+  ASSERT_EQ(back.replies.size(), 1u);
+  EXPECT_EQ(parseAnswer(bytes(back.replies[0].bytes))->header.id, 0x1234);
+}
+
+// Many large answers for distinct allowed names: the cache stays within its byte budget,
+// dropping the least recently used first.
+TEST_F(Fixture, CacheStaysWithinItsByteBudget) {
+  auto o = options();
+  o.max_cache_bytes = 64 << 10;
+  Resolver r(o, 13);
+  auto ask = [&](const std::string& name, uint16_t id) {
+    return r.query(bytes(buildQuery(id, {name, 1, 1, ""})), tcp, t0);
+  };
+  auto answer = [&](const Resolver::Output& out) {
+    ASSERT_EQ(out.forwards.size(), 1u);
+    // ~2.4 KB each: 20 padding records of 100 bytes beside the address.
+    auto back = r.upstreamAnswer(bytes(upstreamReply(out.forwards[0].bytes, {"140.82.112.3"}, 3600, 0, 20)), t0);
+    ASSERT_EQ(back.replies.size(), 1u);
+  };
+  answer(ask("n0.github.com", 1));
+  for (int i = 1; i < 200; ++i) {
+    answer(ask("n" + std::to_string(i) + ".github.com", static_cast<uint16_t>(i + 1)));
+    // n0 is asked all along: the most recently used stays.
+    EXPECT_TRUE(ask("n0.github.com", 500).forwards.empty()) << "after " << i;
+    EXPECT_LE(r.cacheBytes(), o.max_cache_bytes);
+  }
+  EXPECT_GT(r.cacheSize(), 10u);
+  EXPECT_LT(r.cacheSize(), 40u);
+  EXPECT_TRUE(ask("n199.github.com", 600).forwards.empty()) << "the newest is cached";
+  EXPECT_EQ(ask("n1.github.com", 601).forwards.size(), 1u) << "an old one was dropped";
+  // An answer bigger than the whole budget is passed on and not cached.
+  o.max_cache_bytes = 1024;
+  Resolver small(o, 14);
+  auto out = small.query(bytes(buildQuery(1, {"big.github.com", 1, 1, ""})), tcp, t0);
+  ASSERT_EQ(out.forwards.size(), 1u);
+  auto back = small.upstreamAnswer(bytes(upstreamReply(out.forwards[0].bytes, {"140.82.112.3"}, 3600, 0, 20)), t0);
+  ASSERT_EQ(back.replies.size(), 1u);
+  EXPECT_EQ(small.cacheSize(), 0u);
+  EXPECT_EQ(small.cacheBytes(), 0u);
+}
+
 }  // namespace
 }  // namespace km::net::dns

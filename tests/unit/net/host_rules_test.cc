@@ -1,9 +1,11 @@
 // The host rules (table inet km) touch km's sandbox veths only. Run in a throwaway "host"
 // network namespace with the real ruleset: an interface named like km's (kmhost0) but not
 // a sandbox's keeps its traffic; the same interface, once in the sandboxes' interface
-// group, gets the sandbox treatment (only the DNS and proxy ports reach the host).
+// group, gets the sandbox treatment (only the DNS and proxy ports of its own host end reach
+// the host).
 // Needs root; touches no namespace but the two it makes.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -132,6 +134,52 @@ TEST(HostRulesTest, AnInterfaceNamedLikeKmsButNotASandboxsIsLeftAlone) {
   ASSERT_TRUE(h->setGroup(*hi, kVethGroup));
   EXPECT_FALSE(connectsFrom(client.pid(), "10.254.78.1", 7778));
   EXPECT_TRUE(connectsFrom(client.pid(), "10.254.78.1", kDnsPort));
+
+  // ...and only on its own host end: the same port on the host's other addresses (its LAN
+  // address, another sandbox's host end) is refused.
+  auto lo = h->linkIndex("lo");
+  ASSERT_TRUE(lo);
+  ASSERT_TRUE(h->addAddress(*lo, *IpAddress::parse("10.254.99.1"), 32));
+  ASSERT_TRUE(c->addDefaultRoute(*ci, *IpAddress::parse("10.254.78.1")));
+  sys::UniqueFd elsewhere = listenIn(host.pid(), "10.254.99.1", kDnsPort);
+  sys::UniqueFd proxy_elsewhere = listenIn(host.pid(), "10.254.99.1", kProxyPort);
+  ASSERT_TRUE(elsewhere.valid() && proxy_elsewhere.valid());
+  EXPECT_FALSE(connectsFrom(client.pid(), "10.254.99.1", kDnsPort));
+  EXPECT_FALSE(connectsFrom(client.pid(), "10.254.99.1", kProxyPort));
+  EXPECT_TRUE(connectsFrom(client.pid(), "10.254.78.1", kDnsPort)) << "its own host end still answers";
+  // Out of the group again, the other address is reachable: the rule, not routing, refused it.
+  ASSERT_TRUE(h->setGroup(*hi, 0));
+  EXPECT_TRUE(connectsFrom(client.pid(), "10.254.99.1", kDnsPort));
+
+  // The host's loopback: a socket bound to its device (no privilege needed) sends to
+  // 127.0.0.1 out of the veth; a host with route_localnet on (kube-proxy sets it) would
+  // deliver it to a loopback-only service. Not from a sandbox's veth.
+  ASSERT_TRUE(inNetnsOf(host.pid(), [] {
+    sys::UniqueFd f(::open("/proc/sys/net/ipv4/conf/kmhost0/route_localnet", O_WRONLY | O_CLOEXEC));
+    if (f.valid()) (void)!::write(f.get(), "1", 1);
+  }));
+  sys::UniqueFd local_dns;
+  (void)inNetnsOf(host.pid(), [&] {
+    local_dns.reset(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_in sa = address("127.0.0.1", kDnsPort);
+    if (::bind(local_dns.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) local_dns.reset();
+  });
+  ASSERT_TRUE(local_dns.valid());
+  auto sendsToHostLoopback = [&]() {
+    (void)inNetnsOf(client.pid(), [] {
+      sys::UniqueFd u(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+      ::setsockopt(u.get(), SOL_SOCKET, SO_BINDTODEVICE, "eth0", 5);
+      sockaddr_in to = address("127.0.0.1", kDnsPort);
+      (void)::sendto(u.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    });
+    pollfd p{local_dns.get(), POLLIN, 0};
+    if (::poll(&p, 1, 1000) != 1) return false;
+    char buf[16];
+    return ::recv(local_dns.get(), buf, sizeof buf, 0) > 0;
+  };
+  EXPECT_TRUE(sendsToHostLoopback()) << "the path exists for an interface that is not a sandbox's";
+  ASSERT_TRUE(h->setGroup(*hi, kVethGroup));
+  EXPECT_FALSE(sendsToHostLoopback());
 }
 
 }  // namespace
