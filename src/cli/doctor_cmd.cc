@@ -16,7 +16,8 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
   sub.add_flag("--fix", *fix, "Repair what is found (restart supervisors, remove leaks)");
   sub.footer("Reports which limits this host enforces (cgroup v2, v1 or none per controller) and\n"
              "finds dead supervisors, lost sandboxes, half-destroyed sandboxes, leaked cgroups (and\n"
-             "supervisors left in them), mounts, disks, uid claims and orphan directories.\n"
+             "supervisors left in them), mounts, disks, uid claims, eBPF pins, orphan directories,\n"
+             "and host rules (table inet km) missing or of another km version.\n"
              "Exit 1 when problems remain.");
   return [fix, &ctx] {
     fleet::HostLimits hl = fleet::hostLimits(fleetEnv(ctx));

@@ -2,6 +2,7 @@
 
 #include "fleet/fleet.h"
 #include "fleet/substrates.h"
+#include "net/nft.h"
 #include "supervisor/supervisor.h"
 
 namespace km::fleet {
@@ -59,6 +60,19 @@ Result<std::vector<Finding>> doctor(const Env& env, store::FleetStore& store, bo
       continue;
     }
     out.push_back(std::move(f));
+  }
+  // The host rules every sandbox's network relies on: missing (deleted by hand, a firewall
+  // reload) or another km version's. Without the privilege to look, nothing is said.
+  if (!known.empty()) {
+    if (auto current = net::hostRulesPresent(); current && !*current) {
+      Finding f{"nftables table inet km", "the host rules are missing or another km version's", "", false};
+      if (fix) {
+        Status s = net::ensureHostRules();
+        f.fixed = static_cast<bool>(s);
+        f.action = s ? "installed this km's rules" : "installing failed: " + s.error().message();
+      }
+      out.push_back(std::move(f));
+    }
   }
   // What the substrate holds for sandboxes the store does not know.
   for (substrate::Leftover& l : home->leftovers(known, fix)) {

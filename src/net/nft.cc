@@ -88,13 +88,15 @@ Result<std::string> runHere(const std::string& script) {
 // proxy ports elsewhere (network.allowCIDRs) is forwarded and masqueraded, which needs
 // tracking. Every rule matches the sandboxes' veths by their interface group (kVethGroup),
 // never by name: another interface whose name happens to start with "km" is left alone.
-std::string hostRuleset() {
+namespace {
+
+// The chains and set of the host table, without the table around them.
+std::string hostRulesBody() {
   const std::string sb = std::to_string(kVethGroup);
   const std::string dns = std::to_string(kDnsPort);
   const std::string tcp_ports =
       "{ " + dns + ", " + std::to_string(kProxyPort) + ", " + std::to_string(kTransparentProxyPort) + " }";
-  return "table inet km {\n"
-         "  set fwd_conns {\n"
+  return "  set fwd_conns {\n"
          "    type ifname\n"
          "    size 65535\n"
          "    flags dynamic\n"
@@ -125,9 +127,33 @@ std::string hostRuleset() {
          "  chain postrouting {\n"
          "    type nat hook postrouting priority srcnat; policy accept;\n"
          "    iifgroup " + sb + " oifgroup != " + sb + " masquerade\n"
-         "  }\n"
-         "}\n";
+         "  }\n";
 }
+
+// FNV-1a: the ruleset's fingerprint in the marker chain's name.
+uint32_t fingerprint(std::string_view text) {
+  uint32_t h = 2166136261u;
+  for (unsigned char ch : text) {
+    h ^= ch;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string hostRulesMark() {
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", fingerprint(hostRulesBody()));
+  return std::string("rules_") + hex;
+}
+
+std::string hostRuleset() {
+  // An empty chain named after the rules' fingerprint marks the table as this ruleset.
+  return "table inet km {\n" + hostRulesBody() + "  chain " + hostRulesMark() + " {\n  }\n}\n";
+}
+
+
 
 Status nftRun(const std::string& script, pid_t netns_of) {
   if (netns_of <= 0) {
@@ -141,12 +167,9 @@ Status nftRun(const std::string& script, pid_t netns_of) {
   return ok();
 }
 
-// The chain whose presence says the host rules are this ruleset's (an older km's table lacks
-// it and is brought up to date); renamed when the ruleset changes in a way that matters
-// (it was "untracked_in" while the rules matched veths by the name km*).
-constexpr const char* kHostRulesMark = "sandbox_notrack_in";
-
-Result<bool> hostRulesPresent() { return chainPresent("km", kHostRulesMark); }
+// The marker chain (hostRulesMark) says the table holds exactly this ruleset: any change of
+// the rules changes its name, so a table of another km version is found and replaced.
+Result<bool> hostRulesPresent() { return chainPresent("km", hostRulesMark()); }
 
 namespace {
 
@@ -180,9 +203,10 @@ Status ensureHostRules() {
   auto present = hostRulesPresent();
   if (!present) return std::move(present).error();
   if (!*present) {
-    // `add table` + `flush`: two creators racing still end with one copy of the rules; a
-    // table of an older km (no kHostRulesMark chain) is brought up to date the same way.
-    KM_TRY(runHere("add table inet km\nflush table inet km\n" + hostRuleset()));
+    // One transaction: the table (an older km's, with chains this one no longer has, or
+    // none) goes and this ruleset takes its place; packets never see a half-made table, and
+    // two creators racing end with one copy.
+    KM_TRY(runHere("add table inet km\ndelete table inet km\n" + hostRuleset()));
   }
   auto fwd = fs::readFile("/proc/sys/net/ipv4/ip_forward");
   if (fwd && !fwd->empty() && (*fwd)[0] == '0') {

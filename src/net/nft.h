@@ -29,7 +29,8 @@ namespace km::net {
 // prohibited" and logged "km-deny", all to NFLOG group `log_group`.
 [[nodiscard]] Status installSandboxRules(const IpAddress& host, uint16_t log_group);
 
-// Whether this km's host rules are installed (`table inet km` with its current chains);
+// Whether this km's host rules are installed (`table inet km` with the marker chain named
+// after this ruleset's fingerprint, hostRulesMark());
 // tablePresent / chainPresent: any `inet` table or chain of this network namespace (one
 // nfnetlink request each).
 [[nodiscard]] Result<bool> hostRulesPresent();
@@ -40,11 +41,14 @@ namespace km::net {
 // masqueraded traffic; each is an entry of the host's connection-tracking table).
 inline constexpr int kForwardedConnectionsPerSandbox = 4096;
 
-// Makes the host rules and turns on IPv4 forwarding, when not done yet.
+// Makes the host rules (replacing a table of another km version whole) and turns on IPv4
+// forwarding, when not done yet.
 [[nodiscard]] Status ensureHostRules();
 
-// The host ruleset km installs (for docs, doctor and tests).
+// The host ruleset km installs (for docs, doctor and tests), and the name of its marker
+// chain: "rules_" and 8 hex digits of the ruleset's fingerprint.
 std::string hostRuleset();
+std::string hostRulesMark();
 
 // Interface name prefix every sandbox veth's host end has (for people and doctor; the
 // rules go by kVethGroup).

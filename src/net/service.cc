@@ -27,6 +27,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxTcpClients = 64;
+// Answers waiting for a TCP client that does not read: past kTcpOutPause its further queries
+// wait unread; past kTcpOutLimit (answers to queries already sent upstream) it is
+// disconnected. So 64 clients hold at most a few MiB of the supervisor's memory.
+constexpr size_t kTcpOutPause = 64 << 10;
+constexpr size_t kTcpOutLimit = 256 << 10;
 constexpr auto kTcpIdle = std::chrono::seconds(10);
 constexpr auto kSweepEvery = std::chrono::seconds(60);
 // Allowed connects are queued without waking us (cheaper per connect); read them this often
@@ -210,7 +215,13 @@ struct Service::Impl {
       if (r.client.tcp) {
         auto it = tcp_client_fd.find(r.client.token);
         if (it == tcp_client_fd.end()) continue;  // the client hung up
-        Conn& c = conns[it->second];
+        int fd = it->second;
+        Conn& c = conns[fd];
+        if (c.out.size() + 2 + r.bytes.size() > kTcpOutLimit) {
+          labels.erase(fd);
+          closeConn(fd);  // it asks and never reads: not a DNS client
+          continue;
+        }
         c.out += withLength(r.bytes);
         flush(c);
       } else {
@@ -336,6 +347,10 @@ struct Service::Impl {
         ::close(fd);
         continue;
       }
+      // A fixed send buffer (no autotuning up to megabytes): what a client leaves unread
+      // stays small in the kernel too.
+      int sndbuf = static_cast<int>(kTcpOutPause);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
       Conn c;
       c.fd.reset(fd);
       c.token = next_token++;
@@ -355,40 +370,55 @@ struct Service::Impl {
     if (it == conns.end()) return;
     Conn& c = it->second;
     if (events & EPOLLOUT) flush(c);
+    bool ended = false;  // end of stream, an error, or more than DNS would send
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
       char buf[16384];
       for (;;) {
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n > 0) {
           c.in.append(buf, static_cast<size_t>(n));
-          if (c.in.size() > 70000) n = 0;  // more than one maximal message: not DNS
-          else continue;
+          if (c.in.size() > 70000) {  // more than one maximal message: not DNS
+            labels.erase(fd);
+            closeConn(fd);
+            return;
+          }
+          continue;
         }
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-          labels.erase(fd);
-          closeConn(fd);
-          return;
-        }
+        ended = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
         break;
       }
       c.deadline = Clock::now() + kTcpIdle;
-      while (c.in.size() >= 2) {
-        size_t len = (static_cast<uint8_t>(c.in[0]) << 8) | static_cast<uint8_t>(c.in[1]);
-        if (c.in.size() < 2 + len) break;
-        std::string msg = c.in.substr(2, len);
-        c.in.erase(0, 2 + len);
-        std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(msg.data()), msg.size());
-        if (c.upstream) {
-          apply(resolver.upstreamAnswer(bytes, Clock::now()));
-          labels.erase(fd);
-          closeConn(fd);
-          return;
-        }
-        dns::Resolver::Client client{c.token, true, labels[fd]};
-        apply(resolver.query(bytes, client, Clock::now()));
-        if (conns.find(fd) == conns.end()) return;
+    }
+    // The messages that arrived, also when the stream ended right after them (an upstream
+    // that answers and closes at once). A client with kTcpOutPause of answers unread has its
+    // next queries wait until it reads.
+    if (!messages(fd, c) || ended) {
+      if (conns.count(fd) != 0) {
+        labels.erase(fd);
+        closeConn(fd);
       }
     }
+  }
+
+  // Handles the complete messages in `c.in`; false when `c` is gone (closed meanwhile).
+  bool messages(int fd, Conn& c) {
+    while (c.in.size() >= 2 && (c.upstream || c.out.size() < kTcpOutPause)) {
+      size_t len = (static_cast<uint8_t>(c.in[0]) << 8) | static_cast<uint8_t>(c.in[1]);
+      if (c.in.size() < 2 + len) break;
+      std::string msg = c.in.substr(2, len);
+      c.in.erase(0, 2 + len);
+      std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(msg.data()), msg.size());
+      if (c.upstream) {
+        apply(resolver.upstreamAnswer(bytes, Clock::now()));
+        labels.erase(fd);
+        closeConn(fd);
+        return false;
+      }
+      dns::Resolver::Client client{c.token, true, labels[fd]};
+      apply(resolver.query(bytes, client, Clock::now()));
+      if (conns.find(fd) == conns.end()) return false;
+    }
+    return true;
   }
 
   int timeoutMs(Clock::time_point now) const {

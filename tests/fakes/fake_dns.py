@@ -6,7 +6,8 @@ Usage: fake_dns.py LISTEN_IP PORT NAME=IP[,IP...][@TTL] ... [--ttl N] [--log FIL
   NAME=IP      the name's A (and AAAA, for IPv6 addresses) records; '*.' prefix = any subname;
                @TTL gives this name its own TTL (default --ttl, 60)
 It prints "ready" on stdout once both sockets listen, and logs every query it receives
-("udp|tcp NAME TYPE") to --log, so a test can tell which queries leaked to it.
+("udp|tcp NAME TYPE") to --log, so a test can tell which queries leaked to it. Over TCP it
+answers one query per connection and closes right after the answer.
 """
 import socket
 import struct
@@ -115,7 +116,12 @@ def serve_tcp_conn(conn, zone, ttl, log):
                 msg += chunk
             out = answer(msg, zone, ttl, log, "tcp")
             if out:
+                # As many servers do: the answer, then the end of the stream at once. With
+                # TCP_CORK the last data and the FIN leave in one segment, so the client
+                # reads the answer and the end together (a client must still use the answer).
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
                 conn.sendall(struct.pack(">H", len(out)) + out)
+                return
 
 
 def main():

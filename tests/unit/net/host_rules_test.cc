@@ -182,5 +182,37 @@ TEST(HostRulesTest, AnInterfaceNamedLikeKmsButNotASandboxsIsLeftAlone) {
   EXPECT_FALSE(sendsToHostLoopback());
 }
 
+// A table of another km version (other chains, other rules, the old marker) is replaced
+// whole, in one transaction, by ensureHostRules; this km's own table is left as it is.
+TEST(HostRulesTest, AnotherVersionsTableIsReplacedWhole) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (network namespaces, nftables)";
+  Netns host;
+  ASSERT_GT(host.pid(), 0);
+  Status old = nftRun(
+      "table inet km {\n"
+      "  chain raw_pre {\n    type filter hook prerouting priority raw; policy accept;\n  }\n"
+      "  chain sandbox_notrack_in {\n    type filter hook prerouting priority raw; policy accept;\n  }\n"
+      "  chain input {\n    type filter hook input priority filter; policy accept;\n"
+      "    iifgroup 27501 tcp dport { 53, 3128, 3129 } accept\n  }\n"
+      "}\n",
+      host.pid());
+  ASSERT_TRUE(old) << old.error().message();
+  auto inHost = [&](auto fn) {
+    decltype(fn()) r = internalError("not run");
+    EXPECT_TRUE(inNetnsOf(host.pid(), [&] { r = fn(); }));
+    return r;
+  };
+  EXPECT_FALSE(*inHost([] { return hostRulesPresent(); })) << "an older table is not this km's";
+  Status made = inHost([] { return ensureHostRules(); });
+  ASSERT_TRUE(made) << made.error().message();
+  EXPECT_TRUE(*inHost([] { return hostRulesPresent(); }));
+  EXPECT_FALSE(*inHost([] { return chainPresent("km", "raw_pre"); })) << "the old table's chains went with it";
+  EXPECT_TRUE(*inHost([] { return chainPresent("km", "sandbox_notrack_in"); }));
+  // Idempotent; and the marker names this ruleset.
+  ASSERT_TRUE(inHost([] { return ensureHostRules(); }));
+  EXPECT_NE(hostRuleset().find("chain " + hostRulesMark() + " {"), std::string::npos);
+  EXPECT_EQ(hostRulesMark().size(), 14u);  // rules_ + 8 hex digits
+}
+
 }  // namespace
 }  // namespace km::net

@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -276,6 +277,65 @@ TEST_F(ServiceTest, TheLogStaysWithinItsBoundUnderAFloodOfQueries) {
   EXPECT_EQ(seen.back(), kQueries - 1);
   EXPECT_GT(seen.front(), 0);
   for (size_t i = 1; i < seen.size(); ++i) ASSERT_EQ(seen[i], seen[i - 1] + 1) << "at " << i;
+}
+
+// The fake upstream answers over TCP and closes at once (the answer and the end of the stream
+// arrive together): every answer is still used.
+TEST_F(ServiceTest, TcpUpstreamThatClosesRightAfterItsAnswerIsHeard) {
+  startService();
+  for (int i = 0; i < 20; ++i) {
+    std::string name = "tcp" + std::to_string(i) + ".github.com";
+    EXPECT_EQ(dig(name + " +short +tcp"), "203.0.113.20\n") << name;
+  }
+}
+
+// A TCP client that pipelines queries and never reads its answers: it gets a bounded amount
+// of answers, then is disconnected; the supervisor holds no more for it, and others are
+// answered meanwhile.
+TEST_F(ServiceTest, ATcpClientThatDoesNotReadIsCutOff) {
+  startService();
+  ASSERT_EQ(dig("api.anthropic.com +short"), "203.0.113.10\n");  // cached from now on
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(s, 0);
+  sys::UniqueFd sock(s);
+  int small = 4096;  // the client reads nothing, so its receive buffer fills at once
+  ::setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(port_);
+  ASSERT_EQ(::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  timeval tv{5, 0};
+  ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  dns::Question q;
+  q.name = "api.anthropic.com";
+  q.type = 1;
+  std::string one = dns::buildQuery(7, q);
+  std::string framed;
+  framed.push_back(static_cast<char>(one.size() >> 8));
+  framed.push_back(static_cast<char>(one.size() & 0xFF));
+  framed += one;
+  // 20,000 queries (about 700 KB): answered in full they would be about 1.2 MB waiting.
+  std::string burst;
+  for (int i = 0; i < 20000; ++i) burst += framed;
+  size_t sent = 0;
+  while (sent < burst.size()) {
+    ssize_t n = ::send(s, burst.data() + sent, burst.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // cut off (reset or broken pipe), or blocked past the timeout
+    sent += static_cast<size_t>(n);
+  }
+  // The service ends the connection: reading what it sent ends in EOF or a reset, and the
+  // answers it sent are far fewer than the queries.
+  size_t got = 0;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::recv(s, buf, sizeof buf, 0)) > 0) got += static_cast<size_t>(n);
+  EXPECT_TRUE(n == 0 || errno == ECONNRESET) << "still connected: " << std::strerror(errno);
+  EXPECT_LT(got, size_t{512} << 10) << "answers received: " << got << " bytes";
+  // Meanwhile and afterwards the resolver answers everyone else.
+  EXPECT_EQ(dig("api.anthropic.com +short"), "203.0.113.10\n");
+  EXPECT_EQ(dig("github.com +short +tcp"), "203.0.113.21\n");
 }
 
 }  // namespace
