@@ -31,6 +31,11 @@ constexpr size_t kMaxTcpClients = 64;
 // wait unread; past kTcpOutLimit (answers to queries already sent upstream) it is
 // disconnected. So 64 clients hold at most a few MiB of the supervisor's memory.
 constexpr size_t kTcpOutPause = 64 << 10;
+// Connections to the upstreams open at once (one per query forwarded over TCP): a sandbox
+// pipelining uncached TCP queries must not open thousands against a shared resolver. A
+// forward past the cap is not sent now; the query's retry timer sends it again later, or it
+// ends in SERVFAIL.
+constexpr size_t kMaxTcpUpstreams = 64;
 constexpr size_t kTcpOutLimit = 256 << 10;
 constexpr auto kTcpIdle = std::chrono::seconds(10);
 constexpr auto kSweepEvery = std::chrono::seconds(60);
@@ -104,6 +109,7 @@ struct Service::Impl {
   std::atomic<bool> stopping{false};
   std::unordered_map<int, Conn> conns;
   std::unordered_map<uint64_t, int> tcp_client_fd;  // token → fd
+  size_t tcp_upstreams = 0;                         // upstream connections in `conns`
   std::unordered_map<uint64_t, sockaddr_storage> udp_clients;
   uint64_t next_token = 1;
   WarningPacer allow_warnings;  // EgressGate::allow failures
@@ -193,6 +199,7 @@ struct Service::Impl {
     auto it = conns.find(fd);
     if (it == conns.end()) return;
     if (!it->second.upstream) tcp_client_fd.erase(it->second.token);
+    else --tcp_upstreams;
     ::epoll_ctl(epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
     conns.erase(it);
   }
@@ -241,6 +248,7 @@ struct Service::Impl {
         if (fd >= 0) (void)::sendto(fd, f.bytes.data(), f.bytes.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
         continue;
       }
+      if (tcp_upstreams >= kMaxTcpUpstreams) continue;
       int fd = ::socket(up.ip.v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       if (fd < 0) continue;
       if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno != EINPROGRESS) {
@@ -250,6 +258,7 @@ struct Service::Impl {
       Conn c;
       c.fd.reset(fd);
       c.upstream = true;
+      ++tcp_upstreams;
       c.out = withLength(f.bytes);
       c.deadline = Clock::now() + kTcpIdle;
       conns.emplace(fd, std::move(c));

@@ -338,5 +338,58 @@ TEST_F(ServiceTest, ATcpClientThatDoesNotReadIsCutOff) {
   EXPECT_EQ(dig("github.com +short +tcp"), "203.0.113.21\n");
 }
 
+// Uncached queries pipelined over TCP each need an upstream connection: against an upstream
+// that accepts and never answers, at most 64 are open at once however many queries wait.
+TEST_F(ServiceTest, UpstreamTcpConnectionsAreCapped) {
+  // The black hole: connections complete into its accept queue, and nobody answers.
+  int hole = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  ASSERT_GE(hole, 0);
+  sys::UniqueFd hole_fd(hole);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(hole, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::listen(hole, 1024), 0);
+  socklen_t len = sizeof at;
+  ASSERT_EQ(::getsockname(hole, reinterpret_cast<sockaddr*>(&at), &len), 0);
+  ServiceOptions o;
+  o.listen = *IpAddress::parse("127.0.0.1");
+  o.port = port_ = freePort();
+  o.upstreams = {*Endpoint::parse("127.0.0.1:" + std::to_string(ntohs(at.sin_port)), 53)};
+  o.policy = HostPolicy({".github.com"}, {});
+  start(std::move(o));
+
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(s, 0);
+  sys::UniqueFd client(s);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(port_);
+  ASSERT_EQ(::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  std::string burst;
+  for (int i = 0; i < 300; ++i) {
+    dns::Question q;
+    q.name = "q" + std::to_string(i) + ".github.com";
+    q.type = 1;
+    std::string wire = dns::buildQuery(static_cast<uint16_t>(i), q);
+    burst.push_back(static_cast<char>(wire.size() >> 8));
+    burst.push_back(static_cast<char>(wire.size() & 0xFF));
+    burst += wire;
+  }
+  ASSERT_EQ(::send(s, burst.data(), burst.size(), MSG_NOSIGNAL), static_cast<ssize_t>(burst.size()));
+  // Long enough for the first sends and a retry round (1.5 s per try).
+  ::usleep(2500 * 1000);
+  int opened = 0;
+  for (;;) {
+    int c = ::accept4(hole, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) break;
+    ::close(c);
+    ++opened;
+  }
+  EXPECT_GT(opened, 0) << "queries went upstream over TCP";
+  EXPECT_LE(opened, 64) << "upstream connections opened while all were still open";
+}
+
 }  // namespace
 }  // namespace km::net
