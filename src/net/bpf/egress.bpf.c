@@ -197,6 +197,15 @@ static __always_inline struct km_allow* lookup6(const __u32* w) {
   return bpf_map_lookup_elem(&km_allow6, &key);
 }
 
+// Loopback passes only where it stays on loopback: a socket bound to a network device
+// (SO_BINDTODEVICE needs no privilege) would send 127.0.0.0/8 or ::1 out of that device,
+// past every other check. 1 = the sandbox's own loopback.
+#define KM_LOOPBACK_IFINDEX 1
+static __always_inline int own_loopback(struct bpf_sock* sk) {
+  if (!sk) return 1;
+  return sk->bound_dev_if == 0 || sk->bound_dev_if == KM_LOOPBACK_IFINDEX;
+}
+
 // `now`: bpf_ktime_get_ns(), read once per decision (also the event's time).
 static __always_inline int allowed(const struct km_allow* a, __u64 now) {
   if (!a) return 0;
@@ -209,7 +218,11 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
   __u32 zero = 0;
   struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
   __u16 port = (__u16)ctx->user_port;
-  if ((bpf_ntohl(ip) >> 24) == 127) return 1;  // the sandbox's own loopback
+  if ((bpf_ntohl(ip) >> 24) == 127) {
+    if (own_loopback(ctx->sk)) return 1;  // the sandbox's own loopback
+    report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, KM_REASON_LOOPBACK_DEV);
+    return 0;
+  }
   if (!cfg) return 0;
   if (port == cfg->dns_port) {
     // DNS to the resolver itself is logged by the resolver; only redirects are news here.
@@ -247,7 +260,11 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
   __u16 port = (__u16)ctx->user_port;
   // ::ffff:a.b.c.d on a dual-stack socket is IPv4 traffic: the IPv4 rules decide.
   if (w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff)) return check4(ctx, w[3], proto, 1);
-  if (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1)) return 1;  // ::1
+  if (w[0] == 0 && w[1] == 0 && w[2] == 0 && w[3] == bpf_htonl(1)) {  // ::1
+    if (own_loopback(ctx->sk)) return 1;
+    report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_LOOPBACK_DEV);
+    return 0;
+  }
   __u32 zero = 0;
   struct km_config* cfg = bpf_map_lookup_elem(&km_config, &zero);
   if (!cfg) return 0;
@@ -317,28 +334,32 @@ int km_egress(struct __sk_buff* skb) {
   // of such a socket passes without a look inside; everything else is judged here.
   struct bpf_sock* sk = skb->sk;
   struct bpf_sock* full = sk ? bpf_sk_fullsock(sk) : 0;
-  if (full && ((full->type == SOCK_STREAM && full->protocol == IPPROTO_TCP) ||
-               (full->type == SOCK_DGRAM && full->protocol == IPPROTO_UDP)))
-    return 1;
+  // A socket bound to a device after its connect (the hooks above judged an unbound one) is
+  // looked at below: its loopback destination would leave by that device.
+  int judged = full && ((full->type == SOCK_STREAM && full->protocol == IPPROTO_TCP) ||
+                         (full->type == SOCK_DGRAM && full->protocol == IPPROTO_UDP));
+  if (judged && own_loopback(full)) return 1;
   __u8 family, proto;
   __u32 daddr[4] = {};
   if (skb->protocol == bpf_htons(ETH_P_IP)) {
     struct ipv4_head h;
     if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h))) return 0;
-    if ((bpf_ntohl(h.daddr) >> 24) == 127) return 1;
+    if ((bpf_ntohl(h.daddr) >> 24) == 127) return skb->ifindex == KM_LOOPBACK_IFINDEX;
     family = AF_INET;
     proto = h.proto;
     daddr[0] = h.daddr;
   } else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
     struct ipv6_head h;
     if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h))) return 0;
-    if (h.daddr[0] == 0 && h.daddr[1] == 0 && h.daddr[2] == 0 && h.daddr[3] == bpf_htonl(1)) return 1;
+    if (h.daddr[0] == 0 && h.daddr[1] == 0 && h.daddr[2] == 0 && h.daddr[3] == bpf_htonl(1))
+      return skb->ifindex == KM_LOOPBACK_IFINDEX;
     family = AF_INET6;
     proto = h.next;
     __builtin_memcpy(daddr, h.daddr, 16);
   } else {
     return 0;
   }
+  if (judged) return 1;  // bound to a device, but not to loopback: the hooks judged it
   // No full socket: a time-wait or request socket, or a reset the kernel makes for a stray
   // segment — the kernel answering for a connection, not the agent speaking.
   if (!full && proto == IPPROTO_TCP) return 1;

@@ -63,6 +63,7 @@ enum km_reason {
   KM_REASON_PACKET = 9,      /* a packet of neither a TCP nor a UDP socket (ICMP, raw, …) */
   KM_REASON_L7 = 10,         /* sent to the transparent proxy (a host the proxy must see) */
   KM_REASON_L7_V6 = 11,      /* a proxied host over IPv6: no proxy there */
+  KM_REASON_LOOPBACK_DEV = 12, /* a loopback address from a socket bound to another device */
 };
 
 /* Allowed connects are the common case and are logged without the ring buffer (whose

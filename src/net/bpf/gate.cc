@@ -52,6 +52,7 @@ std::string reasonText(uint8_t reason) {
     case KM_REASON_PACKET: return "neither TCP nor UDP (ICMP, raw sockets, other protocols)";
     case KM_REASON_L7: return "sent to the transparent proxy (a host it must see)";
     case KM_REASON_L7_V6: return "a host the proxy must see, over IPv6 (no proxy there)";
+    case KM_REASON_LOOPBACK_DEV: return "a loopback address from a socket bound to a network device (it would leave by it)";
   }
   return "reason " + std::to_string(reason);
 }

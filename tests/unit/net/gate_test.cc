@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -191,6 +192,75 @@ TEST_F(Gate, ConnectPolicyExpiryCidrsAndEvents) {
   // The sweeper drops long-expired entries only.
   EXPECT_EQ(gate->sweep(3600), 0u);
   EXPECT_EQ(gate->sweep(0), 1u);
+}
+
+// Loopback passes only where it stays on loopback: a socket bound to a network device
+// (SO_BINDTODEVICE, no privilege needed) would send 127.0.0.0/8 or ::1 out of that device,
+// to whatever listens on the other end's host.
+TEST_F(Gate, LoopbackFromADeviceBoundSocketIsRefused) {
+  auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("127.0.0.1"), 0);
+  ASSERT_TRUE(gate) << gate.error().message();
+  auto got = inSandbox([] {
+    std::vector<int> out;
+    // A device besides lo, as a sandbox has its veth.
+    out.push_back(std::system("ip link add v0 type veth peer name v1 && ip link set v0 up && "
+                              "ip link set v1 up && ip addr add 10.99.0.2/24 dev v0 2>/dev/null"));
+    auto attempt = [](int family, int type, const char* addr, const char* device, bool connect_first) {
+      int s = ::socket(family, type | SOCK_CLOEXEC, 0);
+      if (s < 0) return -errno;
+      sockaddr_storage sa{};
+      socklen_t len = 0;
+      if (family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&sa);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(9);
+        ::inet_pton(AF_INET, addr, &a->sin_addr);
+        len = sizeof *a;
+      } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&sa);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(9);
+        ::inet_pton(AF_INET6, addr, &a->sin6_addr);
+        len = sizeof *a;
+      }
+      int rc = 0;
+      if (connect_first) {
+        // Connected while unbound (the hook lets loopback through), bound afterwards.
+        rc = ::connect(s, reinterpret_cast<sockaddr*>(&sa), len);
+        if (rc == 0 && device) rc = ::setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, device, std::strlen(device) + 1);
+        if (rc == 0) rc = static_cast<int>(::send(s, "x", 1, 0));
+      } else {
+        if (device) rc = ::setsockopt(s, SOL_SOCKET, SO_BINDTODEVICE, device, std::strlen(device) + 1);
+        if (rc == 0 && type == SOCK_STREAM) rc = ::connect(s, reinterpret_cast<sockaddr*>(&sa), len);
+        else if (rc == 0) rc = static_cast<int>(::sendto(s, "x", 1, 0, reinterpret_cast<sockaddr*>(&sa), len));
+      }
+      int err = rc < 0 ? errno : 0;
+      ::close(s);
+      return err;
+    };
+    out.push_back(attempt(AF_INET, SOCK_DGRAM, "127.0.0.1", "v0", false));   // sendto, bound
+    out.push_back(attempt(AF_INET, SOCK_STREAM, "127.0.0.1", "v0", false));  // connect, bound
+    out.push_back(attempt(AF_INET, SOCK_DGRAM, "127.0.0.1", "v0", true));    // bound after connect
+    out.push_back(attempt(AF_INET, SOCK_DGRAM, "127.0.0.1", nullptr, false)); // unbound: passes
+    out.push_back(attempt(AF_INET, SOCK_DGRAM, "127.0.0.1", "lo", false));    // bound to lo: passes
+    out.push_back(attempt(AF_INET6, SOCK_STREAM, "::1", "v0", false));       // ::1, bound
+    return out;
+  });
+  ASSERT_EQ(got.size(), 7u);
+  ASSERT_EQ(got[0], 0) << "could not make the veth";
+  EXPECT_EQ(got[1], EPERM);
+  EXPECT_EQ(got[2], EPERM);
+  // Bound after connecting: the kernel itself will not route loopback out of v0 (EINVAL);
+  // the egress program would drop it otherwise. Either way nothing leaves.
+  EXPECT_TRUE(got[3] == EPERM || got[3] == EINVAL) << got[3];
+  EXPECT_EQ(got[4], 0);
+  EXPECT_EQ(got[5], 0);
+  EXPECT_EQ(got[6], EPERM);
+  std::vector<GateEvent> events;
+  gate->drain([&](const GateEvent& e) { events.push_back(e); });
+  int device_refusals = 0;
+  for (const auto& e : events) device_refusals += e.reason.find("bound to a network device") != std::string::npos;
+  EXPECT_GE(device_refusals, 3);
 }
 
 TEST_F(Gate, DnsAnywhereGoesToTheResolver) {
