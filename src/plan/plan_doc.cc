@@ -56,6 +56,19 @@ class Reader {
       out.push_back(item.text());
     }
   }
+  // A string naming one of an enum's values: `parse` reads it, `names` lists the accepted
+  // ones for the error.
+  template <typename T, typename Parse>
+  void choice(std::string_view key, T& out, Parse parse, std::string_view names) {
+    std::string text;
+    str(key, text);
+    if (error_) return;
+    if (auto v = parse(text)) {
+      out = *v;
+    } else {
+      error_ = invalidArgument(at(key) + ": '" + text + "' is not " + std::string(names));
+    }
+  }
   // The child mapping or list under `key` (null after an error).
   const Node* child(std::string_view key, Node::Kind kind, std::string_view what) {
     return take(key, kind, what);
@@ -177,26 +190,14 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.optionalStr("alias", p.alias);
   top.str("profileName", p.profile_name);
   top.str("hostname", p.hostname);
-  std::string substrate;
-  top.str("substrate", substrate);
-  if (auto k = parseSubstrate(substrate)) {
-    p.substrate = *k;
-  } else if (!error) {
-    error = invalidArgument("substrate: '" + substrate + "' is not local, docker, ec2 or ecs");
-  }
+  top.choice("substrate", p.substrate, parseSubstrate, "local, docker, ec2 or ecs");
   top.str("requestedSubstrate", p.requested_substrate);
   top.str("substrateNote", p.substrate_note);
   top.str("region", p.region);
   top.str("instanceType", p.instance_type);
   top.count("ttlSeconds", p.ttl_seconds);
   top.count("idleTimeoutSeconds", p.idle_timeout_seconds);
-  std::string policy;
-  top.str("teardownPolicy", policy);
-  if (auto t = parseTeardownPolicy(policy)) {
-    p.teardown_policy = *t;
-  } else if (!error) {
-    error = invalidArgument("teardownPolicy: '" + policy + "' is not destroy, stop or retain");
-  }
+  top.choice("teardownPolicy", p.teardown_policy, parseTeardownPolicy, "destroy, stop or retain");
   if (const Node* r = top.child("resources", Node::Kind::kMap, "a mapping")) {
     Reader res(*r, "resources", error);
     res.count("cpuMillis", p.resources.cpu_millis);
