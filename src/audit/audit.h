@@ -1,10 +1,10 @@
 // km::audit — a sandbox's audit trail: typed records of what its data plane decided (a DNS
-// query, a connect; HTTP requests and execs will join them), one JSON codec that writes
+// query, a connect, an HTTP request; execs will join them), one JSON codec that writes
 // them as lines of the network log and reads them back (`km logs --network`), and the
 // writer that appends them to that log.
 //
 // The codec is pure and thread-safe. The Writer is thread-safe: any service of the
-// supervisor (the resolver now, the proxy next) adds records to it.
+// supervisor (the resolver, the proxy) adds records to it.
 #pragma once
 
 #include <chrono>
@@ -25,8 +25,8 @@ namespace km::audit {
 
 using WallTime = std::chrono::system_clock::time_point;
 
-// What a layer did: a DNS query allowed or refused; a connect allowed, refused, or sent to
-// the sandbox's resolver or proxy instead. Written "allow", "deny", "redirect".
+// What a layer did: a DNS query or HTTP request allowed or refused; a connect allowed,
+// refused, or sent to the sandbox's resolver or proxy instead. Written "allow", "deny", "redirect".
 enum class Decision { kAllow, kDeny, kRedirect };
 
 // One DNS query the sandbox's resolver answered (layer "dns").
@@ -59,7 +59,27 @@ struct ConnectRecord {
   std::string reason;
 };
 
-using Record = std::variant<DnsRecord, ConnectRecord>;
+// One request or tunnel the sandbox's HTTP proxy handled (layer "http"): written when it
+// ends (or is refused), timed from its start.
+struct HttpRecord {
+  WallTime time;                // when the request (or connection) arrived
+  std::string client;           // "10.213.0.2:41234"
+  std::string listener;         // explicit | transparent
+  std::string method;           // GET, CONNECT, …; "TLS" for a transparent TLS connection
+  std::string host;             // the name it went to (CONNECT authority, SNI or Host)
+  uint16_t port = 0;
+  std::string path;             // the request path without its query ("" for tunnels)
+  std::string dest;             // the address the proxy connected to ("" when it did not)
+  std::string mode;             // forward | tunnel | intercept ("" when refused)
+  uint16_t status = 0;          // the status the client got; 0 when none (a tunnel, a TLS refusal)
+  uint64_t bytes_up = 0;        // request body or tunnel bytes, client → server
+  uint64_t bytes_down = 0;      // response body or tunnel bytes, server → client
+  uint64_t duration_us = 0;
+  Decision decision = Decision::kDeny;  // allow | deny
+  std::string reason;           // the rule that allowed it, or why not
+};
+
+using Record = std::variant<DnsRecord, ConnectRecord, HttpRecord>;
 
 // Appends `record` to `out` as one line of JSON and its newline. Only ASCII is written: a
 // byte ≥ 0x80 (comm and names are not promised to be UTF-8) is written \u00XX, the code

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::string_view kDnsLayer = "dns";
 constexpr std::string_view kConnectLayer = "connect";
+constexpr std::string_view kHttpLayer = "http";
 
 template <typename V, typename R>
   requires std::is_same_v<std::remove_const_t<R>, DnsRecord>
@@ -46,6 +47,27 @@ void fields(V& v, R& r) {
   v.number("port", r.port);
   v.text("protocol", r.protocol);
   v.text("name", r.name);
+  v.decision("decision", r.decision);
+  v.text("reason", r.reason);
+}
+
+template <typename V, typename R>
+  requires std::is_same_v<std::remove_const_t<R>, HttpRecord>
+void fields(V& v, R& r) {
+  v.time("time", r.time);
+  v.layer(kHttpLayer);
+  v.text("client", r.client);
+  v.text("listener", r.listener);
+  v.text("method", r.method);
+  v.text("host", r.host);
+  v.number("port", r.port);
+  v.text("path", r.path);
+  v.text("dest", r.dest);
+  v.text("mode", r.mode);
+  v.number("status", r.status);
+  v.number("bytesUp", r.bytes_up);
+  v.number("bytesDown", r.bytes_down);
+  v.number("durationUs", r.duration_us);
   v.decision("decision", r.decision);
   v.text("reason", r.reason);
 }
@@ -324,6 +346,7 @@ Result<Record> decode(std::string_view line) {
   if (!layer) return invalidArgument("not an audit record: no layer");
   if (layer->kind() == doc::Node::Kind::kString && layer->text() == kDnsLayer) return decodeAs<DnsRecord>(n);
   if (layer->kind() == doc::Node::Kind::kString && layer->text() == kConnectLayer) return decodeAs<ConnectRecord>(n);
+  if (layer->kind() == doc::Node::Kind::kString && layer->text() == kHttpLayer) return decodeAs<HttpRecord>(n);
   return invalidArgument("not an audit record: unknown layer '" + layer->text() + "'");
 }
 

@@ -62,6 +62,18 @@ std::string human(const audit::ConnectRecord& r) {
   return head(r.time, "connect", r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
 }
 
+std::string human(const audit::HttpRecord& r) {
+  std::string what = r.method + " " + r.host + ":" + std::to_string(r.port) + r.path;
+  if (r.status) what += " " + std::to_string(r.status);
+  if (!r.mode.empty()) what += " (" + r.mode + (r.dest.empty() ? "" : " via " + r.dest) + ")";
+  if (r.decision == audit::Decision::kAllow) {
+    what += " ↑" + std::to_string(r.bytes_up) + " ↓" + std::to_string(r.bytes_down) + " " +
+            std::to_string(r.duration_us / 1000) + "ms";
+  }
+  what += " from " + r.client + "/" + r.listener;
+  return head(r.time, "http", r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
+}
+
 // One network log line for people: time, layer, decision, what, why. A line that is not
 // an audit record is shown as it is.
 std::string human(std::string_view line) {

@@ -121,6 +121,7 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   if (eff.ai) {
     for (const auto& e : eff.ai->endpoints) co.ai_endpoints.push_back(e.host);
   }
+  if (eff.proxy) co.proxy_connect_ports = eff.proxy->connect_ports;
   auto log_bytes = plan::parseMemoryBytes(eff.logs->max_file_size.value_or(config::kDefaultLogFileSize));
   if (!log_bytes) {
     printErr("ERROR: operator config logs.maxFileSize: " + log_bytes.error().message());

@@ -46,6 +46,16 @@ struct Describe<NetworkConfig> {
 };
 
 template <>
+struct Describe<ProxyConfig> {
+  static constexpr std::string_view kDoc = "The sandboxes' HTTP proxy.";
+  static void build(Fields<ProxyConfig>& f) {
+    f.add("connectPorts", &ProxyConfig::connect_ports,
+          "Ports a sandbox may CONNECT to through the proxy besides 443 and 80.")
+        .min(1).max(65535);
+  }
+};
+
+template <>
 struct Describe<AiEndpoint> {
   static constexpr std::string_view kDoc = "An AI endpoint to meter.";
   static void build(Fields<AiEndpoint>& f) {
@@ -108,6 +118,7 @@ struct Describe<Config> {
     f.add("dns", &Config::dns, "DNS.");
     f.add("tls", &Config::tls, "TLS.");
     f.add("network", &Config::network, "Networking.");
+    f.add("proxy", &Config::proxy, "HTTP proxy.");
     f.add("ai", &Config::ai, "AI endpoints.");
     f.add("pricing", &Config::pricing, "Pricing.");
     f.add("disk", &Config::disk, "Sandbox disks.");

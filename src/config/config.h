@@ -28,6 +28,10 @@ struct NetworkConfig {
   std::vector<std::string> allow_cidrs;    // private ranges every sandbox may reach
 };
 
+struct ProxyConfig {
+  std::vector<int64_t> connect_ports;  // CONNECT ports besides 443 and 80
+};
+
 struct AiEndpoint {
   std::string host;
   std::string provider;  // anthropic | openai | bedrock
@@ -57,6 +61,7 @@ struct Config {
   std::optional<DnsConfig> dns;
   std::optional<TlsConfig> tls;
   std::optional<NetworkConfig> network;
+  std::optional<ProxyConfig> proxy;
   std::optional<AiConfig> ai;
   std::optional<PricingConfig> pricing;
   std::optional<DiskConfig> disk;

@@ -38,6 +38,16 @@ HostPolicy::HostPolicy(const std::vector<std::string>& dns_suffixes,
   }
 }
 
+HostPolicy HostPolicy::withAiProviders(const std::vector<std::string>& endpoints, std::string why) const {
+  HostPolicy p = *this;
+  p.ai_rule_ = std::move(why);
+  for (const auto& e : endpoints) {
+    std::string c = canonicalName(e);
+    if (!c.empty()) p.hosts_.emplace(std::move(c), p.ai_rule_);
+  }
+  return p;
+}
+
 HostPolicy::Decision HostPolicy::check(std::string_view name) const {
   std::string c = canonicalName(name);
   if (c.empty()) return {};
@@ -48,16 +58,22 @@ HostPolicy::Decision HostPolicy::check(std::string_view name) const {
   for (;;) {
     if (auto it = suffixes_.find(std::string(rest)); it != suffixes_.end()) return {true, it->second};
     size_t dot = rest.find('.');
-    if (dot == std::string_view::npos) return {};
+    if (dot == std::string_view::npos) break;
     rest.remove_prefix(dot + 1);
   }
+  if (!ai_rule_.empty() && isAiProviderHost(c)) return {true, ai_rule_};
+  return {};
 }
 
 bool needsProxy(std::string_view name) {
-  static const HostPolicy kHosts({}, {"api.anthropic.com", "api.openai.com", "github.com", "api.github.com",
-                                      "raw.githubusercontent.com", "codeload.githubusercontent.com"});
+  static const HostPolicy kGitHub({}, {"github.com", "api.github.com", "raw.githubusercontent.com",
+                                       "codeload.githubusercontent.com"});
+  return kGitHub.allows(name) || isAiProviderHost(name);
+}
+
+bool isAiProviderHost(std::string_view name) {
   std::string c = canonicalName(name);
-  if (kHosts.allows(c)) return true;
+  if (c == "api.anthropic.com" || c == "api.openai.com") return true;
   // bedrock-runtime.<region>.amazonaws.com (and -fips): one label between.
   constexpr std::string_view kPrefix = "bedrock-runtime", kSuffix = ".amazonaws.com";
   if (c.size() > kPrefix.size() + kSuffix.size() && c.compare(0, kPrefix.size(), kPrefix) == 0 &&

@@ -29,6 +29,11 @@ class HostPolicy {
   HostPolicy() = default;  // denies everything
   HostPolicy(const std::vector<std::string>& dns_suffixes, const std::vector<std::string>& hosts);
 
+  // Also allows the AI providers' API hosts (isAiProviderHost) and `endpoints` (the operator
+  // config's ai.endpoints), with the rule `why`: upstream lets a profile with an AI budget
+  // reach them whatever its allowlist says.
+  HostPolicy withAiProviders(const std::vector<std::string>& endpoints, std::string why) const;
+
   [[nodiscard]] Decision check(std::string_view name) const;
   [[nodiscard]] bool allows(std::string_view name) const { return check(name).allowed; }
   bool allowsAll() const { return all_; }
@@ -36,9 +41,14 @@ class HostPolicy {
  private:
   bool all_ = false;
   std::string all_rule_;
+  std::string ai_rule_;  // non-empty: AI provider hosts are allowed with this rule
   // canonical form → the entry as written
   std::unordered_map<std::string, std::string> hosts_, suffixes_;
 };
+
+// The AI providers' API hosts km meters: api.anthropic.com, api.openai.com,
+// bedrock-runtime[-fips].<region>.amazonaws.com.
+bool isAiProviderHost(std::string_view name);
 
 // Hosts whose traffic the HTTP proxy must see (AI providers it meters, GitHub whose repos it
 // filters): api.anthropic.com, api.openai.com, bedrock-runtime.<region>.amazonaws.com,

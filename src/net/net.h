@@ -20,12 +20,17 @@
 
 #include "core/result.h"
 #include "net/address.h"
+#include "net/host_rule.h"
 
 namespace km::net {
 
 class EgressGate;
 class NfLog;
+class OriginalDestinations;
 struct ServiceOptions;
+namespace proxy {
+struct Options;
+}
 
 // The sandbox's resolver (UDP and TCP), and the HTTP proxy's explicit and transparent ports,
 // on the host end of each sandbox's veth.
@@ -60,6 +65,9 @@ struct NetworkPolicyText {
   std::string subnet_pool = std::string(kDefaultSubnetPool);
   std::vector<std::string> allowed_cidrs;
   std::vector<std::string> ai_endpoints;
+  bool https_only = false;       // spec.network.httpsOnly
+  bool ai_providers = false;     // spec.budget.ai.maxSpendUSD > 0: AI provider hosts are reachable
+  std::vector<uint16_t> proxy_ports{443, 80};  // what CONNECT may reach (operator config adds)
 };
 
 // The same, parsed and checked.
@@ -71,6 +79,13 @@ struct NetworkSpec {
   Cidr subnet_pool{IpAddress::v4(10, 213, 0, 0), 16};  // the veths' /30s come from here (kDefaultSubnetPool)
   std::vector<Cidr> allowed_cidrs;      // private ranges every sandbox may reach
   std::vector<std::string> ai_endpoints;  // hosts also sent through the proxy (both)
+  bool https_only = false;                // the proxy refuses plain HTTP
+  bool ai_providers = false;              // AI provider hosts and ai_endpoints are reachable
+  std::vector<uint16_t> proxy_ports{443, 80};  // ports CONNECT may reach
+
+  // The one host rule of every layer: the allowlists, plus the AI providers' hosts and
+  // ai_endpoints when ai_providers.
+  HostPolicy hostPolicy() const;
 
   // InvalidArgument naming the key (operator config network.allowCIDRs, …) of the first
   // value that does not parse.
@@ -122,14 +137,33 @@ class SandboxNetwork {
   // The resolver service's options for this network; the NFLOG reader (proxy) moves into
   // them, so call it once.
   ServiceOptions resolverOptions(const NetworkSpec& spec);
+  // The HTTP proxy's options for this network (enforcement proxy and both): its listeners on
+  // the host end, the policy, and how it learns where redirected connections were going
+  // (which moves into them, so call it once, and before takeGate() hands the gate on: the
+  // lookups of `both` read the gate, whose owner must keep it until the proxy stops).
+  proxy::Options proxyOptions(const NetworkSpec& spec);
   // The eBPF gate (null in proxy mode); it moves to the caller.
   std::unique_ptr<EgressGate> takeGate();
 
  private:
-  SandboxNetwork(IpAddress host, std::unique_ptr<EgressGate> gate, std::unique_ptr<NfLog> nflog);
+  SandboxNetwork(IpAddress host, std::unique_ptr<EgressGate> gate, std::unique_ptr<NfLog> nflog,
+                 std::unique_ptr<OriginalDestinations> originals);
   IpAddress host_;
   std::unique_ptr<EgressGate> gate_;
   std::unique_ptr<NfLog> nflog_;
+  std::unique_ptr<OriginalDestinations> originals_;
 };
+
+// The host end's address recorded in a sandbox's facts file (NetworkPlacement::facts_path).
+// NotFound when there is none (stopped, or made without a network); InvalidArgument when it
+// does not parse.
+[[nodiscard]] Result<IpAddress> recordedHostAddress(const std::string& facts_path);
+
+// Whether a sandbox with this enforcement runs the HTTP proxy (proxy, both; not ebpf).
+bool servesProxy(Enforcement e);
+
+// The environment that points well-behaved clients at the proxy's explicit port on the host
+// end `host`: HTTP_PROXY, HTTPS_PROXY and NO_PROXY (loopback), upper and lower case.
+std::vector<std::string> proxyEnvironment(const IpAddress& host);
 
 }  // namespace km::net

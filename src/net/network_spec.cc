@@ -40,6 +40,10 @@ Result<NetworkSpec> NetworkSpec::compile(const NetworkPolicyText& text) {
     spec.allowed_cidrs.push_back(*parsed);
   }
   spec.ai_endpoints = text.ai_endpoints;
+  spec.https_only = text.https_only;
+  spec.ai_providers = text.ai_providers;
+  if (text.proxy_ports.empty()) return invalidArgument("the proxy ports list is empty");
+  spec.proxy_ports = text.proxy_ports;
   return spec;
 }
 
@@ -52,7 +56,16 @@ NetworkPolicyText NetworkSpec::text() const {
   t.subnet_pool = subnet_pool.toString();
   for (const auto& c : allowed_cidrs) t.allowed_cidrs.push_back(c.toString());
   t.ai_endpoints = ai_endpoints;
+  t.https_only = https_only;
+  t.ai_providers = ai_providers;
+  t.proxy_ports = proxy_ports;
   return t;
+}
+
+HostPolicy NetworkSpec::hostPolicy() const {
+  HostPolicy p(allowed_dns_suffixes, allowed_hosts);
+  if (ai_providers) return p.withAiProviders(ai_endpoints, "AI provider (spec.budget.ai)");
+  return p;
 }
 
 std::vector<Cidr> NetworkSpec::reachableCidrs() const {

@@ -17,6 +17,8 @@
 #include "net/netlink_io.h"
 #include "net/nflog.h"
 #include "net/nft.h"
+#include "net/original_destination.h"
+#include "net/proxy/proxy.h"
 #include "net/service.h"
 
 namespace km::net {
@@ -101,10 +103,21 @@ Result<std::unique_ptr<NfLog>> sandboxRules(pid_t init_pid, const IpAddress& hos
   return std::make_unique<NfLog>(std::move(*nl));
 }
 
+// Where the transparent proxy learns the destinations of redirected connections (proxy,
+// both): a netlink socket inside the sandbox's namespace.
+Result<std::unique_ptr<OriginalDestinations>> originalsFor(const NetworkSpec& spec, pid_t init_pid, const IpAddress& host,
+                                                           const EgressGate* gate) {
+  Endpoint proxy{host, kTransparentProxyPort};
+  if (spec.enforcement == Enforcement::kProxy) return OriginalDestinations::conntrack(init_pid, proxy);
+  if (spec.enforcement == Enforcement::kBoth && gate) return OriginalDestinations::sockDiag(init_pid, proxy, *gate);
+  return std::unique_ptr<OriginalDestinations>();
+}
+
 }  // namespace
 
-SandboxNetwork::SandboxNetwork(IpAddress host, std::unique_ptr<EgressGate> gate, std::unique_ptr<NfLog> nflog)
-    : host_(host), gate_(std::move(gate)), nflog_(std::move(nflog)) {}
+SandboxNetwork::SandboxNetwork(IpAddress host, std::unique_ptr<EgressGate> gate, std::unique_ptr<NfLog> nflog,
+                               std::unique_ptr<OriginalDestinations> originals)
+    : host_(host), gate_(std::move(gate)), nflog_(std::move(nflog)), originals_(std::move(originals)) {}
 SandboxNetwork::SandboxNetwork(SandboxNetwork&&) noexcept = default;
 SandboxNetwork& SandboxNetwork::operator=(SandboxNetwork&&) noexcept = default;
 SandboxNetwork::~SandboxNetwork() = default;
@@ -134,21 +147,45 @@ Result<SandboxNetwork> SandboxNetwork::setUp(const NetworkSpec& spec, pid_t init
   facts.set("sandboxAddress", doc::Node::string(subnet.sandbox.toString()));
   facts.set("subnet", doc::Node::string(subnet.block.toString()));
   facts.set("enforcement", doc::Node::string(std::string(enforcementName(spec.enforcement))));
+  auto originals = originalsFor(spec, init_pid, subnet.host, gate.get());
+  if (!originals) return std::move(originals).error().context("the transparent proxy's view of the sandbox");
   KM_TRY(sys::replaceFile(where.facts_path, doc::toJson(facts) + "\n", 0600));
-  return SandboxNetwork(subnet.host, std::move(gate), std::move(nflog));
+  return SandboxNetwork(subnet.host, std::move(gate), std::move(nflog), std::move(*originals));
+}
+
+namespace {
+
+Result<doc::Node> readFacts(const std::string& facts_path) {
+  auto text = fs::readFile(facts_path, 64 << 10);
+  if (!text) return notFound("no network recorded in " + facts_path);
+  doc::Node facts;
+  std::string err;
+  if (!doc::parseJson(*text, facts, &err)) return invalidArgument(facts_path + ": " + err);
+  return facts;
+}
+
+Result<IpAddress> hostAddressIn(const doc::Node& facts, const std::string& facts_path) {
+  const doc::Node* host_text = facts.find("hostAddress");
+  auto host = IpAddress::parse(host_text ? host_text->text() : "");
+  if (!host) return invalidArgument(facts_path + ": no hostAddress");
+  return *host;
+}
+
+}  // namespace
+
+Result<IpAddress> recordedHostAddress(const std::string& facts_path) {
+  auto facts = readFacts(facts_path);
+  if (!facts) return std::move(facts).error();
+  return hostAddressIn(*facts, facts_path);
 }
 
 Result<SandboxNetwork> SandboxNetwork::reopen(const NetworkSpec& spec, pid_t init_pid, const NetworkPlacement& where) {
-  auto text = fs::readFile(where.facts_path);
-  if (!text) return notFound("no network recorded in " + where.facts_path);
-  doc::Node facts;
-  std::string err;
-  if (!doc::parseJson(*text, facts, &err)) return invalidArgument(where.facts_path + ": " + err);
-  const doc::Node* host_text = facts.find("hostAddress");
-  auto host = IpAddress::parse(host_text ? host_text->text() : "");
-  if (!host) return invalidArgument(where.facts_path + ": no hostAddress");
+  auto facts = readFacts(where.facts_path);
+  if (!facts) return std::move(facts).error();
+  auto host = hostAddressIn(*facts, where.facts_path);
+  if (!host) return std::move(host).error();
   // A veth made by an older km is not in kVethGroup yet: the host rules would not see it.
-  if (const doc::Node* veth = facts.find("veth"); veth && !veth->text().empty()) {
+  if (const doc::Node* veth = facts->find("veth"); veth && !veth->text().empty()) {
     auto nl = Netlink::open();
     if (!nl) return std::move(nl).error();
     if (auto index = nl->linkIndex(veth->text())) KM_TRY(nl->setGroup(*index, kVethGroup));
@@ -164,7 +201,13 @@ Result<SandboxNetwork> SandboxNetwork::reopen(const NetworkSpec& spec, pid_t ini
     if (!nl) return std::move(nl).error().context("the network log of the sandbox's nftables");
     nflog = std::make_unique<NfLog>(std::move(*nl));
   }
-  return SandboxNetwork(*host, std::move(gate), std::move(nflog));
+  std::unique_ptr<OriginalDestinations> originals;
+  if (init_pid > 0) {
+    auto o = originalsFor(spec, init_pid, *host, gate.get());
+    if (!o) return std::move(o).error().context("the transparent proxy's view of the sandbox");
+    originals = std::move(*o);
+  }
+  return SandboxNetwork(*host, std::move(gate), std::move(nflog), std::move(originals));
 }
 
 Status SandboxNetwork::remove(const NetworkPlacement& where) {
@@ -184,7 +227,7 @@ ServiceOptions SandboxNetwork::resolverOptions(const NetworkSpec& spec) {
   so.listen = host_;
   so.port = kDnsPort;
   so.upstreams = spec.dns_upstreams;
-  so.policy = HostPolicy(spec.allowed_dns_suffixes, spec.allowed_hosts);
+  so.policy = spec.hostPolicy();
   so.allowed_cidrs = spec.reachableCidrs();
   so.redirect_to_proxy = spec.enforcement == Enforcement::kBoth;
   so.proxy_extra = HostPolicy({}, spec.ai_endpoints);
@@ -193,5 +236,30 @@ ServiceOptions SandboxNetwork::resolverOptions(const NetworkSpec& spec) {
 }
 
 std::unique_ptr<EgressGate> SandboxNetwork::takeGate() { return std::move(gate_); }
+
+proxy::Options SandboxNetwork::proxyOptions(const NetworkSpec& spec) {
+  proxy::Options o;
+  o.listen = host_;
+  o.explicit_port = kProxyPort;
+  o.transparent_port = kTransparentProxyPort;
+  o.policy = spec.hostPolicy();
+  o.https_only = spec.https_only;
+  o.connect_ports = spec.proxy_ports;
+  o.resolver = Endpoint{host_, kDnsPort};
+  if (originals_) {
+    std::shared_ptr<OriginalDestinations> originals(std::move(originals_));
+    o.original_destination = [originals](const Endpoint& client) { return originals->lookup(client); };
+  }
+  return o;
+}
+
+bool servesProxy(Enforcement e) { return e != Enforcement::kEbpf; }
+
+std::vector<std::string> proxyEnvironment(const IpAddress& host) {
+  std::string url = "http://" + host.toString() + ":" + std::to_string(kProxyPort);
+  const char* no_proxy = "localhost,127.0.0.1,::1";
+  return {"HTTP_PROXY=" + url,  "HTTPS_PROXY=" + url,  "http_proxy=" + url, "https_proxy=" + url,
+          std::string("NO_PROXY=") + no_proxy, std::string("no_proxy=") + no_proxy};
+}
 
 }  // namespace km::net

@@ -1,5 +1,6 @@
 // plan::compile: a resolved profile plus the create flags become one SandboxPlan. A recipe,
 // one line per concern; each step (compile_steps.h) sees only its part of the profile.
+#include <algorithm>
 #include <string>
 #include <unordered_set>
 
@@ -84,6 +85,17 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   policy.subnet_pool = options.subnet_pool;
   policy.allowed_cidrs = options.allowed_cidrs;
   policy.ai_endpoints = options.ai_endpoints;
+  policy.https_only = spec.network.https_only.value_or(false);
+  // As upstream: a profile with an AI budget reaches the AI providers (metered by the proxy)
+  // whatever its allowlist says.
+  policy.ai_providers = spec.budget && spec.budget->ai && spec.budget->ai->max_spend_usd.micros > 0;
+  policy.proxy_ports = {443, 80};
+  for (int64_t port : options.proxy_connect_ports) {
+    if (port < 1 || port > 65535) return invalidArgument("operator config proxy.connectPorts: " + std::to_string(port) + " is not a port");
+    if (std::find(policy.proxy_ports.begin(), policy.proxy_ports.end(), port) == policy.proxy_ports.end()) {
+      policy.proxy_ports.push_back(static_cast<uint16_t>(port));
+    }
+  }
   auto network = net::NetworkSpec::compile(policy);
   if (!network) return std::move(network).error();
   p.network = std::move(*network);

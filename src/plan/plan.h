@@ -107,6 +107,7 @@ struct CompileOptions {
   std::string subnet_pool = std::string(net::kDefaultSubnetPool);  // network.subnetPool
   std::vector<std::string> allowed_cidrs;      // network.allowCIDRs
   std::vector<std::string> ai_endpoints;       // ai.endpoints[].host
+  std::vector<int64_t> proxy_connect_ports;    // proxy.connectPorts (besides 443 and 80)
   LogLimits logs;                              // logs.maxFileSize, logs.maxFiles
   // The host, so limits never exceed what exists: 0 = unknown (no clamping).
   int host_cpus = 0;

@@ -13,7 +13,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 3;
+constexpr int64_t kPlanVersion = 4;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -54,6 +54,19 @@ class Reader {
         return fail(at(key) + "[" + std::to_string(i) + "]", "a string", item.kindName());
       }
       out.push_back(item.text());
+    }
+  }
+  void flag(std::string_view key, bool& out) {
+    if (const Node* n = take(key, Node::Kind::kBool, "true or false")) out = n->text() == "true";
+  }
+  void ports(std::string_view key, std::vector<uint16_t>& out) {
+    const Node* n = take(key, Node::Kind::kSeq, "a list");
+    if (!n) return;
+    for (size_t i = 0; i < n->items().size(); ++i) {
+      const Node& item = n->items()[i];
+      std::optional<int64_t> v = item.kind() == Node::Kind::kInt ? doc::parseCoreInt(item.text()) : std::nullopt;
+      if (!v || *v < 1 || *v > 65535) return fail(at(key) + "[" + std::to_string(i) + "]", "a port", item.kindName());
+      out.push_back(static_cast<uint16_t>(*v));
     }
   }
   // A string naming one of an enum's values: `parse` reads it, `names` lists the accepted
@@ -169,6 +182,11 @@ Node toNode(const SandboxPlan& p) {
   m.set("subnetPool", Node::string(net.subnet_pool));
   m.set("allowedCIDRs", strings(net.allowed_cidrs));
   m.set("aiEndpoints", strings(net.ai_endpoints));
+  m.set("httpsOnly", Node::boolean(net.https_only));
+  m.set("aiProviders", Node::boolean(net.ai_providers));
+  Node ports = Node::seq();
+  for (uint16_t port : net.proxy_ports) ports.push(Node::integer(port));
+  m.set("proxyPorts", std::move(ports));
   Node logs = Node::map();
   logs.set("maxFileBytes", Node::integer(p.logs.max_file_bytes));
   logs.set("maxFiles", Node::integer(p.logs.max_files));
@@ -241,6 +259,10 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.str("subnetPool", net.subnet_pool);
   top.list("allowedCIDRs", net.allowed_cidrs);
   top.list("aiEndpoints", net.ai_endpoints);
+  top.flag("httpsOnly", net.https_only);
+  top.flag("aiProviders", net.ai_providers);
+  net.proxy_ports.clear();
+  top.ports("proxyPorts", net.proxy_ports);
   if (const Node* l = top.child("logs", Node::Kind::kMap, "a mapping")) {
     Reader logs(*l, "logs", error);
     logs.count("maxFileBytes", p.logs.max_file_bytes);

@@ -30,7 +30,18 @@ Status DataPlane::startResolver(net::ServiceOptions options) {
   return ok();
 }
 
+Status DataPlane::startProxy(net::proxy::Options options) {
+  KM_CHECK(!proxy_) << "a second proxy for one sandbox";
+  auto p = std::make_unique<net::proxy::Proxy>(std::move(options), *audit_);
+  KM_TRY(p->start());
+  proxy_ = std::move(p);
+  return ok();
+}
+
 void DataPlane::stopServices() {
+  // The proxy first: its lookups ask the resolver.
+  if (proxy_) proxy_->stop();
+  proxy_.reset();
   if (resolver_) resolver_->stop();
   resolver_.reset();
 }

@@ -1,7 +1,7 @@
 // km::supervisor::DataPlane — what a sandbox's services share, and the services themselves:
 // the eBPF gate (null in proxy mode), the resolution table (address → allowed name, filled
-// by the resolver, read by the network log and the proxy to come), the audit writer (the
-// network log), and the services using them — the resolver now, the proxy next.
+// by the resolver, read by the network log), the audit writer (the network log), and the
+// services using them — the resolver and the HTTP proxy.
 //
 // Destruction order is teardown order: the services stop first (their threads joined, the
 // last audit records flushed), then the writer, the table and the gate go. Members are
@@ -17,6 +17,7 @@
 #include "core/result.h"
 #include "core/rotating_file.h"
 #include "net/bpf/gate.h"
+#include "net/proxy/proxy.h"
 #include "net/resolution_table.h"
 #include "net/service.h"
 
@@ -36,6 +37,9 @@ class DataPlane {
   // Starts the resolver service on the shared parts. Its start() error (the bind) when it
   // fails; then no resolver runs. At most one resolver.
   [[nodiscard]] Status startResolver(net::ServiceOptions options);
+  // Starts the HTTP proxy on the shared parts (enforcement proxy and both). Its start() error
+  // (the bind) when it fails; then no proxy runs. At most one proxy.
+  [[nodiscard]] Status startProxy(net::proxy::Options options);
   // Stops every service (joined, flushed); the shared parts stay. Idempotent.
   void stopServices();
 
@@ -51,6 +55,7 @@ class DataPlane {
   net::ResolutionTable resolutions_;
   std::unique_ptr<audit::Writer> audit_;
   std::unique_ptr<net::Service> resolver_;
+  std::unique_ptr<net::proxy::Proxy> proxy_;
 };
 
 }  // namespace km::supervisor

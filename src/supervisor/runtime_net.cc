@@ -1,8 +1,9 @@
 // Runtime: the sandbox's network. net::SandboxNetwork sets it up (veth, addresses, host
 // rules, the eBPF gate or the sandbox's nftables, the facts file) or reopens it after a
-// supervisor restart; the DataPlane it feeds runs the resolver service.
+// supervisor restart; the DataPlane it feeds runs the resolver and the HTTP proxy.
 #include "core/log.h"
 #include "net/net.h"
+#include "net/proxy/proxy.h"
 #include "net/service.h"
 #include "supervisor/runtime.h"
 
@@ -13,10 +14,13 @@ constexpr std::string_view kLog = "km.supervisor";
 }  // namespace
 
 Status Runtime::runNetwork(net::SandboxNetwork network) {
+  std::optional<net::proxy::Options> proxy;
+  if (net::servesProxy(plan_.network.enforcement)) proxy = network.proxyOptions(plan_.network);  // before takeGate
   auto plane = DataPlane::open(network.takeGate(), files().network_log,
                                plan_.logs.rotation());  // operator config logs.*, recorded at create
   if (!plane) return std::move(plane).error();
   KM_TRY((*plane)->startResolver(network.resolverOptions(plan_.network)));
+  if (proxy) KM_TRY((*plane)->startProxy(std::move(*proxy)));
   data_plane_ = std::move(*plane);
   return ok();
 }

@@ -6,13 +6,15 @@
 #   198.51.100.53:53   the DNS upstream km is configured with (tests/fakes/fake_dns.py)
 #   198.51.100.99:53   a rogue resolver (answers everything; logs what reaches it)
 #   198.51.100.99:853  a DoT port (TCP listener; logs connections)
-#   203.0.113.0/24     web servers on :80 for every address below (log every request)
+#   203.0.113.0/24     web servers on :80 and :443 for every address below (fake_web.py: log
+#                      every connection and request; certificate for the names below from
+#                      the fake internet's CA, $FI_DIR/ca.pem)
 #   203.0.113.10 api.anthropic.com   203.0.113.20 github.com   203.0.113.30 example.org
 #   203.0.113.11 (api.anthropic.com's neighbour)   203.0.113.66 evil.example
 #   203.0.113.10:9999/udp  a UDP sink (logs datagrams)
 #
 # Usage (after lib.sh): fake_internet_up; … ; cleanup calls fake_internet_down.
-# Sets FI_DIR (logs: dns.log rogue.log http.log dot.log udp.log) and writes the operator
+# Sets FI_DIR (logs: dns.log rogue.log http.log https.log conn.log dot.log udp.log) and writes the operator
 # config to $KM_HOME/config.yaml (exported as KM_CONFIG).
 
 FI_NS="kmfi$$"
@@ -50,16 +52,18 @@ fake_internet_up() {
   fi_exec python3 "$fakes/fake_dns.py" 198.51.100.99 53 '*.example=203.0.113.66' \
     '*.com=203.0.113.66' --log "$FI_DIR/rogue.log" > "$FI_DIR/rogue.out" 2>&1 &
   FI_PIDS+=($!)
-  fi_exec python3 -u -c '
-import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("hello from " + self.server.server_address[0] + " host " + self.headers.get("Host","") + "\n").encode()
-        with open(sys.argv[1], "a") as f: f.write(self.client_address[0] + " " + self.headers.get("Host","") + " " + self.path + "\n")
-        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("0.0.0.0", 80), H).serve_forever()
-' "$FI_DIR/http.log" > "$FI_DIR/http.out" 2>&1 &
+  # A CA of the fake internet and one certificate for its names (the origins' own; a
+  # sandbox that tunnels through the proxy checks it against this CA, FI_DIR/ca.pem).
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=fake-internet-ca \
+    -keyout "$FI_DIR/ca.key" -out "$FI_DIR/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=fake-internet \
+    -keyout "$FI_DIR/web.key" -out "$FI_DIR/web.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:example.org,DNS:api.anthropic.com,DNS:github.com,DNS:evil.example,DNS:short.anthropic.com\n' \
+    > "$FI_DIR/web.ext"
+  openssl x509 -req -in "$FI_DIR/web.csr" -CA "$FI_DIR/ca.pem" -CAkey "$FI_DIR/ca.key" -CAcreateserial -days 2 \
+    -extfile "$FI_DIR/web.ext" -out "$FI_DIR/web.pem" 2>/dev/null
+  fi_exec python3 -u "$fakes/fake_web.py" --logs "$FI_DIR" --cert "$FI_DIR/web.pem" --key "$FI_DIR/web.key" \
+    > "$FI_DIR/web.out" 2>&1 &
   FI_PIDS+=($!)
   fi_exec python3 -u -c '
 import socket, sys, threading
@@ -77,6 +81,7 @@ tcp()
 ' "$FI_DIR/dot.log" "$FI_DIR/udp.log" > "$FI_DIR/misc.out" 2>&1 &
   FI_PIDS+=($!)
   : > "$FI_DIR/dns.log"; : > "$FI_DIR/rogue.log"; : > "$FI_DIR/http.log"; : > "$FI_DIR/dot.log"; : > "$FI_DIR/udp.log"
+  : > "$FI_DIR/https.log"; : > "$FI_DIR/conn.log"
   # Wait (bounded) until the upstream answers.
   for _ in $(seq 1 50); do
     dig +time=1 +tries=1 @198.51.100.53 github.com +short 2>/dev/null | grep -q 203.0.113.20 && break
@@ -86,7 +91,12 @@ tcp()
     curl -s -m 1 -o /dev/null http://203.0.113.30/ready && break
     sleep 0.1
   done
-  : > "$FI_DIR/http.log"; : > "$FI_DIR/dns.log"
+  for _ in $(seq 1 50); do
+    curl -s -m 1 -o /dev/null --cacert "$FI_DIR/ca.pem" --resolve example.org:443:203.0.113.30 \
+      https://example.org/ready && break
+    sleep 0.1
+  done
+  : > "$FI_DIR/http.log"; : > "$FI_DIR/dns.log"; : > "$FI_DIR/conn.log"; : > "$FI_DIR/https.log"
   cat > "$KM_HOME/config.yaml" <<YAML
 $KM_TEST_DISK_CONFIG
 dns:
@@ -138,6 +148,7 @@ spec:
   runtime: {substrate: local}
   network:
     enforcement: $4
+    httpsOnly: ${HTTPS_ONLY:-true}
     egress:
       allowedDNSSuffixes: $5
       allowedHosts: $6

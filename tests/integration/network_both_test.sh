@@ -1,57 +1,38 @@
 #!/usr/bin/env bash
-# Network policy, enforcement: both — eBPF is the gatekeeper, and connections to hosts the
-# HTTP proxy must see (AI providers, GitHub) are rewritten to the transparent proxy port on
-# the host end, their original destination kept in pinned maps the proxy reads back (here
-# a stand-in proxy reads them with bpftool, by the peer port of the connection it accepted).
+# Network policy, enforcement: both — eBPF is the gatekeeper, and every TCP connection to
+# ports 80 and 443 of an allowed address (and to any port of hosts the proxy must see: AI
+# providers, GitHub) is rewritten to the transparent proxy on the host end, which learns
+# where it was going from the eBPF map by the client socket's cookie (sock_diag) and checks
+# the name again (Host, SNI). Other ports go direct; the rest is refused as in ebpf mode.
 source "$(dirname "$0")/lib.sh" "$@"
 source "$HERE/fake_internet.sh"
-standin=""
-extra_cleanup() {
-  [ -n "$standin" ] && kill "$standin" 2>/dev/null
-  fake_internet_down
-}
+extra_cleanup() { fake_internet_down; }
 before="$(kernel_snapshot)"
 fake_internet_up
 
-net_profile "$KM_HOME/net.yaml" net-both kb both "[.anthropic.com, example.org]" "[github.com]"
+HTTPS_ONLY=false net_profile "$KM_HOME/net.yaml" net-both kb both "[.anthropic.com, example.org]" "[github.com]"
 SB="$(km create "$KM_HOME/net.yaml")"
 LOG="$KM_HOME/sandboxes/$SB/network.log"
-HOST_END="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hostAddress"])' "$KM_HOME/sandboxes/$SB/net.json")"
-PINS="/sys/fs/bpf/km/$(km_home_tag)-$SB"
 in_sb() { km exec "$SB" -- "$@"; }
-
-python3 -u -c '
-import json, socket, struct, subprocess, sys
-pins = sys.argv[2]
-def lookup(map_name, key):
-    out = subprocess.run(["bpftool", "-j", "map", "lookup", "pinned", pins + "/" + map_name, "key", "hex"] +
-                         ["%02x" % b for b in key], capture_output=True, text=True).stdout
-    return bytes(int(x, 16) for x in json.loads(out)["value"])
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 3129)); s.listen(16); print("ready", flush=True)
-while True:
-    c, peer = s.accept(); data = c.recv(4096)
-    cookie = lookup("portcookie", struct.pack("<I", peer[1]))
-    orig = lookup("orig", cookie)
-    ip = socket.inet_ntoa(orig[:4]); port = struct.unpack("<H", orig[16:18])[0]
-    host = [l for l in data.decode().split("\r\n") if l.lower().startswith("host:")][0]
-    open(sys.argv[3], "a").write("%s:%d %s\n" % (ip, port, host))
-    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nproxied\n"); c.close()
-' "$HOST_END" "$PINS" "$KM_HOME/proxy.log" > "$KM_HOME/standin.out" 2>&1 &
-standin=$!
-for _ in $(seq 1 50); do grep -q ready "$KM_HOME/standin.out" && break; sleep 0.1; done
-
-# AI provider and GitHub: through the proxy, which learns where they were going.
-expect_eq "$(in_sb curl -s -m 5 http://api.anthropic.com/)" "proxied" "api.anthropic.com goes to the proxy"
-expect_eq "$(in_sb curl -s -m 5 http://github.com:8080/x)" "proxied" "github.com (any port) goes to the proxy"
-expect_contains "$(cat "$KM_HOME/proxy.log")" "203.0.113.10:80 Host: api.anthropic.com" "original destination read back by peer port"
-expect_contains "$(cat "$KM_HOME/proxy.log")" "203.0.113.20:8080 Host: github.com:8080" "original port kept too"
-# Other allowed names go direct; the rest is refused as in ebpf mode.
-expect_contains "$(in_sb curl -s -m 5 http://example.org/)" "hello from" "a name the proxy need not see goes direct"
-expect_contains "$(cat "$FI_DIR/http.log")" "example.org" "direct request reached the server"
-if in_sb curl -s -m 3 http://203.0.113.66/ >/dev/null 2>&1; then fail "hard-coded address should be refused"; fi
-grep -q "api.anthropic.com" "$FI_DIR/http.log" && fail "a proxied host was reached directly"
+# Web ports of every allowed name go through the proxy, which knows where they were going.
+expect_eq "$(in_sb curl -s -m 5 --noproxy '*' http://api.anthropic.com/)" "hello from 203.0.113.10 host api.anthropic.com scheme http" \
+  "api.anthropic.com through the transparent proxy"
+expect_eq "$(in_sb curl -s -m 5 --noproxy '*' http://example.org/)" "hello from 203.0.113.30 host example.org scheme http" \
+  "every allowed name's port 80 goes through the proxy too"
 expect_log '"dest":"203.0.113.10","port":80,"protocol":"tcp","name":"api.anthropic.com","decision":"redirect","reason":"sent to the transparent proxy'
+expect_log '"dest":"203.0.113.30","port":80,"protocol":"tcp","name":"example.org","decision":"redirect"'
+expect_log '"layer":"http"' '"listener":"transparent"' '"host":"example.org"' '"dest":"203.0.113.30:80"' '"decision":"allow"'
+# A host the proxy must see, on another port: still the proxy, with the original port kept
+# (nothing listens on 8080 out there, so the proxy answers 502 for it).
+expect_eq "$(in_sb curl -s -m 5 --noproxy '*' -o /dev/null -w '%{http_code}' http://github.com:8080/x)" "502" \
+  "github.com:8080 goes to the proxy"
+expect_log '"layer":"http"' '"listener":"transparent"' '"host":"github.com"' '"port":8080'
+# The fronting this closes: an allowed address, a Host the policy refuses.
+expect_eq "$(in_sb curl -s -m 5 --noproxy '*' -o /dev/null -w '%{http_code}' --resolve evil.example:80:203.0.113.30 http://evil.example/)" "403" \
+  "an unlisted Host on an allowed address is refused"
+# Everything else as in ebpf mode: a hard-coded unresolved address is refused by the kernel.
+if in_sb curl -s -m 3 --noproxy '*' http://203.0.113.66/ >/dev/null 2>&1; then fail "hard-coded address should be refused"; fi
+grep -q "evil" "$FI_DIR/http.log" && fail "a refused Host reached a server"
 
 km destroy --yes "$SB" >/dev/null
 expect_eq "$(kernel_snapshot)" "$before" "nothing left"

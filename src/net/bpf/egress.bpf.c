@@ -3,9 +3,10 @@
 //                anywhere goes to the sandbox's resolver instead; the resolver's own address only on it;
 //                otherwise the destination must be in the allow map and not expired.
 //   sendmsg4/6   unconnected UDP: the same rules per datagram.
-//                With enforcement both, connects to hosts the proxy must see (flagged in the
-//                allow map) go to the transparent proxy instead; the original destination
-//                is kept per socket cookie, and (sockops) the cookie per local port.
+//                With enforcement both, TCP connects to ports 80 and 443 of allowed addresses,
+//                and to any port of hosts the proxy must see (flagged in the allow map), go to
+//                the transparent proxy instead; the original destination is kept per socket
+//                cookie (the proxy asks sock_diag for its peer's cookie).
 //   egress skb   every packet leaving the sandbox: TCP and UDP sockets' packets pass (the
 //                programs above already judged where those may go), as do loopback and
 //                kernel-made TCP (resets, time-wait); ICMP, raw sockets and any other
@@ -76,12 +77,6 @@ struct {
   __type(value, struct km_orig);
 } km_orig SEC(".maps");
 
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, KM_REDIRECT_MAX);
-  __type(key, __u32);
-  __type(value, __u64);
-} km_port_cookie SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -206,6 +201,12 @@ static __always_inline int own_loopback(struct bpf_sock* sk) {
   return sk->bound_dev_if == 0 || sk->bound_dev_if == KM_LOOPBACK_IFINDEX;
 }
 
+// With enforcement both, every TCP connection to these goes through the transparent proxy
+// (`port_be` in network order, as in bpf_sock_addr).
+static __always_inline int web_port(__u16 port_be) {
+  return port_be == bpf_htons(80) || port_be == bpf_htons(443);
+}
+
 // `now`: bpf_ktime_get_ns(), read once per decision (also the event's time).
 static __always_inline int allowed(const struct km_allow* a, __u64 now) {
   if (!a) return 0;
@@ -233,14 +234,14 @@ static __always_inline int check4(struct bpf_sock_addr* ctx, __u32 ip, __u8 prot
     return 1;
   }
   if (ip == cfg->resolver4) {
-    if (cfg->proxy_port && port == cfg->proxy_port && proto == IPPROTO_TCP) return 1;
+    if (cfg->proxy_port && (port == cfg->proxy_port || port == cfg->explicit_port) && proto == IPPROTO_TCP) return 1;
     report(AF_INET, &ip, port, proto, KM_VERDICT_DENY, KM_REASON_HOST_PORT);
     return 0;
   }
   struct km_allow* a = lookup4(ip);
   __u64 now = bpf_ktime_get_ns();
   if (allowed(a, now)) {
-    if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port && proto == IPPROTO_TCP) {
+    if (cfg->proxy_port && proto == IPPROTO_TCP && (web_port(port) || (a->flags & KM_ALLOW_L7))) {
       redirect4(ctx, cfg, ip, port, mapped);
       return 1;
     }
@@ -276,7 +277,7 @@ static __always_inline int check6(struct bpf_sock_addr* ctx, __u8 proto) {
   struct km_allow* a = lookup6(w);
   __u64 now = bpf_ktime_get_ns();
   if (allowed(a, now)) {
-    if ((a->flags & KM_ALLOW_L7) && cfg->proxy_port) {
+    if (cfg->proxy_port && proto == IPPROTO_TCP && (web_port(port) || (a->flags & KM_ALLOW_L7))) {
       report(AF_INET6, w, port, proto, KM_VERDICT_DENY, KM_REASON_L7_V6);
       return 0;
     }
@@ -312,19 +313,6 @@ struct ipv6_head {
   __u8 next, hops;
   __u32 saddr[4], daddr[4];
 };
-
-// When a redirected connection picks its local port, file the cookie under that port.
-SEC("sockops")
-int km_sockops(struct bpf_sock_ops* skops) {
-  if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-    __u64 cookie = bpf_get_socket_cookie(skops);
-    if (bpf_map_lookup_elem(&km_orig, &cookie)) {
-      __u32 port = skops->local_port;
-      bpf_map_update_elem(&km_port_cookie, &port, &cookie, BPF_ANY);
-    }
-  }
-  return 1;
-}
 
 SEC("cgroup_skb/egress")
 int km_egress(struct __sk_buff* skb) {

@@ -33,9 +33,8 @@ struct km_allow {
 
 #define KM_ALLOW_L7 1 /* an address of a host the proxy must see (enforcement: both) */
 
-/* Where a connection rewritten to the transparent proxy was going; keyed by the client
- * socket's cookie (km_orig), and the cookie by the client's local port (km_port_cookie), so
- * the proxy can go from an accepted connection's peer port to the original destination. */
+/* Where a connection rewritten to the transparent proxy was going, keyed by the client
+ * socket's cookie (km_orig); the proxy learns its peer's cookie from sock_diag. */
 struct km_orig {
   __u8 addr[16]; /* IPv4 in the first 4 bytes when family is AF_INET */
   __u16 port;    /* host order */
@@ -47,6 +46,8 @@ struct km_config {
   __u32 resolver4;  /* the host end of the sandbox's veth: resolver (and proxy) address */
   __u16 proxy_port; /* network order; 0 = none. With enforcement both: the transparent port */
   __u16 dns_port;   /* network order: DNS, sent to the resolver wherever it was going (net::kDnsPort) */
+  __u16 explicit_port; /* network order; 0 = none. With enforcement both: the proxy's explicit port */
+  __u16 pad;
 };
 
 enum km_verdict { KM_VERDICT_DENY = 0, KM_VERDICT_ALLOW = 1, KM_VERDICT_REDIRECT = 2 };
@@ -61,8 +62,8 @@ enum km_reason {
   KM_REASON_HOST_PORT = 7,   /* the host end, on a port other than DNS/proxy */
   KM_REASON_DNS_V6 = 8,      /* DNS over IPv6: no resolver there */
   KM_REASON_PACKET = 9,      /* a packet of neither a TCP nor a UDP socket (ICMP, raw, …) */
-  KM_REASON_L7 = 10,         /* sent to the transparent proxy (a host the proxy must see) */
-  KM_REASON_L7_V6 = 11,      /* a proxied host over IPv6: no proxy there */
+  KM_REASON_L7 = 10,         /* sent to the transparent proxy (web ports; hosts the proxy must see) */
+  KM_REASON_L7_V6 = 11,      /* the same over IPv6: no proxy there */
   KM_REASON_LOOPBACK_DEV = 12, /* a loopback address from a socket bound to another device */
 };
 

@@ -31,7 +31,9 @@ namespace km::net {
 namespace {
 
 constexpr const char* kBpffs = "/sys/fs/bpf";
-constexpr const char* kMaps[] = {"allow4", "allow6", "host4", "host6", "config", "events", "orig", "portcookie", "allowlog"};
+constexpr const char* kMaps[] = {"allow4", "allow6", "host4", "host6", "config", "events", "orig", "allowlog"};
+// Pins an older km made, removed with the others.
+constexpr const char* kOldMaps[] = {"portcookie"};
 constexpr size_t kMapCount = sizeof(kMaps) / sizeof(kMaps[0]);
 
 Error bpfError(std::string_view what, int err) {
@@ -50,8 +52,8 @@ std::string reasonText(uint8_t reason) {
     case KM_REASON_HOST_PORT: return "the host end only serves DNS (and the proxy)";
     case KM_REASON_DNS_V6: return "DNS over IPv6 is not served";
     case KM_REASON_PACKET: return "neither TCP nor UDP (ICMP, raw sockets, other protocols)";
-    case KM_REASON_L7: return "sent to the transparent proxy (a host it must see)";
-    case KM_REASON_L7_V6: return "a host the proxy must see, over IPv6 (no proxy there)";
+    case KM_REASON_L7: return "sent to the transparent proxy (web ports, and hosts it must see)";
+    case KM_REASON_L7_V6: return "web ports or a host the proxy must see, over IPv6 (no proxy there)";
     case KM_REASON_LOOPBACK_DEV: return "a loopback address from a socket bound to a network device (it would leave by it)";
   }
   return "reason " + std::to_string(reason);
@@ -80,7 +82,7 @@ GateEvent toGateEvent(const km_event& e) {
 }
 
 struct EgressGate::Impl {
-  sys::UniqueFd allow4, allow6, host4, host6, config, events, orig, port_cookie, allowlog;
+  sys::UniqueFd allow4, allow6, host4, host6, config, events, orig, allowlog;
   ring_buffer* ring = nullptr;
   std::vector<km_event>* batch = nullptr;  // where onEvent puts records during a drain
   // The per-CPU logs of allowed connects, mapped (see egress_shared.h).
@@ -206,17 +208,15 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   if (cpus <= 0) return bpfError("counting the possible CPUs", cpus);
   (void)bpf_map__set_max_entries(skel->maps.km_allowlog, static_cast<uint32_t>(std::min(cpus, KM_LOG_SETS)));
   if (proxy_port == 0) {
-    // Only `both` redirects connections; without it the redirect maps stay unused.
+    // Only `both` redirects connections; without it the redirect map stays unused.
     (void)bpf_map__set_max_entries(skel->maps.km_orig, 1);
-    (void)bpf_map__set_max_entries(skel->maps.km_port_cookie, 1);
-    // sockops only serves the transparent proxy; not even loaded without one.
-    (void)bpf_program__set_autoload(skel->progs.km_sockops, false);
   }
   if (int rc = km_gate__load(skel); rc) return bpfError("loading the egress programs", -rc);
 
   km_config cfg{};
   std::memcpy(&cfg.resolver4, resolver.bytes.data(), 4);
   cfg.proxy_port = htons(proxy_port);
+  cfg.explicit_port = proxy_port ? htons(kProxyPort) : 0;  // clients that use HTTP_PROXY
   cfg.dns_port = htons(kDnsPort);
   uint32_t zero = 0;
   if (int rc = bpf_map_update_elem(bpf_map__fd(skel->maps.km_config), &zero, &cfg, BPF_ANY); rc) {
@@ -224,7 +224,7 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
   }
   bpf_map* maps[] = {skel->maps.km_allow4, skel->maps.km_allow6, skel->maps.km_host4,
                      skel->maps.km_host6,  skel->maps.km_config, skel->maps.km_events,
-                     skel->maps.km_orig,   skel->maps.km_port_cookie, skel->maps.km_allowlog};
+                     skel->maps.km_orig,   skel->maps.km_allowlog};
   static_assert(sizeof maps / sizeof maps[0] == kMapCount);
   for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
@@ -242,17 +242,12 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
       {skel->progs.km_sendmsg4, BPF_CGROUP_UDP4_SENDMSG},
       {skel->progs.km_sendmsg6, BPF_CGROUP_UDP6_SENDMSG},
       {skel->progs.km_egress, BPF_CGROUP_INET_EGRESS},
-      {skel->progs.km_sockops, BPF_CGROUP_SOCK_OPS},
   };
-  // A program left unloaded above (sockops without a proxy) has no fd and is not attached.
-  auto loaded = [](bpf_program* prog) { return bpf_program__fd(prog) >= 0; };
   for (auto& p : progs) {
-    if (!loaded(p.prog)) continue;
     if (int rc = bpf_prog_attach(bpf_program__fd(p.prog), cg->get(), p.type, BPF_F_ALLOW_MULTI); rc) {
       int err = errno;
       for (auto& q : progs) {
         if (&q == &p) break;
-        if (!loaded(q.prog)) continue;
         (void)bpf_prog_detach2(bpf_program__fd(q.prog), cg->get(), q.type);
       }
       return bpfError("attaching " + std::string(bpf_program__name(p.prog)) + " to " + cgroup_dir, err);
@@ -265,8 +260,8 @@ Result<EgressGate> EgressGate::attach(const std::string& cgroup_dir, const std::
 
 Result<EgressGate> EgressGate::open(const std::string& pin_dir) {
   auto impl = std::make_unique<Impl>();
-  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->host4,       &impl->host6,   &impl->config,
-                          &impl->events, &impl->orig,   &impl->port_cookie, &impl->allowlog};
+  sys::UniqueFd* fds[] = {&impl->allow4, &impl->allow6, &impl->host4, &impl->host6,
+                          &impl->config, &impl->events, &impl->orig,  &impl->allowlog};
   static_assert(sizeof fds / sizeof fds[0] == kMapCount);
   for (size_t i = 0; i < kMapCount; ++i) {
     std::string path = pin_dir + "/" + kMaps[i];
@@ -282,6 +277,7 @@ Result<EgressGate> EgressGate::open(const std::string& pin_dir) {
 
 Status EgressGate::removePins(const std::string& pin_dir) {
   for (const char* m : kMaps) ::unlink((pin_dir + "/" + m).c_str());
+  for (const char* m : kOldMaps) ::unlink((pin_dir + "/" + m).c_str());
   if (::rmdir(pin_dir.c_str()) != 0 && errno != ENOENT) return sys::errnoError("rmdir", pin_dir, errno);
   return ok();
 }
@@ -357,10 +353,7 @@ size_t EgressGate::sweep(uint32_t grace_seconds) {
   return removed;
 }
 
-std::optional<Endpoint> EgressGate::originalDestination(uint16_t client_port) const {
-  uint32_t port = client_port;
-  uint64_t cookie = 0;
-  if (bpf_map_lookup_elem(impl_->port_cookie.get(), &port, &cookie) != 0) return std::nullopt;
+std::optional<Endpoint> EgressGate::originalDestination(uint64_t cookie) const {
   km_orig o{};
   if (bpf_map_lookup_elem(impl_->orig.get(), &cookie, &o) != 0) return std::nullopt;
   Endpoint e;

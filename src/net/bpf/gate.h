@@ -40,7 +40,7 @@ class EgressGate {
   // Loads and attaches the programs to `cgroup_dir` (a cgroup v2 directory) and pins the
   // maps in `pin_dir` (created; must be on bpffs, see bpffsDir()). `resolver` is the host end
   // of the sandbox's veth; `proxy_port`: the transparent proxy's port there (enforcement
-  // both), 0 = none.
+  // both; the proxy's explicit port, kProxyPort, is then open too), 0 = none.
   [[nodiscard]] static Result<EgressGate> attach(const std::string& cgroup_dir, const std::string& pin_dir,
                                                  const IpAddress& resolver, uint16_t proxy_port);
   // Reopens the pinned maps of an attached gate.
@@ -64,9 +64,9 @@ class EgressGate {
   // Drops entries that expired more than `grace_seconds` ago; returns how many.
   size_t sweep(uint32_t grace_seconds);
 
-  // Where a connection the programs sent to the transparent proxy was going, by the client's
-  // local port (the proxy's peer port). nullopt when unknown.
-  std::optional<Endpoint> originalDestination(uint16_t client_port) const;
+  // Where a connection the programs sent to the transparent proxy was going, by the client
+  // socket's cookie (sock_diag tells the proxy the cookie of its peer). nullopt when unknown.
+  std::optional<Endpoint> originalDestination(uint64_t socket_cookie) const;
 
   // An epoll-able fd (the ring buffer's: refusals and redirects, and a wake-up when a CPU's
   // log of allowed connects is half full), and a drain that calls `fn` for each pending

@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/sys.h"
 #include "core/tree.h"
+#include "net/net.h"
 #include "substrate/local/disk.h"
 #include "substrate/local/local.h"
 
@@ -136,7 +137,12 @@ class LocalSandbox final : public Sandbox {
     e.user = user_;
     e.root = command.root;
     e.workdir = command.workdir;
-    e.env = command.env;
+    // Well-behaved clients use the proxy's explicit port (the transparent one catches the
+    // rest); the command's own env comes after, so it may override them.
+    if (net::servesProxy(plan_.network.enforcement)) {
+      if (auto host = net::recordedHostAddress(layout_.net_file)) e.env = net::proxyEnvironment(*host);
+    }
+    e.env.insert(e.env.end(), command.env.begin(), command.env.end());
     e.argv = command.argv;
     return runSession(e, cgroups_, io);
   }

@@ -100,6 +100,47 @@ TEST(AuditCodecTest, AConnectRecordReadsBackAsWritten) {
   expectSame(roundTrip(nft), nft);
 }
 
+TEST(AuditCodecTest, AnHttpRecordReadsBackAsWrittenInItsLineFormat) {
+  HttpRecord r;
+  r.time = at(1767323045000002);
+  r.client = "10.213.0.2:41234";
+  r.listener = "explicit";
+  r.method = "CONNECT";
+  r.host = "api.example.com";
+  r.port = 443;
+  r.path = "";
+  r.dest = "203.0.113.10:443";
+  r.mode = "tunnel";
+  r.status = 0;
+  r.bytes_up = 5000000000;  // past 32 bits
+  r.bytes_down = 12;
+  r.duration_us = 1500;
+  r.decision = Decision::kAllow;
+  r.reason = ".example.com";
+  std::string line = encode(r);
+  EXPECT_EQ(line,
+            R"({"time":"2026-01-02T03:04:05.000002Z","layer":"http","client":"10.213.0.2:41234","listener":"explicit",)"
+            R"("method":"CONNECT","host":"api.example.com","port":443,"path":"","dest":"203.0.113.10:443","mode":"tunnel",)"
+            R"("status":0,"bytesUp":5000000000,"bytesDown":12,"durationUs":1500,"decision":"allow","reason":".example.com"})"
+            "\n");
+  auto back = decode(line);
+  ASSERT_TRUE(back) << back.error().message();
+  const auto& h = std::get<HttpRecord>(*back);
+  EXPECT_EQ(h.time, r.time);
+  EXPECT_EQ(h.client, r.client);
+  EXPECT_EQ(h.listener, r.listener);
+  EXPECT_EQ(h.method, r.method);
+  EXPECT_EQ(h.host, r.host);
+  EXPECT_EQ(h.port, r.port);
+  EXPECT_EQ(h.dest, r.dest);
+  EXPECT_EQ(h.mode, r.mode);
+  EXPECT_EQ(h.bytes_up, r.bytes_up);
+  EXPECT_EQ(h.bytes_down, r.bytes_down);
+  EXPECT_EQ(h.duration_us, r.duration_us);
+  EXPECT_EQ(h.decision, r.decision);
+  EXPECT_EQ(h.reason, r.reason);
+}
+
 TEST(AuditCodecTest, TheLineIsTheNetworkLogsFormat) {
   EXPECT_EQ(encode(dnsRecord()),
             R"x({"time":"2026-01-02T03:04:05.678901Z","layer":"dns","client":"10.213.0.2:41234","transport":"udp",)x"
@@ -141,7 +182,7 @@ TEST(AuditCodecTest, MalformedLinesFailWithAReason) {
       "not json",
       "[1,2]",
       R"({"time":"2026-01-02T03:04:05Z","decision":"allow"})",                          // no layer
-      R"({"time":"2026-01-02T03:04:05Z","layer":"http","decision":"allow"})",           // unknown layer
+      R"({"time":"2026-01-02T03:04:05Z","layer":"exec","decision":"allow"})",           // unknown layer
       R"({"time":"2026-01-02T03:04:05Z","layer":7,"decision":"allow"})",
       R"({"layer":"dns","decision":"allow"})",                                          // no time
       R"({"time":"yesterday","layer":"dns","decision":"allow"})",
@@ -157,6 +198,8 @@ TEST(AuditCodecTest, MalformedLinesFailWithAReason) {
       R"({"time":"2026-01-02T03:04:05Z","layer":"connect","decision":"deny","pid":-1})",
       R"({"time":"2026-01-02T03:04:05Z","layer":"connect","decision":"deny","pid":1.5})",
       R"({"time":"2026-01-02T03:04:05Z","layer":"connect","decision":"deny","uid":"0"})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"http","decision":"allow","status":70000})",
+      R"({"time":"2026-01-02T03:04:05Z","layer":"http","decision":"allow","bytesUp":-1})",
       "{\"time\":\"2026-01-02T03:04:05Z\",\"layer\":\"dns\",\"decision\":\"allow\",\"name\":\"\xff\"}",
   };
   for (const char* line : bad) {

@@ -44,6 +44,8 @@ tls:
 network:
   subnetPool: 10.50.0.0/16
   allowCIDRs: [10.1.0.0/16, fd00::/8]
+proxy:
+  connectPorts: [8443, 6443]
 ai:
   endpoints:
     - {host: llm.internal, provider: openai}
@@ -72,6 +74,12 @@ TEST(ConfigTest, EveryKeyParses) {
   EXPECT_EQ(k.ai->endpoints[0].provider, "openai");
   EXPECT_EQ(k.ai->endpoints[2].provider, "bedrock");
   EXPECT_EQ(k.pricing->file, "/etc/km/pricing.yaml");
+  EXPECT_EQ(k.proxy->connect_ports, (std::vector<int64_t>{8443, 6443}));
+}
+
+TEST(ConfigTest, ProxyConnectPortsAreChecked) {
+  expectOneError("proxy:\n  connectPorts: [0]\n", "proxy.connectPorts[0]", 2, 18, "");
+  expectOneError("proxy:\n  connectPorts: [70000]\n", "proxy.connectPorts[0]", 2, 18, "");
 }
 
 TEST(ConfigTest, DiskAndLogSettingsParseAndAreChecked) {
@@ -109,7 +117,7 @@ TEST(ConfigTest, UnknownKeySuggestsTheClosestName) {
 
 TEST(ConfigTest, UnknownKeyWithoutACloseMatchListsAllowedKeys) {
   expectOneError("cloud: aws\n", "cloud", 1, 1,
-                 "fields allowed here: defaultSubstrate, profileSearchPaths, dns, tls, network, ai, pricing");
+                 "fields allowed here: defaultSubstrate, profileSearchPaths, dns, tls, network, proxy, ai, pricing");
 }
 
 TEST(ConfigTest, DefaultSubstrateIsAKnownSubstrate) {
@@ -302,7 +310,7 @@ TEST(ConfigTest, JsonSchemaDescribesEveryKey) {
   ASSERT_NE(props, nullptr);
   std::vector<std::string> keys;
   for (const auto& e : props->entries()) keys.push_back(e.key);
-  EXPECT_EQ(keys, (Strings{"defaultSubstrate", "profileSearchPaths", "dns", "tls", "network", "ai", "pricing",
+  EXPECT_EQ(keys, (Strings{"defaultSubstrate", "profileSearchPaths", "dns", "tls", "network", "proxy", "ai", "pricing",
                            "disk", "logs"}));
   EXPECT_EQ(props->find("defaultSubstrate")->find("default")->text(), "local");
   EXPECT_EQ(doc::locate(*props, "network.properties.subnetPool.default")->text(), "10.213.0.0/16");

@@ -33,7 +33,7 @@ namespace {
 
 // Result codes from the child: errno of each attempt, in order. `local_port`, when given,
 // gets the connected socket's own port (0 when the connect failed).
-int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_STREAM, int* local_port = nullptr) {
+int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_STREAM, uint64_t* cookie = nullptr) {
   int s = ::socket(family, type | SOCK_CLOEXEC, 0);
   if (s < 0) return -errno;
   int rc;
@@ -51,14 +51,10 @@ int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_ST
     rc = ::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   }
   int err = rc == 0 ? 0 : errno;
-  if (local_port) {
-    sockaddr_storage local{};
-    socklen_t len = sizeof local;
-    *local_port = 0;
-    if (rc == 0 && ::getsockname(s, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
-      *local_port = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
-                                            : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
-    }
+  if (cookie) {
+    socklen_t len = sizeof *cookie;
+    *cookie = 0;
+    if (rc == 0) (void)::getsockopt(s, SOL_SOCKET, SO_COOKIE, cookie, &len);
   }
   ::close(s);
   return err;
@@ -314,7 +310,7 @@ TEST_F(Gate, ReopenedFromPins) {
 
 // Enforcement both: TCP to a host the proxy must see goes to the transparent proxy, from an
 // IPv4 socket and from a dual-stack one (::ffff:a.b.c.d) alike, and the proxy can find the
-// original destination by the client's port; the proxy port itself may be dialled both ways,
+// original destination by the client socket's cookie; the proxy port itself may be dialled both ways,
 // other host ports neither way.
 TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
   constexpr uint16_t kProxyPort = 15001;
@@ -335,12 +331,13 @@ TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
     if (::bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(srv, 16) != 0) {
       return std::vector<int>{-102};
     }
-    // errno of the connect, then the client's local port (0 when it failed).
+    // errno of the connect, then the client socket's cookie (0 when it failed), as two ints.
     std::vector<int> out;
     auto attempt = [&](int family, const char* addr, uint16_t port) {
-      int local_port = 0;
-      out.push_back(connectErrno(family, addr, port, SOCK_STREAM, &local_port));
-      out.push_back(local_port);
+      uint64_t cookie = 0;
+      out.push_back(connectErrno(family, addr, port, SOCK_STREAM, &cookie));
+      out.push_back(static_cast<int>(cookie & 0xffffffffu));
+      out.push_back(static_cast<int>(cookie >> 32));
     };
     attempt(AF_INET, "203.0.113.30", 443);          // proxied host: to the proxy
     attempt(AF_INET6, "::ffff:203.0.113.30", 443);  // the same through a dual-stack socket
@@ -368,20 +365,24 @@ TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
     ::close(dns);
     return out;
   });
-  ASSERT_EQ(got.size(), 14u) << (got.empty() ? 0 : got[0]);
-  EXPECT_EQ(got[12], 0) << std::strerror(got[12]);
-  EXPECT_EQ(got[13], 1) << "the datagram to ::ffff:198.51.100.53:53 did not reach the resolver";
+  ASSERT_EQ(got.size(), 20u) << (got.empty() ? 0 : got[0]);
+  EXPECT_EQ(got[18], 0) << std::strerror(got[18]);
+  EXPECT_EQ(got[19], 1) << "the datagram to ::ffff:198.51.100.53:53 did not reach the resolver";
   EXPECT_EQ(got[0], 0) << std::strerror(got[0]);
-  EXPECT_EQ(got[2], 0) << std::strerror(got[2]);
-  EXPECT_EQ(got[4], 0) << std::strerror(got[4]);
+  EXPECT_EQ(got[3], 0) << std::strerror(got[3]);
   EXPECT_EQ(got[6], 0) << std::strerror(got[6]);
-  EXPECT_EQ(got[8], EPERM);
-  EXPECT_EQ(got[10], EPERM);
-  for (int i : {1, 3}) {
-    auto orig = gate->originalDestination(static_cast<uint16_t>(got[i]));
-    ASSERT_TRUE(orig) << "no original destination for client port " << got[i];
+  EXPECT_EQ(got[9], 0) << std::strerror(got[9]);
+  EXPECT_EQ(got[12], EPERM);
+  EXPECT_EQ(got[15], EPERM);
+  for (int i : {1, 4}) {
+    uint64_t cookie = static_cast<uint32_t>(got[i]) | uint64_t{static_cast<uint32_t>(got[i + 1])} << 32;
+    auto orig = gate->originalDestination(cookie);
+    ASSERT_TRUE(orig) << "no original destination for socket cookie " << cookie;
     EXPECT_EQ(orig->toString(), "203.0.113.30:443");
   }
+  // A socket that dialled the proxy port itself has none.
+  uint64_t direct = static_cast<uint32_t>(got[7]) | uint64_t{static_cast<uint32_t>(got[8])} << 32;
+  EXPECT_FALSE(gate->originalDestination(direct));
   std::vector<GateEvent> events;
   gate->drain([&](const GateEvent& e) { events.push_back(e); });
   int redirects = 0, denies = 0, dns = 0;

@@ -1,0 +1,164 @@
+// The proxy's listeners and threads: two acceptors on the host end of the veth, one
+// coroutine per client connection on its own strand, and a timer that flushes the audit
+// records a few times a second.
+#include "net/proxy/proxy.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <thread>
+
+#include "core/log.h"
+#include "net/proxy/server.h"
+
+namespace km::net::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view kLog = "km.proxy";
+constexpr auto kFlushEvery = std::chrono::milliseconds(200);
+
+tcp::endpoint toTcp(const IpAddress& ip, uint16_t port) {
+  if (ip.v6) {
+    asio::ip::address_v6::bytes_type b;
+    std::copy(ip.bytes.begin(), ip.bytes.end(), b.begin());
+    return {asio::ip::address_v6(b), port};
+  }
+  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip.bytes[0], ip.bytes[1], ip.bytes[2], ip.bytes[3]}),
+          port};
+}
+
+// Session coroutines do not throw; anything that escapes anyway (bad_alloc) ends only that
+// session, logged.
+void logEscape(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    log::error(kLog, std::string("a proxy session ended on an exception: ") + x.what());
+  } catch (...) {
+    log::error(kLog, "a proxy session ended on an unknown exception");
+  }
+}
+
+}  // namespace
+
+Shared::Shared(Options o, audit::Writer& a) : options(std::move(o)), names(options.resolver), audit(a) {
+  // Where it goes first (the most telling refusal), then how.
+  chain.add(hostPolicyFilter(options.policy));
+  chain.add(destinationFilter());
+  chain.add(portFilter(options.connect_ports));
+  if (options.https_only) chain.add(httpsOnlyFilter());
+}
+
+struct Proxy::Impl {
+  Impl(Options o, audit::Writer& a) : shared(std::move(o), a), explicit_acceptor(ctx), transparent_acceptor(ctx), flush_timer(ctx) {}
+
+  Status bind(tcp::acceptor& acceptor, uint16_t port) {
+    boost::system::error_code ec;
+    tcp::endpoint at = toTcp(shared.options.listen, port);
+    acceptor.open(at.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor.bind(at, ec);
+    if (!ec) acceptor.listen(1024, ec);
+    if (ec) {
+      return unavailable("the proxy cannot listen on " + Endpoint{shared.options.listen, port}.toString() + ": " +
+                         ec.message());
+    }
+    return ok();
+  }
+
+  asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor, bool transparent) {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ctx), kNoThrow);
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) {
+        // EMFILE and the like: wait a little rather than spin.
+        asio::steady_timer pause(ctx);
+        pause.expires_after(std::chrono::milliseconds(50));
+        co_await pause.async_wait(kNoThrow);
+        continue;
+      }
+      ++shared.connections;
+      if (shared.active.load() >= shared.options.max_connections) {
+        ++shared.over_limit;
+        boost::system::error_code ignore;
+        socket.close(ignore);
+        continue;
+      }
+      auto ex = socket.get_executor();
+      if (transparent) {
+        asio::co_spawn(ex, serveTransparent(shared, std::move(socket)), logEscape);
+      } else {
+        asio::co_spawn(ex, serveExplicit(shared, std::move(socket)), logEscape);
+      }
+    }
+  }
+
+  asio::awaitable<void> flushLoop() {
+    for (;;) {
+      flush_timer.expires_after(kFlushEvery);
+      auto [ec] = co_await flush_timer.async_wait(kNoThrow);
+      if (ec) co_return;
+      shared.audit.flush(std::chrono::steady_clock::now());
+    }
+  }
+
+  Shared shared;
+  asio::io_context ctx;
+  tcp::acceptor explicit_acceptor, transparent_acceptor;
+  asio::steady_timer flush_timer;
+  std::vector<std::thread> threads;
+  bool started = false;
+};
+
+Proxy::Proxy(Options options, audit::Writer& audit) : impl_(std::make_unique<Impl>(std::move(options), audit)) {}
+
+Proxy::~Proxy() { stop(); }
+
+Status Proxy::start() {
+  if (impl_->started) return ok();
+  KM_TRY(impl_->bind(impl_->explicit_acceptor, impl_->shared.options.explicit_port));
+  if (auto s = impl_->bind(impl_->transparent_acceptor, impl_->shared.options.transparent_port); !s) {
+    boost::system::error_code ignore;
+    impl_->explicit_acceptor.close(ignore);
+    return s;
+  }
+  asio::co_spawn(impl_->ctx, impl_->acceptLoop(impl_->explicit_acceptor, false), logEscape);
+  asio::co_spawn(impl_->ctx, impl_->acceptLoop(impl_->transparent_acceptor, true), logEscape);
+  asio::co_spawn(impl_->ctx, impl_->flushLoop(), logEscape);
+  int n = std::max(1, impl_->shared.options.threads);
+  for (int i = 0; i < n; ++i) {
+    impl_->threads.emplace_back([this] { impl_->ctx.run(); });
+  }
+  impl_->started = true;
+  return ok();
+}
+
+void Proxy::stop() {
+  if (!impl_ || !impl_->started) return;
+  impl_->ctx.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  boost::system::error_code ignore;
+  impl_->explicit_acceptor.close(ignore);
+  impl_->transparent_acceptor.close(ignore);
+  impl_->started = false;
+  // Sessions still open end with the io_context (their sockets close); what they logged
+  // so far goes out now.
+  impl_->shared.audit.flush(std::chrono::steady_clock::now());
+}
+
+Stats Proxy::stats() const {
+  const Shared& s = impl_->shared;
+  return {s.connections.load(), s.active.load(), s.requests.load(), s.denied.load(), s.over_limit.load()};
+}
+
+}  // namespace km::net::proxy

@@ -1,0 +1,77 @@
+// km::net::proxy — a sandbox's HTTP(S) proxy on the host end of its veth: the explicit port
+// (absolute-URI requests and CONNECT, for clients that honour HTTP_PROXY) and the
+// transparent port (connections the sandbox's nftables or eBPF programs redirected, and any
+// the sandbox dials there itself). Every request and tunnel passes the filter chain (host
+// policy, https-only, ports, destination); the proxy resolves the name itself through the
+// sandbox's resolver and connects to the address it got (pinned), and it requires the
+// CONNECT authority, the TLS SNI and the Host header to agree. Allowed TLS is tunnelled
+// untouched after the SNI check (spliced in the kernel). Each request or tunnel is one
+// audit record.
+//
+// Runs on its own io_context thread(s), started and stopped by its owner (the supervisor's
+// DataPlane), which keeps the audit writer alive until stop() returns. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "audit/audit.h"
+#include "core/result.h"
+#include "net/address.h"
+#include "net/host_rule.h"
+#include "net/net.h"
+
+namespace km::net::proxy {
+
+struct Options {
+  IpAddress listen;  // the host end of the sandbox's veth
+  uint16_t explicit_port = kProxyPort;
+  uint16_t transparent_port = kTransparentProxyPort;
+  HostPolicy policy;
+  bool https_only = false;                 // spec.network.httpsOnly
+  std::vector<uint16_t> connect_ports{443, 80};
+  Endpoint resolver;                       // the sandbox's resolver: names are resolved there
+  // Where a transparent connection from `client` (its address and port as the proxy sees
+  // them) was going; nullopt when unknown (the sandbox dialled the port itself). May be null.
+  std::function<std::optional<Endpoint>(const Endpoint& client)> original_destination;
+  int threads = 1;
+  size_t max_connections = 512;            // client connections at once; more are closed
+  std::chrono::seconds header_timeout{60};    // a client's next request head (keep-alive idle)
+  std::chrono::seconds connect_timeout{10};   // to a server
+  std::chrono::seconds idle_timeout{600};     // a body or tunnel with no byte either way
+};
+
+struct Stats {
+  uint64_t connections = 0;  // accepted, both ports
+  uint64_t active = 0;
+  uint64_t requests = 0;     // requests and tunnels judged
+  uint64_t denied = 0;
+  uint64_t over_limit = 0;   // connections closed at max_connections
+};
+
+class Proxy {
+ public:
+  // Nothing runs before start(). `audit` must outlive stop().
+  Proxy(Options options, audit::Writer& audit);
+  ~Proxy();  // stop()
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  // Binds both listeners and starts the threads; the bind's error naming the address and
+  // port. Then nothing runs.
+  [[nodiscard]] Status start();
+  // Closes the listeners and every connection, joins the threads, flushes the audit
+  // records. Idempotent.
+  void stop();
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace km::net::proxy

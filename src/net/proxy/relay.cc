@@ -1,0 +1,410 @@
+// Relaying: refusals, the pinned connect, one HTTP exchange (request and response bodies
+// streamed through a fixed buffer, never held whole), and what follows a CONNECT or arrives
+// on the transparent port.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "net/host_rule.h"
+#include "net/proxy/client_hello.h"
+#include "net/proxy/session.h"
+
+namespace km::net::proxy {
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+using SteadyClock = std::chrono::steady_clock;
+using ResponseParser = http::response_parser<http::buffer_body>;
+
+tcp::endpoint toTcp(const IpAddress& ip, uint16_t port) {
+  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip.bytes[0], ip.bytes[1], ip.bytes[2], ip.bytes[3]}),
+          port};
+}
+
+// A header value the reason can be put in: printable ASCII only.
+std::string headerSafe(std::string_view s) {
+  std::string out;
+  for (char c : s) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Removes the hop-by-hop fields (and those the Connection field lists) from `m`, keeping
+// Transfer-Encoding (the serializer frames the body by it) and, for an upgrade, Upgrade.
+template <class Fields>
+void stripHopByHop(Fields& m, bool keep_upgrade) {
+  std::vector<std::string> listed;
+  for (auto it = m.find(http::field::connection); it != m.end() && it->name() == http::field::connection; ++it) {
+    std::string_view v(it->value().data(), it->value().size());
+    size_t at = 0;
+    while (at <= v.size()) {
+      size_t comma = v.find(',', at);
+      std::string_view token = v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      if (!token.empty()) listed.push_back(lowered(token));
+      if (comma == std::string_view::npos) break;
+      at = comma + 1;
+    }
+  }
+  for (const auto& name : listed) {
+    if (name == "transfer-encoding" || (keep_upgrade && name == "upgrade")) continue;
+    m.erase(name);
+  }
+  for (std::string_view name : {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
+                                "proxy-authenticate", "te", "trailer", "upgrade"}) {
+    if (keep_upgrade && (name == "upgrade" || name == "connection")) continue;
+    m.erase(beast::string_view(name.data(), name.size()));
+  }
+}
+
+// Streams the message whose head `p` has read from `in` to `out`: the head as it stands in
+// p.get() (already rewritten), then the body piece by piece as it arrives, re-framed by the
+// serializer (chunked stays chunked, one chunk per piece: server-sent events pass event
+// by event). Counts body bytes into `bytes`.
+template <bool isRequest, class Parser>
+asio::awaitable<boost::system::error_code> relayMessage(Session& s, beast::tcp_stream& in, beast::flat_buffer& in_buf,
+                                                        Parser& p, beast::tcp_stream& out, uint64_t& bytes) {
+  http::serializer<isRequest, http::buffer_body> sr{p.get()};
+  auto idle = s.shared.options.idle_timeout;
+  out.expires_after(idle);
+  auto [hec, hn] = co_await http::async_write_header(out, sr, kNoThrow);
+  if (hec) co_return hec;
+  char* buf = s.relay.get();
+  // Beast reads at most what the buffer has room for: a buffer left small by the head would
+  // make every read a few hundred bytes.
+  if (!p.is_done() && in_buf.capacity() < kRelayBuffer) in_buf.reserve(kRelayBuffer);
+  do {
+    if (!p.is_done()) {
+      p.get().body().data = buf;
+      p.get().body().size = kRelayBuffer;
+      in.expires_after(idle);
+      auto [ec, n] = co_await http::async_read_some(in, in_buf, p, kNoThrow);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) co_return ec;
+      p.get().body().size = kRelayBuffer - p.get().body().size;
+      // Nothing parsed yet (a chunk header alone): no buffer at all, or the serializer would
+      // write an empty chunk — the end of a chunked body.
+      p.get().body().data = p.get().body().size ? buf : nullptr;
+      p.get().body().more = !p.is_done();
+    } else {
+      p.get().body().data = nullptr;
+      p.get().body().size = 0;
+      p.get().body().more = false;
+    }
+    bytes += p.get().body().size;
+    out.expires_after(idle);
+    auto [wec, wn] = co_await http::async_write(out, sr, kNoThrow);
+    if (wec == http::error::need_buffer) wec = {};
+    if (wec) co_return wec;
+  } while (!p.is_done() && !sr.is_done());
+  in.expires_never();
+  out.expires_never();
+  co_return boost::system::error_code{};
+}
+
+}  // namespace
+
+asio::awaitable<void> refuseHttp(Session& s, unsigned status, const std::string& reason) {
+  std::string line = "km: " + headerSafe(reason) + "\n";
+  std::string text = status == 403 ? "Forbidden" : status == 400 ? "Bad Request" : status == 502 ? "Bad Gateway" : "Error";
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + text +
+                    "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Km-Deny-Reason: " + headerSafe(reason) +
+                    "\r\nContent-Length: " + std::to_string(line.size()) + "\r\nConnection: close\r\n\r\n" + line;
+  s.client.expires_after(std::chrono::seconds(5));
+  co_await asio::async_write(s.client, asio::buffer(out), kNoThrow);
+  boost::system::error_code ignore;
+  s.client.socket().shutdown(tcp::socket::shutdown_send, ignore);
+}
+
+asio::awaitable<void> refuseTls(Session& s) {
+  static constexpr unsigned char kAccessDenied[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31};
+  s.client.expires_after(std::chrono::seconds(5));
+  co_await asio::async_write(s.client, asio::buffer(kAccessDenied), kNoThrow);
+  boost::system::error_code ignore;
+  s.client.socket().shutdown(tcp::socket::shutdown_send, ignore);
+}
+
+asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstream& up, const Authority& a) {
+  std::string key = a.toString();
+  if (!up.key.empty() && up.key == key && up.stream.socket().is_open()) co_return std::nullopt;
+  if (!up.key.empty()) {
+    boost::system::error_code ignore;
+    up.stream.socket().close(ignore);
+    up.buf.consume(up.buf.size());
+    up.key.clear();
+  }
+  auto addresses = co_await s.shared.names.resolve(a.host);
+  if (!addresses) {
+    unsigned status = addresses.error().code() == ErrorCode::kNotFound ? 403 : 502;
+    co_return ConnectFailure{status, addresses.error().message()};
+  }
+  std::vector<tcp::endpoint> endpoints;
+  for (const auto& ip : *addresses) endpoints.push_back(toTcp(ip, a.port));
+  up.stream.expires_after(s.shared.options.connect_timeout);
+  auto [ec, at] = co_await up.stream.async_connect(endpoints, kNoThrow);
+  up.stream.expires_never();
+  if (ec) co_return ConnectFailure{502, "connecting to " + key + ": " + ec.message()};
+  boost::system::error_code ignore;
+  up.stream.socket().set_option(tcp::no_delay(true), ignore);
+  up.key = key;
+  up.dest = at.address().to_string() + ":" + std::to_string(at.port());
+  co_return std::nullopt;
+}
+
+asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedRequest& req, Upstream& up,
+                               audit::HttpRecord& rec) {
+  auto& msg = parser.get();
+  bool client_keep = parser.keep_alive();
+  bool head = msg.method() == http::verb::head;
+  msg.target(req.path);
+  stripHopByHop(msg, req.upgrade_websocket);
+  if (req.upgrade_websocket) {
+    msg.set(http::field::connection, "Upgrade");
+  }
+  // The proxy answers "100 Continue" itself and sends the body on: a client that waits for
+  // it would otherwise wait for a server that never sees the question.
+  if (auto it = msg.find(http::field::expect); it != msg.end()) {
+    bool cont = lowered(std::string_view(it->value().data(), it->value().size())) == "100-continue";
+    msg.erase(http::field::expect);
+    if (cont) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [ec, n] = co_await asio::async_write(s.client, asio::buffer(kContinue), kNoThrow);
+      if (ec) co_return false;
+    }
+  }
+  auto ec = co_await relayMessage<true>(s, s.client, s.buf, parser, up.stream, rec.bytes_up);
+  if (ec) {
+    up.key.clear();
+    rec.status = 502;
+    rec.reason = "sending the request: " + ec.message();
+    co_return false;
+  }
+  for (;;) {
+    ResponseParser res;
+    res.header_limit(kHeaderLimit);
+    res.body_limit(boost::none);
+    if (head) res.skip(true);
+    up.stream.expires_after(s.shared.options.idle_timeout);
+    auto [rec_ec, n] = co_await http::async_read_header(up.stream, up.buf, res, kNoThrow);
+    up.stream.expires_never();
+    if (rec_ec) {
+      rec.status = 502;
+      rec.reason = "reading the response from " + up.key + ": " + rec_ec.message();
+      up.key.clear();
+      std::string why = "no response from the server: " + rec_ec.message();
+      co_await refuseHttp(s, 502, why);
+      co_return false;
+    }
+    unsigned status = res.get().result_int();
+    if (status == 100) continue;  // answered to the client already (or never asked for)
+    bool server_keep = res.keep_alive();
+    bool upgrade = status == 101 && req.upgrade_websocket;
+    stripHopByHop(res.get(), upgrade);
+    if (upgrade) res.get().set(http::field::connection, "Upgrade");
+    if (!upgrade && status == 101) {
+      rec.status = 502;
+      rec.reason = "the server switched protocols without being asked";
+      co_await refuseHttp(s, 502, rec.reason);
+      co_return false;
+    }
+    rec.status = static_cast<uint16_t>(status);
+    auto wec = co_await relayMessage<false>(s, up.stream, up.buf, res, s.client, rec.bytes_down);
+    if (wec) {
+      rec.reason = "relaying the response: " + wec.message();
+      up.key.clear();
+      co_return false;
+    }
+    if (status > 101 && status < 200) continue;  // 103 Early Hints and the like: the final one follows
+    if (upgrade) {
+      rec.mode = "tunnel";
+      co_await tunnel(s, up, rec);
+      co_return false;
+    }
+    if (!server_keep || res.need_eof()) {
+      boost::system::error_code ignore;
+      up.stream.socket().close(ignore);
+      up.key.clear();
+    }
+    co_return client_keep && !res.need_eof();
+  }
+}
+
+asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expected, audit::HttpRecord rec,
+                                    SteadyClock::time_point started, std::unique_ptr<Upstream> up) {
+  // The first bytes: enough of a ClientHello for its SNI, or one byte that is not TLS.
+  s.client.expires_after(s.shared.options.header_timeout);
+  ClientHello hello;
+  for (;;) {
+    auto data = s.buf.cdata();
+    hello = parseClientHello(std::span<const uint8_t>(static_cast<const uint8_t*>(data.data()), data.size()));
+    if (hello.status != ClientHello::Status::kNeedMore) break;
+    if (s.buf.size() > kMaxClientHello + 1024) {
+      hello.status = ClientHello::Status::kMalformed;
+      hello.error = "ClientHello too large";
+      break;
+    }
+    auto [ec, n] = co_await s.client.async_read_some(s.buf.prepare(16 << 10), kNoThrow);
+    if (ec) {
+      if (expected) {  // a CONNECT that sent nothing: its record still says where it went
+        rec.mode = "tunnel";
+        s.finish(rec, started);
+      }
+      co_return;
+    }
+    s.buf.commit(n);
+  }
+  s.client.expires_never();
+  if (hello.status == ClientHello::Status::kMalformed) {
+    ++s.shared.denied;
+    rec.decision = audit::Decision::kDeny;
+    rec.reason = "malformed TLS ClientHello: " + hello.error;
+    if (!expected) rec.method = "TLS";
+    s.finish(rec, started);
+    co_await refuseTls(s);
+    co_return;
+  }
+  if (hello.status == ClientHello::Status::kOk) {
+    std::string sni = canonicalName(hello.server_name);
+    if (expected) {
+      // CONNECT: the name was judged and the server is connected; the SNI must agree.
+      if (sni != expected->host) {
+        ++s.shared.denied;
+        rec.decision = audit::Decision::kDeny;
+        rec.reason = sni.empty() ? "TLS without a server name (SNI) inside CONNECT " + expected->host
+                                 : "TLS server name " + sni + " does not match CONNECT " + expected->host;
+        s.finish(rec, started);
+        co_await refuseTls(s);
+        co_return;
+      }
+    } else {
+      uint16_t port = s.original ? s.original->port : 443;
+      rec.method = "TLS";
+      rec.host = sni;
+      rec.port = port;
+      RequestInfo info;
+      info.listener = Listener::kTransparent;
+      info.tls = true;
+      info.host = sni;
+      info.port = port;
+      info.original = s.original;
+      Verdict v;
+      if (sni.empty()) {
+        ++s.shared.requests;
+        ++s.shared.denied;
+        v = {false, "TLS without a server name (SNI): the proxy cannot tell where it goes", ""};
+      } else {
+        v = s.judge(info);
+      }
+      if (!v.allowed) {
+        rec.decision = audit::Decision::kDeny;
+        rec.reason = v.reason;
+        s.finish(rec, started);
+        co_await refuseTls(s);
+        co_return;
+      }
+      rec.reason = v.rule;
+      Authority target{sni, port};
+      if (auto failed = co_await connectUpstream(s, *up, target)) {
+        rec.decision = failed->status == 403 ? audit::Decision::kDeny : audit::Decision::kAllow;
+        rec.reason = failed->reason;
+        s.finish(rec, started);
+        co_await refuseTls(s);
+        co_return;
+      }
+      rec.dest = up->dest;
+      rec.decision = audit::Decision::kAllow;
+    }
+    rec.mode = "tunnel";
+    co_await tunnel(s, *up, rec);
+    s.finish(rec, started);
+    co_return;
+  }
+  // Not TLS: HTTP requests, each checked; a CONNECT inside is refused by the head check.
+  if (expected) {
+    rec.mode = "tunnel";
+    s.finish(rec, started);  // the CONNECT itself; each request inside gets its own record
+  }
+  std::optional<Authority> pinned = expected;
+  uint16_t default_port = expected ? expected->port : s.original ? s.original->port : 80;
+  std::optional<RequestParser> parser;
+  for (;;) {
+    parser.emplace();
+    parser->header_limit(kHeaderLimit);
+    parser->body_limit(boost::none);
+    s.client.expires_after(s.shared.options.header_timeout);
+    auto [ec, n] = co_await http::async_read_header(s.client, s.buf, *parser, kNoThrow);
+    started = SteadyClock::now();
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != beast::error::timeout && ec != asio::error::eof &&
+          ec != asio::error::connection_reset && s.buf.size() > 0) {
+        auto bad = s.record("", pinned ? pinned->host : "", default_port);
+        bad.status = 400;
+        bad.reason = "neither TLS nor HTTP: " + ec.message();
+        ++s.shared.denied;
+        s.finish(bad, started);
+        co_await refuseHttp(s, 400, bad.reason);
+      }
+      co_return;
+    }
+    s.client.expires_never();
+    std::string method(parser->get().method_string());
+    auto checked = checkRequestHead(headOf(*parser), /*explicit_proxy=*/false, default_port);
+    auto r = s.record(method, checked ? checked->authority.host : "", checked ? checked->authority.port : default_port);
+    if (checked) r.path = checked->path.substr(0, checked->path.find('?'));
+    Verdict v;
+    if (!checked) {
+      ++s.shared.requests;
+      ++s.shared.denied;
+      v = {false, checked.error().message(), ""};
+    } else if (pinned && (checked->authority.host != pinned->host || checked->authority.port != pinned->port)) {
+      ++s.shared.requests;
+      ++s.shared.denied;
+      v = {false, "Host " + checked->authority.toString() + " does not match " +
+                      (expected ? "the CONNECT target " : "the connection's first request to ") + pinned->toString(), ""};
+    } else {
+      RequestInfo info;
+      info.listener = expected ? Listener::kExplicit : Listener::kTransparent;
+      info.plain_http = true;
+      info.host = checked->authority.host;
+      info.port = checked->authority.port;
+      info.original = expected ? std::nullopt : s.original;
+      v = s.judge(info);
+    }
+    if (!v.allowed) {
+      r.status = checked ? 403 : 400;
+      r.reason = v.reason;
+      s.finish(r, started);
+      co_await refuseHttp(s, r.status, v.reason);
+      co_return;
+    }
+    r.reason = v.rule;
+    if (!pinned) pinned = checked->authority;
+    if (auto failed = co_await connectUpstream(s, *up, *pinned)) {
+      r.status = static_cast<uint16_t>(failed->status);
+      r.decision = failed->status == 403 ? audit::Decision::kDeny : audit::Decision::kAllow;
+      r.reason = failed->reason;
+      s.finish(r, started);
+      co_await refuseHttp(s, failed->status, failed->reason);
+      co_return;
+    }
+    r.dest = up->dest;
+    r.decision = audit::Decision::kAllow;
+    r.mode = "forward";
+    bool keep = co_await exchange(s, *parser, *checked, *up, r);
+    s.finish(r, started);
+    if (!keep) co_return;
+  }
+}
+
+}  // namespace km::net::proxy

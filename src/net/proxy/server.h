@@ -1,0 +1,31 @@
+// What the proxy's sessions share, and the session entry points (private to the proxy).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+
+#include "audit/audit.h"
+#include "net/proxy/filters.h"
+#include "net/proxy/name_resolver.h"
+#include "net/proxy/proxy.h"
+
+namespace km::net::proxy {
+
+// Built once at start; read by every session.
+struct Shared {
+  Shared(Options o, audit::Writer& a);
+  Options options;
+  FilterChain chain;
+  NameResolver names;
+  audit::Writer& audit;
+  std::atomic<uint64_t> connections{0}, active{0}, requests{0}, denied{0}, over_limit{0};
+};
+
+// One client connection on each listener, from accept to close. They never throw (every
+// I/O uses error codes) and log what they decide through shared.audit.
+boost::asio::awaitable<void> serveExplicit(Shared& shared, boost::asio::ip::tcp::socket client);
+boost::asio::awaitable<void> serveTransparent(Shared& shared, boost::asio::ip::tcp::socket client);
+
+}  // namespace km::net::proxy

@@ -1,0 +1,102 @@
+// One client connection of the proxy and the steps its coroutines share (private to the
+// proxy): answering a refusal, connecting to the checked address, relaying HTTP messages
+// and tunnels. Every step uses error codes, never exceptions. Arguments of a co_await call
+// are named variables, never temporaries: GCC 12 destroys a temporary in a co_await
+// expression twice (seen under ASan).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "audit/audit.h"
+#include "net/proxy/filters.h"
+#include "net/proxy/request_head.h"
+#include "net/proxy/server.h"
+
+namespace km::net::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using RequestParser = http::request_parser<http::buffer_body>;
+
+inline constexpr size_t kRelayBuffer = 32 << 10;
+inline constexpr size_t kHeaderLimit = 64 << 10;
+
+// A server connection, kept across keep-alive requests to the same host and port.
+struct Upstream {
+  explicit Upstream(const asio::any_io_executor& ex) : stream(ex) {}
+  beast::tcp_stream stream;
+  beast::flat_buffer buf;
+  std::string key;   // "host:port" it was opened for; "" = not connected
+  std::string dest;  // "ip:port" it went to
+};
+
+struct Session {
+  Session(Shared& s, tcp::socket socket, Listener l);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  Shared& shared;
+  Listener listener;
+  beast::tcp_stream client;
+  beast::flat_buffer buf;   // bytes from the client not consumed yet
+  std::string peer;         // "10.213.0.2:41234"
+  Endpoint peer_endpoint;
+  std::optional<Endpoint> original;  // transparent: where the client was going
+  std::unique_ptr<char[]> relay;     // kRelayBuffer bytes for bodies
+
+  // A record for one request or tunnel starting now.
+  audit::HttpRecord record(std::string method, const std::string& host, uint16_t port) const;
+  // Judges `info` with the filter chain; a refusal is counted and, like every decision,
+  // ends up in the record passed to finish().
+  Verdict judge(const RequestInfo& info);
+  // Writes `r` (its duration measured from its time) to the audit log.
+  void finish(audit::HttpRecord& r, std::chrono::steady_clock::time_point started);
+};
+
+// The head as the checks read it (views into the parser's message, valid while it is).
+RequestHead headOf(const RequestParser& p);
+
+// Sends an HTTP refusal: `status` with a one-line body and X-Km-Deny-Reason (then the
+// session closes).
+asio::awaitable<void> refuseHttp(Session& s, unsigned status, const std::string& reason);
+// Sends a TLS access_denied alert (a TLS client cannot read an HTTP answer).
+asio::awaitable<void> refuseTls(Session& s);
+
+// Resolves `a.host` through the sandbox's resolver and connects to one of its addresses
+// (pinned: the proxy never dials a name). `up` is reused when already open to `a`. The
+// reason on failure, and the HTTP status to answer with (403 for a refused name, 502 else).
+struct ConnectFailure {
+  unsigned status = 502;
+  std::string reason;
+};
+asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstream& up, const Authority& a);
+
+// Relays one request whose head `parser` has read (already checked: `req`) to `up`, and its
+// response back. false when the client connection must close afterwards.
+asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedRequest& req, Upstream& up,
+                               audit::HttpRecord& rec);
+
+// After a CONNECT (or on the transparent port): reads the client's first bytes and goes on
+// by what they are — a TLS ClientHello whose SNI must be `expected` (or, when `expected` is
+// empty, names the host: transparent), or HTTP requests whose Host must be `expected`.
+asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expected,
+                                    audit::HttpRecord rec, std::chrono::steady_clock::time_point started,
+                                    std::unique_ptr<Upstream> up);
+
+// Copies both directions between the client and `up` in the kernel (splice) after writing
+// what each side's buffer holds, until both ends close or nothing moves for the idle
+// timeout. Adds the bytes to `rec`.
+asio::awaitable<void> tunnel(Session& s, Upstream& up, audit::HttpRecord& rec);
+
+}  // namespace km::net::proxy
