@@ -11,7 +11,8 @@
 // stay off while rounds are timed (they read the clock twice around every program run,
 // which a sandbox does not pay); more gated rounds with them on then give each program's own
 // run time. KM_BENCH_AA=1 puts both workers in the bare group: what the harness itself adds.
-// KM_BENCH_BOTH=1 attaches the programs as `enforcement: both` does (sockops as well).
+// KM_BENCH_BOTH=1 attaches the programs as `enforcement: both` does (a transparent proxy
+// port; the connects go to a non-web port of a direct address, as most non-web traffic does).
 //
 // Usage: connect_bench [CONNECTS_PER_ROUND (1000)] [ROUNDS (200)]
 #include <arpa/inet.h>
@@ -374,8 +375,8 @@ int main(int argc, char** argv) {
   }
   int status = 1;
   {
-    // KM_BENCH_BOTH=1: attached as `enforcement: both` attaches them (a transparent proxy port,
-    // so sockops too); the address is still a direct one, not a host the proxy must see.
+    // KM_BENCH_BOTH=1: attached as `enforcement: both` attaches them (a transparent proxy
+    // port); the listener's port is an ephemeral one, not 80/443, so the connects go direct.
     const char* both = std::getenv("KM_BENCH_BOTH");
     uint16_t proxy_port = both && *both == '1' ? 3129 : 0;
     auto gate = km::net::EgressGate::attach(gated, pins, *km::net::IpAddress::parse("10.99.0.254"), proxy_port);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for SECONDS with a seed corpus: real profiles for the profile and
 # config loaders, tests/fuzz/seeds/dns for the DNS parser, tests/fuzz/seeds/duration for durations,
-# tests/fuzz/seeds/audit for the audit records' decoder.
+# tests/fuzz/seeds/audit for the audit records' decoder, tests/fuzz/seeds/http for the proxy's
+# request heads, tests/fuzz/seeds/tls for its ClientHello reader.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS
 # Prints each target's final stats line (execs, coverage); exits non-zero on any finding.
 set -euo pipefail
@@ -10,7 +11,8 @@ seconds="${2:-60}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$root/../shared/reference/profiles"
 
-for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz; do
+for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz proxy_request_fuzz \
+              client_hello_fuzz; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
@@ -20,6 +22,10 @@ for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz aud
     cp "$root"/tests/fuzz/seeds/duration/* "$corpus"/
   elif [ "$target" = audit_decode_fuzz ]; then
     cp "$root"/tests/fuzz/seeds/audit/* "$corpus"/
+  elif [ "$target" = proxy_request_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/http/* "$corpus"/
+  elif [ "$target" = client_hello_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/tls/* "$corpus"/
   else
     cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
     # Inputs that once broke a property: replayed first, kept in the corpus.

@@ -48,7 +48,14 @@ class DestinationFilter final : public Filter {
  public:
   std::string_view name() const override { return "destination"; }
   Verdict check(const RequestInfo& r) const override {
-    if (r.listener != Listener::kTransparent || !r.original) return {};
+    if (r.listener != Listener::kTransparent) return {};
+    if (!r.original) {
+      // Dialled at the transparent port directly: no more than a redirected connection gets.
+      uint16_t port = r.tls ? 443 : 80;
+      if (r.port == port) return {};
+      return {false, "a connection made to the proxy's port itself goes to port " + std::to_string(port) +
+                         ", not " + std::to_string(r.port), ""};
+    }
     if (r.original->port != r.port) {
       return {false, "the request names port " + std::to_string(r.port) + " but the connection was made to port " +
                          std::to_string(r.original->port), ""};

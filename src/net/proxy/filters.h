@@ -62,7 +62,8 @@ std::unique_ptr<Filter> httpsOnlyFilter();
 // plain HTTP through the explicit port may go to the same ports.
 std::unique_ptr<Filter> portFilter(std::vector<uint16_t> ports);
 // A transparent connection goes where it was going: the port the client dialled, never one
-// its Host header or SNI names instead.
+// its Host header names instead; one dialled to the proxy port itself (no original
+// destination) only to 443 (TLS) or 80 (HTTP).
 std::unique_ptr<Filter> destinationFilter();
 
 }  // namespace km::net::proxy

@@ -1,12 +1,13 @@
 // The proxy's listeners and threads: two acceptors on the host end of the veth, one
-// coroutine per client connection on its own strand, and a timer that flushes the audit
-// records a few times a second.
+// coroutine per client connection on its own strand, and a timer that writes the audit
+// records in batches, armed only while some are pending.
 #include "net/proxy/proxy.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -23,7 +24,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kLog = "km.proxy";
-constexpr auto kFlushEvery = std::chrono::milliseconds(200);
+constexpr auto kFlushAfter = std::chrono::milliseconds(100);
 
 tcp::endpoint toTcp(const IpAddress& ip, uint16_t port) {
   if (ip.v6) {
@@ -59,7 +60,24 @@ Shared::Shared(Options o, audit::Writer& a) : options(std::move(o)), names(optio
 }
 
 struct Proxy::Impl {
-  Impl(Options o, audit::Writer& a) : shared(std::move(o), a), explicit_acceptor(ctx), transparent_acceptor(ctx), flush_timer(ctx) {}
+  Impl(Options o, audit::Writer& a)
+      : shared(std::move(o), a), explicit_acceptor(ctx), transparent_acceptor(ctx), flush_strand(ctx.get_executor()),
+        flush_timer(flush_strand) {
+    shared.request_flush = [this] { requestFlush(); };
+  }
+
+  // Records are batched: the first one after a flush arms a timer; what arrives before it
+  // fires goes out in the same write.
+  void requestFlush() {
+    if (flush_pending.exchange(true)) return;
+    asio::post(flush_strand, [this] {
+      flush_timer.expires_after(kFlushAfter);
+      flush_timer.async_wait([this](boost::system::error_code ec) {
+        flush_pending = false;
+        if (!ec) shared.audit.flush(std::chrono::steady_clock::now());
+      });
+    });
+  }
 
   Status bind(tcp::acceptor& acceptor, uint16_t port) {
     boost::system::error_code ec;
@@ -102,19 +120,12 @@ struct Proxy::Impl {
     }
   }
 
-  asio::awaitable<void> flushLoop() {
-    for (;;) {
-      flush_timer.expires_after(kFlushEvery);
-      auto [ec] = co_await flush_timer.async_wait(kNoThrow);
-      if (ec) co_return;
-      shared.audit.flush(std::chrono::steady_clock::now());
-    }
-  }
-
   Shared shared;
   asio::io_context ctx;
   tcp::acceptor explicit_acceptor, transparent_acceptor;
+  asio::strand<asio::io_context::executor_type> flush_strand;
   asio::steady_timer flush_timer;
+  std::atomic<bool> flush_pending{false};
   std::vector<std::thread> threads;
   bool started = false;
 };
@@ -133,7 +144,6 @@ Status Proxy::start() {
   }
   asio::co_spawn(impl_->ctx, impl_->acceptLoop(impl_->explicit_acceptor, false), logEscape);
   asio::co_spawn(impl_->ctx, impl_->acceptLoop(impl_->transparent_acceptor, true), logEscape);
-  asio::co_spawn(impl_->ctx, impl_->flushLoop(), logEscape);
   int n = std::max(1, impl_->shared.options.threads);
   for (int i = 0; i < n; ++i) {
     impl_->threads.emplace_back([this] { impl_->ctx.run(); });

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
+#include <functional>
 
 #include "audit/audit.h"
 #include "net/proxy/filters.h"
@@ -20,6 +21,9 @@ struct Shared {
   FilterChain chain;
   NameResolver names;
   audit::Writer& audit;
+  // Asks for the audit records added so far to be written soon (once per 100 ms at most; no
+  // timer runs while nothing is pending, so an idle proxy never wakes). Set by the Proxy.
+  std::function<void()> request_flush;
   std::atomic<uint64_t> connections{0}, active{0}, requests{0}, denied{0}, over_limit{0};
 };
 

@@ -40,18 +40,7 @@ void newParser(std::optional<RequestParser>& p) {
 
 }  // namespace
 
-RequestHead headOf(const RequestParser& p) {
-  const auto& m = p.get();
-  RequestHead h;
-  h.method = std::string_view(m.method_string().data(), m.method_string().size());
-  h.target = std::string_view(m.target().data(), m.target().size());
-  h.version = m.version();
-  for (const auto& f : m) {
-    h.fields.emplace_back(std::string_view(f.name_string().data(), f.name_string().size()),
-                          std::string_view(f.value().data(), f.value().size()));
-  }
-  return h;
-}
+RequestHead headOf(const RequestParser& p) { return headOf(p.get()); }
 
 Session::Session(Shared& s, tcp::socket socket, Listener l)
     : shared(s), listener(l), client(std::move(socket)), relay(new char[kRelayBuffer]) {
@@ -89,6 +78,7 @@ void Session::finish(audit::HttpRecord& r, SteadyClock::time_point started) {
   r.duration_us = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started).count());
   shared.audit.add(r);
+  if (shared.request_flush) shared.request_flush();
 }
 
 asio::awaitable<void> serveExplicit(Shared& shared, tcp::socket socket) {

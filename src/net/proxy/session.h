@@ -17,6 +17,7 @@
 
 #include "audit/audit.h"
 #include "net/proxy/filters.h"
+#include "net/proxy/head_of.h"
 #include "net/proxy/request_head.h"
 #include "net/proxy/server.h"
 
