@@ -38,21 +38,21 @@ standin_internet() {
   ip addr add 172.31.252.1/30 dev "$net_if"
   ip link set "$net_if" up
   ip netns exec "$net_ns" sh -c 'ip addr add 172.31.252.2/30 dev eth0 && ip link set eth0 up && ip link set lo up &&
-    ip route add default via 172.31.252.1 && ip addr add 198.51.100.53/32 dev lo && ip addr add 203.0.113.80/32 dev lo &&
+    ip route add default via 172.31.252.1 && ip addr add 198.51.100.53/32 dev lo && ip addr add 203.0.113.81/32 dev lo &&
     ip addr add 203.0.113.66/32 dev lo'
   ip route add 198.51.100.53/32 via 172.31.252.2 dev "$net_if"
-  ip route add 203.0.113.80/32 via 172.31.252.2 dev "$net_if"
+  ip route add 203.0.113.81/32 via 172.31.252.2 dev "$net_if"
   ip route add 203.0.113.66/32 via 172.31.252.2 dev "$net_if"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=demo \
     -keyout "$demo_home/web.key" -out "$demo_home/web.pem" 2>/dev/null
-  ip netns exec "$net_ns" python3 "$ROOT/tests/fakes/fake_dns.py" 198.51.100.53 53 deb.debian.org=203.0.113.80 \
+  ip netns exec "$net_ns" python3 "$ROOT/tests/fakes/fake_dns.py" 198.51.100.53 53 deb.debian.org=203.0.113.81 \
     evil.example=203.0.113.66 --log "$demo_home/dns.log" >/dev/null 2>&1 &
   pids+=($!)
   ip netns exec "$net_ns" python3 "$ROOT/tests/fakes/fake_web.py" --logs "$demo_home" --cert "$demo_home/web.pem" \
     --key "$demo_home/web.key" >/dev/null 2>&1 &
   pids+=($!)
   for _ in $(seq 1 50); do
-    curl -s -m 1 -o /dev/null http://203.0.113.80/ && break
+    curl -s -m 1 -o /dev/null http://203.0.113.81/ && break
     sleep 0.1
   done
 }

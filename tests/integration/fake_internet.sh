@@ -12,6 +12,7 @@
 #   203.0.113.10 api.anthropic.com   203.0.113.20 github.com   203.0.113.30 example.org
 #   203.0.113.11 (api.anthropic.com's neighbour)   203.0.113.66 evil.example
 #   203.0.113.10:9999/udp  a UDP sink (logs datagrams)
+#   198.51.100.200     an address of the host itself (hostself.anthropic.com)
 #
 # Usage (after lib.sh): fake_internet_up; … ; cleanup calls fake_internet_down.
 # Sets FI_DIR (logs: dns.log rogue.log http.log https.log conn.log dot.log udp.log) and writes the operator
@@ -30,6 +31,9 @@ fake_internet_up() {
   ip netns add "$FI_NS"
   ip link add "$FI_IF" type veth peer name eth0 netns "$FI_NS"
   ip addr add 172.31.254.1/30 dev "$FI_IF"
+  # An address of the host itself in a range the rebinding guard lets through (as a host's
+  # public address would be): hostself.anthropic.com resolves to it.
+  ip addr add 198.51.100.200/32 dev "$FI_IF"
   ip link set "$FI_IF" up
   fi_exec ip addr add 172.31.254.2/30 dev eth0
   fi_exec ip link set eth0 up
@@ -46,7 +50,7 @@ fake_internet_up() {
     api.anthropic.com=203.0.113.10 github.com=203.0.113.20 example.org=203.0.113.30 \
     evil.example=203.0.113.66 short.anthropic.com=203.0.113.12@2 \
     lo.anthropic.com=127.0.0.1 private.anthropic.com=10.1.2.3 meta.anthropic.com=169.254.169.254 \
-    mapped.anthropic.com=::ffff:127.0.0.1 \
+    mapped.anthropic.com=::ffff:127.0.0.1 hostself.anthropic.com=198.51.100.200 \
     --log "$FI_DIR/dns.log" > "$FI_DIR/dns.out" 2>&1 &
   FI_PIDS+=($!)
   fi_exec python3 "$fakes/fake_dns.py" 198.51.100.99 53 '*.example=203.0.113.66' \

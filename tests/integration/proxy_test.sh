@@ -6,7 +6,11 @@
 # seeing no byte (the fake servers log every connection, with its SNI, before reading).
 source "$(dirname "$0")/lib.sh" "$@"
 source "$HERE/fake_internet.sh"
-extra_cleanup() { fake_internet_down; }
+hostself=""
+extra_cleanup() {
+  [ -n "$hostself" ] && kill "$hostself" 2>/dev/null
+  fake_internet_down
+}
 before="$(kernel_snapshot)"
 fake_internet_up
 
@@ -69,6 +73,22 @@ for MODE in proxy both; do
   expect_contains "$(in_sb curl -sS -m 10 -i -x "http://$HOST_END:3128" --cacert $CA https://example.org:22/ 2>&1 || true)" \
     "X-Km-Deny-Reason: port 22 is not a proxy port (443, 80;" "$MODE: CONNECT to a port that is not a proxy port"
   expect_log '"layer":"http"' '"method":"CONNECT"' '"host":"evil.example"' '"status":403' '"decision":"deny"' 'not in the allowlist'
+  # The proxy runs on the host: an allowed name that resolves to an address of the host itself
+  # must not reach the host's own services (a listener there records any connection).
+  python3 -u -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.51.100.200", 80)); s.listen(8); print("ready", flush=True)
+while True:
+    c, a = s.accept(); open(sys.argv[1], "a").write("hit\n"); c.close()
+' "$KM_HOME/hostself.log" > "$KM_HOME/hostself.out" 2>&1 &
+hostself=$!
+  for _ in $(seq 1 50); do grep -q ready "$KM_HOME/hostself.out" && break; sleep 0.1; done
+  out="$(in_sb curl -sS -m 10 -i http://hostself.anthropic.com/ || true)"
+  kill $hostself 2>/dev/null; wait $hostself 2>/dev/null || true
+  hostself=""
+  expect_contains "$out" "X-Km-Deny-Reason: hostself.anthropic.com resolves to an address of the host itself" "$MODE: the host's own address"
+  [ -e "$KM_HOME/hostself.log" ] && fail "$MODE: the proxy connected to the host's own address"
 
   # The tricks. Each is refused, and no origin sees a connection for it.
   tricks="$(py "$HOST_END" <<'PY'
@@ -104,6 +124,11 @@ results["cl-te"] = status(raw(3128, b"POST http://example.org/ HTTP/1.1\r\nHost:
 results["cl-cl"] = status(raw(3128, b"POST http://example.org/ HTTP/1.1\r\nHost: example.org\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde"))
 results["te-gzip"] = status(raw(3128, b"POST http://example.org/ HTTP/1.1\r\nHost: example.org\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"))
 results["two-hosts"] = status(raw(3129, b"GET / HTTP/1.1\r\nHost: example.org\r\nHost: evil.example\r\n\r\n"))
+# Smuggling through what Connection lists (the proxy would drop the length, the server would
+# read the body as a request of its own).
+smuggled = b"GET /smuggled HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+results["connection-cl"] = status(raw(3128, b"POST http://example.org/ HTTP/1.1\r\nHost: example.org\r\nConnection: Content-Length\r\nContent-Length: %d\r\n\r\n%s" % (len(smuggled), smuggled)))
+results["connection-host"] = status(raw(3129, b"GET / HTTP/1.1\r\nHost: example.org\r\nConnection: Host\r\n\r\n"))
 # A relayed CONNECT inside an allowed tunnel.
 s = socket.create_connection((host, 3128), 5)
 s.sendall(b"CONNECT example.org:80 HTTP/1.1\r\nHost: example.org:80\r\n\r\n")
@@ -151,7 +176,8 @@ for k in sorted(results):
     print("%s=%s" % (k, results[k]))
 PY
 )"
-  for t in uri-host ip-decimal ip-hex ip-octal ip-short ip-dotted ip-v6 connect-ip cl-te cl-cl te-gzip two-hosts garbage; do
+  for t in uri-host ip-decimal ip-hex ip-octal ip-short ip-dotted ip-v6 connect-ip cl-te cl-cl te-gzip two-hosts garbage \
+           connection-cl connection-host; do
     expect_contains "$tricks" "$t=HTTP/1.1 400" "$MODE: trick $t refused"
   done
   expect_contains "$tricks" "relayed-connect=HTTP/1.1 200 Connection established | HTTP/1.1 400" "$MODE: relayed CONNECT refused"
@@ -161,7 +187,7 @@ PY
   expect_contains "$tricks" "direct-evil=HTTP/1.1 403" "$MODE: transparent port dialled directly, unlisted Host"
   expect_contains "$tricks" "switch-host=HTTP/1.1 403" "$MODE: second request for another host on one connection"
   expect_eq "$(evil_seen)" "" "$MODE: no origin saw a byte for a refused name"
-  grep -q " / " "$FI_DIR/http.log" && fail "$MODE: a refused request reached an origin: $(cat "$FI_DIR/http.log")"
+  grep -q -e " / " -e smuggled "$FI_DIR/http.log" && fail "$MODE: a refused request reached an origin: $(cat "$FI_DIR/http.log")"
 
   # Bodies stream both ways; chunked uploads too; HEAD; WebSocket upgrades pass through.
   head -c 3000000 /dev/urandom > "$KM_HOME/body"

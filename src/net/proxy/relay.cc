@@ -58,7 +58,12 @@ void stripHopByHop(Fields& m, bool keep_upgrade) {
     }
   }
   for (const auto& name : listed) {
-    if (name == "transfer-encoding" || (keep_upgrade && name == "upgrade")) continue;
+    // Framing and routing stay what the parser read them as (a server listing them would
+    // otherwise make the client frame the response differently from the proxy).
+    if (name == "transfer-encoding" || name == "content-length" || name == "host" ||
+        (keep_upgrade && name == "upgrade")) {
+      continue;
+    }
     m.erase(name);
   }
   for (std::string_view name : {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
@@ -150,7 +155,14 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
     co_return ConnectFailure{status, addresses.error().message()};
   }
   std::vector<tcp::endpoint> endpoints;
-  for (const auto& ip : *addresses) endpoints.push_back(toTcp(ip, a.port));
+  for (const auto& ip : *addresses) {
+    // The proxy runs on the host: an address of the host itself would reach its services.
+    if (!s.shared.local.contains(ip)) endpoints.push_back(toTcp(ip, a.port));
+  }
+  if (endpoints.empty()) {
+    co_return ConnectFailure{403, a.host + " resolves to an address of the host itself (" + (*addresses)[0].toString() +
+                                      "): not reachable through the proxy"};
+  }
   up.stream.expires_after(s.shared.options.connect_timeout);
   auto [ec, at] = co_await up.stream.async_connect(endpoints, kNoThrow);
   up.stream.expires_never();
@@ -169,6 +181,9 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
   bool head = msg.method() == http::verb::head;
   msg.target(req.path);
   stripHopByHop(msg, req.upgrade_websocket);
+  // The server sees the host that was checked, whatever the client wrote (or left out).
+  std::string host_field = req.authority.port == 80 ? req.authority.host : req.authority.toString();
+  msg.set(http::field::host, host_field);
   if (req.upgrade_websocket) {
     msg.set(http::field::connection, "Upgrade");
   }
@@ -211,6 +226,8 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
     bool server_keep = res.keep_alive();
     bool upgrade = status == 101 && req.upgrade_websocket;
     stripHopByHop(res.get(), upgrade);
+    // Only the proxy says why it refused: a server's own header of that name is dropped.
+    res.get().erase("X-Km-Deny-Reason");
     if (upgrade) res.get().set(http::field::connection, "Upgrade");
     if (!upgrade && status == 101) {
       rec.status = 502;
@@ -269,7 +286,10 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
     ++s.shared.denied;
     rec.decision = audit::Decision::kDeny;
     rec.reason = "malformed TLS ClientHello: " + hello.error;
-    if (!expected) rec.method = "TLS";
+    if (!expected) {
+      rec.method = "TLS";
+      if (!rec.port) rec.port = 443;
+    }
     s.finish(rec, started);
     co_await refuseTls(s);
     co_return;

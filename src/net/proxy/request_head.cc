@@ -114,7 +114,15 @@ Result<CheckedRequest> checkRequestHead(const RequestHead& head, bool explicit_p
     } else if (iequals(name, "upgrade")) {
       upgrade_ws = iequals(trim(value), "websocket");
     } else if (iequals(name, "connection")) {
-      for (auto token : split(value, ',')) connection_upgrade = connection_upgrade || iequals(trim(token), "upgrade");
+      for (auto token : split(value, ',')) {
+        std::string_view t = trim(token);
+        connection_upgrade = connection_upgrade || iequals(t, "upgrade");
+        // A proxy drops what Connection lists: listing these would make the server frame or
+        // route the request differently from what was checked here.
+        for (std::string_view kept : {"host", "content-length", "transfer-encoding"}) {
+          if (iequals(t, kept)) return invalidArgument("Connection lists " + std::string(kept));
+        }
+      }
     }
   }
   if (lengths > 1) return invalidArgument("more than one Content-Length");

@@ -163,7 +163,7 @@ asio::awaitable<void> serveTransparent(Shared& shared, tcp::socket socket) {
   auto started = SteadyClock::now();
   // Nothing is known yet but where the client was going: the first bytes tell TLS or HTTP.
   std::optional<Authority> none;
-  audit::HttpRecord rec = s.record("", "", 0);
+  audit::HttpRecord rec = s.record("", "", s.original ? s.original->port : 0);
   auto upstream = std::make_unique<Upstream>(s.client.get_executor());
   co_await inspectTunnel(s, std::move(none), std::move(rec), started, std::move(upstream));
 }

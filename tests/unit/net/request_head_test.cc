@@ -90,6 +90,16 @@ TEST(RequestHeadTest, AmbiguousFramingIsRefused) {
   EXPECT_EQ(refusal(head("POST", "http://a.example/", {{"Content-Length", "4"}})), "");
 }
 
+TEST(RequestHeadTest, ConnectionMayNotListFramingOrRoutingHeaders) {
+  // A proxy drops what Connection lists: the server would frame the body as a second request.
+  for (const char* listed : {"Content-Length", "keep-alive, content-length", "Transfer-Encoding", "Host"}) {
+    EXPECT_EQ(refusal(head("POST", "http://a.example/", {{"Content-Length", "4"}, {"Connection", listed}})).substr(0, 16),
+              "Connection lists")
+        << listed;
+  }
+  EXPECT_EQ(refusal(head("GET", "http://a.example/", {{"Connection", "keep-alive, x-trace"}})), "");
+}
+
 TEST(RequestHeadTest, OtherTargetsAndAuthoritiesAreRefused) {
   EXPECT_NE(refusal(head("GET", "https://a.example/", {})), "");  // https goes through CONNECT
   EXPECT_NE(refusal(head("OPTIONS", "*", {})), "");
