@@ -58,6 +58,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
   -addext subjectAltName=DNS:bench.example -keyout "$home/tls.key" -out "$home/tls.pem" 2>/dev/null
 cat > "$home/nginx.conf" <<EOF
 worker_processes 1;
+user root;
 pid $home/nginx.pid;
 error_log $home/nginx.err;
 events { worker_connections 1024; }
@@ -129,7 +130,15 @@ for _ in $(seq 1 50); do
   curl -s -m 1 -o /dev/null -x "http://127.0.0.1:3130" http://bench.example/1k && break
   sleep 0.2
 done
-curl -s -m 5 -o /dev/null -x "http://$host_end:3128" http://bench.example/1k
+# Every path serves the whole file before anything is timed.
+check() {
+  local got; got="$(curl -s -m 30 -o /dev/null -w '%{http_code} %{size_download}' "$@")"
+  [ "$got" = "200 1024" ] || { echo "proxy_bench: $* answered '$got', not 200 with 1024 bytes" >&2; exit 1; }
+}
+check http://203.0.113.90/1k
+check -x "http://$host_end:3128" http://bench.example/1k
+check -x http://127.0.0.1:3130 http://bench.example/1k
+check -x http://127.0.0.1:8899 http://203.0.113.90/1k
 
 abs() {  # a wrk script sending absolute-URI requests for URL
   printf 'wrk.path = "%s"\nwrk.headers["Host"] = "%s"\n' "$1" "$2" > "$home/abs-$3.lua"
@@ -148,6 +157,9 @@ run() {
   wrk "${args[@]}" "$target" 2>&1 | python3 -c '
 import re, sys
 t = sys.stdin.read()
+if "Requests/sec" not in t or "99%" not in t:
+    sys.stderr.write("proxy_bench: wrk said:\n" + t)
+    print("0 0 0"); sys.exit(0)
 def us(v):
     n, u = float(re.match(r"([\d.]+)", v).group(1)), re.sub(r"[\d.]", "", v)
     return n * {"us": 1, "ms": 1000, "s": 1e6}[u]
@@ -155,6 +167,15 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 p50 = us(re.search(r"50%\s+(\S+)", t).group(1)); p99 = us(re.search(r"99%\s+(\S+)", t).group(1))
 print("%.0f %.0f %.0f" % (rps, p50, p99))'
 }
+if [ "${KM_BENCH_PERF:-}" = 1 ]; then
+  sup="$(pgrep -f "km-supervise --home $home $sb" | head -1)"
+  perf record -g -o "$home/perf.data" -p "$sup" -- sleep "$secs" > /dev/null 2>&1 &
+  perf_pid=$!
+  wrk -t1 -c16 -d"${secs}s" -s "$km_lua" "http://$host_end:3128/" | grep Requests/sec
+  wait $perf_pid
+  perf report -i "$home/perf.data" --no-children --sort symbol --stdio -g none > "$home/perf.txt" 2>&1; grep "%" "$home/perf.txt" | cut -c1-150 | head -40
+  exit 0
+fi
 declare -A r1k lat big
 for round in $(seq 1 "$rounds"); do
   for who in direct km squid tinyproxy; do
@@ -171,15 +192,18 @@ for round in $(seq 1 "$rounds"); do
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "proxy_bench: ${rounds} rounds of ${secs}s each, medians"
-printf '%-10s %12s %16s %14s\n' "" "1KiB req/s" "1KiB p50/p99 us" "1MiB req/s"
+printf '%-10s %12s %16s %14s\n' "" "1KiB req/s" "1KiB p50/p99 us" "1MiB MB/s"
 for who in direct km squid tinyproxy; do
   p50=$(tr ' ' '\n' <<<"${lat[$who]}" | grep -v '^$' | cut -d/ -f1 | median)
   p99=$(tr ' ' '\n' <<<"${lat[$who]}" | grep -v '^$' | cut -d/ -f2 | median)
-  printf '%-10s %12s %16s %14s\n' "$who" "$(median <<<"${r1k[$who]}")" "$p50/$p99" "$(median <<<"${big[$who]}")"
+  printf '%-10s %12s %16s %14s\n' "$who" "$(median <<<"${r1k[$who]}")" "$p50/$p99" "$(median <<<"${big[$who]}" | awk '{printf "%.0f", $1 * 1.048576}')"
 done
 km1k=$(median <<<"${r1k[km]}"); d1k=$(median <<<"${r1k[direct]}"); sq1k=$(median <<<"${r1k[squid]}")
 kmm=$(median <<<"${big[km]}"); sqm=$(median <<<"${big[squid]}")
 python3 -c "print('km/direct 1KiB %.2f; km/squid 1KiB %.2f; km/squid 1MiB %.2f' % ($km1k/$d1k, $km1k/$sq1k, $kmm/$sqm))"
+d50=$(tr ' ' '\n' <<<"${lat[direct]}" | grep -v '^$' | cut -d/ -f1 | median)
+k50=$(tr ' ' '\n' <<<"${lat[km]}" | grep -v '^$' | cut -d/ -f1 | median)
+echo "p50 added by km: $((k50 - d50)) us"
 
 # Tunnelled HTTPS: 1 GiB through CONNECT vs direct (curl, TLS end to end).
 tun=""; dir=""

@@ -95,7 +95,10 @@ struct Proxy::Impl {
 
   asio::awaitable<void> acceptLoop(tcp::acceptor& acceptor, bool transparent) {
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ctx), kNoThrow);
+      // One thread needs no strands (the default); more serialise each session on its own.
+      asio::any_io_executor on = shared.options.threads > 1 ? asio::any_io_executor(asio::make_strand(ctx))
+                                                            : asio::any_io_executor(ctx.get_executor());
+      auto [ec, socket] = co_await acceptor.async_accept(on, kNoThrow);
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       if (ec) {
         // EMFILE and the like: wait a little rather than spin.

@@ -82,9 +82,13 @@ asio::awaitable<boost::system::error_code> relayMessage(Session& s, beast::tcp_s
                                                         Parser& p, beast::tcp_stream& out, uint64_t& bytes) {
   http::serializer<isRequest, http::buffer_body> sr{p.get()};
   auto idle = s.shared.options.idle_timeout;
-  out.expires_after(idle);
-  auto [hec, hn] = co_await http::async_write_header(out, sr, kNoThrow);
-  if (hec) co_return hec;
+  // The head goes out alone only when the body is not here yet (a stream: the client should
+  // see the head at once); otherwise with the first piece of the body, in one write.
+  if (!p.is_done() && in_buf.size() == 0) {
+    out.expires_after(idle);
+    auto [hec, hn] = co_await http::async_write_header(out, sr, kNoThrow);
+    if (hec) co_return hec;
+  }
   char* buf = s.relay.get();
   // Beast reads at most what the buffer has room for: a buffer left small by the head would
   // make every read a few hundred bytes.
