@@ -272,7 +272,7 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
   auto a = std::make_shared<LogsArgs>();
   sub.add_option("sandbox", a->ref, "Sandbox id, alias, or number (3 or #3)")->required();
   sub.add_flag("--network", a->network,
-               "DNS and connect decisions (JSON lines with --json): time, pid, comm, dest, port, name, decision, reason");
+               "DNS, connect and HTTP proxy decisions (JSON lines with --json)");
   sub.add_flag("--init", a->init, "Output of the profile's initCommands (JSON lines {\"line\"} with --json)");
   sub.add_flag("-f,--follow", a->follow,
                "Keep printing new entries until interrupted or the sandbox is destroyed");
@@ -288,9 +288,11 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
       "An OOM kill inside (the sandbox's memory limit) is recorded as an oom-kill event and a\n"
       "warning. A create that failed leaves its init.log and supervisor.log in $KM_HOME/failed/ID/\n"
       "(the newest 20 kept, none older than 7 days), named in its error message.\n"
-      "--network: every DNS query the sandbox's resolver answered and every connect/send the eBPF\n"
+      "--network: every DNS query the sandbox's resolver answered, every connect/send the eBPF\n"
       "programs allowed, refused or redirected (enforcement ebpf|both), or that its nftables\n"
-      "refused or redirected (proxy); with --json its own JSON lines. --init: the initCommands'\n"
+      "refused or redirected (proxy), and every request and tunnel of its HTTP proxy (proxy|both:\n"
+      "method, host, port, path without query, status, bytes, duration, decision, reason; see\n"
+      "docs/proxy.md); with --json its own JSON lines. --init: the initCommands'\n"
       "output, {\"line\":\"…\"} per line with --json.\n"
       "Logs are rotated (operator config logs.maxFileSize, default 16 MiB; logs.maxFiles, default 4;\n"
       "oldest lines dropped) and read in order across the files. Text from the sandbox is shown with\n"
