@@ -1,6 +1,7 @@
 // The proxy's listeners and threads: two acceptors on the host end of the veth, one
-// coroutine per client connection on its own strand, and a timer that writes the audit
-// records in batches, armed only while some are pending.
+// coroutine per client connection (on its own strand when there are several threads), and
+// the audit records' writes: at once after a quiet spell, batched under load by a timer
+// armed only while some are pending.
 #include "net/proxy/proxy.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -66,15 +67,25 @@ struct Proxy::Impl {
     shared.request_flush = [this] { requestFlush(); };
   }
 
-  // Records are batched: the first one after a flush arms a timer; what arrives before it
-  // fires goes out in the same write.
+  // A record after a quiet spell is written at once (`km logs` right after a request shows
+  // it); under load records are batched: the first one within kFlushAfter of the last write
+  // arms a timer, and what arrives before it fires goes out in the same write.
   void requestFlush() {
+    auto now = std::chrono::steady_clock::now();
+    int64_t now_ns = now.time_since_epoch().count();
+    if (!flush_pending.load() && now_ns - last_flush_ns.load() >= std::chrono::nanoseconds(kFlushAfter).count()) {
+      last_flush_ns = now_ns;
+      shared.audit.flush(now);
+      return;
+    }
     if (flush_pending.exchange(true)) return;
     asio::post(flush_strand, [this] {
       flush_timer.expires_after(kFlushAfter);
       flush_timer.async_wait([this](boost::system::error_code ec) {
+        auto at = std::chrono::steady_clock::now();
+        last_flush_ns = at.time_since_epoch().count();
         flush_pending = false;
-        if (!ec) shared.audit.flush(std::chrono::steady_clock::now());
+        if (!ec) shared.audit.flush(at);
       });
     });
   }
@@ -129,6 +140,7 @@ struct Proxy::Impl {
   asio::strand<asio::io_context::executor_type> flush_strand;
   asio::steady_timer flush_timer;
   std::atomic<bool> flush_pending{false};
+  std::atomic<int64_t> last_flush_ns{0};
   std::vector<std::thread> threads;
   bool started = false;
 };
