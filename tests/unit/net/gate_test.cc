@@ -402,6 +402,47 @@ TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
   EXPECT_EQ(dns, 1);
 }
 
+// Enforcement both: every TCP connection to port 80 or 443 of an allowed address goes to the
+// transparent proxy (its name is checked there), not only hosts the proxy must see; other
+// ports of the same address go direct; the proxy's explicit port is open too.
+TEST_F(Gate, BothSendsEveryWebPortToTheProxy) {
+  constexpr uint16_t kTransparent = 15002;
+  auto gate = EgressGate::attach(cgroup_, pins_, *IpAddress::parse("10.77.0.1"), kTransparent);
+  ASSERT_TRUE(gate) << gate.error().message();
+  ASSERT_TRUE(gate->allow(*IpAddress::parse("203.0.113.40"), 300));  // an ordinary allowed name
+  auto got = inSandbox([] {
+    auto nl = Netlink::open();
+    if (!nl) return std::vector<int>{-100};
+    auto lo = nl->linkIndex("lo");
+    if (!lo || !nl->addAddress(*lo, *IpAddress::parse("10.77.0.1"), 32)) return std::vector<int>{-101};
+    int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(kTransparent);
+    ::inet_pton(AF_INET, "10.77.0.1", &sa.sin_addr);
+    if (::bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(srv, 16) != 0) {
+      return std::vector<int>{-102};
+    }
+    std::vector<int> out = {
+        connectErrno(AF_INET, "203.0.113.40", 443),  // to the proxy: connected
+        connectErrno(AF_INET, "203.0.113.40", 80),   // the same
+        connectErrno(AF_INET, "203.0.113.40", 22),   // direct: no route out of this namespace
+        connectErrno(AF_INET, "10.77.0.1", 3128),    // the explicit port: allowed (nothing listens)
+        connectErrno(AF_INET6, "::ffff:203.0.113.40", 443),  // mapped: the IPv4 rules, redirected
+        connectErrno(AF_INET, "203.0.113.41", 443),  // not allowed: refused before any redirect
+    };
+    ::close(srv);
+    return out;
+  });
+  ASSERT_EQ(got.size(), 6u) << (got.empty() ? 0 : got[0]);
+  EXPECT_EQ(got[0], 0) << std::strerror(got[0]);
+  EXPECT_EQ(got[1], 0) << std::strerror(got[1]);
+  EXPECT_EQ(got[2], ENETUNREACH) << std::strerror(got[2]);
+  EXPECT_EQ(got[3], ECONNREFUSED) << std::strerror(got[3]);
+  EXPECT_EQ(got[4], 0) << std::strerror(got[4]);
+  EXPECT_EQ(got[5], EPERM) << std::strerror(got[5]);
+}
+
 // A failed attach (here: a directory that is not a cgroup) says what failed and leaves no
 // pinned maps or pin directory behind.
 TEST_F(Gate, FailedAttachLeavesNoPins) {
