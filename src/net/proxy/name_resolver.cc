@@ -9,6 +9,7 @@
 #include <random>
 
 #include "net/dns/message.h"
+#include "net/proxy/asio_address.h"
 #include "net/host_rule.h"
 
 namespace km::net::proxy {
@@ -19,16 +20,6 @@ using udp = asio::ip::udp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // The resolver tries its upstreams three times, 1.5 s apart, then answers SERVFAIL.
 constexpr auto kTimeout = std::chrono::milliseconds(5500);
-
-udp::endpoint toUdp(const Endpoint& e) {
-  if (e.ip.v6) {
-    asio::ip::address_v6::bytes_type b;
-    std::copy(e.ip.bytes.begin(), e.ip.bytes.end(), b.begin());
-    return {asio::ip::address_v6(b), e.port};
-  }
-  asio::ip::address_v4::bytes_type b{e.ip.bytes[0], e.ip.bytes[1], e.ip.bytes[2], e.ip.bytes[3]};
-  return {asio::ip::address_v4(b), e.port};
-}
 
 uint16_t randomId() {
   thread_local std::mt19937 rng{std::random_device{}()};
@@ -54,7 +45,7 @@ asio::awaitable<Result<std::vector<IpAddress>>> NameResolver::resolve(std::strin
   auto ex = co_await asio::this_coro::executor;
   auto sock = std::make_shared<udp::socket>(ex);
   boost::system::error_code ec;
-  udp::endpoint to = toUdp(resolver_);
+  udp::endpoint to(toAsio(resolver_.ip), resolver_.port);
   sock->open(to.protocol(), ec);
   if (!ec) sock->connect(to, ec);
   if (ec) co_return unavailable("the sandbox's resolver at " + resolver_.toString() + ": " + ec.message());

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "net/proxy/asio_address.h"
 #include "net/proxy/server.h"
 
 namespace km::net::proxy {
@@ -26,16 +27,6 @@ using tcp = asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::string_view kLog = "km.proxy";
 constexpr auto kFlushAfter = std::chrono::milliseconds(100);
-
-tcp::endpoint toTcp(const IpAddress& ip, uint16_t port) {
-  if (ip.v6) {
-    asio::ip::address_v6::bytes_type b;
-    std::copy(ip.bytes.begin(), ip.bytes.end(), b.begin());
-    return {asio::ip::address_v6(b), port};
-  }
-  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip.bytes[0], ip.bytes[1], ip.bytes[2], ip.bytes[3]}),
-          port};
-}
 
 // Session coroutines do not throw; anything that escapes anyway (bad_alloc) ends only that
 // session, logged.
@@ -92,7 +83,7 @@ struct Proxy::Impl {
 
   Status bind(tcp::acceptor& acceptor, uint16_t port) {
     boost::system::error_code ec;
-    tcp::endpoint at = toTcp(shared.options.listen, port);
+    tcp::endpoint at(toAsio(shared.options.listen), port);
     acceptor.open(at.protocol(), ec);
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor.bind(at, ec);

@@ -7,6 +7,8 @@
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "core/strings.h"
+#include "net/proxy/asio_address.h"
 #include "net/proxy/session.h"
 
 namespace km::net::proxy {
@@ -16,23 +18,10 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 using SteadyClock = std::chrono::steady_clock;
 using ResponseParser = http::response_parser<http::buffer_body>;
 
-tcp::endpoint toTcp(const IpAddress& ip, uint16_t port) {
-  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip.bytes[0], ip.bytes[1], ip.bytes[2], ip.bytes[3]}),
-          port};
-}
-
 // A header value the reason can be put in: printable ASCII only.
 std::string headerSafe(std::string_view s) {
   std::string out;
   for (char c : s) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-  return out;
-}
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
   return out;
 }
 
@@ -49,7 +38,7 @@ void stripHopByHop(Fields& m, bool keep_upgrade) {
       std::string_view token = v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
       while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
       while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (!token.empty()) listed.push_back(lowered(token));
+      if (!token.empty()) listed.push_back(toLower(token));
       if (comma == std::string_view::npos) break;
       at = comma + 1;
     }
@@ -158,7 +147,7 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
   std::vector<tcp::endpoint> endpoints;
   for (const auto& ip : *addresses) {
     // The proxy runs on the host: an address of the host itself would reach its services.
-    if (!s.shared.local.contains(ip)) endpoints.push_back(toTcp(ip, a.port));
+    if (!s.shared.local.contains(ip)) endpoints.emplace_back(toAsio(ip), a.port);
   }
   if (endpoints.empty()) {
     co_return ConnectFailure{403, a.host + " resolves to an address of the host itself (" + (*addresses)[0].toString() +
@@ -191,7 +180,7 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
   // The proxy answers "100 Continue" itself and sends the body on: a client that waits for
   // it would otherwise wait for a server that never sees the question.
   if (auto it = msg.find(http::field::expect); it != msg.end()) {
-    bool cont = lowered(std::string_view(it->value().data(), it->value().size())) == "100-continue";
+    bool cont = toLower(std::string_view(it->value().data(), it->value().size())) == "100-continue";
     msg.erase(http::field::expect);
     if (cont) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -20,14 +20,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool isNumberLabel(std::string_view label) {
   if (label.empty()) return false;
   if (label.size() > 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X')) {
@@ -75,7 +67,7 @@ Result<Authority> parseAuthority(std::string_view text, uint16_t default_port) {
   if (isIpLiteral(host)) return invalidArgument("IP literal '" + std::string(host) + "': name the host");
   if (!isHostName(host)) return invalidArgument("'" + std::string(host) + "' is not a host name");
   Authority a;
-  a.host = lower(host);
+  a.host = toLower(host);
   if (!a.host.empty() && a.host.back() == '.') a.host.pop_back();
   a.port = default_port;
   if (!port_text.empty()) {

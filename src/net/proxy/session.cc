@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include "net/proxy/asio_address.h"
 #include "net/proxy/client_hello.h"
 
 namespace km::net::proxy {
@@ -15,20 +16,6 @@ namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 using SteadyClock = std::chrono::steady_clock;
-
-Endpoint endpointOf(const tcp::endpoint& e) {
-  Endpoint out;
-  out.port = e.port();
-  if (e.address().is_v4()) {
-    auto b = e.address().to_v4().to_bytes();
-    std::copy(b.begin(), b.end(), out.ip.bytes.begin());
-  } else {
-    auto b = e.address().to_v6().to_bytes();
-    out.ip.v6 = true;
-    std::copy(b.begin(), b.end(), out.ip.bytes.begin());
-  }
-  return out;
-}
 
 std::string pathOnly(const std::string& target) { return target.substr(0, target.find('?')); }
 
@@ -48,7 +35,7 @@ Session::Session(Shared& s, tcp::socket socket, Listener l)
   boost::system::error_code ec;
   tcp::endpoint remote = client.socket().remote_endpoint(ec);
   if (!ec) {
-    peer_endpoint = endpointOf(remote);
+    peer_endpoint = Endpoint{fromAsio(remote.address()), remote.port()};
     peer = peer_endpoint.toString();
   }
   client.socket().set_option(tcp::no_delay(true), ec);
