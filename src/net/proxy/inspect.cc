@@ -96,8 +96,7 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
       rec.reason = v.rule;
       Authority target{sni, port};
       if (auto failed = co_await connectUpstream(s, *up, target)) {
-        rec.decision = failed->status == 403 ? audit::Decision::kDeny : audit::Decision::kAllow;
-        rec.reason = failed->reason;
+        failed->note(rec, /*http=*/false);
         s.finish(rec, started);
         co_await refuseTls(s);
         co_return;
@@ -119,9 +118,7 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
   uint16_t default_port = expected ? expected->port : s.original ? s.original->port : 80;
   std::optional<RequestParser> parser;
   for (;;) {
-    parser.emplace();
-    parser->header_limit(kHeaderLimit);
-    parser->body_limit(boost::none);
+    newParser(parser);
     s.client.expires_after(s.shared.options.header_timeout);
     auto [ec, n] = co_await http::async_read_header(s.client, s.buf, *parser, kNoThrow);
     started = SteadyClock::now();
@@ -141,7 +138,7 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
     std::string method(parser->get().method_string());
     auto checked = checkRequestHead(headOf(*parser), /*explicit_proxy=*/false, default_port);
     auto r = s.record(method, checked ? checked->authority.host : "", checked ? checked->authority.port : default_port);
-    if (checked) r.path = checked->path.substr(0, checked->path.find('?'));
+    if (checked) r.path = pathOnly(checked->path);
     Verdict v;
     if (!checked) {
       ++s.shared.requests;
@@ -171,9 +168,7 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
     r.reason = v.rule;
     if (!pinned) pinned = checked->authority;
     if (auto failed = co_await connectUpstream(s, *up, *pinned)) {
-      r.status = static_cast<uint16_t>(failed->status);
-      r.decision = failed->status == 403 ? audit::Decision::kDeny : audit::Decision::kAllow;
-      r.reason = failed->reason;
+      failed->note(r, /*http=*/true);
       s.finish(r, started);
       co_await refuseHttp(s, failed->status, failed->reason);
       co_return;

@@ -130,6 +130,12 @@ asio::awaitable<void> refuseTls(Session& s) {
   s.client.socket().shutdown(tcp::socket::shutdown_send, ignore);
 }
 
+void ConnectFailure::note(audit::HttpRecord& rec, bool http) const {
+  if (http) rec.status = static_cast<uint16_t>(status);
+  rec.decision = status == 403 ? audit::Decision::kDeny : audit::Decision::kAllow;
+  rec.reason = reason;
+}
+
 asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstream& up, const Authority& a) {
   std::string key = a.toString();
   if (!up.key.empty() && up.key == key && up.stream.socket().is_open()) co_return std::nullopt;

@@ -17,17 +17,17 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 using SteadyClock = std::chrono::steady_clock;
 
+}  // namespace
+
 std::string pathOnly(const std::string& target) { return target.substr(0, target.find('?')); }
+
+RequestHead headOf(const RequestParser& p) { return headOf(p.get()); }
 
 void newParser(std::optional<RequestParser>& p) {
   p.emplace();
   p->header_limit(kHeaderLimit);
   p->body_limit(boost::none);
 }
-
-}  // namespace
-
-RequestHead headOf(const RequestParser& p) { return headOf(p.get()); }
 
 Session::Session(Shared& s, tcp::socket socket, Listener l)
     : shared(s), listener(l), client(std::move(socket)), relay(new char[kRelayBuffer]) {
@@ -119,10 +119,7 @@ asio::awaitable<void> serveExplicit(Shared& shared, tcp::socket socket) {
     }
     rec.reason = v.rule;
     if (auto failed = co_await connectUpstream(s, *upstream, checked->authority)) {
-      rec.status = static_cast<uint16_t>(failed->status);
-      if (failed->status == 403) rec.decision = audit::Decision::kDeny;
-      else rec.decision = audit::Decision::kAllow;
-      rec.reason = failed->reason;
+      failed->note(rec, /*http=*/true);
       s.finish(rec, started);
       co_await refuseHttp(s, failed->status, failed->reason);
       co_return;

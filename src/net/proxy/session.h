@@ -67,6 +67,10 @@ struct Session {
 
 // The head as the checks read it (views into the parser's message, valid while it is).
 RequestHead headOf(const RequestParser& p);
+// A request target without its query (what the access log keeps: queries often carry tokens).
+std::string pathOnly(const std::string& target);
+// A fresh parser for the next request head (kHeaderLimit; bodies of any length, streamed).
+void newParser(std::optional<RequestParser>& p);
 
 // Sends an HTTP refusal: `status` with a one-line body and X-Km-Deny-Reason (then the
 // session closes).
@@ -80,6 +84,9 @@ asio::awaitable<void> refuseTls(Session& s);
 struct ConnectFailure {
   unsigned status = 502;
   std::string reason;
+  // Writes it into `rec`: a refused name (403) is a deny, an unreachable server an allow that
+  // failed; `http`: the client is answered with `status` (TLS clients get an alert instead).
+  void note(audit::HttpRecord& rec, bool http) const;
 };
 asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstream& up, const Authority& a);
 

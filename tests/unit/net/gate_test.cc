@@ -33,6 +33,22 @@ namespace {
 
 // Result codes from the child: errno of each attempt, in order. `local_port`, when given,
 // gets the connected socket's own port (0 when the connect failed).
+// Inside a test's namespace: 10.77.0.1 (the "host end") on loopback with a TCP listener on
+// `port`. The listening fd, or -100/-101/-102 for the step that failed.
+int hostEndListener(uint16_t port) {
+  auto nl = Netlink::open();
+  if (!nl) return -100;
+  auto lo = nl->linkIndex("lo");
+  if (!lo || !nl->addAddress(*lo, *IpAddress::parse("10.77.0.1"), 32)) return -101;
+  int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  ::inet_pton(AF_INET, "10.77.0.1", &sa.sin_addr);
+  if (::bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(srv, 16) != 0) return -102;
+  return srv;
+}
+
 int connectErrno(int family, const char* addr, uint16_t port, int type = SOCK_STREAM, uint64_t* cookie = nullptr) {
   int s = ::socket(family, type | SOCK_CLOEXEC, 0);
   if (s < 0) return -errno;
@@ -319,18 +335,11 @@ TEST_F(Gate, BothRedirectsIpv4AndMappedAlike) {
   ASSERT_TRUE(gate->allow(*IpAddress::parse("203.0.113.30"), 300, /*via_proxy=*/true));
   auto got = inSandbox([] {
     // The "host end" is an address on the namespace's loopback, with the proxy listening.
-    auto nl = Netlink::open();
-    if (!nl) return std::vector<int>{-100};
-    auto lo = nl->linkIndex("lo");
-    if (!lo || !nl->addAddress(*lo, *IpAddress::parse("10.77.0.1"), 32)) return std::vector<int>{-101};
-    int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int srv = hostEndListener(kProxyPort);
+    if (srv < 0) return std::vector<int>{srv};
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
-    sa.sin_port = htons(kProxyPort);
     ::inet_pton(AF_INET, "10.77.0.1", &sa.sin_addr);
-    if (::bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(srv, 16) != 0) {
-      return std::vector<int>{-102};
-    }
     // errno of the connect, then the client socket's cookie (0 when it failed), as two ints.
     std::vector<int> out;
     auto attempt = [&](int family, const char* addr, uint16_t port) {
@@ -411,18 +420,8 @@ TEST_F(Gate, BothSendsEveryWebPortToTheProxy) {
   ASSERT_TRUE(gate) << gate.error().message();
   ASSERT_TRUE(gate->allow(*IpAddress::parse("203.0.113.40"), 300));  // an ordinary allowed name
   auto got = inSandbox([] {
-    auto nl = Netlink::open();
-    if (!nl) return std::vector<int>{-100};
-    auto lo = nl->linkIndex("lo");
-    if (!lo || !nl->addAddress(*lo, *IpAddress::parse("10.77.0.1"), 32)) return std::vector<int>{-101};
-    int srv = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(kTransparent);
-    ::inet_pton(AF_INET, "10.77.0.1", &sa.sin_addr);
-    if (::bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(srv, 16) != 0) {
-      return std::vector<int>{-102};
-    }
+    int srv = hostEndListener(kTransparent);
+    if (srv < 0) return std::vector<int>{srv};
     std::vector<int> out = {
         connectErrno(AF_INET, "203.0.113.40", 443),  // to the proxy: connected
         connectErrno(AF_INET, "203.0.113.40", 80),   // the same
