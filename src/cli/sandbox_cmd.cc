@@ -122,6 +122,7 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     for (const auto& e : eff.ai->endpoints) co.ai_endpoints.push_back(e.host);
   }
   if (eff.proxy) co.proxy_connect_ports = eff.proxy->connect_ports;
+  if (eff.tls && eff.tls->extra_ca_file) co.tls_extra_ca_file = fs::absolutePath(fs::expandHome(*eff.tls->extra_ca_file));
   auto log_bytes = plan::parseMemoryBytes(eff.logs->max_file_size.value_or(config::kDefaultLogFileSize));
   if (!log_bytes) {
     printErr("ERROR: operator config logs.maxFileSize: " + log_bytes.error().message());

@@ -65,9 +65,14 @@ HostPolicy::Decision HostPolicy::check(std::string_view name) const {
   return {};
 }
 
+const std::vector<std::string>& githubHosts() {
+  static const std::vector<std::string> kHosts{"github.com", "api.github.com", "raw.githubusercontent.com",
+                                               "codeload.github.com"};
+  return kHosts;
+}
+
 bool needsProxy(std::string_view name) {
-  static const HostPolicy kGitHub({}, {"github.com", "api.github.com", "raw.githubusercontent.com",
-                                       "codeload.githubusercontent.com"});
+  static const HostPolicy kGitHub({}, githubHosts());
   return kGitHub.allows(name) || isAiProviderHost(name);
 }
 

@@ -68,6 +68,8 @@ struct NetworkPolicyText {
   bool https_only = false;       // spec.network.httpsOnly
   bool ai_providers = false;     // spec.budget.ai.maxSpendUSD > 0: AI provider hosts are reachable
   std::vector<uint16_t> proxy_ports{443, 80};  // what CONNECT may reach (operator config adds)
+  bool intercept_github = false;  // spec.sourceAccess.mode allowlist: the proxy reads GitHub's traffic
+  std::string extra_ca_file;      // operator config tls.extraCAFile (servers the proxy verifies)
 };
 
 // The same, parsed and checked.
@@ -82,10 +84,15 @@ struct NetworkSpec {
   bool https_only = false;                // the proxy refuses plain HTTP
   bool ai_providers = false;              // AI provider hosts and ai_endpoints are reachable
   std::vector<uint16_t> proxy_ports{443, 80};  // ports CONNECT may reach
+  bool intercept_github = false;          // GitHub's hosts are intercepted (repo allowlist)
+  std::string extra_ca_file;              // servers' CAs besides the system's (the proxy's trust)
 
   // The one host rule of every layer: the allowlists, plus the AI providers' hosts and
   // ai_endpoints when ai_providers.
   HostPolicy hostPolicy() const;
+  // The hosts whose TLS the proxy terminates to read them: the AI providers and ai_endpoints
+  // when ai_providers (metered), GitHub's hosts when intercept_github (repos filtered).
+  HostPolicy interceptHosts() const;
 
   // InvalidArgument naming the key (operator config network.allowCIDRs, …) of the first
   // value that does not parse.
@@ -141,7 +148,9 @@ class SandboxNetwork {
   // the host end, the policy, and how it learns where redirected connections were going
   // (which moves into them, so call it once, and before takeGate() hands the gate on: the
   // lookups of `both` read the gate, whose owner must keep it until the proxy stops).
-  proxy::Options proxyOptions(const NetworkSpec& spec);
+  // `ca_dir` holds the sandbox's CA (proxy::ensureSandboxCa): the proxy terminates the TLS
+  // of spec.interceptHosts() with it.
+  proxy::Options proxyOptions(const NetworkSpec& spec, const std::string& ca_dir);
   // The eBPF gate (null in proxy mode); it moves to the caller.
   std::unique_ptr<EgressGate> takeGate();
 

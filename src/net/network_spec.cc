@@ -44,6 +44,8 @@ Result<NetworkSpec> NetworkSpec::compile(const NetworkPolicyText& text) {
   spec.ai_providers = text.ai_providers;
   if (text.proxy_ports.empty()) return invalidArgument("the proxy ports list is empty");
   spec.proxy_ports = text.proxy_ports;
+  spec.intercept_github = text.intercept_github;
+  spec.extra_ca_file = text.extra_ca_file;
   return spec;
 }
 
@@ -59,11 +61,19 @@ NetworkPolicyText NetworkSpec::text() const {
   t.https_only = https_only;
   t.ai_providers = ai_providers;
   t.proxy_ports = proxy_ports;
+  t.intercept_github = intercept_github;
+  t.extra_ca_file = extra_ca_file;
   return t;
 }
 
 HostPolicy NetworkSpec::hostPolicy() const {
   HostPolicy p(allowed_dns_suffixes, allowed_hosts);
+  if (ai_providers) return p.withAiProviders(ai_endpoints, "AI provider (spec.budget.ai)");
+  return p;
+}
+
+HostPolicy NetworkSpec::interceptHosts() const {
+  HostPolicy p = intercept_github ? HostPolicy({}, githubHosts()) : HostPolicy();
   if (ai_providers) return p.withAiProviders(ai_endpoints, "AI provider (spec.budget.ai)");
   return p;
 }

@@ -237,7 +237,7 @@ ServiceOptions SandboxNetwork::resolverOptions(const NetworkSpec& spec) {
 
 std::unique_ptr<EgressGate> SandboxNetwork::takeGate() { return std::move(gate_); }
 
-proxy::Options SandboxNetwork::proxyOptions(const NetworkSpec& spec) {
+proxy::Options SandboxNetwork::proxyOptions(const NetworkSpec& spec, const std::string& ca_dir) {
   proxy::Options o;
   o.listen = host_;
   o.explicit_port = kProxyPort;
@@ -246,6 +246,7 @@ proxy::Options SandboxNetwork::proxyOptions(const NetworkSpec& spec) {
   o.https_only = spec.https_only;
   o.connect_ports = spec.proxy_ports;
   o.resolver = Endpoint{host_, kDnsPort};
+  o.intercept = proxy::Interception{ca_dir, spec.interceptHosts(), spec.extra_ca_file};
   if (originals_) {
     std::shared_ptr<OriginalDestinations> originals(std::move(originals_));
     o.original_destination = [originals](const Endpoint& client) { return originals->lookup(client); };

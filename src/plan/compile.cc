@@ -89,6 +89,9 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   // As upstream: a profile with an AI budget reaches the AI providers (metered by the proxy)
   // whatever its allowlist says.
   policy.ai_providers = spec.budget && spec.budget->ai && spec.budget->ai->max_spend_usd.micros > 0;
+  // As upstream: a repo allowlist is enforced in the proxy, which must read GitHub's traffic.
+  policy.intercept_github = spec.source_access.mode == "allowlist";
+  policy.extra_ca_file = options.tls_extra_ca_file;
   policy.proxy_ports = {443, 80};
   for (int64_t port : options.proxy_connect_ports) {
     if (port < 1 || port > 65535) return invalidArgument("operator config proxy.connectPorts: " + std::to_string(port) + " is not a port");

@@ -108,6 +108,7 @@ struct CompileOptions {
   std::vector<std::string> allowed_cidrs;      // network.allowCIDRs
   std::vector<std::string> ai_endpoints;       // ai.endpoints[].host
   std::vector<int64_t> proxy_connect_ports;    // proxy.connectPorts (besides 443 and 80)
+  std::string tls_extra_ca_file;               // tls.extraCAFile (absolute)
   LogLimits logs;                              // logs.maxFileSize, logs.maxFiles
   // The host, so limits never exceed what exists: 0 = unknown (no clamping).
   int host_cpus = 0;

@@ -13,7 +13,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 4;
+constexpr int64_t kPlanVersion = 5;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -187,6 +187,8 @@ Node toNode(const SandboxPlan& p) {
   Node ports = Node::seq();
   for (uint16_t port : net.proxy_ports) ports.push(Node::integer(port));
   m.set("proxyPorts", std::move(ports));
+  m.set("interceptGitHub", Node::boolean(net.intercept_github));
+  m.set("tlsExtraCAFile", Node::string(net.extra_ca_file));
   Node logs = Node::map();
   logs.set("maxFileBytes", Node::integer(p.logs.max_file_bytes));
   logs.set("maxFiles", Node::integer(p.logs.max_files));
@@ -263,6 +265,8 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.flag("aiProviders", net.ai_providers);
   net.proxy_ports.clear();
   top.ports("proxyPorts", net.proxy_ports);
+  top.flag("interceptGitHub", net.intercept_github);
+  top.str("tlsExtraCAFile", net.extra_ca_file);
   if (const Node* l = top.child("logs", Node::Kind::kMap, "a mapping")) {
     Reader logs(*l, "logs", error);
     logs.count("maxFileBytes", p.logs.max_file_bytes);

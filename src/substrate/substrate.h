@@ -95,8 +95,9 @@ class Sandbox {
   [[nodiscard]] virtual Result<pid_t> begin(bool first_start, std::unique_ptr<Staged> staged) = 0;
   // finish(): waits for the disk, gives the init its world (root, working directory,
   // hostname, the plan's config files on a first start, /etc/resolv.conf = `resolv_conf`
+  // when not empty, and on a first start the sandbox's CA `ca_cert` (PEM) in its trust store
   // when not empty) and returns once it is ready. On failure nothing runs; call abandon().
-  [[nodiscard]] virtual Result<Running> finish(const std::string& resolv_conf) = 0;
+  [[nodiscard]] virtual Result<Running> finish(const std::string& resolv_conf, const std::string& ca_cert) = 0;
   // Undoes a begin() that did not finish: ends its processes and removes its limits.
   virtual void abandon() = 0;
   // Takes over a sandbox a previous supervisor started, whose init still runs.

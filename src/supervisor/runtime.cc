@@ -14,6 +14,8 @@
 
 #include "core/fs.h"
 #include "core/log.h"
+#include "net/net.h"
+#include "net/proxy/proxy.h"
 #include "supervisor/supervisor.h"
 
 namespace km::supervisor {
@@ -98,7 +100,18 @@ Status Runtime::start(bool first_start) {
     sandbox_->abandon();
     return std::move(s).error().context("setting up the sandbox's network");
   }
-  auto launched = sandbox_->finish(resolv_conf);
+  // The sandbox trusts its CA from its first start (the proxy made it with the network).
+  std::string ca_cert;
+  if (first_start && net::servesProxy(plan_.network.enforcement)) {
+    auto ca = net::proxy::ensureSandboxCa(files().dir, plan_.id);
+    if (!ca) {
+      stopNetwork();
+      sandbox_->abandon();
+      return std::move(ca).error();
+    }
+    ca_cert = std::move(ca->cert_pem);
+  }
+  auto launched = sandbox_->finish(resolv_conf, ca_cert);
   if (!launched) {
     stopNetwork();
     sandbox_->abandon();

@@ -15,7 +15,13 @@ constexpr std::string_view kLog = "km.supervisor";
 
 Status Runtime::runNetwork(net::SandboxNetwork network) {
   std::optional<net::proxy::Options> proxy;
-  if (net::servesProxy(plan_.network.enforcement)) proxy = network.proxyOptions(plan_.network);  // before takeGate
+  if (net::servesProxy(plan_.network.enforcement)) {
+    // The sandbox's CA (made at its first start, in its directory on the host) signs the
+    // leaves of the TLS the proxy terminates.
+    auto ca = net::proxy::ensureSandboxCa(files().dir, plan_.id);
+    if (!ca) return std::move(ca).error();
+    proxy = network.proxyOptions(plan_.network, files().dir);  // before takeGate
+  }
   auto plane = DataPlane::open(network.takeGate(), files().network_log,
                                plan_.logs.rotation());  // operator config logs.*, recorded at create
   if (!plane) return std::move(plane).error();

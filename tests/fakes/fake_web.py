@@ -6,7 +6,8 @@ Logs (one line each, appended):
   http.log   "<client> <Host> <path>" per plain HTTP request
   https.log  "<client> <Host> <path>" per HTTPS request
   conn.log   "<scheme> <local address> <client> sni=<server name>" per TCP connection, made
-             before any byte is read (so a connection that sends nothing is still seen)
+             before any byte is read (so a connection that sends nothing is still seen);
+             HTTPS adds "reused=yes|no" (TLS session resumption) once the handshake is done
 
 Paths: /sse (five server-sent events 0.3 s apart, chunked, each with the server's time),
 /bytes?n=N (N bytes streamed), POST anything (answers the body's size and sha256), /ws
@@ -144,7 +145,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
             except (ssl.SSLError, OSError) as e:
                 append("conn.log", "https %s %s sni=%s failed=%s" % (local, client_address[0], seen["sni"], type(e).__name__))
                 return
-            append("conn.log", "https %s %s sni=%s" % (local, client_address[0], seen["sni"]))
+            append("conn.log", "https %s %s sni=%s reused=%s" % (local, client_address[0], seen["sni"],
+                                                                 "yes" if request.session_reused else "no"))
         super().finish_request(request, client_address)
 
 

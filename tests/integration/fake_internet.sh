@@ -13,6 +13,7 @@
 #   203.0.113.11 (api.anthropic.com's neighbour)   203.0.113.66 evil.example
 #   203.0.113.10:9999/udp  a UDP sink (logs datagrams)
 #   198.51.100.200     an address of the host itself (hostself.anthropic.com)
+#   badcert.anthropic.com → 203.0.113.10, a name its certificate does not carry
 #
 # Usage (after lib.sh): fake_internet_up; … ; cleanup calls fake_internet_down.
 # Sets FI_DIR (logs: dns.log rogue.log http.log https.log conn.log dot.log udp.log) and writes the operator
@@ -51,6 +52,7 @@ fake_internet_up() {
     evil.example=203.0.113.66 short.anthropic.com=203.0.113.12@2 \
     lo.anthropic.com=127.0.0.1 private.anthropic.com=10.1.2.3 meta.anthropic.com=169.254.169.254 \
     mapped.anthropic.com=::ffff:127.0.0.1 hostself.anthropic.com=198.51.100.200 \
+    badcert.anthropic.com=203.0.113.10 \
     --log "$FI_DIR/dns.log" > "$FI_DIR/dns.out" 2>&1 &
   FI_PIDS+=($!)
   fi_exec python3 "$fakes/fake_dns.py" 198.51.100.99 53 '*.example=203.0.113.66' \

@@ -28,6 +28,9 @@ struct RequestInfo {
   std::string host;           // canonical name
   uint16_t port = 0;
   std::optional<Endpoint> original;  // transparent: where the client was going (when known)
+  bool intercepted = false;   // a request inside TLS the proxy terminated
+  std::string_view method;    // a request's (not a tunnel's): valid during check()
+  std::string_view path;      // the request target as sent upstream, query included
 };
 
 struct Verdict {

@@ -1,6 +1,7 @@
 // What a CONNECT tunnel or a transparent connection carries, judged by its first bytes: a
 // TLS ClientHello (its SNI must be the CONNECT host, or names the host on the transparent
-// port) is tunnelled; HTTP requests are checked one by one and relayed.
+// port) is tunnelled, or intercepted for the hosts the proxy must read; HTTP requests are
+// checked one by one and relayed.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/read.hpp>
@@ -104,6 +105,12 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
       rec.dest = up->dest;
       rec.decision = audit::Decision::kAllow;
     }
+    // The hosts the proxy must read: their TLS is terminated, each request inside checked.
+    Authority target = expected ? *expected : Authority{sni, rec.port};
+    if (s.shared.interceptor && s.shared.interceptor->intercepts(target.host)) {
+      co_await intercept(s, std::move(target), std::move(rec), started, std::move(up));
+      co_return;
+    }
     rec.mode = "tunnel";
     co_await tunnel(s, *up, rec);
     s.finish(rec, started);
@@ -176,7 +183,7 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
     r.dest = up->dest;
     r.decision = audit::Decision::kAllow;
     r.mode = "forward";
-    bool keep = co_await exchange(s, *parser, *checked, *up, r);
+    bool keep = co_await exchange(s, s.client, *parser, *checked, up->stream, *up, r);
     s.finish(r, started);
     if (!keep) co_return;
   }

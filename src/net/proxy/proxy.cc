@@ -142,6 +142,11 @@ Proxy::~Proxy() { stop(); }
 
 Status Proxy::start() {
   if (impl_->started) return ok();
+  if (impl_->shared.options.intercept && !impl_->shared.interceptor) {
+    auto ic = Interceptor::make(*impl_->shared.options.intercept);
+    if (!ic) return std::move(ic).error().context("the proxy's TLS interception");
+    impl_->shared.interceptor = std::move(*ic);
+  }
   KM_TRY(impl_->bind(impl_->explicit_acceptor, impl_->shared.options.explicit_port));
   if (auto s = impl_->bind(impl_->transparent_acceptor, impl_->shared.options.transparent_port); !s) {
     boost::system::error_code ignore;

@@ -5,8 +5,10 @@
 // policy, https-only, ports, destination); the proxy resolves the name itself through the
 // sandbox's resolver and connects to the address it got (pinned), and it requires the
 // CONNECT authority, the TLS SNI and the Host header to agree. Allowed TLS is tunnelled
-// untouched after the SNI check (spliced in the kernel). Each request or tunnel is one
-// audit record.
+// untouched after the SNI check (spliced in the kernel), except to the hosts the proxy must
+// read (AI providers, GitHub under a repo allowlist): their TLS is terminated with a leaf
+// from the sandbox's CA and every request inside is checked and relayed to the server over a
+// verified TLS connection of the proxy's own. Each request or tunnel is one audit record.
 //
 // Runs on its own io_context thread(s), started and stopped by its owner (the supervisor's
 // DataPlane), which keeps the audit writer alive until stop() returns. Thread-safe.
@@ -17,6 +19,8 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/audit.h"
@@ -26,6 +30,13 @@
 #include "net/net.h"
 
 namespace km::net::proxy {
+
+// Where the proxy terminates TLS (interception) and with what.
+struct Interception {
+  std::string ca_dir;         // holds the sandbox's CA (ensureSandboxCa)
+  HostPolicy hosts;           // names whose TLS is terminated; every other TLS is tunnelled
+  std::string extra_ca_file;  // operator config tls.extraCAFile: servers' CAs besides the system's
+};
 
 struct Options {
   IpAddress listen;  // the host end of the sandbox's veth
@@ -43,6 +54,7 @@ struct Options {
   std::chrono::seconds header_timeout{60};    // a client's next request head (keep-alive idle)
   std::chrono::seconds connect_timeout{10};   // to a server
   std::chrono::seconds idle_timeout{600};     // a body or tunnel with no byte either way
+  std::optional<Interception> intercept;      // none: every TLS connection is tunnelled
 };
 
 struct Stats {
@@ -52,6 +64,18 @@ struct Stats {
   uint64_t denied = 0;
   uint64_t over_limit = 0;   // connections closed at max_connections
 };
+
+// The sandbox's CA: files in a directory only the host can read. The certificate goes into
+// the sandbox's trust store; the key never leaves the host.
+inline constexpr std::string_view kCaCertFile = "ca.pem";
+inline constexpr std::string_view kCaKeyFile = "ca.key";  // 0600
+struct SandboxCa {
+  std::string cert_pem;
+  std::string key_pem;
+};
+// Makes the CA (EC P-256, self-signed, CN "km sandbox <id> CA") in `dir` when it has none,
+// else reads and checks the one there.
+[[nodiscard]] Result<SandboxCa> ensureSandboxCa(const std::string& dir, std::string_view sandbox_id);
 
 class Proxy {
  public:

@@ -2,10 +2,14 @@
 // streamed through a fixed buffer, never held whole).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <type_traits>
 
 #include "core/strings.h"
 #include "net/proxy/asio_address.h"
@@ -63,16 +67,18 @@ void stripHopByHop(Fields& m, bool keep_upgrade) {
 // p.get() (already rewritten), then the body piece by piece as it arrives, re-framed by the
 // serializer (chunked stays chunked, one chunk per piece: server-sent events pass event
 // by event). Counts body bytes into `bytes`.
-template <bool isRequest, class Parser>
-asio::awaitable<boost::system::error_code> relayMessage(Session& s, beast::tcp_stream& in, beast::flat_buffer& in_buf,
-                                                        Parser& p, beast::tcp_stream& out, uint64_t& bytes) {
+template <bool isRequest, class Parser, class In, class Out>
+asio::awaitable<boost::system::error_code> relayMessage(Session& s, In& in_stream, beast::flat_buffer& in_buf,
+                                                        Parser& p, Out& out_stream, uint64_t& bytes) {
+  beast::tcp_stream& in = beast::get_lowest_layer(in_stream);
+  beast::tcp_stream& out = beast::get_lowest_layer(out_stream);
   http::serializer<isRequest, http::buffer_body> sr{p.get()};
   auto idle = s.shared.options.idle_timeout;
   // The head goes out alone only when the body is not here yet (a stream: the client should
   // see the head at once); otherwise with the first piece of the body, in one write.
   if (!p.is_done() && in_buf.size() == 0) {
     out.expires_after(idle);
-    auto [hec, hn] = co_await http::async_write_header(out, sr, kNoThrow);
+    auto [hec, hn] = co_await http::async_write_header(out_stream, sr, kNoThrow);
     if (hec) co_return hec;
   }
   char* buf = s.relay.get();
@@ -84,7 +90,7 @@ asio::awaitable<boost::system::error_code> relayMessage(Session& s, beast::tcp_s
       p.get().body().data = buf;
       p.get().body().size = kRelayBuffer;
       in.expires_after(idle);
-      auto [ec, n] = co_await http::async_read_some(in, in_buf, p, kNoThrow);
+      auto [ec, n] = co_await http::async_read_some(in_stream, in_buf, p, kNoThrow);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) co_return ec;
       p.get().body().size = kRelayBuffer - p.get().body().size;
@@ -99,7 +105,7 @@ asio::awaitable<boost::system::error_code> relayMessage(Session& s, beast::tcp_s
     }
     bytes += p.get().body().size;
     out.expires_after(idle);
-    auto [wec, wn] = co_await http::async_write(out, sr, kNoThrow);
+    auto [wec, wn] = co_await http::async_write(out_stream, sr, kNoThrow);
     if (wec == http::error::need_buffer) wec = {};
     if (wec) co_return wec;
   } while (!p.is_done() && !sr.is_done());
@@ -108,18 +114,91 @@ asio::awaitable<boost::system::error_code> relayMessage(Session& s, beast::tcp_s
   co_return boost::system::error_code{};
 }
 
+// One direction of relayBoth: ends (closing both sockets, which ends the other direction
+// too) at end-of-file or an error.
+template <class From, class To>
+asio::awaitable<void> copyOneWay(From& from, To& to, uint64_t& bytes, SteadyClock::time_point& last, char* buf) {
+  for (;;) {
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, kRelayBuffer / 2), kNoThrow);
+    if (ec || n == 0) break;
+    last = SteadyClock::now();
+    bytes += n;
+    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n), kNoThrow);
+    if (wec) break;
+  }
+  boost::system::error_code ignore;
+  beast::get_lowest_layer(from).socket().close(ignore);
+  beast::get_lowest_layer(to).socket().close(ignore);
+}
+
+// Ends the relay when nothing moved for `idle` (closing both sockets ends both directions).
+asio::awaitable<void> idleWatch(asio::steady_timer& timer, SteadyClock::time_point& last, std::chrono::seconds idle,
+                                tcp::socket& a, tcp::socket& b) {
+  for (;;) {
+    timer.expires_at(last + idle);
+    auto [ec] = co_await timer.async_wait(kNoThrow);
+    if (ec) co_return;
+    if (SteadyClock::now() - last >= idle) break;
+  }
+  boost::system::error_code ignore;
+  a.close(ignore);
+  b.close(ignore);
+}
+
+// Both directions copied through user space (TLS on either side: no splice), after what
+// each side's buffer holds.
+template <class Client, class Server>
+asio::awaitable<void> relayBoth(Session& s, Client& client, beast::flat_buffer& client_buf, Server& server,
+                                beast::flat_buffer& server_buf, audit::HttpRecord& rec) {
+  using namespace asio::experimental::awaitable_operators;
+  beast::tcp_stream& a = beast::get_lowest_layer(client);
+  beast::tcp_stream& b = beast::get_lowest_layer(server);
+  a.expires_never();
+  b.expires_never();
+  if (client_buf.size() > 0) {
+    rec.bytes_up += client_buf.size();
+    auto [ec, n] = co_await asio::async_write(server, client_buf.data(), kNoThrow);
+    if (ec) co_return;
+    client_buf.consume(client_buf.size());
+  }
+  if (server_buf.size() > 0) {
+    rec.bytes_down += server_buf.size();
+    auto [ec, n] = co_await asio::async_write(client, server_buf.data(), kNoThrow);
+    if (ec) co_return;
+    server_buf.consume(server_buf.size());
+  }
+  auto up_buf = std::make_unique<char[]>(kRelayBuffer / 2);
+  SteadyClock::time_point last = SteadyClock::now();
+  asio::steady_timer timer(a.get_executor());
+  char* down_buf = s.relay.get();
+  co_await ((copyOneWay(client, server, rec.bytes_up, last, up_buf.get()) &&
+             copyOneWay(server, client, rec.bytes_down, last, down_buf)) ||
+            idleWatch(timer, last, s.shared.options.idle_timeout, a.socket(), b.socket()));
+}
+
 }  // namespace
 
-asio::awaitable<void> refuseHttp(Session& s, unsigned status, const std::string& reason) {
+template <class Stream>
+asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, const std::string& reason) {
   std::string line = "km: " + headerSafe(reason) + "\n";
   std::string text = status == 403 ? "Forbidden" : status == 400 ? "Bad Request" : status == 502 ? "Bad Gateway" : "Error";
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + text +
                     "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Km-Deny-Reason: " + headerSafe(reason) +
                     "\r\nContent-Length: " + std::to_string(line.size()) + "\r\nConnection: close\r\n\r\n" + line;
   s.client.expires_after(std::chrono::seconds(5));
-  co_await asio::async_write(s.client, asio::buffer(out), kNoThrow);
+  co_await asio::async_write(client, asio::buffer(out), kNoThrow);
+  if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+    // TLS: a close_notify first, so the client knows the answer is whole.
+    co_await client.async_shutdown(kNoThrow);
+  }
   boost::system::error_code ignore;
   s.client.socket().shutdown(tcp::socket::shutdown_send, ignore);
+}
+template asio::awaitable<void> refuseHttpOn(Session&, beast::tcp_stream&, unsigned, const std::string&);
+template asio::awaitable<void> refuseHttpOn(Session&, TlsStream&, unsigned, const std::string&);
+
+asio::awaitable<void> refuseHttp(Session& s, unsigned status, const std::string& reason) {
+  co_await refuseHttpOn(s, s.client, status, reason);
 }
 
 asio::awaitable<void> refuseTls(Session& s) {
@@ -170,15 +249,17 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
   co_return std::nullopt;
 }
 
-asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedRequest& req, Upstream& up,
-                               audit::HttpRecord& rec) {
+template <class Client, class Server>
+asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser, const CheckedRequest& req,
+                               Server& server, Upstream& up, audit::HttpRecord& rec) {
   auto& msg = parser.get();
   bool client_keep = parser.keep_alive();
   bool head = msg.method() == http::verb::head;
   msg.target(req.path);
   stripHopByHop(msg, req.upgrade_websocket);
   // The server sees the host that was checked, whatever the client wrote (or left out).
-  std::string host_field = req.authority.port == 80 ? req.authority.host : req.authority.toString();
+  constexpr uint16_t kDefaultPort = std::is_same_v<Server, beast::tcp_stream> ? 80 : 443;
+  std::string host_field = req.authority.port == kDefaultPort ? req.authority.host : req.authority.toString();
   msg.set(http::field::host, host_field);
   if (req.upgrade_websocket) {
     msg.set(http::field::connection, "Upgrade");
@@ -190,11 +271,11 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
     msg.erase(http::field::expect);
     if (cont) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [ec, n] = co_await asio::async_write(s.client, asio::buffer(kContinue), kNoThrow);
+      auto [ec, n] = co_await asio::async_write(client, asio::buffer(kContinue), kNoThrow);
       if (ec) co_return false;
     }
   }
-  auto ec = co_await relayMessage<true>(s, s.client, s.buf, parser, up.stream, rec.bytes_up);
+  auto ec = co_await relayMessage<true>(s, client, s.buf, parser, server, rec.bytes_up);
   if (ec) {
     up.key.clear();
     rec.status = 502;
@@ -207,14 +288,14 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
     res.body_limit(boost::none);
     if (head) res.skip(true);
     up.stream.expires_after(s.shared.options.idle_timeout);
-    auto [rec_ec, n] = co_await http::async_read_header(up.stream, up.buf, res, kNoThrow);
+    auto [rec_ec, n] = co_await http::async_read_header(server, up.buf, res, kNoThrow);
     up.stream.expires_never();
     if (rec_ec) {
       rec.status = 502;
       rec.reason = "reading the response from " + up.key + ": " + rec_ec.message();
       up.key.clear();
       std::string why = "no response from the server: " + rec_ec.message();
-      co_await refuseHttp(s, 502, why);
+      co_await refuseHttpOn(s, client, 502, why);
       co_return false;
     }
     unsigned status = res.get().result_int();
@@ -228,11 +309,11 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
     if (!upgrade && status == 101) {
       rec.status = 502;
       rec.reason = "the server switched protocols without being asked";
-      co_await refuseHttp(s, 502, rec.reason);
+      co_await refuseHttpOn(s, client, 502, rec.reason);
       co_return false;
     }
     rec.status = static_cast<uint16_t>(status);
-    auto wec = co_await relayMessage<false>(s, up.stream, up.buf, res, s.client, rec.bytes_down);
+    auto wec = co_await relayMessage<false>(s, server, up.buf, res, client, rec.bytes_down);
     if (wec) {
       rec.reason = "relaying the response: " + wec.message();
       up.key.clear();
@@ -241,7 +322,12 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
     if (status > 101 && status < 200) continue;  // 103 Early Hints and the like: the final one follows
     if (upgrade) {
       rec.mode = "tunnel";
-      co_await tunnel(s, up, rec);
+      if constexpr (std::is_same_v<Client, beast::tcp_stream> && std::is_same_v<Server, beast::tcp_stream>) {
+        co_await tunnel(s, up, rec);
+      } else {
+        co_await relayBoth(s, client, s.buf, server, up.buf, rec);
+        up.key.clear();
+      }
       co_return false;
     }
     if (!server_keep || res.need_eof()) {
@@ -252,5 +338,10 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
     co_return client_keep && !res.need_eof();
   }
 }
+
+template asio::awaitable<bool> exchange(Session&, beast::tcp_stream&, RequestParser&, const CheckedRequest&,
+                                       beast::tcp_stream&, Upstream&, audit::HttpRecord&);
+template asio::awaitable<bool> exchange(Session&, TlsStream&, RequestParser&, const CheckedRequest&, TlsStream&,
+                                       Upstream&, audit::HttpRecord&);
 
 }  // namespace km::net::proxy

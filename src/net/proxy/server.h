@@ -9,6 +9,7 @@
 
 #include "audit/audit.h"
 #include "net/proxy/filters.h"
+#include "net/proxy/interceptor.h"
 #include "net/proxy/local_addresses.h"
 #include "net/proxy/name_resolver.h"
 #include "net/proxy/proxy.h"
@@ -22,6 +23,7 @@ struct Shared {
   FilterChain chain;
   NameResolver names;
   LocalAddresses local;  // never connected to
+  std::unique_ptr<Interceptor> interceptor;  // set by start() when options.intercept
   audit::Writer& audit;
   // Asks for the audit records added so far to be written soon (once per 100 ms at most; no
   // timer runs while nothing is pending, so an idle proxy never wakes). Set by the Proxy.

@@ -135,7 +135,7 @@ asio::awaitable<void> serveExplicit(Shared& shared, tcp::socket socket) {
       co_return;
     }
     rec.mode = "forward";
-    bool keep = co_await exchange(s, *parser, *checked, *upstream, rec);
+    bool keep = co_await exchange(s, s.client, *parser, *checked, upstream->stream, *upstream, rec);
     s.finish(rec, started);
     if (!keep) co_return;
   }

@@ -21,6 +21,11 @@
 #include "net/proxy/request_head.h"
 #include "net/proxy/server.h"
 
+namespace boost::beast {
+template <class NextLayer>
+class ssl_stream;
+}  // namespace boost::beast
+
 namespace km::net::proxy {
 
 namespace asio = boost::asio;
@@ -28,6 +33,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using RequestParser = http::request_parser<http::buffer_body>;
+// TLS over one of a session's TCP streams (the client's, or the server's when intercepting).
+using TlsStream = beast::ssl_stream<beast::tcp_stream&>;
 
 inline constexpr size_t kRelayBuffer = 32 << 10;
 inline constexpr size_t kHeaderLimit = 64 << 10;
@@ -73,8 +80,11 @@ std::string pathOnly(const std::string& target);
 void newParser(std::optional<RequestParser>& p);
 
 // Sends an HTTP refusal: `status` with a one-line body and X-Km-Deny-Reason (then the
-// session closes).
+// session closes). refuseHttpOn: the same on `client` (the client's TCP stream or, when
+// intercepting, its TLS stream).
 asio::awaitable<void> refuseHttp(Session& s, unsigned status, const std::string& reason);
+template <class Stream>
+asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, const std::string& reason);
 // Sends a TLS access_denied alert (a TLS client cannot read an HTTP answer).
 asio::awaitable<void> refuseTls(Session& s);
 
@@ -90,10 +100,13 @@ struct ConnectFailure {
 };
 asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstream& up, const Authority& a);
 
-// Relays one request whose head `parser` has read (already checked: `req`) to `up`, and its
-// response back. false when the client connection must close afterwards.
-asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedRequest& req, Upstream& up,
-                               audit::HttpRecord& rec);
+// Relays one request whose head `parser` has read from `client` (already checked: `req`) to
+// `server` (up.stream, or TLS over it), and the response back. false when the client
+// connection must close afterwards. Client and Server are both beast::tcp_stream or both
+// TlsStream (relay.cc instantiates those two).
+template <class Client, class Server>
+asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser, const CheckedRequest& req,
+                               Server& server, Upstream& up, audit::HttpRecord& rec);
 
 // After a CONNECT (or on the transparent port): reads the client's first bytes and goes on
 // by what they are — a TLS ClientHello whose SNI must be `expected` (or, when `expected` is
@@ -101,6 +114,14 @@ asio::awaitable<bool> exchange(Session& s, RequestParser& parser, const CheckedR
 asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expected,
                                     audit::HttpRecord rec, std::chrono::steady_clock::time_point started,
                                     std::unique_ptr<Upstream> up);
+
+// The client's TLS to `target` terminated with a leaf from the sandbox's CA (the ClientHello
+// is in s.buf, its SNI already checked); then each request inside is checked (its Host must
+// be `target`) and relayed over the proxy's own verified TLS connection to the server (`up`,
+// connected or not). `rec` is the connection's record (CONNECT or TLS), written once the
+// handshake is done; each request gets one of its own.
+asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord rec,
+                                std::chrono::steady_clock::time_point started, std::unique_ptr<Upstream> up);
 
 // Copies both directions between the client and `up` in the kernel (splice) after writing
 // what each side's buffer holds, until both ends close or nothing moves for the idle

@@ -87,6 +87,9 @@ Status loopbackUp() {
   }
   if (spec.first_start) {
     if (auto s = writeFirstStartFiles(spec); !s) report(s.error());
+    if (!spec.ca_cert.empty()) {
+      if (auto s = installCaCertificate(spec.ca_cert); !s) report(s.error());
+    }
   }
   if (!spec.resolv_conf.empty()) {
     if (auto s = writeResolvConf(spec.resolv_conf); !s) report(s.error());
@@ -156,7 +159,7 @@ std::string encodeLaunch(const Layout& l, const LaunchSpec& s) {
                                &l.control_socket, &l.supervisor_log, &l.init_log, &l.user_file,
                                &l.plan_file, &l.init_file, &l.net_file, &l.network_log, &s.hostname,
                                &s.working_dir, &s.user.name, &s.km_home, &s.resolv_conf,
-                               &s.volume_mount}) {
+                               &s.volume_mount, &s.ca_cert}) {
     putField(out, *f);
   }
   putField(out, std::to_string(s.user.uid));
@@ -176,7 +179,7 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
                          &l.work, &l.root, &l.workspace, &l.home, &l.root_home, &l.control_socket,
                          &l.supervisor_log, &l.init_log, &l.user_file, &l.plan_file, &l.init_file,
                          &l.net_file, &l.network_log, &s.hostname, &s.working_dir, &s.user.name,
-                         &s.km_home, &s.resolv_conf, &s.volume_mount}) {
+                         &s.km_home, &s.resolv_conf, &s.volume_mount, &s.ca_cert}) {
     *f = r.next();
   }
   s.user.uid = static_cast<uid_t>(r.number());

@@ -68,6 +68,7 @@ struct LaunchSpec {
   bool first_start = true;
   std::string resolv_conf;            // /etc/resolv.conf, written at every start when set
   std::string volume_mount;           // where layout.volume is mounted inside ("" = none)
+  std::string ca_cert;                // the sandbox's CA (PEM), trusted inside from the first start
 };
 
 struct Launched {

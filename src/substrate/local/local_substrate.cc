@@ -19,6 +19,7 @@
 #include "net/net.h"
 #include "substrate/local/disk.h"
 #include "substrate/local/local.h"
+#include "substrate/local/rootfs.h"
 
 namespace km::substrate::local {
 namespace {
@@ -94,7 +95,7 @@ class LocalSandbox final : public Sandbox {
     return staged_.pid();
   }
 
-  Result<Running> finish(const std::string& resolv_conf) override {
+  Result<Running> finish(const std::string& resolv_conf, const std::string& ca_cert) override {
     joinDisk();
     if (!disk_ready_) return disk_ready_.error();
     LaunchSpec spec;
@@ -105,6 +106,7 @@ class LocalSandbox final : public Sandbox {
     spec.first_start = first_start_;
     spec.volume_mount = plan_.resources.volume_mount;
     spec.resolv_conf = resolv_conf;
+    spec.ca_cert = ca_cert;
     spec.user = user_;
     auto launched = launch(layout_, spec, cgroups_, std::move(staged_));
     if (!launched) return std::move(launched).error();
@@ -141,6 +143,13 @@ class LocalSandbox final : public Sandbox {
     // rest); the command's own env comes after, so it may override them.
     if (net::servesProxy(plan_.network.enforcement)) {
       if (auto host = net::recordedHostAddress(layout_.net_file)) e.env = net::proxyEnvironment(*host);
+      // The sandbox's CA, for clients that bring their own trust store (the OS's has it too).
+      std::string bundle = kCaBundle;
+      for (const char* var : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO", "PIP_CERT",
+                              "AWS_CA_BUNDLE"}) {
+        e.env.push_back(std::string(var) + "=" + bundle);
+      }
+      e.env.push_back(std::string("NODE_EXTRA_CA_CERTS=") + kCaFile);
     }
     e.env.insert(e.env.end(), command.env.begin(), command.env.end());
     e.argv = command.argv;

@@ -260,6 +260,28 @@ Status writeFirstStartFiles(const LaunchSpec& spec) {
   return ok();
 }
 
+Status installCaCertificate(const std::string& pem) {
+  auto root = sys::open("/", O_PATH | O_DIRECTORY);
+  if (!root) return std::move(root).error();
+  int rfd = root->get();
+  std::string ca = pem;
+  if (!ca.empty() && ca.back() != '\n') ca.push_back('\n');
+  auto km_dir = beneath::openDir(rfd, "etc/km", /*create=*/true, 0755, kRootOwner);
+  if (!km_dir) return std::move(km_dir).error().context("the sandbox's CA");
+  KM_TRY(beneath::writeFile(rfd, std::string(kCaFile + 1), ca, 0644, kRootOwner));
+  std::string bundle;
+  for (const char* os_bundle : {"etc/ssl/certs/ca-certificates.crt", "etc/pki/tls/certs/ca-bundle.crt"}) {
+    auto text = beneath::readFile(rfd, os_bundle, 16 << 20);
+    if (!text) continue;  // this OS keeps its store elsewhere (or has none)
+    if (!text->empty() && text->back() != '\n') text->push_back('\n');
+    if (bundle.empty()) bundle = *text;
+    if (text->find(ca) == std::string::npos) {
+      KM_TRY(beneath::writeFile(rfd, os_bundle, *text + ca, 0644, kRootOwner));
+    }
+  }
+  return beneath::writeFile(rfd, std::string(kCaBundle + 1), bundle + ca, 0644, kRootOwner);
+}
+
 Status writeResolvConf(const std::string& text) {
   auto root = sys::open("/", O_PATH | O_DIRECTORY);
   if (!root) return std::move(root).error();

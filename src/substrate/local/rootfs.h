@@ -23,4 +23,14 @@ inline constexpr int kPtysPerSandbox = 64;
 // After buildRootfs, at every start: /etc/resolv.conf (replaced the same way).
 [[nodiscard]] Status writeResolvConf(const std::string& text);
 
+// Where the sandbox's CA is trusted (kCaFile alone, kCaBundle = the OS's bundle plus it; the
+// proxy environment points clients at them).
+inline constexpr const char* kCaFile = "/etc/km/ca.pem";
+inline constexpr const char* kCaBundle = "/etc/km/ca-bundle.pem";
+// After writeFirstStartFiles: the CA `pem` written to kCaFile, kCaBundle made, and `pem`
+// appended to the OS's own bundle (Debian's /etc/ssl/certs/ca-certificates.crt, Fedora's and
+// Amazon Linux's /etc/pki/tls/certs/ca-bundle.crt) where one exists, so clients that read
+// only the system store trust it too. Replaced the same way as the other files.
+[[nodiscard]] Status installCaCertificate(const std::string& pem);
+
 }  // namespace km::substrate::local

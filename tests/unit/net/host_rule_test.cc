@@ -1,5 +1,7 @@
 #include "net/host_rule.h"
 
+#include "net/net.h"
+
 #include <gtest/gtest.h>
 
 namespace km::net {
@@ -65,11 +67,45 @@ TEST(HostRule, HostsTheProxyMustSee) {
   EXPECT_TRUE(needsProxy("API.OpenAI.com."));
   EXPECT_TRUE(needsProxy("bedrock-runtime.us-east-1.amazonaws.com"));
   EXPECT_TRUE(needsProxy("bedrock-runtime-fips.us-west-2.amazonaws.com"));
-  EXPECT_TRUE(needsProxy("codeload.githubusercontent.com"));
+  EXPECT_TRUE(needsProxy("codeload.github.com"));
+  EXPECT_FALSE(needsProxy("codeload.githubusercontent.com"));
   EXPECT_FALSE(needsProxy("bedrock-runtime.amazonaws.com"));
   EXPECT_FALSE(needsProxy("bedrock-runtime.a.b.amazonaws.com"));
   EXPECT_FALSE(needsProxy("console.anthropic.com"));
   EXPECT_FALSE(needsProxy("example.org"));
+}
+
+// Interception: the AI providers (and ai.endpoints) only with an AI budget, GitHub's hosts only
+// under a repo allowlist; nothing else, whatever the allowlist says.
+TEST(NetworkSpec, InterceptsOnlyTheHostsTheProxyMustRead) {
+  NetworkPolicyText text;
+  text.allowed_hosts = {"example.org", "github.com", "api.anthropic.com"};
+  text.ai_endpoints = {"gw.example.net"};
+  auto plain = NetworkSpec::compile(text);
+  ASSERT_TRUE(plain);
+  for (const char* host : {"example.org", "github.com", "api.anthropic.com", "gw.example.net"}) {
+    EXPECT_FALSE(plain->interceptHosts().allows(host)) << host;
+  }
+  text.ai_providers = true;
+  auto ai = NetworkSpec::compile(text);
+  ASSERT_TRUE(ai);
+  EXPECT_TRUE(ai->interceptHosts().allows("api.anthropic.com"));
+  EXPECT_TRUE(ai->interceptHosts().allows("api.openai.com"));
+  EXPECT_TRUE(ai->interceptHosts().allows("bedrock-runtime.eu-west-1.amazonaws.com"));
+  EXPECT_TRUE(ai->interceptHosts().allows("gw.example.net"));
+  EXPECT_FALSE(ai->interceptHosts().allows("github.com"));
+  EXPECT_FALSE(ai->interceptHosts().allows("example.org"));
+  text.ai_providers = false;
+  text.intercept_github = true;
+  auto gh = NetworkSpec::compile(text);
+  ASSERT_TRUE(gh);
+  for (const char* host : {"github.com", "api.github.com", "raw.githubusercontent.com", "codeload.github.com"}) {
+    EXPECT_TRUE(gh->interceptHosts().allows(host)) << host;
+  }
+  EXPECT_FALSE(gh->interceptHosts().allows("objects.githubusercontent.com"));
+  EXPECT_FALSE(gh->interceptHosts().allows("api.anthropic.com"));
+  EXPECT_FALSE(gh->interceptHosts().allows("example.org"));
+  EXPECT_EQ(NetworkSpec::compile(gh->text())->intercept_github, true);
 }
 
 }  // namespace

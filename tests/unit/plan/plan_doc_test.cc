@@ -96,12 +96,12 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
                       "substrateNote", "region", "instanceType", "ttlSeconds", "idleTimeoutSeconds",
                       "teardownPolicy", "resources", "user", "shell", "workingDir", "env", "configFiles",
                       "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts", "dnsUpstreams",
-                      "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "logs"}));
+                      "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "interceptGitHub", "tlsExtraCAFile", "logs"}));
   std::vector<std::string> resource_keys;
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "diskBytes", "source",
                                                      "diskSource", "volumeMount", "volumeBytes"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "4");
+  EXPECT_EQ(n.find("planVersion")->text(), "5");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -206,13 +206,13 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 4, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 5, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
-                "not a plan this build wrote: planVersion 1 (this build reads 4)");
+                "not a plan this build wrote: planVersion 1 (this build reads 5)");
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("4")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),

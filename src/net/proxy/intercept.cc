@@ -1,0 +1,165 @@
+// Intercepted TLS: the client's handshake answered with a leaf from the sandbox's CA, each
+// request inside read, checked (its Host must be the name the TLS was for) and relayed over
+// the proxy's own TLS connection to the server, verified against the system's CAs and
+// tls.extraCAFile and kept alive across the client's requests.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "net/proxy/interceptor.h"
+#include "net/proxy/session.h"
+
+// GCC 12 reports the coroutine frame's own operator delete as mismatched here (a false
+// positive of -Wmismatched-new-delete on awaitable frames).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace km::net::proxy {
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+using SteadyClock = std::chrono::steady_clock;
+
+// A client that just went away (or stopped talking) between requests.
+bool quietEnd(const boost::system::error_code& ec) {
+  return ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
+}
+
+// The proxy's TLS connection to `target` over up.stream, made (TCP too) unless one is open.
+asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& up, std::optional<TlsStream>& server,
+                                                          const Authority& target, const std::string& key) {
+  if (server && !up.key.empty() && up.stream.socket().is_open()) co_return std::nullopt;
+  server.reset();  // it refers to up.stream, which connectUpstream may reopen
+  if (auto failed = co_await connectUpstream(s, up, target)) co_return failed;
+  up.buf.consume(up.buf.size());
+  Interceptor& ic = *s.shared.interceptor;
+  server.emplace(up.stream, ic.clientContext());
+  SSL* ssl = server->native_handle();
+  if (auto st = ic.prepareClient(ssl, target.host, &key); !st) {
+    server.reset();
+    up.key.clear();
+    co_return ConnectFailure{502, st.error().message()};
+  }
+  up.stream.expires_after(s.shared.options.connect_timeout);
+  auto [ec] = co_await server->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  up.stream.expires_never();
+  if (ec) {
+    std::string why = ec.message();
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      why = std::string("its certificate failed verification: ") + X509_verify_cert_error_string(verify) +
+            " (a private server's CA goes in the operator config's tls.extraCAFile)";
+    }
+    server.reset();
+    boost::system::error_code ignore;
+    up.stream.socket().close(ignore);
+    up.key.clear();
+    co_return ConnectFailure{502, "TLS to " + target.toString() + ": " + why};
+  }
+  co_return std::nullopt;
+}
+
+}  // namespace
+
+asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord rec, SteadyClock::time_point started,
+                                std::unique_ptr<Upstream> up) {
+  Interceptor& ic = *s.shared.interceptor;
+  rec.mode = "intercept";
+  TlsStream client(s.client, ic.serverContext());
+  if (auto st = ic.presentLeaf(client.native_handle(), target.host); !st) {
+    rec.reason = st.error().message();
+    s.finish(rec, started);
+    co_await refuseTls(s);
+    co_return;
+  }
+  // The ClientHello was read already (its SNI judged): the handshake starts from it.
+  s.client.expires_after(s.shared.options.header_timeout);
+  auto [hec, used] = co_await client.async_handshake(asio::ssl::stream_base::server, s.buf.data(), kNoThrow);
+  s.buf.consume(s.buf.size());
+  s.client.expires_never();
+  if (hec) {
+    // Most often the client does not trust the sandbox's CA (it pins, or brings its own
+    // store without SSL_CERT_FILE and the like).
+    rec.reason = "TLS with the client failed (does it trust the sandbox's CA?): " + hec.message();
+    s.finish(rec, started);
+    co_return;
+  }
+  s.finish(rec, started);  // the connection; each request inside gets its own record
+
+  const std::string key = target.toString();
+  std::optional<TlsStream> server;
+  std::optional<RequestParser> parser;
+  for (;;) {
+    newParser(parser);
+    s.client.expires_after(s.shared.options.header_timeout);
+    auto [ec, n] = co_await http::async_read_header(client, s.buf, *parser, kNoThrow);
+    auto at = SteadyClock::now();
+    if (ec) {
+      if (!quietEnd(ec) && s.buf.size() > 0) {
+        auto bad = s.record("", target.host, target.port);
+        bad.status = 400;
+        bad.reason = "unreadable request inside TLS to " + key + ": " + ec.message();
+        ++s.shared.denied;
+        s.finish(bad, at);
+        co_await refuseHttpOn(s, client, 400, bad.reason);
+      }
+      break;
+    }
+    s.client.expires_never();
+    std::string method(parser->get().method_string());
+    auto checked = checkRequestHead(headOf(*parser), /*explicit_proxy=*/false, target.port);
+    auto r = s.record(method, checked ? checked->authority.host : target.host,
+                      checked ? checked->authority.port : target.port);
+    if (checked) r.path = pathOnly(checked->path);
+    Verdict v;
+    if (!checked) {
+      ++s.shared.requests;
+      ++s.shared.denied;
+      v = {false, checked.error().message(), ""};
+    } else if (checked->authority.host != target.host || checked->authority.port != target.port) {
+      ++s.shared.requests;
+      ++s.shared.denied;
+      v = {false, "Host " + checked->authority.toString() + " does not match the TLS server name " + key, ""};
+    } else {
+      RequestInfo info;
+      info.listener = s.listener;
+      info.tls = true;
+      info.intercepted = true;
+      info.host = target.host;
+      info.port = target.port;
+      info.original = s.listener == Listener::kTransparent ? s.original : std::nullopt;
+      info.method = method;
+      info.path = checked->path;
+      v = s.judge(info);
+    }
+    if (!v.allowed) {
+      r.status = checked ? 403 : 400;
+      r.reason = v.reason;
+      s.finish(r, at);
+      co_await refuseHttpOn(s, client, r.status, v.reason);
+      co_return;
+    }
+    r.reason = v.rule;
+    if (auto failed = co_await connectTls(s, *up, server, target, key)) {
+      failed->note(r, /*http=*/true);
+      s.finish(r, at);
+      co_await refuseHttpOn(s, client, failed->status, failed->reason);
+      co_return;
+    }
+    r.dest = up->dest;
+    r.decision = audit::Decision::kAllow;
+    r.mode = "intercept";
+    bool keep = co_await exchange(s, client, *parser, *checked, *server, *up, r);
+    s.finish(r, at);
+    if (!keep) break;
+  }
+  // A close_notify, so the client knows nothing was cut (briefly: it may be gone).
+  s.client.expires_after(std::chrono::seconds(2));
+  co_await client.async_shutdown(kNoThrow);
+}
+
+}  // namespace km::net::proxy
