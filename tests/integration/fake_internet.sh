@@ -17,7 +17,8 @@
 #
 # Usage (after lib.sh): fake_internet_up; … ; cleanup calls fake_internet_down.
 # Sets FI_DIR (logs: dns.log rogue.log http.log https.log conn.log dot.log udp.log) and writes the operator
-# config to $KM_HOME/config.yaml (exported as KM_CONFIG).
+# config to $KM_HOME/config.yaml (exported as KM_CONFIG): the fake DNS upstream, and the fake
+# internet's CA as tls.extraCAFile (the proxy verifies the origins it intercepts against it).
 
 FI_NS="kmfi$$"
 FI_IF="fi$$"
@@ -107,6 +108,8 @@ tcp()
 $KM_TEST_DISK_CONFIG
 dns:
   upstream: ["198.51.100.53:53"]
+tls:
+  extraCAFile: $FI_DIR/ca.pem
 YAML
   export KM_CONFIG="$KM_HOME/config.yaml"
 }

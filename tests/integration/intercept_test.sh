@@ -11,8 +11,6 @@ extra_cleanup() { fake_internet_down; }
 before="$(kernel_snapshot)"
 fake_internet_up
 cat >> "$KM_HOME/config.yaml" <<YAML
-tls:
-  extraCAFile: $FI_DIR/ca.pem
 ai:
   endpoints:
     - {host: badcert.anthropic.com, provider: anthropic}

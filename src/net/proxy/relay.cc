@@ -2,8 +2,6 @@
 // streamed through a fixed buffer, never held whole).
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
@@ -112,68 +110,6 @@ asio::awaitable<boost::system::error_code> relayMessage(Session& s, In& in_strea
   in.expires_never();
   out.expires_never();
   co_return boost::system::error_code{};
-}
-
-// One direction of relayBoth: ends (closing both sockets, which ends the other direction
-// too) at end-of-file or an error.
-template <class From, class To>
-asio::awaitable<void> copyOneWay(From& from, To& to, uint64_t& bytes, SteadyClock::time_point& last, char* buf) {
-  for (;;) {
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, kRelayBuffer / 2), kNoThrow);
-    if (ec || n == 0) break;
-    last = SteadyClock::now();
-    bytes += n;
-    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n), kNoThrow);
-    if (wec) break;
-  }
-  boost::system::error_code ignore;
-  beast::get_lowest_layer(from).socket().close(ignore);
-  beast::get_lowest_layer(to).socket().close(ignore);
-}
-
-// Ends the relay when nothing moved for `idle` (closing both sockets ends both directions).
-asio::awaitable<void> idleWatch(asio::steady_timer& timer, SteadyClock::time_point& last, std::chrono::seconds idle,
-                                tcp::socket& a, tcp::socket& b) {
-  for (;;) {
-    timer.expires_at(last + idle);
-    auto [ec] = co_await timer.async_wait(kNoThrow);
-    if (ec) co_return;
-    if (SteadyClock::now() - last >= idle) break;
-  }
-  boost::system::error_code ignore;
-  a.close(ignore);
-  b.close(ignore);
-}
-
-// Both directions copied through user space (TLS on either side: no splice), after what
-// each side's buffer holds.
-template <class Client, class Server>
-asio::awaitable<void> relayBoth(Session& s, Client& client, beast::flat_buffer& client_buf, Server& server,
-                                beast::flat_buffer& server_buf, audit::HttpRecord& rec) {
-  using namespace asio::experimental::awaitable_operators;
-  beast::tcp_stream& a = beast::get_lowest_layer(client);
-  beast::tcp_stream& b = beast::get_lowest_layer(server);
-  a.expires_never();
-  b.expires_never();
-  if (client_buf.size() > 0) {
-    rec.bytes_up += client_buf.size();
-    auto [ec, n] = co_await asio::async_write(server, client_buf.data(), kNoThrow);
-    if (ec) co_return;
-    client_buf.consume(client_buf.size());
-  }
-  if (server_buf.size() > 0) {
-    rec.bytes_down += server_buf.size();
-    auto [ec, n] = co_await asio::async_write(client, server_buf.data(), kNoThrow);
-    if (ec) co_return;
-    server_buf.consume(server_buf.size());
-  }
-  auto up_buf = std::make_unique<char[]>(kRelayBuffer / 2);
-  SteadyClock::time_point last = SteadyClock::now();
-  asio::steady_timer timer(a.get_executor());
-  char* down_buf = s.relay.get();
-  co_await ((copyOneWay(client, server, rec.bytes_up, last, up_buf.get()) &&
-             copyOneWay(server, client, rec.bytes_down, last, down_buf)) ||
-            idleWatch(timer, last, s.shared.options.idle_timeout, a.socket(), b.socket()));
 }
 
 }  // namespace
@@ -325,8 +261,7 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
       if constexpr (std::is_same_v<Client, beast::tcp_stream> && std::is_same_v<Server, beast::tcp_stream>) {
         co_await tunnel(s, up, rec);
       } else {
-        co_await relayBoth(s, client, s.buf, server, up.buf, rec);
-        up.key.clear();
+        co_await relayTls(s, client, server, up, rec);
       }
       co_return false;
     }

@@ -127,5 +127,8 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
 // what each side's buffer holds, until both ends close or nothing moves for the idle
 // timeout. Adds the bytes to `rec`.
 asio::awaitable<void> tunnel(Session& s, Upstream& up, audit::HttpRecord& rec);
+// The same between two TLS streams (an upgrade inside intercepted TLS): copied through user
+// space after what s.buf and up.buf hold; either side's end ends both. Clears up.key.
+asio::awaitable<void> relayTls(Session& s, TlsStream& client, TlsStream& server, Upstream& up, audit::HttpRecord& rec);
 
 }  // namespace km::net::proxy

@@ -1,7 +1,8 @@
 // Tunnels: both directions copied between two sockets in the kernel (splice through a pipe
 // per direction), after what the proxy already read from either side has been written. A
 // direction that reaches end-of-file half-closes the other side; the tunnel ends when both
-// have, or when nothing moved for the idle timeout.
+// have, or when nothing moved for the idle timeout. relayTls: the same through TLS on both
+// sides (copied in user space).
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <cerrno>
 
 #include "core/sys.h"
@@ -84,16 +86,67 @@ asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, uint64_t& bytes, 
   to.shutdown(tcp::socket::shutdown_send, ignore);
 }
 
-asio::awaitable<void> watchdog(asio::steady_timer& timer, SteadyClock::time_point& last, std::chrono::seconds idle) {
+// One direction of relayTls: ends (closing both sockets, which ends the other direction
+// too) at end-of-file or an error.
+asio::awaitable<void> copyOneWay(TlsStream& from, TlsStream& to, uint64_t& bytes, SteadyClock::time_point& last, char* buf) {
+  for (;;) {
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf, kRelayBuffer / 2), kNoThrow);
+    if (ec || n == 0) break;
+    last = SteadyClock::now();
+    bytes += n;
+    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf, n), kNoThrow);
+    if (wec) break;
+  }
+  boost::system::error_code ignore;
+  beast::get_lowest_layer(from).socket().close(ignore);
+  beast::get_lowest_layer(to).socket().close(ignore);
+}
+
+// Ends the relay when nothing moved for `idle` (closing both sockets ends both directions).
+asio::awaitable<void> idleWatch(asio::steady_timer& timer, SteadyClock::time_point& last, std::chrono::seconds idle,
+                                tcp::socket& a, tcp::socket& b) {
   for (;;) {
     timer.expires_at(last + idle);
     auto [ec] = co_await timer.async_wait(kNoThrow);
     if (ec) co_return;
-    if (SteadyClock::now() - last >= idle) co_return;  // idle: the tunnel ends
+    if (SteadyClock::now() - last >= idle) break;
   }
+  boost::system::error_code ignore;
+  a.close(ignore);
+  b.close(ignore);
 }
 
 }  // namespace
+
+asio::awaitable<void> relayTls(Session& s, TlsStream& client, TlsStream& server, Upstream& up, audit::HttpRecord& rec) {
+  beast::flat_buffer& client_buf = s.buf;
+  beast::flat_buffer& server_buf = up.buf;
+  using namespace asio::experimental::awaitable_operators;
+  beast::tcp_stream& a = beast::get_lowest_layer(client);
+  beast::tcp_stream& b = beast::get_lowest_layer(server);
+  a.expires_never();
+  b.expires_never();
+  if (client_buf.size() > 0) {
+    rec.bytes_up += client_buf.size();
+    auto [ec, n] = co_await asio::async_write(server, client_buf.data(), kNoThrow);
+    if (ec) co_return;
+    client_buf.consume(client_buf.size());
+  }
+  if (server_buf.size() > 0) {
+    rec.bytes_down += server_buf.size();
+    auto [ec, n] = co_await asio::async_write(client, server_buf.data(), kNoThrow);
+    if (ec) co_return;
+    server_buf.consume(server_buf.size());
+  }
+  auto up_buf = std::make_unique<char[]>(kRelayBuffer / 2);
+  SteadyClock::time_point last = SteadyClock::now();
+  asio::steady_timer timer(a.get_executor());
+  char* down_buf = s.relay.get();
+  co_await ((copyOneWay(client, server, rec.bytes_up, last, up_buf.get()) &&
+             copyOneWay(server, client, rec.bytes_down, last, down_buf)) ||
+            idleWatch(timer, last, s.shared.options.idle_timeout, a.socket(), b.socket()));
+  up.key.clear();
+}
 
 asio::awaitable<void> tunnel(Session& s, Upstream& up, audit::HttpRecord& rec) {
   using namespace asio::experimental::awaitable_operators;
@@ -120,7 +173,7 @@ asio::awaitable<void> tunnel(Session& s, Upstream& up, audit::HttpRecord& rec) {
   SteadyClock::time_point last = SteadyClock::now();
   asio::steady_timer timer(a.get_executor());
   co_await ((pump(a, b, rec.bytes_up, last) && pump(b, a, rec.bytes_down, last)) ||
-            watchdog(timer, last, s.shared.options.idle_timeout));
+            idleWatch(timer, last, s.shared.options.idle_timeout, a, b));
   a.close(ec);
   b.close(ec);
   up.key.clear();
