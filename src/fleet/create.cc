@@ -4,6 +4,8 @@
 #include "core/sys.h"
 #include "fleet/fleet.h"
 #include "fleet/substrates.h"
+#include "net/net.h"
+#include "net/proxy/proxy.h"
 #include "supervisor/supervisor.h"
 
 namespace km::fleet {
@@ -55,6 +57,14 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   // The sandbox's directory with its plan (and a clone's copied disk): on failure nothing
   // of it is left.
   KM_TRY(sub.reserve(p, rec.plan_json, seed));
+  // The sandbox's CA, made here rather than in the supervisor (forked already): a supervisor
+  // whose proxy never intercepts then never touches OpenSSL's code (its memory stays small).
+  if (net::servesProxy(p.network.enforcement)) {
+    if (auto ca = net::proxy::ensureSandboxCa(files.dir, p.id); !ca) {
+      (void)sub.teardown(p.id, {});
+      return std::move(ca).error();
+    }
+  }
   auto removeFiles = [&](Error e) -> Result<store::SandboxRecord> {
     (void)sub.teardown(p.id, {});
     return e;

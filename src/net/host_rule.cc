@@ -1,5 +1,8 @@
 #include "net/host_rule.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace km::net {
 
 std::string canonicalName(std::string_view name) {
@@ -76,6 +79,31 @@ bool needsProxy(std::string_view name) {
   return kGitHub.allows(name) || isAiProviderHost(name);
 }
 
+// An AWS region's shape: two letters, optional partition words (gov, iso, isob…), a
+// direction word and a number: us-east-1, us-gov-west-1, cn-north-1, us-isob-east-1.
+static bool isAwsRegion(std::string_view r) {
+  size_t start = 0;
+  std::vector<std::string_view> parts;
+  for (size_t i = 0; i <= r.size(); ++i) {
+    if (i == r.size() || r[i] == '-') {
+      parts.push_back(r.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  if (parts.size() < 3 || parts.size() > 4) return false;
+  auto letters = [](std::string_view p) {
+    return !p.empty() && p.size() <= 12 && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; });
+  };
+  auto digits = [](std::string_view p) {
+    return !p.empty() && p.size() <= 2 && std::all_of(p.begin(), p.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  };
+  if (parts.front().size() != 2 || !letters(parts.front()) || !digits(parts.back())) return false;
+  for (size_t i = 1; i + 1 < parts.size(); ++i) {
+    if (!letters(parts[i])) return false;
+  }
+  return true;
+}
+
 bool isAiProviderHost(std::string_view name) {
   std::string c = canonicalName(name);
   if (c == "api.anthropic.com" || c == "api.openai.com") return true;
@@ -86,7 +114,8 @@ bool isAiProviderHost(std::string_view name) {
     std::string_view mid(c);
     mid = mid.substr(kPrefix.size(), mid.size() - kPrefix.size() - kSuffix.size());
     if (mid.rfind("-fips", 0) == 0) mid.remove_prefix(5);
-    return mid.size() > 1 && mid[0] == '.' && mid.find('.', 1) == std::string_view::npos;
+    if (mid.size() < 2 || mid[0] != '.') return false;
+    return isAwsRegion(mid.substr(1));
   }
   return false;
 }

@@ -156,12 +156,18 @@ Result<X509Ptr> CertificateAuthority::issue(std::string_view host, EVP_PKEY* key
 Result<SandboxCa> ensureSandboxCa(const std::string& dir, std::string_view sandbox_id) {
   std::string cert_path = dir + "/" + std::string(kCaCertFile), key_path = dir + "/" + std::string(kCaKeyFile);
   if (fs::exists(cert_path) || fs::exists(key_path)) {
+    // Read, not parsed (the proxy parses them when it first intercepts): a supervisor that
+    // never intercepts never loads OpenSSL's code.
     auto cert = fs::readFile(cert_path, 1 << 20);
     if (!cert) return std::move(cert).error().context("the sandbox's CA");
     auto key = fs::readFile(key_path, 1 << 20);
     if (!key) return std::move(key).error().context("the sandbox's CA");
-    auto ca = CertificateAuthority::fromPem(*cert, *key);
-    if (!ca) return std::move(ca).error().context(cert_path);
+    if (cert->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return invalidArgument(cert_path + " holds no PEM certificate (the sandbox's CA)");
+    }
+    if (key->find("PRIVATE KEY-----") == std::string::npos) {
+      return invalidArgument(key_path + " holds no PEM private key (the sandbox's CA)");
+    }
     return SandboxCa{std::move(*cert), std::move(*key)};
   }
   // Ten years: the CA lives as long as the sandbox (its leaves are short-lived).

@@ -107,7 +107,7 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
     }
     // The hosts the proxy must read: their TLS is terminated, each request inside checked.
     Authority target = expected ? *expected : Authority{sni, rec.port};
-    if (s.shared.interceptor && s.shared.interceptor->intercepts(target.host)) {
+    if (s.shared.intercepts(target.host)) {
       co_await intercept(s, std::move(target), std::move(rec), started, std::move(up));
       co_return;
     }

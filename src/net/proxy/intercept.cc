@@ -36,7 +36,7 @@ asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& 
   server.reset();  // it refers to up.stream, which connectUpstream may reopen
   if (auto failed = co_await connectUpstream(s, up, target)) co_return failed;
   up.buf.consume(up.buf.size());
-  Interceptor& ic = *s.shared.interceptor;
+  Interceptor& ic = *s.shared.interceptor(nullptr);  // made before the client's handshake
   server.emplace(up.stream, ic.clientContext());
   SSL* ssl = server->native_handle();
   if (auto st = ic.prepareClient(ssl, target.host, &key); !st) {
@@ -67,8 +67,16 @@ asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& 
 
 asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord rec, SteadyClock::time_point started,
                                 std::unique_ptr<Upstream> up) {
-  Interceptor& ic = *s.shared.interceptor;
   rec.mode = "intercept";
+  std::string why;
+  Interceptor* made = s.shared.interceptor(&why);
+  if (!made) {
+    rec.reason = why;
+    s.finish(rec, started);
+    co_await refuseTls(s);
+    co_return;
+  }
+  Interceptor& ic = *made;
   TlsStream client(s.client, ic.serverContext());
   if (auto st = ic.presentLeaf(client.native_handle(), target.host); !st) {
     rec.reason = st.error().message();

@@ -60,8 +60,8 @@ SSL_CTX* clientCtx() {
 
 }  // namespace
 
-Interceptor::Interceptor(const Interception& options, CertificateAuthority ca, PkeyPtr leaf_key)
-    : hosts_(options.hosts), ca_(std::move(ca)), leaf_key_(std::move(leaf_key)), server_(serverCtx()),
+Interceptor::Interceptor(CertificateAuthority ca, PkeyPtr leaf_key)
+    : ca_(std::move(ca)), leaf_key_(std::move(leaf_key)), server_(serverCtx()),
       client_(clientCtx()) {}
 
 Interceptor::~Interceptor() = default;
@@ -77,7 +77,7 @@ Result<std::unique_ptr<Interceptor>> Interceptor::make(const Interception& optio
   if (!ca) return std::move(ca).error().context(cert_path);
   auto leaf_key = newEcKey();
   if (!leaf_key) return std::move(leaf_key).error();
-  std::unique_ptr<Interceptor> ic(new Interceptor(options, std::move(*ca), std::move(*leaf_key)));
+  std::unique_ptr<Interceptor> ic(new Interceptor(std::move(*ca), std::move(*leaf_key)));
   SSL_CTX* client = ic->client_.native_handle();
   SSL_CTX* server = ic->server_.native_handle();
   if (!client || !server) return internalError("making the proxy's TLS contexts: " + opensslError("out of memory"));
@@ -136,6 +136,9 @@ Status Interceptor::presentLeaf(SSL* ssl, const std::string& host) {
 }
 
 Status Interceptor::prepareClient(SSL* ssl, const std::string& host, const std::string* key) {
+  // The name must be in subjectAltName: a certificate naming the host only in its CN is
+  // refused, as browsers do.
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
   if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1 || SSL_set1_host(ssl, host.c_str()) != 1) {
     return internalError("preparing TLS to " + host + ": " + opensslError("unknown error"));
   }

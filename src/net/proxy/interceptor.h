@@ -26,8 +26,6 @@ class Interceptor {
   [[nodiscard]] static Result<std::unique_ptr<Interceptor>> make(const Interception& options);
   ~Interceptor();
 
-  bool intercepts(std::string_view host) const { return hosts_.allows(host); }
-
   boost::asio::ssl::context& serverContext() { return server_; }
   boost::asio::ssl::context& clientContext() { return client_; }
 
@@ -44,7 +42,7 @@ class Interceptor {
   uint64_t minted() const;
 
  private:
-  Interceptor(const Interception& options, CertificateAuthority ca, PkeyPtr leaf_key);
+  Interceptor(CertificateAuthority ca, PkeyPtr leaf_key);
   static int onNewSession(SSL* ssl, SSL_SESSION* session);
 
   struct Leaf {
@@ -52,7 +50,6 @@ class Interceptor {
     std::chrono::steady_clock::time_point made;
   };
 
-  HostPolicy hosts_;
   CertificateAuthority ca_;
   PkeyPtr leaf_key_;
   boost::asio::ssl::context server_;

@@ -15,6 +15,7 @@
 #include <exception>
 #include <thread>
 
+#include "core/fs.h"
 #include "core/log.h"
 #include "net/proxy/asio_address.h"
 #include "net/proxy/server.h"
@@ -49,6 +50,20 @@ Shared::Shared(Options o, audit::Writer& a) : options(std::move(o)), names(optio
   chain.add(destinationFilter());
   chain.add(portFilter(options.connect_ports));
   if (options.https_only) chain.add(httpsOnlyFilter());
+}
+
+Interceptor* Shared::interceptor(std::string* why) {
+  std::call_once(interceptor_once_, [this] {
+    auto made = Interceptor::make(*options.intercept);
+    if (made) {
+      interceptor_ = std::move(*made);
+    } else {
+      interceptor_error_ = "TLS interception is unavailable: " + made.error().message();
+      log::error(kLog, interceptor_error_);
+    }
+  });
+  if (!interceptor_ && why) *why = interceptor_error_;
+  return interceptor_.get();
 }
 
 struct Proxy::Impl {
@@ -142,10 +157,9 @@ Proxy::~Proxy() { stop(); }
 
 Status Proxy::start() {
   if (impl_->started) return ok();
-  if (impl_->shared.options.intercept && !impl_->shared.interceptor) {
-    auto ic = Interceptor::make(*impl_->shared.options.intercept);
-    if (!ic) return std::move(ic).error().context("the proxy's TLS interception");
-    impl_->shared.interceptor = std::move(*ic);
+  // The interceptor itself is made on first use; a missing tls.extraCAFile is said now.
+  if (const auto& ic = impl_->shared.options.intercept; ic && !ic->extra_ca_file.empty() && !fs::exists(ic->extra_ca_file)) {
+    return invalidArgument("operator config tls.extraCAFile: " + ic->extra_ca_file + " does not exist");
   }
   KM_TRY(impl_->bind(impl_->explicit_acceptor, impl_->shared.options.explicit_port));
   if (auto s = impl_->bind(impl_->transparent_acceptor, impl_->shared.options.transparent_port); !s) {

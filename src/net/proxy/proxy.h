@@ -74,7 +74,7 @@ struct SandboxCa {
   std::string key_pem;
 };
 // Makes the CA (EC P-256, self-signed, CN "km sandbox <id> CA") in `dir` when it has none,
-// else reads and checks the one there.
+// else reads the one there (checked for PEM blocks only; the proxy parses it on first use).
 [[nodiscard]] Result<SandboxCa> ensureSandboxCa(const std::string& dir, std::string_view sandbox_id);
 
 class Proxy {

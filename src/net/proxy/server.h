@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 
 #include "audit/audit.h"
 #include "net/proxy/filters.h"
@@ -23,12 +24,23 @@ struct Shared {
   FilterChain chain;
   NameResolver names;
   LocalAddresses local;  // never connected to
-  std::unique_ptr<Interceptor> interceptor;  // set by start() when options.intercept
+  // Whether `host`'s TLS is terminated (options.intercept's hosts).
+  bool intercepts(std::string_view host) const {
+    return options.intercept && options.intercept->hosts.allows(host);
+  }
+  // The interceptor, made on first use (an idle sandbox's proxy never loads its CA or the
+  // system's store); null when it could not be made, with the reason in *why.
+  Interceptor* interceptor(std::string* why);
   audit::Writer& audit;
   // Asks for the audit records added so far to be written soon (once per 100 ms at most; no
   // timer runs while nothing is pending, so an idle proxy never wakes). Set by the Proxy.
   std::function<void()> request_flush;
   std::atomic<uint64_t> connections{0}, active{0}, requests{0}, denied{0}, over_limit{0};
+
+ private:
+  std::once_flag interceptor_once_;
+  std::unique_ptr<Interceptor> interceptor_;
+  std::string interceptor_error_;
 };
 
 // One client connection on each listener, from accept to close. They never throw (every

@@ -70,6 +70,16 @@ TEST(HostRule, HostsTheProxyMustSee) {
   EXPECT_TRUE(needsProxy("codeload.github.com"));
   EXPECT_FALSE(needsProxy("codeload.githubusercontent.com"));
   EXPECT_FALSE(needsProxy("bedrock-runtime.amazonaws.com"));
+  // The region label must look like an AWS region, not any label (a DNS channel otherwise).
+  EXPECT_TRUE(needsProxy("bedrock-runtime.us-gov-west-1.amazonaws.com"));
+  EXPECT_TRUE(needsProxy("bedrock-runtime.ap-southeast-2.amazonaws.com"));
+  EXPECT_TRUE(needsProxy("bedrock-runtime.us-isob-east-1.amazonaws.com"));
+  for (const char* bad : {"bedrock-runtime.attacker.amazonaws.com", "bedrock-runtime.x_y.amazonaws.com",
+                          "bedrock-runtime.-.amazonaws.com", "bedrock-runtime-fips.evil.amazonaws.com",
+                          "bedrock-runtime.us-east.amazonaws.com", "bedrock-runtime.usa-east-1.amazonaws.com",
+                          "bedrock-runtime.us-east-123.amazonaws.com", "bedrock-runtime.us-e4st-1.amazonaws.com"}) {
+    EXPECT_FALSE(needsProxy(bad)) << bad;
+  }
   EXPECT_FALSE(needsProxy("bedrock-runtime.a.b.amazonaws.com"));
   EXPECT_FALSE(needsProxy("console.anthropic.com"));
   EXPECT_FALSE(needsProxy("example.org"));
