@@ -10,7 +10,8 @@ Logs (one line each, appended):
              HTTPS adds "reused=yes|no" (TLS session resumption) once the handshake is done
 
 Paths: /sse (five server-sent events 0.3 s apart, chunked, each with the server's time),
-/bytes?n=N (N bytes streamed), POST anything (answers the body's size and sha256), /ws
+/bytes?n=N (N bytes streamed), /idle-close (answered keep-alive, then the connection is
+closed by the server 0.2 s later, as servers close idle connections), POST anything (answers the body's size and sha256), /ws
 (a WebSocket upgrade answered 101, then an echo of raw bytes), else "hello from <local
 address> host <Host> scheme <http|https>".
 """
@@ -81,6 +82,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not data:
                     return
                 self.connection.sendall(data)
+        if url.path == "/idle-close":  # a keep-alive answer, then the server closes while idle
+            self.reply(200, b"closing soon\n")
+            self.wfile.flush()
+            time.sleep(0.2)
+            self.close_connection = True
+            return
         host = self.headers.get("Host", "")
         self.reply(200, ("hello from %s host %s scheme %s\n" % (self.connection.getsockname()[0], host,
                                                                self.server.scheme)).encode())

@@ -195,6 +195,27 @@ PY
 )"
   expect_eq "$ws" "HTTP/1.1 101 Switching Protocols ping through the upgrade" "$MODE: WebSocket upgrade inside intercepted TLS"
 
+  # A server closing an idle kept connection: the client's next request on its own kept
+  # connection goes to the server on a fresh one (not a 502).
+  expect_eq "$(py <<'PY'
+import socket, ssl, time
+t = ssl.create_default_context().wrap_socket(socket.create_connection(("api.anthropic.com", 443), 5), server_hostname="api.anthropic.com")
+out = []
+for path in ("/idle-close", "/after-idle"):
+    t.sendall(b"GET %s HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n" % path.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += t.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < n:
+        body += t.recv(4096)
+    out.append(head.split(b"\r\n")[0].decode().split()[1])
+    time.sleep(0.6)
+print(" ".join(out))
+PY
+)" "200 200" "$MODE: a request after the server closed the kept connection"
+
   # Session resumption on both sides: the client's second connection resumes with the proxy,
   # and the proxy's second connection to the origin resumes with it.
   : > "$FI_DIR/conn.log"

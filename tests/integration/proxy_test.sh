@@ -211,6 +211,19 @@ PY
 )"
   expect_eq "$ws" "HTTP/1.1 101 Switching Protocols ping through the upgrade" "$MODE: WebSocket upgrade"
 
+  # A server closing an idle kept connection: the next request goes out on a fresh one.
+  expect_eq "$(py "$HOST_END" <<'PY'
+import http.client, sys, time
+c = http.client.HTTPConnection(sys.argv[1], 3128, timeout=5)
+out = []
+for path in ("/idle-close", "/after-idle"):
+    c.request("GET", "http://example.org" + path)
+    r = c.getresponse(); r.read(); out.append(str(r.status))
+    time.sleep(0.6)
+print(" ".join(out))
+PY
+)" "200 200" "$MODE: a request after the server closed the kept connection"
+
   # Server-sent events arrive one by one, as sent (0.3 s apart), not batched.
   arrivals="$(py <<'PY'
 import time, urllib.request

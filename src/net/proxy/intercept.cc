@@ -32,7 +32,9 @@ bool quietEnd(const boost::system::error_code& ec) {
 // The proxy's TLS connection to `target` over up.stream, made (TCP too) unless one is open.
 asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& up, std::optional<TlsStream>& server,
                                                           const Authority& target, const std::string& key) {
-  if (server && !up.key.empty() && up.stream.socket().is_open()) co_return std::nullopt;
+  if (server && !up.key.empty() && up.stream.socket().is_open() && !serverClosedOrSpoke(up.stream.socket())) {
+    co_return std::nullopt;
+  }
   server.reset();  // it refers to up.stream, which connectUpstream may reopen
   if (auto failed = co_await connectUpstream(s, up, target)) co_return failed;
   up.buf.consume(up.buf.size());

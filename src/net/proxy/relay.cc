@@ -9,6 +9,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <type_traits>
 
+#include <poll.h>
+
 #include "core/strings.h"
 #include "net/proxy/asio_address.h"
 #include "net/proxy/session.h"
@@ -151,9 +153,16 @@ void ConnectFailure::note(audit::HttpRecord& rec, bool http) const {
   rec.reason = reason;
 }
 
+bool serverClosedOrSpoke(tcp::socket& socket) {
+  pollfd p{socket.native_handle(), POLLIN | POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) != 0;
+}
+
 asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstream& up, const Authority& a) {
   std::string key = a.toString();
-  if (!up.key.empty() && up.key == key && up.stream.socket().is_open()) co_return std::nullopt;
+  if (!up.key.empty() && up.key == key && up.stream.socket().is_open() && !serverClosedOrSpoke(up.stream.socket())) {
+    co_return std::nullopt;
+  }
   if (!up.key.empty()) {
     boost::system::error_code ignore;
     up.stream.socket().close(ignore);

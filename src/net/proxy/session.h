@@ -98,7 +98,12 @@ struct ConnectFailure {
   // failed; `http`: the client is answered with `status` (TLS clients get an alert instead).
   void note(audit::HttpRecord& rec, bool http) const;
 };
+// A kept server connection is reused only while the server has neither closed it nor sent
+// anything since its last response (servers close idle keep-alive connections; a request
+// sent into one would fail).
 asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstream& up, const Authority& a);
+// Whether the server closed `socket` or sent bytes nobody asked for (poll, no wait).
+bool serverClosedOrSpoke(tcp::socket& socket);
 
 // Relays one request whose head `parser` has read from `client` (already checked: `req`) to
 // `server` (up.stream, or TLS over it), and the response back. false when the client
