@@ -86,7 +86,10 @@ Handler installExec(CLI::App& sub, Context& ctx) {
              "sandbox's own (a pty; yours is in raw mode meanwhile, window size and signals follow),\n"
              "else pipes: nothing inside ever holds your terminal. Like ssh, km reads stdin while the\n"
              "command runs (use </dev/null in loops). The command runs as the unprivileged sandbox\n"
-             "user with no capabilities, no_new_privs and km's seccomp filter.");
+             "user with no capabilities, no_new_privs and km's seccomp filter. With proxy or both\n"
+             "enforcement its environment also has HTTP(S)_PROXY, NO_PROXY and the sandbox CA's\n"
+             "SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, PIP_CERT,\n"
+             "AWS_CA_BUNDLE and NODE_EXTRA_CA_CERTS (docs/proxy.md); --env overrides them.");
   return [a, &ctx] { return runExec(*a, ctx, false); };
 }
 
