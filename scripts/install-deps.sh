@@ -11,7 +11,7 @@ PACKAGES=(
   libsqlite3-dev libssl-dev libseccomp-dev libboost1.81-dev
   bubblewrap util-linux procps psmisc iproute2 btrfs-progs e2fsprogs
   libbpf-dev bpftool libmnl-dev libnftables-dev nftables dnsmasq-base dnsutils iputils-ping curl dnsperf openssl
-  python3 zsh
+  python3 zsh nodejs
 )
 
 missing=()
