@@ -81,9 +81,7 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
       info.original = s.original;
       Verdict v;
       if (sni.empty()) {
-        ++s.shared.requests;
-        ++s.shared.denied;
-        v = {false, "TLS without a server name (SNI): the proxy cannot tell where it goes", ""};
+        v = s.refuse("TLS without a server name (SNI): the proxy cannot tell where it goes");
       } else {
         v = s.judge(info);
       }
@@ -148,14 +146,10 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
     if (checked) r.path = pathOnly(checked->path);
     Verdict v;
     if (!checked) {
-      ++s.shared.requests;
-      ++s.shared.denied;
-      v = {false, checked.error().message(), ""};
+      v = s.refuse(checked.error().message());
     } else if (pinned && (checked->authority.host != pinned->host || checked->authority.port != pinned->port)) {
-      ++s.shared.requests;
-      ++s.shared.denied;
-      v = {false, "Host " + checked->authority.toString() + " does not match " +
-                      (expected ? "the CONNECT target " : "the connection's first request to ") + pinned->toString(), ""};
+      v = s.refuse("Host " + checked->authority.toString() + " does not match " +
+                      (expected ? "the CONNECT target " : "the connection's first request to ") + pinned->toString());
     } else {
       RequestInfo info;
       info.listener = expected ? Listener::kExplicit : Listener::kTransparent;

@@ -127,13 +127,9 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
     if (checked) r.path = pathOnly(checked->path);
     Verdict v;
     if (!checked) {
-      ++s.shared.requests;
-      ++s.shared.denied;
-      v = {false, checked.error().message(), ""};
+      v = s.refuse(checked.error().message());
     } else if (checked->authority.host != target.host || checked->authority.port != target.port) {
-      ++s.shared.requests;
-      ++s.shared.denied;
-      v = {false, "Host " + checked->authority.toString() + " does not match the TLS server name " + key, ""};
+      v = s.refuse("Host " + checked->authority.toString() + " does not match the TLS server name " + key);
     } else {
       RequestInfo info;
       info.listener = s.listener;

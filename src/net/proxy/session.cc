@@ -61,6 +61,12 @@ Verdict Session::judge(const RequestInfo& info) {
   return v;
 }
 
+Verdict Session::refuse(std::string reason) {
+  ++shared.requests;
+  ++shared.denied;
+  return {false, std::move(reason), ""};
+}
+
 void Session::finish(audit::HttpRecord& r, SteadyClock::time_point started) {
   r.duration_us = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started).count());

@@ -68,6 +68,9 @@ struct Session {
   // Judges `info` with the filter chain; a refusal is counted and, like every decision,
   // ends up in the record passed to finish().
   Verdict judge(const RequestInfo& info);
+  // A refusal decided before the chain (malformed, or not the host the connection is for),
+  // counted as judge() counts one.
+  Verdict refuse(std::string reason);
   // Writes `r` (its duration measured from its time) to the audit log.
   void finish(audit::HttpRecord& r, std::chrono::steady_clock::time_point started);
 };
