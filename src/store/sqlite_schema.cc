@@ -1,8 +1,12 @@
 #include "store/sqlite_schema.h"
 
+#include <sqlite3.h>
+
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "store/store.h"
 
@@ -97,17 +101,29 @@ bool upToDate(const Identity& id) {
 }
 
 Status setJournalModeWal(Db& db) {
-  // Persistent in the file; a no-op once set. Needs a moment of exclusive access the first time.
-  auto stmt = db.prepare("PRAGMA journal_mode = WAL");
-  if (!stmt) return std::move(stmt).error();
-  auto row = stmt->step();
-  if (!row) return std::move(row).error();
-  std::string mode = *row ? stmt->textAt(0) : "";
-  if (mode != "wal") {
-    return unavailable("cannot switch to WAL mode (journal_mode is '" + mode +
-                       "'); is it on a network filesystem?");
+  // Persistent in the file; a no-op once set. The first switch reads the header under a shared
+  // lock and then needs an exclusive one; when another process holds a shared lock at that
+  // moment (several commands creating the store together), SQLite returns SQLITE_BUSY at once
+  // rather than call the busy handler, which could deadlock two upgraders. So wait here, in
+  // short sleeps, up to the same busy timeout every other statement gets.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    auto stmt = db.prepare("PRAGMA journal_mode = WAL");
+    if (!stmt) return std::move(stmt).error();
+    auto row = stmt->step();
+    if (!row) {
+      bool busy = (sqlite3_errcode(db.get()) & 0xff) == SQLITE_BUSY;
+      if (!busy || std::chrono::steady_clock::now() >= deadline) return std::move(row).error();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    std::string mode = *row ? stmt->textAt(0) : "";
+    if (mode != "wal") {
+      return unavailable("cannot switch to WAL mode (journal_mode is '" + mode +
+                         "'); is it on a network filesystem?");
+    }
+    return ok();
   }
-  return ok();
 }
 
 Status migrate(Db& db) {
@@ -133,10 +149,10 @@ Status migrate(Db& db) {
 Status prepareDatabase(Db& db) {
   KM_TRY(db.exec("PRAGMA busy_timeout = " + std::to_string(kBusyTimeoutMs)));
   auto id = readIdentity(db);
-  if (!id) return std::move(id).error();
+  if (!id) return std::move(id).error().context("reading the schema version");
   // Check before switching to WAL: that switch writes the header of whatever file this is.
   KM_TRY(checkIdentity(*id));
-  KM_TRY(setJournalModeWal(db));
+  if (auto st = setJournalModeWal(db); !st) return std::move(st).error().context("switching to WAL");
   KM_TRY(db.exec("PRAGMA synchronous = NORMAL"));  // durable at checkpoints; safe in WAL
   // Connections do not checkpoint on close (sqlite_db.cc), so the WAL file is kept between
   // commands: truncate it back to this size after each checkpoint instead of letting it stay
