@@ -3,7 +3,8 @@
 
 Usage (root): bench/sandbox_bench.py KM_BINARY [RUNS [BASELINE_KM_BINARY]]
 Each case runs RUNS times in one session, interleaved round-robin so background load hits
-all of them alike; prints medians and the ratios the issue sets as targets. With a baseline
+all of them alike (after each create the script waits for km's CA pool filler, which runs
+once the create has answered, and reports that wait as "(pool refill)"); prints medians and the ratios the issue sets as targets. With a baseline
 km (an older build) its create, destroy and exec run in the same rounds, in a home of its own:
   km create (to ready)  <= 2   x  bwrap --unshare-all --ro-bind / / true
   km exec SB -- true    <= 1.5 x  nsenter --all -t PID true
@@ -30,6 +31,33 @@ def timed(cmd, **kw):
     t = time.perf_counter()
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, **kw).stdout
     return (time.perf_counter() - t) * 1000, out
+
+
+def settle():
+    """Waits (at most 2 s) until no CA pool filler runs: km create leaves one behind to make
+    the next create's spare CA, at idle priority once the create has answered; it must not
+    land in the next case's timing. Returns how long it still ran, in ms."""
+    t = time.perf_counter()
+    while time.perf_counter() - t < 2 and filler_running():
+        time.sleep(0.002)
+    return (time.perf_counter() - t) * 1000
+
+
+def filler_running():
+    """Whether a km-ca-pool process runs (an exited one waiting to be reaped does not count)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1:stat.rfind(")")]
+        state = stat[stat.rfind(")") + 2:][:1]
+        if name == "km-ca-pool" and state != "Z":
+            return True
+    return False
 
 
 def main():
@@ -71,12 +99,14 @@ def main():
             res["unshare"].append(timed(["unshare", "-m", "-p", "-n", "-u", "-i", "-C", "-f", "true"])[0])
             ms, out = timed([km, "create", profile], env=env)
             res["km create"].append(ms)
+            res.setdefault("(pool refill)", []).append(settle())
             res["km destroy"].append(timed([km, "destroy", "--yes", out.decode().strip()], env=env)[0])
             res["nsenter"].append(timed(["nsenter", "-a", "-t", target, "true"])[0])
             res["km exec"].append(timed([km, "exec", resident, "--", "true"], env=env)[0])
             if base:
                 ms, out = timed([base, "create", profile], env=base_env)
                 res["base create"].append(ms)
+                settle()
                 res["base destroy"].append(timed([base, "destroy", "--yes", out.decode().strip()], env=base_env)[0])
                 res["base exec"].append(timed([base, "exec", base_resident, "--", "true"], env=base_env)[0])
         if base:
@@ -88,6 +118,7 @@ def main():
                     ms, out = timed([binary, "create", profile], env=e)
                     res.setdefault(name + " create alone", []).append(ms)
                     made[name].append(out.decode().strip())
+                    settle()
                     time.sleep(0.05)
             for name, binary, e in (("km", km, env), ("base", base, base_env)):
                 for sb in made[name]:

@@ -163,7 +163,7 @@ std::optional<std::string> unknownCommand(std::string_view word) {
   std::string_view best;
   size_t best_distance = 3;  // suggest only close matches
   for (std::string_view k : known) {
-    if (k == "supervise") continue;
+    if (k == "supervise" || k == "fill-ca-pool") continue;  // internal
     size_t dist = editDistance(word, k);
     bool prefix = word.size() >= 2 && k.substr(0, word.size()) == word;
     if (prefix) dist = std::min<size_t>(dist, 1);

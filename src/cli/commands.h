@@ -49,6 +49,7 @@ Handler installDestroy(CLI::App& sub, Context& ctx);
 Handler installDoctor(CLI::App& sub, Context& ctx);
 Handler installLogs(CLI::App& sub, Context& ctx);
 Handler installSupervise(CLI::App& sub, Context& ctx);
+Handler installFillCaPool(CLI::App& sub, Context& ctx);
 
 inline constexpr Command kCommands[] = {
     {"validate", "Check profiles against the schema and semantic rules", Setup::kConfig,
@@ -75,6 +76,7 @@ inline constexpr Command kCommands[] = {
      &installLogs},
     {"doctor", "Check what the host enforces; find and fix drift", Setup::kNone, &installDoctor},
     {"supervise", "(internal) run a sandbox's supervisor", Setup::kNone, &installSupervise},
+    {"fill-ca-pool", "(internal) make spare sandbox CAs ahead of need", Setup::kNone, &installFillCaPool},
     {"completion", "Print a shell completion script (bash or zsh)", Setup::kNone,
      &installCompletion},
 };

@@ -57,10 +57,11 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   // The sandbox's directory with its plan (and a clone's copied disk): on failure nothing
   // of it is left.
   KM_TRY(sub.reserve(p, rec.plan_json, seed));
-  // The sandbox's CA, made here rather than in the supervisor (forked already): a supervisor
+  // The sandbox's CA, here rather than in the supervisor (forked already): a supervisor
   // whose proxy never intercepts then never touches OpenSSL's code (its memory stays small).
+  // A spare from the pool when there is one (the supervisor tops the pool up afterwards).
   if (net::servesProxy(p.network.enforcement)) {
-    if (auto ca = net::proxy::ensureSandboxCa(files.dir, p.id); !ca) {
+    if (auto ca = net::proxy::provideSandboxCa(files.dir, net::proxy::caPoolDir(env.km_home)); !ca) {
       (void)sub.teardown(p.id, {});
       return std::move(ca).error();
     }

@@ -100,10 +100,11 @@ Status Runtime::start(bool first_start) {
     sandbox_->abandon();
     return std::move(s).error().context("setting up the sandbox's network");
   }
-  // The sandbox trusts its CA from its first start (the proxy made it with the network).
+  // The sandbox trusts its CA from its first start (km create put it in the sandbox's
+  // directory).
   std::string ca_cert;
   if (first_start && net::servesProxy(plan_.network.enforcement)) {
-    auto ca = net::proxy::ensureSandboxCa(files().dir, plan_.id);
+    auto ca = net::proxy::ensureSandboxCa(files().dir);
     if (!ca) {
       stopNetwork();
       sandbox_->abandon();

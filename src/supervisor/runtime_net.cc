@@ -18,7 +18,7 @@ Status Runtime::runNetwork(net::SandboxNetwork network) {
   if (net::servesProxy(plan_.network.enforcement)) {
     // The sandbox's CA (made at its first start, in its directory on the host) signs the
     // leaves of the TLS the proxy terminates.
-    auto ca = net::proxy::ensureSandboxCa(files().dir, plan_.id);
+    auto ca = net::proxy::ensureSandboxCa(files().dir);
     if (!ca) return std::move(ca).error();
     proxy = network.proxyOptions(plan_.network, files().dir);  // before takeGate
   }

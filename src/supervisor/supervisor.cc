@@ -4,21 +4,29 @@
 #include "supervisor/supervisor.h"
 
 #include <fcntl.h>
-#include <sys/prctl.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/clock.h"
+#include "net/net.h"
+#include "net/proxy/proxy.h"
 #include "supervisor/control_loop.h"
 #include "supervisor/report.h"
 #include "supervisor/runtime.h"
@@ -74,6 +82,51 @@ void reportTo(int& fd, const std::string& text) {
   fd = -1;
 }
 
+// Tops up the pool of spare sandbox CAs (net::proxy::fillCaPool) once the creating command
+// has exited, so that the next create takes a spare (a rename) instead of making a CA (OpenSSL's
+// first use in a process costs milliseconds): `km fill-ca-pool`, which runs only on otherwise
+// idle CPUs. Spawned (no copy of this process) and reaped from a short-lived thread, after the
+// creator is gone so that nothing on a create's way waits for it. Best effort.
+void refillCaPool(sys::UniqueFd creator, const std::string& km_home) {
+  const std::string pool = net::proxy::caPoolDir(km_home);
+  if (!creator.valid() || net::proxy::caPoolSize(pool) >= net::proxy::kCaPoolTarget) return;
+  std::thread([creator = std::move(creator), km_home] {
+    pollfd p{creator.get(), POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    if (net::proxy::caPoolSize(net::proxy::caPoolDir(km_home)) >= net::proxy::kCaPoolTarget) return;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t files;
+    if (posix_spawnattr_init(&attr) != 0) return;
+    if (posix_spawn_file_actions_init(&files) != 0) {
+      posix_spawnattr_destroy(&attr);
+      return;
+    }
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    for (int fd = 0; fd < 3; ++fd) posix_spawn_file_actions_addopen(&files, fd, "/dev/null", O_RDWR, 0);
+    std::string home = km_home;
+    std::string argv0 = "km", home_flag = "--home", command = "fill-ca-pool";
+    char* argv[] = {argv0.data(), home_flag.data(), home.data(), command.data(), nullptr};
+    char* no_env[] = {nullptr};
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &files, &attr, argv, no_env);
+    posix_spawn_file_actions_destroy(&files);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      log::warn(kLog, "starting km fill-ca-pool: " + std::string(std::strerror(rc)));
+      return;
+    }
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }).detach();
+}
+
 int serve(store::FleetStore& st, Runtime& rt, sys::UniqueFd listener, int signal_fd) {
   ControlLoop loop(st, rt, systemClock(), std::move(listener), signal_fd);
   return loop.run();
@@ -97,6 +150,8 @@ namespace detail {
 int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
              std::unique_ptr<substrate::Staged> staged) {
   sys::UniqueFd signal_fd = setUpSignals();
+  // The creating command (our parent until it exits): the CA pool is topped up after it.
+  sys::UniqueFd creator(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
   // Until the sandbox is ready it logs to the file as stderr, in the file's format (km logs
   // reads the times); its own cgroup and rotating log are not on the path to a ready sandbox.
   log::toStderrAsFile();
@@ -151,6 +206,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   rt.attachStore(st->get());
   log::info(kLog, o.id + ": supervising (supervisor pid " + std::to_string(::getpid()) + ", init pid " +
                       std::to_string(rt.initPid()) + ")");
+  if (net::servesProxy(plan.network.enforcement)) refillCaPool(std::move(creator), o.km_home);  // it took a spare
   return serve(**st, rt, std::move(*listener), signal_fd.get());
 }
 

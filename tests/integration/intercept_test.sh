@@ -48,8 +48,16 @@ YAML
   # The CA: its key stays on the host (0600, in the sandbox's directory km hides inside); the
   # certificate is in the sandbox's trust store and the environment names it.
   [ "$(stat -c %a "$KM_HOME/sandboxes/$SB/ca.key")" = 600 ] || fail "$MODE: the CA key is not 0600"
-  ca_subject="$(openssl x509 -in "$KM_HOME/sandboxes/$SB/ca.pem" -noout -subject)"
-  expect_contains "$ca_subject" "km sandbox $SB CA" "$MODE: the CA names the sandbox"
+  ca_cn="$(openssl x509 -in "$KM_HOME/sandboxes/$SB/ca.pem" -noout -subject -nameopt sep_multiline | sed -n 's/^ *CN=//p')"
+  expect_contains "$ca_cn" "km sandbox CA " "$MODE: the CA says what it is"
+  # Made ahead: the pool of spares was topped up again once km create had exited, and the
+  # spare this sandbox took is gone from it.
+  for _ in $(seq 200); do [ "$(ls "$KM_HOME/ca-pool" 2>/dev/null | grep -c '^spare-')" -ge 2 ] && break; sleep 0.05; done
+  expect_eq "$(ls "$KM_HOME/ca-pool" | grep -c '^spare-')" 2 "$MODE: the CA pool is full again"
+  expect_eq "$(stat -c %a "$KM_HOME/ca-pool")" 700 "$MODE: the CA pool is private"
+  for spare in "$KM_HOME"/ca-pool/spare-*; do
+    [ "$(cmp -s "$spare/ca.pem" "$KM_HOME/sandboxes/$SB/ca.pem" && echo same)" = "" ] || fail "$MODE: the sandbox's CA is still a spare"
+  done
   expect_eq "$(km exec --root "$SB" -- sh -c 'grep -rl "PRIVATE KEY" /etc /root /tmp /home 2>/dev/null' || true)" "" "$MODE: no private key inside"
   env_out="$(in_sb env)"
   for v in SSL_CERT_FILE REQUESTS_CA_BUNDLE CURL_CA_BUNDLE GIT_SSL_CAINFO; do
@@ -58,16 +66,21 @@ YAML
   expect_contains "$env_out" "NODE_EXTRA_CA_CERTS=/etc/km/ca.pem" "$MODE: NODE_EXTRA_CA_CERTS"
   expect_eq "$(in_sb cat /etc/km/ca.pem)" "$(cat "$KM_HOME/sandboxes/$SB/ca.pem")" "$MODE: the CA inside is the sandbox's"
   expect_contains "$(in_sb cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca.pem")" "$MODE: the OS store trusts it too"
+  expect_eq "$(in_sb readlink /etc/km/ca-bundle.pem)" /etc/ssl/certs/ca-certificates.crt "$MODE: the bundle is the OS store"
+  expect_eq "$(cat /etc/ssl/certs/ca-certificates.crt | grep -c "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca.pem")")" 0 "$MODE: the host's own store is untouched"
+  # A rebuild of the OS store (a ca-certificates update) keeps the CA: it is an anchor too.
+  km exec --root "$SB" -- update-ca-certificates >/dev/null 2>&1 || fail "$MODE: update-ca-certificates"
+  expect_contains "$(in_sb cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca.pem")" "$MODE: the rebuilt OS store keeps it"
 
   # Intercepted: the client sees the sandbox CA's leaf; the origin got the request over the
   # proxy's own verified TLS. curl (explicit CONNECT and transparent), python, node, git.
   out="$(in_sb curl -sS -m 10 -v https://api.anthropic.com/v1/messages?key=secret 2>&1)"
   expect_contains "$out" "hello from 203.0.113.10 host api.anthropic.com scheme https" "$MODE: curl through CONNECT, intercepted"
-  expect_contains "$out" "issuer: O=km; CN=km sandbox $SB CA" "$MODE: the leaf is the sandbox CA's"
+  expect_contains "$out" "issuer: O=km; CN=$ca_cn" "$MODE: the leaf is the sandbox CA's"
   expect_contains "$out" "ALPN: server accepted http/1.1" "$MODE: ALPN http/1.1 to the client"
   out="$(in_sb curl -sS -m 10 -v --http2 --noproxy '*' https://api.anthropic.com/t 2>&1)"
   expect_contains "$out" "hello from 203.0.113.10 host api.anthropic.com scheme https" "$MODE: curl on the transparent port, intercepted"
-  expect_contains "$out" "issuer: O=km; CN=km sandbox $SB CA" "$MODE: transparent leaf"
+  expect_contains "$out" "issuer: O=km; CN=$ca_cn" "$MODE: transparent leaf"
   expect_contains "$(in_sb sh -c 'unset SSL_CERT_FILE CURL_CA_BUNDLE; curl -sS -m 10 https://api.anthropic.com/os-store' 2>&1)" \
     "scheme https" "$MODE: the OS store alone is enough"
   expect_contains "$(py <<<'import urllib.request; print(urllib.request.urlopen("https://api.anthropic.com/py").read().decode())')" \
@@ -237,6 +250,21 @@ PY
 )"
   expect_eq "$resumed" "new reused" "$MODE: the client resumes its TLS session with the proxy"
   expect_contains "$(grep 203.0.113.10 "$FI_DIR/conn.log" | tail -1)" "reused=yes" "$MODE: the proxy resumes its TLS session with the origin"
+
+  if [ "$MODE" = proxy ]; then
+    # A clone's first start puts its own CA into the trust store its source left. A source
+    # that turned the store into a link out of its root filesystem (here to /proc) gets a
+    # clone that fails to start, naming the file; nothing is written through the link.
+    km exec --root "$SB" -- sh -c 'ln -sf /proc/1/environ /etc/ssl/certs/ca-certificates.crt'
+    out="$(km clone "$SB" 2>&1)" && fail "$MODE: a clone of a sandbox whose store links to /proc started: $out"
+    expect_contains "$out" "ca-certificates.crt" "$MODE: the failed clone names the store"
+    # A store replaced by a plain file is extended: the clone trusts its own CA.
+    km exec --root "$SB" -- sh -c 'rm /etc/ssl/certs/ca-certificates.crt; echo "# left by the source" > /etc/ssl/certs/ca-certificates.crt'
+    CL="$(km clone "$SB")"
+    expect_contains "$(km exec "$CL" -- cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$CL/ca.pem")" "$MODE: the clone's store has the clone's CA"
+    [ "$(cmp -s "$KM_HOME/sandboxes/$CL/ca.pem" "$KM_HOME/sandboxes/$SB/ca.pem" && echo same)" = "" ] || fail "$MODE: the clone shares its source's CA"
+    km destroy --yes "$CL" >/dev/null
+  fi
 
   km destroy --yes "$SB" >/dev/null
   [ -e "$KM_HOME/sandboxes/$SB" ] && fail "$MODE: the sandbox's directory (and its CA key) outlived destroy"

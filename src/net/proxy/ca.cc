@@ -2,14 +2,21 @@
 // a GENERAL_NAME value, never through OpenSSL's text config (where a comma would add names).
 #include "net/proxy/ca.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <ctime>
 #include <functional>
+#include <memory>
+#include <vector>
 
 #include "core/fs.h"
 #include "core/sys.h"
@@ -76,7 +83,7 @@ Result<CertificateAuthority> CertificateAuthority::generate(std::string_view nam
   X509Ptr cert(X509_new());
   if (!cert) return sslFailure("making the CA certificate");
   X509* x = cert.get();
-  std::string cn = "km sandbox " + std::string(name.substr(0, 40)) + " CA";
+  std::string cn = "km sandbox CA " + std::string(name.substr(0, 40));
   X509_NAME* subject = X509_get_subject_name(x);
   bool ok = X509_set_version(x, 2) == 1 && setRandomSerial(x) && setValidity(x, lifetime) &&
             X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("km"), -1, -1, 0) == 1 &&
@@ -153,28 +160,39 @@ Result<X509Ptr> CertificateAuthority::issue(std::string_view host, EVP_PKEY* key
   return cert;
 }
 
-Result<SandboxCa> ensureSandboxCa(const std::string& dir, std::string_view sandbox_id) {
-  std::string cert_path = dir + "/" + std::string(kCaCertFile), key_path = dir + "/" + std::string(kCaKeyFile);
-  if (fs::exists(cert_path) || fs::exists(key_path)) {
-    // Read, not parsed (the proxy parses them when it first intercepts): a supervisor that
-    // never intercepts never loads OpenSSL's code.
-    auto cert = fs::readFile(cert_path, 1 << 20);
-    if (!cert) return std::move(cert).error().context("the sandbox's CA");
-    auto key = fs::readFile(key_path, 1 << 20);
-    if (!key) return std::move(key).error().context("the sandbox's CA");
-    if (cert->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return invalidArgument(cert_path + " holds no PEM certificate (the sandbox's CA)");
-    }
-    if (key->find("PRIVATE KEY-----") == std::string::npos) {
-      return invalidArgument(key_path + " holds no PEM private key (the sandbox's CA)");
-    }
-    return SandboxCa{std::move(*cert), std::move(*key)};
+namespace {
+
+constexpr std::string_view kSparePrefix = "spare-";
+constexpr std::string_view kBuildingPrefix = ".building-";
+constexpr std::string_view kClaimName = ".ca-claimed";
+constexpr std::string_view kFillLock = ".fill.lock";
+
+// Eight random hex digits: a CA's name (its subject must differ from every other CA a trust
+// store may hold, a clone's inherited one included) and a spare's directory.
+std::string randomTag() {
+  unsigned char bytes[4];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    uint32_t v = static_cast<uint32_t>(::getpid()) ^ static_cast<uint32_t>(::time(nullptr));
+    std::memcpy(bytes, &v, sizeof bytes);
   }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+// Writes a new CA's two files into `dir`: the key first, created 0600 (never readable by
+// anyone else, even for a moment) and synced, since a sandbox's trust in its certificate
+// outlives a crash.
+Result<SandboxCa> writeNewCa(const std::string& dir) {
   // Ten years: the CA lives as long as the sandbox (its leaves are short-lived).
-  auto ca = CertificateAuthority::generate(sandbox_id, std::chrono::hours(24 * 3650));
+  auto ca = CertificateAuthority::generate(randomTag(), std::chrono::hours(24 * 3650));
   if (!ca) return std::move(ca).error();
   SandboxCa out{ca->certPem(), ca->keyPem()};
-  // The key first, created 0600 (never readable by anyone else, even for a moment).
+  std::string key_path = dir + "/" + std::string(kCaKeyFile), cert_path = dir + "/" + std::string(kCaCertFile);
   std::string tmp = key_path + ".tmp";
   ::unlink(tmp.c_str());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -184,6 +202,120 @@ Result<SandboxCa> ensureSandboxCa(const std::string& dir, std::string_view sandb
   if (::fsync(fd) != 0 || ::rename(tmp.c_str(), key_path.c_str()) != 0) return sys::errnoError("writing", key_path, errno);
   KM_TRY(fs::writeFileAtomic(cert_path, out.cert_pem));
   return out;
+}
+
+// Reads the CA in `dir` (its files checked for PEM blocks only; the proxy parses them when it
+// first intercepts, and a supervisor that never intercepts never loads OpenSSL's code).
+Result<SandboxCa> readCa(const std::string& dir) {
+  std::string cert_path = dir + "/" + std::string(kCaCertFile), key_path = dir + "/" + std::string(kCaKeyFile);
+  auto cert = fs::readFile(cert_path, 1 << 20);
+  if (!cert) return std::move(cert).error().context("the sandbox's CA");
+  auto key = fs::readFile(key_path, 1 << 20);
+  if (!key) return std::move(key).error().context("the sandbox's CA");
+  if (cert->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return invalidArgument(cert_path + " holds no PEM certificate (the sandbox's CA)");
+  }
+  if (key->find("PRIVATE KEY-----") == std::string::npos) {
+    return invalidArgument(key_path + " holds no PEM private key (the sandbox's CA)");
+  }
+  return SandboxCa{std::move(*cert), std::move(*key)};
+}
+
+void removeTree(const std::string& dir) {
+  for (std::string_view name : {kCaKeyFile, kCaCertFile}) ::unlink((dir + "/" + std::string(name)).c_str());
+  ::unlink((dir + "/" + std::string(kCaKeyFile) + ".tmp").c_str());
+  ::rmdir(dir.c_str());
+}
+
+// The names in `pool_dir` that start with `prefix`, in no particular order.
+std::vector<std::string> entries(const std::string& pool_dir, std::string_view prefix) {
+  std::vector<std::string> out;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(pool_dir.c_str()), ::closedir);
+  if (!d) return out;
+  while (dirent* e = ::readdir(d.get())) {
+    std::string_view name = e->d_name;
+    if (name.substr(0, prefix.size()) == prefix) out.emplace_back(name);
+  }
+  return out;
+}
+
+// Moves a spare from `pool_dir` into `dir` (same filesystem: both are under $KM_HOME). False
+// when there is none (or the move failed: the caller then makes one).
+bool takeSpare(const std::string& dir, const std::string& pool_dir) {
+  const std::string claim = dir + "/" + std::string(kClaimName);
+  for (const std::string& name : entries(pool_dir, kSparePrefix)) {
+    // The rename is the claim: of several creates reaching for one spare, one wins.
+    if (::rename((pool_dir + "/" + name).c_str(), claim.c_str()) != 0) continue;
+    bool moved = true;
+    for (std::string_view file : {kCaKeyFile, kCaCertFile}) {
+      std::string f(file);
+      moved = moved && ::rename((claim + "/" + f).c_str(), (dir + "/" + f).c_str()) == 0;
+    }
+    removeTree(claim);
+    if (moved) return true;
+    for (std::string_view file : {kCaKeyFile, kCaCertFile}) ::unlink((dir + "/" + std::string(file)).c_str());
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status provideSandboxCa(const std::string& dir, const std::string& pool_dir) {
+  std::string cert_path = dir + "/" + std::string(kCaCertFile), key_path = dir + "/" + std::string(kCaKeyFile);
+  if (fs::exists(cert_path) || fs::exists(key_path)) return ok();
+  if (!pool_dir.empty() && takeSpare(dir, pool_dir)) return ok();
+  auto made = writeNewCa(dir);
+  if (!made) return std::move(made).error();
+  return ok();
+}
+
+Result<SandboxCa> ensureSandboxCa(const std::string& dir) {
+  std::string cert_path = dir + "/" + std::string(kCaCertFile), key_path = dir + "/" + std::string(kCaKeyFile);
+  if (fs::exists(cert_path) || fs::exists(key_path)) return readCa(dir);
+  return writeNewCa(dir);
+}
+
+size_t caPoolSize(const std::string& pool_dir) { return entries(pool_dir, kSparePrefix).size(); }
+
+bool caPoolFilling(const std::string& pool_dir) {
+  sys::UniqueFd lock(::open((pool_dir + "/" + std::string(kFillLock)).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!lock.valid()) return false;
+  if (::flock(lock.get(), LOCK_SH | LOCK_NB) == 0) return false;  // released as `lock` closes
+  return errno == EWOULDBLOCK;
+}
+
+Status fillCaPool(const std::string& pool_dir, size_t target) {
+  if (::mkdir(pool_dir.c_str(), 0700) != 0 && errno != EEXIST) return sys::errnoError("mkdir", pool_dir, errno);
+  struct stat st {};
+  if (::lstat(pool_dir.c_str(), &st) != 0) return sys::errnoError("lstat", pool_dir, errno);
+  if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    return invalidArgument(pool_dir + " is not a private directory of this user (mode 0700); remove it");
+  }
+  // One filler at a time: a second one has nothing to add.
+  const std::string lock_path = pool_dir + "/" + std::string(kFillLock);
+  sys::UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!lock.valid()) return sys::errnoError("open", lock_path, errno);
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return ok();
+    return sys::errnoError("flock", lock_path, errno);
+  }
+  // What a fill that died midway left: gone after ten minutes (a live one takes milliseconds).
+  for (const std::string& name : entries(pool_dir, kBuildingPrefix)) {
+    std::string path = pool_dir + "/" + name;
+    if (::lstat(path.c_str(), &st) == 0 && st.st_mtime < ::time(nullptr) - 600) removeTree(path);
+  }
+  while (caPoolSize(pool_dir) < target) {
+    std::string tag = randomTag();
+    std::string building = pool_dir + "/" + std::string(kBuildingPrefix) + tag;
+    if (::mkdir(building.c_str(), 0700) != 0) return sys::errnoError("mkdir", building, errno);
+    auto made = writeNewCa(building);
+    if (made && ::rename(building.c_str(), (pool_dir + "/" + std::string(kSparePrefix) + tag).c_str()) == 0) continue;
+    Error e = made ? sys::errnoError("rename", building, errno) : std::move(made).error();
+    removeTree(building);
+    return e;
+  }
+  return ok();
 }
 
 }  // namespace km::net::proxy

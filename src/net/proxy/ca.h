@@ -22,7 +22,7 @@ bool certifiableName(std::string_view host);
 
 class CertificateAuthority {
  public:
-  // A new CA for the sandbox `name`: CN "km sandbox <name> CA", basicConstraints CA:TRUE
+  // A new CA named `name`: CN "km sandbox CA <name>", basicConstraints CA:TRUE
   // (pathlen 0), keyCertSign; valid from an hour ago for `lifetime`.
   [[nodiscard]] static Result<CertificateAuthority> generate(std::string_view name,
                                                              std::chrono::seconds lifetime);

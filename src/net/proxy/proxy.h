@@ -73,9 +73,27 @@ struct SandboxCa {
   std::string cert_pem;
   std::string key_pem;
 };
-// Makes the CA (EC P-256, self-signed, CN "km sandbox <id> CA") in `dir` when it has none,
-// else reads the one there (checked for PEM blocks only; the proxy parses it on first use).
-[[nodiscard]] Result<SandboxCa> ensureSandboxCa(const std::string& dir, std::string_view sandbox_id);
+// A sandbox CA is EC P-256, self-signed, CN "km sandbox CA <random tag>" (the tag keeps every
+// CA's subject apart, a clone's inherited one included).
+// Gives `dir` a CA when it has none: a spare taken from `pool_dir` (a rename) when it holds
+// one, else one made now. Nothing is read back (km create does not need it).
+[[nodiscard]] Status provideSandboxCa(const std::string& dir, const std::string& pool_dir);
+// The CA in `dir` (checked for PEM blocks only; the proxy parses it on first use), made there
+// first when it has none.
+[[nodiscard]] Result<SandboxCa> ensureSandboxCa(const std::string& dir);
+// Spare CAs made ahead of need: OpenSSL's first use in a process costs milliseconds that a
+// create should not wait for, and taking a spare is a rename. Each spare is a directory of
+// the two files in `pool_dir` ($KM_HOME/ca-pool), which is 0700 like the sandboxes' own.
+inline constexpr size_t kCaPoolTarget = 2;
+inline std::string caPoolDir(const std::string& km_home) { return km_home + "/ca-pool"; }
+// Makes spares until `pool_dir` (made 0700 when missing; refused unless private to this
+// user) holds `target`, and removes what fills that died midway left. Fills running at once
+// may overshoot a little.
+[[nodiscard]] Status fillCaPool(const std::string& pool_dir, size_t target = kCaPoolTarget);
+// How many spares `pool_dir` holds (0 when it is missing).
+size_t caPoolSize(const std::string& pool_dir);
+// Whether a fillCaPool is running on `pool_dir` now (it holds the pool's lock).
+bool caPoolFilling(const std::string& pool_dir);
 
 class Proxy {
  public:

@@ -1,14 +1,18 @@
 #include "substrate/local/rootfs.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
 
 #include "core/beneath.h"
 #include "core/fs.h"
@@ -260,6 +264,90 @@ Status writeFirstStartFiles(const LaunchSpec& spec) {
   return ok();
 }
 
+namespace {
+
+// The OS trust stores km extends, as the sandbox sees them, with the directory whose files
+// that OS's store-rebuild command (update-ca-certificates, update-ca-trust) folds back in.
+struct OsStore {
+  const char* bundle;
+  const char* anchors;
+  const char* anchor_name;
+};
+constexpr OsStore kOsStores[] = {
+    {"etc/ssl/certs/ca-certificates.crt", "usr/local/share/ca-certificates", "km-sandbox-ca.crt"},  // Debian, Ubuntu
+    {"etc/pki/tls/certs/ca-bundle.crt", "etc/pki/ca-trust/source/anchors", "km-sandbox-ca.pem"},    // Fedora, Amazon Linux
+};
+
+// Adds `ca` to the OS bundle `rel` unless it already ends with it. NotFound when this OS has
+// no such bundle. The path is resolved as the sandbox sees it (a link, like Fedora's, is
+// followed, but never out of the sandbox's root, through /proc or onto another mount); the
+// file it leads to is then replaced by a copy with the CA appended (sendfile, inside the
+// kernel). Appending in place would be simpler but slower: overlayfs copies a lower file up
+// first and syncs that copy to disk, milliseconds at every create.
+constexpr off_t kMaxOsBundleBytes = off_t{16} << 20;
+
+Status appendToBundle(int root_fd, const char* rel, const std::string& ca) {
+  int raw = sys::openat2(root_fd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK,
+                         RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
+  if (raw < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return notFound(std::string(rel) + " is missing");
+    return sys::errnoError("openat2", rel, errno);
+  }
+  sys::UniqueFd in(raw);
+  struct stat st {};
+  if (::fstat(in.get(), &st) != 0) return sys::errnoError("fstat", rel, errno);
+  if (!S_ISREG(st.st_mode)) return invalidArgument(std::string(rel) + " is not a regular file");
+  // A trust store is well under a megabyte; a clone's source could have left anything here.
+  if (st.st_size > kMaxOsBundleBytes) {
+    return invalidArgument(std::string(rel) + " is larger than " + std::to_string(kMaxOsBundleBytes >> 20) + " MiB");
+  }
+  std::string tail(std::min(ca.size(), static_cast<size_t>(st.st_size)), '\0');
+  for (size_t got = 0; got < tail.size();) {
+    ssize_t n = ::pread(in.get(), tail.data() + got, tail.size() - got,
+                        st.st_size - static_cast<off_t>(tail.size() - got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return sys::errnoError("read", rel, n < 0 ? errno : EIO);
+    got += static_cast<size_t>(n);
+  }
+  if (tail == ca) return ok();  // a first start that ran before
+  // Where the path led: the file's own directory and name below the root.
+  std::string self = "/proc/self/fd/" + std::to_string(in.get());
+  char where[PATH_MAX];
+  ssize_t len = ::readlink(self.c_str(), where, sizeof where - 1);
+  if (len < 2 || where[0] != '/') return sys::errnoError("readlink", self, len < 0 ? errno : ENOENT);
+  std::string real(where + 1, static_cast<size_t>(len - 1));
+  size_t slash = real.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : real.substr(0, slash);
+  std::string name = real.substr(slash + 1);
+  auto dir_fd = beneath::openDir(root_fd, dir, /*create=*/false, 0, std::nullopt);
+  if (!dir_fd) return std::move(dir_fd).error().context(rel);
+  const std::string tmp = "." + name + ".km-tmp";
+  ::unlinkat(dir_fd->get(), tmp.c_str(), 0);
+  sys::UniqueFd out(::openat(dir_fd->get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!out.valid()) return sys::errnoError("openat", "/" + dir + "/" + tmp, errno);
+  auto fail = [&](Error e) -> Status {
+    ::unlinkat(dir_fd->get(), tmp.c_str(), 0);
+    return e;
+  };
+  for (off_t off = 0; off < st.st_size;) {
+    ssize_t n = ::sendfile(out.get(), in.get(), &off, static_cast<size_t>(st.st_size - off));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(sys::errnoError("sendfile", rel, n < 0 ? errno : EIO));
+  }
+  std::string add = !tail.empty() && tail.back() != '\n' ? "\n" + ca : ca;
+  if (auto s = sys::writeAll(out.get(), add, rel); !s) return fail(std::move(s).error());
+  if (::fchown(out.get(), st.st_uid, st.st_gid) != 0 || ::fchmod(out.get(), st.st_mode & 07777) != 0) {
+    return fail(sys::errnoError("fchown/fchmod", rel, errno));
+  }
+  out.reset();
+  if (::renameat(dir_fd->get(), tmp.c_str(), dir_fd->get(), name.c_str()) != 0) {
+    return fail(sys::errnoError("renameat", rel, errno));
+  }
+  return ok();
+}
+
+}  // namespace
+
 Status installCaCertificate(const std::string& pem) {
   auto root = sys::open("/", O_PATH | O_DIRECTORY);
   if (!root) return std::move(root).error();
@@ -269,17 +357,36 @@ Status installCaCertificate(const std::string& pem) {
   auto km_dir = beneath::openDir(rfd, "etc/km", /*create=*/true, 0755, kRootOwner);
   if (!km_dir) return std::move(km_dir).error().context("the sandbox's CA");
   KM_TRY(beneath::writeFile(rfd, std::string(kCaFile + 1), ca, 0644, kRootOwner));
-  std::string bundle;
-  for (const char* os_bundle : {"etc/ssl/certs/ca-certificates.crt", "etc/pki/tls/certs/ca-bundle.crt"}) {
-    auto text = beneath::readFile(rfd, os_bundle, 16 << 20);
-    if (!text) continue;  // this OS keeps its store elsewhere (or has none)
-    if (!text->empty() && text->back() != '\n') text->push_back('\n');
-    if (bundle.empty()) bundle = *text;
-    if (text->find(ca) == std::string::npos) {
-      KM_TRY(beneath::writeFile(rfd, os_bundle, *text + ca, 0644, kRootOwner));
+  const char* bundle = nullptr;
+  for (const OsStore& store : kOsStores) {
+    Status added = appendToBundle(rfd, store.bundle, ca);
+    if (!added && added.error().code() == ErrorCode::kNotFound) continue;  // not this OS's
+    if (!added) return std::move(added).error().context("adding the sandbox's CA to the OS trust store");
+    if (bundle == nullptr) bundle = store.bundle;
+    // Where the OS's rebuild command finds it again (a package update that rebuilds the store
+    // keeps the CA), when that directory exists.
+    if (auto anchors = beneath::openDir(rfd, store.anchors, /*create=*/false, 0, std::nullopt)) {
+      KM_TRY(beneath::writeFile(anchors->get(), store.anchor_name, ca, 0644, kRootOwner));
     }
   }
-  return beneath::writeFile(rfd, std::string(kCaBundle + 1), bundle + ca, 0644, kRootOwner);
+  if (bundle == nullptr) {
+    // No OS store: the bundle is the CA alone.
+    return beneath::writeFile(rfd, std::string(kCaBundle + 1), ca, 0644, kRootOwner);
+  }
+  // The bundle is the OS store itself (which now holds the CA), by a link made under a
+  // temporary name and renamed over whatever was there.
+  const std::string target = std::string("/") + bundle;
+  const std::string tmp = ".ca-bundle.pem.km-tmp";
+  ::unlinkat(km_dir->get(), tmp.c_str(), 0);
+  if (::symlinkat(target.c_str(), km_dir->get(), tmp.c_str()) != 0) {
+    return sys::errnoError("symlinkat", kCaBundle, errno);
+  }
+  if (::renameat(km_dir->get(), tmp.c_str(), km_dir->get(), "ca-bundle.pem") != 0) {
+    int err = errno;
+    ::unlinkat(km_dir->get(), tmp.c_str(), 0);
+    return sys::errnoError("renameat", kCaBundle, err);
+  }
+  return ok();
 }
 
 Status writeResolvConf(const std::string& text) {

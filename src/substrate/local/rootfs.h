@@ -23,14 +23,17 @@ inline constexpr int kPtysPerSandbox = 64;
 // After buildRootfs, at every start: /etc/resolv.conf (replaced the same way).
 [[nodiscard]] Status writeResolvConf(const std::string& text);
 
-// Where the sandbox's CA is trusted (kCaFile alone, kCaBundle = the OS's bundle plus it; the
-// proxy environment points clients at them).
+// Where the sandbox's CA is trusted (kCaFile alone; kCaBundle a link to the OS's store, which
+// holds it too, or the CA alone on an OS without one). The proxy environment points clients
+// at them.
 inline constexpr const char* kCaFile = "/etc/km/ca.pem";
 inline constexpr const char* kCaBundle = "/etc/km/ca-bundle.pem";
-// After writeFirstStartFiles: the CA `pem` written to kCaFile, kCaBundle made, and `pem`
-// appended to the OS's own bundle (Debian's /etc/ssl/certs/ca-certificates.crt, Fedora's and
-// Amazon Linux's /etc/pki/tls/certs/ca-bundle.crt) where one exists, so clients that read
-// only the system store trust it too. Replaced the same way as the other files.
+// After writeFirstStartFiles: the CA `pem` written to kCaFile; appended to the OS's own store
+// (Debian's /etc/ssl/certs/ca-certificates.crt, Fedora's and Amazon Linux's
+// /etc/pki/tls/certs/ca-bundle.crt) where one exists, so clients that read only the system
+// store trust it, and dropped in that OS's anchor directory (where it exists) so that a
+// rebuild of the store keeps it; kCaBundle made. Files km owns are replaced, never written
+// through; the OS store is extended in place, resolved inside the sandbox's root.
 [[nodiscard]] Status installCaCertificate(const std::string& pem);
 
 }  // namespace km::substrate::local

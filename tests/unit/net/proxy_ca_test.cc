@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 
 #include "core/fs.h"
@@ -99,26 +103,136 @@ TEST(SandboxCa, PemRoundTripAndKeyMismatch) {
   EXPECT_FALSE(CertificateAuthority::fromPem(ca->certPem(), "not pem"));
 }
 
+// A scratch directory removed at the end of the test, failed or not.
+struct ScratchDir {
+  explicit ScratchDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / ("km-ca-test-" + name + "-" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+std::string subjectOf(const std::string& pem) {
+  BioPtr b(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509Ptr cert(PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr));
+  if (!cert) return "";
+  char buf[256];
+  X509_NAME_oneline(X509_get_subject_name(cert.get()), buf, sizeof buf);
+  return buf;
+}
+
+size_t spares(const std::string& pool) {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(pool)) n += e.path().filename().string().rfind("spare-", 0) == 0;
+  return n;
+}
+
 TEST(SandboxCa, MadeOncePrivateAndReread) {
-  std::string dir = std::filesystem::temp_directory_path() / ("km-ca-test-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  auto first = ensureSandboxCa(dir, "sb-1");
+  ScratchDir dir("once");
+  auto first = ensureSandboxCa(dir.path);
   ASSERT_TRUE(first) << first.error().message();
   struct stat st {};
-  ASSERT_EQ(::stat((dir + "/ca.key").c_str(), &st), 0);
+  ASSERT_EQ(::stat((dir.path + "/ca.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  auto second = ensureSandboxCa(dir, "sb-1");
+  auto second = ensureSandboxCa(dir.path);
   ASSERT_TRUE(second);
   EXPECT_EQ(first->cert_pem, second->cert_pem);
   EXPECT_EQ(first->key_pem, second->key_pem);
   EXPECT_NE(first->cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_TRUE(CertificateAuthority::fromPem(first->cert_pem, first->key_pem)) << "the key is the certificate's";
+  // provideSandboxCa leaves a CA that is there alone.
+  ASSERT_TRUE(provideSandboxCa(dir.path, ""));
+  EXPECT_EQ(ensureSandboxCa(dir.path)->cert_pem, first->cert_pem);
   // A damaged key is an error naming the file, never a silent new CA.
-  ASSERT_TRUE(fs::writeFileAtomic(dir + "/ca.key", "garbage"));
-  auto broken = ensureSandboxCa(dir, "sb-1");
+  ASSERT_TRUE(fs::writeFileAtomic(dir.path + "/ca.key", "garbage"));
+  auto broken = ensureSandboxCa(dir.path);
   ASSERT_FALSE(broken);
   EXPECT_NE(broken.error().message().find("ca.key"), std::string::npos) << broken.error().message();
-  std::filesystem::remove_all(dir);
+}
+
+TEST(SandboxCa, EverySandboxCaHasASubjectOfItsOwn) {
+  ScratchDir a("subject-a"), b("subject-b");
+  ASSERT_TRUE(provideSandboxCa(a.path, ""));
+  ASSERT_TRUE(provideSandboxCa(b.path, ""));
+  std::string sa = subjectOf(ensureSandboxCa(a.path)->cert_pem), sb = subjectOf(ensureSandboxCa(b.path)->cert_pem);
+  EXPECT_NE(sa.find("CN=km sandbox CA "), std::string::npos) << sa;
+  EXPECT_NE(sa, sb) << "two CAs with one subject confuse chain building in a store that holds both";
+}
+
+TEST(SandboxCaPool, FillMakesPrivateSparesAndProvideTakesOne) {
+  ScratchDir home("pool");
+  const std::string pool = caPoolDir(home.path);
+  EXPECT_EQ(caPoolSize(pool), 0u) << "a missing pool holds nothing";
+  ASSERT_TRUE(fillCaPool(pool, 2));
+  EXPECT_EQ(caPoolSize(pool), 2u);
+  EXPECT_EQ(spares(pool), 2u);
+  struct stat st {};
+  ASSERT_EQ(::stat(pool.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const auto& e : std::filesystem::directory_iterator(pool)) {
+    if (e.path().filename().string().rfind("spare-", 0) != 0) continue;
+    ASSERT_EQ(::stat((e.path().string() + "/ca.key").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  }
+  ASSERT_TRUE(fillCaPool(pool, 2));  // full: nothing made
+  EXPECT_EQ(caPoolSize(pool), 2u);
+
+  ScratchDir sandbox("pool-sb");
+  ASSERT_TRUE(provideSandboxCa(sandbox.path, pool));
+  EXPECT_EQ(caPoolSize(pool), 1u) << "the spare moved into the sandbox";
+  auto ca = ensureSandboxCa(sandbox.path);
+  ASSERT_TRUE(ca) << ca.error().message();
+  EXPECT_TRUE(CertificateAuthority::fromPem(ca->cert_pem, ca->key_pem));
+  ASSERT_EQ(::stat((sandbox.path + "/ca.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_FALSE(std::filesystem::exists(sandbox.path + "/.ca-claimed")) << "no claim directory is left";
+  // Two sandboxes never share a spare: the second takes the other one, a third makes its own.
+  ScratchDir second("pool-sb2"), third("pool-sb3");
+  ASSERT_TRUE(provideSandboxCa(second.path, pool));
+  ASSERT_TRUE(provideSandboxCa(third.path, pool));
+  EXPECT_EQ(caPoolSize(pool), 0u);
+  std::string c1 = ensureSandboxCa(sandbox.path)->cert_pem, c2 = ensureSandboxCa(second.path)->cert_pem,
+              c3 = ensureSandboxCa(third.path)->cert_pem;
+  EXPECT_NE(c1, c2);
+  EXPECT_NE(c2, c3);
+  EXPECT_NE(c1, c3);
+}
+
+TEST(SandboxCaPool, FillRefusesAPoolOthersCanReadAndClearsDeadFills) {
+  ScratchDir home("pool-perm");
+  const std::string pool = caPoolDir(home.path);
+  ASSERT_EQ(::mkdir(pool.c_str(), 0755), 0);
+  auto refused = fillCaPool(pool, 1);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message().find("0700"), std::string::npos) << refused.error().message();
+  EXPECT_EQ(caPoolSize(pool), 0u);
+  ASSERT_EQ(::chmod(pool.c_str(), 0700), 0);
+  // A fill that died midway left a building directory: cleared once it is old.
+  const std::string dead = pool + "/.building-deadbeef";
+  ASSERT_EQ(::mkdir(dead.c_str(), 0700), 0);
+  ASSERT_TRUE(fs::writeFileAtomic(dead + "/ca.key", "half"));
+  struct timespec old_times[2] = {{::time(nullptr) - 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, dead.c_str(), old_times, 0), 0);
+  ASSERT_TRUE(fillCaPool(pool, 1));
+  EXPECT_FALSE(std::filesystem::exists(dead));
+  EXPECT_EQ(caPoolSize(pool), 1u);
+}
+
+TEST(SandboxCaPool, OneFillerAtATime) {
+  ScratchDir home("pool-lock");
+  const std::string pool = caPoolDir(home.path);
+  ASSERT_TRUE(fillCaPool(pool, 0));  // makes the directory and its lock file
+  EXPECT_FALSE(caPoolFilling(pool));
+  int fd = ::open((pool + "/.fill.lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // as a running filler holds it
+  EXPECT_TRUE(caPoolFilling(pool));
+  ASSERT_TRUE(fillCaPool(pool, 2));  // another filler is at work: nothing to do here
+  EXPECT_EQ(caPoolSize(pool), 0u);
+  ::close(fd);
+  EXPECT_FALSE(caPoolFilling(pool));
 }
 
 }  // namespace
