@@ -11,9 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -122,8 +120,7 @@ void refillCaPool(sys::UniqueFd creator, const std::string& km_home) {
       log::warn(kLog, "starting km fill-ca-pool: " + std::string(std::strerror(rc)));
       return;
     }
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+    (void)sys::waitPid(pid);
   }).detach();
 }
 
@@ -151,7 +148,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
              std::unique_ptr<substrate::Staged> staged) {
   sys::UniqueFd signal_fd = setUpSignals();
   // The creating command (our parent until it exits): the CA pool is topped up after it.
-  sys::UniqueFd creator(static_cast<int>(::syscall(SYS_pidfd_open, ::getppid(), 0)));
+  sys::UniqueFd creator = sys::pidfdOpen(::getppid()).value_or(sys::UniqueFd());
   // Until the sandbox is ready it logs to the file as stderr, in the file's format (km logs
   // reads the times); its own cgroup and rotating log are not on the path to a ready sandbox.
   log::toStderrAsFile();

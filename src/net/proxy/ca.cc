@@ -259,11 +259,16 @@ bool takeSpare(const std::string& dir, const std::string& pool_dir) {
   return false;
 }
 
+// Whether `dir` has a CA already (either file: a half-written one is an error to report, not
+// a reason to make another).
+bool hasCa(const std::string& dir) {
+  return fs::exists(dir + "/" + std::string(kCaCertFile)) || fs::exists(dir + "/" + std::string(kCaKeyFile));
+}
+
 }  // namespace
 
 Status provideSandboxCa(const std::string& dir, const std::string& pool_dir) {
-  std::string cert_path = dir + "/" + std::string(kCaCertFile), key_path = dir + "/" + std::string(kCaKeyFile);
-  if (fs::exists(cert_path) || fs::exists(key_path)) return ok();
+  if (hasCa(dir)) return ok();
   if (!pool_dir.empty() && takeSpare(dir, pool_dir)) return ok();
   auto made = writeNewCa(dir);
   if (!made) return std::move(made).error();
@@ -271,8 +276,7 @@ Status provideSandboxCa(const std::string& dir, const std::string& pool_dir) {
 }
 
 Result<SandboxCa> ensureSandboxCa(const std::string& dir) {
-  std::string cert_path = dir + "/" + std::string(kCaCertFile), key_path = dir + "/" + std::string(kCaKeyFile);
-  if (fs::exists(cert_path) || fs::exists(key_path)) return readCa(dir);
+  if (hasCa(dir)) return readCa(dir);
   return writeNewCa(dir);
 }
 
