@@ -101,6 +101,8 @@ void raiseVerbosity(int verbosity) {
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(g_level); });
 }
 
+void prepare(std::string_view logger) { (void)loggerFor(logger); }
+
 void write(std::string_view logger, Level level, std::string_view message) {
   static constexpr spdlog::level::level_enum kMap[] = {
       spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err,

@@ -28,6 +28,10 @@ void raiseVerbosity(int verbosity);
 // whose stderr is its log file (a supervisor before it opens the file itself).
 void toStderrAsFile();
 
+// Makes the named logger now (its pattern compiled, its sink opened), so that its first
+// message costs no more than the next: for a process about to race to a deadline.
+void prepare(std::string_view logger);
+
 void write(std::string_view logger, Level level, std::string_view message);
 
 inline void debug(std::string_view logger, std::string_view m) { write(logger, Level::kDebug, m); }

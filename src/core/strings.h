@@ -10,6 +10,8 @@
 namespace km {
 
 std::string toLower(std::string_view s);
+// ASCII case-insensitive equality (HTTP header names, media types); other bytes as they are.
+bool equalsIgnoringAsciiCase(std::string_view a, std::string_view b);
 std::string_view trim(std::string_view s);
 bool startsWith(std::string_view s, std::string_view prefix);
 bool endsWith(std::string_view s, std::string_view suffix);

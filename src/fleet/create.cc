@@ -61,7 +61,7 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   // whose proxy never intercepts then never touches OpenSSL's code (its memory stays small).
   // A spare from the pool when there is one (the supervisor tops the pool up afterwards).
   if (net::servesProxy(p.network.enforcement)) {
-    if (auto ca = net::proxy::provideSandboxCa(files.dir, net::proxy::caPoolDir(env.km_home)); !ca) {
+    if (auto ca = net::proxy::provideSandboxCa(net::proxy::sandboxCaDir(files.dir), net::proxy::caPoolDir(env.km_home)); !ca) {
       (void)sub.teardown(p.id, {});
       return std::move(ca).error();
     }

@@ -89,15 +89,17 @@ class Sandbox {
 
   // A start is two steps, so that the caller sets the network up in between.
   // begin(): applies the plan's limits, makes the isolation (from `staged` when it is one of
-  // this substrate's, else afresh — safe from a multi-threaded caller) and begins making the
-  // disk and the sandbox user (a new sandbox's on `first_start`; a later start finds them).
-  // Returns the pid whose network namespace is the sandbox's.
-  [[nodiscard]] virtual Result<pid_t> begin(bool first_start, std::unique_ptr<Staged> staged) = 0;
-  // finish(): waits for the disk, gives the init its world (root, working directory,
-  // hostname, the plan's config files on a first start, /etc/resolv.conf = `resolv_conf`
-  // when not empty, and on a first start the sandbox's CA `ca_cert` (PEM) in its trust store
-  // when not empty) and returns once it is ready. On failure nothing runs; call abandon().
-  [[nodiscard]] virtual Result<Running> finish(const std::string& resolv_conf, const std::string& ca_cert) = 0;
+  // this substrate's, else afresh — safe from a multi-threaded caller), makes the disk and
+  // the sandbox user (a new sandbox's on `first_start`; a later start finds them), and has the
+  // sandbox's init start building its world — root, working directory, hostname, on a first
+  // start the plan's config files and the sandbox's CA `ca_cert` (PEM, when not empty) in its
+  // trust store — while the caller goes on. Returns the pid whose network namespace is the
+  // sandbox's.
+  [[nodiscard]] virtual Result<pid_t> begin(bool first_start, std::unique_ptr<Staged> staged,
+                                            const std::string& ca_cert) = 0;
+  // finish(): gives the init /etc/resolv.conf = `resolv_conf` (when not empty) and returns
+  // once it is ready. On failure nothing runs; call abandon().
+  [[nodiscard]] virtual Result<Running> finish(const std::string& resolv_conf) = 0;
   // Undoes a begin() that did not finish: ends its processes and removes its limits.
   virtual void abandon() = 0;
   // Takes over a sandbox a previous supervisor started, whose init still runs.

@@ -47,6 +47,7 @@ std::string text(const doc::Node& n, std::string_view key) {
   // The default substrate's start: a plan for another substrate ends it unused.
   std::unique_ptr<substrate::Staged> staged;
   if (auto s = substrate::openDefault({})->stage(); s) staged = std::move(*s);
+  detail::Early early = detail::prepareEarly();
   auto request = sys::readAll(plan_read, "plan pipe", 16 << 20);
   if (!request || request->empty()) {
     staged.reset();  // the creator gave up (bad profile, …): end the staged init
@@ -79,7 +80,7 @@ std::string text(const doc::Node& n, std::string_view key) {
     if (sys::replaceCommandLine(args, false)) break;
   }
   o.ready_fd = ready_write;
-  ::_exit(detail::serveNew(o, *plan, ready_write, std::move(staged)));
+  ::_exit(detail::serveNew(o, *plan, ready_write, std::move(staged), std::move(early)));
 }
 
 }  // namespace

@@ -90,9 +90,18 @@ Status Runtime::setStatus(SandboxStatus status, bool started) {
 }
 
 Status Runtime::start(bool first_start) {
+  // The sandbox trusts its CA from its first start (km create put it in the sandbox's
+  // directory).
+  std::string ca_cert;
+  if (first_start && net::servesProxy(plan_.network.enforcement)) {
+    auto ca = net::proxy::ensureSandboxCa(net::proxy::sandboxCaDir(files().dir));
+    if (!ca) return std::move(ca).error();
+    ca_cert = std::move(ca->cert_pem);
+  }
   // The substrate makes the sandbox's isolation (the slow part of a start; `km create` staged
-  // it even earlier) and its disk while this thread sets up the network between its two steps.
-  auto net_pid = sandbox_->begin(first_start, std::move(staged_));
+  // it even earlier) and its disk, and starts building its root; this thread sets up the
+  // network meanwhile.
+  auto net_pid = sandbox_->begin(first_start, std::move(staged_), ca_cert);
   if (!net_pid) return std::move(net_pid).error();
   std::string resolv_conf;
   if (auto s = startNetwork(*net_pid, resolv_conf); !s) {
@@ -100,19 +109,7 @@ Status Runtime::start(bool first_start) {
     sandbox_->abandon();
     return std::move(s).error().context("setting up the sandbox's network");
   }
-  // The sandbox trusts its CA from its first start (km create put it in the sandbox's
-  // directory).
-  std::string ca_cert;
-  if (first_start && net::servesProxy(plan_.network.enforcement)) {
-    auto ca = net::proxy::ensureSandboxCa(files().dir);
-    if (!ca) {
-      stopNetwork();
-      sandbox_->abandon();
-      return std::move(ca).error();
-    }
-    ca_cert = std::move(ca->cert_pem);
-  }
-  auto launched = sandbox_->finish(resolv_conf, ca_cert);
+  auto launched = sandbox_->finish(resolv_conf);
   if (!launched) {
     stopNetwork();
     sandbox_->abandon();

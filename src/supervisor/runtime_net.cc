@@ -18,9 +18,9 @@ Status Runtime::runNetwork(net::SandboxNetwork network) {
   if (net::servesProxy(plan_.network.enforcement)) {
     // The sandbox's CA (made at its first start, in its directory on the host) signs the
     // leaves of the TLS the proxy terminates.
-    auto ca = net::proxy::ensureSandboxCa(files().dir);
+    auto ca = net::proxy::ensureSandboxCa(net::proxy::sandboxCaDir(files().dir));
     if (!ca) return std::move(ca).error();
-    proxy = network.proxyOptions(plan_.network, files().dir);  // before takeGate
+    proxy = network.proxyOptions(plan_.network, net::proxy::sandboxCaDir(files().dir));  // before takeGate
   }
   auto plane = DataPlane::open(network.takeGate(), files().network_log,
                                plan_.logs.rotation());  // operator config logs.*, recorded at create

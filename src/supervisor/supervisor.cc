@@ -144,15 +144,23 @@ Result<std::optional<store::SandboxRecord>> awaitRow(store::FleetStore& st, cons
 namespace detail {
 
 // The body of a forked supervisor: build, report, then supervise in this same process.
-int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
-             std::unique_ptr<substrate::Staged> staged) {
-  sys::UniqueFd signal_fd = setUpSignals();
-  // The creating command (our parent until it exits): the CA pool is topped up after it.
-  sys::UniqueFd creator = sys::pidfdOpen(::getppid()).value_or(sys::UniqueFd());
+Early prepareEarly() {
+  Early e;
+  e.signal_fd = setUpSignals();
+  e.creator = sys::pidfdOpen(::getppid()).value_or(sys::UniqueFd());  // the CA pool is topped up after it
   // Until the sandbox is ready it logs to the file as stderr, in the file's format (km logs
   // reads the times); its own cgroup and rotating log are not on the path to a ready sandbox.
+  // Nothing is logged before stdio is the file (detachStdio).
   log::toStderrAsFile();
   log::raiseVerbosity(1);
+  log::prepare(kLog);
+  return e;
+}
+
+int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
+             std::unique_ptr<substrate::Staged> staged, Early early) {
+  sys::UniqueFd signal_fd = std::move(early.signal_fd);
+  sys::UniqueFd creator = std::move(early.creator);
   log::info(kLog, o.id + ": building the sandbox (supervisor pid " + std::to_string(::getpid()) + ")");
   auto where = substrate::open(plan.substrate, {.km_home = o.km_home, .disk = {}});
   if (!where) {

@@ -47,8 +47,8 @@ YAML
 
   # The CA: its key stays on the host (0600, in the sandbox's directory km hides inside); the
   # certificate is in the sandbox's trust store and the environment names it.
-  [ "$(stat -c %a "$KM_HOME/sandboxes/$SB/ca.key")" = 600 ] || fail "$MODE: the CA key is not 0600"
-  ca_cn="$(openssl x509 -in "$KM_HOME/sandboxes/$SB/ca.pem" -noout -subject -nameopt sep_multiline | sed -n 's/^ *CN=//p')"
+  [ "$(stat -c %a "$KM_HOME/sandboxes/$SB/ca/ca.key")" = 600 ] || fail "$MODE: the CA key is not 0600"
+  ca_cn="$(openssl x509 -in "$KM_HOME/sandboxes/$SB/ca/ca.pem" -noout -subject -nameopt sep_multiline | sed -n 's/^ *CN=//p')"
   expect_contains "$ca_cn" "km sandbox CA " "$MODE: the CA says what it is"
   # Made ahead: the pool of spares was topped up again once km create had exited, and the
   # spare this sandbox took is gone from it.
@@ -56,7 +56,7 @@ YAML
   expect_eq "$(ls "$KM_HOME/ca-pool" | grep -c '^spare-')" 2 "$MODE: the CA pool is full again"
   expect_eq "$(stat -c %a "$KM_HOME/ca-pool")" 700 "$MODE: the CA pool is private"
   for spare in "$KM_HOME"/ca-pool/spare-*; do
-    [ "$(cmp -s "$spare/ca.pem" "$KM_HOME/sandboxes/$SB/ca.pem" && echo same)" = "" ] || fail "$MODE: the sandbox's CA is still a spare"
+    [ "$(cmp -s "$spare/ca.pem" "$KM_HOME/sandboxes/$SB/ca/ca.pem" && echo same)" = "" ] || fail "$MODE: the sandbox's CA is still a spare"
   done
   expect_eq "$(km exec --root "$SB" -- sh -c 'grep -rl "PRIVATE KEY" /etc /root /tmp /home 2>/dev/null' || true)" "" "$MODE: no private key inside"
   env_out="$(in_sb env)"
@@ -64,13 +64,13 @@ YAML
     expect_contains "$env_out" "$v=/etc/km/ca-bundle.pem" "$MODE: $v"
   done
   expect_contains "$env_out" "NODE_EXTRA_CA_CERTS=/etc/km/ca.pem" "$MODE: NODE_EXTRA_CA_CERTS"
-  expect_eq "$(in_sb cat /etc/km/ca.pem)" "$(cat "$KM_HOME/sandboxes/$SB/ca.pem")" "$MODE: the CA inside is the sandbox's"
-  expect_contains "$(in_sb cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca.pem")" "$MODE: the OS store trusts it too"
+  expect_eq "$(in_sb cat /etc/km/ca.pem)" "$(cat "$KM_HOME/sandboxes/$SB/ca/ca.pem")" "$MODE: the CA inside is the sandbox's"
+  expect_contains "$(in_sb cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca/ca.pem")" "$MODE: the OS store trusts it too"
   expect_eq "$(in_sb readlink /etc/km/ca-bundle.pem)" /etc/ssl/certs/ca-certificates.crt "$MODE: the bundle is the OS store"
-  expect_eq "$(cat /etc/ssl/certs/ca-certificates.crt | grep -c "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca.pem")")" 0 "$MODE: the host's own store is untouched"
+  expect_eq "$(cat /etc/ssl/certs/ca-certificates.crt | grep -c "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca/ca.pem")")" 0 "$MODE: the host's own store is untouched"
   # A rebuild of the OS store (a ca-certificates update) keeps the CA: it is an anchor too.
   km exec --root "$SB" -- update-ca-certificates >/dev/null 2>&1 || fail "$MODE: update-ca-certificates"
-  expect_contains "$(in_sb cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca.pem")" "$MODE: the rebuilt OS store keeps it"
+  expect_contains "$(in_sb cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$SB/ca/ca.pem")" "$MODE: the rebuilt OS store keeps it"
 
   # Intercepted: the client sees the sandbox CA's leaf; the origin got the request over the
   # proxy's own verified TLS. curl (explicit CONNECT and transparent), python, node, git.
@@ -252,17 +252,41 @@ PY
   expect_contains "$(grep 203.0.113.10 "$FI_DIR/conn.log" | tail -1)" "reused=yes" "$MODE: the proxy resumes its TLS session with the origin"
 
   if [ "$MODE" = proxy ]; then
-    # A clone's first start puts its own CA into the trust store its source left. A source
-    # that turned the store into a link out of its root filesystem (here to /proc) gets a
-    # clone that fails to start, naming the file; nothing is written through the link.
-    km exec --root "$SB" -- sh -c 'ln -sf /proc/1/environ /etc/ssl/certs/ca-certificates.crt'
+    # A clone trusts its own CA only: its first start drops the CA its source added to the
+    # store (and its source's source's), and adds its own.
+    ca_line() { sed -n 2p "$KM_HOME/sandboxes/$1/ca/ca.pem"; }
+    CL1="$(km clone "$SB")"
+    CL2="$(km clone "$CL1")"
+    store2="$(km exec "$CL2" -- cat /etc/ssl/certs/ca-certificates.crt)"
+    expect_contains "$store2" "$(ca_line "$CL2")" "$MODE: a clone's store has its own CA"
+    for gone in "$SB" "$CL1"; do
+      case "$store2" in *"$(ca_line "$gone")"*) fail "$MODE: a clone's store still trusts the CA of $gone";; esac
+    done
+    expect_eq "$(printf '%s\n' "$store2" | grep -c '^# km sandbox CA')" "1" "$MODE: one CA added by km in a clone's store"
+    expect_eq "$(km exec "$CL2" -- sh -c 'grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt')" \
+      "$(km exec "$SB" -- sh -c 'grep -c "BEGIN CERTIFICATE" /etc/ssl/certs/ca-certificates.crt')" "$MODE: a clone's store is its source's, one CA swapped"
+    km destroy --yes "$CL2" >/dev/null
+    km destroy --yes "$CL1" >/dev/null
+    # A source that turned the store into a link out of its root filesystem (here to /proc)
+    # gets a clone that fails to start, naming the file; nothing is written through the link.
+    km exec --root "$SB" -- sh -c 'cp /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/kept.crt; ln -sf /proc/1/environ /etc/ssl/certs/ca-certificates.crt'
     out="$(km clone "$SB" 2>&1)" && fail "$MODE: a clone of a sandbox whose store links to /proc started: $out"
-    expect_contains "$out" "ca-certificates.crt" "$MODE: the failed clone names the store"
-    # A store replaced by a plain file is extended: the clone trusts its own CA.
-    km exec --root "$SB" -- sh -c 'rm /etc/ssl/certs/ca-certificates.crt; echo "# left by the source" > /etc/ssl/certs/ca-certificates.crt'
+    expect_contains "$out" "ca-certificates.crt leads (by a symbolic link) onto another mount" "$MODE: the failed clone names the store and why"
+    # A link to a file of the root outside /etc (a set-uid program) is not written through.
+    km exec --root "$SB" -- sh -c 'ln -sf /usr/bin/passwd /etc/ssl/certs/ca-certificates.crt'
+    out="$(km clone "$SB" 2>&1)" && fail "$MODE: a clone of a sandbox whose store links to /usr/bin/passwd started: $out"
+    expect_contains "$out" "leads to /usr/bin/passwd, outside /etc" "$MODE: a store leading out of /etc is refused"
+    # Something in the way of the store's new copy is named.
+    km exec --root "$SB" -- sh -c 'rm /etc/ssl/certs/ca-certificates.crt; cp /etc/ssl/certs/kept.crt /etc/ssl/certs/ca-certificates.crt; mkdir -p /etc/ssl/certs/.ca-certificates.crt.km-tmp/x'
+    out="$(km clone "$SB" 2>&1)" && fail "$MODE: a clone with a directory at the store's temporary name started: $out"
+    expect_contains "$out" "/etc/ssl/certs/.ca-certificates.crt.km-tmp is in the way" "$MODE: the temporary name in the way is named"
+    # A store replaced by a plain set-uid file is extended: the clone trusts its own CA, and
+    # its copy of the store has no set-id bit.
+    km exec --root "$SB" -- sh -c 'rm -r /etc/ssl/certs/.ca-certificates.crt.km-tmp /etc/ssl/certs/ca-certificates.crt; echo "# left by the source" > /etc/ssl/certs/ca-certificates.crt; chmod 4755 /etc/ssl/certs/ca-certificates.crt'
     CL="$(km clone "$SB")"
-    expect_contains "$(km exec "$CL" -- cat /etc/ssl/certs/ca-certificates.crt)" "$(sed -n 2p "$KM_HOME/sandboxes/$CL/ca.pem")" "$MODE: the clone's store has the clone's CA"
-    [ "$(cmp -s "$KM_HOME/sandboxes/$CL/ca.pem" "$KM_HOME/sandboxes/$SB/ca.pem" && echo same)" = "" ] || fail "$MODE: the clone shares its source's CA"
+    expect_contains "$(km exec "$CL" -- cat /etc/ssl/certs/ca-certificates.crt)" "$(ca_line "$CL")" "$MODE: the clone's store has the clone's CA"
+    expect_eq "$(km exec "$CL" -- stat -c %a /etc/ssl/certs/ca-certificates.crt)" "755" "$MODE: the clone's store lost the set-uid bit"
+    [ "$(cmp -s "$KM_HOME/sandboxes/$CL/ca/ca.pem" "$KM_HOME/sandboxes/$SB/ca/ca.pem" && echo same)" = "" ] || fail "$MODE: the clone shares its source's CA"
     km destroy --yes "$CL" >/dev/null
   fi
 

@@ -164,7 +164,6 @@ namespace {
 
 constexpr std::string_view kSparePrefix = "spare-";
 constexpr std::string_view kBuildingPrefix = ".building-";
-constexpr std::string_view kClaimName = ".ca-claimed";
 constexpr std::string_view kFillLock = ".fill.lock";
 
 // Eight random hex digits: a CA's name (its subject must differ from every other CA a trust
@@ -239,24 +238,20 @@ std::vector<std::string> entries(const std::string& pool_dir, std::string_view p
   return out;
 }
 
-// Moves a spare from `pool_dir` into `dir` (same filesystem: both are under $KM_HOME). False
-// when there is none (or the move failed: the caller then makes one).
+// Renames a spare from `pool_dir` to `dir` (same filesystem: both are under $KM_HOME; `dir`
+// missing or an empty directory). False when there is none.
 bool takeSpare(const std::string& dir, const std::string& pool_dir) {
-  const std::string claim = dir + "/" + std::string(kClaimName);
   for (const std::string& name : entries(pool_dir, kSparePrefix)) {
     // The rename is the claim: of several creates reaching for one spare, one wins.
-    if (::rename((pool_dir + "/" + name).c_str(), claim.c_str()) != 0) continue;
-    bool moved = true;
-    for (std::string_view file : {kCaKeyFile, kCaCertFile}) {
-      std::string f(file);
-      moved = moved && ::rename((claim + "/" + f).c_str(), (dir + "/" + f).c_str()) == 0;
-    }
-    removeTree(claim);
-    if (moved) return true;
-    for (std::string_view file : {kCaKeyFile, kCaCertFile}) ::unlink((dir + "/" + std::string(file)).c_str());
-    return false;
+    if (::rename((pool_dir + "/" + name).c_str(), dir.c_str()) == 0) return true;
   }
   return false;
+}
+
+// Makes `dir` (0700) when it is missing.
+Status makeCaDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return sys::errnoError("mkdir", dir, errno);
+  return ok();
 }
 
 // Whether `dir` has a CA already (either file: a half-written one is an error to report, not
@@ -270,6 +265,7 @@ bool hasCa(const std::string& dir) {
 Status provideSandboxCa(const std::string& dir, const std::string& pool_dir) {
   if (hasCa(dir)) return ok();
   if (!pool_dir.empty() && takeSpare(dir, pool_dir)) return ok();
+  KM_TRY(makeCaDir(dir));
   auto made = writeNewCa(dir);
   if (!made) return std::move(made).error();
   return ok();
@@ -277,6 +273,7 @@ Status provideSandboxCa(const std::string& dir, const std::string& pool_dir) {
 
 Result<SandboxCa> ensureSandboxCa(const std::string& dir) {
   if (hasCa(dir)) return readCa(dir);
+  KM_TRY(makeCaDir(dir));
   return writeNewCa(dir);
 }
 

@@ -65,24 +65,27 @@ struct Stats {
   uint64_t over_limit = 0;   // connections closed at max_connections
 };
 
-// The sandbox's CA: files in a directory only the host can read. The certificate goes into
-// the sandbox's trust store; the key never leaves the host.
+// The sandbox's CA: two files in a directory of its own (0700) in the sandbox's directory,
+// which only the host can read. The certificate goes into the sandbox's trust store; the key
+// never leaves the host.
 inline constexpr std::string_view kCaCertFile = "ca.pem";
 inline constexpr std::string_view kCaKeyFile = "ca.key";  // 0600
+inline std::string sandboxCaDir(const std::string& sandbox_dir) { return sandbox_dir + "/ca"; }
 struct SandboxCa {
   std::string cert_pem;
   std::string key_pem;
 };
 // A sandbox CA is EC P-256, self-signed, CN "km sandbox CA <random tag>" (the tag keeps every
 // CA's subject apart, a clone's inherited one included).
-// Gives `dir` a CA when it has none: a spare taken from `pool_dir` (a rename) when it holds
-// one, else one made now. Nothing is read back (km create does not need it).
+// Makes `dir` (sandboxCaDir) hold a CA when it has none: a spare from `pool_dir` renamed to
+// `dir` when the pool holds one, else one made now. Nothing is read back (km create does not
+// need it).
 [[nodiscard]] Status provideSandboxCa(const std::string& dir, const std::string& pool_dir);
 // The CA in `dir` (checked for PEM blocks only; the proxy parses it on first use), made there
 // first when it has none.
 [[nodiscard]] Result<SandboxCa> ensureSandboxCa(const std::string& dir);
 // Spare CAs made ahead of need: OpenSSL's first use in a process costs milliseconds that a
-// create should not wait for, and taking a spare is a rename. Each spare is a directory of
+// create should not wait for, and taking a spare is one rename. Each spare is a directory of
 // the two files in `pool_dir` ($KM_HOME/ca-pool), which is 0700 like the sandboxes' own.
 inline constexpr size_t kCaPoolTarget = 2;
 inline std::string caPoolDir(const std::string& km_home) { return km_home + "/ca-pool"; }

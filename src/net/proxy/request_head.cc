@@ -9,16 +9,7 @@
 namespace km::net::proxy {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+bool iequals(std::string_view a, std::string_view b) { return equalsIgnoringAsciiCase(a, b); }
 
 bool isNumberLabel(std::string_view label) {
   if (label.empty()) return false;
@@ -73,8 +64,9 @@ Result<Authority> parseAuthority(std::string_view text, uint16_t default_port) {
   if (!port_text.empty()) {
     unsigned v = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), v);
+    // One spelling per port: "0443" would be read as 443 by some and refused by others.
     if (ec != std::errc() || end != port_text.data() + port_text.size() || v == 0 || v > 65535 ||
-        port_text.size() > 5) {
+        port_text.size() > 5 || port_text[0] == '0') {
       return invalidArgument("bad port '" + std::string(port_text) + "'");
     }
     a.port = static_cast<uint16_t>(v);
@@ -90,6 +82,8 @@ bool isHopByHop(std::string_view n) {
 Result<CheckedRequest> checkRequestHead(const RequestHead& head, bool explicit_proxy, uint16_t default_port) {
   CheckedRequest r;
   if (head.version != 10 && head.version != 11) return invalidArgument("HTTP version other than 1.0/1.1");
+  // Methods are short tokens (the longest registered, UPDATEREDIRECTREF, has 17 letters).
+  if (head.method.size() > kMaxMethodBytes) return invalidArgument("method longer than " + std::to_string(kMaxMethodBytes) + " bytes");
   int lengths = 0, codings = 0, hosts = 0;
   std::string_view host_value, length_value, coding_value;
   bool upgrade_ws = false, connection_upgrade = false;

@@ -31,6 +31,9 @@ struct Authority {
 // and dots, a final label that is a number (decimal, 0x hex or 0-led octal), or brackets.
 bool isIpLiteral(std::string_view host);
 
+// Longer methods are refused (400).
+inline constexpr size_t kMaxMethodBytes = 32;
+
 struct RequestHead {
   std::string_view method;
   std::string_view target;

@@ -74,7 +74,35 @@ Status loopbackUp() {
   }
 }
 
-[[noreturn]] void initMain(const Layout& layout, const LaunchSpec& spec, int ready_fd) {
+bool readExactly(int fd, void* buf, size_t n) {
+  auto* p = static_cast<char*>(buf);
+  while (n > 0) {
+    ssize_t got = ::read(fd, p, n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    n -= static_cast<size_t>(got);
+  }
+  return true;
+}
+
+// One length-prefixed message from the go pipe (a 4-byte length, then the bytes); nullopt at
+// end-of-file or on a short read.
+std::optional<std::string> readMessage(int fd, size_t limit) {
+  uint32_t n = 0;
+  if (!readExactly(fd, &n, sizeof n) || n > limit) return std::nullopt;
+  std::string out(n, '\0');
+  if (n > 0 && !readExactly(fd, out.data(), n)) return std::nullopt;
+  return out;
+}
+
+void putMessage(std::string& out, std::string_view body) {
+  auto n = static_cast<uint32_t>(body.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(body);
+}
+
+[[noreturn]] void initMain(const Layout& layout, LaunchSpec spec, int go_fd, int ready_fd) {
   auto report = [&](const Error& e) {
     std::string msg = "error: " + e.message();
     (void)sys::writeAll(ready_fd, msg, "ready pipe");
@@ -91,6 +119,12 @@ Status loopbackUp() {
       if (auto s = installCaCertificate(spec.ca_cert); !s) report(s.error());
     }
   }
+  // The root is built while the supervisor sets up the network; the resolver's address
+  // follows once it has (finishLaunch). End-of-file instead: the start was abandoned.
+  auto resolv = readMessage(go_fd, 1 << 20);
+  if (!resolv) ::_exit(1);
+  ::close(go_fd);
+  spec.resolv_conf = std::move(*resolv);
   if (!spec.resolv_conf.empty()) {
     if (auto s = writeResolvConf(spec.resolv_conf); !s) report(s.error());
   }
@@ -158,8 +192,7 @@ std::string encodeLaunch(const Layout& l, const LaunchSpec& s) {
                                &l.work, &l.root, &l.workspace, &l.home, &l.root_home,
                                &l.control_socket, &l.supervisor_log, &l.init_log, &l.user_file,
                                &l.plan_file, &l.init_file, &l.net_file, &l.network_log, &s.hostname,
-                               &s.working_dir, &s.user.name, &s.km_home, &s.resolv_conf,
-                               &s.volume_mount, &s.ca_cert}) {
+                               &s.working_dir, &s.user.name, &s.km_home, &s.volume_mount, &s.ca_cert}) {
     putField(out, *f);
   }
   putField(out, std::to_string(s.user.uid));
@@ -179,7 +212,7 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
                          &l.work, &l.root, &l.workspace, &l.home, &l.root_home, &l.control_socket,
                          &l.supervisor_log, &l.init_log, &l.user_file, &l.plan_file, &l.init_file,
                          &l.net_file, &l.network_log, &s.hostname, &s.working_dir, &s.user.name,
-                         &s.km_home, &s.resolv_conf, &s.volume_mount, &s.ca_cert}) {
+                         &s.km_home, &s.volume_mount, &s.ca_cert}) {
     *f = r.next();
   }
   s.user.uid = static_cast<uid_t>(r.number());
@@ -245,9 +278,8 @@ void plainCommandLine() { (void)sys::replaceCommandLine({"km-init"}, true); }
   // The spec comes once the parent has moved us into the sandbox's cgroups, so the new
   // cgroup namespace is rooted at the sandbox's own cgroup. End-of-file without one: the
   // sandbox was never made (an invalid profile, say).
-  auto message = sys::readAll(go, "go pipe", 64 << 20);
+  auto message = readMessage(go, 64 << 20);
   if (!message || message->empty()) ::_exit(0);
-  ::close(go);
   Layout layout;
   LaunchSpec spec;
   if (!decodeLaunch(*message, layout, spec)) fail(internalError("malformed launch spec"));
@@ -259,7 +291,7 @@ void plainCommandLine() { (void)sys::replaceCommandLine({"km-init"}, true); }
     }
   }
   if (host_mnt >= 0) ::close(host_mnt);
-  initMain(layout, spec, ready);
+  initMain(layout, std::move(spec), go, ready);
 }
 
 }  // namespace
@@ -367,19 +399,28 @@ void StagedInit::discard() {
 // GCC 12 warns, wrongly, that destroying `fresh` below frees a non-heap pointer.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wfree-nonheap-object"
-Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups,
-                        StagedInit staged) {
+Status beginLaunch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups, StagedInit& staged) {
   if (!staged.valid()) {
     auto fresh = StagedInit::spawn();
     if (!fresh) return std::move(fresh).error();
     staged = std::move(*fresh);
   }
-  Status made = staged.namespacesReady();
-  if (!made) return std::move(made).error();  // ~StagedInit ends it
+  KM_TRY(staged.namespacesReady());  // on failure the caller's ~StagedInit ends it
+  KM_TRY(cgroups.addProcess(staged.pid_));
+  // A failed write means init already ended; finishLaunch reads why from its ready pipe.
+  std::string message;
+  putMessage(message, encodeLaunch(layout, spec));
+  (void)sys::writeAll(staged.go_fd_, message, "go pipe");
+  return ok();
+}
+#pragma GCC diagnostic pop
+
+Result<Launched> finishLaunch(StagedInit& staged, const std::string& resolv_conf) {
+  if (!staged.valid() || staged.go_fd_ < 0) return internalError("finishLaunch without beginLaunch");
   pid_t init = staged.pid_;
-  if (auto s = cgroups.addProcess(init); !s) return s.error();  // ~StagedInit ends it
-  // A failed write means init already ended; its ready pipe says why.
-  (void)sys::writeAll(staged.go_fd_, encodeLaunch(layout, spec), "go pipe");
+  std::string message;
+  putMessage(message, resolv_conf);
+  (void)sys::writeAll(staged.go_fd_, message, "go pipe");
   ::close(std::exchange(staged.go_fd_, -1));
   auto text = sys::readAll(staged.ready_fd_, "ready pipe", 64 << 10);
   if (!text) return std::move(text).error();
@@ -398,9 +439,9 @@ Result<Launched> launch(const Layout& layout, const LaunchSpec& spec, const Cgro
   Launched out;
   out.init_pid = init;
   out.init_start = sys::processStartTime(init).value_or(0);
+  ::close(std::exchange(staged.ready_fd_, -1));
   staged.pid_ = 0;  // it is the sandbox's init now
   return out;
 }
-#pragma GCC diagnostic pop
 
 }  // namespace km::substrate::local

@@ -66,7 +66,7 @@ struct LaunchSpec {
   SandboxUser user;
   std::string km_home;                // hidden inside the sandbox
   bool first_start = true;
-  std::string resolv_conf;            // /etc/resolv.conf, written at every start when set
+  std::string resolv_conf;            // /etc/resolv.conf, written at every start when set (finishLaunch)
   std::string volume_mount;           // where layout.volume is mounted inside ("" = none)
   std::string ca_cert;                // the sandbox's CA (PEM), trusted inside from the first start
 };
@@ -104,7 +104,8 @@ class StagedInit {
   pid_t pid() const { return pid_; }
 
  private:
-  friend Result<Launched> launch(const Layout&, const LaunchSpec&, const Cgroups&, StagedInit);
+  friend Status beginLaunch(const Layout&, const LaunchSpec&, const Cgroups&, StagedInit&);
+  friend Result<Launched> finishLaunch(StagedInit&, const std::string&);
   [[nodiscard]] static Result<StagedInit> start(bool exec);
   void discard();
   pid_t pid_ = 0;
@@ -119,12 +120,16 @@ inline constexpr int kStagedGoFd = 3, kStagedReadyFd = 4;
 bool isSpawnedInit(int argc, char** argv);
 [[noreturn]] void spawnedInitMain();
 
-// Moves `staged` (or, without one or when it is not valid, an init from StagedInit::spawn()) into `cgroups`, hands it
-// the layout and spec, and waits until it has mounted the overlay root, /workspace, /tmp,
-// /proc, /dev, /sys, set the hostname and written config files. Returns once init is
-// ready; on failure nothing runs and the error says which step failed.
-[[nodiscard]] Result<Launched> launch(const Layout& layout, const LaunchSpec& spec,
-                                      const Cgroups& cgroups, StagedInit staged);
+// A launch in two steps, so that the caller sets up the network while init builds the root.
+// beginLaunch moves `staged` (or, when it is not valid, an init from StagedInit::spawn()) into
+// `cgroups` and hands it the layout and spec (its resolv_conf unused): init at once mounts the
+// overlay root, /workspace, /tmp, /proc, /dev, /sys, sets the hostname and writes a first
+// start's files. finishLaunch hands it /etc/resolv.conf (`resolv_conf`; left alone when empty)
+// and returns once init is ready; on failure nothing runs and the error says which step
+// failed. Between the two, destroying `staged` ends the init.
+[[nodiscard]] Status beginLaunch(const Layout& layout, const LaunchSpec& spec, const Cgroups& cgroups,
+                                 StagedInit& staged);
+[[nodiscard]] Result<Launched> finishLaunch(StagedInit& staged, const std::string& resolv_conf);
 
 // A command to run inside a running sandbox.
 struct EnterSpec {

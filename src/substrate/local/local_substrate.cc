@@ -64,7 +64,7 @@ class LocalSandbox final : public Sandbox {
 
   const SandboxFiles& files() const override { return files_; }
 
-  Result<pid_t> begin(bool first_start, std::unique_ptr<Staged> staged) override {
+  Result<pid_t> begin(bool first_start, std::unique_ptr<Staged> staged, const std::string& ca_cert) override {
     joinDisk();
     if (auto* mine = dynamic_cast<LocalStaged*>(staged.get())) staged_ = std::move(mine->init);
     staged.reset();
@@ -75,12 +75,10 @@ class LocalSandbox final : public Sandbox {
       if (!fresh) return std::move(fresh).error();
       staged_ = std::move(*fresh);
     }
-    // The disk and user are made on a helper thread while this one makes the cgroups and the
-    // caller the network: they do not depend on each other, and both are on the way to a
-    // ready sandbox. finish() joins it before anything forks.
+    // The disk and user are made on a helper thread while this one makes the cgroups: they
+    // do not depend on each other, and both are on the way to a ready sandbox.
     disk_ready_ = internalError("the disk was not prepared");
     disk_thread_ = std::thread([this, first_start] { disk_ready_ = prepareDisk(first_start); });
-    first_start_ = first_start;
     Limits limits{plan_.resources.cpu_millis, plan_.resources.memory_bytes, plan_.resources.pids};
     auto cg = Cgroups::create(host_, cgroupGroup(km_home_), plan_.id, limits);
     if (!cg) {
@@ -88,27 +86,32 @@ class LocalSandbox final : public Sandbox {
       return std::move(cg).error();
     }
     cgroups_ = *cg;
-    if (auto s = staged_.namespacesReady(); !s) {
+    joinDisk();
+    if (!disk_ready_) {
+      Error e = disk_ready_.error();
+      abandon();
+      return e;
+    }
+    // Init builds the sandbox's world now, while the caller sets up the network.
+    LaunchSpec spec;
+    spec.hostname = plan_.hostname;
+    spec.working_dir = plan_.working_dir;
+    for (const auto& f : plan_.config_files) spec.config_files.push_back({f.path, f.content});
+    spec.km_home = fs::absolutePath(km_home_);
+    spec.first_start = first_start;
+    spec.volume_mount = plan_.resources.volume_mount;
+    spec.ca_cert = ca_cert;
+    spec.user = user_;
+    if (auto s = beginLaunch(layout_, spec, cgroups_, staged_); !s) {
       abandon();
       return std::move(s).error();
     }
     return staged_.pid();
   }
 
-  Result<Running> finish(const std::string& resolv_conf, const std::string& ca_cert) override {
-    joinDisk();
-    if (!disk_ready_) return disk_ready_.error();
-    LaunchSpec spec;
-    spec.hostname = plan_.hostname;
-    spec.working_dir = plan_.working_dir;
-    for (const auto& f : plan_.config_files) spec.config_files.push_back({f.path, f.content});
-    spec.km_home = fs::absolutePath(km_home_);
-    spec.first_start = first_start_;
-    spec.volume_mount = plan_.resources.volume_mount;
-    spec.resolv_conf = resolv_conf;
-    spec.ca_cert = ca_cert;
-    spec.user = user_;
-    auto launched = launch(layout_, spec, cgroups_, std::move(staged_));
+  Result<Running> finish(const std::string& resolv_conf) override {
+    auto launched = finishLaunch(staged_, resolv_conf);
+    staged_ = {};
     if (!launched) return std::move(launched).error();
     return Running{launched->init_pid, launched->init_start};
   }
@@ -252,7 +255,6 @@ class LocalSandbox final : public Sandbox {
   StagedInit staged_;
   std::thread disk_thread_;
   Status disk_ready_ = ok();
-  bool first_start_ = false;
 };
 
 // The source of a clone, frozen while its disk is copied (unless it already was): nothing

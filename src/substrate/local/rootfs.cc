@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -13,6 +14,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
+#include <string_view>
+#include <vector>
 
 #include "core/beneath.h"
 #include "core/fs.h"
@@ -278,70 +282,123 @@ constexpr OsStore kOsStores[] = {
     {"etc/pki/tls/certs/ca-bundle.crt", "etc/pki/ca-trust/source/anchors", "km-sandbox-ca.pem"},    // Fedora, Amazon Linux
 };
 
-// Adds `ca` to the OS bundle `rel` unless it already ends with it. NotFound when this OS has
-// no such bundle. The path is resolved as the sandbox sees it (a link, like Fedora's, is
-// followed, but never out of the sandbox's root, through /proc or onto another mount); the
-// file it leads to is then replaced by a copy with the CA appended (sendfile, inside the
-// kernel). Appending in place would be simpler but slower: overlayfs copies a lower file up
-// first and syncs that copy to disk, milliseconds at every create.
+// What km writes before each CA it adds to an OS store. A clone's first start finds its
+// source's CA by it (and those of the source's own ancestors) and leaves them out, so that a
+// clone trusts its own CA only. Text outside a PEM block is ignored by every PEM reader.
+constexpr std::string_view kCaMarker = "# km sandbox CA (added by km at first start; a clone drops it)\n";
+constexpr std::string_view kPemEnd = "-----END CERTIFICATE-----";
+
+// The byte ranges of `text` that are CAs km added (marker to the end of the certificate's
+// last line), in order.
+std::vector<std::pair<size_t, size_t>> markedBlocks(std::string_view text) {
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t at = text.find(kCaMarker); at != std::string_view::npos; at = text.find(kCaMarker, at)) {
+    size_t end = text.find(kPemEnd, at + kCaMarker.size());
+    end = end == std::string_view::npos ? text.size() : end + kPemEnd.size();
+    if (end < text.size() && text[end] == '\r') ++end;
+    if (end < text.size() && text[end] == '\n') ++end;
+    out.emplace_back(at, end);
+    at = end;
+  }
+  return out;
+}
+
+// Adds the marked `block` (marker + CA) to the OS bundle `rel`, leaving out the CAs km added
+// before (a clone's source's); nothing to do when the bundle already ends with `block` alone.
+// NotFound when this OS has no such bundle. The path is resolved as the sandbox sees it (a
+// link, like Fedora's, is followed, but never out of the sandbox's root, through /proc, onto
+// another mount or out of /etc); the file it leads to is then replaced by a copy (sendfile,
+// inside the kernel) with the block appended, owned and moded as it was less any set-id bit.
+// Appending in place would be simpler but slower: overlayfs copies a lower file up first and
+// syncs that copy to disk, milliseconds at every create.
 constexpr off_t kMaxOsBundleBytes = off_t{16} << 20;
 
-Status appendToBundle(int root_fd, const char* rel, const std::string& ca) {
+Status appendToBundle(int root_fd, const char* rel, const std::string& block) {
+  const std::string shown = std::string("/") + rel;
   int raw = sys::openat2(root_fd, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK,
                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
   if (raw < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return notFound(std::string(rel) + " is missing");
-    return sys::errnoError("openat2", rel, errno);
+    int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return notFound(shown + " is missing");
+    if (err == EXDEV) return invalidArgument(shown + " leads (by a symbolic link) onto another mount; the OS trust store must be a file of the sandbox's own root");
+    if (err == ENXIO || err == ENODEV) return invalidArgument(shown + " is not a regular file");
+    if (err == ELOOP) return invalidArgument(shown + ": too many levels of symbolic links");
+    return sys::errnoError("openat2", shown, err);
   }
   sys::UniqueFd in(raw);
   struct stat st {};
-  if (::fstat(in.get(), &st) != 0) return sys::errnoError("fstat", rel, errno);
-  if (!S_ISREG(st.st_mode)) return invalidArgument(std::string(rel) + " is not a regular file");
+  if (::fstat(in.get(), &st) != 0) return sys::errnoError("fstat", shown, errno);
+  if (!S_ISREG(st.st_mode)) return invalidArgument(shown + " is not a regular file");
   // A trust store is well under a megabyte; a clone's source could have left anything here.
   if (st.st_size > kMaxOsBundleBytes) {
-    return invalidArgument(std::string(rel) + " is larger than " + std::to_string(kMaxOsBundleBytes >> 20) + " MiB");
+    return invalidArgument(shown + " is larger than " + std::to_string(kMaxOsBundleBytes >> 20) + " MiB");
   }
-  std::string tail(std::min(ca.size(), static_cast<size_t>(st.st_size)), '\0');
-  for (size_t got = 0; got < tail.size();) {
-    ssize_t n = ::pread(in.get(), tail.data() + got, tail.size() - got,
-                        st.st_size - static_cast<off_t>(tail.size() - got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return sys::errnoError("read", rel, n < 0 ? errno : EIO);
-    got += static_cast<size_t>(n);
-  }
-  if (tail == ca) return ok();  // a first start that ran before
-  // Where the path led: the file's own directory and name below the root.
+  // Where the path led: the file's own directory and name below the root, which must be in
+  // /etc (a clone's source may have pointed the store's name at any file of its root).
   std::string self = "/proc/self/fd/" + std::to_string(in.get());
   char where[PATH_MAX];
   ssize_t len = ::readlink(self.c_str(), where, sizeof where - 1);
   if (len < 2 || where[0] != '/') return sys::errnoError("readlink", self, len < 0 ? errno : ENOENT);
   std::string real(where + 1, static_cast<size_t>(len - 1));
+  if (real.rfind("etc/", 0) != 0) {
+    return invalidArgument(shown + " leads to /" + real + ", outside /etc; the OS trust store must be a file under /etc");
+  }
   size_t slash = real.rfind('/');
-  std::string dir = slash == std::string::npos ? "" : real.substr(0, slash);
+  std::string dir = real.substr(0, slash);
   std::string name = real.substr(slash + 1);
+  // The CAs km added before, found in a read-only map of the file.
+  std::vector<std::pair<size_t, size_t>> marked;
+  char last = '\n';
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size > 0) {
+    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, in.get(), 0);
+    if (map == MAP_FAILED) return sys::errnoError("mmap", shown, errno);
+    std::string_view text(static_cast<const char*>(map), size);
+    marked = markedBlocks(text);
+    bool done = marked.size() == 1 && marked[0].second == size && text.substr(marked[0].first) == block;
+    ::munmap(map, size);
+    if (done) return ok();  // a first start that ran before
+  }
+  // What is kept: the ranges between marked blocks.
+  std::vector<std::pair<off_t, off_t>> keep;
+  size_t from = 0;
+  for (const auto& [b, e] : marked) {
+    if (b > from) keep.emplace_back(static_cast<off_t>(from), static_cast<off_t>(b));
+    from = e;
+  }
+  if (from < size) keep.emplace_back(static_cast<off_t>(from), static_cast<off_t>(size));
+  if (!keep.empty() && ::pread(in.get(), &last, 1, keep.back().second - 1) != 1) {
+    return sys::errnoError("read", shown, errno);
+  }
   auto dir_fd = beneath::openDir(root_fd, dir, /*create=*/false, 0, std::nullopt);
-  if (!dir_fd) return std::move(dir_fd).error().context(rel);
+  if (!dir_fd) return std::move(dir_fd).error().context(shown);
   const std::string tmp = "." + name + ".km-tmp";
-  ::unlinkat(dir_fd->get(), tmp.c_str(), 0);
+  const std::string tmp_shown = "/" + dir + "/" + tmp;
+  if (::unlinkat(dir_fd->get(), tmp.c_str(), 0) != 0 && errno != ENOENT) {
+    return invalidArgument(tmp_shown + " is in the way (km writes the trust store's new copy there): " +
+                           std::strerror(errno) + "; remove it");
+  }
   sys::UniqueFd out(::openat(dir_fd->get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!out.valid()) return sys::errnoError("openat", "/" + dir + "/" + tmp, errno);
+  if (!out.valid()) return sys::errnoError("openat", tmp_shown, errno);
   auto fail = [&](Error e) -> Status {
     ::unlinkat(dir_fd->get(), tmp.c_str(), 0);
     return e;
   };
-  for (off_t off = 0; off < st.st_size;) {
-    ssize_t n = ::sendfile(out.get(), in.get(), &off, static_cast<size_t>(st.st_size - off));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail(sys::errnoError("sendfile", rel, n < 0 ? errno : EIO));
+  for (auto [off, stop] : keep) {
+    while (off < stop) {
+      ssize_t n = ::sendfile(out.get(), in.get(), &off, static_cast<size_t>(stop - off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail(sys::errnoError("sendfile", shown, n < 0 ? errno : EIO));
+    }
   }
-  std::string add = !tail.empty() && tail.back() != '\n' ? "\n" + ca : ca;
-  if (auto s = sys::writeAll(out.get(), add, rel); !s) return fail(std::move(s).error());
-  if (::fchown(out.get(), st.st_uid, st.st_gid) != 0 || ::fchmod(out.get(), st.st_mode & 07777) != 0) {
-    return fail(sys::errnoError("fchown/fchmod", rel, errno));
+  std::string add = last != '\n' ? "\n" + block : block;
+  if (auto s = sys::writeAll(out.get(), add, shown); !s) return fail(std::move(s).error());
+  if (::fchown(out.get(), st.st_uid, st.st_gid) != 0 || ::fchmod(out.get(), st.st_mode & 0777) != 0) {
+    return fail(sys::errnoError("fchown/fchmod", tmp_shown, errno));
   }
   out.reset();
   if (::renameat(dir_fd->get(), tmp.c_str(), dir_fd->get(), name.c_str()) != 0) {
-    return fail(sys::errnoError("renameat", rel, errno));
+    return fail(sys::errnoError("renameat", "/" + real, errno));
   }
   return ok();
 }
@@ -358,15 +415,17 @@ Status installCaCertificate(const std::string& pem) {
   if (!km_dir) return std::move(km_dir).error().context("the sandbox's CA");
   KM_TRY(beneath::writeFile(rfd, std::string(kCaFile + 1), ca, 0644, kRootOwner));
   const char* bundle = nullptr;
+  const std::string block = std::string(kCaMarker) + ca;
   for (const OsStore& store : kOsStores) {
-    Status added = appendToBundle(rfd, store.bundle, ca);
+    Status added = appendToBundle(rfd, store.bundle, block);
     if (!added && added.error().code() == ErrorCode::kNotFound) continue;  // not this OS's
     if (!added) return std::move(added).error().context("adding the sandbox's CA to the OS trust store");
     if (bundle == nullptr) bundle = store.bundle;
     // Where the OS's rebuild command finds it again (a package update that rebuilds the store
     // keeps the CA), when that directory exists.
     if (auto anchors = beneath::openDir(rfd, store.anchors, /*create=*/false, 0, std::nullopt)) {
-      KM_TRY(beneath::writeFile(anchors->get(), store.anchor_name, ca, 0644, kRootOwner));
+      // Marked too: the rebuilt store then holds the marked block, which a clone drops.
+      KM_TRY(beneath::writeFile(anchors->get(), store.anchor_name, block, 0644, kRootOwner));
     }
   }
   if (bundle == nullptr) {
@@ -377,9 +436,12 @@ Status installCaCertificate(const std::string& pem) {
   // temporary name and renamed over whatever was there.
   const std::string target = std::string("/") + bundle;
   const std::string tmp = ".ca-bundle.pem.km-tmp";
-  ::unlinkat(km_dir->get(), tmp.c_str(), 0);
+  if (::unlinkat(km_dir->get(), tmp.c_str(), 0) != 0 && errno != ENOENT) {
+    return invalidArgument("/etc/km/" + tmp + " is in the way (km makes " + kCaBundle + " there first): " +
+                           std::strerror(errno) + "; remove it");
+  }
   if (::symlinkat(target.c_str(), km_dir->get(), tmp.c_str()) != 0) {
-    return sys::errnoError("symlinkat", kCaBundle, errno);
+    return sys::errnoError("symlinkat", "/etc/km/" + tmp, errno);
   }
   if (::renameat(km_dir->get(), tmp.c_str(), km_dir->get(), "ca-bundle.pem") != 0) {
     int err = errno;

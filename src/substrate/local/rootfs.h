@@ -33,7 +33,9 @@ inline constexpr const char* kCaBundle = "/etc/km/ca-bundle.pem";
 // /etc/pki/tls/certs/ca-bundle.crt) where one exists, so clients that read only the system
 // store trust it, and dropped in that OS's anchor directory (where it exists) so that a
 // rebuild of the store keeps it; kCaBundle made. Files km owns are replaced, never written
-// through; the OS store is extended in place, resolved inside the sandbox's root.
+// through; the OS store, resolved inside the sandbox's root and required to be a file under
+// /etc, is replaced by a copy with the CA added (marked by a comment line) and the CAs km
+// added before (a clone's source's) left out.
 [[nodiscard]] Status installCaCertificate(const std::string& pem);
 
 }  // namespace km::substrate::local

@@ -179,25 +179,42 @@ TEST(SandboxCaPool, FillMakesPrivateSparesAndProvideTakesOne) {
   ASSERT_TRUE(fillCaPool(pool, 2));  // full: nothing made
   EXPECT_EQ(caPoolSize(pool), 2u);
 
-  ScratchDir sandbox("pool-sb");
-  ASSERT_TRUE(provideSandboxCa(sandbox.path, pool));
+  // A sandbox's CA directory does not exist before: the spare becomes it, with one rename.
+  ScratchDir sandbox_dir("pool-sb");
+  const std::string sandbox = sandboxCaDir(sandbox_dir.path);
+  ASSERT_TRUE(provideSandboxCa(sandbox, pool));
   EXPECT_EQ(caPoolSize(pool), 1u) << "the spare moved into the sandbox";
-  auto ca = ensureSandboxCa(sandbox.path);
+  auto ca = ensureSandboxCa(sandbox);
   ASSERT_TRUE(ca) << ca.error().message();
   EXPECT_TRUE(CertificateAuthority::fromPem(ca->cert_pem, ca->key_pem));
-  ASSERT_EQ(::stat((sandbox.path + "/ca.key").c_str(), &st), 0);
+  ASSERT_EQ(::stat((sandbox + "/ca.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_FALSE(std::filesystem::exists(sandbox.path + "/.ca-claimed")) << "no claim directory is left";
+  ASSERT_EQ(::stat(sandbox.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "the CA's directory is private";
   // Two sandboxes never share a spare: the second takes the other one, a third makes its own.
-  ScratchDir second("pool-sb2"), third("pool-sb3");
-  ASSERT_TRUE(provideSandboxCa(second.path, pool));
-  ASSERT_TRUE(provideSandboxCa(third.path, pool));
+  ScratchDir second_dir("pool-sb2"), third_dir("pool-sb3");
+  const std::string second = sandboxCaDir(second_dir.path), third = sandboxCaDir(third_dir.path);
+  ASSERT_TRUE(provideSandboxCa(second, pool));
+  ASSERT_TRUE(provideSandboxCa(third, pool));
   EXPECT_EQ(caPoolSize(pool), 0u);
-  std::string c1 = ensureSandboxCa(sandbox.path)->cert_pem, c2 = ensureSandboxCa(second.path)->cert_pem,
-              c3 = ensureSandboxCa(third.path)->cert_pem;
+  ASSERT_EQ(::stat(third.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u) << "a CA made without a spare is private too";
+  std::string c1 = ensureSandboxCa(sandbox)->cert_pem, c2 = ensureSandboxCa(second)->cert_pem,
+              c3 = ensureSandboxCa(third)->cert_pem;
   EXPECT_NE(c1, c2);
   EXPECT_NE(c2, c3);
   EXPECT_NE(c1, c3);
+  // A CA directory that is in the way (not empty, no CA) gets a CA made in place, never a
+  // spare renamed over what is there.
+  ASSERT_TRUE(fillCaPool(pool, 1));
+  ScratchDir busy_dir("pool-busy");
+  const std::string busy = sandboxCaDir(busy_dir.path);
+  ASSERT_EQ(::mkdir(busy.c_str(), 0700), 0);
+  ASSERT_TRUE(fs::writeFileAtomic(busy + "/note", "kept"));
+  ASSERT_TRUE(provideSandboxCa(busy, pool));
+  EXPECT_EQ(caPoolSize(pool), 1u) << "the spare stayed in the pool";
+  EXPECT_TRUE(ensureSandboxCa(busy));
+  EXPECT_TRUE(std::filesystem::exists(busy + "/note"));
 }
 
 TEST(SandboxCaPool, FillRefusesAPoolOthersCanReadAndClearsDeadFills) {

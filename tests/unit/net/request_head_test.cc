@@ -112,6 +112,17 @@ TEST(RequestHeadTest, OtherTargetsAndAuthoritiesAreRefused) {
   EXPECT_NE(refusal(head("GET", "http:///x", {})), "");
 }
 
+TEST(RequestHeadTest, APortHasOneSpellingAndAMethodIsShort) {
+  EXPECT_EQ(refusal(head("CONNECT", "a.example:443", {})), "");
+  EXPECT_EQ(refusal(head("CONNECT", "a.example:0443", {})), "bad port '0443'");
+  EXPECT_EQ(refusal(head("GET", "http://a.example:080/", {})), "bad port '080'");
+  EXPECT_EQ(refusal(head("GET", "http://a.example:8080/", {})), "");
+  std::string long_method(kMaxMethodBytes + 1, 'X');
+  EXPECT_EQ(refusal(head(long_method, "http://a.example/", {})), "method longer than 32 bytes");
+  std::string longest(kMaxMethodBytes, 'X');
+  EXPECT_EQ(refusal(head(longest, "http://a.example/", {})), "");
+}
+
 TEST(RequestHeadTest, WebSocketUpgradesAreRecognised) {
   auto r = checkRequestHead(head("GET", "/ws", {{"Host", "a.example"}, {"Upgrade", "websocket"},
                                                 {"Connection", "keep-alive, Upgrade"}}), false, 80);
