@@ -18,6 +18,7 @@ allowed() {
     plan) echo "core doc profile audit net plan" ;;
     store) echo "core store" ;;
     audit) echo "core doc audit" ;;
+    meter) echo "core doc meter" ;;
     net) echo "core doc audit net" ;;
     substrate) echo "core doc profile audit net plan substrate" ;;
     supervisor) echo "core doc profile plan store audit net substrate supervisor" ;;
