@@ -80,8 +80,9 @@ class ResponseMeter {
   virtual void finish() {}
   const Metered& result() const { return m_; }
 
-  // A JSON body is read whole, up to this much.
-  static constexpr size_t kMaxJsonBody = size_t{16} << 20;
+  // A JSON body is read whole, up to this much (an AI response is well under a megabyte;
+  // every metered response in flight may hold this much).
+  static constexpr size_t kMaxJsonBody = size_t{4} << 20;
 
  protected:
   explicit ResponseMeter(std::string model) { m_.model = std::move(model); }

@@ -115,6 +115,16 @@ TEST(AnthropicMessages, JsonBodyWithoutTheCacheSplitCountsWritesAsFiveMinute) {
   EXPECT_NE(cut.error.find("does not parse"), std::string::npos);
 }
 
+TEST(AnthropicMessages, AJsonBodyOverTheCapIsDroppedNotHeld) {
+  auto m = ResponseMeter::create(Api::kAnthropicMessages, "application/json", "m");
+  std::string chunk(1 << 20, ' ');
+  for (int i = 0; i < 5; ++i) m->feed(chunk);
+  m->feed(R"({"usage":{"input_tokens":1,"output_tokens":2}})");
+  m->finish();
+  EXPECT_EQ(m->result().error, "the JSON body is larger than 4 MiB");
+  EXPECT_FALSE(m->result().input_reported);
+}
+
 TEST(AnthropicMessages, HostileNumbersCountAsNothing) {
   Metered m = meter(Api::kAnthropicMessages, "application/json",
                     R"({"usage":{"input_tokens":-5,"output_tokens":1.5,"cache_read_input_tokens":"9","cache_creation_input_tokens":99999999999999999999}})");
