@@ -112,16 +112,20 @@ namespace {
 
 constexpr int64_t kMaxTokens = int64_t{1} << 40;  // anything larger is not a token count
 
+// `text` as a token count: a non-negative decimal integer below kMaxTokens, nothing else.
+std::optional<int64_t> tokenCount(std::string_view text) {
+  int64_t out = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size() || out < 0 || out > kMaxTokens) return std::nullopt;
+  return out;
+}
+
 // A non-negative integer member of `n` (0 when missing or not one).
 int64_t count(const doc::Node* n, std::string_view key) {
   if (n == nullptr || !n->isMap()) return 0;
   const doc::Node* v = n->find(key);
   if (v == nullptr || v->kind() != doc::Node::Kind::kInt) return 0;
-  int64_t out = 0;
-  const std::string& t = v->text();
-  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
-  if (ec != std::errc() || end != t.data() + t.size() || out < 0 || out > kMaxTokens) return 0;
-  return out;
+  return tokenCount(v->text()).value_or(0);
 }
 
 bool has(const doc::Node* n, std::string_view key) {
@@ -397,22 +401,13 @@ std::string mediaType(std::string_view content_type) {
   return out;
 }
 
-std::optional<int64_t> headerCount(std::string_view v) {
-  int64_t out = 0;
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || end != v.data() + v.size() || out < 0 || out > kMaxTokens) return std::nullopt;
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) { return equalsIgnoringAsciiCase(a, b); }
 
 }  // namespace
 
 void ResponseMeter::header(std::string_view name, std::string_view value) {
-  if (iequals(name, "x-amzn-bedrock-input-token-count")) header_input_ = headerCount(value);
-  else if (iequals(name, "x-amzn-bedrock-output-token-count")) header_output_ = headerCount(value);
+  if (iequals(name, "x-amzn-bedrock-input-token-count")) header_input_ = tokenCount(trim(value));
+  else if (iequals(name, "x-amzn-bedrock-output-token-count")) header_output_ = tokenCount(trim(value));
   else if (iequals(name, "x-amzn-requestid") || iequals(name, "request-id") || iequals(name, "x-request-id")) {
     if (m_.request_id.empty() && value.size() <= 200) m_.request_id.assign(value);
   }

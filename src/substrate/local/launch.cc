@@ -86,20 +86,14 @@ bool readExactly(int fd, void* buf, size_t n) {
   return true;
 }
 
-// One length-prefixed message from the go pipe (a 4-byte length, then the bytes); nullopt at
-// end-of-file or on a short read.
+// One length-prefixed message from the go pipe (framed as putField frames a field: a 4-byte
+// length, then the bytes); nullopt at end-of-file or on a short read.
 std::optional<std::string> readMessage(int fd, size_t limit) {
   uint32_t n = 0;
   if (!readExactly(fd, &n, sizeof n) || n > limit) return std::nullopt;
   std::string out(n, '\0');
   if (n > 0 && !readExactly(fd, out.data(), n)) return std::nullopt;
   return out;
-}
-
-void putMessage(std::string& out, std::string_view body) {
-  auto n = static_cast<uint32_t>(body.size());
-  out.append(reinterpret_cast<const char*>(&n), sizeof n);
-  out.append(body);
 }
 
 [[noreturn]] void initMain(const Layout& layout, LaunchSpec spec, int go_fd, int ready_fd) {
@@ -409,7 +403,7 @@ Status beginLaunch(const Layout& layout, const LaunchSpec& spec, const Cgroups& 
   KM_TRY(cgroups.addProcess(staged.pid_));
   // A failed write means init already ended; finishLaunch reads why from its ready pipe.
   std::string message;
-  putMessage(message, encodeLaunch(layout, spec));
+  putField(message, encodeLaunch(layout, spec));
   (void)sys::writeAll(staged.go_fd_, message, "go pipe");
   return ok();
 }
@@ -419,7 +413,7 @@ Result<Launched> finishLaunch(StagedInit& staged, const std::string& resolv_conf
   if (!staged.valid() || staged.go_fd_ < 0) return internalError("finishLaunch without beginLaunch");
   pid_t init = staged.pid_;
   std::string message;
-  putMessage(message, resolv_conf);
+  putField(message, resolv_conf);
   (void)sys::writeAll(staged.go_fd_, message, "go pipe");
   ::close(std::exchange(staged.go_fd_, -1));
   auto text = sys::readAll(staged.ready_fd_, "ready pipe", 64 << 10);
