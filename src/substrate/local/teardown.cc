@@ -103,9 +103,16 @@ Status teardown(const std::string& km_home, const std::string& id, pid_t init_pi
   Cgroups supervisor = Cgroups::existing(host, group, id, CgroupPart::kSupervisor);
   Layout layout = Layout::forSandbox(km_home, id);
   if (sandbox.frozen()) (void)sandbox.freeze(false);  // SIGKILL must be deliverable
-  KM_TRY(killAll(init_pid, init_start, sandbox));
-  KM_TRY(endSupervisors(supervisor));
-  KM_TRY(removeVeth(recordedVeth(layout)));
+  // Deleting a veth waits for the kernel's RCU grace periods (14-18 ms, the longest step of a
+  // teardown) without using a CPU; it runs while the sandbox's processes are killed and
+  // reaped (~5 ms), which it does not depend on.
+  Status veth = ok();
+  std::thread veth_remover([&veth, name = recordedVeth(layout)] { veth = removeVeth(name); });
+  Status killed = killAll(init_pid, init_start, sandbox);
+  if (killed) killed = endSupervisors(supervisor);
+  veth_remover.join();
+  KM_TRY(std::move(killed));
+  KM_TRY(std::move(veth));
   KM_TRY(sandbox.remove());
   KM_TRY(supervisor.remove());
   KM_TRY(net::EgressGate::removePins(pinDir(km_home, id)));
