@@ -1,6 +1,12 @@
 #include "store/sqlite_schema.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <cstdio>
@@ -8,6 +14,7 @@
 #include <string_view>
 #include <thread>
 
+#include "core/fs.h"
 #include "store/store.h"
 
 namespace km::store::sqlite {
@@ -52,7 +59,70 @@ CREATE TABLE events (
 );
 CREATE INDEX events_by_sandbox ON events (sandbox_id, id);
 )sql",
+    // 2: the spend ledger (store/ledger.h): budget pools, reservations in flight, usage events.
+    R"sql(
+CREATE TABLE budget_pools (
+  sandbox_id      TEXT    NOT NULL,
+  pool            TEXT    NOT NULL CHECK (pool IN ('ai', 'compute')),
+  limit_micros    INTEGER NOT NULL CHECK (limit_micros >= 0),
+  spent_micros    INTEGER NOT NULL,
+  reserved_micros INTEGER NOT NULL CHECK (reserved_micros >= 0),
+  warning_ppm     INTEGER NOT NULL,
+  warned          INTEGER NOT NULL,
+  PRIMARY KEY (sandbox_id, pool)
+) WITHOUT ROWID;
+CREATE TABLE reservations (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  sandbox_id    TEXT    NOT NULL,
+  pool          TEXT    NOT NULL,
+  amount_micros INTEGER NOT NULL CHECK (amount_micros >= 0),
+  at_ms         INTEGER NOT NULL
+);
+CREATE INDEX reservations_by_sandbox ON reservations (sandbox_id, id);
+-- Kept after the sandbox is gone (history), like events.
+CREATE TABLE usage_events (
+  id                    INTEGER PRIMARY KEY AUTOINCREMENT,
+  sandbox_id            TEXT    NOT NULL,
+  pool                  TEXT    NOT NULL,
+  at_ms                 INTEGER NOT NULL,
+  provider              TEXT    NOT NULL,
+  api                   TEXT    NOT NULL,
+  model                 TEXT    NOT NULL,
+  request_id            TEXT    NOT NULL,
+  input_tokens          INTEGER NOT NULL,
+  output_tokens         INTEGER NOT NULL,
+  cache_write_5m_tokens INTEGER NOT NULL,
+  cache_write_1h_tokens INTEGER NOT NULL,
+  cache_read_tokens     INTEGER NOT NULL,
+  reasoning_tokens      INTEGER NOT NULL,
+  web_search_requests   INTEGER NOT NULL,
+  cost_micros           INTEGER NOT NULL,
+  note                  TEXT    NOT NULL
+);
+CREATE INDEX usage_by_sandbox ON usage_events (sandbox_id, id);
+)sql",
 };
+
+// Creates the database file with mode 0600 before SQLite sees it (SQLite would create it
+// 0644 less the umask, and the rows hold resolved profiles). An existing file is kept as it is.
+// SQLite gives the -wal and -shm files the same mode as this one.
+Status createPrivateFile(const std::string& path) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    int err = errno;
+    if (err == EEXIST) return ok();
+    std::string msg = "open(" + path + "): " + std::strerror(err);
+    return err == EACCES ? permissionDenied(msg) : unavailable(msg);
+  }
+  int rc = ::fchmod(fd, 0600);  // exact mode whatever the umask
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return unavailable("fchmod(" + path + "): " + std::strerror(err));
+  return ok();
+}
 
 struct Identity {
   int64_t application_id = 0;
@@ -161,6 +231,18 @@ Status prepareDatabase(Db& db) {
   KM_TRY(db.exec("PRAGMA foreign_keys = ON"));
   if (upToDate(*id)) return ok();
   return migrate(db);
+}
+
+Result<Db> openDatabase(const std::string& path) {
+  if (path.empty()) return invalidArgument("the fleet store path is empty");
+  const std::string what = "opening fleet store " + path;
+  const std::string dir = fs::dirName(path);
+  if (!fs::isDirectory(dir)) return unavailable(what + ": directory " + dir + " does not exist");
+  if (auto st = createPrivateFile(path); !st) return std::move(st).error().context(what);
+  auto db = Db::open(path);
+  if (!db) return std::move(db).error().context(what);
+  if (auto st = prepareDatabase(*db); !st) return std::move(st).error().context(what);
+  return std::move(*db);
 }
 
 }  // namespace km::store::sqlite

@@ -3,6 +3,8 @@
 // foreign keys) and applies the schema migrations it lacks.
 #pragma once
 
+#include <string>
+
 #include "core/result.h"
 #include "store/sqlite_db.h"
 
@@ -21,5 +23,9 @@ inline constexpr int kApplicationId = 0x6B6D6673;
 // SQLite's message for anything else that fails. A refused file is left untouched; a failed
 // migration is rolled back.
 [[nodiscard]] Status prepareDatabase(Db& db);
+
+// Opens the fleet database at `path` (made 0600 when missing, its directory must exist) and
+// prepares it; errors say which file.
+[[nodiscard]] Result<Db> openDatabase(const std::string& path);
 
 }  // namespace km::store::sqlite

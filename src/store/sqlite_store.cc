@@ -2,15 +2,8 @@
 // that read-check-write sequences (lowest free number, alias uniqueness, modify) are atomic
 // across processes. Errors from SQLite carry the operation as context; validation errors
 // (alias taken, id changed, no such sandbox) are returned as they are.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <limits>
 
-#include "core/fs.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_record.h"
 #include "store/sqlite_schema.h"
@@ -38,27 +31,6 @@ std::optional<int64_t> parseNumber(std::string_view ref) {
   }
   if (n == 0) return std::nullopt;
   return n;
-}
-
-// Creates the database file with mode 0600 before SQLite sees it (SQLite would create it
-// 0644 less the umask, and the rows hold resolved profiles). An existing file is kept as it is.
-// SQLite gives the -wal and -shm files the same mode as this one.
-Status createPrivateFile(const std::string& path) {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    int err = errno;
-    if (err == EEXIST) return ok();
-    std::string msg = "open(" + path + "): " + std::strerror(err);
-    return err == EACCES ? permissionDenied(msg) : unavailable(msg);
-  }
-  int rc = ::fchmod(fd, 0600);  // exact mode whatever the umask
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return unavailable("fchmod(" + path + "): " + std::strerror(err));
-  return ok();
 }
 
 class SqliteFleetStore final : public FleetStore {
@@ -267,14 +239,8 @@ class SqliteFleetStore final : public FleetStore {
 }  // namespace
 
 Result<std::unique_ptr<FleetStore>> openSqlite(const std::string& path) {
-  if (path.empty()) return invalidArgument("the fleet store path is empty");
-  const std::string what = "opening fleet store " + path;
-  const std::string dir = fs::dirName(path);
-  if (!fs::isDirectory(dir)) return unavailable(what + ": directory " + dir + " does not exist");
-  if (auto st = createPrivateFile(path); !st) return std::move(st).error().context(what);
-  auto db = Db::open(path);
-  if (!db) return std::move(db).error().context(what);
-  if (auto st = sqlite::prepareDatabase(*db); !st) return std::move(st).error().context(what);
+  auto db = sqlite::openDatabase(path);
+  if (!db) return std::move(db).error();
   return std::unique_ptr<FleetStore>(std::make_unique<SqliteFleetStore>(std::move(*db)));
 }
 
