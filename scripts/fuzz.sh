@@ -3,7 +3,7 @@
 # config loaders, tests/fuzz/seeds/dns for the DNS parser, tests/fuzz/seeds/duration for durations,
 # tests/fuzz/seeds/audit for the audit records' decoder, tests/fuzz/seeds/http for the proxy's
 # request heads, tests/fuzz/seeds/tls for its ClientHello reader, tests/fuzz/seeds/meter for
-# metered AI responses.
+# metered AI responses, tests/fuzz/seeds/meter_request for their requests' bodies.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS
 # Prints each target's final stats line (execs, coverage); exits non-zero on any finding.
 set -euo pipefail
@@ -13,7 +13,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$root/../shared/reference/profiles"
 
 for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz proxy_request_fuzz \
-              client_hello_fuzz meter_stream_fuzz; do
+              client_hello_fuzz meter_stream_fuzz meter_request_fuzz; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
@@ -29,6 +29,8 @@ for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz aud
     cp "$root"/tests/fuzz/seeds/tls/* "$corpus"/
   elif [ "$target" = meter_stream_fuzz ]; then
     cp "$root"/tests/fuzz/seeds/meter/* "$corpus"/
+  elif [ "$target" = meter_request_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/meter_request/* "$corpus"/
   else
     cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
     # Inputs that once broke a property: replayed first, kept in the corpus.

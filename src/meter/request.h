@@ -1,0 +1,89 @@
+// The request side of metering: what an AI request asks for (model, output limit, extended
+// thinking budget, streaming) read from its JSON body, and the body rewritten with a lower
+// output limit. Pure (no I/O). The body is scanned, not rebuilt: an edit replaces one value's
+// bytes and leaves every other byte as the client sent it.
+//
+// Reading is strict where the provider's reading and km's could differ: a key km reads that
+// appears twice, a key written with escapes, or a limit that is not a plain non-negative
+// integer is an error (the proxy refuses the request), never a guess.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "meter/meter.h"
+
+namespace km::meter {
+
+// A value's bytes in the body: [begin, end).
+struct Span {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
+struct Field {
+  std::vector<std::string> path;  // keys from the top-level object down
+  std::optional<Span> value;      // where it is; nullopt when the body does not have it
+  std::optional<int64_t> number;  // its value, when it is a plain integer
+};
+
+struct RequestFacts {
+  std::string model;            // the body's "model" (empty for Bedrock: the path names it)
+  bool stream = false;          // "stream": true
+  Field output_limit;           // max_tokens, max_completion_tokens, max_output_tokens, maxTokens
+  Field thinking_budget;        // Anthropic extended thinking's budget_tokens (when enabled)
+  bool usage_in_stream = true;  // OpenAI Chat streams: stream_options.include_usage is true
+};
+
+// Reads `body` as a request of `api` (a billable one). InvalidArgument, saying what is wrong
+// and where, for a body that is not a JSON object, a repeated or escaped key km reads, or an
+// output limit or thinking budget that is not a non-negative integer below 2^40.
+[[nodiscard]] Result<RequestFacts> readRequest(Api api, std::string_view body);
+
+// The body with `field` set to the integer `value` (replaced where it is, else added as the
+// first member of its object, the objects on its path made when missing).
+std::string setInteger(std::string_view body, const Field& field, int64_t value);
+// The body with OpenAI's stream_options.include_usage set to true (so a streamed Chat
+// response ends with its usage), other stream_options kept.
+[[nodiscard]] Result<std::string> requestStreamUsage(std::string_view body);
+
+// Whether and how a request goes out under a budget with `available` micro-dollars left
+// (INT64_MAX: uncapped): the input's cost bounded from above by the body's size (a token is
+// at least one byte of the JSON that carries it) plus a fixed allowance for what providers add
+// (tool prompts, images by URL), priced at the dearest input rate (cache writes included);
+// then the output limit lowered to what the rest pays for. The reservation is both.
+struct AdmitOptions {
+  int64_t min_output_tokens = 256;       // fewer affordable than this: refused
+  int64_t input_allowance_tokens = 4096;  // added to the body's size
+  int64_t default_output_tokens = 128000; // assumed when an OpenAI request sets no limit
+};
+struct Admission {
+  bool refused = false;
+  std::string reason;                 // why refused (names the budget and km budget add)
+  int64_t input_bound_tokens = 0;
+  int64_t asked = 0;                  // the output limit asked for (or assumed)
+  std::optional<int64_t> output_limit;   // set the request's limit to this (nullopt: leave it)
+  std::optional<int64_t> thinking_budget;  // set budget_tokens to this
+  Micros reserve = 0;
+  bool clamped() const { return output_limit && *output_limit < asked; }
+};
+Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price, Micros available,
+                const AdmitOptions& options = {});
+// Anthropic's least extended thinking budget.
+inline constexpr int64_t kMinThinkingBudget = 1024;
+
+// Members of the JSON object whose text is `text` (leading and trailing space allowed): each
+// key (unescaped) with its value's span, in order. InvalidArgument when `text` is not one
+// well-formed JSON object (nesting at most 512 deep).
+struct Member {
+  std::string key;
+  bool escaped = false;  // the key was written with backslash escapes
+  Span value;
+};
+[[nodiscard]] Result<std::vector<Member>> objectMembers(std::string_view text);
+
+}  // namespace km::meter

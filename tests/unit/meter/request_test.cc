@@ -1,0 +1,244 @@
+// The request side of metering: reading what an AI request asks for, rewriting its output
+// limit byte-exactly, and the admission arithmetic under a budget.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "doc/json_io.h"
+#include "meter/request.h"
+
+namespace km::meter {
+namespace {
+
+RequestFacts read(Api api, std::string_view body) {
+  auto r = readRequest(api, body);
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : RequestFacts{};
+}
+
+std::string refusal(Api api, std::string_view body) {
+  auto r = readRequest(api, body);
+  EXPECT_FALSE(r) << body;
+  return r ? "" : r.error().message();
+}
+
+// `body` parses as JSON and has `key` (a dotted path) equal to `want` (JSON text).
+void expectJsonAt(const std::string& body, std::vector<std::string> path, const std::string& want) {
+  doc::Node n;
+  std::string err;
+  ASSERT_TRUE(doc::parseJson(body, n, &err)) << err << "\n" << body;
+  const doc::Node* at = &n;
+  for (const auto& k : path) {
+    at = at->find(k);
+    ASSERT_NE(at, nullptr) << k << " in " << body;
+  }
+  EXPECT_EQ(doc::toJson(*at, -1), want) << body;
+}
+
+TEST(ReadRequest, AnthropicMessagesModelLimitStreamAndThinking) {
+  std::string body =
+      R"({"model":"claude-opus-4-1","max_tokens":64000,"stream":true,)"
+      R"("thinking":{"type":"enabled","budget_tokens":32000},"messages":[{"role":"user","content":"hi \"there\""}]})";
+  RequestFacts f = read(Api::kAnthropicMessages, body);
+  EXPECT_EQ(f.model, "claude-opus-4-1");
+  EXPECT_TRUE(f.stream);
+  ASSERT_TRUE(f.output_limit.number);
+  EXPECT_EQ(*f.output_limit.number, 64000);
+  EXPECT_EQ(body.substr(f.output_limit.value->begin, f.output_limit.value->end - f.output_limit.value->begin), "64000");
+  ASSERT_TRUE(f.thinking_budget.number);
+  EXPECT_EQ(*f.thinking_budget.number, 32000);
+}
+
+TEST(ReadRequest, ThinkingThatIsNotEnabledHasNoBudget) {
+  RequestFacts f = read(Api::kAnthropicMessages, R"({"model":"m","max_tokens":10,"thinking":{"type":"disabled"}})");
+  EXPECT_FALSE(f.thinking_budget.value);
+  EXPECT_FALSE(f.stream);
+}
+
+TEST(ReadRequest, OpenAiChatPicksTheLimitFieldItUsesAndSeesStreamUsage) {
+  RequestFacts f = read(Api::kOpenAiChat, R"({"model":"gpt-5","max_tokens":100,"stream":true})");
+  EXPECT_EQ(f.output_limit.path, std::vector<std::string>{"max_tokens"});
+  EXPECT_FALSE(f.usage_in_stream);
+  f = read(Api::kOpenAiChat, R"({"model":"gpt-5","stream":true,"stream_options":{"include_usage":true}})");
+  EXPECT_EQ(f.output_limit.path, std::vector<std::string>{"max_completion_tokens"});
+  EXPECT_FALSE(f.output_limit.value);
+  EXPECT_TRUE(f.usage_in_stream);
+  EXPECT_NE(refusal(Api::kOpenAiChat, R"({"max_tokens":1,"max_completion_tokens":2})").find("send one"),
+            std::string::npos);
+}
+
+TEST(ReadRequest, ResponsesAndConverseLimits) {
+  RequestFacts f = read(Api::kOpenAiResponses, R"({"model":"gpt-5","max_output_tokens":7})");
+  EXPECT_EQ(*f.output_limit.number, 7);
+  f = read(Api::kBedrockConverse,
+           R"({"messages":[],"inferenceConfig":{"maxTokens":900,"temperature":0.5},)"
+           R"("additionalModelRequestFields":{"thinking":{"type":"enabled","budget_tokens":2048}}})");
+  EXPECT_EQ(*f.output_limit.number, 900);
+  EXPECT_EQ(*f.thinking_budget.number, 2048);
+  EXPECT_TRUE(f.model.empty());
+}
+
+TEST(ReadRequest, RefusesWhatTheProviderCouldReadDifferently) {
+  EXPECT_NE(refusal(Api::kAnthropicMessages, R"({"max_tokens":10,"max_tokens":64000})").find("twice"),
+            std::string::npos);
+  EXPECT_NE(refusal(Api::kAnthropicMessages, R"({"max\u005ftokens":64000})").find("escapes"), std::string::npos);
+  EXPECT_NE(refusal(Api::kAnthropicMessages, R"({"model":"a","mod\u0065l":"b","max_tokens":1})").find("escapes"),
+            std::string::npos);
+  for (const char* v : {"64000.0", "6.4e4", "-1", "\"64000\"", "null", "1099511627776"}) {
+    std::string body = std::string(R"({"max_tokens":)") + v + "}";
+    EXPECT_NE(refusal(Api::kAnthropicMessages, body).find("whole number"), std::string::npos) << v;
+  }
+  EXPECT_NE(refusal(Api::kAnthropicMessages,
+                    R"({"max_tokens":5000,"thinking":{"type":"enabled","budget_tokens":1.5}})")
+                .find("thinking.budget_tokens"),
+            std::string::npos);
+  EXPECT_NE(refusal(Api::kAnthropicMessages,
+                    R"({"max_tokens":5000,"thinking":{"type":"enabled","budget_tokens":1,"budget_tokens":2}})")
+                .find("thinking.budget_tokens twice"),
+            std::string::npos);
+}
+
+TEST(ReadRequest, RefusesBodiesThatAreNotOneJsonObject) {
+  for (const char* body : {"", "[]", "{", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":[1,}", "{\"a\":tru}",
+                           "{\"a\":\"\x01\"}", "{\"a\":01}", "{\"a\":NaN}", "{'a':1}", "{\"a\":1 \"b\":2}",
+                           "{\"a\":\"\\x\"}", "{\"a\":[}]}"}) {
+    auto r = readRequest(Api::kAnthropicMessages, body);
+    EXPECT_FALSE(r) << body;
+    if (!r) {
+      EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+    }
+  }
+  std::string deep(600, '[');
+  deep = "{\"a\":" + deep + std::string(600, ']') + "}";
+  EXPECT_FALSE(readRequest(Api::kAnthropicMessages, deep));
+  EXPECT_TRUE(readRequest(Api::kAnthropicMessages, " \n{\"a\":[1,-2.5e3,{\"b\":[true,false,null]}],\"c\":\"\\ud83d\\ude00\"}\t"));
+}
+
+TEST(SetInteger, ReplacesTheValueAndKeepsEveryOtherByte) {
+  std::string body = R"({ "model" : "m",  "max_tokens" :  64000 , "temperature": 0.30000000000000004 })";
+  RequestFacts f = read(Api::kAnthropicMessages, body);
+  std::string out = setInteger(body, f.output_limit, 1234);
+  EXPECT_EQ(out, R"({ "model" : "m",  "max_tokens" :  1234 , "temperature": 0.30000000000000004 })");
+}
+
+TEST(SetInteger, AddsMissingFieldsAndObjects) {
+  std::string body = R"({"model":"gpt-5","messages":[]})";
+  RequestFacts f = read(Api::kOpenAiChat, body);
+  std::string out = setInteger(body, f.output_limit, 500);
+  expectJsonAt(out, {"max_completion_tokens"}, "500");
+  expectJsonAt(out, {"model"}, "\"gpt-5\"");
+  EXPECT_EQ(*read(Api::kOpenAiChat, out).output_limit.number, 500);
+
+  body = R"({"messages":[],"inferenceConfig":{"temperature":0.1}})";
+  f = read(Api::kBedrockConverse, body);
+  out = setInteger(body, f.output_limit, 77);
+  expectJsonAt(out, {"inferenceConfig", "maxTokens"}, "77");
+  expectJsonAt(out, {"inferenceConfig", "temperature"}, "0.1");
+
+  body = R"({})";
+  f = read(Api::kBedrockConverse, body);
+  out = setInteger(body, f.output_limit, 9);
+  expectJsonAt(out, {"inferenceConfig", "maxTokens"}, "9");
+}
+
+TEST(SetInteger, LowersANestedThinkingBudget) {
+  std::string body = R"({"max_tokens":64000,"thinking":{"type":"enabled","budget_tokens":32000}})";
+  RequestFacts f = read(Api::kAnthropicMessages, body);
+  // The first edit moved bytes: the limit's span must be read again before a second edit.
+  RequestFacts again = read(Api::kAnthropicMessages, setInteger(body, f.thinking_budget, 4000));
+  std::string out = setInteger(setInteger(body, f.thinking_budget, 4000), again.output_limit, 5000);
+  expectJsonAt(out, {"max_tokens"}, "5000");
+  expectJsonAt(out, {"thinking", "budget_tokens"}, "4000");
+}
+
+TEST(RequestStreamUsage, AddsIncludeUsageKeepingOtherOptions) {
+  auto out = requestStreamUsage(R"({"stream":true,"stream_options":{"x":1}})");
+  ASSERT_TRUE(out);
+  expectJsonAt(*out, {"stream_options", "include_usage"}, "true");
+  expectJsonAt(*out, {"stream_options", "x"}, "1");
+  out = requestStreamUsage(R"({"stream":true,"stream_options":{"include_usage":false}})");
+  ASSERT_TRUE(out);
+  expectJsonAt(*out, {"stream_options", "include_usage"}, "true");
+  out = requestStreamUsage(R"({"stream":true})");
+  ASSERT_TRUE(out);
+  EXPECT_TRUE(read(Api::kOpenAiChat, *out).usage_in_stream);
+}
+
+// --- admission -----------------------------------------------------------------------------
+
+// claude-opus-4-1 list prices: $15 in, $75 out, $18.75 5m write, $30 1h write, $1.50 read.
+const Price kOpus{15'000'000, 75'000'000, 18'750'000, 30'000'000, 1'500'000};
+
+TEST(Admit, UncappedLeavesTheRequestAlone) {
+  RequestFacts f = read(Api::kAnthropicMessages, R"({"max_tokens":64000})");
+  Admission a = admit(f, 1000, kOpus, INT64_MAX);
+  EXPECT_FALSE(a.refused);
+  EXPECT_FALSE(a.output_limit);
+  EXPECT_EQ(a.reserve, 0);
+}
+
+TEST(Admit, ADollarBudgetClampsA64kRequestInsteadOfRefusingIt) {
+  RequestFacts f = read(Api::kAnthropicMessages, R"({"max_tokens":64000})");
+  Admission a = admit(f, 2'000, kOpus, 1'000'000);
+  ASSERT_FALSE(a.refused) << a.reason;
+  EXPECT_EQ(a.input_bound_tokens, 2'000 + 4096);
+  // input bound: 6096 tokens at the dearest input rate ($30/M, 1h writes) = 182,880 µ$;
+  // 817,120 µ$ left buys 10,894 output tokens at $75/M (817,050 µ$).
+  EXPECT_TRUE(a.clamped());
+  EXPECT_EQ(*a.output_limit, 10'894);
+  EXPECT_EQ(a.asked, 64'000);
+  EXPECT_EQ(a.reserve, 182'880 + 817'050);
+  EXPECT_LE(a.reserve, 1'000'000);
+}
+
+TEST(Admit, APlentifulBudgetRewritesTheLimitToItself) {
+  RequestFacts f = read(Api::kAnthropicMessages, R"({"max_tokens":100})");
+  Admission a = admit(f, 100, kOpus, 50'000'000);
+  EXPECT_FALSE(a.refused);
+  EXPECT_FALSE(a.clamped());
+  ASSERT_TRUE(a.output_limit);
+  EXPECT_EQ(*a.output_limit, 100);
+  EXPECT_EQ(a.reserve, (int64_t{4196} * 30'000'000 + 999'999) / 1'000'000 + (int64_t{100} * 75'000'000) / 1'000'000);
+}
+
+TEST(Admit, AnOpenAiRequestWithoutALimitGetsOneOnlyWhenTheBudgetIsShort) {
+  const Price gpt{1'250'000, 10'000'000, 0, 0, 125'000};
+  RequestFacts f = read(Api::kOpenAiChat, R"({"model":"gpt-5"})");
+  Admission plenty = admit(f, 100, gpt, 100'000'000);
+  EXPECT_FALSE(plenty.output_limit) << "128k tokens are affordable: nothing to add";
+  EXPECT_EQ(plenty.asked, 128'000);
+  Admission short_budget = admit(f, 100, gpt, 100'000);
+  ASSERT_TRUE(short_budget.output_limit);
+  EXPECT_LT(*short_budget.output_limit, 128'000);
+}
+
+TEST(Admit, RefusesWhenTheInputAloneMayNotFitOrTooLittleOutputIsLeft) {
+  RequestFacts f = read(Api::kAnthropicMessages, R"({"max_tokens":64000})");
+  Admission a = admit(f, 100'000, kOpus, 1'000'000);  // ~$3.1 of input bound
+  EXPECT_TRUE(a.refused);
+  EXPECT_NE(a.reason.find("km budget add"), std::string::npos) << a.reason;
+  EXPECT_EQ(a.reserve, 0);
+  // 6,096-token bound = 182,880 µ$; 10,000 µ$ more buys 133 tokens < 256.
+  a = admit(f, 2'000, kOpus, 192'880);
+  EXPECT_TRUE(a.refused);
+  // A request that asks for little output is not refused for the minimum.
+  RequestFacts small = read(Api::kAnthropicMessages, R"({"max_tokens":100})");
+  EXPECT_FALSE(admit(small, 2'000, kOpus, 192'880).refused);
+}
+
+TEST(Admit, TheThinkingBudgetFollowsTheClampOrTheRequestIsRefused) {
+  RequestFacts f = read(Api::kAnthropicMessages,
+                        R"({"max_tokens":64000,"thinking":{"type":"enabled","budget_tokens":32000}})");
+  Admission a = admit(f, 2'000, kOpus, 1'000'000);
+  ASSERT_FALSE(a.refused);
+  EXPECT_EQ(*a.output_limit, 10'894);
+  ASSERT_TRUE(a.thinking_budget);
+  EXPECT_EQ(*a.thinking_budget, 10'893);
+  a = admit(f, 2'000, kOpus, 182'880 + 75'000);  // 1,000 output tokens
+  EXPECT_TRUE(a.refused);
+  EXPECT_NE(a.reason.find("extended thinking"), std::string::npos) << a.reason;
+  EXPECT_FALSE(a.output_limit);
+}
+
+}  // namespace
+}  // namespace km::meter
