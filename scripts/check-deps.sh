@@ -2,7 +2,8 @@
 # Checks the module contracts (STYLE R1, R2) on every #include "module/…" under src/:
 # 1. each module includes only the modules it may depend on (allowed below). Arrows:
 #    core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← fleet ← cli ← main;
-#    core ← store ← supervisor; core ← doc ← audit ← net ← {plan, substrate, supervisor}
+#    core ← store ← supervisor; core ← doc ← audit ← net ← {plan, substrate, supervisor};
+#    core ← doc ← meter ← net (the proxy meters AI calls)
 #    (a plan holds the typed net::NetworkSpec). No cycles.
 # 2. of another module it includes only a public header (public below); every other header
 #    is private to its module, which may include it anywhere inside itself.
@@ -15,15 +16,15 @@ allowed() {
     doc) echo "core doc" ;;
     profile) echo "core doc profile" ;;
     config) echo "core doc config" ;;
-    plan) echo "core doc profile audit net plan" ;;
+    plan) echo "core doc profile audit meter net plan" ;;
     store) echo "core store" ;;
     audit) echo "core doc audit" ;;
     meter) echo "core doc meter" ;;
-    net) echo "core doc audit net" ;;
-    substrate) echo "core doc profile audit net plan substrate" ;;
-    supervisor) echo "core doc profile plan store audit net substrate supervisor" ;;
-    fleet) echo "core doc plan store audit net substrate supervisor fleet" ;;
-    cli) echo "core doc profile config plan store audit net substrate supervisor fleet cli" ;;
+    net) echo "core doc audit meter net" ;;
+    substrate) echo "core doc profile audit meter net plan substrate" ;;
+    supervisor) echo "core doc profile plan store audit meter net substrate supervisor" ;;
+    fleet) echo "core doc plan store audit meter net substrate supervisor fleet" ;;
+    cli) echo "core doc profile config plan store audit meter net substrate supervisor fleet cli" ;;
     *) echo "" ;;
   esac
 }
@@ -36,6 +37,8 @@ public() {
     core) extra="beneath.h check.h clock.h duration.h fs.h log.h log_reader.h money.h result.h rotating_file.h
                  strings.h sys.h timeline.h tree.h warning_pacer.h" ;;
     doc) extra="describe.h diagnostic.h json_io.h node.h yaml_io.h" ;;
+    meter) extra="request.h" ;;
+    store) extra="ledger.h" ;;
     profile) extra="types.h" ;;
     net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h service.h bpf/gate.h dns/resolver.h" ;;
   esac

@@ -1,5 +1,7 @@
 #include "net/proxy/filters.h"
 
+#include "net/proxy/proxy.h"
+
 #include <algorithm>
 
 namespace km::net::proxy {
@@ -64,6 +66,19 @@ class DestinationFilter final : public Filter {
   }
 };
 
+class AiOverTlsFilter final : public Filter {
+ public:
+  explicit AiOverTlsFilter(const Metering* m) : m_(m) {}
+  std::string_view name() const override { return "ai-over-tls"; }
+  Verdict check(const RequestInfo& r) const override {
+    if (!r.plain_http || !aiProvider(*m_, r.host)) return {};
+    return {false, "plain HTTP to an AI provider is refused: km meters AI calls inside TLS; use https://", ""};
+  }
+
+ private:
+  const Metering* m_;
+};
+
 }  // namespace
 
 Verdict FilterChain::run(const RequestInfo& request) const {
@@ -80,5 +95,6 @@ std::unique_ptr<Filter> hostPolicyFilter(HostPolicy policy) { return std::make_u
 std::unique_ptr<Filter> httpsOnlyFilter() { return std::make_unique<HttpsOnlyFilter>(); }
 std::unique_ptr<Filter> portFilter(std::vector<uint16_t> ports) { return std::make_unique<PortFilter>(std::move(ports)); }
 std::unique_ptr<Filter> destinationFilter() { return std::make_unique<DestinationFilter>(); }
+std::unique_ptr<Filter> aiOverTlsFilter(const Metering* metering) { return std::make_unique<AiOverTlsFilter>(metering); }
 
 }  // namespace km::net::proxy

@@ -64,6 +64,10 @@ std::unique_ptr<Filter> httpsOnlyFilter();
 // Ports a CONNECT or a TLS connection may go to (443 and 80 unless the operator adds more);
 // plain HTTP through the explicit port may go to the same ports.
 std::unique_ptr<Filter> portFilter(std::vector<uint16_t> ports);
+// AI providers are reached over TLS only while calls are metered (km reads them inside the
+// TLS it terminates): plain HTTP to one is refused, through any port or tunnel.
+struct Metering;
+std::unique_ptr<Filter> aiOverTlsFilter(const Metering* metering);
 // A transparent connection goes where it was going: the port the client dialled, never one
 // its Host header names instead; one dialled to the proxy port itself (no original
 // destination) only to 443 (TLS) or 80 (HTTP).

@@ -9,6 +9,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "net/proxy/interceptor.h"
+#include "net/proxy/metered.h"
 #include "net/proxy/session.h"
 
 // GCC 12 reports the coroutine frame's own operator delete as mismatched here (a false
@@ -150,8 +151,21 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
       co_return;
     }
     r.reason = v.rule;
+    // An AI provider's request is metered: read, held to the budget, perhaps refused here.
+    std::unique_ptr<MeteredCall> metered;
+    if (s.shared.options.metering) {
+      if (auto provider = aiProvider(*s.shared.options.metering, target.host)) {
+        bool plain = false;
+        metered = co_await admitAiRequest(s, client, *parser, *checked, *provider, r, &plain);
+        if (!metered && !plain) {
+          s.finish(r, at);
+          co_return;
+        }
+      }
+    }
     if (auto failed = co_await connectTls(s, *up, server, target, key)) {
       failed->note(r, /*http=*/true);
+      if (metered) metered->end(r);
       s.finish(r, at);
       co_await refuseHttpOn(s, client, failed->status, failed->reason);
       co_return;
@@ -159,7 +173,8 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
     r.dest = up->dest;
     r.decision = audit::Decision::kAllow;
     r.mode = "intercept";
-    bool keep = co_await exchange(s, client, *parser, *checked, *server, *up, r);
+    bool keep = co_await exchange(s, client, *parser, *checked, *server, *up, r, metered.get());
+    if (metered) metered->end(r);
     s.finish(r, at);
     if (!keep) break;
   }

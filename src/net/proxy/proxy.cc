@@ -50,6 +50,7 @@ Shared::Shared(Options o, audit::Writer& a) : options(std::move(o)), names(optio
   chain.add(destinationFilter());
   chain.add(portFilter(options.connect_ports));
   if (options.https_only) chain.add(httpsOnlyFilter());
+  if (options.metering) chain.add(aiOverTlsFilter(&*options.metering));
 }
 
 Interceptor* Shared::interceptor(std::string* why) {

@@ -24,7 +24,10 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "core/money.h"
 #include "core/result.h"
+#include "meter/meter.h"
+#include "meter/request.h"
 #include "net/address.h"
 #include "net/host_rule.h"
 #include "net/net.h"
@@ -37,6 +40,52 @@ struct Interception {
   HostPolicy hosts;           // names whose TLS is terminated; every other TLS is tunnelled
   std::string extra_ca_file;  // operator config tls.extraCAFile: servers' CAs besides the system's
 };
+
+// One metered AI call as it ended: what the provider reported (or, cut short, what was seen)
+// and its price.
+struct AiCall {
+  meter::Provider provider = meter::Provider::kAnthropic;
+  meter::Api api = meter::Api::kOther;
+  std::string model;       // the price table's name for the model
+  std::string request_id;  // the provider's
+  meter::Usage usage;
+  Micros cost = 0;
+  std::string note;        // why the charge is not the provider's complete usage; "" when it is
+};
+
+// Where metered AI calls are charged: the sandbox's AI budget (the supervisor's, over the
+// ledger). Called from the proxy's threads at once: implementations are thread-safe.
+class AiBudget {
+ public:
+  virtual ~AiBudget() = default;
+  // Why AI calls are refused now without looking further (the pool is used up, the sandbox is
+  // suspended): one line naming the budget and `km budget add`; "" when they may go on.
+  virtual std::string blocked() = 0;
+  // What a new reservation may take now; INT64_MAX when the pool has no cap.
+  virtual Micros available() = 0;
+  // Holds `amount` for a call in flight: its id, or nullopt when it no longer fits (other
+  // calls took the rest meanwhile).
+  virtual std::optional<int64_t> reserve(Micros amount) = 0;
+  // The call ended: charge `call.cost`, recording the call, and end the hold.
+  virtual void settle(int64_t hold, const AiCall& call) = 0;
+  // The call failed before anything was produced: end the hold, no charge.
+  virtual void release(int64_t hold) = 0;
+};
+
+// AI metering: every request inside intercepted TLS to an AI provider (api.anthropic.com,
+// api.openai.com, bedrock-runtime.<region>.amazonaws.com, or an operator's endpoint below) is
+// read, held to the budget (its output limit clamped to what the budget pays for) and
+// charged from the usage its response reports, read on a copy of the bytes as they pass.
+struct Metering {
+  std::vector<std::pair<std::string, meter::Provider>> endpoints;  // operator ai.endpoints (canonical names)
+  meter::PriceTable prices;
+  AiBudget* budget = nullptr;  // not owned; outlives the proxy
+  meter::AdmitOptions admit;
+  size_t max_request_body = size_t{32} << 20;  // larger AI requests are refused (413)
+};
+// The provider `host` (canonical) belongs to under `m`: the providers' own hosts, then the
+// operator's endpoints; nullopt for any other host.
+std::optional<meter::Provider> aiProvider(const Metering& m, std::string_view host);
 
 struct Options {
   IpAddress listen;  // the host end of the sandbox's veth
@@ -55,6 +104,7 @@ struct Options {
   std::chrono::seconds connect_timeout{10};   // to a server
   std::chrono::seconds idle_timeout{600};     // a body or tunnel with no byte either way
   std::optional<Interception> intercept;      // none: every TLS connection is tunnelled
+  std::optional<Metering> metering;           // none: AI calls are not metered
 };
 
 struct Stats {

@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <type_traits>
@@ -69,7 +70,8 @@ void stripHopByHop(Fields& m, bool keep_upgrade) {
 // by event). Counts body bytes into `bytes`.
 template <bool isRequest, class Parser, class In, class Out>
 asio::awaitable<boost::system::error_code> relayMessage(Session& s, In& in_stream, beast::flat_buffer& in_buf,
-                                                        Parser& p, Out& out_stream, uint64_t& bytes) {
+                                                        Parser& p, Out& out_stream, uint64_t& bytes,
+                                                        ExchangeTap* tap = nullptr) {
   beast::tcp_stream& in = beast::get_lowest_layer(in_stream);
   beast::tcp_stream& out = beast::get_lowest_layer(out_stream);
   http::serializer<isRequest, http::buffer_body> sr{p.get()};
@@ -104,6 +106,7 @@ asio::awaitable<boost::system::error_code> relayMessage(Session& s, In& in_strea
       p.get().body().more = false;
     }
     bytes += p.get().body().size;
+    if (tap && p.get().body().size) tap->responseBody(std::string_view(buf, p.get().body().size));
     out.expires_after(idle);
     auto [wec, wn] = co_await http::async_write(out_stream, sr, kNoThrow);
     if (wec == http::error::need_buffer) wec = {};
@@ -117,12 +120,20 @@ asio::awaitable<boost::system::error_code> relayMessage(Session& s, In& in_strea
 }  // namespace
 
 template <class Stream>
-asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, const std::string& reason) {
-  std::string line = "km: " + headerSafe(reason) + "\n";
-  std::string text = status == 403 ? "Forbidden" : status == 400 ? "Bad Request" : status == 502 ? "Bad Gateway" : "Error";
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + text +
-                    "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Km-Deny-Reason: " + headerSafe(reason) +
-                    "\r\nContent-Length: " + std::to_string(line.size()) + "\r\nConnection: close\r\n\r\n" + line;
+asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, const std::string& reason,
+                                   std::string_view content_type, std::string_view body,
+                                   std::string_view extra_headers) {
+  std::string line = body.empty() ? "km: " + headerSafe(reason) + "\n" : std::string(body);
+  if (content_type.empty()) content_type = "text/plain; charset=utf-8";
+  std::string text = status == 403   ? "Forbidden"
+                     : status == 400 ? "Bad Request"
+                     : status == 413 ? "Content Too Large"
+                     : status == 502 ? "Bad Gateway"
+                                     : "Error";
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + text + "\r\nContent-Type: " +
+                    std::string(content_type) + "\r\nX-Km-Deny-Reason: " + headerSafe(reason) + "\r\n" +
+                    std::string(extra_headers) + "Content-Length: " + std::to_string(line.size()) +
+                    "\r\nConnection: close\r\n\r\n" + line;
   s.client.expires_after(std::chrono::seconds(5));
   co_await asio::async_write(client, asio::buffer(out), kNoThrow);
   if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
@@ -132,8 +143,10 @@ asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, 
   boost::system::error_code ignore;
   s.client.socket().shutdown(tcp::socket::shutdown_send, ignore);
 }
-template asio::awaitable<void> refuseHttpOn(Session&, beast::tcp_stream&, unsigned, const std::string&);
-template asio::awaitable<void> refuseHttpOn(Session&, TlsStream&, unsigned, const std::string&);
+template asio::awaitable<void> refuseHttpOn(Session&, beast::tcp_stream&, unsigned, const std::string&,
+                                           std::string_view, std::string_view, std::string_view);
+template asio::awaitable<void> refuseHttpOn(Session&, TlsStream&, unsigned, const std::string&, std::string_view,
+                                           std::string_view, std::string_view);
 
 asio::awaitable<void> refuseHttp(Session& s, unsigned status, const std::string& reason) {
   co_await refuseHttpOn(s, s.client, status, reason);
@@ -196,7 +209,7 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
 
 template <class Client, class Server>
 asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser, const CheckedRequest& req,
-                               Server& server, Upstream& up, audit::HttpRecord& rec) {
+                               Server& server, Upstream& up, audit::HttpRecord& rec, ExchangeTap* tap) {
   auto& msg = parser.get();
   bool client_keep = parser.keep_alive();
   bool head = msg.method() == http::verb::head;
@@ -220,7 +233,20 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
       if (ec) co_return false;
     }
   }
-  auto ec = co_await relayMessage<true>(s, client, s.buf, parser, server, rec.bytes_up);
+  boost::system::error_code ec;
+  if (tap && tap->body) {
+    // Read whole already (metered): sent as it now is, framed by its length.
+    http::request<http::string_body> whole(std::move(msg.base()));
+    whole.body() = *tap->body;
+    whole.prepare_payload();
+    rec.bytes_up += tap->body->size();
+    beast::get_lowest_layer(server).expires_after(s.shared.options.idle_timeout);
+    auto [wec, wn] = co_await http::async_write(server, whole, kNoThrow);
+    beast::get_lowest_layer(server).expires_never();
+    ec = wec;
+  } else {
+    ec = co_await relayMessage<true>(s, client, s.buf, parser, server, rec.bytes_up);
+  }
   if (ec) {
     up.key.clear();
     rec.status = 502;
@@ -258,13 +284,16 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
       co_return false;
     }
     rec.status = static_cast<uint16_t>(status);
-    auto wec = co_await relayMessage<false>(s, server, up.buf, res, client, rec.bytes_down);
+    ExchangeTap* body_tap = status >= 200 && !upgrade ? tap : nullptr;
+    if (body_tap) body_tap->responseHead(status, res.get().base());
+    auto wec = co_await relayMessage<false>(s, server, up.buf, res, client, rec.bytes_down, body_tap);
     if (wec) {
       rec.reason = "relaying the response: " + wec.message();
       up.key.clear();
       co_return false;
     }
     if (status > 101 && status < 200) continue;  // 103 Early Hints and the like: the final one follows
+    if (body_tap) body_tap->response_complete = true;
     if (upgrade) {
       rec.mode = "tunnel";
       if constexpr (std::is_same_v<Client, beast::tcp_stream> && std::is_same_v<Server, beast::tcp_stream>) {
@@ -284,8 +313,8 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
 }
 
 template asio::awaitable<bool> exchange(Session&, beast::tcp_stream&, RequestParser&, const CheckedRequest&,
-                                       beast::tcp_stream&, Upstream&, audit::HttpRecord&);
+                                       beast::tcp_stream&, Upstream&, audit::HttpRecord&, ExchangeTap*);
 template asio::awaitable<bool> exchange(Session&, TlsStream&, RequestParser&, const CheckedRequest&, TlsStream&,
-                                       Upstream&, audit::HttpRecord&);
+                                       Upstream&, audit::HttpRecord&, ExchangeTap*);
 
 }  // namespace km::net::proxy

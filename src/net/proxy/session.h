@@ -86,8 +86,12 @@ void newParser(std::optional<RequestParser>& p);
 // session closes). refuseHttpOn: the same on `client` (the client's TCP stream or, when
 // intercepting, its TLS stream).
 asio::awaitable<void> refuseHttp(Session& s, unsigned status, const std::string& reason);
+// The body is the one-line reason as text unless `body` is given (with its `content_type`);
+// `extra_headers` are header lines, each ending in CRLF.
 template <class Stream>
-asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, const std::string& reason);
+asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, const std::string& reason,
+                                   std::string_view content_type = {}, std::string_view body = {},
+                                   std::string_view extra_headers = {});
 // Sends a TLS access_denied alert (a TLS client cannot read an HTTP answer).
 asio::awaitable<void> refuseTls(Session& s);
 
@@ -108,13 +112,28 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
 // Whether the server closed `socket` or sent bytes nobody asked for (poll, no wait).
 bool serverClosedOrSpoke(tcp::socket& socket);
 
+// What a metered exchange (metered.h) changes in a plain one.
+class ExchangeTap {
+ public:
+  virtual ~ExchangeTap() = default;
+  // The request's body, read whole beforehand (and perhaps edited): sent with a
+  // Content-Length instead of streamed from the client. Null: streamed.
+  const std::string* body = nullptr;
+  // The final response's head was read: the tap may add fields to it before it is relayed.
+  virtual void responseHead(unsigned status, http::fields& head) = 0;
+  // A piece of the final response's body, on its way to the client (a copy to read).
+  virtual void responseBody(std::string_view piece) = 0;
+  // Set by exchange() when the response's last byte reached the client.
+  bool response_complete = false;
+};
+
 // Relays one request whose head `parser` has read from `client` (already checked: `req`) to
 // `server` (up.stream, or TLS over it), and the response back. false when the client
 // connection must close afterwards. Client and Server are both beast::tcp_stream or both
-// TlsStream (relay.cc instantiates those two).
+// TlsStream (relay.cc instantiates those two). `tap`, when set, sees the response.
 template <class Client, class Server>
 asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser, const CheckedRequest& req,
-                               Server& server, Upstream& up, audit::HttpRecord& rec);
+                               Server& server, Upstream& up, audit::HttpRecord& rec, ExchangeTap* tap = nullptr);
 
 // After a CONNECT (or on the transparent port): reads the client's first bytes and goes on
 // by what they are — a TLS ClientHello whose SNI must be `expected` (or, when `expected` is

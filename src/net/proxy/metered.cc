@@ -1,0 +1,307 @@
+// Metered AI exchanges: admission (body read, budget checked, output limit clamped, cost
+// reserved), the response read on a copy of its bytes, and the settlement.
+#include "net/proxy/metered.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "core/strings.h"
+#include "net/host_rule.h"
+#include "net/proxy/server.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace km::net::proxy {
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kBodyStep = 64 << 10;
+
+std::string jsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      static const char* kHex = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+// An error the provider's SDKs read as their own: Anthropic's and OpenAI's error objects,
+// Bedrock's message with its x-amzn-ErrorType header.
+struct ProviderError {
+  std::string body;
+  std::string headers;  // extra header lines, each ending in \r\n
+};
+ProviderError providerError(meter::Provider p, unsigned status, std::string_view message) {
+  std::string msg = jsonString("km: " + std::string(message));
+  switch (p) {
+    case meter::Provider::kAnthropic: {
+      std::string type = status == 400 ? "invalid_request_error" : status == 413 ? "request_too_large" : "permission_error";
+      return {R"({"type":"error","error":{"type":")" + type + R"(","message":)" + msg + "}}", ""};
+    }
+    case meter::Provider::kOpenAi: {
+      std::string type = status == 400 || status == 413 ? "invalid_request_error" : "insufficient_quota";
+      return {R"({"error":{"message":)" + msg + R"(,"type":")" + type + R"(","param":null,"code":"km_budget"}})", ""};
+    }
+    case meter::Provider::kBedrock: {
+      std::string type = status == 400 || status == 413 ? "ValidationException" : "AccessDeniedException";
+      return {R"({"message":)" + msg + "}", "x-amzn-ErrorType: " + type + "\r\n"};
+    }
+  }
+  return {msg, ""};
+}
+
+template <class Stream>
+asio::awaitable<void> answerError(Session& s, Stream& client, meter::Provider p, unsigned status,
+                                  const std::string& reason, audit::HttpRecord& rec) {
+  ProviderError e = providerError(p, status, reason);
+  std::string_view type = "application/json";
+  rec.status = static_cast<uint16_t>(status);
+  rec.reason = reason;
+  rec.decision = audit::Decision::kDeny;
+  ++s.shared.denied;
+  co_await refuseHttpOn(s, client, status, reason, type, e.body, e.headers);
+}
+
+// POSTs to a provider that cost nothing and km need not read (uploads, counting, telemetry).
+bool freeWrite(meter::Provider p, std::string_view path) {
+  size_t q = path.find('?');
+  if (q != std::string_view::npos) path = path.substr(0, q);
+  switch (p) {
+    case meter::Provider::kAnthropic:
+      return path == "/v1/files" || path.starts_with("/api/event_logging/");
+    case meter::Provider::kOpenAi:
+      return path == "/v1/files" || path == "/v1/moderations";
+    case meter::Provider::kBedrock:
+      return false;
+  }
+  return false;
+}
+
+// Reads the rest of the request's body into `body`, up to `max` bytes. 0 when read; else the
+// status to answer with (413 too large; 400 unreadable, with *why).
+template <class Client>
+asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& parser, size_t max, std::string& body,
+                                   std::string* why) {
+  if (auto n = parser.content_length(); n && *n > max) co_return 413;
+  auto& in = beast::get_lowest_layer(client);
+  while (!parser.is_done()) {
+    size_t used = body.size();
+    body.resize(used + kBodyStep);
+    parser.get().body().data = body.data() + used;
+    parser.get().body().size = kBodyStep;
+    in.expires_after(s.shared.options.idle_timeout);
+    auto [ec, n] = co_await http::async_read_some(client, s.buf, parser, kNoThrow);
+    in.expires_never();
+    if (ec == http::error::need_buffer) ec = {};
+    body.resize(used + kBodyStep - parser.get().body().size);
+    if (ec) {
+      *why = "reading the request body: " + ec.message();
+      co_return 400;
+    }
+    if (body.size() > max) co_return 413;
+  }
+  co_return 0;
+}
+
+}  // namespace
+
+std::optional<meter::Provider> aiProvider(const Metering& m, std::string_view host) {
+  if (host == "api.anthropic.com") return meter::Provider::kAnthropic;
+  if (host == "api.openai.com") return meter::Provider::kOpenAi;
+  for (const auto& [name, provider] : m.endpoints) {
+    if (name == host) return provider;
+  }
+  if (isAiProviderHost(host)) return meter::Provider::kBedrock;  // bedrock-runtime.<region>.amazonaws.com
+  return std::nullopt;
+}
+
+MeteredCall::MeteredCall(const Metering& metering, meter::Provider provider, meter::Api api)
+    : m_(metering), provider_(provider), api_(api) {}
+
+MeteredCall::~MeteredCall() {
+  if (hold_) m_.budget->release(*hold_);
+}
+
+void MeteredCall::responseHead(unsigned status, http::fields& head) {
+  status_ = status;
+  if (admission_.clamped()) {
+    head.set("X-Km-Max-Tokens-Clamped", std::to_string(admission_.asked) + "->" + std::to_string(*admission_.output_limit));
+  }
+  if (status < 200 || status > 299) return;  // errors are not billed
+  auto ct = head.find(http::field::content_type);
+  std::string_view type = ct == head.end() ? std::string_view() : std::string_view(ct->value().data(), ct->value().size());
+  meter_ = meter::ResponseMeter::create(api_, type, model_);
+  for (const auto& f : head) {
+    meter_->header(std::string_view(f.name_string().data(), f.name_string().size()),
+                   std::string_view(f.value().data(), f.value().size()));
+  }
+}
+
+void MeteredCall::responseBody(std::string_view piece) {
+  if (meter_) meter_->feed(piece);
+}
+
+void MeteredCall::end(audit::HttpRecord& rec) {
+  if (!hold_) return;
+  int64_t hold = *std::exchange(hold_, std::nullopt);
+  if (admission_.clamped()) {
+    rec.reason += "; max_tokens clamped " + std::to_string(admission_.asked) + "->" +
+                  std::to_string(*admission_.output_limit) + " by the AI budget";
+  }
+  if (!meter_) {
+    m_.budget->release(hold);
+    rec.reason += status_ ? "; not charged (status " + std::to_string(status_) + ")" : "; not charged (no response)";
+    return;
+  }
+  meter_->finish();
+  const meter::Metered& got = meter_->result();
+  AiCall call;
+  call.provider = provider_;
+  call.api = api_;
+  call.request_id = got.request_id;
+  call.usage = got.usage;
+  std::vector<std::string> notes;
+  if (!got.complete || !response_complete) notes.push_back("cut short");
+  if (!got.error.empty()) notes.push_back(got.error);
+  if (!got.input_reported) {
+    // Never reported: charged at the request's upper bound, as it was reserved.
+    call.usage.input_tokens = admission_.input_bound_tokens;
+    notes.push_back("input estimated from the request's size");
+  }
+  std::string model = got.model.empty() ? model_ : got.model;
+  auto priced = m_.prices.find(provider_, model);
+  call.model = priced ? priced->priced.model : model;
+  if (priced && priced->unknown) notes.push_back("unknown model " + model + " priced as " + priced->priced.model);
+  call.cost = priced ? meter::cost(call.usage, priced->priced.price, m_.prices.webSearchPrice(provider_)) : 0;
+  for (const auto& n : notes) call.note += (call.note.empty() ? "" : "; ") + n;
+  m_.budget->settle(hold, call);
+  rec.reason += "; ai " + call.model + " in " + std::to_string(call.usage.input_tokens) + " out " +
+                std::to_string(call.usage.output_tokens) + " $" + formatDollars(call.cost) +
+                (call.note.empty() ? "" : " (" + call.note + ")");
+}
+
+template <class Client>
+asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client& client, RequestParser& parser,
+                                                             const CheckedRequest& req, meter::Provider provider,
+                                                             audit::HttpRecord& rec, bool* plain) {
+  const Metering& m = *s.shared.options.metering;
+  *plain = false;
+  std::string method(parser.get().method_string());
+  meter::Route route = meter::classify(provider, method, req.path);
+  if (!meter::billable(route.api)) {
+    bool reads = method == "GET" || method == "HEAD" || method == "OPTIONS";
+    if (reads || route.api != meter::Api::kOther || freeWrite(provider, req.path)) {
+      *plain = true;  // free: relayed as it is
+      co_return nullptr;
+    }
+    std::string refused = method + " " + pathOnly(req.path) +
+                          " is not an API km can meter, and the sandbox has an AI budget; use the metered APIs "
+                          "(Messages, Chat Completions, Responses, Bedrock Invoke/Converse)";
+    co_await answerError(s, client, provider, 403, refused, rec);
+    co_return nullptr;
+  }
+  if (std::string why = m.budget->blocked(); !why.empty()) {
+    co_await answerError(s, client, provider, 403, why, rec);
+    co_return nullptr;
+  }
+  // Answered here, so the client sends its body now (a client that waits would wait on us).
+  auto& msg = parser.get();
+  if (auto it = msg.find(http::field::expect); it != msg.end()) {
+    bool cont = toLower(std::string_view(it->value().data(), it->value().size())) == "100-continue";
+    msg.erase(http::field::expect);
+    if (cont) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      auto [ec, n] = co_await asio::async_write(client, asio::buffer(kContinue), kNoThrow);
+      if (ec) co_return nullptr;
+    }
+  }
+  auto call = std::make_unique<MeteredCall>(m, provider, route.api);
+  std::string why;
+  unsigned failed = co_await readBody(s, client, parser, m.max_request_body, call->body_, &why);
+  if (failed == 413) {
+    std::string refused = "the request body is over " + std::to_string(m.max_request_body >> 20) +
+                          " MiB, more than km reads to meter it";
+    co_await answerError(s, client, provider, 413, refused, rec);
+    co_return nullptr;
+  }
+  if (failed) {
+    rec.status = 400;
+    rec.reason = why;
+    co_return nullptr;  // the client went away or broke the framing: nothing to answer
+  }
+  auto facts = meter::readRequest(route.api, call->body_);
+  if (facts && route.api == meter::Api::kOpenAiChat && facts->stream && !facts->usage_in_stream) {
+    // Without it a streamed Chat response never says what it used.
+    auto with = meter::requestStreamUsage(call->body_);
+    if (with) {
+      call->body_ = std::move(*with);
+      facts = meter::readRequest(route.api, call->body_);
+    }
+  }
+  if (!facts) {
+    std::string refused = facts.error().message();
+    co_await answerError(s, client, provider, 400, refused, rec);
+    co_return nullptr;
+  }
+  call->model_ = route.model.empty() ? facts->model : route.model;
+  auto priced = m.prices.find(provider, call->model_);
+  if (!priced) {
+    std::string refused = "km has no price for any " + std::string(meter::providerName(provider)) +
+                          " model; add one to the operator config's pricing.file";
+    co_await answerError(s, client, provider, 403, refused, rec);
+    co_return nullptr;
+  }
+  // Another call may take what was available between the look and the hold: look again.
+  for (int attempt = 0; attempt < 8 && !call->hold_; ++attempt) {
+    Micros available = m.budget->available();
+    call->admission_ = meter::admit(*facts, call->body_.size(), priced->priced.price, available, m.admit);
+    if (call->admission_.refused) {
+      std::string refused = call->admission_.reason;
+      co_await answerError(s, client, provider, 403, refused, rec);
+      co_return nullptr;
+    }
+    call->hold_ = m.budget->reserve(call->admission_.reserve);
+  }
+  if (!call->hold_) {
+    std::string refused = "the sandbox's AI budget is held by calls in flight; try again when they end";
+    co_await answerError(s, client, provider, 403, refused, rec);
+    co_return nullptr;
+  }
+  const meter::Admission& a = call->admission_;
+  if (a.thinking_budget) {
+    call->body_ = meter::setInteger(call->body_, facts->thinking_budget, *a.thinking_budget);
+    facts = meter::readRequest(route.api, call->body_);  // spans moved
+    if (!facts) {
+      std::string refused = facts.error().message();
+      co_await answerError(s, client, provider, 400, refused, rec);
+      co_return nullptr;
+    }
+  }
+  if (a.output_limit && facts->output_limit.number != a.output_limit) {
+    call->body_ = meter::setInteger(call->body_, facts->output_limit, *a.output_limit);
+  }
+  call->body = &call->body_;
+  co_return call;
+}
+
+template asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session&, TlsStream&, RequestParser&,
+                                                                      const CheckedRequest&, meter::Provider,
+                                                                      audit::HttpRecord&, bool*);
+
+}  // namespace km::net::proxy

@@ -1,0 +1,48 @@
+// Metering one AI request inside intercepted TLS (private to the proxy): read its body, hold
+// it to the budget (refused, or its output limit clamped to what the budget pays for, and the
+// cost reserved), then read the response's usage on a copy of its bytes and settle the
+// reservation to the real cost when the exchange ends.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/proxy/session.h"
+
+namespace km::net::proxy {
+
+class MeteredCall final : public ExchangeTap {
+ public:
+  MeteredCall(const Metering& metering, meter::Provider provider, meter::Api api);
+  ~MeteredCall() override;  // releases a hold that end() did not settle
+
+  void responseHead(unsigned status, http::fields& head) override;
+  void responseBody(std::string_view piece) override;
+  // The exchange is over (whole or cut short): settles the hold to what the usage says, or
+  // releases it when nothing was produced. Writes a summary into `rec`.
+  void end(audit::HttpRecord& rec);
+
+  // Set by admitAiRequest.
+  const Metering& m_;
+  meter::Provider provider_;
+  meter::Api api_;
+  std::string model_;  // the request's (Bedrock: the path's)
+  std::string body_;
+  meter::Admission admission_;
+  std::optional<int64_t> hold_;
+  unsigned status_ = 0;
+  std::unique_ptr<meter::ResponseMeter> meter_;
+};
+
+// Reads the request's body and decides (`rec` gets the decision when refused). Returns the
+// call to pass to exchange() (its body set), or null when the request was answered here (a
+// refusal in the provider's error shape, or a request that is not billable and goes out
+// plainly: then *plain is set). Closes nothing; the caller ends the connection after a
+// refusal.
+template <class Client>
+asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client& client, RequestParser& parser,
+                                                             const CheckedRequest& req, meter::Provider provider,
+                                                             audit::HttpRecord& rec, bool* plain);
+
+}  // namespace km::net::proxy
