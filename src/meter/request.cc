@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
 #include <utility>
 
 namespace km::meter {
@@ -88,11 +89,14 @@ class Scanner {
         if (peek() == '}') return ++i_, true;
         for (;;) {
           space();
-          if (!string(nullptr, nullptr)) return false;
+          std::string key;
+          if (!string(visit ? &key : nullptr, nullptr)) return false;
           space();
           if (!expect(':')) return false;
           space();
+          size_t from = i_;
           if (!value(depth + 1)) return false;
+          if (visit) visit(key, Span{from, i_});
           space();
           if (peek() == ',') {
             ++i_;
@@ -123,6 +127,10 @@ class Scanner {
         return number();
     }
   }
+
+  // Called for every member of every object inside the value value() skips: its key
+  // (unescaped) and its value's span.
+  std::function<void(const std::string& key, Span value)> visit;
 
   bool fail(std::string why) {
     if (error_.empty()) error_ = std::move(why) + " at byte " + std::to_string(i_);
@@ -197,10 +205,37 @@ std::string_view slice(std::string_view body, Span s) { return body.substr(s.beg
 
 // The one member named `key` of `members`, refusing a repeated or escaped one (the provider
 // would read it differently from km: its JSON parser keeps the last, and decodes escapes).
+// A key as a case-insensitive JSON decoder matches it (Go's encoding/json folds ASCII case,
+// and the Kelvin sign and the long s onto k and s).
+std::string folded(std::string_view key) {
+  std::string out;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (key.substr(i, 3) == "\xe2\x84\xaa") {
+      out += 'k';
+      i += 2;
+    } else if (key.substr(i, 2) == "\xc5\xbf") {
+      out += 's';
+      i += 1;
+    } else {
+      char c = key[i];
+      out += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+  }
+  return out;
+}
+
 Result<const Member*> only(const std::vector<Member>& members, std::string_view key, std::string_view where) {
   const Member* found = nullptr;
+  const std::string want = folded(key);
   for (const auto& m : members) {
-    if (m.key != key) continue;
+    if (m.key != key) {
+      if (folded(m.key) == want) {
+        return invalidArgument("the request body's " + std::string(where) + m.key + " differs from " +
+                               std::string(key) + " only in case; km reads " + std::string(key) +
+                               " and needs no look-alike beside it");
+      }
+      continue;
+    }
     if (m.escaped) {
       return invalidArgument("the request body's " + std::string(where) + std::string(key) +
                              " is written with escapes; km reads it and needs it plain");
@@ -348,6 +383,57 @@ Result<std::vector<Member>> objectMembers(std::string_view text) {
   return out;
 }
 
+namespace {
+
+bool startsWithAny(std::string_view s, std::initializer_list<std::string_view> prefixes) {
+  for (auto p : prefixes) {
+    if (s.starts_with(p)) return true;
+  }
+  return false;
+}
+
+// The first thing in `body` that makes the provider read input the body does not carry.
+std::string unsizedInput(std::string_view body) {
+  std::string found;
+  Scanner sc(body);
+  sc.visit = [&](const std::string& key, Span v) {
+    if (!found.empty()) return;
+    if (key == "file_id" || key == "previous_response_id" || key == "conversation" || key == "mcp_servers" ||
+        key == "container") {
+      found = "\"" + key + "\"";
+      return;
+    }
+    if (key == "image_url" && body[v.begin] == '{') {
+      // OpenAI Chat: {"image_url": {"url": ...}}; a data: URL is in the body, a web one is not.
+      auto inner = objectMembers(slice(body, v));
+      if (!inner) return;
+      for (const auto& m : *inner) {
+        auto url = stringAt(body, Span{v.begin + m.value.begin, v.begin + m.value.end});
+        if (m.key == "url" && url && startsWithAny(*url, {"http://", "https://"})) found = "an image fetched from a URL";
+      }
+      return;
+    }
+    if (body[v.begin] != '"') {
+      if (key == "prompt" && body[v.begin] == '{') found = "a stored \"prompt\"";
+      return;
+    }
+    auto text = stringAt(body, v);
+    if (!text) return;
+    // Only where a provider fetches it: a "url" key alone may be a tool call's own argument.
+    if ((key == "image_url" || key == "file_url") && startsWithAny(*text, {"http://", "https://"})) {
+      found = "content fetched from a URL";
+    } else if (key == "type" && startsWithAny(*text, {"web_search", "web_fetch", "code_execution", "code_interpreter",
+                                                       "file_search", "mcp", "image_generation", "url"})) {
+      found = "the " + *text + " tool or source";
+    }
+  };
+  sc.space();
+  (void)sc.value(0);  // readRequest checked the body already
+  return found;
+}
+
+}  // namespace
+
 Result<RequestFacts> readRequest(Api api, std::string_view body) {
   auto top = objectMembers(body);
   if (!top) return std::move(top).error();
@@ -411,6 +497,28 @@ Result<RequestFacts> readRequest(Api api, std::string_view body) {
       facts.thinking_budget = std::move(*budget);
     }
   }
+  if (api == Api::kOpenAiChat) {
+    auto n = countField(body, {"n"}, "the number of choices");
+    if (!n) return std::move(n).error();
+    if (n->number) facts.choices = std::max<int64_t>(*n->number, 1);
+  }
+  if (api == Api::kOpenAiResponses) {
+    auto background = only(*top, "background", "");
+    if (!background) return std::move(background).error();
+    if (*background && slice(body, (*background)->value) != "false") {
+      return invalidArgument("background responses are not metered (their output is produced later, unseen by km); "
+                             "send the request without \"background\"");
+    }
+  }
+  if (api == Api::kBedrockInvoke || api == Api::kBedrockInvokeStream) {
+    auto version = only(*top, "anthropic_version", "");
+    if (!version) return std::move(version).error();
+    if (!*version) {
+      return invalidArgument("km meters Bedrock InvokeModel for Anthropic models (bodies with anthropic_version); "
+                             "call other models through Converse");
+    }
+  }
+  facts.unsized_input = unsizedInput(body);
   if (api == Api::kOpenAiChat && facts.stream) {
     auto include = find(body, Span{0, body.size()}, {"stream_options", "include_usage"});
     if (!include) return std::move(include).error();
@@ -449,6 +557,9 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
   Admission a;
   a.input_bound_tokens = static_cast<int64_t>(std::min<size_t>(body_bytes, size_t{1} << 40)) +
                          options.input_allowance_tokens;
+  if (!facts.unsized_input.empty()) a.input_bound_tokens = std::max(a.input_bound_tokens, options.unsized_input_tokens);
+  const int64_t choices = std::max<int64_t>(facts.choices, 1);
+  a.choices = choices;
   a.asked = facts.output_limit.number ? *facts.output_limit.number : options.default_output_tokens;
   if (available == INT64_MAX) return a;  // uncapped: nothing to hold back
   Micros input_rate = std::max({price.input, price.cache_write_5m, price.cache_write_1h});
@@ -456,14 +567,17 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
   int64_t affordable = a.asked;
   if (price.output > 0) {
     Micros left = available > input_cost ? available - input_cost : 0;
-    __int128 tokens = static_cast<__int128>(left) * 1'000'000 / price.output;
+    __int128 tokens = static_cast<__int128>(left) * 1'000'000 / price.output / choices;
     affordable = tokens > a.asked ? a.asked : static_cast<int64_t>(tokens);
   }
   if (input_cost > available || affordable < std::min(options.min_output_tokens, a.asked)) {
     a.refused = true;
     a.reason = "the sandbox's AI budget has $" + formatDollars(available) +
                " left, and this request may cost up to $" + formatDollars(input_cost) + " of input (" +
-               std::to_string(a.input_bound_tokens) + " tokens at most) before any output; raise it with `km budget add`";
+               std::to_string(a.input_bound_tokens) + " tokens at most" +
+               (facts.unsized_input.empty() ? std::string()
+                                            : ": it uses " + facts.unsized_input + ", which km cannot size") +
+               ") before any output; raise it with `km budget add`";
     return a;
   }
   if (affordable < a.asked || facts.output_limit.value) a.output_limit = affordable;
@@ -481,7 +595,7 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
   }
   // Rounding up can make the output's share exceed what was left by under a micro-dollar:
   // the reservation never asks for more than is available.
-  a.reserve = std::min(available, input_cost + priceOf(affordable, price.output));
+  a.reserve = std::min(available, input_cost + priceOf(affordable * choices, price.output));
   return a;
 }
 

@@ -37,11 +37,18 @@ struct RequestFacts {
   Field output_limit;           // max_tokens, max_completion_tokens, max_output_tokens, maxTokens
   Field thinking_budget;        // Anthropic extended thinking's budget_tokens (when enabled)
   bool usage_in_stream = true;  // OpenAI Chat streams: stream_options.include_usage is true
+  int64_t choices = 1;          // OpenAI Chat's n: each choice has the output limit
+  // Why the body's size does not bound the input (content the provider fetches or keeps:
+  // files by id, URLs, earlier responses, server tools); "" when it does.
+  std::string unsized_input;
 };
 
 // Reads `body` as a request of `api` (a billable one). InvalidArgument, saying what is wrong
-// and where, for a body that is not a JSON object, a repeated or escaped key km reads, or an
-// output limit or thinking budget that is not a non-negative integer below 2^40.
+// and where, for a body that is not a JSON object, a repeated or escaped key km reads (or one
+// differing from it only in case), an output limit, thinking budget or n that is not a
+// non-negative integer below 2^40, a background Responses request (its output is produced
+// later, unseen), and a Bedrock InvokeModel body that is not Anthropic's (other families name
+// their limit differently; Converse meters them).
 [[nodiscard]] Result<RequestFacts> readRequest(Api api, std::string_view body);
 
 // The body with `field` set to the integer `value` (replaced where it is, else added as the
@@ -60,6 +67,7 @@ struct AdmitOptions {
   int64_t min_output_tokens = 256;       // fewer affordable than this: refused
   int64_t input_allowance_tokens = 4096;  // added to the body's size
   int64_t default_output_tokens = 128000; // assumed when an OpenAI request sets no limit
+  int64_t unsized_input_tokens = 1'000'000;  // the input bound when the body's size is none
 };
 struct Admission {
   bool refused = false;
@@ -69,6 +77,9 @@ struct Admission {
   std::optional<int64_t> output_limit;   // set the request's limit to this (nullopt: leave it)
   std::optional<int64_t> thinking_budget;  // set budget_tokens to this
   Micros reserve = 0;
+  int64_t choices = 1;                // outputs the limit applies to (OpenAI Chat's n)
+  // The most output the request can produce as sent.
+  int64_t maxOutput() const { return output_limit.value_or(asked) * choices; }
   bool clamped() const { return output_limit && *output_limit < asked; }
 };
 Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price, Micros available,

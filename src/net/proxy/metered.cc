@@ -51,15 +51,22 @@ ProviderError providerError(meter::Provider p, unsigned status, std::string_view
   std::string msg = jsonString("km: " + std::string(message));
   switch (p) {
     case meter::Provider::kAnthropic: {
-      std::string type = status == 400 ? "invalid_request_error" : status == 413 ? "request_too_large" : "permission_error";
+      std::string type = status == 400   ? "invalid_request_error"
+                         : status == 413 ? "request_too_large"
+                         : status == 503 ? "overloaded_error"
+                                         : "permission_error";
       return {R"({"type":"error","error":{"type":")" + type + R"(","message":)" + msg + "}}", ""};
     }
     case meter::Provider::kOpenAi: {
-      std::string type = status == 400 || status == 413 ? "invalid_request_error" : "insufficient_quota";
+      std::string type = status == 400 || status == 413 ? "invalid_request_error"
+                         : status == 503                ? "server_error"
+                                                        : "insufficient_quota";
       return {R"({"error":{"message":)" + msg + R"(,"type":")" + type + R"(","param":null,"code":"km_budget"}})", ""};
     }
     case meter::Provider::kBedrock: {
-      std::string type = status == 400 || status == 413 ? "ValidationException" : "AccessDeniedException";
+      std::string type = status == 400 || status == 413 ? "ValidationException"
+                         : status == 503                ? "ServiceUnavailableException"
+                                                        : "AccessDeniedException";
       return {R"({"message":)" + msg + "}", "x-amzn-ErrorType: " + type + "\r\n"};
     }
   }
@@ -96,12 +103,13 @@ bool freeWrite(meter::Provider p, std::string_view path) {
 // Reads the rest of the request's body into `body`, up to `max` bytes. 0 when read; else the
 // status to answer with (413 too large; 400 unreadable, with *why).
 template <class Client>
-asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& parser, size_t max, std::string& body,
-                                   std::string* why) {
+asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& parser, MeteredCall& call, size_t max,
+                                   std::string& body, std::string* why) {
   if (auto n = parser.content_length(); n && *n > max) co_return 413;
   auto& in = beast::get_lowest_layer(client);
   while (!parser.is_done()) {
     size_t used = body.size();
+    if (!call.count(kBodyStep, s.shared.options.metering->max_bodies_in_flight)) co_return 503;
     body.resize(used + kBodyStep);
     parser.get().body().data = body.data() + used;
     parser.get().body().size = kBodyStep;
@@ -131,11 +139,43 @@ std::optional<meter::Provider> aiProvider(const Metering& m, std::string_view ho
   return std::nullopt;
 }
 
-MeteredCall::MeteredCall(const Metering& metering, meter::Provider provider, meter::Api api)
-    : m_(metering), provider_(provider), api_(api) {}
+MeteredCall::MeteredCall(const Metering& metering, meter::Provider provider, meter::Api api,
+                         std::atomic<size_t>& in_flight)
+    : m_(metering), provider_(provider), api_(api), in_flight_(in_flight) {}
 
 MeteredCall::~MeteredCall() {
-  if (hold_) m_.budget->release(*hold_);
+  if (hold_) {
+    if (request_sent) {
+      settleWhole("the exchange ended before its usage was read", nullptr);
+    } else {
+      m_.budget->release(*hold_);
+    }
+  }
+  in_flight_ -= counted_;
+}
+
+bool MeteredCall::count(size_t n, size_t cap) {
+  size_t now = in_flight_.load();
+  do {
+    if (now + n > cap) return false;
+  } while (!in_flight_.compare_exchange_weak(now, now + n));
+  counted_ += n;
+  return true;
+}
+
+void MeteredCall::settleWhole(std::string why, audit::HttpRecord* rec) {
+  int64_t hold = *std::exchange(hold_, std::nullopt);
+  AiCall call;
+  call.provider = provider_;
+  call.api = api_;
+  auto priced = m_.prices.find(provider_, model_);
+  call.model = priced ? priced->priced.model : model_;
+  call.usage.input_tokens = admission_.input_bound_tokens;
+  call.usage.output_tokens = admission_.maxOutput();
+  call.cost = admission_.reserve;
+  call.note = "charged as reserved: " + why;
+  m_.budget->settle(hold, call);
+  if (rec) rec->reason += "; ai " + call.model + " $" + formatDollars(call.cost) + " (" + call.note + ")";
 }
 
 void MeteredCall::responseHead(unsigned status, http::fields& head) {
@@ -144,6 +184,11 @@ void MeteredCall::responseHead(unsigned status, http::fields& head) {
     head.set("X-Km-Max-Tokens-Clamped", std::to_string(admission_.asked) + "->" + std::to_string(*admission_.output_limit));
   }
   if (status < 200 || status > 299) return;  // errors are not billed
+  if (auto ce = head.find(http::field::content_encoding); ce != head.end()) {
+    // km asked for identity; a server that compressed anyway cannot be read.
+    std::string enc = toLower(std::string_view(ce->value().data(), ce->value().size()));
+    if (enc != "identity") encoded_ = true;
+  }
   auto ct = head.find(http::field::content_type);
   std::string_view type = ct == head.end() ? std::string_view() : std::string_view(ct->value().data(), ct->value().size());
   meter_ = meter::ResponseMeter::create(api_, type, model_);
@@ -164,11 +209,26 @@ void MeteredCall::end(audit::HttpRecord& rec) {
     rec.reason += "; max_tokens clamped " + std::to_string(admission_.asked) + "->" +
                   std::to_string(*admission_.output_limit) + " by the AI budget";
   }
-  if (!meter_) {
+  if (!meter_ && status_ != 0) {
     m_.budget->release(hold);
-    rec.reason += status_ ? "; not charged (status " + std::to_string(status_) + ")" : "; not charged (no response)";
+    rec.reason += "; not charged (status " + std::to_string(status_) + ")";
     return;
   }
+  if (!meter_ && !request_sent) {
+    m_.budget->release(hold);
+    rec.reason += "; not charged (not sent)";
+    return;
+  }
+  hold_ = hold;
+  if (!meter_) {
+    settleWhole("no response after the request was sent", &rec);
+    return;
+  }
+  if (encoded_) {
+    settleWhole("the response was compressed", &rec);
+    return;
+  }
+  hold_.reset();
   meter_->finish();
   const meter::Metered& got = meter_->result();
   AiCall call;
@@ -177,8 +237,16 @@ void MeteredCall::end(audit::HttpRecord& rec) {
   call.request_id = got.request_id;
   call.usage = got.usage;
   std::vector<std::string> notes;
-  if (!got.complete || !response_complete) notes.push_back("cut short");
-  if (!got.error.empty()) notes.push_back(got.error);
+  if (!got.complete || !response_complete || !got.error.empty()) {
+    // The provider may have produced (and billed) more than km saw: the output is charged at
+    // least as reserved.
+    notes.push_back(got.error.empty() ? "cut short" : got.error);
+    int64_t reserved_output = admission_.maxOutput();
+    if (call.usage.output_tokens < reserved_output) {
+      call.usage.output_tokens = reserved_output;
+      notes.push_back("output charged as reserved");
+    }
+  }
   if (!got.input_reported) {
     // Never reported: charged at the request's upper bound, as it was reserved.
     call.usage.input_tokens = admission_.input_bound_tokens;
@@ -216,6 +284,16 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
     co_await answerError(s, client, provider, 403, refused, rec);
     co_return nullptr;
   }
+  if (req.upgrade_websocket) {
+    std::string refused = "WebSocket APIs (realtime) are not metered, and the sandbox has an AI budget";
+    co_await answerError(s, client, provider, 403, refused, rec);
+    co_return nullptr;
+  }
+  if (auto enc = parser.get().find(http::field::content_encoding); enc != parser.get().end()) {
+    std::string refused = "compressed request bodies are not metered; send the JSON as it is";
+    co_await answerError(s, client, provider, 400, refused, rec);
+    co_return nullptr;
+  }
   if (std::string why = m.budget->blocked(); !why.empty()) {
     co_await answerError(s, client, provider, 403, why, rec);
     co_return nullptr;
@@ -231,9 +309,16 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
       if (ec) co_return nullptr;
     }
   }
-  auto call = std::make_unique<MeteredCall>(m, provider, route.api);
+  // The meter reads the response's bytes as they come: no compression.
+  msg.set(http::field::accept_encoding, "identity");
+  auto call = std::make_unique<MeteredCall>(m, provider, route.api, s.shared.metered_body_bytes);
   std::string why;
-  unsigned failed = co_await readBody(s, client, parser, m.max_request_body, call->body_, &why);
+  unsigned failed = co_await readBody(s, client, parser, *call, m.max_request_body, call->body_, &why);
+  if (failed == 503) {
+    std::string refused = "km is holding too many large AI requests at once; retry shortly";
+    co_await answerError(s, client, provider, 503, refused, rec);
+    co_return nullptr;
+  }
   if (failed == 413) {
     std::string refused = "the request body is over " + std::to_string(m.max_request_body >> 20) +
                           " MiB, more than km reads to meter it";

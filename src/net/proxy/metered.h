@@ -4,6 +4,7 @@
 // reservation to the real cost when the exchange ends.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,8 +15,10 @@ namespace km::net::proxy {
 
 class MeteredCall final : public ExchangeTap {
  public:
-  MeteredCall(const Metering& metering, meter::Provider provider, meter::Api api);
-  ~MeteredCall() override;  // releases a hold that end() did not settle
+  MeteredCall(const Metering& metering, meter::Provider provider, meter::Api api, std::atomic<size_t>& in_flight);
+  // A hold that end() did not settle is released when the request never went out, else
+  // charged in full (the provider may have produced all it was allowed).
+  ~MeteredCall() override;
 
   void responseHead(unsigned status, http::fields& head) override;
   void responseBody(std::string_view piece) override;
@@ -32,7 +35,14 @@ class MeteredCall final : public ExchangeTap {
   meter::Admission admission_;
   std::optional<int64_t> hold_;
   unsigned status_ = 0;
+  bool encoded_ = false;  // the response came with a Content-Encoding the meter cannot read
   std::unique_ptr<meter::ResponseMeter> meter_;
+  std::atomic<size_t>& in_flight_;
+  size_t counted_ = 0;  // this call's bytes in in_flight_
+  // Counts `n` more body bytes against `cap`; false (nothing counted) when that passes it.
+  bool count(size_t n, size_t cap);
+  // Charges the whole reservation (the output km could not see), with `why` as the note.
+  void settleWhole(std::string why, audit::HttpRecord* rec);
 };
 
 // Reads the request's body and decides (`rec` gets the decision when refused). Returns the

@@ -82,6 +82,7 @@ struct Metering {
   AiBudget* budget = nullptr;  // not owned; outlives the proxy
   meter::AdmitOptions admit;
   size_t max_request_body = size_t{32} << 20;  // larger AI requests are refused (413)
+  size_t max_bodies_in_flight = size_t{256} << 20;  // all metered bodies held at once (else 503)
 };
 // The provider `host` (canonical) belongs to under `m`: the providers' own hosts, then the
 // operator's endpoints; nullopt for any other host.

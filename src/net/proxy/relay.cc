@@ -129,6 +129,7 @@ asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, 
                      : status == 400 ? "Bad Request"
                      : status == 413 ? "Content Too Large"
                      : status == 502 ? "Bad Gateway"
+                     : status == 503 ? "Service Unavailable"
                                      : "Error";
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + text + "\r\nContent-Type: " +
                     std::string(content_type) + "\r\nX-Km-Deny-Reason: " + headerSafe(reason) + "\r\n" +
@@ -237,15 +238,17 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
   if (tap && tap->body) {
     // Read whole already (metered): sent as it now is, framed by its length.
     http::request<http::string_body> whole(std::move(msg.base()));
-    whole.body() = *tap->body;
+    whole.body() = std::move(*tap->body);
     whole.prepare_payload();
-    rec.bytes_up += tap->body->size();
+    rec.bytes_up += whole.body().size();
     beast::get_lowest_layer(server).expires_after(s.shared.options.idle_timeout);
     auto [wec, wn] = co_await http::async_write(server, whole, kNoThrow);
     beast::get_lowest_layer(server).expires_never();
     ec = wec;
+    if (!ec) tap->request_sent = true;
   } else {
     ec = co_await relayMessage<true>(s, client, s.buf, parser, server, rec.bytes_up);
+    if (tap && !ec) tap->request_sent = true;
   }
   if (ec) {
     up.key.clear();

@@ -36,6 +36,8 @@ struct Shared {
   // timer runs while nothing is pending, so an idle proxy never wakes). Set by the Proxy.
   std::function<void()> request_flush;
   std::atomic<uint64_t> connections{0}, active{0}, requests{0}, denied{0}, over_limit{0};
+  // Bytes of metered request bodies held right now (options.metering's max_bodies_in_flight).
+  std::atomic<size_t> metered_body_bytes{0};
 
  private:
   std::once_flag interceptor_once_;

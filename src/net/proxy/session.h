@@ -118,7 +118,9 @@ class ExchangeTap {
   virtual ~ExchangeTap() = default;
   // The request's body, read whole beforehand (and perhaps edited): sent with a
   // Content-Length instead of streamed from the client. Null: streamed.
-  const std::string* body = nullptr;
+  std::string* body = nullptr;  // moved out when sent
+  // Set by exchange() once the request went out whole (the provider may bill from then on).
+  bool request_sent = false;
   // The final response's head was read: the tap may add fields to it before it is relayed.
   virtual void responseHead(unsigned status, http::fields& head) = 0;
   // A piece of the final response's body, on its way to the client (a copy to read).

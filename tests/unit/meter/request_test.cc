@@ -98,6 +98,50 @@ TEST(ReadRequest, RefusesWhatTheProviderCouldReadDifferently) {
             std::string::npos);
 }
 
+TEST(ReadRequest, RefusesLookAlikeKeysACaseFoldingParserWouldMatch) {
+  EXPECT_NE(refusal(Api::kAnthropicMessages, R"({"max_tokens":1,"MAX_TOKENS":100000})").find("only in case"),
+            std::string::npos);
+  EXPECT_NE(refusal(Api::kAnthropicMessages, R"({"max_to\u212Aens":1})").find("only in case"), std::string::npos);
+  // A raw Kelvin sign (U+212A) folds onto k in Go's encoding/json.
+  EXPECT_NE(refusal(Api::kAnthropicMessages, "{\"max_to\xe2\x84\xaa" "ens\":100000,\"max_tokens\":1}").find("only in case"),
+            std::string::npos);
+  EXPECT_NE(refusal(Api::kOpenAiChat, "{\"max_completion_token\xc5\xbf\":9,\"max_completion_tokens\":1}").find("only in case"),
+            std::string::npos);
+}
+
+TEST(ReadRequest, RefusesBackgroundResponsesAndNonAnthropicInvokeBodies) {
+  EXPECT_NE(refusal(Api::kOpenAiResponses, R"({"model":"gpt-5","background":true})").find("background"),
+            std::string::npos);
+  EXPECT_TRUE(readRequest(Api::kOpenAiResponses, R"({"model":"gpt-5","background":false})"));
+  EXPECT_NE(refusal(Api::kBedrockInvoke, R"({"prompt":"hi","max_gen_len":512})").find("Converse"), std::string::npos);
+  EXPECT_TRUE(readRequest(Api::kBedrockInvoke, R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":5})"));
+}
+
+TEST(ReadRequest, NamesInputTheBodyDoesNotCarry) {
+  struct Case {
+    Api api;
+    const char* body;
+    bool unsized;
+  } cases[] = {
+      {Api::kOpenAiResponses, R"({"previous_response_id":"resp_1","input":"go on"})", true},
+      {Api::kOpenAiResponses, R"({"prompt":{"id":"pmpt_1"}})", true},
+      {Api::kOpenAiResponses, R"({"input":[{"type":"input_file","file_id":"file-1"}]})", true},
+      {Api::kOpenAiResponses, R"({"input":[{"type":"input_image","image_url":"https://x/y.png"}]})", true},
+      {Api::kOpenAiChat, R"({"messages":[{"content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]})", true},
+      {Api::kOpenAiChat, R"({"messages":[{"content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]})", false},
+      {Api::kAnthropicMessages, R"({"max_tokens":5,"tools":[{"type":"web_search_20250305","name":"web_search"}]})", true},
+      {Api::kAnthropicMessages, R"({"max_tokens":5,"messages":[{"content":[{"type":"image","source":{"type":"url","url":"https://x"}}]}]})", true},
+      {Api::kAnthropicMessages, R"({"max_tokens":5,"mcp_servers":[]})", true},
+      // A tool call's own argument named url is the agent's text, not something fetched.
+      {Api::kAnthropicMessages, R"({"max_tokens":5,"messages":[{"content":[{"type":"tool_use","name":"WebFetch","input":{"url":"https://x"}}]}]})", false},
+      {Api::kAnthropicMessages, R"({"max_tokens":5,"messages":[{"role":"user","content":"see https://x"}]})", false},
+  };
+  for (const auto& c : cases) {
+    RequestFacts f = read(c.api, c.body);
+    EXPECT_EQ(!f.unsized_input.empty(), c.unsized) << c.body << " -> " << f.unsized_input;
+  }
+}
+
 TEST(ReadRequest, RefusesBodiesThatAreNotOneJsonObject) {
   for (const char* body : {"", "[]", "{", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":[1,}", "{\"a\":tru}",
                            "{\"a\":\"\x01\"}", "{\"a\":01}", "{\"a\":NaN}", "{'a':1}", "{\"a\":1 \"b\":2}",
@@ -224,6 +268,31 @@ TEST(Admit, RefusesWhenTheInputAloneMayNotFitOrTooLittleOutputIsLeft) {
   // A request that asks for little output is not refused for the minimum.
   RequestFacts small = read(Api::kAnthropicMessages, R"({"max_tokens":100})");
   EXPECT_FALSE(admit(small, 2'000, kOpus, 192'880).refused);
+}
+
+TEST(Admit, UnsizedInputIsBoundedAtAMillionTokens) {
+  RequestFacts f = read(Api::kAnthropicMessages,
+                        R"({"max_tokens":1000,"tools":[{"type":"web_fetch_20250910","name":"web_fetch"}]})");
+  Admission a = admit(f, 100, kOpus, 5'000'000);
+  EXPECT_TRUE(a.refused) << "1M tokens of opus input is $30";
+  EXPECT_NE(a.reason.find("web_fetch_20250910"), std::string::npos) << a.reason;
+  a = admit(f, 100, kOpus, 40'000'000);
+  ASSERT_FALSE(a.refused) << a.reason;
+  EXPECT_EQ(a.input_bound_tokens, 1'000'000);
+}
+
+TEST(Admit, EveryChoiceOfAChatRequestIsPaidFor) {
+  const Price gpt{1'250'000, 10'000'000, 0, 0, 125'000};
+  RequestFacts f = read(Api::kOpenAiChat, R"({"model":"gpt-5","n":8,"max_completion_tokens":100000})");
+  EXPECT_EQ(f.choices, 8);
+  Admission a = admit(f, 100, gpt, 1'000'000);
+  ASSERT_FALSE(a.refused) << a.reason;
+  EXPECT_EQ(a.choices, 8);
+  // 4,196-token bound = 5,245 µ$; 994,755 left pays 99,475 output tokens, 12,434 per choice.
+  EXPECT_EQ(*a.output_limit, 12'434);
+  EXPECT_EQ(a.maxOutput(), 12'434 * 8);
+  EXPECT_LE(a.reserve, 1'000'000);
+  EXPECT_EQ(a.reserve, 5'245 + 994'720);
 }
 
 TEST(Admit, TheThinkingBudgetFollowsTheClampOrTheRequestIsRefused) {
