@@ -12,6 +12,7 @@
 #include "core/sys.h"
 #include "doc/json_io.h"
 #include "doc/yaml_io.h"
+#include "meter/meter.h"
 #include "profile/profile.h"
 #include "supervisor/supervisor.h"
 
@@ -119,7 +120,22 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     co.allowed_cidrs = eff.network->allow_cidrs;
   }
   if (eff.ai) {
-    for (const auto& e : eff.ai->endpoints) co.ai_endpoints.push_back(e.host);
+    for (const auto& e : eff.ai->endpoints) co.ai_endpoints.push_back({e.host, e.provider});
+  }
+  if (eff.pricing && eff.pricing->file) {
+    // Read now and kept in the plan: a running sandbox's prices do not change under it.
+    std::string path = fs::absolutePath(fs::expandHome(*eff.pricing->file));
+    auto text = fs::readFile(path);
+    if (!text) {
+      printErr("ERROR: operator config pricing.file: " + text.error().message());
+      return kExitUsage;
+    }
+    if (auto table = meter::PriceTable::parse(*text, path); !table) {
+      printErr("ERROR: operator config pricing.file: " + table.error().message());
+      return kExitUsage;
+    }
+    co.pricing_yaml = std::move(*text);
+    co.pricing_origin = path;
   }
   if (eff.proxy) co.proxy_connect_ports = eff.proxy->connect_ports;
   if (eff.tls && eff.tls->extra_ca_file) co.tls_extra_ca_file = fs::absolutePath(fs::expandHome(*eff.tls->extra_ca_file));

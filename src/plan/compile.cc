@@ -67,6 +67,17 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   p.resources = std::move(*resources);
   if (!p.resources.volume_mount.empty()) KM_TRY(checkInsidePath(p.resources.volume_mount, "spec.runtime.additionalVolume.mountPoint"));
   p.logs = options.logs;
+  if (spec.budget) {
+    if (spec.budget->ai) p.budget.ai_limit = spec.budget->ai->max_spend_usd.micros;
+    if (spec.budget->compute) p.budget.compute_limit = spec.budget->compute->max_spend_usd.micros;
+    // 0 or unset: the default 0.8 (as upstream).
+    if (spec.budget->warning_threshold && spec.budget->warning_threshold->ppm > 0) {
+      p.budget.warning_threshold = spec.budget->warning_threshold->ppm;
+    }
+  }
+  p.metering.endpoints = options.ai_endpoints;
+  p.metering.pricing_yaml = options.pricing_yaml;
+  p.metering.pricing_origin = options.pricing_origin;
 
   p.shell = spec.execution.shell;
   p.working_dir = spec.execution.working_dir;
@@ -84,7 +95,7 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   policy.dns_upstreams = options.dns_upstreams;
   policy.subnet_pool = options.subnet_pool;
   policy.allowed_cidrs = options.allowed_cidrs;
-  policy.ai_endpoints = options.ai_endpoints;
+  for (const auto& e : options.ai_endpoints) policy.ai_endpoints.push_back(e.host);
   policy.https_only = spec.network.https_only.value_or(false);
   // As upstream: a profile with an AI budget reaches the AI providers (metered by the proxy)
   // whatever its allowlist says.

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/money.h"
 #include "core/result.h"
 #include "core/rotating_file.h"
 #include "doc/node.h"
@@ -61,6 +62,27 @@ struct ConfigFile {
   std::string content;
 };
 
+// spec.budget: the pools' limits (0 = no cap) and the warning threshold.
+struct BudgetPlan {
+  Micros ai_limit = 0;
+  Micros compute_limit = 0;
+  Ppm warning_threshold = 800'000;
+};
+
+// An AI endpoint the operator config declares (ai.endpoints): metered as its provider.
+struct AiEndpoint {
+  std::string host;
+  std::string provider;  // anthropic | openai | bedrock
+};
+
+// How the proxy meters AI calls: the operator's endpoints and price overrides (the text of
+// pricing.file as it was at create, so a later edit does not change a running sandbox).
+struct MeteringPlan {
+  std::vector<AiEndpoint> endpoints;
+  std::string pricing_yaml;    // "" = the built-in table alone
+  std::string pricing_origin;  // the file it came from (for errors)
+};
+
 struct SandboxPlan {
   // Identity
   std::string id;                    // {prefix}-{8 hex}
@@ -91,6 +113,8 @@ struct SandboxPlan {
   // ranges every sandbox may reach, and the ai.endpoints hosts (also sent through the proxy).
   net::NetworkSpec network;
   LogLimits logs;                         // from the operator config
+  BudgetPlan budget;
+  MeteringPlan metering;
 };
 
 struct CompileOptions {
@@ -106,7 +130,9 @@ struct CompileOptions {
   std::vector<std::string> dns_upstreams;      // dns.upstream (effective)
   std::string subnet_pool = std::string(net::kDefaultSubnetPool);  // network.subnetPool
   std::vector<std::string> allowed_cidrs;      // network.allowCIDRs
-  std::vector<std::string> ai_endpoints;       // ai.endpoints[].host
+  std::vector<AiEndpoint> ai_endpoints;        // ai.endpoints
+  std::string pricing_yaml;                    // pricing.file's text ("" when unset)
+  std::string pricing_origin;                  // pricing.file's path
   std::vector<int64_t> proxy_connect_ports;    // proxy.connectPorts (besides 443 and 80)
   std::string tls_extra_ca_file;               // tls.extraCAFile (absolute)
   LogLimits logs;                              // logs.maxFileSize, logs.maxFiles

@@ -13,7 +13,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 5;
+constexpr int64_t kPlanVersion = 6;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -193,6 +193,23 @@ Node toNode(const SandboxPlan& p) {
   logs.set("maxFileBytes", Node::integer(p.logs.max_file_bytes));
   logs.set("maxFiles", Node::integer(p.logs.max_files));
   m.set("logs", std::move(logs));
+  Node budget = Node::map();
+  budget.set("aiMicros", Node::integer(p.budget.ai_limit));
+  budget.set("computeMicros", Node::integer(p.budget.compute_limit));
+  budget.set("warningPpm", Node::integer(p.budget.warning_threshold));
+  m.set("budget", std::move(budget));
+  Node metering = Node::map();
+  Node endpoints = Node::seq();
+  for (const auto& e : p.metering.endpoints) {
+    Node endpoint = Node::map();
+    endpoint.set("host", Node::string(e.host));
+    endpoint.set("provider", Node::string(e.provider));
+    endpoints.push(std::move(endpoint));
+  }
+  metering.set("endpoints", std::move(endpoints));
+  metering.set("pricing", Node::string(p.metering.pricing_yaml));
+  metering.set("pricingOrigin", Node::string(p.metering.pricing_origin));
+  m.set("metering", std::move(metering));
   return m;
 }
 
@@ -272,6 +289,29 @@ Result<SandboxPlan> fromNode(const Node& node) {
     logs.count("maxFileBytes", p.logs.max_file_bytes);
     logs.count("maxFiles", p.logs.max_files);
     logs.finish();
+  }
+  if (const Node* b = top.child("budget", Node::Kind::kMap, "a mapping")) {
+    Reader budget(*b, "budget", error);
+    budget.count("aiMicros", p.budget.ai_limit);
+    budget.count("computeMicros", p.budget.compute_limit);
+    budget.count("warningPpm", p.budget.warning_threshold);
+    budget.finish();
+  }
+  if (const Node* mt = top.child("metering", Node::Kind::kMap, "a mapping")) {
+    Reader metering(*mt, "metering", error);
+    if (const Node* list = metering.child("endpoints", Node::Kind::kSeq, "a list")) {
+      for (size_t i = 0; i < list->items().size() && !error; ++i) {
+        Reader e(list->items()[i], "metering.endpoints[" + std::to_string(i) + "]", error);
+        AiEndpoint endpoint;
+        e.str("host", endpoint.host);
+        e.str("provider", endpoint.provider);
+        e.finish();
+        p.metering.endpoints.push_back(std::move(endpoint));
+      }
+    }
+    metering.str("pricing", p.metering.pricing_yaml);
+    metering.str("pricingOrigin", p.metering.pricing_origin);
+    metering.finish();
   }
   top.finish();
   if (error) return std::move(*error);

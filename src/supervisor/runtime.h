@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "core/sys.h"
 #include "net/net.h"
+#include "net/proxy/proxy.h"
 #include "plan/plan.h"
 #include "store/store.h"
 #include "substrate/substrate.h"
@@ -28,6 +29,9 @@ class Runtime final : public LifecycleTarget {
   // `sandbox`: the plan's sandbox on its substrate.
   Runtime(store::FleetStore* store, plan::SandboxPlan plan, std::unique_ptr<substrate::Sandbox> sandbox);
   void attachStore(store::FleetStore* store) { store_ = store; }
+  // The fleet database, where the spend ledger is (AI calls of a sandbox with an AI budget are
+  // metered against it).
+  void useLedger(std::string store_path) { store_path_ = std::move(store_path); }
   // A start staged before the plan arrived; the next start() uses it.
   void useStaged(std::unique_ptr<substrate::Staged> staged) { staged_ = std::move(staged); }
   uint64_t initStart() const { return running_.init_start; }
@@ -85,6 +89,9 @@ class Runtime final : public LifecycleTarget {
   [[nodiscard]] Status resumeNetwork();
   void stopNetwork();
   [[nodiscard]] Status runNetwork(net::SandboxNetwork network);
+  // The proxy's AI metering for a sandbox with an AI budget: prices, endpoints, the ledger
+  // (its pool made on the first start; reservations of a dead supervisor released).
+  [[nodiscard]] Result<net::proxy::Metering> metering();
 
   store::FleetStore* store_;
   plan::SandboxPlan plan_;
@@ -92,6 +99,9 @@ class Runtime final : public LifecycleTarget {
   substrate::Running running_;  // invalid while stopped
   sys::UniqueFd init_pidfd_;
   std::unique_ptr<substrate::Staged> staged_;
+  std::string store_path_;
+  // The AI budget the proxy charges; declared before the data plane, which it must outlive.
+  std::unique_ptr<net::proxy::AiBudget> ai_budget_;
   std::unique_ptr<DataPlane> data_plane_;  // the network's services and what they share
   // OOM kills of the current cgroup already recorded (a start makes a new cgroup: 0).
   int64_t oom_kills_seen_ = 0;

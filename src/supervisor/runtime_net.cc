@@ -5,6 +5,9 @@
 #include "net/net.h"
 #include "net/proxy/proxy.h"
 #include "net/service.h"
+#include "net/host_rule.h"
+#include "store/ledger.h"
+#include "supervisor/ai_budget.h"
 #include "supervisor/runtime.h"
 
 namespace km::supervisor {
@@ -21,6 +24,11 @@ Status Runtime::runNetwork(net::SandboxNetwork network) {
     auto ca = net::proxy::ensureSandboxCa(net::proxy::sandboxCaDir(files().dir));
     if (!ca) return std::move(ca).error();
     proxy = network.proxyOptions(plan_.network, net::proxy::sandboxCaDir(files().dir));  // before takeGate
+    if (plan_.network.ai_providers) {
+      auto m = metering();
+      if (!m) return std::move(m).error().context("metering AI calls");
+      proxy->metering = std::move(*m);
+    }
   }
   auto plane = DataPlane::open(network.takeGate(), files().network_log,
                                plan_.logs.rotation());  // operator config logs.*, recorded at create
@@ -29,6 +37,43 @@ Status Runtime::runNetwork(net::SandboxNetwork network) {
   if (proxy) KM_TRY((*plane)->startProxy(std::move(*proxy)));
   data_plane_ = std::move(*plane);
   return ok();
+}
+
+Result<net::proxy::Metering> Runtime::metering() {
+  net::proxy::Metering m;
+  m.prices = meter::PriceTable::builtin();
+  if (!plan_.metering.pricing_yaml.empty()) {
+    auto overrides = meter::PriceTable::parse(plan_.metering.pricing_yaml, plan_.metering.pricing_origin);
+    if (!overrides) return std::move(overrides).error();
+    m.prices = m.prices.overriddenBy(*overrides);
+  }
+  for (const auto& e : plan_.metering.endpoints) {
+    auto provider = meter::providerFromName(e.provider);
+    std::string host = net::canonicalName(e.host);
+    if (provider && !host.empty()) m.endpoints.emplace_back(std::move(host), *provider);
+  }
+  if (!ai_budget_) {
+    if (store_path_.empty()) return internalError("no fleet database to keep the AI budget in");
+    auto ledger = store::openSqliteLedger(store_path_);
+    if (!ledger) return std::move(ledger).error();
+    auto pool = (*ledger)->pool(plan_.id, store::Pool::kAi);
+    if (!pool) return std::move(pool).error();
+    // Made once: a top-up (km budget add) outlives restarts.
+    if (!*pool) KM_TRY((*ledger)->setLimit(plan_.id, store::Pool::kAi, plan_.budget.ai_limit, plan_.budget.warning_threshold));
+    // Calls of a supervisor before this one ended with it.
+    if (auto freed = (*ledger)->releaseAll(plan_.id); freed && *freed > 0) {
+      log::info(kLog, plan_.id + ": released " + std::to_string(*freed) + " AI reservation(s) of calls that ended with the last supervisor");
+    }
+    std::string store_path = store_path_, id = plan_.id;
+    auto on_event = [store_path, id](std::string_view kind, const std::string& detail) {
+      // From the proxy's threads: a connection of its own (rare: twice per budget at most).
+      log::warn(kLog, id + ": " + std::string(kind) + ": " + detail);
+      if (auto st = store::openSqlite(store_path); st) (void)(*st)->addEvent(id, kind, detail);
+    };
+    ai_budget_ = std::make_unique<LedgerBudget>(std::move(*ledger), plan_.id, on_event, [] { return store::nowMs(); });
+  }
+  m.budget = ai_budget_.get();
+  return m;
 }
 
 Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {

@@ -170,6 +170,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   }
   Runtime rt(nullptr, plan, (*where)->sandbox(plan));
   rt.useStaged(std::move(staged));
+  rt.useLedger(o.store_path);
   auto fail = [&](Error e) {
     e = rt.failCreate(std::move(e));
     // Its first line: the rest (an init log's tail) is in the kept init.log beside this log,
@@ -275,6 +276,7 @@ int run(const Options& o) {
   auto where = substrate::open(plan->substrate, {.km_home = o.km_home, .disk = {}});
   if (!where) return fail(where.error());
   Runtime rt(st->get(), *plan, (*where)->sandbox(*plan));
+  rt.useLedger(o.store_path);
   logToRotatingFile(o, rt);
   log::raiseVerbosity(1);  // its lifecycle, at info, goes to its log (km logs shows it)
   if (Status s = rt.enterSupervisorCgroup(); !s) {

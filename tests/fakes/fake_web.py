@@ -13,10 +13,14 @@ Paths: /sse (five server-sent events 0.3 s apart, chunked, each with the server'
 /bytes?n=N (N bytes streamed), /idle-close (answered keep-alive, then the connection is
 closed by the server 0.2 s later, as servers close idle connections), POST anything (answers the body's size and sha256), /ws
 (a WebSocket upgrade answered 101, then an echo of raw bytes), else "hello from <local
-address> host <Host> scheme <http|https>".
+address> host <Host> scheme <http|https>". POST /v1/messages over HTTPS to api.anthropic.com is
+a fake Anthropic Messages API (fake_providers.py; calls logged to ai.log).
 """
 import argparse, hashlib, http.server, os, socket, socketserver, ssl, sys, threading, time
 from urllib.parse import urlsplit, parse_qs
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_providers  # noqa: E402
 
 ARGS = None
 
@@ -96,6 +100,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.record()
+        if (self.server.scheme == "https" and self.headers.get("Host", "").split(":")[0] == "api.anthropic.com"
+                and urlsplit(self.path).path == "/v1/messages"):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            fake_providers.anthropic_messages(self, body, ARGS.logs)
+            return
         h = hashlib.sha256()
         size = 0
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -172,10 +172,12 @@ PY
   grep -q "/badcert" "$FI_DIR/https.log" && fail "$MODE: a request went to a server that failed verification"
 
   # Bodies stream both ways through intercepted TLS; SSE event by event; WebSocket upgrades.
+  # (Writes and upgrades go to github.com, intercepted too: the AI host meters its POSTs and
+  # refuses what it cannot meter, which metering_test covers.)
   head -c 3000000 /dev/urandom > "$KM_HOME/body"
   want="3000000 $(sha256sum "$KM_HOME/body" | cut -c1-64)"
-  expect_eq "$(km exec "$SB" -- curl -sS -m 20 --data-binary @- https://api.anthropic.com/post < "$KM_HOME/body")" "$want" "$MODE: POST body, intercepted"
-  expect_eq "$(km exec "$SB" -- curl -sS -m 20 -H 'Transfer-Encoding: chunked' --data-binary @- https://api.anthropic.com/post < "$KM_HOME/body")" "$want" "$MODE: chunked POST body, intercepted"
+  expect_eq "$(km exec "$SB" -- curl -sS -m 20 --data-binary @- https://github.com/post < "$KM_HOME/body")" "$want" "$MODE: POST body, intercepted"
+  expect_eq "$(km exec "$SB" -- curl -sS -m 20 -H 'Transfer-Encoding: chunked' --data-binary @- https://github.com/post < "$KM_HOME/body")" "$want" "$MODE: chunked POST body, intercepted"
   expect_eq "$(in_sb curl -sS -m 60 -o /dev/null -w '%{size_download}' "https://api.anthropic.com/bytes?n=67108864")" "67108864" "$MODE: 64 MiB download, intercepted"
   arrivals="$(py <<'PY'
 import time, urllib.request
@@ -196,8 +198,8 @@ assert min(gaps) > 0.2, gaps
 PY
   ws="$(py <<'PY'
 import socket, ssl
-s = ssl.create_default_context().wrap_socket(socket.create_connection(("api.anthropic.com", 443), 5), server_hostname="api.anthropic.com")
-s.sendall(b"GET /ws HTTP/1.1\r\nHost: api.anthropic.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n")
+s = ssl.create_default_context().wrap_socket(socket.create_connection(("github.com", 443), 5), server_hostname="github.com")
+s.sendall(b"GET /ws HTTP/1.1\r\nHost: github.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 13\r\n\r\n")
 s.settimeout(5)
 head = b""
 while b"\r\n\r\n" not in head:

@@ -272,6 +272,11 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   *plain = false;
   std::string method(parser.get().method_string());
   meter::Route route = meter::classify(provider, method, req.path);
+  if (req.upgrade_websocket) {
+    std::string refused = "WebSocket APIs (realtime) are not metered, and the sandbox has an AI budget";
+    co_await answerError(s, client, provider, 403, refused, rec);
+    co_return nullptr;
+  }
   if (!meter::billable(route.api)) {
     bool reads = method == "GET" || method == "HEAD" || method == "OPTIONS";
     if (reads || route.api != meter::Api::kOther || freeWrite(provider, req.path)) {
@@ -281,11 +286,6 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
     std::string refused = method + " " + pathOnly(req.path) +
                           " is not an API km can meter, and the sandbox has an AI budget; use the metered APIs "
                           "(Messages, Chat Completions, Responses, Bedrock Invoke/Converse)";
-    co_await answerError(s, client, provider, 403, refused, rec);
-    co_return nullptr;
-  }
-  if (req.upgrade_websocket) {
-    std::string refused = "WebSocket APIs (realtime) are not metered, and the sandbox has an AI budget";
     co_await answerError(s, client, provider, 403, refused, rec);
     co_return nullptr;
   }

@@ -232,3 +232,46 @@ TEST(CompileTest, TheNetworkSpecIsParsedOnceAndABadOperatorValueNamesItsKey) {
 
 }  // namespace
 }  // namespace km::plan
+
+namespace km::plan {
+namespace {
+
+TEST(CompileBudgetTest, CarriesTheBudgetAndTheOperatorsMetering) {
+  profile::Profile p = test::profileFrom(R"(apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata: {name: b, prefix: bb}
+extends: hardened
+spec:
+  budget:
+    ai: {maxSpendUSD: 1.25}
+    compute: {maxSpendUSD: 0.5}
+    warningThreshold: 0.9
+)");
+  CompileOptions o = test::optionsWithId("bb-00c0ffee");
+  o.ai_endpoints = {{"llm.internal", "anthropic"}};
+  o.pricing_yaml = "x";
+  o.pricing_origin = "/p.yaml";
+  auto plan = compile(p, o);
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(plan->budget.ai_limit, 1'250'000);
+  EXPECT_EQ(plan->budget.compute_limit, 500'000);
+  EXPECT_EQ(plan->budget.warning_threshold, 900'000);
+  ASSERT_EQ(plan->metering.endpoints.size(), 1u);
+  EXPECT_EQ(plan->metering.endpoints[0].provider, "anthropic");
+  EXPECT_EQ(plan->network.ai_endpoints, std::vector<std::string>{"llm.internal"});
+  EXPECT_EQ(plan->metering.pricing_yaml, "x");
+  EXPECT_TRUE(plan->network.ai_providers);
+
+  profile::Profile none = test::profileFrom(R"(apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata: {name: n, prefix: nn}
+extends: hardened
+)");
+  auto unbudgeted = compile(none, test::optionsWithId("nn-00c0ffee"));
+  ASSERT_TRUE(unbudgeted);
+  EXPECT_EQ(unbudgeted->budget.ai_limit, 0);
+  EXPECT_EQ(unbudgeted->budget.warning_threshold, 800'000) << "the default";
+}
+
+}  // namespace
+}  // namespace km::plan

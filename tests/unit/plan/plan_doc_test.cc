@@ -54,6 +54,10 @@ SandboxPlan fullPlan() {
   policy.allowed_cidrs = {"10.20.0.0/16"};
   policy.ai_endpoints = {"llm.internal"};
   p.network = *net::NetworkSpec::compile(policy);
+  p.budget = {2'500'000, 700'000, 650'000};
+  p.metering.endpoints = {{"llm.internal", "anthropic"}, {"gw.example", "openai"}};
+  p.metering.pricing_yaml = "anthropic:\n  m: {input: 1}\n";
+  p.metering.pricing_origin = "/etc/km/prices.yaml";
   return p;
 }
 
@@ -85,6 +89,16 @@ void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
   EXPECT_EQ(at.subnet_pool, bt.subnet_pool);
   EXPECT_EQ(at.allowed_cidrs, bt.allowed_cidrs);
   EXPECT_EQ(a.network.ai_endpoints, b.network.ai_endpoints);
+  EXPECT_EQ(a.budget.ai_limit, b.budget.ai_limit);
+  EXPECT_EQ(a.budget.compute_limit, b.budget.compute_limit);
+  EXPECT_EQ(a.budget.warning_threshold, b.budget.warning_threshold);
+  ASSERT_EQ(a.metering.endpoints.size(), b.metering.endpoints.size());
+  for (size_t i = 0; i < a.metering.endpoints.size(); ++i) {
+    EXPECT_EQ(a.metering.endpoints[i].host, b.metering.endpoints[i].host);
+    EXPECT_EQ(a.metering.endpoints[i].provider, b.metering.endpoints[i].provider);
+  }
+  EXPECT_EQ(a.metering.pricing_yaml, b.metering.pricing_yaml);
+  EXPECT_EQ(a.metering.pricing_origin, b.metering.pricing_origin);
 }
 
 TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
@@ -96,12 +110,13 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
                       "substrateNote", "region", "instanceType", "ttlSeconds", "idleTimeoutSeconds",
                       "teardownPolicy", "resources", "user", "shell", "workingDir", "env", "configFiles",
                       "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts", "dnsUpstreams",
-                      "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "interceptGitHub", "tlsExtraCAFile", "logs"}));
+                      "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "interceptGitHub", "tlsExtraCAFile", "logs",
+                      "budget", "metering"}));
   std::vector<std::string> resource_keys;
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "diskBytes", "source",
                                                      "diskSource", "volumeMount", "volumeBytes"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "5");
+  EXPECT_EQ(n.find("planVersion")->text(), "6");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -206,13 +221,13 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 5, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 6, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
-                "not a plan this build wrote: planVersion 1 (this build reads 5)");
+                "not a plan this build wrote: planVersion 1 (this build reads 6)");
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("4")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# AI metering end to end: curl inside a sandbox with an AI budget calls the fake Anthropic
+# Messages API on the fake internet (tests/fakes/fake_providers.py, the documented JSON and SSE
+# wire formats) through km's intercepting proxy. The ledger's tokens must equal the fake's
+# usage exactly and its costs the price table's arithmetic; a $1 budget clamps max_tokens
+# 64000 instead of refusing; the warning and exhaustion are recorded once; past the ceiling
+# calls get 403 in Anthropic's error shape; spend never passes the limit.
+source "$(dirname "$0")/lib.sh" "$@"
+source "$HERE/fake_internet.sh"
+extra_cleanup() { fake_internet_down; }
+before="$(kernel_snapshot)"
+fake_internet_up
+
+cat > "$KM_HOME/ai.yaml" <<'YAML'
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata: {name: metered, prefix: km}
+extends: hardened
+spec:
+  lifecycle: {ttl: "0", idleTimeout: "1h", teardownPolicy: destroy}
+  runtime: {substrate: local}
+  budget:
+    ai: {maxSpendUSD: 1}
+    warningThreshold: 0.8
+  network:
+    enforcement: proxy
+    httpsOnly: false   # so that the AI provider's own refusal of plain HTTP is what answers
+    egress:
+      allowedDNSSuffixes: []
+      allowedHosts: []
+YAML
+SB="$(km create "$KM_HOME/ai.yaml")"
+DB="$KM_HOME/fleet.db"
+AILOG="$FI_DIR/ai.log"
+
+# Reads the ledger (python's sqlite3: the same file km writes, read-only here).
+ledger() {
+  python3 - "$DB" "$SB" "$1" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+sb, what = sys.argv[2], sys.argv[3]
+if what == "events":
+    rows = db.execute("SELECT model, request_id, input_tokens, output_tokens, cache_write_5m_tokens,"
+                      " cache_read_tokens, cost_micros, note FROM usage_events WHERE sandbox_id=? ORDER BY id", (sb,))
+    for r in rows:
+        print(json.dumps(list(r)))
+elif what == "pool":
+    r = db.execute("SELECT limit_micros, spent_micros, reserved_micros, warned FROM budget_pools"
+                   " WHERE sandbox_id=? AND pool='ai'", (sb,)).fetchone()
+    print(json.dumps(list(r) if r else None))
+elif what == "fleet-events":
+    for (k,) in db.execute("SELECT kind FROM events WHERE sandbox_id=? ORDER BY id", (sb,)):
+        print(k)
+PY
+}
+# claude-sonnet-4-5: $3 in, $15 out, $3.75 5m cache writes, $0.30 cache reads per million.
+expected_cost() {  # in out cache_write cache_read
+  python3 -c "import sys; i,o,w,r=map(int,sys.argv[1:]); t=i*3000000+o*15000000+w*3750000+r*300000; print(-(-t//1000000))" "$@"
+}
+call() {  # extra curl args...; body from $BODY
+  km exec "$SB" -- curl -sS -m 20 -D /tmp/h https://api.anthropic.com/v1/messages \
+    -H 'content-type: application/json' -H 'x-api-key: sk-ant-fake' -H 'anthropic-version: 2023-06-01' \
+    "$@" --data-binary "$BODY"
+}
+
+expect_eq "$(ledger pool)" "[1000000, 0, 0, 0]" "the pool is made at start with the profile's limit"
+
+# 1. JSON: tokens and cost exactly as the fake reported.
+BODY='{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"hello"}]}'
+out="$(call -H 'X-Fake-Output-Tokens: 40' -H 'X-Fake-Cache-Read: 1000' -H 'X-Fake-Cache-Write: 200')"
+expect_contains "$out" '"stop_reason": "end_turn"' "JSON call answered"
+want="$(tail -1 "$AILOG" | python3 -c 'import json,sys; u=json.load(sys.stdin)["usage"]; print(u["input_tokens"], u["output_tokens"], u["cache_creation_input_tokens"], u["cache_read_input_tokens"])')"
+read -r in out_t cw cr <<<"$want"
+expect_eq "$(tail -1 "$AILOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_tokens"])')" 100 \
+  "a request far from the ceiling keeps its max_tokens"
+cost="$(expected_cost "$in" "$out_t" "$cw" "$cr")"
+row="$(ledger events | tail -1)"
+expect_eq "$row" "[\"claude-sonnet-4-5\", \"msg_fake000001\", $in, $out_t, $cw, $cr, $cost, \"\"]" "JSON call in the ledger"
+expect_eq "$(ledger pool)" "[1000000, $cost, 0, 0]" "spent = the call's cost, nothing held"
+
+# 2. SSE: the stream reaches the client event by event; usage from message_start + message_delta.
+BODY='{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"stream please"}]}'
+out="$(call -N -H 'X-Fake-Output-Tokens: 25')"
+expect_contains "$out" "event: message_stop" "SSE relayed to its end"
+read -r in out_t cw cr <<<"$(tail -1 "$AILOG" | python3 -c 'import json,sys; u=json.load(sys.stdin)["usage"]; print(u["input_tokens"], u["output_tokens"], u["cache_creation_input_tokens"], u["cache_read_input_tokens"])')"
+expect_eq "$out_t" 25 "the fake streamed 25 output tokens"
+cost2="$(expected_cost "$in" "$out_t" 0 0)"
+expect_eq "$(ledger events | tail -1)" "[\"claude-sonnet-4-5\", \"msg_fake000002\", $in, 25, 0, 0, $cost2, \"\"]" "SSE call in the ledger"
+
+# 3. A cut-short stream is charged at least its reserved output (the provider may have produced it).
+BODY='{"model":"claude-sonnet-4-5","max_tokens":60,"stream":true,"messages":[{"role":"user","content":"cut"}]}'
+call -N -H 'X-Fake-Output-Tokens: 60' -H 'X-Fake-Cut: 2' >/dev/null 2>&1 || true
+row="$(ledger events | tail -1)"
+expect_contains "$row" ', 60, 0, 0, ' "a cut stream is charged its 60 reserved output tokens"
+expect_contains "$row" "cut short" "and the ledger says why"
+
+# 4. A $1 budget still serves max_tokens 64000 of opus ($75 per million output tokens: $4.80):
+# clamped, not refused, and the header says so.
+BODY='{"model":"claude-opus-4-1","max_tokens":64000,"messages":[{"role":"user","content":"long"}]}'
+out="$(call -H 'X-Fake-Output-Tokens: 10')"
+expect_contains "$out" '"type": "message"' "the 64000 request was served"
+clamped="$(km exec "$SB" -- cat /tmp/h | tr -d '\r' | sed -n 's/^[Xx]-[Kk]m-[Mm]ax-[Tt]okens-[Cc]lamped: //p')"
+sent="$(tail -1 "$AILOG" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_tokens"])')"
+expect_eq "$clamped" "64000->$sent" "X-Km-Max-Tokens-Clamped names what the provider got"
+[ "$sent" -lt 64000 ] && [ "$sent" -gt 256 ] || fail "clamped to $sent"
+
+# 5. Spend up to the ceiling with calls that use all the output they may: one warning, one
+# exhaustion, never past the limit; then 403 in Anthropic's error shape.
+BODY='{"model":"claude-sonnet-4-5","max_tokens":64000,"messages":[{"role":"user","content":"all"}]}'
+for i in $(seq 1 12); do
+  call -H 'X-Fake-Output-Tokens: 64000' >/dev/null 2>&1 || true
+done
+read -r limit spent reserved warned <<<"$(ledger pool | tr -d '[],')"
+[ "$spent" -le "$limit" ] || fail "spent $spent passed the limit $limit"
+expect_eq "$reserved" 0 "nothing held after the calls ended"
+expect_eq "$warned" 1 "the pool is past its warning threshold"
+out="$(call 2>&1 || true)"
+expect_contains "$out" '"type":"error"' "past the ceiling: Anthropic's error shape"
+expect_contains "$out" '"permission_error"' "as a permission error (SDKs do not retry it)"
+expect_contains "$out" "km budget add" "naming how to raise it"
+expect_contains "$(km exec "$SB" -- cat /tmp/h)" "403" "with status 403"
+expect_eq "$(ledger fleet-events | grep -c '^budget-warning$')" 1 "one warning event"
+expect_eq "$(ledger fleet-events | grep -c '^budget-exhausted$' || true)" "$(python3 -c "print(1 if $spent >= $limit else 0)")" "exhaustion recorded when reached"
+
+# 6. What km cannot meter is refused while the sandbox has an AI budget.
+out="$(km exec "$SB" -- curl -sS -m 10 -X POST https://api.anthropic.com/v1/messages/batches -d '{}' 2>&1 || true)"
+expect_contains "$out" "not an API km can meter" "the batch API is refused"
+out="$(km exec "$SB" -- curl -sS -m 10 http://api.anthropic.com/v1/messages -d '{}' 2>&1 || true)"
+expect_contains "$out" "plain HTTP to an AI provider is refused" "plain HTTP to the provider is refused"
+
+out="$(km exec "$SB" -- python3 - <<'PY'
+import socket, ssl
+s = ssl.create_default_context().wrap_socket(socket.create_connection(("api.anthropic.com", 443), 5), server_hostname="api.anthropic.com")
+s.sendall(b"GET /v1/realtime HTTP/1.1\r\nHost: api.anthropic.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: eA==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+s.settimeout(5)
+data = b""
+try:
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+except TimeoutError:
+    pass
+print(data.decode(errors="replace"))
+PY
+)"
+expect_contains "$out" "WebSocket APIs (realtime) are not metered" "a WebSocket upgrade to the provider is refused"
+echo "metering: spent $spent of $limit µ$, clamped 64000->$sent"
+
+# Access log: the metered call's model, tokens and cost.
+expect_contains "$(cat "$KM_HOME/sandboxes/$SB/network.log")" "ai claude-sonnet-4-5 in" "the access log has the metered calls"
+
+km destroy --yes "$SB" >/dev/null
+expect_eq "$(kernel_snapshot)" "$before" "nothing left"
+echo "PASS: metering"
