@@ -44,6 +44,7 @@ Handler installPause(CLI::App& sub, Context& ctx);
 Handler installLock(CLI::App& sub, Context& ctx);
 Handler installUnlock(CLI::App& sub, Context& ctx);
 Handler installExtend(CLI::App& sub, Context& ctx);
+Handler installBudget(CLI::App& sub, Context& ctx);
 Handler installClone(CLI::App& sub, Context& ctx);
 Handler installDestroy(CLI::App& sub, Context& ctx);
 Handler installDoctor(CLI::App& sub, Context& ctx);
@@ -69,6 +70,7 @@ inline constexpr Command kCommands[] = {
     {"lock", "Protect a sandbox from destroy, stop and pause", Setup::kNone, &installLock},
     {"unlock", "Remove the lock", Setup::kNone, &installUnlock},
     {"extend", "Move a sandbox's TTL deadline later", Setup::kNone, &installExtend},
+    {"budget", "Top up a sandbox's AI or compute budget (budget add)", Setup::kNone, &installBudget},
     {"clone", "Copy a sandbox into new ones", Setup::kNone, &installClone},
     {"destroy", "Destroy a sandbox and everything it made (alias: kill)", Setup::kNone,
      &installDestroy},

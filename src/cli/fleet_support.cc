@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "core/money.h"
 #include "doc/json_io.h"
 #include "config/config.h"
 #include "plan/plan.h"
@@ -52,6 +53,23 @@ void warnUnenforcedDisks(Context& ctx) {
 int printFailure(const Error& e) {
   printErr("ERROR: " + e.message());
   return kExitFailed;
+}
+
+std::unique_ptr<store::Ledger> openLedger(Context& ctx) {
+  auto l = store::openSqliteLedger(ctx.globals().home + "/fleet.db");
+  if (!l) {
+    printFailure(l.error());
+    return nullptr;
+  }
+  return std::move(*l);
+}
+
+std::string spendLine(const store::PoolState& p) {
+  if (!p.capped()) return "$" + formatDollars(p.spent) + " spent, no cap";
+  // Percent with one decimal, rounded down (never shows 100% before it is).
+  __int128 tenths = static_cast<__int128>(p.spent) * 1000 / p.limit;
+  std::string pct = std::to_string(static_cast<int64_t>(tenths / 10)) + "." + std::to_string(static_cast<int64_t>(tenths % 10));
+  return "$" + formatDollars(p.spent) + " / $" + formatDollars(p.limit) + " (" + pct + "%)";
 }
 
 std::unique_ptr<store::FleetStore> openFleet(Context& ctx) {
@@ -167,7 +185,7 @@ doc::Node num(int64_t v) { return doc::Node::integer(v); }
 
 }  // namespace
 
-doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
+doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r, store::Ledger* ledger) {
   fleet::Health h = fleet::health(r);
   int64_t now = store::nowMs();
   doc::Node o = doc::Node::map();
@@ -210,6 +228,45 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r) {
       o.set("resources", res);
       o.set("teardownPolicy", str(std::string(plan::teardownPolicyName(p->teardown_policy))));
     }
+  }
+  if (ledger) {
+    doc::Node budget = doc::Node::map();
+    for (store::Pool pool : {store::Pool::kAi, store::Pool::kCompute}) {
+      auto p = ledger->pool(r.id, pool);
+      if (!p || !*p) {
+        budget.set(std::string(store::poolName(pool)), doc::Node::null());
+        continue;
+      }
+      doc::Node b = doc::Node::map();
+      b.set("limitUSD", doc::Node::number(formatDollars((*p)->limit)));
+      b.set("spentUSD", doc::Node::number(formatDollars((*p)->spent)));
+      b.set("reservedUSD", doc::Node::number(formatDollars((*p)->reserved)));
+      b.set("warningThreshold", doc::Node::number(formatRatio((*p)->warning_threshold)));
+      b.set("warned", doc::Node::boolean((*p)->warned));
+      budget.set(std::string(store::poolName(pool)), b);
+    }
+    o.set("budget", budget);
+    doc::Node by = doc::Node::seq();
+    if (auto models = ledger->spendByModel(r.id)) {
+      for (const auto& m : *models) {
+        doc::Node e = doc::Node::map();
+        e.set("provider", str(m.provider));
+        e.set("model", str(m.model));
+        e.set("calls", num(m.calls));
+        e.set("inputTokens", num(m.input_tokens));
+        e.set("outputTokens", num(m.output_tokens));
+        e.set("cacheWrite5mTokens", num(m.cache_write_5m_tokens));
+        e.set("cacheWrite1hTokens", num(m.cache_write_1h_tokens));
+        e.set("cacheReadTokens", num(m.cache_read_tokens));
+        e.set("reasoningTokens", num(m.reasoning_tokens));
+        e.set("webSearchRequests", num(m.web_search_requests));
+        e.set("costUSD", doc::Node::number(formatDollars(m.cost)));
+        by.push(e);
+      }
+    }
+    doc::Node spend = doc::Node::map();
+    spend.set("byModel", by);
+    o.set("spend", spend);
   }
   // The newest five, oldest first, as the text view's "Recent events".
   doc::Node events = doc::Node::seq();

@@ -8,6 +8,7 @@
 #include "cli/context.h"
 #include "doc/node.h"
 #include "fleet/fleet.h"
+#include "store/ledger.h"
 #include "store/store.h"
 
 namespace km::cli {
@@ -40,7 +41,16 @@ std::string displayStatus(const store::SandboxRecord& r, const fleet::Health& h)
 // "2h14m", "45s"; "-" for ≤ 0 when `dash`.
 std::string shortDuration(int64_t ms);
 
-// The status object of `km status --json` and `km create --json`.
-doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r);
+// The spend ledger of the home (its fleet database); on failure prints the error and returns
+// nullptr.
+std::unique_ptr<store::Ledger> openLedger(Context& ctx);
+
+// The status object of `km status --json` and `km create --json`; with `ledger`, its budget
+// (budget.ai, budget.compute: limitUSD, spentUSD, reservedUSD, warningThreshold; null when the
+// sandbox has no such pool) and spend.byModel.
+doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r, store::Ledger* ledger = nullptr);
+
+// "$0.974904 / $1.00 (97.5%)" for a pool ("$0.97 spent, no cap" when uncapped).
+std::string spendLine(const store::PoolState& p);
 
 }  // namespace km::cli

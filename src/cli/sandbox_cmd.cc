@@ -8,6 +8,7 @@
 #include "cli/fleet_support.h"
 #include "cli/output.h"
 #include "core/fs.h"
+#include "core/money.h"
 #include "core/strings.h"
 #include "core/sys.h"
 #include "doc/json_io.h"
@@ -191,15 +192,34 @@ struct ListArgs {
 
 std::string pad(const std::string& s, size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size() + 1, ' '); }
 
+// The SPEND column: each pool with a cap as spent/limit ("ai $0.42/$1.00"), "-" when none.
+std::string spendCell(store::Ledger& ledger, const std::string& id) {
+  std::string out;
+  for (store::Pool pool : {store::Pool::kAi, store::Pool::kCompute}) {
+    auto p = ledger.pool(id, pool);
+    if (!p || !*p) continue;
+    if (!out.empty()) out += " ";
+    out += std::string(store::poolName(pool)) + " $" + formatDollars((*p)->spent) +
+           ((*p)->capped() ? "/$" + formatDollars((*p)->limit) : "");
+  }
+  return out.empty() ? "-" : out;
+}
+
 int runList(const ListArgs& a, Context& ctx) {
   auto store = openFleet(ctx);
   if (!store) return kExitFailed;
   auto rows = store->list();
   if (!rows) return printFailure(rows.error());
   int64_t now = store::nowMs();
+  // The ledger only when a view shows spend (the JSON and --wide).
+  std::unique_ptr<store::Ledger> ledger;
+  if (ctx.globals().json || a.wide) {
+    ledger = openLedger(ctx);
+    if (!ledger) return kExitFailed;
+  }
   if (ctx.globals().json) {
     doc::Node arr = doc::Node::seq();
-    for (const auto& r : *rows) arr.push(statusJson(*store, r));
+    for (const auto& r : *rows) arr.push(statusJson(*store, r, ledger.get()));
     printOut(doc::toJson(arr));
     return kExitOk;
   }
@@ -221,7 +241,7 @@ int runList(const ListArgs& a, Context& ctx) {
                              ? shortDuration(now - r.last_activity_ms) + "/" + shortDuration(r.idle_timeout_s * 1000)
                              : "-";
       table.push_back({std::to_string(r.number), alias, r.id, r.profile_name, r.substrate,
-                       r.region.empty() ? "-" : r.region, status, ttl, idle, up, "-",
+                       r.region.empty() ? "-" : r.region, status, ttl, idle, up, spendCell(*ledger, r.id),
                        r.cloned_from.value_or("-")});
     } else {
       table.push_back({std::to_string(r.number), alias, r.id, status, ttl, up});
@@ -244,7 +264,9 @@ int runStatus(const std::string& ref, Context& ctx) {
   if (!store) return kExitFailed;
   auto r = resolveOrPrint(*store, ref);
   if (!r) return kExitFailed;
-  doc::Node j = statusJson(*store, *r);
+  auto ledger = openLedger(ctx);
+  if (!ledger) return kExitFailed;
+  doc::Node j = statusJson(*store, *r, ledger.get());
   if (ctx.globals().json) {
     printOut(doc::toJson(j));
     return kExitOk;
@@ -281,6 +303,32 @@ int runStatus(const std::string& ref, Context& ctx) {
     line("Teardown", j.find("teardownPolicy") ? j.find("teardownPolicy")->text() : "-");
   }
   line("Supervisor", "pid " + std::to_string(r->supervisor_pid) + (h.supervisor_alive ? " (running)" : " (not running)"));
+  // Budget: each pool as upstream shows it, then the AI spend by model.
+  auto ai = ledger->pool(r->id, store::Pool::kAi);
+  auto compute = ledger->pool(r->id, store::Pool::kCompute);
+  if ((ai && *ai) || (compute && *compute)) {
+    printOut("Budget:");
+    for (auto [label, p] : {std::pair{"AI", &ai}, std::pair{"Compute", &compute}}) {
+      if (!*p || !**p) continue;
+      const store::PoolState& s = ***p;
+      printOut("  " + pad(std::string(label) + ":", 14) + spendLine(s) +
+               (s.reserved ? ", $" + formatDollars(s.reserved) + " held by calls in flight" : "") +
+               (s.exhausted() ? "  (used up: km budget add " + r->id + ")" : s.warned ? "  (past the warning threshold)" : ""));
+    }
+    if (auto models = ledger->spendByModel(r->id); models && !models->empty()) {
+      for (const auto& m : *models) {
+        std::string tokens = std::to_string(m.input_tokens) + " in, " + std::to_string(m.output_tokens) + " out";
+        if (m.cache_write_5m_tokens + m.cache_write_1h_tokens) {
+          tokens += ", " + std::to_string(m.cache_write_5m_tokens + m.cache_write_1h_tokens) + " cache write";
+        }
+        if (m.cache_read_tokens) tokens += ", " + std::to_string(m.cache_read_tokens) + " cache read";
+        if (m.web_search_requests) tokens += ", " + std::to_string(m.web_search_requests) + " web searches";
+        printOut("    " + escapeForTerminal(m.provider + "/" + m.model, /*keep_newlines=*/false) + ": " +
+                 std::to_string(m.calls) + (m.calls == 1 ? " call, " : " calls, ") + tokens + ", $" +
+                 formatDollars(m.cost));
+      }
+    }
+  }
   line("Cloned From", r->cloned_from.value_or("-"));
   auto events = store->events(r->id, 5);
   if (events && !events->empty()) {
@@ -328,6 +376,11 @@ Handler installList(CLI::App& sub, Context& ctx) {
 Handler installStatus(CLI::App& sub, Context& ctx) {
   auto ref = std::make_shared<std::string>();
   sub.add_option("sandbox", *ref, "Sandbox id, alias, or number (3 or #3)")->required();
+  sub.footer(
+      "Identity, status and health, TTL and idle countdown, resources, the supervisor, the budget\n"
+      "(each pool as $spent / $limit (pct), then AI spend per provider/model with its tokens) and\n"
+      "recent events. --json: the status object (budget.ai, budget.compute, spend.byModel; see\n"
+      "docs/metering.md).");
   return [ref, &ctx] { return runStatus(*ref, ctx); };
 }
 

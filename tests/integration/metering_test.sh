@@ -122,7 +122,41 @@ expect_contains "$(km exec "$SB" -- cat /tmp/h)" "403" "with status 403"
 expect_eq "$(ledger fleet-events | grep -c '^budget-warning$')" 1 "one warning event"
 expect_eq "$(ledger fleet-events | grep -c '^budget-exhausted$' || true)" "$(python3 -c "print(1 if $spent >= $limit else 0)")" "exhaustion recorded when reached"
 
-# 6. What km cannot meter is refused while the sandbox has an AI budget.
+# 6. What the CLI shows: km status's Budget lines and JSON, km list --wide's SPEND column.
+dollars() { python3 -c 'import sys; from decimal import Decimal; t=format(Decimal(int(sys.argv[1]))/10**6,"f"); t=t.rstrip("0") if "." in t else t+".00"; t=t+"0" if len(t.split(".")[1])<2 else t; print(t)' "$1"; }
+st="$(km status "$SB")"
+expect_contains "$st" "Budget:" "km status has its Budget section"
+expect_contains "$(grep '^  AI:' <<<"$st")" " \$$(dollars "$spent") / \$1.00 (" "km status shows AI spend / limit"
+expect_contains "$st" "anthropic/claude-sonnet-4-5: " "km status has a row per model"
+expect_contains "$st" "anthropic/claude-opus-4-1: 1 call, " "the opus call counted once"
+km status --json "$SB" | python3 -c '
+import json, sys
+from decimal import Decimal
+j = json.load(sys.stdin, parse_float=Decimal)
+ai = j["budget"]["ai"]
+assert ai["limitUSD"] == Decimal("1"), ai
+assert ai["spentUSD"] * 10**6 == int(sys.argv[1]), (ai, sys.argv[1])
+assert ai["reservedUSD"] == 0, ai
+assert j["budget"]["compute"] is None, j["budget"]
+models = {m["model"]: m for m in j["spend"]["byModel"]}
+assert set(models) == {"claude-sonnet-4-5", "claude-opus-4-1"}, models
+assert sum(m["costUSD"] for m in models.values()) * 10**6 == int(sys.argv[1])
+' "$spent" || fail "km status --json budget and spend"
+expect_contains "$(km list --wide)" "ai \$$(dollars "$spent")/\$1.00" "km list --wide fills SPEND"
+
+# 7. km budget add lifts the block at once.
+out="$(km budget add "$SB" --ai 2)"
+expect_contains "$out" "\$2.00 added to the ai budget" "km budget add says what it did"
+expect_eq "$(ledger pool | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')" 3000000 "the limit is now \$3"
+BODY='{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"again"}]}'
+expect_contains "$(call -H 'X-Fake-Output-Tokens: 5')" '"type": "message"' "calls go through again after the top-up"
+expect_eq "$(ledger fleet-events | grep -c '^budget-added$')" 1 "the top-up is in the sandbox's history"
+out="$(km budget add "$SB" --ai 0 2>&1)" && fail "a top-up of 0 was accepted"
+expect_contains "$out" "more than \$0" "a zero top-up is refused, saying why"
+out="$(km budget add "$SB" --compute 1 2>&1)" && fail "a compute top-up without a compute pool was accepted"
+expect_contains "$out" "no compute budget" "no compute pool: said so"
+
+# 8. What km cannot meter is refused while the sandbox has an AI budget.
 out="$(km exec "$SB" -- curl -sS -m 10 -X POST https://api.anthropic.com/v1/messages/batches -d '{}' 2>&1 || true)"
 expect_contains "$out" "not an API km can meter" "the batch API is refused"
 out="$(km exec "$SB" -- curl -sS -m 10 http://api.anthropic.com/v1/messages -d '{}' 2>&1 || true)"

@@ -255,7 +255,12 @@ void MeteredCall::end(audit::HttpRecord& rec) {
   std::string model = got.model.empty() ? model_ : got.model;
   auto priced = m_.prices.find(provider_, model);
   call.model = priced ? priced->priced.model : model;
-  if (priced && priced->unknown) notes.push_back("unknown model " + model + " priced as " + priced->priced.model);
+  if (priced && priced->unknown) {
+    // The name came from the sandbox (or the server): printable ASCII, bounded, in the ledger and logs.
+    std::string shown;
+    for (char c : model.substr(0, 128)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    notes.push_back("unknown model " + shown + " priced as " + priced->priced.model);
+  }
   call.cost = priced ? meter::cost(call.usage, priced->priced.price, m_.prices.webSearchPrice(provider_)) : 0;
   for (const auto& n : notes) call.note += (call.note.empty() ? "" : "; ") + n;
   m_.budget->settle(hold, call);
