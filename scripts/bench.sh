@@ -9,6 +9,10 @@ echo "== profile pipeline (Google Benchmark)"
 "$build/bench/profile_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 echo
+echo "== spend ledger: AI calls (reserve + settle) and usage events per second (Google Benchmark)"
+"$build/bench/ledger_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+
+echo
 echo "== km validate, whole process (8 built-ins, 20 runs)"
 home="$(mktemp -d)"
 trap 'rm -rf "$home"' EXIT

@@ -50,15 +50,36 @@ UsageEvent eventAt(const Stmt& s) {
   return e;
 }
 
+// A write transaction of one call, or nothing inside a batch (the batch's transaction holds).
+class Scope {
+ public:
+  explicit Scope(std::optional<WriteTxn> txn) : txn_(std::move(txn)) {}
+  [[nodiscard]] Status commit() { return txn_ ? txn_->commit() : ok(); }
+
+ private:
+  std::optional<WriteTxn> txn_;
+};
+
 class SqliteLedger final : public Ledger {
  public:
   explicit SqliteLedger(Db db) : db_(std::move(db)) {}
+
+  Status batch(const std::function<Status()>& ops) override {
+    if (batching_) return internalError("Ledger::batch is not reentrant");
+    auto txn = WriteTxn::begin(db_);
+    if (!txn) return std::move(txn).error().context("starting a batch of ledger writes");
+    batching_ = true;
+    Status st = ops();
+    batching_ = false;
+    if (!st) return st;  // the transaction rolls back as it goes
+    return txn->commit();
+  }
 
   Status setLimit(std::string_view sandbox, Pool pool, Micros limit, Ppm threshold) override {
     if (limit < 0) return invalidArgument("a budget limit cannot be negative");
     if (threshold < 0 || threshold > kPpmOne) return invalidArgument("a warning threshold must be between 0 and 1");
     const std::string what = "setting the " + std::string(poolName(pool)) + " budget of " + std::string(sandbox);
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
     auto st = db_.prepare(
         "INSERT INTO budget_pools (sandbox_id, pool, limit_micros, spent_micros, reserved_micros, warning_ppm, warned)"
@@ -80,7 +101,7 @@ class SqliteLedger final : public Ledger {
   Result<PoolState> addToLimit(std::string_view sandbox, Pool pool, Micros amount) override {
     if (amount <= 0) return invalidArgument("a top-up must be more than $0");
     const std::string what = "topping up the " + std::string(poolName(pool)) + " budget of " + std::string(sandbox);
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
     auto now = read(sandbox, pool);
     if (!now) return std::move(now).error().context(what);
@@ -101,7 +122,7 @@ class SqliteLedger final : public Ledger {
                                              int64_t at_ms) override {
     if (amount < 0) return invalidArgument("a reservation cannot be negative");
     const std::string what = "reserving budget for " + std::string(sandbox);
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
     auto now = read(sandbox, pool);
     if (!now) return std::move(now).error().context(what);
@@ -128,14 +149,14 @@ class SqliteLedger final : public Ledger {
 
   Result<PoolChange> settle(int64_t id, UsageEvent event) override {
     const std::string what = "settling AI call reservation " + std::to_string(id);
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
-    auto taken = take(id);
+    auto taken = take(id, /*give_back_later=*/true);
     if (!taken) return std::move(taken).error().context(what);
     if (!*taken) return notFound("reservation " + std::to_string(id) + " is gone (settled or released already)");
     event.sandbox_id = (*taken)->sandbox_id;
     event.pool = (*taken)->pool;
-    auto change = spend(event);
+    auto change = spend(event, (*taken)->amount);
     if (!change) return std::move(change).error().context(what);
     if (auto st = txn->commit(); !st) return std::move(st).error().context(what);
     return change;
@@ -143,7 +164,7 @@ class SqliteLedger final : public Ledger {
 
   Status release(int64_t id) override {
     const std::string what = "releasing AI call reservation " + std::to_string(id);
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
     auto taken = take(id);
     if (!taken) return std::move(taken).error().context(what);
@@ -153,7 +174,7 @@ class SqliteLedger final : public Ledger {
 
   Result<int64_t> releaseAll(std::string_view sandbox) override {
     const std::string what = "releasing the reservations of " + std::string(sandbox);
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
     auto del = db_.prepare("DELETE FROM reservations WHERE sandbox_id = ?1");
     if (!del) return std::move(del).error().context(what);
@@ -171,7 +192,7 @@ class SqliteLedger final : public Ledger {
   Result<PoolChange> charge(Pool pool, UsageEvent event) override {
     const std::string what = "charging the " + std::string(poolName(pool)) + " budget of " + event.sandbox_id;
     if (event.cost < 0) return invalidArgument(what + ": a charge cannot be negative");
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
     event.pool = pool;
     auto change = spend(event);
@@ -245,7 +266,7 @@ class SqliteLedger final : public Ledger {
 
   Status removePools(std::string_view sandbox) override {
     const std::string what = "removing the budget of " + std::string(sandbox);
-    auto txn = WriteTxn::begin(db_);
+    auto txn = begin();
     if (!txn) return std::move(txn).error().context(what);
     for (const char* sql : {"DELETE FROM reservations WHERE sandbox_id = ?1", "DELETE FROM budget_pools WHERE sandbox_id = ?1"}) {
       auto del = db_.prepare(sql);
@@ -296,7 +317,9 @@ class SqliteLedger final : public Ledger {
 
   // Inside a write transaction: deletes reservation `id` and gives its amount back to its
   // pool; nullopt when there is none.
-  Result<std::optional<Reservation>> take(int64_t id) {
+  // With give_back_later the pool is left as it is: spend() gives the amount back with the
+  // same write (one read and one write of the pool per settle).
+  Result<std::optional<Reservation>> take(int64_t id, bool give_back_later = false) {
     auto del = db_.prepare("DELETE FROM reservations WHERE id = ?1 RETURNING sandbox_id, pool, amount_micros, at_ms");
     if (!del) return std::move(del).error();
     del->bind(1, id);
@@ -305,18 +328,21 @@ class SqliteLedger final : public Ledger {
     if (!*row) return std::optional<Reservation>();
     Reservation r{id, del->textAt(0), parsePool(del->textAt(1)).value_or(Pool::kAi), del->int64At(2), del->int64At(3)};
     if (auto st = del->run(); !st) return std::move(st).error();
-    auto now = read(r.sandbox_id, r.pool);
-    if (!now) return std::move(now).error();
-    if (*now) {
-      PoolState p = **now;
-      p.reserved = p.reserved > r.amount ? p.reserved - r.amount : 0;
-      KM_TRY(write(r.sandbox_id, r.pool, p));
+    if (!give_back_later) {
+      auto now = read(r.sandbox_id, r.pool);
+      if (!now) return std::move(now).error();
+      if (*now) {
+        PoolState p = **now;
+        p.reserved = p.reserved > r.amount ? p.reserved - r.amount : 0;
+        KM_TRY(write(r.sandbox_id, r.pool, p));
+      }
     }
     return std::optional<Reservation>(std::move(r));
   }
 
-  // Inside a write transaction: records `e` and adds its cost to its pool.
-  Result<PoolChange> spend(UsageEvent& e) {
+  // Inside a write transaction: records `e` and adds its cost to its pool, giving back
+  // `released` of the pool's reservations with the same write.
+  Result<PoolChange> spend(UsageEvent& e, Micros released = 0) {
     auto ins = db_.prepare(
         "INSERT INTO usage_events (sandbox_id, pool, at_ms, provider, api, model, request_id, input_tokens,"
         " output_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cache_read_tokens, reasoning_tokens,"
@@ -343,12 +369,22 @@ class SqliteLedger final : public Ledger {
     KM_TRY(ins->run());
     auto now = read(e.sandbox_id, e.pool);
     if (!now) return std::move(now).error();
-    PoolChange change = addSpend(*now ? **now : PoolState{}, e.cost);
+    PoolState before = *now ? **now : PoolState{};
+    before.reserved = before.reserved > released ? before.reserved - released : 0;
+    PoolChange change = addSpend(before, e.cost);
     KM_TRY(write(e.sandbox_id, e.pool, change.pool));
     return change;
   }
 
+  Result<Scope> begin() {
+    if (batching_) return Scope(std::nullopt);
+    auto txn = WriteTxn::begin(db_);
+    if (!txn) return std::move(txn).error();
+    return Scope(std::move(*txn));
+  }
+
   Db db_;
+  bool batching_ = false;
 };
 
 }  // namespace

@@ -1,13 +1,20 @@
-// A sandbox's AI budget as the proxy sees it (net::proxy::AiBudget), kept in the spend ledger:
-// every reservation and settlement is one ledger transaction, so the proxy's threads (and any
-// other process using the ledger) can never together pass the pool's limit. Private to the
-// supervisor. Thread-safe (one ledger connection behind a mutex).
+// A sandbox's AI budget as the proxy sees it (net::proxy::AiBudget), kept in the spend ledger.
+// One writer thread owns the ledger connection and applies what the proxy's threads ask for
+// in batches: everything queued while the last batch was being written goes into the next
+// transaction (group commit), so a busy proxy records many calls per commit while each call
+// still sees the ones before it (the limit is never passed). A reservation and a settlement
+// wait for their batch's commit (a settled call survives a kill -9 of the supervisor); a
+// release is queued and the caller goes on (a lost one is released again at the next start).
+// The writer drains the queue before it stops. Private to the supervisor.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "net/proxy/proxy.h"
 #include "store/ledger.h"
@@ -15,7 +22,8 @@
 namespace km::supervisor {
 
 // What the budget reports as it happens: a pool crossing its warning threshold or reaching
-// its limit (kind "budget-warning" / "budget-exhausted"), with one line of detail.
+// its limit (kind "budget-warning" / "budget-exhausted"), with one line of detail. Called on
+// the writer thread after the commit that caused it, before that batch's callers go on.
 using BudgetEvent = std::function<void(std::string_view kind, const std::string& detail)>;
 
 class LedgerBudget final : public net::proxy::AiBudget {
@@ -23,6 +31,7 @@ class LedgerBudget final : public net::proxy::AiBudget {
   // `ledger` holds the pool (setLimit done by the caller). `now_ms` stamps the events.
   LedgerBudget(std::unique_ptr<store::Ledger> ledger, std::string sandbox_id, BudgetEvent on_event,
                std::function<int64_t()> now_ms);
+  ~LedgerBudget() override;  // writes what is queued, then stops the writer
 
   std::string blocked() override;
   Micros available() override;
@@ -30,12 +39,27 @@ class LedgerBudget final : public net::proxy::AiBudget {
   void settle(int64_t hold, const net::proxy::AiCall& call) override;
   void release(int64_t hold) override;
 
+  // Waits until everything queued before this call is written (tests, shutdown).
+  void flush();
+
  private:
-  std::mutex mu_;
-  std::unique_ptr<store::Ledger> ledger_;
+  struct Op;
+  void run();
+  // Applies one op inside the batch; an error only for a ledger failure that must undo the
+  // batch (the op's own refusals are its result).
+  Status apply(Op& op, std::vector<std::pair<std::string, std::string>>& events);
+  void submit(std::shared_ptr<Op> op, bool wait);
+
+  std::unique_ptr<store::Ledger> ledger_;  // the writer thread's alone
   std::string id_;
   BudgetEvent on_event_;
   std::function<int64_t()> now_ms_;
+  std::mutex mu_;
+  std::condition_variable work_;  // the writer waits here for ops
+  std::condition_variable done_;  // callers wait here for their batch
+  std::deque<std::shared_ptr<Op>> queue_;
+  bool stopping_ = false;
+  std::thread writer_;
 };
 
 }  // namespace km::supervisor

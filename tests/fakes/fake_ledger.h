@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@ class FakeLedger final : public store::Ledger {
   using ModelSpend = store::ModelSpend;
 
   void failNext(Error error) { fail_next_ = std::move(error); }
+  // Every call fails with `error` until failAll(nullopt).
+  void failAll(std::optional<Error> error) { fail_all_ = std::move(error); }
 
   Status setLimit(std::string_view sandbox, Pool pool, Micros limit, Ppm threshold) override {
     if (auto e = takeFailure()) return std::move(*e);
@@ -150,6 +153,24 @@ class FakeLedger final : public store::Ledger {
     return out;
   }
 
+  Status batch(const std::function<Status()>& ops) override {
+    if (auto e = takeFailure()) return std::move(*e);
+    // All or nothing, as the SQLite ledger's transaction.
+    auto pools = pools_;
+    auto reservations = reservations_;
+    auto events = events_;
+    auto last_reservation = last_reservation_, last_event = last_event_;
+    Status st = ops();
+    if (!st) {
+      pools_ = std::move(pools);
+      reservations_ = std::move(reservations);
+      events_ = std::move(events);
+      last_reservation_ = last_reservation;
+      last_event_ = last_event;
+    }
+    return st;
+  }
+
   Status removePools(std::string_view sandbox) override {
     if (auto e = takeFailure()) return std::move(*e);
     for (auto it = reservations_.begin(); it != reservations_.end();) {
@@ -164,7 +185,10 @@ class FakeLedger final : public store::Ledger {
  private:
   static std::pair<std::string, Pool> key(std::string_view sandbox, Pool pool) { return {std::string(sandbox), pool}; }
 
-  std::optional<Error> takeFailure() { return std::exchange(fail_next_, std::nullopt); }
+  std::optional<Error> takeFailure() {
+    if (fail_all_) return fail_all_;
+    return std::exchange(fail_next_, std::nullopt);
+  }
 
   std::optional<Reservation> take(int64_t id) {
     auto it = reservations_.find(id);
@@ -192,6 +216,7 @@ class FakeLedger final : public store::Ledger {
   int64_t last_reservation_ = 0;
   int64_t last_event_ = 0;
   std::optional<Error> fail_next_;
+  std::optional<Error> fail_all_;
 };
 
 }  // namespace km::test

@@ -80,10 +80,11 @@ for _ in $(seq 1 60); do km status "$c" >/dev/null 2>&1 || break; sleep 0.1; don
 expect_fail km status "$c"
 [ ! -d "$KM_HOME/sandboxes/$c" ] || fail "TTL destroy left files"
 
-# A locked sandbox is skipped by the TTL trigger.
-d="$(km create --ttl 2s --idle 1s --alias locked-one "$P")"
+# A locked sandbox is skipped by the TTL trigger. (A TTL of 5 s: on a loaded machine the
+# create and the lock together have taken over 2 s, and the TTL destroyed it before the lock.)
+d="$(km create --ttl 5s --idle 1s --alias locked-one "$P")"
 km lock locked-one >/dev/null
-sleep 3.5
+sleep 6.5
 expect_eq "$(km status --json locked-one | json_field status)" running "locked sandbox survives its TTL"
 km unlock locked-one >/dev/null
 # Unlocked, its idle timeout (1s, policy destroy) applies again.

@@ -448,3 +448,49 @@ TEST_F(SqliteLedgerTest, ASettledEventSurvivesAKilledWriter) {
 
 }  // namespace
 }  // namespace km::store
+
+namespace km::store {
+namespace {
+
+template <class Backend>
+class LedgerBatchTest : public LedgerContractTest<Backend> {};
+TYPED_TEST_SUITE(LedgerBatchTest, Backends, BackendName);
+
+TYPED_TEST(LedgerBatchTest, ABatchKeepsAllOrNothing) {
+  Ledger& l = this->ledger();
+  ASSERT_TRUE(l.setLimit("sb-1", Pool::kAi, kDollar, 800'000));
+  int64_t kept = 0;
+  Status st = l.batch([&]() -> Status {
+    auto a = l.reserve("sb-1", Pool::kAi, 600'000, 1);
+    if (!a || !*a) return internalError("reserve");
+    auto b = l.reserve("sb-1", Pool::kAi, 600'000, 1);  // sees the first: does not fit
+    if (!b || *b) return internalError("the second reservation should not fit");
+    auto c = l.settle((*a)->id, call(500'000));
+    if (!c) return std::move(c).error();
+    kept = (*a)->id;
+    return ok();
+  });
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(this->poolOf("sb-1").spent, 500'000);
+  EXPECT_EQ(this->poolOf("sb-1").reserved, 0);
+  EXPECT_EQ(l.usage("sb-1", 0, 10)->size(), 1u);
+  EXPECT_GT(kept, 0);
+
+  st = l.batch([&]() -> Status {
+    auto a = l.reserve("sb-1", Pool::kAi, 100'000, 1);
+    if (!a || !*a) return internalError("reserve");
+    if (!l.settle((*a)->id, call(100'000))) return internalError("settle");
+    return unavailable("the disk went away");  // everything above is undone
+  });
+  EXPECT_FALSE(st);
+  EXPECT_EQ(this->poolOf("sb-1").spent, 500'000);
+  EXPECT_EQ(this->poolOf("sb-1").reserved, 0);
+  EXPECT_EQ(l.usage("sb-1", 0, 10)->size(), 1u);
+  EXPECT_TRUE(l.reservations("sb-1")->empty());
+  // And the ledger works on after a failed batch.
+  auto r = l.reserve("sb-1", Pool::kAi, 10, 1);
+  ASSERT_TRUE(r && *r);
+}
+
+}  // namespace
+}  // namespace km::store

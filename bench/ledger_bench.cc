@@ -1,0 +1,139 @@
+// The spend ledger's throughput (issue 15's goal: >= 20k usage events per second): one AI call
+// is a reservation then its settlement, on the fleet database (WAL, synchronous=NORMAL as km
+// opens it). Cases: the raw Ledger, a transaction per operation (one connection; 4 threads on
+// connections of their own, which SQLite serialises); charge alone (one usage event); and the
+// supervisor's LedgerBudget, which group-commits what its callers queue (1 and 16 threads:
+// a proxy with many calls in flight): each reservation waits for the commit of its batch,
+// which holds the settlements queued before it, so all but the last batch is in the time.
+#include <benchmark/benchmark.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+
+#include "store/ledger.h"
+#include "supervisor/ai_budget.h"
+
+namespace {
+
+std::string tempDb() {
+  static std::string dir = [] {
+    char t[] = "/tmp/km-ledger-bench.XXXXXX";
+    return std::string(::mkdtemp(t));
+  }();
+  return dir + "/fleet.db";
+}
+
+km::store::UsageEvent call() {
+  km::store::UsageEvent e;
+  e.at_ms = 1;
+  e.provider = "anthropic";
+  e.api = "anthropic-messages";
+  e.model = "claude-sonnet-4-5";
+  e.request_id = "msg_01XFDUDYJgAACzvnptvVoYEL";
+  e.input_tokens = 1200;
+  e.output_tokens = 340;
+  e.cache_read_tokens = 9000;
+  e.cost = 11'000;
+  return e;
+}
+
+void BM_ReserveAndSettle(benchmark::State& state) {
+  auto ledger = km::store::openSqliteLedger(tempDb());
+  if (!ledger) {
+    state.SkipWithError(ledger.error().message().c_str());
+    return;
+  }
+  std::string sb = "kb-bench" + std::to_string(state.thread_index());
+  (void)(*ledger)->setLimit(sb, km::store::Pool::kAi, 0, 800'000);
+  for (auto _ : state) {
+    auto r = (*ledger)->reserve(sb, km::store::Pool::kAi, 50'000, 1);
+    if (!r || !*r) {
+      state.SkipWithError("reserve failed");
+      break;
+    }
+    auto c = (*ledger)->settle((*r)->id, call());
+    benchmark::DoNotOptimize(c);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_ReserveAndSettle)->UseRealTime();
+BENCHMARK(BM_ReserveAndSettle)->Threads(4)->UseRealTime();
+
+void BM_ChargeOnly(benchmark::State& state) {
+  auto ledger = km::store::openSqliteLedger(tempDb());
+  if (!ledger) {
+    state.SkipWithError(ledger.error().message().c_str());
+    return;
+  }
+  km::store::UsageEvent e = call();
+  e.sandbox_id = "kb-charge";
+  for (auto _ : state) {
+    auto c = (*ledger)->charge(km::store::Pool::kAi, e);
+    benchmark::DoNotOptimize(c);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_ChargeOnly)->UseRealTime();
+
+// Usage events recorded 64 to a transaction (Ledger::batch, as the supervisor's writer does).
+void BM_ChargeBatched(benchmark::State& state) {
+  auto ledger = km::store::openSqliteLedger(tempDb());
+  if (!ledger) {
+    state.SkipWithError(ledger.error().message().c_str());
+    return;
+  }
+  km::store::UsageEvent e = call();
+  e.sandbox_id = "kb-batched";
+  for (auto _ : state) {
+    auto st = (*ledger)->batch([&]() -> km::Status {
+      for (int i = 0; i < 64; ++i) {
+        auto c = (*ledger)->charge(km::store::Pool::kAi, e);
+        if (!c) return std::move(c).error();
+      }
+      return km::ok();
+    });
+    benchmark::DoNotOptimize(st);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 64);
+}
+BENCHMARK(BM_ChargeBatched)->UseRealTime();
+
+void BM_BudgetCalls(benchmark::State& state) {
+  static std::unique_ptr<km::supervisor::LedgerBudget> budget;
+  if (state.thread_index() == 0) {
+    auto ledger = km::store::openSqliteLedger(tempDb());
+    if (!ledger) {
+      state.SkipWithError(ledger.error().message().c_str());
+      return;
+    }
+    (void)(*ledger)->setLimit("kb-budget", km::store::Pool::kAi, 0, 800'000);
+    budget = std::make_unique<km::supervisor::LedgerBudget>(std::move(*ledger), "kb-budget", nullptr,
+                                                             [] { return int64_t{1}; });
+  }
+  km::net::proxy::AiCall c;
+  c.model = "claude-sonnet-4-5";
+  c.usage.input_tokens = 1200;
+  c.usage.output_tokens = 340;
+  c.cost = 11'000;
+  for (auto _ : state) {
+    auto hold = budget->reserve(50'000);
+    if (!hold) {
+      state.SkipWithError("reserve refused");
+      break;
+    }
+    budget->settle(*hold, c);
+  }
+  if (state.thread_index() == 0) {
+    budget->flush();  // the last batch (after the clock stopped)
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  if (state.thread_index() == 0) budget.reset();
+}
+BENCHMARK(BM_BudgetCalls)->UseRealTime();
+BENCHMARK(BM_BudgetCalls)->Threads(16)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
