@@ -17,12 +17,22 @@
 
 namespace {
 
-std::string tempDb() {
-  static std::string dir = [] {
+// A fresh directory for the run's database, removed when the program ends.
+struct TempDir {
+  TempDir() {
     char t[] = "/tmp/km-ledger-bench.XXXXXX";
-    return std::string(::mkdtemp(t));
-  }();
-  return dir + "/fleet.db";
+    path = ::mkdtemp(t);
+  }
+  ~TempDir() {
+    for (const char* f : {"/fleet.db", "/fleet.db-wal", "/fleet.db-shm"}) ::unlink((path + f).c_str());
+    ::rmdir(path.c_str());
+  }
+  std::string path;
+};
+
+std::string tempDb() {
+  static TempDir dir;
+  return dir.path + "/fleet.db";
 }
 
 km::store::UsageEvent call() {
