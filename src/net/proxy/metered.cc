@@ -304,16 +304,8 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
     co_return nullptr;
   }
   // Answered here, so the client sends its body now (a client that waits would wait on us).
+  if (!co_await answerExpect(s, client, parser)) co_return nullptr;
   auto& msg = parser.get();
-  if (auto it = msg.find(http::field::expect); it != msg.end()) {
-    bool cont = toLower(std::string_view(it->value().data(), it->value().size())) == "100-continue";
-    msg.erase(http::field::expect);
-    if (cont) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [ec, n] = co_await asio::async_write(client, asio::buffer(kContinue), kNoThrow);
-      if (ec) co_return nullptr;
-    }
-  }
   // The meter reads the response's bytes as they come: no compression.
   msg.set(http::field::accept_encoding, "identity");
   auto call = std::make_unique<MeteredCall>(m, provider, route.api, s.shared.metered_body_bytes);

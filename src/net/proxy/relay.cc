@@ -208,6 +208,21 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
   co_return std::nullopt;
 }
 
+template <class Stream>
+asio::awaitable<bool> answerExpect(Session&, Stream& client, RequestParser& parser) {
+  auto& msg = parser.get();
+  auto it = msg.find(http::field::expect);
+  if (it == msg.end()) co_return true;
+  bool cont = toLower(std::string_view(it->value().data(), it->value().size())) == "100-continue";
+  msg.erase(http::field::expect);
+  if (!cont) co_return true;
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  auto [ec, n] = co_await asio::async_write(client, asio::buffer(kContinue), kNoThrow);
+  co_return !ec;
+}
+template asio::awaitable<bool> answerExpect(Session&, beast::tcp_stream&, RequestParser&);
+template asio::awaitable<bool> answerExpect(Session&, TlsStream&, RequestParser&);
+
 template <class Client, class Server>
 asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser, const CheckedRequest& req,
                                Server& server, Upstream& up, audit::HttpRecord& rec, ExchangeTap* tap) {
@@ -223,17 +238,7 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
   if (req.upgrade_websocket) {
     msg.set(http::field::connection, "Upgrade");
   }
-  // The proxy answers "100 Continue" itself and sends the body on: a client that waits for
-  // it would otherwise wait for a server that never sees the question.
-  if (auto it = msg.find(http::field::expect); it != msg.end()) {
-    bool cont = toLower(std::string_view(it->value().data(), it->value().size())) == "100-continue";
-    msg.erase(http::field::expect);
-    if (cont) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      auto [ec, n] = co_await asio::async_write(client, asio::buffer(kContinue), kNoThrow);
-      if (ec) co_return false;
-    }
-  }
+  if (!co_await answerExpect(s, client, parser)) co_return false;
   boost::system::error_code ec;
   if (tap && tap->body) {
     // Read whole already (metered): sent as it now is, framed by its length.

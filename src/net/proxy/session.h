@@ -112,6 +112,12 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
 // Whether the server closed `socket` or sent bytes nobody asked for (poll, no wait).
 bool serverClosedOrSpoke(tcp::socket& socket);
 
+// A request's "Expect: 100-continue" answered by the proxy itself (a client that waits for it
+// would otherwise wait for a server that never sees the question), the field removed. false
+// when the answer could not be written.
+template <class Stream>
+asio::awaitable<bool> answerExpect(Session& s, Stream& client, RequestParser& parser);
+
 // What a metered exchange (metered.h) changes in a plain one.
 class ExchangeTap {
  public:
