@@ -22,14 +22,14 @@ bool undoes(const Error& e) {
 }  // namespace
 
 struct LedgerBudget::Op {
-  enum class Kind { kPool, kReserve, kSettle, kRelease, kFlush } kind = Kind::kPool;
-  Micros amount = 0;
+  enum class Kind { kReserve, kSettle, kRelease, kFlush } kind = Kind::kFlush;
+  Sizer size;
   int64_t hold = 0;
   store::UsageEvent event;
-  // Results, valid once done.
-  bool done = false;
-  std::optional<int64_t> reserved;
-  Result<std::optional<store::PoolState>> pool = std::optional<store::PoolState>();
+  // The answer, run after the batch's commit (null: nobody waits).
+  std::function<void(net::proxy::Reservation)> reserved_done;
+  std::function<void()> done;
+  net::proxy::Reservation reserved;  // kReserve's result
 };
 
 LedgerBudget::LedgerBudget(std::unique_ptr<store::Ledger> ledger, std::string sandbox_id, BudgetEvent on_event,
@@ -47,17 +47,26 @@ LedgerBudget::~LedgerBudget() {
   writer_.join();
 }
 
-void LedgerBudget::submit(std::shared_ptr<Op> op, bool wait) {
-  std::unique_lock lock(mu_);
-  queue_.push_back(op);
-  work_.notify_one();  // the writer only
-  if (wait) done_.wait(lock, [&] { return op->done; });
+void LedgerBudget::submit(std::shared_ptr<Op> op) {
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(op));
+  work_.notify_one();
 }
 
 void LedgerBudget::flush() {
   auto op = std::make_shared<Op>();
   op->kind = Op::Kind::kFlush;
-  submit(op, true);
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  op->done = [&] {
+    std::lock_guard lock(m);
+    done = true;
+    cv.notify_one();
+  };
+  submit(op);
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return done; });
 }
 
 void LedgerBudget::run() {
@@ -79,17 +88,21 @@ void LedgerBudget::run() {
       log::warn(kLog, id_ + ": a batch of " + std::to_string(batch.size()) + " budget writes failed (" +
                           st.error().message() + "); writing them one by one");
       events.clear();
-      for (auto& op : batch) (void)apply(*op, events);
+      for (auto& op : batch) {
+        if (Status one = apply(*op, events); !one && op->kind == Op::Kind::kReserve) {
+          op->reserved = {};
+          op->reserved.refused = "the AI budget cannot be written (" + one.error().message() + "); calls are refused until it can";
+        }
+      }
     }
     // Before the waiters go on: whoever flushed after a crossing sees its event.
     for (const auto& [kind, detail] : events) {
       if (on_event_) on_event_(kind, detail);
     }
-    {
-      std::lock_guard lock(mu_);
-      for (auto& op : batch) op->done = true;
+    for (auto& op : batch) {
+      if (op->reserved_done) op->reserved_done(std::move(op->reserved));
+      if (op->done) op->done();
     }
-    done_.notify_all();
   }
 }
 
@@ -97,20 +110,33 @@ Status LedgerBudget::apply(Op& op, std::vector<std::pair<std::string, std::strin
   switch (op.kind) {
     case Op::Kind::kFlush:
       return ok();
-    case Op::Kind::kPool: {
-      op.pool = ledger_->pool(id_, store::Pool::kAi);
-      if (!op.pool && undoes(op.pool.error())) return op.pool.error();
-      return ok();
-    }
     case Op::Kind::kReserve: {
-      auto r = ledger_->reserve(id_, store::Pool::kAi, op.amount, now_ms_());
-      op.reserved.reset();
-      if (!r) {
-        log::warn(kLog, id_ + ": reserving $" + formatDollars(op.amount) + ": " + r.error().message());
-        if (undoes(r.error())) return r.error();
+      op.reserved = {};
+      auto pool = ledger_->pool(id_, store::Pool::kAi);
+      if (!pool) {
+        if (undoes(pool.error())) return pool.error();
+        op.reserved.refused = "the AI budget cannot be read (" + pool.error().message() + "); calls are refused until it can";
         return ok();
       }
-      if (*r) op.reserved = (*r)->id;
+      if (*pool && (*pool)->exhausted()) {
+        op.reserved.refused = "the sandbox's AI budget is used up (" + spentOf(**pool) + "); raise it with `km budget add " +
+                              id_ + " --ai USD`";
+        return ok();
+      }
+      std::optional<Micros> amount = op.size(*pool ? (*pool)->available() : std::numeric_limits<Micros>::max());
+      if (!amount) return ok();  // the sizer declined; its caller knows why
+      auto r = ledger_->reserve(id_, store::Pool::kAi, *amount, now_ms_());
+      if (!r) {
+        log::warn(kLog, id_ + ": reserving $" + formatDollars(*amount) + ": " + r.error().message());
+        if (undoes(r.error())) return r.error();
+        op.reserved.refused = "the AI budget cannot be held (" + r.error().message() + ")";
+        return ok();
+      }
+      if (*r) {
+        op.reserved.hold = (*r)->id;
+      } else {
+        op.reserved.refused = "the sandbox's AI budget is held by calls in flight; try again when they end";
+      }
       return ok();
     }
     case Op::Kind::kSettle: {
@@ -136,35 +162,15 @@ Status LedgerBudget::apply(Op& op, std::vector<std::pair<std::string, std::strin
   return ok();
 }
 
-std::string LedgerBudget::blocked() {
-  auto op = std::make_shared<Op>();
-  op->kind = Op::Kind::kPool;
-  submit(op, true);
-  if (!op->pool) return "the AI budget cannot be read (" + op->pool.error().message() + "); calls are refused until it can";
-  if (*op->pool && (*op->pool)->exhausted()) {
-    return "the sandbox's AI budget is used up (" + spentOf(**op->pool) + "); raise it with `km budget add " + id_ +
-           " --ai USD`";
-  }
-  return "";
-}
-
-Micros LedgerBudget::available() {
-  auto op = std::make_shared<Op>();
-  op->kind = Op::Kind::kPool;
-  submit(op, true);
-  if (!op->pool) return 0;  // fail closed
-  return *op->pool ? (*op->pool)->available() : std::numeric_limits<Micros>::max();
-}
-
-std::optional<int64_t> LedgerBudget::reserve(Micros amount) {
+void LedgerBudget::reserve(Sizer size, std::function<void(net::proxy::Reservation)> done) {
   auto op = std::make_shared<Op>();
   op->kind = Op::Kind::kReserve;
-  op->amount = amount;
-  submit(op, true);
-  return op->reserved;
+  op->size = std::move(size);
+  op->reserved_done = std::move(done);
+  submit(std::move(op));
 }
 
-void LedgerBudget::settle(int64_t hold, const net::proxy::AiCall& call) {
+void LedgerBudget::settle(int64_t hold, net::proxy::AiCall call, std::function<void()> done) {
   auto op = std::make_shared<Op>();
   op->kind = Op::Kind::kSettle;
   op->hold = hold;
@@ -172,8 +178,8 @@ void LedgerBudget::settle(int64_t hold, const net::proxy::AiCall& call) {
   e.at_ms = now_ms_();
   e.provider = std::string(meter::providerName(call.provider));
   e.api = std::string(meter::apiName(call.api));
-  e.model = call.model;
-  e.request_id = call.request_id;
+  e.model = std::move(call.model);
+  e.request_id = std::move(call.request_id);
   e.input_tokens = call.usage.input_tokens;
   e.output_tokens = call.usage.output_tokens;
   e.cache_write_5m_tokens = call.usage.cache_write_5m_tokens;
@@ -182,17 +188,17 @@ void LedgerBudget::settle(int64_t hold, const net::proxy::AiCall& call) {
   e.reasoning_tokens = call.usage.reasoning_tokens;
   e.web_search_requests = call.usage.web_search_requests;
   e.cost = call.cost;
-  e.note = call.note;
-  if (!call.note.empty()) log::info(kLog, id_ + ": " + call.model + " charged $" + formatDollars(call.cost) + " (" + call.note + ")");
-  // Waits for its commit: a settled call survives the supervisor's kill -9.
-  submit(op, true);
+  e.note = std::move(call.note);
+  if (!e.note.empty()) log::info(kLog, id_ + ": " + e.model + " charged $" + formatDollars(e.cost) + " (" + e.note + ")");
+  op->done = std::move(done);
+  submit(std::move(op));
 }
 
 void LedgerBudget::release(int64_t hold) {
   auto op = std::make_shared<Op>();
   op->kind = Op::Kind::kRelease;
   op->hold = hold;
-  submit(op, false);
+  submit(std::move(op));
 }
 
 }  // namespace km::supervisor

@@ -2,10 +2,10 @@
 // One writer thread owns the ledger connection and applies what the proxy's threads ask for
 // in batches: everything queued while the last batch was being written goes into the next
 // transaction (group commit), so a busy proxy records many calls per commit while each call
-// still sees the ones before it (the limit is never passed). A reservation and a settlement
-// wait for their batch's commit (a settled call survives a kill -9 of the supervisor); a
-// release is queued and the caller goes on (a lost one is released again at the next start).
-// The writer drains the queue before it stops. Private to the supervisor.
+// still sees the ones before it (the limit is never passed). A reservation's and a
+// settlement's answer runs after its batch's commit (a settled call survives a kill -9 of the
+// supervisor); a release has none (a lost one is released again at the next start). The
+// writer drains the queue before it stops. Private to the supervisor.
 #pragma once
 
 #include <condition_variable>
@@ -33,13 +33,12 @@ class LedgerBudget final : public net::proxy::AiBudget {
                std::function<int64_t()> now_ms);
   ~LedgerBudget() override;  // writes what is queued, then stops the writer
 
-  std::string blocked() override;
-  Micros available() override;
-  std::optional<int64_t> reserve(Micros amount) override;
-  void settle(int64_t hold, const net::proxy::AiCall& call) override;
+  void reserve(Sizer size, std::function<void(net::proxy::Reservation)> done) override;
+  void settle(int64_t hold, net::proxy::AiCall call, std::function<void()> done) override;
   void release(int64_t hold) override;
+  void drain() override { flush(); }
 
-  // Waits until everything queued before this call is written (tests, shutdown).
+  // Waits until everything queued before this call is written and answered.
   void flush();
 
  private:
@@ -48,7 +47,7 @@ class LedgerBudget final : public net::proxy::AiBudget {
   // Applies one op inside the batch; an error only for a ledger failure that must undo the
   // batch (the op's own refusals are its result).
   Status apply(Op& op, std::vector<std::pair<std::string, std::string>>& events);
-  void submit(std::shared_ptr<Op> op, bool wait);
+  void submit(std::shared_ptr<Op> op);
 
   std::unique_ptr<store::Ledger> ledger_;  // the writer thread's alone
   std::string id_;
@@ -56,7 +55,6 @@ class LedgerBudget final : public net::proxy::AiBudget {
   std::function<int64_t()> now_ms_;
   std::mutex mu_;
   std::condition_variable work_;  // the writer waits here for ops
-  std::condition_variable done_;  // callers wait here for their batch
   std::deque<std::shared_ptr<Op>> queue_;
   bool stopping_ = false;
   std::thread writer_;

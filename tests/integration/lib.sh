@@ -115,6 +115,12 @@ kernel_snapshot() {
 
 cleanup() {
   local rc=$?
+  # A failed test shows what its supervisors said last.
+  if [ "$rc" != 0 ] && [ -n "${KM_HOME:-}" ]; then
+    for f in "$KM_HOME"/sandboxes/*/supervisor.log; do
+      [ -f "$f" ] && { echo "--- last lines of $f" >&2; tail -n ${KM_TEST_LOG_LINES:-40} "$f" >&2; }
+    done
+  fi
   for id in $(ids 2>/dev/null || true); do
     km unlock "$id" >/dev/null 2>&1 || true
     km destroy --yes "$id" >/dev/null 2>&1 || true

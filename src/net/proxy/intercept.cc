@@ -165,7 +165,7 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
     }
     if (auto failed = co_await connectTls(s, *up, server, target, key)) {
       failed->note(r, /*http=*/true);
-      if (metered) metered->end(r);
+      if (metered) co_await metered->end(r);
       s.finish(r, at);
       co_await refuseHttpOn(s, client, failed->status, failed->reason);
       co_return;
@@ -174,7 +174,7 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
     r.decision = audit::Decision::kAllow;
     r.mode = "intercept";
     bool keep = co_await exchange(s, client, *parser, *checked, *server, *up, r, metered.get());
-    if (metered) metered->end(r);
+    if (metered) co_await metered->end(r);
     s.finish(r, at);
     if (!keep) break;
   }

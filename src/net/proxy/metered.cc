@@ -10,6 +10,7 @@
 
 #include "core/strings.h"
 #include "net/host_rule.h"
+#include "net/proxy/budget_wait.h"
 #include "net/proxy/server.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -85,6 +86,8 @@ asio::awaitable<void> answerError(Session& s, Stream& client, meter::Provider p,
   co_await refuseHttpOn(s, client, status, reason, type, e.body, e.headers);
 }
 
+struct Settled {};
+
 // POSTs to a provider that cost nothing and km need not read (uploads, counting, telemetry).
 bool freeWrite(meter::Provider p, std::string_view path) {
   size_t q = path.find('?');
@@ -146,7 +149,7 @@ MeteredCall::MeteredCall(const Metering& metering, meter::Provider provider, met
 MeteredCall::~MeteredCall() {
   if (hold_) {
     if (request_sent) {
-      settleWhole("the exchange ended before its usage was read", nullptr);
+      m_.budget->settle(*hold_, wholeCharge("the exchange ended before its usage was read"), nullptr);
     } else {
       m_.budget->release(*hold_);
     }
@@ -163,8 +166,7 @@ bool MeteredCall::count(size_t n, size_t cap) {
   return true;
 }
 
-void MeteredCall::settleWhole(std::string why, audit::HttpRecord* rec) {
-  int64_t hold = *std::exchange(hold_, std::nullopt);
+AiCall MeteredCall::wholeCharge(std::string why) const {
   AiCall call;
   call.provider = provider_;
   call.api = api_;
@@ -174,8 +176,7 @@ void MeteredCall::settleWhole(std::string why, audit::HttpRecord* rec) {
   call.usage.output_tokens = admission_.maxOutput();
   call.cost = admission_.reserve;
   call.note = "charged as reserved: " + why;
-  m_.budget->settle(hold, call);
-  if (rec) rec->reason += "; ai " + call.model + " $" + formatDollars(call.cost) + " (" + call.note + ")";
+  return call;
 }
 
 void MeteredCall::responseHead(unsigned status, http::fields& head) {
@@ -202,8 +203,8 @@ void MeteredCall::responseBody(std::string_view piece) {
   if (meter_) meter_->feed(piece);
 }
 
-void MeteredCall::end(audit::HttpRecord& rec) {
-  if (!hold_) return;
+asio::awaitable<void> MeteredCall::end(audit::HttpRecord& rec) {
+  if (!hold_) co_return;
   int64_t hold = *std::exchange(hold_, std::nullopt);
   if (admission_.clamped()) {
     rec.reason += "; max_tokens clamped " + std::to_string(admission_.asked) + "->" +
@@ -212,61 +213,63 @@ void MeteredCall::end(audit::HttpRecord& rec) {
   if (!meter_ && status_ != 0) {
     m_.budget->release(hold);
     rec.reason += "; not charged (status " + std::to_string(status_) + ")";
-    return;
+    co_return;
   }
   if (!meter_ && !request_sent) {
     m_.budget->release(hold);
     rec.reason += "; not charged (not sent)";
-    return;
+    co_return;
   }
-  hold_ = hold;
-  if (!meter_) {
-    settleWhole("no response after the request was sent", &rec);
-    return;
-  }
-  if (encoded_) {
-    settleWhole("the response was compressed", &rec);
-    return;
-  }
-  hold_.reset();
-  meter_->finish();
-  const meter::Metered& got = meter_->result();
   AiCall call;
-  call.provider = provider_;
-  call.api = api_;
-  call.request_id = got.request_id;
-  call.usage = got.usage;
-  std::vector<std::string> notes;
-  if (!got.complete || !response_complete || !got.error.empty()) {
-    // The provider may have produced (and billed) more than km saw: the output is charged at
-    // least as reserved.
-    notes.push_back(got.error.empty() ? "cut short" : got.error);
-    int64_t reserved_output = admission_.maxOutput();
-    if (call.usage.output_tokens < reserved_output) {
-      call.usage.output_tokens = reserved_output;
-      notes.push_back("output charged as reserved");
+  if (!meter_ || encoded_) {
+    call = wholeCharge(!meter_ ? "no response after the request was sent" : "the response was compressed");
+    rec.reason += "; ai " + call.model + " $" + formatDollars(call.cost) + " (" + call.note + ")";
+  } else {
+    meter_->finish();
+    const meter::Metered& got = meter_->result();
+    call.provider = provider_;
+    call.api = api_;
+    call.request_id = got.request_id;
+    call.usage = got.usage;
+    std::vector<std::string> notes;
+    if (!got.complete || !response_complete || !got.error.empty()) {
+      // The provider may have produced (and billed) more than km saw: the output is charged at
+      // least as reserved.
+      notes.push_back(got.error.empty() ? "cut short" : got.error);
+      int64_t reserved_output = admission_.maxOutput();
+      if (call.usage.output_tokens < reserved_output) {
+        call.usage.output_tokens = reserved_output;
+        notes.push_back("output charged as reserved");
+      }
     }
+    if (!got.input_reported) {
+      // Never reported: charged at the request's upper bound, as it was reserved.
+      call.usage.input_tokens = admission_.input_bound_tokens;
+      notes.push_back("input estimated from the request's size");
+    }
+    std::string model = got.model.empty() ? model_ : got.model;
+    auto priced = m_.prices.find(provider_, model);
+    call.model = priced ? priced->priced.model : model;
+    if (priced && priced->unknown) {
+      // The name came from the sandbox (or the server): printable ASCII, bounded, in the ledger and logs.
+      std::string shown;
+      for (char c : model.substr(0, 128)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+      notes.push_back("unknown model " + shown + " priced as " + priced->priced.model);
+    }
+    call.cost = priced ? meter::cost(call.usage, priced->priced.price, m_.prices.webSearchPrice(provider_)) : 0;
+    for (const auto& n : notes) call.note += (call.note.empty() ? "" : "; ") + n;
+    rec.reason += "; ai " + call.model + " in " + std::to_string(call.usage.input_tokens) + " out " +
+                  std::to_string(call.usage.output_tokens) + " $" + formatDollars(call.cost) +
+                  (call.note.empty() ? "" : " (" + call.note + ")");
   }
-  if (!got.input_reported) {
-    // Never reported: charged at the request's upper bound, as it was reserved.
-    call.usage.input_tokens = admission_.input_bound_tokens;
-    notes.push_back("input estimated from the request's size");
-  }
-  std::string model = got.model.empty() ? model_ : got.model;
-  auto priced = m_.prices.find(provider_, model);
-  call.model = priced ? priced->priced.model : model;
-  if (priced && priced->unknown) {
-    // The name came from the sandbox (or the server): printable ASCII, bounded, in the ledger and logs.
-    std::string shown;
-    for (char c : model.substr(0, 128)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-    notes.push_back("unknown model " + shown + " priced as " + priced->priced.model);
-  }
-  call.cost = priced ? meter::cost(call.usage, priced->priced.price, m_.prices.webSearchPrice(provider_)) : 0;
-  for (const auto& n : notes) call.note += (call.note.empty() ? "" : "; ") + n;
-  m_.budget->settle(hold, call);
-  rec.reason += "; ai " + call.model + " in " + std::to_string(call.usage.input_tokens) + " out " +
-                std::to_string(call.usage.output_tokens) + " $" + formatDollars(call.cost) +
-                (call.note.empty() ? "" : " (" + call.note + ")");
+  // The connection's next request waits for this charge to be written, so it sees it.
+  // (The awaited lambda holds only a reference to the frame's `call`: with GCC 12, a lambda
+  // temporary owning strings in a co_await expression freed a string's inline buffer (ASan
+  // bad-free in metering_test).)
+  AiBudget* budget = m_.budget;
+  co_await onBudget<Settled>([budget, hold, &call](std::function<void(Settled)> done) {
+    budget->settle(hold, std::move(call), [done = std::move(done)] { done(Settled{}); });
+  });
 }
 
 template <class Client>
@@ -297,10 +300,6 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   if (auto enc = parser.get().find(http::field::content_encoding); enc != parser.get().end()) {
     std::string refused = "compressed request bodies are not metered; send the JSON as it is";
     co_await answerError(s, client, provider, 400, refused, rec);
-    co_return nullptr;
-  }
-  if (std::string why = m.budget->blocked(); !why.empty()) {
-    co_await answerError(s, client, provider, 403, why, rec);
     co_return nullptr;
   }
   // Answered here, so the client sends its body now (a client that waits would wait on us).
@@ -349,19 +348,24 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
     co_await answerError(s, client, provider, 403, refused, rec);
     co_return nullptr;
   }
-  // Another call may take what was available between the look and the hold: look again.
-  for (int attempt = 0; attempt < 8 && !call->hold_; ++attempt) {
-    Micros available = m.budget->available();
-    call->admission_ = meter::admit(*facts, call->body_.size(), priced->priced.price, available, m.admit);
-    if (call->admission_.refused) {
-      std::string refused = call->admission_.reason;
-      co_await answerError(s, client, provider, 403, refused, rec);
-      co_return nullptr;
-    }
-    call->hold_ = m.budget->reserve(call->admission_.reserve);
-  }
+  // The pool is read, the call sized to it and the cost held in one step on the budget's side.
+  MeteredCall* c = call.get();
+  const meter::RequestFacts& f = *facts;
+  const meter::Price& price = priced->priced.price;
+  const meter::AdmitOptions& options = m.admit;
+  AiBudget* budget = m.budget;
+  Reservation got = co_await onBudget<Reservation>([&](std::function<void(Reservation)> done) {
+    budget->reserve(
+        [c, &f, &price, &options](Micros available) -> std::optional<Micros> {
+          c->admission_ = meter::admit(f, c->body_.size(), price, available, options);
+          if (c->admission_.refused) return std::nullopt;
+          return c->admission_.reserve;
+        },
+        std::move(done));
+  });
+  call->hold_ = got.hold;
   if (!call->hold_) {
-    std::string refused = "the sandbox's AI budget is held by calls in flight; try again when they end";
+    std::string refused = !got.refused.empty() ? got.refused : call->admission_.reason;
     co_await answerError(s, client, provider, 403, refused, rec);
     co_return nullptr;
   }

@@ -24,7 +24,8 @@ class MeteredCall final : public ExchangeTap {
   void responseBody(std::string_view piece) override;
   // The exchange is over (whole or cut short): settles the hold to what the usage says, or
   // releases it when nothing was produced. Writes a summary into `rec`.
-  void end(audit::HttpRecord& rec);
+  // Waits for a settlement to be written (the connection's next request sees it).
+  asio::awaitable<void> end(audit::HttpRecord& rec);
 
   // Set by admitAiRequest.
   const Metering& m_;
@@ -41,8 +42,8 @@ class MeteredCall final : public ExchangeTap {
   size_t counted_ = 0;  // this call's bytes in in_flight_
   // Counts `n` more body bytes against `cap`; false (nothing counted) when that passes it.
   bool count(size_t n, size_t cap);
-  // Charges the whole reservation (the output km could not see), with `why` as the note.
-  void settleWhole(std::string why, audit::HttpRecord* rec);
+  // The whole reservation as a charge (the output km could not see), with `why` as the note.
+  AiCall wholeCharge(std::string why) const;
 };
 
 // Reads the request's body and decides (`rec` gets the decision when refused). Returns the

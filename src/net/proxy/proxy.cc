@@ -183,6 +183,9 @@ void Proxy::stop() {
   impl_->ctx.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // Budget answers still on their way post into ctx: they land before it goes away (the
+  // sessions' handlers are destroyed with it, unrun).
+  if (const auto& m = impl_->shared.options.metering; m && m->budget) m->budget->drain();
   boost::system::error_code ignore;
   impl_->explicit_acceptor.close(ignore);
   impl_->transparent_acceptor.close(ignore);

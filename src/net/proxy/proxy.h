@@ -53,23 +53,37 @@ struct AiCall {
   std::string note;        // why the charge is not the provider's complete usage; "" when it is
 };
 
+// What a reservation came to: a hold, or why there is none.
+struct Reservation {
+  std::optional<int64_t> hold;  // held: settle or release it
+  // Not held: why, one line naming the budget and `km budget add` ("" when the sizer itself
+  // declined the call: its caller knows why).
+  std::string refused;
+};
+
 // Where metered AI calls are charged: the sandbox's AI budget (the supervisor's, over the
-// ledger). Called from the proxy's threads at once: implementations are thread-safe.
+// ledger). Asynchronous: each call queues its work and returns at once; `done` runs later on
+// the budget's own thread (never inside the call), so a proxy thread is never blocked by a
+// commit and calls made at once are written together. Thread-safe.
 class AiBudget {
  public:
+  // Sizes a call against what the pool has left (`available`; INT64_MAX without a cap): the
+  // amount to hold, or nullopt to decline. Runs on the budget's thread, perhaps more than once
+  // for one reservation (each run replaces the last): quick, no I/O, no lock the proxy holds.
+  using Sizer = std::function<std::optional<Micros>(Micros available)>;
+
   virtual ~AiBudget() = default;
-  // Why AI calls are refused now without looking further (the pool is used up, the sandbox is
-  // suspended): one line naming the budget and `km budget add`; "" when they may go on.
-  virtual std::string blocked() = 0;
-  // What a new reservation may take now; INT64_MAX when the pool has no cap.
-  virtual Micros available() = 0;
-  // Holds `amount` for a call in flight: its id, or nullopt when it no longer fits (other
-  // calls took the rest meanwhile).
-  virtual std::optional<int64_t> reserve(Micros amount) = 0;
-  // The call ended: charge `call.cost`, recording the call, and end the hold.
-  virtual void settle(int64_t hold, const AiCall& call) = 0;
-  // The call failed before anything was produced: end the hold, no charge.
+  // Reads the pool and holds what `size` asks in one step, so no other call takes the money
+  // between the look and the hold. Refused when the pool is used up or cannot be read.
+  virtual void reserve(Sizer size, std::function<void(Reservation)> done) = 0;
+  // The call ended: charge `call.cost`, recording the call, and end the hold. `done` (may be
+  // null) runs once the charge is written to stable storage.
+  virtual void settle(int64_t hold, AiCall call, std::function<void()> done) = 0;
+  // The call failed before anything was produced: end the hold, no charge. Nothing waits.
   virtual void release(int64_t hold) = 0;
+  // Returns once every `done` of the calls made before it has run (the proxy, stopping,
+  // waits here before its threads' handlers go away).
+  virtual void drain() = 0;
 };
 
 // AI metering: every request inside intercepted TLS to an AI provider (api.anthropic.com,
