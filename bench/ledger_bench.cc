@@ -135,7 +135,7 @@ void BM_BudgetCalls(benchmark::State& state) {
   auto caller = [&](int calls) -> asio::awaitable<void> {
     for (int i = 0; i < calls; ++i) {
       Reservation r = co_await onBudget<Reservation>([&](std::function<void(Reservation)> done) {
-        budget.reserve([](km::Micros) -> std::optional<km::Micros> { return 50'000; }, std::move(done));
+        budget.reserve([](km::Micros) -> km::net::proxy::AiBudget::Size { return {50'000, false}; }, std::move(done));
       });
       if (!r.hold) {
         ++refused;

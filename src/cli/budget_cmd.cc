@@ -17,6 +17,18 @@ struct AddArgs {
   std::optional<std::string> compute;
 };
 
+// Whether the sandbox's last lifecycle step was a suspension for its budget.
+bool suspendedByBudget(store::FleetStore& store, const std::string& id) {
+  auto events = store.events(id, 200);
+  if (!events) return false;
+  for (auto it = events->rbegin(); it != events->rend(); ++it) {
+    const std::string& k = it->kind;
+    if (k == "suspended") return true;
+    if (k == "started" || k == "resumed" || k == "created" || k == "adopted") return false;
+  }
+  return false;
+}
+
 int runAdd(const AddArgs& a, Context& ctx) {
   if (!a.ai && !a.compute) {
     printErr("ERROR: km budget add: say how much, with --ai USD and/or --compute USD (e.g. --ai 5)");
@@ -45,7 +57,7 @@ int runAdd(const AddArgs& a, Context& ctx) {
     if (!*before) {
       printErr("ERROR: " + r->id + " has no " + std::string(store::poolName(pool)) + " budget (" +
                (pool == store::Pool::kAi ? "its profile sets no spec.budget.ai, so it reaches no AI provider"
-                                         : "compute spend is not metered by this build") +
+                                         : "its profile sets no spec.budget.compute, so its running time is not counted") +
                "); nothing was added");
       return kExitFailed;
     }
@@ -55,6 +67,27 @@ int runAdd(const AddArgs& a, Context& ctx) {
                          " budget: " + spendLine(*after);
     (void)store->addEvent(r->id, "budget-added", detail);
     if (!ctx.globals().json) printOut(r->id + ": " + detail);
+  }
+  // A sandbox the budget suspended (paused or stopped, and nothing since) goes on, unless a
+  // pool is still used up.
+  auto row = store->get(r->id);
+  if (row && *row && ((*row)->status == store::SandboxStatus::kStopped || (*row)->status == store::SandboxStatus::kPaused) &&
+      suspendedByBudget(*store, r->id)) {
+    std::string still;
+    for (store::Pool pool : {store::Pool::kAi, store::Pool::kCompute}) {
+      auto p = ledger->pool(r->id, pool);
+      if (p && *p && (*p)->exhausted()) still += (still.empty() ? "" : " and ") + std::string(store::poolName(pool));
+    }
+    if (!still.empty()) {
+      printErr(r->id + " stays " + std::string(store::statusName((*row)->status)) + ": its " + still +
+               " budget is still used up (top it up too)");
+    } else if (Status s = fleet::resume(fleetEnv(ctx), *store, r->id); !s) {
+      printErr("ERROR: the budget was added, but resuming " + r->id + " failed: " + s.error().message() +
+               " (try `km resume " + r->id + "`)");
+      return kExitFailed;
+    } else if (!ctx.globals().json) {
+      printOut(r->id + ": resumed");
+    }
   }
   if (ctx.globals().json) {
     auto now = store->get(r->id);
@@ -75,9 +108,10 @@ Handler installBudget(CLI::App& sub, Context& ctx) {
   add->footer(
       "Raises the pool's limit by the amount (the spend so far is kept). AI calls that were refused\n"
       "at the ceiling go through again at once: the proxy reads the pool on every call. The\n"
-      "warning at the threshold is given again when spend crosses it anew. A sandbox whose\n"
-      "profile has no AI budget has no pool to add to. Compute spend is not metered by this\n"
-      "build yet. See docs/metering.md.");
+      "warning at the threshold is given again when spend crosses it anew. A sandbox that was\n"
+      "suspended (paused or stopped) because a pool was used up is resumed once no pool is used\n"
+      "up any more. A sandbox whose profile has no AI (or compute) budget has no such pool to add\n"
+      "to. See docs/metering.md.");
   return [a, add, &ctx] {
     if (add->parsed()) return runAdd(*a, ctx);
     return kExitUsage;

@@ -212,8 +212,9 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r, st
   init.set("pid", num(r.init_pid));
   init.set("alive", doc::Node::boolean(h.init_alive));
   o.set("init", init);
+  auto stored = plan::fromJson(r.plan_json, "the stored plan of " + r.id);
   {
-    if (auto p = plan::fromJson(r.plan_json, "the stored plan of " + r.id)) {
+    if (auto& p = stored) {
       doc::Node res = doc::Node::map();
       res.set("cpuMillis", num(p->resources.cpu_millis));
       res.set("memoryBytes", num(p->resources.memory_bytes));
@@ -243,6 +244,11 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r, st
       b.set("reservedUSD", doc::Node::number(formatDollars((*p)->reserved)));
       b.set("warningThreshold", doc::Node::number(formatRatio((*p)->warning_threshold)));
       b.set("warned", doc::Node::boolean((*p)->warned));
+      if (pool == store::Pool::kCompute && stored && !stored->budget.compute_rate_basis.empty()) {
+        // What an hour of running costs, fixed at create.
+        b.set("ratePerHourUSD", doc::Node::number(formatDollars(stored->budget.compute_rate)));
+        b.set("rateBasis", str(stored->budget.compute_rate_basis));
+      }
       budget.set(std::string(store::poolName(pool)), b);
     }
     o.set("budget", budget);

@@ -161,6 +161,10 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     return kExitOk;
   }
   if (!p->substrate_note.empty()) printErr(p->substrate_note);
+  if (p->budget.compute_rate_basis.find("not in the price table") != std::string::npos) {
+    printErr("WARNING: compute time is charged at $" + formatDollars(p->budget.compute_rate) + "/h, the price table's default: " +
+             p->budget.compute_rate_basis + "; add its rate to the operator config's pricing.file (compute.instances)");
+  }
   if (p->substrate != plan::Substrate::kLocal) {
     printErr("ERROR: substrate " + std::string(plan::substrateName(p->substrate)) + " cannot create sandboxes in this build");
     return kExitFailed;
@@ -311,7 +315,15 @@ int runStatus(const std::string& ref, Context& ctx) {
     for (auto [label, p] : {std::pair{"AI", &ai}, std::pair{"Compute", &compute}}) {
       if (!*p || !**p) continue;
       const store::PoolState& s = ***p;
-      printOut("  " + pad(std::string(label) + ":", 14) + spendLine(s) +
+      std::string rate;
+      if (const doc::Node* b = j.find("budget"); p == &compute && b != nullptr) {
+        const doc::Node* c = b->find("compute");
+        if (c != nullptr && c->find("ratePerHourUSD") != nullptr) {
+          rate = " at $" + c->find("ratePerHourUSD")->text() + "/h (" +
+                 escapeForTerminal(c->find("rateBasis")->text(), /*keep_newlines=*/false) + ")";
+        }
+      }
+      printOut("  " + pad(std::string(label) + ":", 14) + spendLine(s) + rate +
                (s.reserved ? ", $" + formatDollars(s.reserved) + " held by calls in flight" : "") +
                (s.exhausted() ? "  (used up: km budget add " + r->id + ")" : s.warned ? "  (past the warning threshold)" : ""));
     }

@@ -132,9 +132,25 @@ class PriceTable {
   };
   const std::vector<Entry>& entries() const { return entries_; }
 
+  // Compute: an instance type's hourly rate, on-demand or spot (the `compute:` section).
+  struct ComputeRate {
+    Micros per_hour = 0;
+    std::string basis;     // what it was priced as: "t3.medium spot", "default on-demand"
+    bool unknown = false;  // the type is not in the table: priced at the table's default
+  };
+  // `instance_type`'s rate (exact name), else the table's `default` rate, flagged; an empty
+  // type (a local profile without one) gets the default, unflagged.
+  ComputeRate computeRate(std::string_view instance_type, bool spot) const;
+
  private:
+  struct Hourly {
+    Micros on_demand = 0;
+    Micros spot = 0;
+  };
   std::vector<Entry> entries_;
   std::vector<std::pair<Provider, Micros>> web_search_;
+  std::vector<std::pair<std::string, Hourly>> instances_;
+  std::optional<Hourly> default_rate_;
 };
 
 // What `usage` costs at `price`, in micro-dollars, rounded up (never undercharged).

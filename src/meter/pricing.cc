@@ -51,13 +51,55 @@ Result<PriceTable> PriceTable::parse(std::string_view yaml, std::string_view ori
   }
   PriceTable t;
   if (root.isNull()) return t;
-  if (!root.isMap()) return invalidArgument(where(root.mark(), origin) + ": a price table maps providers (anthropic, openai, bedrock) to their prices");
+  if (!root.isMap()) {
+    return invalidArgument(where(root.mark(), origin) + ": a price table maps providers (anthropic, openai, bedrock) and compute to their prices");
+  }
+  // {onDemand: $, spot: $} per hour; a missing spot rate is the on-demand one.
+  auto hourly = [&](const doc::Node& node, const std::string& at) -> Result<Hourly> {
+    if (!node.isMap()) return invalidArgument(at + ": expected {onDemand: …, spot: …} in dollars per hour");
+    Hourly h;
+    bool on_demand = false, spot = false;
+    for (const doc::MapEntry& fe : node.entries()) {
+      if (fe.key != "onDemand" && fe.key != "spot") return invalidArgument(at + ": unknown key '" + fe.key + "' (onDemand, spot)");
+      auto v = parseDollars(fe.value.text());
+      if (!fe.value.isScalar() || !v || *v < 0) return invalidArgument(at + "." + fe.key + ": expected dollars per hour, e.g. 0.0416");
+      (fe.key == "onDemand" ? h.on_demand : h.spot) = *v;
+      (fe.key == "onDemand" ? on_demand : spot) = true;
+    }
+    if (!on_demand) return invalidArgument(at + ": an onDemand rate is required");
+    if (!spot) h.spot = h.on_demand;
+    return h;
+  };
   for (const doc::MapEntry& pe : root.entries()) {
     const std::string& pname = pe.key;
     const doc::Node& pnode = pe.value;
+    if (pname == "compute") {
+      const std::string at = where(pe.key_mark, origin) + ": compute";
+      if (!pnode.isMap()) return invalidArgument(at + ": expected default and instances");
+      for (const doc::MapEntry& ke : pnode.entries()) {
+        const std::string kat = where(ke.key_mark, origin) + ": compute." + ke.key;
+        if (ke.key == "default") {
+          auto h = hourly(ke.value, kat);
+          if (!h) return std::move(h).error();
+          t.default_rate_ = *h;
+        } else if (ke.key == "instances") {
+          if (!ke.value.isMap()) return invalidArgument(kat + ": expected a mapping of instance types to hourly rates");
+          for (const doc::MapEntry& ie : ke.value.entries()) {
+            const std::string iat = where(ie.key_mark, origin) + ": compute.instances." + ie.key;
+            if (ie.key.empty() || ie.key.size() > 64) return invalidArgument(iat + ": an instance type of 1 to 64 characters");
+            auto h = hourly(ie.value, iat);
+            if (!h) return std::move(h).error();
+            t.instances_.emplace_back(ie.key, *h);
+          }
+        } else {
+          return invalidArgument(kat + ": unknown key (default, instances)");
+        }
+      }
+      continue;
+    }
     auto provider = providerFromName(pname);
     if (!provider) {
-      return invalidArgument(where(pe.key_mark, origin) + ": unknown provider '" + pname + "' (anthropic, openai or bedrock)");
+      return invalidArgument(where(pe.key_mark, origin) + ": unknown provider '" + pname + "' (anthropic, openai, bedrock, or compute)");
     }
     if (!pnode.isMap()) return invalidArgument(where(pe.key_mark, origin) + ": " + pname + ": expected webSearch and models");
     for (const doc::MapEntry& ke : pnode.entries()) {
@@ -130,7 +172,23 @@ PriceTable PriceTable::overriddenBy(const PriceTable& o) const {
     if (it != out.web_search_.end()) it->second = search.second;
     else out.web_search_.push_back(search);
   }
+  for (const auto& [type, rate] : o.instances_) {
+    auto same = [&](const auto& x) { return x.first == type; };
+    auto it = std::find_if(out.instances_.begin(), out.instances_.end(), same);
+    if (it != out.instances_.end()) it->second = rate;
+    else out.instances_.emplace_back(type, rate);
+  }
+  if (o.default_rate_) out.default_rate_ = o.default_rate_;
   return out;
+}
+
+PriceTable::ComputeRate PriceTable::computeRate(std::string_view instance_type, bool spot) const {
+  std::string_view kind = spot ? " spot" : " on-demand";
+  for (const auto& [type, rate] : instances_) {
+    if (type == instance_type) return {spot ? rate.spot : rate.on_demand, type + std::string(kind), false};
+  }
+  Hourly d = default_rate_.value_or(Hourly{});
+  return {spot ? d.spot : d.on_demand, "default" + std::string(kind), !instance_type.empty()};
 }
 
 std::optional<PriceTable::Lookup> PriceTable::find(Provider provider, std::string_view model) const {

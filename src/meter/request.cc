@@ -599,4 +599,9 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
   return a;
 }
 
+Micros smallestCall(const Price& price, const AdmitOptions& options) {
+  Micros input_rate = std::max({price.input, price.cache_write_5m, price.cache_write_1h});
+  return priceOf(options.input_allowance_tokens, input_rate) + priceOf(options.min_output_tokens, price.output);
+}
+
 }  // namespace km::meter

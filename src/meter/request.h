@@ -84,6 +84,10 @@ struct Admission {
 };
 Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price, Micros available,
                 const AdmitOptions& options = {});
+// The least any call of a model at `price` may cost as admit() bounds it: the input
+// allowance at the dearest input rate plus the minimum output. A budget with less left pays
+// for no call of that model.
+Micros smallestCall(const Price& price, const AdmitOptions& options = {});
 // Anthropic's least extended thinking budget.
 inline constexpr int64_t kMinThinkingBudget = 1024;
 

@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "core/strings.h"
+#include "meter/meter.h"
 #include "plan/compile_steps.h"
 #include "plan/plan.h"
 
@@ -73,6 +74,22 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
     // 0 or unset: the default 0.8 (as upstream).
     if (spec.budget->warning_threshold && spec.budget->warning_threshold->ppm > 0) {
       p.budget.warning_threshold = spec.budget->warning_threshold->ppm;
+    }
+  }
+  p.hibernation = spec.runtime.hibernation.value_or(false);
+  if (spec.budget && spec.budget->compute) {
+    // Priced now, so an edit of the table does not change a running sandbox's rate.
+    meter::PriceTable prices = meter::PriceTable::builtin();
+    if (!options.pricing_yaml.empty()) {
+      auto mine = meter::PriceTable::parse(options.pricing_yaml, options.pricing_origin);
+      if (!mine) return std::move(mine).error().context("operator config pricing.file");
+      prices = prices.overriddenBy(*mine);
+    }
+    auto rate = prices.computeRate(spec.runtime.instance_type, spec.runtime.spot.value_or(false));
+    p.budget.compute_rate = rate.per_hour;
+    p.budget.compute_rate_basis = rate.basis;
+    if (rate.unknown) {
+      p.budget.compute_rate_basis += " (instance type " + spec.runtime.instance_type + " is not in the price table)";
     }
   }
   p.metering.endpoints = options.ai_endpoints;

@@ -67,6 +67,11 @@ struct BudgetPlan {
   Micros ai_limit = 0;
   Micros compute_limit = 0;
   Ppm warning_threshold = 800'000;
+  // What an hour of running costs (the price table's rate for the instance type, spot or
+  // on-demand), fixed at create; and what it was priced as ("t3.medium spot"). The basis is
+  // empty when the profile has no compute budget (running time is not counted).
+  Micros compute_rate = 0;
+  std::string compute_rate_basis;
 };
 
 // An AI endpoint the operator config declares (ai.endpoints): metered as its provider.
@@ -99,6 +104,9 @@ struct SandboxPlan {
   int64_t ttl_seconds = 0;           // 0 = never expires
   int64_t idle_timeout_seconds = 0;  // 0 = no idle timeout
   TeardownPolicy teardown_policy = TeardownPolicy::kDestroy;
+  // spec.runtime.hibernation: a used-up budget pauses the sandbox (memory kept) instead of
+  // stopping it.
+  bool hibernation = false;
   // Resources
   Resources resources;
   // Execution

@@ -13,7 +13,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 6;
+constexpr int64_t kPlanVersion = 7;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -149,6 +149,7 @@ Node toNode(const SandboxPlan& p) {
   m.set("ttlSeconds", Node::integer(p.ttl_seconds));
   m.set("idleTimeoutSeconds", Node::integer(p.idle_timeout_seconds));
   m.set("teardownPolicy", Node::string(std::string(teardownPolicyName(p.teardown_policy))));
+  m.set("hibernation", Node::boolean(p.hibernation));
   Node r = Node::map();
   r.set("cpuMillis", Node::integer(p.resources.cpu_millis));
   r.set("memoryBytes", Node::integer(p.resources.memory_bytes));
@@ -197,6 +198,8 @@ Node toNode(const SandboxPlan& p) {
   budget.set("aiMicros", Node::integer(p.budget.ai_limit));
   budget.set("computeMicros", Node::integer(p.budget.compute_limit));
   budget.set("warningPpm", Node::integer(p.budget.warning_threshold));
+  budget.set("computeRateMicrosPerHour", Node::integer(p.budget.compute_rate));
+  budget.set("computeRateBasis", Node::string(p.budget.compute_rate_basis));
   m.set("budget", std::move(budget));
   Node metering = Node::map();
   Node endpoints = Node::seq();
@@ -235,6 +238,7 @@ Result<SandboxPlan> fromNode(const Node& node) {
   top.count("ttlSeconds", p.ttl_seconds);
   top.count("idleTimeoutSeconds", p.idle_timeout_seconds);
   top.choice("teardownPolicy", p.teardown_policy, parseTeardownPolicy, "destroy, stop or retain");
+  top.flag("hibernation", p.hibernation);
   if (const Node* r = top.child("resources", Node::Kind::kMap, "a mapping")) {
     Reader res(*r, "resources", error);
     res.count("cpuMillis", p.resources.cpu_millis);
@@ -295,6 +299,8 @@ Result<SandboxPlan> fromNode(const Node& node) {
     budget.count("aiMicros", p.budget.ai_limit);
     budget.count("computeMicros", p.budget.compute_limit);
     budget.count("warningPpm", p.budget.warning_threshold);
+    budget.count("computeRateMicrosPerHour", p.budget.compute_rate);
+    budget.str("computeRateBasis", p.budget.compute_rate_basis);
     budget.finish();
   }
   if (const Node* mt = top.child("metering", Node::Kind::kMap, "a mapping")) {

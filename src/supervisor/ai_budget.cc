@@ -79,6 +79,7 @@ void LedgerBudget::run() {
       batch.swap(queue_);
     }
     std::vector<std::pair<std::string, std::string>> events;
+    const std::optional<Micros> exhausted_before = exhausted_limit_;
     Status st = ledger_->batch([&]() -> Status {
       for (auto& op : batch) KM_TRY(apply(*op, events));
       return ok();
@@ -88,6 +89,7 @@ void LedgerBudget::run() {
       log::warn(kLog, id_ + ": a batch of " + std::to_string(batch.size()) + " budget writes failed (" +
                           st.error().message() + "); writing them one by one");
       events.clear();
+      exhausted_limit_ = exhausted_before;
       for (auto& op : batch) {
         if (Status one = apply(*op, events); !one && op->kind == Op::Kind::kReserve) {
           op->reserved = {};
@@ -123,8 +125,18 @@ Status LedgerBudget::apply(Op& op, std::vector<std::pair<std::string, std::strin
                               id_ + " --ai USD`";
         return ok();
       }
-      std::optional<Micros> amount = op.size(*pool ? (*pool)->available() : std::numeric_limits<Micros>::max());
-      if (!amount) return ok();  // the sizer declined; its caller knows why
+      Size sized = op.size(*pool ? (*pool)->available() : std::numeric_limits<Micros>::max());
+      if (!sized.hold) {
+        // Declined (its caller knows why); when what is left pays for no call at all, the
+        // pool is as good as used up: said once per limit (a top-up may make it so again).
+        if (sized.used_up && *pool && exhausted_limit_ != (*pool)->limit) {
+          exhausted_limit_ = (*pool)->limit;
+          events.emplace_back("budget-exhausted", "AI spend " + spentOf(**pool) + ": the $" +
+                                                      formatDollars((*pool)->available()) + " left pays for no call");
+        }
+        return ok();
+      }
+      std::optional<Micros> amount = sized.hold;
       auto r = ledger_->reserve(id_, store::Pool::kAi, *amount, now_ms_());
       if (!r) {
         log::warn(kLog, id_ + ": reserving $" + formatDollars(*amount) + ": " + r.error().message());
@@ -150,7 +162,10 @@ Status LedgerBudget::apply(Op& op, std::vector<std::pair<std::string, std::strin
         events.emplace_back("budget-warning", "AI spend " + spentOf(c->pool) + " passed the warning threshold (" +
                                                   formatRatio(c->pool.warning_threshold) + ")");
       }
-      if (c->reached_limit) events.emplace_back("budget-exhausted", "AI spend reached its limit: " + spentOf(c->pool));
+      if (c->reached_limit && exhausted_limit_ != c->pool.limit) {
+        exhausted_limit_ = c->pool.limit;
+        events.emplace_back("budget-exhausted", "AI spend reached its limit: " + spentOf(c->pool));
+      }
       return ok();
     }
     case Op::Kind::kRelease: {

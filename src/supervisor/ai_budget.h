@@ -21,9 +21,11 @@
 
 namespace km::supervisor {
 
-// What the budget reports as it happens: a pool crossing its warning threshold or reaching
-// its limit (kind "budget-warning" / "budget-exhausted"), with one line of detail. Called on
-// the writer thread after the commit that caused it, before that batch's callers go on.
+// What the budget reports as it happens: a pool crossing its warning threshold, or used up
+// (its limit reached, or a call declined because what is left pays for no call at all),
+// kind "budget-warning" / "budget-exhausted", with one line of detail; each once per limit.
+// Called on the writer thread after the commit that caused it, before that batch's callers
+// go on.
 using BudgetEvent = std::function<void(std::string_view kind, const std::string& detail)>;
 
 class LedgerBudget final : public net::proxy::AiBudget {
@@ -56,6 +58,9 @@ class LedgerBudget final : public net::proxy::AiBudget {
   std::mutex mu_;
   std::condition_variable work_;  // the writer waits here for ops
   std::deque<std::shared_ptr<Op>> queue_;
+  // The limit at which the pool was last reported used up (the writer's alone): one
+  // "budget-exhausted" per limit.
+  std::optional<Micros> exhausted_limit_;
   bool stopping_ = false;
   std::thread writer_;
 };

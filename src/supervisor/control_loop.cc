@@ -14,7 +14,9 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "core/log.h"
 #include "core/strings.h"
@@ -49,7 +51,8 @@ struct ControlLoop::Impl {
         init_watch(ctx),
         oom_watch(ctx),
         oom_pause(ctx),
-        oom_retry(ctx) {
+        oom_retry(ctx),
+        compute_timer(ctx) {
     error_code ec;
     acceptor.assign(Local(), listener.release(), ec);
     if (ec) log::error(kLog, id() + ": control socket: " + ec.message());
@@ -72,6 +75,8 @@ struct ControlLoop::Impl {
     oom_watch.close(ec);
     oom_pause.cancel();
     oom_retry.cancel();
+    compute_timer.cancel();
+    for (auto& t : delayed) t->cancel();
   }
 
   void accept() {
@@ -178,6 +183,24 @@ struct ControlLoop::Impl {
     }
   }
 
+  // The compute pool is charged a minute at a time while the sandbox runs, and at the moment
+  // it would be used up; then the sandbox is suspended.
+  void scheduleCompute() {
+    compute_timer.cancel();
+    auto at = rt.nextComputeCharge(clock.nowMs());
+    if (!at) return;
+    compute_timer.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, *at - clock.nowMs())));
+    compute_timer.async_wait([this](error_code e) {
+      if (e || done) return;
+      if (rt.chargeCompute()) {
+        rt.suspendForBudget(store::Pool::kCompute);
+        changed();
+        return;
+      }
+      scheduleCompute();
+    });
+  }
+
   void schedule(int64_t at_ms) {
     int64_t delay = std::max<int64_t>(0, at_ms - clock.nowMs());
     timer.expires_after(std::chrono::milliseconds(delay));
@@ -205,6 +228,7 @@ struct ControlLoop::Impl {
     watched_init = rt.initPid();
     watchInit();
     watchOom();
+    scheduleCompute();
     schedule(clock.nowMs());  // look again now: deadlines and sampling may have changed
   }
 
@@ -220,6 +244,9 @@ struct ControlLoop::Impl {
     } else if (cmd == "pause") {
       s = rt.pause();
     } else if (cmd == "resume") {
+      if (std::string why = rt.budgetRefusesRunning(); !why.empty() && (!rt.running() || rt.paused())) {
+        return invalidArgument(why);
+      }
       if (!rt.running()) {
         s = rt.start(false);
       } else if (rt.paused()) {
@@ -291,15 +318,32 @@ struct ControlLoop::Impl {
   Descriptor oom_watch;
   asio::steady_timer oom_pause;
   asio::steady_timer oom_retry;
+  asio::steady_timer compute_timer;
+  std::vector<std::shared_ptr<asio::steady_timer>> delayed;  // work posted with a delay
   pid_t watched_init = 0;
   bool done = false;
 };
 
 ControlLoop::ControlLoop(store::FleetStore& store, Runtime& runtime, const Clock& clock,
                          sys::UniqueFd listener, int signal_fd)
-    : impl_(std::make_unique<Impl>(store, runtime, clock, std::move(listener), signal_fd)) {}
+    : impl_(std::make_unique<Impl>(store, runtime, clock, std::move(listener), signal_fd)) {
+  // The AI budget's writer thread hands its suspensions to this strand.
+  runtime.setControlPoster([this](std::function<void()> work, std::chrono::milliseconds delay) {
+    post([this, work = std::move(work), delay] {
+      if (impl_->done) return;
+      auto timer = std::make_shared<asio::steady_timer>(impl_->ctx, delay);
+      impl_->delayed.push_back(timer);  // finish() cancels it
+      timer->async_wait([this, timer, work](error_code e) {
+        std::erase(impl_->delayed, timer);
+        if (e || impl_->done) return;
+        work();
+        impl_->changed();  // it may have paused or stopped the sandbox
+      });
+    });
+  });
+}
 
-ControlLoop::~ControlLoop() = default;
+ControlLoop::~ControlLoop() { impl_->rt.setControlPoster(nullptr); }
 
 void ControlLoop::post(std::function<void()> work) { asio::post(impl_->ctx, std::move(work)); }
 
@@ -310,6 +354,7 @@ int ControlLoop::run() {
   l.watchSignals();
   l.watchInit();
   l.watchOom();
+  l.scheduleCompute();
   l.schedule(l.clock.nowMs());
   l.ctx.run();
   return 0;

@@ -131,6 +131,7 @@ Status Runtime::start(bool first_start) {
                              "or set a shell the host has (e.g. /bin/bash)");
     }
   }
+  computeRuns(true);
   // A new sandbox's row is the creating CLI's to write (it has no store here yet).
   if (store_ != nullptr) KM_TRY(setStatus(SandboxStatus::kRunning, true));
   event(first_start ? "created" : "started", "init pid " + std::to_string(running_.init_pid));
@@ -205,12 +206,15 @@ Status Runtime::adopt(pid_t init_pid, uint64_t init_start) {
   });
   if (!r) return std::move(r).error();
   event("adopted", "new supervisor pid " + std::to_string(::getpid()));
+  // Counted from now: the time nobody supervised is not charged.
+  if (!sandbox_->paused()) computeRuns(true);
   return ok();
 }
 
 Status Runtime::stop(std::string_view reason) {
   checkOomKills(true);  // the cgroup and its count go now
   KM_TRY(sandbox_->stop(running_));
+  computeRuns(false);
   running_ = {};
   init_pidfd_.reset();
   publishInit();
@@ -221,17 +225,19 @@ Status Runtime::stop(std::string_view reason) {
   return ok();
 }
 
-Status Runtime::pause() {
+Status Runtime::pause(std::string_view reason) {
   if (!running()) return invalidArgument("the sandbox is not running");
   KM_TRY(sandbox_->pause());
+  computeRuns(false);
   KM_TRY(setStatus(SandboxStatus::kPaused, false));
-  event("paused", "");
+  event("paused", reason);
   log::info(kLog, plan_.id + ": paused");
   return ok();
 }
 
 Status Runtime::thaw() {
   KM_TRY(sandbox_->resume());
+  computeRuns(true);
   KM_TRY(setStatus(SandboxStatus::kRunning, false));
   event("resumed", "from pause");
   log::info(kLog, plan_.id + ": resumed from pause");
@@ -285,6 +291,7 @@ void Runtime::initExited() {
   init_pidfd_.reset();
   publishInit();
   stopNetwork();
+  computeRuns(false);
   (void)sandbox_->stop(running_);  // what init left behind
   (void)setStatus(SandboxStatus::kStopped, false);
   event("stopped", "init exited unexpectedly (" + how + ")");
@@ -318,6 +325,7 @@ Status Runtime::destroy(std::string_view reason) {
     });
   }
   data_plane_.reset();  // its services write into the directory teardown removes
+  computeRuns(false);
   substrate::Running was = running_;
   running_ = {};
   init_pidfd_.reset();

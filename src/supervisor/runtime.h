@@ -4,7 +4,10 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,8 +17,10 @@
 #include "net/net.h"
 #include "net/proxy/proxy.h"
 #include "plan/plan.h"
+#include "store/ledger.h"
 #include "store/store.h"
 #include "substrate/substrate.h"
+#include "supervisor/compute_clock.h"
 #include "supervisor/lifecycle.h"
 #include "supervisor/data_plane.h"
 
@@ -47,7 +52,7 @@ class Runtime final : public LifecycleTarget {
   // records this process as its supervisor and an "adopted" event.
   [[nodiscard]] Status adopt(pid_t init_pid, uint64_t init_start);
   [[nodiscard]] Status stop(std::string_view reason) override;
-  [[nodiscard]] Status pause();
+  [[nodiscard]] Status pause(std::string_view reason = "");
   [[nodiscard]] Status thaw();
   // Ends everything and removes the sandbox's files and row (Sandbox::teardown). After
   // a failure the row stays `destroying`; running it again (here, `km destroy`, `km doctor
@@ -77,6 +82,25 @@ class Runtime final : public LifecycleTarget {
   const substrate::SandboxFiles& files() const { return sandbox_->files(); }
   pid_t initPid() const { return running_.init_pid; }
 
+  // Budgets (runtime_budget.cc). Work from other threads (the AI budget's writer) reaches
+  // the control strand through `post` (run after the delay), set by the control loop (null:
+  // dropped).
+  using Poster = std::function<void(std::function<void()>, std::chrono::milliseconds)>;
+  void setControlPoster(Poster post);
+  // Charges the compute pool for the running time since the last charge (a sandbox whose
+  // profile has a compute budget); true when that used the pool up.
+  bool chargeCompute();
+  // When the next compute charge is due (wall ms): a minute on, or sooner at the moment the
+  // pool would be used up; nullopt when no running time is counted now.
+  std::optional<int64_t> nextComputeCharge(int64_t now_ms);
+  // A pool is used up: the sandbox is paused (spec.runtime.hibernation: memory kept) or
+  // stopped (files kept), not destroyed; a locked sandbox keeps running (its AI calls are
+  // refused). Recorded as a "suspended" event naming `km budget add`.
+  void suspendForBudget(store::Pool pool);
+  // Why the sandbox may not be started or resumed now (its compute budget is used up); ""
+  // when it may.
+  std::string budgetRefusesRunning();
+
  private:
   [[nodiscard]] Status runInitCommands();
   [[nodiscard]] Status setStatus(store::SandboxStatus status, bool started);
@@ -92,6 +116,15 @@ class Runtime final : public LifecycleTarget {
   // The proxy's AI metering for a sandbox with an AI budget: prices, endpoints, the ledger
   // (its pool made on the first start; reservations of a dead supervisor released).
   [[nodiscard]] Result<net::proxy::Metering> metering();
+  // The control thread's ledger connection (opened on first use), with the compute pool made
+  // once.
+  [[nodiscard]] Result<store::Ledger*> ledger();
+  // The sandbox runs (or stopped running): the compute clock follows, charging what ran.
+  void computeRuns(bool runs);
+  // A budget notice (warning, used up, suspended): the sandbox's history and the supervisor
+  // log. The one place later notification channels (Slack, email) hook into.
+  void budgetNotice(std::string_view kind, const std::string& detail);
+  void postControl(std::function<void()> work, std::chrono::milliseconds delay);
 
   store::FleetStore* store_;
   plan::SandboxPlan plan_;
@@ -100,9 +133,16 @@ class Runtime final : public LifecycleTarget {
   sys::UniqueFd init_pidfd_;
   std::unique_ptr<substrate::Staged> staged_;
   std::string store_path_;
+  // Declared before the AI budget: its writer thread posts through them until it ends.
+  std::mutex post_mu_;
+  Poster post_;
   // The AI budget the proxy charges; declared before the data plane, which it must outlive.
   std::unique_ptr<net::proxy::AiBudget> ai_budget_;
   std::unique_ptr<DataPlane> data_plane_;  // the network's services and what they share
+  std::unique_ptr<store::Ledger> ledger_;  // the control thread's; see ledger()
+  std::optional<ComputeClock> compute_;    // a profile with a compute budget
+  std::optional<store::PoolState> compute_pool_;  // as the last charge left it
+
   // OOM kills of the current cgroup already recorded (a start makes a new cgroup: 0).
   int64_t oom_kills_seen_ = 0;
   int64_t last_oom_event_ms_ = 0;  // when the last oom-kill event was recorded

@@ -104,23 +104,27 @@ sent="$(tail -1 "$AILOG" | python3 -c 'import json,sys; print(json.load(sys.stdi
 expect_eq "$clamped" "64000->$sent" "X-Km-Max-Tokens-Clamped names what the provider got"
 [ "$sent" -lt 64000 ] && [ "$sent" -gt 256 ] || fail "clamped to $sent"
 
-# 5. Spend up to the ceiling with calls that use all the output they may: one warning, one
-# exhaustion, never past the limit; then 403 in Anthropic's error shape.
+# 5. Spend up to the ceiling with calls that use all the output they may: one warning, never
+# past the limit; the call that what is left cannot pay for gets 403 in Anthropic's error
+# shape, the pool counts as used up, and the sandbox is suspended (stopped) moments later.
 BODY='{"model":"claude-sonnet-4-5","max_tokens":64000,"messages":[{"role":"user","content":"all"}]}'
+out=""
 for i in $(seq 1 12); do
-  call -H 'X-Fake-Output-Tokens: 64000' >/dev/null 2>&1 || true
+  out="$(call -w '\nstatus=%{http_code}' -H 'X-Fake-Output-Tokens: 64000' 2>&1 || true)"
+  [[ "$out" == *'"type":"error"'* ]] && break
 done
+expect_contains "$out" '"type":"error"' "past the ceiling: Anthropic's error shape"
+expect_contains "$out" '"permission_error"' "as a permission error (SDKs do not retry it)"
+expect_contains "$out" "km budget add" "naming how to raise it"
+expect_contains "$out" "status=403" "with status 403"
 read -r limit spent reserved warned <<<"$(ledger pool | tr -d '[],')"
 [ "$spent" -le "$limit" ] || fail "spent $spent passed the limit $limit"
 expect_eq "$reserved" 0 "nothing held after the calls ended"
 expect_eq "$warned" 1 "the pool is past its warning threshold"
-out="$(call 2>&1 || true)"
-expect_contains "$out" '"type":"error"' "past the ceiling: Anthropic's error shape"
-expect_contains "$out" '"permission_error"' "as a permission error (SDKs do not retry it)"
-expect_contains "$out" "km budget add" "naming how to raise it"
-expect_contains "$(km exec "$SB" -- cat /tmp/h)" "403" "with status 403"
 expect_eq "$(ledger fleet-events | grep -c '^budget-warning$')" 1 "one warning event"
-expect_eq "$(ledger fleet-events | grep -c '^budget-exhausted$' || true)" "$(python3 -c "print(1 if $spent >= $limit else 0)")" "exhaustion recorded when reached"
+wait_status "$SB" 20 stopped
+expect_eq "$(ledger fleet-events | grep -c '^budget-exhausted$')" 1 "used up, said once"
+expect_eq "$(ledger fleet-events | tail -1)" suspended "then suspended"
 
 # 6. What the CLI shows: km status's Budget lines and JSON, km list --wide's SPEND column.
 dollars() { python3 -c 'import sys; from decimal import Decimal; t=format(Decimal(int(sys.argv[1]))/10**6,"f"); t=t.rstrip("0") if "." in t else t+".00"; t=t+"0" if len(t.split(".")[1])<2 else t; print(t)' "$1"; }
@@ -144,9 +148,10 @@ assert sum(m["costUSD"] for m in models.values()) * 10**6 == int(sys.argv[1])
 ' "$spent" || fail "km status --json budget and spend"
 expect_contains "$(km list --wide)" "ai \$$(dollars "$spent")/\$1.00" "km list --wide fills SPEND"
 
-# 7. km budget add lifts the block at once.
+# 7. km budget add lifts the block at once and resumes the sandbox.
 out="$(km budget add "$SB" --ai 2)"
 expect_contains "$out" "\$2.00 added to the ai budget" "km budget add says what it did"
+expect_contains "$out" "$SB: resumed" "and resumes the suspended sandbox"
 expect_eq "$(ledger pool | python3 -c 'import json,sys; print(json.load(sys.stdin)[0])')" 3000000 "the limit is now \$3"
 BODY='{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"again"}]}'
 expect_contains "$(call -H 'X-Fake-Output-Tokens: 5')" '"type": "message"' "calls go through again after the top-up"

@@ -356,10 +356,10 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   AiBudget* budget = m.budget;
   Reservation got = co_await onBudget<Reservation>([&](std::function<void(Reservation)> done) {
     budget->reserve(
-        [c, &f, &price, &options](Micros available) -> std::optional<Micros> {
+        [c, &f, &price, &options](Micros available) -> AiBudget::Size {
           c->admission_ = meter::admit(f, c->body_.size(), price, available, options);
-          if (c->admission_.refused) return std::nullopt;
-          return c->admission_.reserve;
+          if (!c->admission_.refused) return {c->admission_.reserve, false};
+          return {std::nullopt, available < meter::smallestCall(price, options)};
         },
         std::move(done));
   });

@@ -67,10 +67,16 @@ struct Reservation {
 // commit and calls made at once are written together. Thread-safe.
 class AiBudget {
  public:
-  // Sizes a call against what the pool has left (`available`; INT64_MAX without a cap): the
-  // amount to hold, or nullopt to decline. Runs on the budget's thread, perhaps more than once
-  // for one reservation (each run replaces the last): quick, no I/O, no lock the proxy holds.
-  using Sizer = std::function<std::optional<Micros>(Micros available)>;
+  // Sizes a call against what the pool has left (`available`; INT64_MAX without a cap). Runs
+  // on the budget's thread, perhaps more than once for one reservation (each run replaces the
+  // last): quick, no I/O, no lock the proxy holds.
+  struct Size {
+    std::optional<Micros> hold;  // the amount to hold; nullopt declines the call
+    // Declined because what is left pays for no call of the model at all: the pool counts as
+    // used up (as when spend reaches the limit), and the sandbox is suspended.
+    bool used_up = false;
+  };
+  using Sizer = std::function<Size(Micros available)>;
 
   virtual ~AiBudget() = default;
   // Reads the pool and holds what `size` asks in one step, so no other call takes the money

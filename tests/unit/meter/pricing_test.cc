@@ -102,5 +102,44 @@ TEST(PriceTable, OverridesReplaceAndAddEntries) {
   EXPECT_EQ(t.find(Provider::kAnthropic, "claude-opus-4-5")->priced.price.output, 25'000'000) << "others kept";
 }
 
+TEST(PriceTable, ComputeRatesByInstanceTypeSpotOrOnDemand) {
+  const PriceTable& t = PriceTable::builtin();
+  auto od = t.computeRate("t3.medium", false);
+  EXPECT_EQ(od.per_hour, 41'600);
+  EXPECT_EQ(od.basis, "t3.medium on-demand");
+  EXPECT_FALSE(od.unknown);
+  auto spot = t.computeRate("t3.medium", true);
+  EXPECT_EQ(spot.per_hour, 12'500);
+  EXPECT_EQ(spot.basis, "t3.medium spot");
+  auto unknown = t.computeRate("x9.metal", false);
+  EXPECT_TRUE(unknown.unknown);
+  EXPECT_EQ(unknown.per_hour, 100'000);
+  EXPECT_EQ(unknown.basis, "default on-demand");
+  auto local = t.computeRate("", true);
+  EXPECT_FALSE(local.unknown) << "a profile without an instance type is not flagged";
+  EXPECT_EQ(local.per_hour, 100'000);
+  EXPECT_EQ(t.computeRate("t3.mediu", false).basis, "default on-demand") << "exact names only";
+
+  auto o = PriceTable::parse("compute:\n  default: {onDemand: 0.02}\n  instances:\n    t3.medium: {onDemand: 0.05, spot: 0.01}\n"
+                             "    x9.metal: {onDemand: 9}\n",
+                             "ops.yaml");
+  ASSERT_TRUE(o) << o.error().message();
+  PriceTable mine = t.overriddenBy(*o);
+  EXPECT_EQ(mine.computeRate("t3.medium", true).per_hour, 10'000);
+  EXPECT_EQ(mine.computeRate("x9.metal", true).per_hour, 9'000'000) << "a missing spot rate is the on-demand one";
+  EXPECT_EQ(mine.computeRate("zz", false).per_hour, 20'000);
+  EXPECT_EQ(mine.computeRate("t3.large", false).per_hour, 83'200) << "others kept";
+
+  auto bad = [](std::string_view yaml) {
+    auto r = PriceTable::parse(yaml, "ops.yaml");
+    return r ? std::string() : r.error().message();
+  };
+  EXPECT_NE(bad("compute:\n  instances:\n    t3.medium: {spot: 0.01}\n").find("ops.yaml:3: compute.instances.t3.medium: an onDemand rate is required"),
+            std::string::npos);
+  EXPECT_NE(bad("compute:\n  instances:\n    t3.medium: {onDemand: -1}\n").find("onDemand: expected dollars per hour"), std::string::npos);
+  EXPECT_NE(bad("compute:\n  hourly: 1\n").find("ops.yaml:2: compute.hourly: unknown key (default, instances)"), std::string::npos);
+  EXPECT_NE(bad("compute:\n  default: {onDemand: 1, reserved: 1}\n").find("unknown key 'reserved' (onDemand, spot)"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace km::meter

@@ -242,6 +242,7 @@ kind: SandboxProfile
 metadata: {name: b, prefix: bb}
 extends: hardened
 spec:
+  runtime: {instanceType: t3.large, spot: true, hibernation: true}
   budget:
     ai: {maxSpendUSD: 1.25}
     compute: {maxSpendUSD: 0.5}
@@ -249,7 +250,7 @@ spec:
 )");
   CompileOptions o = test::optionsWithId("bb-00c0ffee");
   o.ai_endpoints = {{"llm.internal", "anthropic"}};
-  o.pricing_yaml = "x";
+  o.pricing_yaml = "compute:\n  instances:\n    t3.large: {onDemand: 0.08, spot: 0.03}\n";
   o.pricing_origin = "/p.yaml";
   auto plan = compile(p, o);
   ASSERT_TRUE(plan) << plan.error().message();
@@ -259,8 +260,15 @@ spec:
   ASSERT_EQ(plan->metering.endpoints.size(), 1u);
   EXPECT_EQ(plan->metering.endpoints[0].provider, "anthropic");
   EXPECT_EQ(plan->network.ai_endpoints, std::vector<std::string>{"llm.internal"});
-  EXPECT_EQ(plan->metering.pricing_yaml, "x");
+  EXPECT_EQ(plan->metering.pricing_yaml, o.pricing_yaml);
   EXPECT_TRUE(plan->network.ai_providers);
+  EXPECT_EQ(plan->budget.compute_rate, 30'000) << "the operator's spot rate, fixed at create";
+  EXPECT_EQ(plan->budget.compute_rate_basis, "t3.large spot");
+  EXPECT_TRUE(plan->hibernation);
+  o.pricing_yaml = "compute: [1]\n";
+  auto bad = compile(p, o);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("pricing.file"), std::string::npos) << bad.error().message();
 
   profile::Profile none = test::profileFrom(R"(apiVersion: klankermaker.ai/v1alpha2
 kind: SandboxProfile
@@ -271,6 +279,7 @@ extends: hardened
   ASSERT_TRUE(unbudgeted);
   EXPECT_EQ(unbudgeted->budget.ai_limit, 0);
   EXPECT_EQ(unbudgeted->budget.warning_threshold, 800'000) << "the default";
+  EXPECT_EQ(unbudgeted->budget.compute_rate_basis, "") << "no compute budget: running time is not counted";
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ SandboxPlan fullPlan() {
   policy.allowed_cidrs = {"10.20.0.0/16"};
   policy.ai_endpoints = {"llm.internal"};
   p.network = *net::NetworkSpec::compile(policy);
-  p.budget = {2'500'000, 700'000, 650'000};
+  p.budget = {2'500'000, 700'000, 650'000, 41'600, "t3.medium on-demand"};
+  p.hibernation = true;
   p.metering.endpoints = {{"llm.internal", "anthropic"}, {"gw.example", "openai"}};
   p.metering.pricing_yaml = "anthropic:\n  m: {input: 1}\n";
   p.metering.pricing_origin = "/etc/km/prices.yaml";
@@ -108,7 +109,7 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
   EXPECT_EQ(keys, (std::vector<std::string>{
                       "planVersion", "id", "alias", "profileName", "hostname", "substrate", "requestedSubstrate",
                       "substrateNote", "region", "instanceType", "ttlSeconds", "idleTimeoutSeconds",
-                      "teardownPolicy", "resources", "user", "shell", "workingDir", "env", "configFiles",
+                      "teardownPolicy", "hibernation", "resources", "user", "shell", "workingDir", "env", "configFiles",
                       "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts", "dnsUpstreams",
                       "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "interceptGitHub", "tlsExtraCAFile", "logs",
                       "budget", "metering"}));
@@ -116,7 +117,7 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "diskBytes", "source",
                                                      "diskSource", "volumeMount", "volumeBytes"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "6");
+  EXPECT_EQ(n.find("planVersion")->text(), "7");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -221,13 +222,13 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 6, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 7, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
-                "not a plan this build wrote: planVersion 1 (this build reads 6)");
+                "not a plan this build wrote: planVersion 1 (this build reads 7)");
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("4")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),

@@ -22,9 +22,9 @@ struct Answer {
 Answer reserveNow(LedgerBudget& b, Micros amount) {
   std::promise<Answer> p;
   auto seen = std::make_shared<Micros>(-1);
-  b.reserve([seen, amount](Micros available) -> std::optional<Micros> {
+  b.reserve([seen, amount](Micros available) -> net::proxy::AiBudget::Size {
     *seen = available;
-    return amount;
+    return {amount, false};
   }, [&p, seen](net::proxy::Reservation r) { p.set_value({r.hold, r.refused, *seen}); });
   return p.get_future().get();
 }
@@ -32,9 +32,9 @@ Answer reserveNow(LedgerBudget& b, Micros amount) {
 Micros availableNow(LedgerBudget& b) {
   std::promise<Micros> p;
   auto seen = std::make_shared<Micros>(-1);
-  b.reserve([seen](Micros available) -> std::optional<Micros> {
+  b.reserve([seen](Micros available) -> net::proxy::AiBudget::Size {
     *seen = available;
-    return std::nullopt;
+    return {};
   }, [&p, seen](net::proxy::Reservation r) {
     EXPECT_FALSE(r.hold);
     p.set_value(*seen);
@@ -95,7 +95,7 @@ TEST(LedgerBudget, AnswersRunOnTheWritersThreadAfterTheCommit) {
   Fixture f(1'000'000);
   std::promise<std::thread::id> where;
   std::promise<size_t> events_then;
-  f.budget->reserve([](Micros) -> std::optional<Micros> { return 1; },
+  f.budget->reserve([](Micros) -> net::proxy::AiBudget::Size { return {1, false}; },
                     [&](net::proxy::Reservation r) {
                       where.set_value(std::this_thread::get_id());
                       EXPECT_TRUE(r.hold);
@@ -175,9 +175,9 @@ TEST(LedgerBudget, CallsQueuedAtOnceAreWrittenTogetherAndStopAtTheLimit) {
   int refused = 0;
   std::atomic<int> answered{0};
   for (int i = 0; i < 400; ++i) {
-    f.budget->reserve([](Micros available) -> std::optional<Micros> {
-      if (available == 0) return std::nullopt;
-      return std::min<Micros>(available, 3'000);
+    f.budget->reserve([](Micros available) -> net::proxy::AiBudget::Size {
+      if (available == 0) return {};
+      return {std::min<Micros>(available, 3'000), false};
     },
                       [&](net::proxy::Reservation r) {
                         std::lock_guard lock(mu);
@@ -197,6 +197,30 @@ TEST(LedgerBudget, CallsQueuedAtOnceAreWrittenTogetherAndStopAtTheLimit) {
   f.budget->flush();
   EXPECT_EQ(f.ledger->usage("sb-1", 0, 1000)->size(), 334u);
   EXPECT_EQ((*f.ledger->pool("sb-1", store::Pool::kAi))->spent, 334'000);
+}
+
+TEST(LedgerBudget, APoolThatPaysForNoCallIsUsedUpOncePerLimit) {
+  Fixture f(1'000'000);
+  settleNow(*f.budget, *reserveNow(*f.budget, 990'000).hold, f.call(990'000));
+  auto declineAll = [&] {
+    std::promise<net::proxy::Reservation> p;
+    f.budget->reserve([](Micros available) -> net::proxy::AiBudget::Size { return {std::nullopt, available < 20'000}; },
+                      [&p](net::proxy::Reservation r) { p.set_value(r); });
+    return p.get_future().get();
+  };
+  EXPECT_FALSE(declineAll().hold);
+  ASSERT_EQ(f.events.size(), 2u) << "the warning, then used up";
+  EXPECT_EQ(f.events[1], "budget-exhausted: AI spend $0.99 of $1.00: the $0.01 left pays for no call");
+  EXPECT_FALSE(declineAll().hold);
+  EXPECT_EQ(f.events.size(), 2u) << "said once";
+  ASSERT_TRUE(f.ledger->addToLimit("sb-1", store::Pool::kAi, 5'000));
+  EXPECT_FALSE(declineAll().hold);
+  EXPECT_EQ(f.events.size(), 3u) << "a top-up that still pays for no call is used up again";
+  // A declined call that is not for want of money says nothing.
+  std::promise<void> p;
+  f.budget->reserve([](Micros) -> net::proxy::AiBudget::Size { return {}; }, [&p](net::proxy::Reservation) { p.set_value(); });
+  p.get_future().get();
+  EXPECT_EQ(f.events.size(), 3u);
 }
 
 }  // namespace
