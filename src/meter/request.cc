@@ -1,8 +1,10 @@
 #include "meter/request.h"
 
 #include <algorithm>
+#include <charconv>
 #include <climits>
 #include <functional>
+#include <iterator>
 #include <utility>
 
 namespace km::meter {
@@ -553,11 +555,12 @@ Micros priceOf(int64_t tokens, Micros per_million) {
 }  // namespace
 
 Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price, Micros available,
-                const AdmitOptions& options) {
+                const AdmitOptions& options, std::optional<int64_t> counted_input) {
   Admission a;
   a.input_bound_tokens = static_cast<int64_t>(std::min<size_t>(body_bytes, size_t{1} << 40)) +
                          options.input_allowance_tokens;
   if (!facts.unsized_input.empty()) a.input_bound_tokens = std::max(a.input_bound_tokens, options.unsized_input_tokens);
+  if (counted_input) a.input_bound_tokens = std::clamp<int64_t>(*counted_input, 0, int64_t{1} << 40);
   const int64_t choices = std::max<int64_t>(facts.choices, 1);
   a.choices = choices;
   a.asked = facts.output_limit.number ? *facts.output_limit.number : options.default_output_tokens;
@@ -597,6 +600,34 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
   // the reservation never asks for more than is available.
   a.reserve = std::min(available, input_cost + priceOf(affordable * choices, price.output));
   return a;
+}
+
+Result<std::string> anthropicCountBody(std::string_view body) {
+  auto members = objectMembers(body);
+  if (!members) return std::move(members).error();
+  static constexpr std::string_view kTaken[] = {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"};
+  std::string out = "{";
+  for (const Member& m : *members) {
+    if (std::find(std::begin(kTaken), std::end(kTaken), m.key) == std::end(kTaken)) continue;
+    if (out.size() > 1) out += ',';
+    out += '"' + m.key + "\":";
+    out += body.substr(m.value.begin, m.value.end - m.value.begin);
+  }
+  return out + "}";
+}
+
+Result<int64_t> countedInputTokens(std::string_view answer) {
+  auto members = objectMembers(answer);
+  if (!members) return std::move(members).error();
+  for (const Member& m : *members) {
+    if (m.key != "input_tokens") continue;
+    std::string_view v = answer.substr(m.value.begin, m.value.end - m.value.begin);
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > (int64_t{1} << 40)) break;
+    return n;
+  }
+  return invalidArgument("the token count has no input_tokens integer");
 }
 
 Micros smallestCall(const Price& price, const AdmitOptions& options) {

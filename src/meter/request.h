@@ -82,8 +82,17 @@ struct Admission {
   int64_t maxOutput() const { return output_limit.value_or(asked) * choices; }
   bool clamped() const { return output_limit && *output_limit < asked; }
 };
+// `counted_input`: the provider's own count of the request's input (its free token-counting
+// endpoint), which replaces the bound from the body's size.
 Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price, Micros available,
-                const AdmitOptions& options = {});
+                const AdmitOptions& options = {}, std::optional<int64_t> counted_input = std::nullopt);
+// The body for Anthropic's POST /v1/messages/count_tokens that counts what the Messages
+// request `body` will be billed as input: its model, messages, system, tools, tool_choice,
+// thinking and mcp_servers (the members that endpoint takes), as written.
+[[nodiscard]] Result<std::string> anthropicCountBody(std::string_view body);
+// `input_tokens` of count_tokens' answer; InvalidArgument when it has none that is a plain
+// integer from 0 to 2^40.
+[[nodiscard]] Result<int64_t> countedInputTokens(std::string_view answer);
 // The least any call of a model at `price` may cost as admit() bounds it: the input
 // allowance at the dearest input rate plus the minimum output. A budget with less left pays
 // for no call of that model.

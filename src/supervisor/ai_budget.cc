@@ -78,7 +78,7 @@ void LedgerBudget::run() {
       if (queue_.empty()) return;  // stopping, and everything written
       batch.swap(queue_);
     }
-    std::vector<std::pair<std::string, std::string>> events;
+    std::vector<Event> events;
     const std::optional<Micros> exhausted_before = exhausted_limit_;
     Status st = ledger_->batch([&]() -> Status {
       for (auto& op : batch) KM_TRY(apply(*op, events));
@@ -98,8 +98,8 @@ void LedgerBudget::run() {
       }
     }
     // Before the waiters go on: whoever flushed after a crossing sees its event.
-    for (const auto& [kind, detail] : events) {
-      if (on_event_) on_event_(kind, detail);
+    for (const Event& e : events) {
+      if (on_event_) on_event_(e.kind, e.detail, e.limit);
     }
     for (auto& op : batch) {
       if (op->reserved_done) op->reserved_done(std::move(op->reserved));
@@ -108,7 +108,7 @@ void LedgerBudget::run() {
   }
 }
 
-Status LedgerBudget::apply(Op& op, std::vector<std::pair<std::string, std::string>>& events) {
+Status LedgerBudget::apply(Op& op, std::vector<Event>& events) {
   switch (op.kind) {
     case Op::Kind::kFlush:
       return ok();
@@ -129,10 +129,12 @@ Status LedgerBudget::apply(Op& op, std::vector<std::pair<std::string, std::strin
       if (!sized.hold) {
         // Declined (its caller knows why); when what is left pays for no call at all, the
         // pool is as good as used up: said once per limit (a top-up may make it so again).
-        if (sized.used_up && *pool && exhausted_limit_ != (*pool)->limit) {
+        // Calls in flight hold money they may give back: not used up while any runs.
+        if (sized.used_up && *pool && (*pool)->reserved == 0 && exhausted_limit_ != (*pool)->limit) {
           exhausted_limit_ = (*pool)->limit;
-          events.emplace_back("budget-exhausted", "AI spend " + spentOf(**pool) + ": the $" +
-                                                      formatDollars((*pool)->available()) + " left pays for no call");
+          events.push_back({"budget-exhausted", "AI spend " + spentOf(**pool) + ": the $" +
+                                                    formatDollars((*pool)->available()) + " left pays for no call",
+                            (*pool)->limit});
         }
         return ok();
       }
@@ -159,12 +161,13 @@ Status LedgerBudget::apply(Op& op, std::vector<std::pair<std::string, std::strin
         return ok();
       }
       if (c->crossed_warning) {
-        events.emplace_back("budget-warning", "AI spend " + spentOf(c->pool) + " passed the warning threshold (" +
-                                                  formatRatio(c->pool.warning_threshold) + ")");
+        events.push_back({"budget-warning", "AI spend " + spentOf(c->pool) + " passed the warning threshold (" +
+                                                formatRatio(c->pool.warning_threshold) + ")",
+                          c->pool.limit});
       }
       if (c->reached_limit && exhausted_limit_ != c->pool.limit) {
         exhausted_limit_ = c->pool.limit;
-        events.emplace_back("budget-exhausted", "AI spend reached its limit: " + spentOf(c->pool));
+        events.push_back({"budget-exhausted", "AI spend reached its limit: " + spentOf(c->pool), c->pool.limit});
       }
       return ok();
     }

@@ -22,11 +22,13 @@
 namespace km::supervisor {
 
 // What the budget reports as it happens: a pool crossing its warning threshold, or used up
-// (its limit reached, or a call declined because what is left pays for no call at all),
+// (its limit reached, or a call declined because what is left, with no call in flight, pays
+// for no call at all),
 // kind "budget-warning" / "budget-exhausted", with one line of detail; each once per limit.
 // Called on the writer thread after the commit that caused it, before that batch's callers
 // go on.
-using BudgetEvent = std::function<void(std::string_view kind, const std::string& detail)>;
+// `limit`: the pool's limit when it happened (a top-up since makes a used-up pool usable).
+using BudgetEvent = std::function<void(std::string_view kind, const std::string& detail, Micros limit)>;
 
 class LedgerBudget final : public net::proxy::AiBudget {
  public:
@@ -48,7 +50,11 @@ class LedgerBudget final : public net::proxy::AiBudget {
   void run();
   // Applies one op inside the batch; an error only for a ledger failure that must undo the
   // batch (the op's own refusals are its result).
-  Status apply(Op& op, std::vector<std::pair<std::string, std::string>>& events);
+  struct Event {
+    std::string kind, detail;
+    Micros limit = 0;
+  };
+  Status apply(Op& op, std::vector<Event>& events);
   void submit(std::shared_ptr<Op> op);
 
   std::unique_ptr<store::Ledger> ledger_;  // the writer thread's alone

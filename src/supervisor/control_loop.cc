@@ -192,7 +192,7 @@ struct ControlLoop::Impl {
     compute_timer.expires_after(std::chrono::milliseconds(std::max<int64_t>(0, *at - clock.nowMs())));
     compute_timer.async_wait([this](error_code e) {
       if (e || done) return;
-      if (rt.chargeCompute()) {
+      if (rt.chargeCompute() || rt.computeUsedUp()) {
         rt.suspendForBudget(store::Pool::kCompute);
         changed();
         return;

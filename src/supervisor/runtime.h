@@ -95,8 +95,12 @@ class Runtime final : public LifecycleTarget {
   std::optional<int64_t> nextComputeCharge(int64_t now_ms);
   // A pool is used up: the sandbox is paused (spec.runtime.hibernation: memory kept) or
   // stopped (files kept), not destroyed; a locked sandbox keeps running (its AI calls are
-  // refused). Recorded as a "suspended" event naming `km budget add`.
-  void suspendForBudget(store::Pool pool);
+  // refused). Recorded as a "suspended" event naming `km budget add`. `limit`: the pool's
+  // limit when it was used up; a pool topped up since is not suspended for.
+  void suspendForBudget(store::Pool pool, std::optional<Micros> limit = std::nullopt);
+  // Whether the compute pool was used up at the last charge (a locked sandbox runs on; it is
+  // suspended at the first charge after its unlock).
+  bool computeUsedUp() const;
   // Why the sandbox may not be started or resumed now (its compute budget is used up); ""
   // when it may.
   std::string budgetRefusesRunning();
@@ -142,6 +146,7 @@ class Runtime final : public LifecycleTarget {
   std::unique_ptr<store::Ledger> ledger_;  // the control thread's; see ledger()
   std::optional<ComputeClock> compute_;    // a profile with a compute budget
   std::optional<store::PoolState> compute_pool_;  // as the last charge left it
+  bool skip_noted_[2] = {false, false};  // a locked sandbox's budget-suspend-skipped said, by pool
 
   // OOM kills of the current cgroup already recorded (a start makes a new cgroup: 0).
   int64_t oom_kills_seen_ = 0;

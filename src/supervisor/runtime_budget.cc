@@ -2,6 +2,8 @@
 // (unpaused) at the plan's hourly rate, charged to the compute pool a minute at a time and at
 // every stop and pause; a pool used up (compute here, AI from the proxy's settlements)
 // suspends the sandbox: paused with hibernation, else stopped; a locked one keeps running.
+#include <utility>
+
 #include "core/log.h"
 #include "supervisor/runtime.h"
 
@@ -98,10 +100,11 @@ std::optional<int64_t> Runtime::nextComputeCharge(int64_t now_ms) {
   if (!compute_ || !compute_->running() || compute_->perHour() == 0) return std::nullopt;
   int64_t next = now_ms + kComputeChargeMs;
   const std::optional<store::PoolState>& p = compute_pool_;
-  if (p && p->capped()) {
+  if (p && p->capped() && p->spent < p->limit) {
     // The moment the pool is used up, and before it the moment spend crosses the warning
-    // threshold (the warning comes on time too).
-    if (auto at = compute_->reaches(now_ms, std::max<Micros>(0, p->limit - p->spent))) next = std::min(next, *at);
+    // threshold (the warning comes on time too). A pool used up already (a locked sandbox
+    // runs on) is charged a minute at a time.
+    if (auto at = compute_->reaches(now_ms, p->limit - p->spent)) next = std::min(next, *at);
     __int128 warn = (static_cast<__int128>(p->limit) * p->warning_threshold + 999'999) / 1'000'000;
     if (!p->warned && warn > p->spent) {
       if (auto at = compute_->reaches(now_ms, static_cast<Micros>(warn - p->spent))) next = std::min(next, *at);
@@ -110,15 +113,24 @@ std::optional<int64_t> Runtime::nextComputeCharge(int64_t now_ms) {
   return next;
 }
 
-void Runtime::suspendForBudget(store::Pool pool) {
+void Runtime::suspendForBudget(store::Pool pool, std::optional<Micros> limit) {
   std::string name(store::poolName(pool));
   std::string top_up = "raise it with `km budget add " + plan_.id + " --" + name + " USD`";
   if (!running() || paused()) return;
+  if (limit) {
+    // Topped up since it was used up (the AI suspension waits a few seconds): nothing to do.
+    auto l = ledger();
+    auto now = l ? (*l)->pool(plan_.id, pool) : Result<std::optional<store::PoolState>>(std::move(l).error());
+    if (now && *now && (*now)->limit != *limit) return;
+  }
   if (store_ != nullptr) {
     auto row = store_->get(plan_.id);
     if (row && *row && (*row)->locked) {
-      budgetNotice("budget-suspend-skipped", "the " + name + " budget is used up but the sandbox is locked: it keeps running" +
-                                                 (pool == store::Pool::kAi ? " (its AI calls are refused)" : "") + "; " + top_up);
+      // Said once: a used-up compute pool asks again at every charge while the lock holds.
+      if (!std::exchange(skip_noted_[static_cast<int>(pool)], true)) {
+        budgetNotice("budget-suspend-skipped", "the " + name + " budget is used up but the sandbox is locked: it keeps running" +
+                                                   (pool == store::Pool::kAi ? " (its AI calls are refused)" : "") + "; " + top_up);
+      }
       return;
     }
   }
@@ -131,6 +143,8 @@ void Runtime::suspendForBudget(store::Pool pool) {
   budgetNotice("suspended", why + ": " + (plan_.hibernation ? "paused (memory kept)" : "stopped (files kept)") + "; " + top_up +
                                 " to resume it");
 }
+
+bool Runtime::computeUsedUp() const { return compute_pool_ && compute_pool_->exhausted(); }
 
 std::string Runtime::budgetRefusesRunning() {
   if (plan_.budget.compute_rate_basis.empty()) return "";

@@ -66,14 +66,14 @@ Result<net::proxy::Metering> Runtime::metering() {
       log::info(kLog, plan_.id + ": released " + std::to_string(*freed) + " AI reservation(s) of calls that ended with the last supervisor");
     }
     std::string store_path = store_path_, id = plan_.id;
-    auto on_event = [this, store_path, id](std::string_view kind, const std::string& detail) {
+    auto on_event = [this, store_path, id](std::string_view kind, const std::string& detail, Micros limit) {
       // On the budget's writer thread: a store connection of its own (rare: twice per budget
       // at most); the suspension is the control strand's to do.
       log::warn(kLog, id + ": " + std::string(kind) + ": " + detail);
       if (auto st = store::openSqlite(store_path); st) (void)(*st)->addEvent(id, kind, detail);
       // A few seconds later: the call refused for it gets its answer (and the agent says why)
       // before the sandbox stops.
-      if (kind == "budget-exhausted") postControl([this] { suspendForBudget(store::Pool::kAi); }, kAiSuspendDelay);
+      if (kind == "budget-exhausted") postControl([this, limit] { suspendForBudget(store::Pool::kAi, limit); }, kAiSuspendDelay);
     };
     ai_budget_ = std::make_unique<LedgerBudget>(std::move(*ledger), plan_.id, on_event, [] { return store::nowMs(); });
   }

@@ -4,26 +4,48 @@ official SDKs) can be tested against them.
 
 Anthropic Messages, POST /v1/messages on api.anthropic.com: JSON, or SSE when the body has
 "stream": true (message_start with the input usage, content_block_start/delta/stop, ping,
-message_delta with the cumulative output usage, message_stop).
+message_delta with the cumulative output usage, message_stop); POST
+/v1/messages/count_tokens ({"input_tokens": N}, the same N a call would report).
+
+OpenAI on api.openai.com: Chat Completions, POST /v1/chat/completions (JSON; SSE chunks then
+"data: [DONE]", with a last usage chunk when stream_options.include_usage), and Responses,
+POST /v1/responses (JSON; SSE response.created / output_text.delta / response.completed).
+
+Bedrock on bedrock-runtime.<region>.amazonaws.com: POST /model/{id}/invoke (an Anthropic body;
+the x-amzn-bedrock-*-token-count headers), /invoke-with-response-stream (AWS event-stream:
+prelude and message CRC32s, "chunk" events whose base64 "bytes" are Anthropic SSE events, the
+last carrying amazon-bedrock-invocationMetrics), /converse (JSON usage) and /converse-stream
+(event-stream messageStart, contentBlockDelta, contentBlockStop, messageStop, metadata),
+/count-tokens.
 
 What the fake answers is driven by the request, so tests know the exact usage to expect:
-  input_tokens  = len(body) // 10 + 7
-  output_tokens = min(max_tokens, X-Fake-Output-Tokens header, default 30)
-  cache_read_input_tokens = X-Fake-Cache-Read header (default 0)
-  cache_creation_input_tokens = X-Fake-Cache-Write header (default 0; 5-minute writes)
-X-Fake-Cut: N ends a streamed answer after N text deltas (no message_delta: cut short).
-Each call is appended to ai.log as one JSON line: the request's max_tokens, stream, model,
-and the usage answered.
+  input tokens  = len(body) // 10 + 7 (OpenAI: the prompt, cached included)
+  output tokens = min(the request's output limit, X-Fake-Output-Tokens header, default 30)
+  cached/cache-read input tokens = X-Fake-Cache-Read header (default 0)
+  Anthropic cache_creation_input_tokens = X-Fake-Cache-Write header (default 0; 5-minute)
+  OpenAI reasoning tokens = X-Fake-Reasoning header (default 0; part of the output)
+X-Fake-Cut: N ends a streamed answer after N text deltas (no usage: cut short).
+X-Fake-Delay-Ms: D waits D ms before each streamed delta (default 10).
+Each call is appended to ai.log as one JSON line: the API, the request's output limit, stream,
+model, and the usage answered.
 """
-import json, os, time
+import base64, binascii, json, os, struct, time
 
 COUNTER = [0]
 
 
+def _output(handler, limit):
+    want = int(handler.headers.get("X-Fake-Output-Tokens", "30"))
+    return min(want, limit) if isinstance(limit, int) else want
+
+
+def _delay(handler):
+    time.sleep(int(handler.headers.get("X-Fake-Delay-Ms", "10")) / 1000.0)
+
+
 def _usage_for(handler, body, req):
     max_tokens = req.get("max_tokens")
-    want = int(handler.headers.get("X-Fake-Output-Tokens", "30"))
-    out = min(want, max_tokens) if isinstance(max_tokens, int) else want
+    out = _output(handler, max_tokens)
     return {
         "input_tokens": len(body) // 10 + 7,
         "cache_creation_input_tokens": int(handler.headers.get("X-Fake-Cache-Write", "0")),
@@ -86,10 +108,292 @@ def anthropic_messages(handler, body, logs):
             return  # cut short: no message_delta, no terminating chunk
         event("content_block_delta", {"type": "content_block_delta", "index": 0,
                                       "delta": {"type": "text_delta", "text": "word "}})
-        time.sleep(0.01)
+        _delay(handler)
     event("content_block_stop", {"type": "content_block_stop", "index": 0})
     event("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                             "usage": {"output_tokens": usage["output_tokens"]}})
     event("message_stop", {"type": "message_stop"})
     handler.wfile.write(b"0\r\n\r\n")
     handler.wfile.flush()
+
+
+def _json_or_400(handler, body, shape):
+    try:
+        return json.loads(body)
+    except ValueError:
+        handler.reply(400, json.dumps(shape).encode(), "application/json")
+        return None
+
+
+def anthropic_count_tokens(handler, body, logs):
+    """POST /v1/messages/count_tokens: the input tokens the same body would report."""
+    req = _json_or_400(handler, body, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad json"}})
+    if req is None:
+        return
+    n = len(body) // 10 + 7
+    _log(logs, {"api": "count_tokens", "model": req.get("model"), "input_tokens": n})
+    handler.reply(200, json.dumps({"input_tokens": n}).encode(), "application/json")
+
+
+def _chunked_start(handler, ctype):
+    handler.send_response(200)
+    handler.send_header("Content-Type", ctype)
+    handler.send_header("Cache-Control", "no-cache")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+
+    def write(data):
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        handler.wfile.flush()
+    return write
+
+
+def _chunked_end(handler):
+    handler.wfile.write(b"0\r\n\r\n")
+    handler.wfile.flush()
+
+
+def _openai_request(handler, body, limit_keys):
+    """An OpenAI request: (request, output limit, output, reasoning, cached, prompt tokens),
+    or None when it was answered 400."""
+    req = _json_or_400(handler, body, {"error": {"message": "bad json", "type": "invalid_request_error"}})
+    if req is None:
+        return None
+    COUNTER[0] += 1
+    limit = next((req[k] for k in limit_keys if k in req), None)
+    out = _output(handler, limit)
+    reasoning = min(int(handler.headers.get("X-Fake-Reasoning", "0")), out)
+    cached = int(handler.headers.get("X-Fake-Cache-Read", "0"))
+    return req, limit, out, reasoning, cached, len(body) // 10 + 7 + cached
+
+
+def openai_chat(handler, body, logs):
+    """POST /v1/chat/completions."""
+    got = _openai_request(handler, body, ("max_completion_tokens", "max_tokens"))
+    if got is None:
+        return
+    req, limit, out, reasoning, cached, prompt = got
+    cid = "chatcmpl-fake%06d" % COUNTER[0]
+    model = req.get("model", "gpt-4o") + "-2024-08-06"
+    usage = {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
+             "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+             "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
+                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}
+    finish = "length" if out == limit else "stop"
+    stream = bool(req.get("stream"))
+    include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
+    _log(logs, {"api": "openai-chat", "id": cid, "max_tokens": limit, "stream": stream, "model": model,
+                "usage": usage, "include_usage": include_usage})
+    created = int(time.time())
+    if not stream:
+        answer = {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "word " * out, "refusal": None,
+                                                       "annotations": []},
+                               "logprobs": None, "finish_reason": finish}],
+                  "usage": usage, "service_tier": "default", "system_fingerprint": "fp_fake"}
+        handler.reply(200, json.dumps(answer).encode(), "application/json")
+        return
+    write = _chunked_start(handler, "text/event-stream; charset=utf-8")
+
+    def chunk(choices, with_usage=None):
+        c = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+             "system_fingerprint": "fp_fake", "choices": choices}
+        if include_usage:
+            c["usage"] = with_usage
+        write(("data: %s\n\n" % json.dumps(c)).encode())
+
+    chunk([{"index": 0, "delta": {"role": "assistant", "content": "", "refusal": None}, "logprobs": None,
+            "finish_reason": None}])
+    cut = int(handler.headers.get("X-Fake-Cut", "-1"))
+    for i in range(min(out, 5)):
+        if i == cut:
+            handler.close_connection = True
+            return
+        chunk([{"index": 0, "delta": {"content": "word "}, "logprobs": None, "finish_reason": None}])
+        _delay(handler)
+    chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
+    if include_usage:
+        chunk([], usage)
+    write(b"data: [DONE]\n\n")
+    _chunked_end(handler)
+
+
+def openai_responses(handler, body, logs):
+    """POST /v1/responses."""
+    got = _openai_request(handler, body, ("max_output_tokens",))
+    if got is None:
+        return
+    req, limit, out, reasoning, cached, prompt = got
+    rid = "resp_fake%06d" % COUNTER[0]
+    model = req.get("model", "gpt-5") + "-2025-08-07"
+    usage = {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": cached},
+             "output_tokens": out, "output_tokens_details": {"reasoning_tokens": reasoning},
+             "total_tokens": prompt + out}
+    stream = bool(req.get("stream"))
+    _log(logs, {"api": "openai-responses", "id": rid, "max_tokens": limit, "stream": stream, "model": model,
+                "usage": usage})
+    text = "word " * (out - reasoning)
+    msg = {"type": "message", "id": "msg_fake%06d" % COUNTER[0], "status": "completed", "role": "assistant",
+           "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+    created = int(time.time())
+
+    def response(status, output, with_usage):
+        return {"id": rid, "object": "response", "created_at": created, "status": status, "error": None,
+                "incomplete_details": None, "instructions": None, "max_output_tokens": limit, "model": model,
+                "output": output, "parallel_tool_calls": True, "temperature": 1.0, "tool_choice": "auto",
+                "tools": [], "top_p": 1.0, "text": {"format": {"type": "text"}}, "truncation": "disabled",
+                "usage": usage if with_usage else None, "metadata": {}}
+    if not stream:
+        handler.reply(200, json.dumps(response("completed", [msg], True)).encode(), "application/json")
+        return
+    write = _chunked_start(handler, "text/event-stream; charset=utf-8")
+    seq = [0]
+
+    def event(kind, data):
+        data = dict(data, type=kind, sequence_number=seq[0])
+        seq[0] += 1
+        write(("event: %s\ndata: %s\n\n" % (kind, json.dumps(data))).encode())
+
+    event("response.created", {"response": response("in_progress", [], False)})
+    event("response.in_progress", {"response": response("in_progress", [], False)})
+    item = dict(msg, status="in_progress", content=[])
+    event("response.output_item.added", {"output_index": 0, "item": item})
+    event("response.content_part.added", {"item_id": msg["id"], "output_index": 0, "content_index": 0,
+                                          "part": {"type": "output_text", "text": "", "annotations": []}})
+    cut = int(handler.headers.get("X-Fake-Cut", "-1"))
+    for i in range(min(out, 5)):
+        if i == cut:
+            handler.close_connection = True
+            return
+        event("response.output_text.delta", {"item_id": msg["id"], "output_index": 0, "content_index": 0,
+                                             "delta": "word ", "logprobs": []})
+        _delay(handler)
+    event("response.output_text.done", {"item_id": msg["id"], "output_index": 0, "content_index": 0,
+                                        "text": text, "logprobs": []})
+    event("response.content_part.done", {"item_id": msg["id"], "output_index": 0, "content_index": 0,
+                                         "part": msg["content"][0]})
+    event("response.output_item.done", {"output_index": 0, "item": msg})
+    event("response.completed", {"response": response("completed", [msg], True)})
+    _chunked_end(handler)
+
+
+def event_stream_message(headers, payload):
+    """One AWS event-stream message: prelude (total and headers lengths, CRC32), string
+    headers, the payload and the message CRC32."""
+    hb = b""
+    for name, value in headers:
+        n, v = name.encode(), value.encode()
+        hb += struct.pack(">B", len(n)) + n + b"\x07" + struct.pack(">H", len(v)) + v
+    total = 12 + len(hb) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(hb))
+    prelude += struct.pack(">I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + hb + payload
+    return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
+
+
+def _bedrock_event(kind, payload):
+    return event_stream_message([(":event-type", kind), (":content-type", "application/json"),
+                                 (":message-type", "event")], json.dumps(payload).encode())
+
+
+def bedrock(handler, path, body, logs):
+    """POST /model/{id}/{invoke,invoke-with-response-stream,converse,converse-stream,count-tokens}.
+    Answers 404 (Bedrock's shape) for anything else."""
+    from urllib.parse import unquote
+    parts = path.split("/")
+    if len(parts) != 4 or parts[1] != "model":
+        handler.reply(404, json.dumps({"message": "Unknown operation"}).encode(), "application/json")
+        return
+    model, op = unquote(parts[2]), parts[3]
+    req = _json_or_400(handler, body, {"message": "Malformed input request"})
+    if req is None:
+        return
+    COUNTER[0] += 1
+    rid = "fake-req-%06d" % COUNTER[0]
+    n_in = len(body) // 10 + 7
+    if op == "count-tokens":
+        _log(logs, {"api": "bedrock-count-tokens", "model": model, "input_tokens": n_in})
+        handler.reply(200, json.dumps({"inputTokens": n_in}).encode(), "application/json")
+        return
+    if op in ("invoke", "invoke-with-response-stream"):
+        limit = req.get("max_tokens")
+    else:
+        limit = (req.get("inferenceConfig") or {}).get("maxTokens")
+    out = _output(handler, limit)
+    _log(logs, {"api": "bedrock-" + op, "id": rid, "max_tokens": limit, "stream": op.endswith("stream"),
+                "model": model, "usage": {"input_tokens": n_in, "output_tokens": out}})
+    stop = "max_tokens" if out == limit else "end_turn"
+    if op == "invoke":
+        answer = {"id": "msg_bdrk_%06d" % COUNTER[0], "type": "message", "role": "assistant", "model": model,
+                  "content": [{"type": "text", "text": "word " * out}], "stop_reason": stop,
+                  "stop_sequence": None, "usage": {"input_tokens": n_in, "output_tokens": out}}
+        data = json.dumps(answer).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("x-amzn-RequestId", rid)
+        handler.send_header("X-Amzn-Bedrock-Input-Token-Count", str(n_in))
+        handler.send_header("X-Amzn-Bedrock-Output-Token-Count", str(out))
+        handler.send_header("X-Amzn-Bedrock-Invocation-Latency", "42")
+        handler.end_headers()
+        handler.wfile.write(data)
+        return
+    if op == "converse":
+        answer = {"output": {"message": {"role": "assistant", "content": [{"text": "word " * out}]}},
+                  "stopReason": stop, "usage": {"inputTokens": n_in, "outputTokens": out, "totalTokens": n_in + out},
+                  "metrics": {"latencyMs": 42}}
+        handler.send_response(200)
+        data = json.dumps(answer).encode()
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("x-amzn-RequestId", rid)
+        handler.end_headers()
+        handler.wfile.write(data)
+        return
+    if op not in ("invoke-with-response-stream", "converse-stream"):
+        handler.reply(404, json.dumps({"message": "Unknown operation"}).encode(), "application/json")
+        return
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/vnd.amazon.eventstream")
+    handler.send_header("x-amzn-RequestId", rid)
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+
+    def write(data):
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        handler.wfile.flush()
+    cut = int(handler.headers.get("X-Fake-Cut", "-1"))
+    deltas = min(out, 5)
+    if op == "invoke-with-response-stream":
+        def chunk(ev):
+            write(_bedrock_event("chunk", {"bytes": base64.b64encode(json.dumps(ev).encode()).decode(), "p": "abcd"}))
+        chunk({"type": "message_start", "message": {"id": "msg_bdrk_%06d" % COUNTER[0], "type": "message",
+                                                    "role": "assistant", "model": model, "content": [],
+                                                    "stop_reason": None, "stop_sequence": None,
+                                                    "usage": {"input_tokens": n_in, "output_tokens": 1}}})
+        chunk({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+        for i in range(deltas):
+            if i == cut:
+                handler.close_connection = True
+                return
+            chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "word "}})
+            _delay(handler)
+        chunk({"type": "content_block_stop", "index": 0})
+        chunk({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+               "usage": {"output_tokens": out}})
+        chunk({"type": "message_stop", "amazon-bedrock-invocationMetrics": {
+            "inputTokenCount": n_in, "outputTokenCount": out, "invocationLatency": 42, "firstByteLatency": 7}})
+    else:
+        write(_bedrock_event("messageStart", {"role": "assistant", "p": "ab"}))
+        for i in range(deltas):
+            if i == cut:
+                handler.close_connection = True
+                return
+            write(_bedrock_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "word "}, "p": "ab"}))
+            _delay(handler)
+        write(_bedrock_event("contentBlockStop", {"contentBlockIndex": 0, "p": "ab"}))
+        write(_bedrock_event("messageStop", {"stopReason": stop, "p": "ab"}))
+        write(_bedrock_event("metadata", {"usage": {"inputTokens": n_in, "outputTokens": out,
+                                                    "totalTokens": n_in + out},
+                                          "metrics": {"latencyMs": 42}, "p": "ab"}))
+    _chunked_end(handler)

@@ -13,8 +13,9 @@ Paths: /sse (five server-sent events 0.3 s apart, chunked, each with the server'
 /bytes?n=N (N bytes streamed), /idle-close (answered keep-alive, then the connection is
 closed by the server 0.2 s later, as servers close idle connections), POST anything (answers the body's size and sha256), /ws
 (a WebSocket upgrade answered 101, then an echo of raw bytes), else "hello from <local
-address> host <Host> scheme <http|https>". POST /v1/messages over HTTPS to api.anthropic.com is
-a fake Anthropic Messages API (fake_providers.py; calls logged to ai.log).
+address> host <Host> scheme <http|https>". POSTs over HTTPS to api.anthropic.com,
+api.openai.com and bedrock-runtime.* are fake AI provider APIs (fake_providers.py; calls
+logged to ai.log).
 """
 import argparse, hashlib, http.server, os, socket, socketserver, ssl, sys, threading, time
 from urllib.parse import urlsplit, parse_qs
@@ -47,6 +48,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def body(self):
+        """The request's body, whole (Content-Length or chunked)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                if n == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(n)
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length", "0")))
 
     def do_GET(self):
         self.record()
@@ -100,10 +115,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.record()
-        if (self.server.scheme == "https" and self.headers.get("Host", "").split(":")[0] == "api.anthropic.com"
-                and urlsplit(self.path).path == "/v1/messages"):
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            fake_providers.anthropic_messages(self, body, ARGS.logs)
+        host = self.headers.get("Host", "").split(":")[0]
+        path = urlsplit(self.path).path
+        if self.server.scheme == "https" and (host in ("api.anthropic.com", "api.openai.com")
+                                              or host.startswith("bedrock-runtime.")):
+            body = self.body()
+            if host == "api.anthropic.com" and path == "/v1/messages":
+                return fake_providers.anthropic_messages(self, body, ARGS.logs)
+            if host == "api.anthropic.com" and path == "/v1/messages/count_tokens":
+                return fake_providers.anthropic_count_tokens(self, body, ARGS.logs)
+            if host == "api.openai.com" and path == "/v1/chat/completions":
+                return fake_providers.openai_chat(self, body, ARGS.logs)
+            if host == "api.openai.com" and path == "/v1/responses":
+                return fake_providers.openai_responses(self, body, ARGS.logs)
+            if host.startswith("bedrock-runtime."):
+                return fake_providers.bedrock(self, path, body, ARGS.logs)
+            self.reply(200, ("%d %s\n" % (len(body), hashlib.sha256(body).hexdigest())).encode())
             return
         h = hashlib.sha256()
         size = 0

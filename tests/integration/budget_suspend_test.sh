@@ -107,6 +107,10 @@ km lock "$SB" >/dev/null
 sleep 5
 expect_eq "$(km status --json "$SB" | json_field status)" running "a locked sandbox is not suspended"
 expect_contains "$(kinds "$SB")" "budget-suspend-skipped" "the skip is recorded"
+sleep 2
+expect_eq "$(kinds "$SB" | grep -o budget-suspend-skipped | wc -l)" 1 "the skip is said once"
+charges="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM usage_events WHERE sandbox_id=? AND pool=\"compute\"", (sys.argv[2],)).fetchone()[0])' "$DB" "$SB")"
+[ "$charges" -le 4 ] || fail "a locked sandbox past its compute budget was charged $charges times in 7 s (a minute at a time expected)"
 km unlock --yes "$SB" >/dev/null 2>&1 || km unlock "$SB" >/dev/null
 km destroy --yes "$SB" >/dev/null
 

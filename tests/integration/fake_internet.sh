@@ -10,6 +10,7 @@
 #                      every connection and request; certificate for the names below from
 #                      the fake internet's CA, $FI_DIR/ca.pem)
 #   203.0.113.10 api.anthropic.com   203.0.113.20 github.com   203.0.113.30 example.org
+#   203.0.113.13 api.openai.com      203.0.113.14 bedrock-runtime.us-east-1.amazonaws.com
 #   203.0.113.11 (api.anthropic.com's neighbour)   203.0.113.66 evil.example
 #   203.0.113.10:9999/udp  a UDP sink (logs datagrams)
 #   198.51.100.200     an address of the host itself (hostself.anthropic.com)
@@ -41,8 +42,8 @@ fake_internet_up() {
   fi_exec ip link set eth0 up
   fi_exec ip link set lo up
   fi_exec ip route add default via 172.31.254.1
-  for a in 198.51.100.53 198.51.100.99 203.0.113.10 203.0.113.11 203.0.113.12 203.0.113.20 \
-           203.0.113.30 203.0.113.66; do
+  for a in 198.51.100.53 198.51.100.99 203.0.113.10 203.0.113.11 203.0.113.12 203.0.113.13 \
+           203.0.113.14 203.0.113.20 203.0.113.30 203.0.113.66; do
     fi_exec ip addr add "$a/32" dev lo
   done
   ip route add 198.51.100.0/24 via 172.31.254.2 dev "$FI_IF"
@@ -50,6 +51,7 @@ fake_internet_up() {
   local fakes="$HERE/../fakes"
   fi_exec python3 "$fakes/fake_dns.py" 198.51.100.53 53 \
     api.anthropic.com=203.0.113.10 github.com=203.0.113.20 example.org=203.0.113.30 \
+    api.openai.com=203.0.113.13 bedrock-runtime.us-east-1.amazonaws.com=203.0.113.14 \
     evil.example=203.0.113.66 short.anthropic.com=203.0.113.12@2 \
     lo.anthropic.com=127.0.0.1 private.anthropic.com=10.1.2.3 meta.anthropic.com=169.254.169.254 \
     mapped.anthropic.com=::ffff:127.0.0.1 hostself.anthropic.com=198.51.100.200 \
@@ -65,7 +67,7 @@ fake_internet_up() {
     -keyout "$FI_DIR/ca.key" -out "$FI_DIR/ca.pem" 2>/dev/null
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=fake-internet \
     -keyout "$FI_DIR/web.key" -out "$FI_DIR/web.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:example.org,DNS:api.anthropic.com,DNS:github.com,DNS:evil.example,DNS:short.anthropic.com\n' \
+  printf 'subjectAltName=DNS:example.org,DNS:api.anthropic.com,DNS:github.com,DNS:evil.example,DNS:short.anthropic.com,DNS:api.openai.com,DNS:bedrock-runtime.us-east-1.amazonaws.com\n' \
     > "$FI_DIR/web.ext"
   openssl x509 -req -in "$FI_DIR/web.csr" -CA "$FI_DIR/ca.pem" -CAkey "$FI_DIR/ca.key" -CAcreateserial -days 2 \
     -extfile "$FI_DIR/web.ext" -out "$FI_DIR/web.pem" 2>/dev/null

@@ -185,6 +185,38 @@ print(data.decode(errors="replace"))
 PY
 )"
 expect_contains "$out" "WebSocket APIs (realtime) are not metered" "a WebSocket upgrade to the provider is refused"
+
+# Trailer fields after a metered chunked body are refused (km would send them on as headers
+# it never checked), and an endless trailer section ends the request without growing the
+# supervisor's memory (its read buffer is bounded).
+out="$(km exec "$SB" -- python3 - <<'PY'
+import socket, ssl, time
+def conn():
+    s = ssl.create_default_context().wrap_socket(socket.create_connection(("api.anthropic.com", 443), 5),
+                                                 server_hostname="api.anthropic.com")
+    s.settimeout(10)
+    return s
+body = b'{"model":"claude-sonnet-4-5","max_tokens":10,"messages":[{"role":"user","content":"t"}]}'
+head = b"POST /v1/messages HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+s = conn()
+s.sendall(head + b"%x\r\n%s\r\n0\r\nContent-Encoding: deflate\r\n\r\n" % (len(body), body))
+print("trailer:", s.recv(4096).split(b"\r\n")[0].decode(), flush=True)
+s = conn()
+s.sendall(head + b"%x\r\n%s\r\n0\r\n" % (len(body), body))
+line = b"X-Pad: " + b"a" * 8000 + b"\r\n"
+sent, end = 0, time.time() + 20
+try:
+    while sent < (64 << 20) and time.time() < end:
+        s.sendall(line * 64)
+        sent += len(line) * 64
+    print("endless: sent", sent, flush=True)
+except OSError as e:
+    print("endless: cut after", sent, "bytes:", type(e).__name__, flush=True)
+PY
+)"
+expect_contains "$out" "trailer: HTTP/1.1 400" "a metered request with trailers is refused"
+expect_contains "$out" "endless: cut after" "an endless trailer section ends the connection"
+[[ "$(km status --json "$SB" | json_field supervisor.alive)" == True ]] || fail "the supervisor died of the trailers"
 echo "metering: spent $spent of $limit µ$, clamped 64000->$sent"
 
 # Access log: the metered call's model, tokens and cost.

@@ -6,7 +6,11 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <tuple>
 
 #include "net/proxy/interceptor.h"
 #include "net/proxy/metered.h"
@@ -64,6 +68,43 @@ asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& 
     co_return ConnectFailure{502, "TLS to " + target.toString() + ": " + why};
   }
   co_return std::nullopt;
+}
+
+// Anthropic's free token count of a request about to go out, asked over the connection it
+// will go out on (left open for it when the server keeps it alive). The answer's body, or
+// nullopt when there is none (the request is then held to the bound from its size).
+asio::awaitable<std::optional<std::string>> countInput(Session& s, Upstream& up, std::optional<TlsStream>& server,
+                                                       const Authority& target, const std::string& key,
+                                                       RequestParser& parser, std::string body) {
+  if (auto failed = co_await connectTls(s, up, server, target, key)) co_return std::nullopt;
+  http::request<http::string_body> req{http::verb::post, "/v1/messages/count_tokens", 11};
+  const auto& asked = parser.get();
+  req.set(http::field::host, asked[http::field::host]);
+  // The caller's own credentials and API version, as the request it counts carries them.
+  for (std::string_view name : {"x-api-key", "authorization", "anthropic-version", "anthropic-beta"}) {
+    if (auto it = asked.find(name); it != asked.end()) req.set(name, it->value());
+  }
+  req.set(http::field::content_type, "application/json");
+  req.set(http::field::accept_encoding, "identity");
+  req.body() = std::move(body);
+  req.prepare_payload();
+  http::response_parser<http::string_body> answer;
+  answer.header_limit(16 << 10);
+  answer.body_limit(64 << 10);
+  up.stream.expires_after(s.shared.options.connect_timeout);
+  auto [wec, wn] = co_await http::async_write(*server, req, kNoThrow);
+  boost::system::error_code rec = wec;
+  if (!wec) std::tie(rec, std::ignore) = co_await http::async_read(*server, up.buf, answer, kNoThrow);
+  up.stream.expires_never();
+  bool got = !rec && answer.get().result() == http::status::ok;
+  if (!got || !answer.get().keep_alive()) {
+    server.reset();
+    boost::system::error_code ignore;
+    up.stream.socket().close(ignore);
+    up.key.clear();
+  }
+  if (!got) co_return std::nullopt;
+  co_return std::move(answer.get().body());
 }
 
 }  // namespace
@@ -156,7 +197,10 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
     if (s.shared.options.metering) {
       if (auto provider = aiProvider(*s.shared.options.metering, target.host)) {
         bool plain = false;
-        metered = co_await admitAiRequest(s, client, *parser, *checked, *provider, r, &plain);
+        InputCounter counter = [&](std::string body) {
+          return countInput(s, *up, server, target, key, *parser, std::move(body));
+        };
+        metered = co_await admitAiRequest(s, client, *parser, *checked, *provider, r, &plain, counter);
         if (!metered && !plain) {
           s.finish(r, at);
           co_return;

@@ -104,11 +104,13 @@ bool freeWrite(meter::Provider p, std::string_view path) {
 }
 
 // Reads the rest of the request's body into `body`, up to `max` bytes. 0 when read; else the
-// status to answer with (413 too large; 400 unreadable, with *why).
+// status to answer with (413 too large; 422 trailer fields, with *why: refused, as they would
+// reach the provider as headers km did not check; 400 unreadable, with *why, unanswered).
 template <class Client>
 asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& parser, MeteredCall& call, size_t max,
                                    std::string& body, std::string* why) {
   if (auto n = parser.content_length(); n && *n > max) co_return 413;
+  const auto fields_before = std::distance(parser.get().begin(), parser.get().end());
   auto& in = beast::get_lowest_layer(client);
   while (!parser.is_done()) {
     size_t used = body.size();
@@ -126,6 +128,10 @@ asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& pa
       co_return 400;
     }
     if (body.size() > max) co_return 413;
+  }
+  if (std::distance(parser.get().begin(), parser.get().end()) != fields_before) {
+    *why = "trailer fields after a metered request's body are refused (km would send them on as headers)";
+    co_return 422;
   }
   co_return 0;
 }
@@ -275,7 +281,7 @@ asio::awaitable<void> MeteredCall::end(audit::HttpRecord& rec) {
 template <class Client>
 asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client& client, RequestParser& parser,
                                                              const CheckedRequest& req, meter::Provider provider,
-                                                             audit::HttpRecord& rec, bool* plain) {
+                                                             audit::HttpRecord& rec, bool* plain, const InputCounter& count) {
   const Metering& m = *s.shared.options.metering;
   *plain = false;
   std::string method(parser.get().method_string());
@@ -313,6 +319,10 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   if (failed == 503) {
     std::string refused = "km is holding too many large AI requests at once; retry shortly";
     co_await answerError(s, client, provider, 503, refused, rec);
+    co_return nullptr;
+  }
+  if (failed == 422) {
+    co_await answerError(s, client, provider, 400, why, rec);
     co_return nullptr;
   }
   if (failed == 413) {
@@ -354,15 +364,36 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   const meter::Price& price = priced->priced.price;
   const meter::AdmitOptions& options = m.admit;
   AiBudget* budget = m.budget;
-  Reservation got = co_await onBudget<Reservation>([&](std::function<void(Reservation)> done) {
-    budget->reserve(
-        [c, &f, &price, &options](Micros available) -> AiBudget::Size {
-          c->admission_ = meter::admit(f, c->body_.size(), price, available, options);
-          if (!c->admission_.refused) return {c->admission_.reserve, false};
-          return {std::nullopt, available < meter::smallestCall(price, options)};
-        },
-        std::move(done));
-  });
+  // An Anthropic Messages request whose input the body carries whole can be counted exactly.
+  bool countable = count && provider == meter::Provider::kAnthropic && route.api == meter::Api::kAnthropicMessages &&
+                   f.unsized_input.empty();
+  std::optional<int64_t> counted;
+  auto reserve = [&](bool may_count) {
+    return onBudget<Reservation>([&, may_count](std::function<void(Reservation)> done) {
+      budget->reserve(
+          [c, &f, &price, &options, &counted, may_count](Micros available) -> AiBudget::Size {
+            c->admission_ = meter::admit(f, c->body_.size(), price, available, options, counted);
+            c->want_count_ = may_count && available != INT64_MAX && (c->admission_.refused || c->admission_.clamped());
+            if (c->want_count_) return {};  // nothing held: counted first, then sized again
+            if (!c->admission_.refused) return {c->admission_.reserve, false};
+            return {std::nullopt, available < meter::smallestCall(price, options)};
+          },
+          std::move(done));
+    });
+  };
+  Reservation got = co_await reserve(countable);
+  if (!got.hold && got.refused.empty() && c->want_count_) {
+    // Near the ceiling: the provider's own count of the input, instead of the size bound.
+    if (auto body = meter::anthropicCountBody(call->body_)) {
+      if (auto answer = co_await count(std::move(*body))) {
+        if (auto n = meter::countedInputTokens(*answer)) {
+          counted = *n;
+          rec.reason += "; input counted " + std::to_string(*n) + " tokens";
+        }
+      }
+    }
+    got = co_await reserve(false);
+  }
   call->hold_ = got.hold;
   if (!call->hold_) {
     std::string refused = !got.refused.empty() ? got.refused : call->admission_.reason;
@@ -388,6 +419,6 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
 
 template asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session&, TlsStream&, RequestParser&,
                                                                       const CheckedRequest&, meter::Provider,
-                                                                      audit::HttpRecord&, bool*);
+                                                                      audit::HttpRecord&, bool*, const InputCounter&);
 
 }  // namespace km::net::proxy

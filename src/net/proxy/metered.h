@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,7 @@ class MeteredCall final : public ExchangeTap {
   std::string model_;  // the request's (Bedrock: the path's)
   std::string body_;
   meter::Admission admission_;
+  bool want_count_ = false;  // the size bound clamps or refuses: the provider's count may do better
   std::optional<int64_t> hold_;
   unsigned status_ = 0;
   bool encoded_ = false;  // the response came with a Content-Encoding the meter cannot read
@@ -46,14 +48,21 @@ class MeteredCall final : public ExchangeTap {
   AiCall wholeCharge(std::string why) const;
 };
 
+// Asks the provider's free token counter (Anthropic's POST /v1/messages/count_tokens) for the
+// input of the request being admitted: `body` is the counting request's body. Its answer's
+// body, or nullopt when no count came (the size bound is used then).
+using InputCounter = std::function<asio::awaitable<std::optional<std::string>>(std::string body)>;
+
 // Reads the request's body and decides (`rec` gets the decision when refused). Returns the
 // call to pass to exchange() (its body set), or null when the request was answered here (a
 // refusal in the provider's error shape, or a request that is not billable and goes out
-// plainly: then *plain is set). Closes nothing; the caller ends the connection after a
-// refusal.
+// plainly: then *plain is set). Near the ceiling (the bound from the body's size would clamp
+// or refuse the call) an Anthropic Messages request's input is counted by `count` (may be
+// null) and the call held to that instead. Closes nothing; the caller ends the connection
+// after a refusal.
 template <class Client>
 asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client& client, RequestParser& parser,
                                                              const CheckedRequest& req, meter::Provider provider,
-                                                             audit::HttpRecord& rec, bool* plain);
+                                                             audit::HttpRecord& rec, bool* plain, const InputCounter& count);
 
 }  // namespace km::net::proxy

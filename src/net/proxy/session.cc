@@ -30,7 +30,7 @@ void newParser(std::optional<RequestParser>& p) {
 }
 
 Session::Session(Shared& s, tcp::socket socket, Listener l)
-    : shared(s), listener(l), client(std::move(socket)), relay(new char[kRelayBuffer]) {
+    : shared(s), listener(l), client(std::move(socket)), buf(kReadBufferLimit), relay(new char[kRelayBuffer]) {
   ++shared.active;
   boost::system::error_code ec;
   tcp::endpoint remote = client.socket().remote_endpoint(ec);

@@ -38,10 +38,14 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream&>;
 
 inline constexpr size_t kRelayBuffer = 32 << 10;
 inline constexpr size_t kHeaderLimit = 64 << 10;
+// What a connection's read buffer may hold: a head (or a chunked body's trailer section,
+// which the parsers' header limit does not cover) and one read ahead. More is an error
+// (buffer_overflow), not memory.
+inline constexpr size_t kReadBufferLimit = 4 * kHeaderLimit;
 
 // A server connection, kept across keep-alive requests to the same host and port.
 struct Upstream {
-  explicit Upstream(const asio::any_io_executor& ex) : stream(ex) {}
+  explicit Upstream(const asio::any_io_executor& ex) : stream(ex), buf(kReadBufferLimit) {}
   beast::tcp_stream stream;
   beast::flat_buffer buf;
   std::string key;   // "host:port" it was opened for; "" = not connected

@@ -311,3 +311,45 @@ TEST(Admit, TheThinkingBudgetFollowsTheClampOrTheRequestIsRefused) {
 
 }  // namespace
 }  // namespace km::meter
+
+// --- the provider's own input count, near the ceiling ---------------------------------------
+namespace km::meter {
+namespace {
+
+TEST(CountTokens, ACountedInputReplacesTheSizeBound) {
+  RequestFacts f = read(Api::kAnthropicMessages, R"({"max_tokens":64000})");
+  // 50 KB of conversation whose real input is 900 tokens: with the size bound (54,096 tokens
+  // at $30/M = $1.62) a $1 budget refuses it; counted, it buys output.
+  Admission bound = admit(f, 50'000, kOpus, 1'000'000);
+  EXPECT_TRUE(bound.refused);
+  Admission counted = admit(f, 50'000, kOpus, 1'000'000, {}, 900);
+  ASSERT_FALSE(counted.refused) << counted.reason;
+  EXPECT_EQ(counted.input_bound_tokens, 900);
+  // 900 × $30/M = 27,000 µ$; 973,000 left buys 12,973 output tokens at $75/M.
+  EXPECT_EQ(*counted.output_limit, 12'973);
+  EXPECT_EQ(counted.reserve, 27'000 + 972'975);
+}
+
+TEST(CountTokens, TheCountBodyKeepsWhatTheEndpointTakes) {
+  auto body = anthropicCountBody(
+      R"({"model":"claude-opus-4-1","max_tokens":64000,"stream":true,"system":"be brief","temperature":0.2,)"
+      R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"t","input_schema":{"type":"object"}}],)"
+      R"("metadata":{"user_id":"u"},"thinking":{"type":"enabled","budget_tokens":2048}})");
+  ASSERT_TRUE(body) << body.error().message();
+  EXPECT_EQ(*body, R"({"model":"claude-opus-4-1","system":"be brief","messages":[{"role":"user","content":"hi"}],)"
+                   R"("tools":[{"name":"t","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":2048}})");
+  EXPECT_FALSE(anthropicCountBody("[1]"));
+}
+
+TEST(CountTokens, TheAnswerMustCarryAPlainInteger) {
+  EXPECT_EQ(*countedInputTokens(R"({"input_tokens": 1234})"), 1234);
+  EXPECT_FALSE(countedInputTokens(R"({"input_tokens": -1})"));
+  EXPECT_FALSE(countedInputTokens(R"({"input_tokens": 1.5})"));
+  EXPECT_FALSE(countedInputTokens(R"({"input_tokens": "12"})"));
+  EXPECT_FALSE(countedInputTokens(R"({"input_tokens": 99999999999999999999})"));
+  EXPECT_FALSE(countedInputTokens(R"({"tokens": 12})"));
+  EXPECT_FALSE(countedInputTokens("not json"));
+}
+
+}  // namespace
+}  // namespace km::meter

@@ -53,7 +53,10 @@ struct Fixture {
     ledger = l.get();
     EXPECT_TRUE(l->setLimit("sb-1", store::Pool::kAi, limit, 800'000));
     budget = std::make_unique<LedgerBudget>(
-        std::move(l), "sb-1", [this](std::string_view kind, const std::string& d) { events.push_back(std::string(kind) + ": " + d); },
+        std::move(l), "sb-1", [this](std::string_view kind, const std::string& d, Micros limit) {
+          events.push_back(std::string(kind) + ": " + d);
+          limits.push_back(limit);
+        },
         [] { return int64_t{42}; });
   }
   net::proxy::AiCall call(Micros cost) {
@@ -68,6 +71,7 @@ struct Fixture {
   km::test::FakeLedger* ledger;
   std::unique_ptr<LedgerBudget> budget;
   std::vector<std::string> events;
+  std::vector<Micros> limits;
 };
 
 TEST(LedgerBudget, ReservesSettlesAndRecordsTheCall) {
@@ -202,6 +206,9 @@ TEST(LedgerBudget, CallsQueuedAtOnceAreWrittenTogetherAndStopAtTheLimit) {
 TEST(LedgerBudget, APoolThatPaysForNoCallIsUsedUpOncePerLimit) {
   Fixture f(1'000'000);
   settleNow(*f.budget, *reserveNow(*f.budget, 990'000).hold, f.call(990'000));
+  // A call in flight holds money it may give back: the pool is not used up while it runs.
+  Answer inflight = reserveNow(*f.budget, 5'000);
+  ASSERT_TRUE(inflight.hold);
   auto declineAll = [&] {
     std::promise<net::proxy::Reservation> p;
     f.budget->reserve([](Micros available) -> net::proxy::AiBudget::Size { return {std::nullopt, available < 20'000}; },
@@ -209,7 +216,11 @@ TEST(LedgerBudget, APoolThatPaysForNoCallIsUsedUpOncePerLimit) {
     return p.get_future().get();
   };
   EXPECT_FALSE(declineAll().hold);
+  EXPECT_EQ(f.events.size(), 1u) << "only the warning: a call is in flight";
+  f.budget->release(*inflight.hold);
+  EXPECT_FALSE(declineAll().hold);
   ASSERT_EQ(f.events.size(), 2u) << "the warning, then used up";
+  EXPECT_EQ(f.limits[1], 1'000'000) << "the limit it was used up at";
   EXPECT_EQ(f.events[1], "budget-exhausted: AI spend $0.99 of $1.00: the $0.01 left pays for no call");
   EXPECT_FALSE(declineAll().hold);
   EXPECT_EQ(f.events.size(), 2u) << "said once";
