@@ -27,6 +27,10 @@ veth="ksb$$"
 pids=()
 sb=""
 cleanup() {
+  local rc=$?
+  if [ "$rc" != 0 ] && [ -n "$sb" ]; then  # what the proxy said, when a run failed
+    tail -n 5 "$home/origin.out" "$home/sandboxes/$sb/network.log" "$home/sandboxes/$sb/supervisor.log" >&2 2>/dev/null || true
+  fi
   [ -n "$sb" ] && KM_HOME="$home" "$km" destroy --yes "$sb" >/dev/null 2>&1 || true
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   if ip netns pids "$ns" >/dev/null 2>&1; then for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null || true; done; fi
@@ -91,7 +95,9 @@ ip netns exec "$ns" python3 "$root/tests/fakes/fake_dns.py" 198.51.100.91 53 llm
   > "$home/dns.out" 2>&1 &
 pids+=($!)
 body='{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"hi"}]}'
-for _ in $(seq 1 50); do curl -s -m 1 -o /dev/null --cacert "$home/ca.pem" -d "$body" https://203.0.113.91/v1/messages && break; sleep 0.1; done
+for _ in $(seq 1 100); do ip netns exec "$ns" ss -ltn | grep -q '203.0.113.91:443 ' && break; sleep 0.1; done
+curl -sS -m 2 -o /dev/null --cacert "$home/ca.pem" -d "$body" https://203.0.113.91/v1/messages ||
+  { echo "sse_ttfb_bench: the origin does not answer" >&2; cat "$home/origin.out" >&2; ip netns exec "$ns" ss -ltn >&2; exit 1; }
 
 cat > "$home/config.yaml" <<EOF
 disk:

@@ -46,3 +46,11 @@ if [ "$(id -u)" = 0 ]; then
 else
   echo "skipped: needs root"
 fi
+
+echo
+echo "== metering: SSE time to first byte, metered vs unmetered vs direct (root)"
+if [ "$(id -u)" = 0 ]; then
+  bash "$(dirname "$0")/../bench/sse_ttfb_bench.sh" "$km" 20 5
+else
+  echo "skipped: needs root"
+fi
