@@ -26,10 +26,12 @@ What the fake answers is driven by the request, so tests know the exact usage to
   OpenAI reasoning tokens = X-Fake-Reasoning header (default 0; part of the output)
 X-Fake-Cut: N ends a streamed answer after N text deltas (no usage: cut short).
 X-Fake-Delay-Ms: D waits D ms before each streamed delta (default 10).
+X-Fake-Gzip: 1 gzips an Anthropic JSON answer when the request's Accept-Encoding allows it (or
+is missing: then any coding is acceptable).
 Each call is appended to ai.log as one JSON line: the API, the request's output limit, stream,
 model, and the usage answered.
 """
-import base64, binascii, json, os, struct, time
+import base64, binascii, gzip, json, os, struct, time
 
 COUNTER = [0]
 
@@ -79,7 +81,18 @@ def anthropic_messages(handler, body, logs):
         answer = {"id": msg_id, "type": "message", "role": "assistant", "model": model,
                   "content": [{"type": "text", "text": "word " * usage["output_tokens"]}],
                   "stop_reason": stop, "stop_sequence": None, "usage": usage}
-        handler.reply(200, json.dumps(answer).encode(), "application/json")
+        data = json.dumps(answer).encode()
+        accepts = handler.headers.get("Accept-Encoding")
+        if handler.headers.get("X-Fake-Gzip") and (accepts is None or "gzip" in accepts):
+            data = gzip.compress(data)  # no Accept-Encoding: any coding is acceptable (RFC 9110)
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Encoding", "gzip")
+            handler.send_header("Content-Length", str(len(data)))
+            handler.end_headers()
+            handler.wfile.write(data)
+            return
+        handler.reply(200, data, "application/json")
         return
     handler.send_response(200)
     handler.send_header("Content-Type", "text/event-stream; charset=utf-8")

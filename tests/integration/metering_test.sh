@@ -77,6 +77,12 @@ cost="$(expected_cost "$in" "$out_t" "$cw" "$cr")"
 row="$(ledger events | tail -1)"
 expect_eq "$row" "[\"claude-sonnet-4-5\", \"msg_fake000001\", $in, $out_t, $cw, $cr, $cost, \"\"]" "JSON call in the ledger"
 expect_eq "$(ledger pool)" "[1000000, $cost, 0, 0]" "spent = the call's cost, nothing held"
+# A client that accepts gzip and names Accept-Encoding as hop-by-hop still gets km's identity
+# through (the meter reads the answer: an exact charge, not "charged as reserved").
+out="$(call -H 'X-Fake-Gzip: 1' -H 'Accept-Encoding: gzip' -H 'Connection: Accept-Encoding' -H 'X-Fake-Output-Tokens: 3')"
+expect_contains "$out" '"stop_reason": "end_turn"' "answered uncompressed"
+expect_contains "$(ledger events | tail -1)" ', 3, 0, 0, ' "charged the 3 output tokens it reported"
+expect_contains "$(ledger events | tail -1)" '""]' "with no note"
 
 # 2. SSE: the stream reaches the client event by event; usage from message_start + message_delta.
 BODY='{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"stream please"}]}'
@@ -85,7 +91,7 @@ expect_contains "$out" "event: message_stop" "SSE relayed to its end"
 read -r in out_t cw cr <<<"$(tail -1 "$AILOG" | python3 -c 'import json,sys; u=json.load(sys.stdin)["usage"]; print(u["input_tokens"], u["output_tokens"], u["cache_creation_input_tokens"], u["cache_read_input_tokens"])')"
 expect_eq "$out_t" 25 "the fake streamed 25 output tokens"
 cost2="$(expected_cost "$in" "$out_t" 0 0)"
-expect_eq "$(ledger events | tail -1)" "[\"claude-sonnet-4-5\", \"msg_fake000002\", $in, 25, 0, 0, $cost2, \"\"]" "SSE call in the ledger"
+expect_eq "$(ledger events | tail -1)" "[\"claude-sonnet-4-5\", \"msg_fake000003\", $in, 25, 0, 0, $cost2, \"\"]" "SSE call in the ledger"
 
 # 3. A cut-short stream is charged at least its reserved output (the provider may have produced it).
 BODY='{"model":"claude-sonnet-4-5","max_tokens":60,"stream":true,"messages":[{"role":"user","content":"cut"}]}'
