@@ -10,16 +10,24 @@ namespace {
 
 constexpr std::string_view kLog = "km.budget";
 
-std::string spentOf(const store::PoolState& p) {
-  return "$" + formatDollars(p.spent) + " of $" + formatDollars(p.limit);
-}
-
 // A ledger failure that a batch must not keep half of.
 bool undoes(const Error& e) {
   return e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kInvalidArgument;
 }
 
 }  // namespace
+
+std::string spentOf(const store::PoolState& p) {
+  return "$" + formatDollars(p.spent) + " of $" + formatDollars(p.limit);
+}
+
+std::string warningDetail(std::string_view what, const store::PoolState& p) {
+  return std::string(what) + " spend " + spentOf(p) + " passed the warning threshold (" + formatRatio(p.warning_threshold) + ")";
+}
+
+std::string reachedDetail(std::string_view what, const store::PoolState& p) {
+  return std::string(what) + " spend reached its limit: " + spentOf(p);
+}
 
 struct LedgerBudget::Op {
   enum class Kind { kReserve, kSettle, kRelease, kFlush } kind = Kind::kFlush;
@@ -161,13 +169,11 @@ Status LedgerBudget::apply(Op& op, std::vector<Event>& events) {
         return ok();
       }
       if (c->crossed_warning) {
-        events.push_back({"budget-warning", "AI spend " + spentOf(c->pool) + " passed the warning threshold (" +
-                                                formatRatio(c->pool.warning_threshold) + ")",
-                          c->pool.limit});
+        events.push_back({"budget-warning", warningDetail("AI", c->pool), c->pool.limit});
       }
       if (c->reached_limit && exhausted_limit_ != c->pool.limit) {
         exhausted_limit_ = c->pool.limit;
-        events.push_back({"budget-exhausted", "AI spend reached its limit: " + spentOf(c->pool), c->pool.limit});
+        events.push_back({"budget-exhausted", reachedDetail("AI", c->pool), c->pool.limit});
       }
       return ok();
     }

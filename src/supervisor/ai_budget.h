@@ -30,6 +30,13 @@ namespace km::supervisor {
 // `limit`: the pool's limit when it happened (a top-up since makes a used-up pool usable).
 using BudgetEvent = std::function<void(std::string_view kind, const std::string& detail, Micros limit)>;
 
+// How budget notices and refusals say a pool's spend ("$0.80 of $1.00"), and the detail of
+// a pool's budget-warning and of its budget-exhausted at the limit; `what` names the spend
+// ("AI", "compute"). One wording for both pools.
+std::string spentOf(const store::PoolState& pool);
+std::string warningDetail(std::string_view what, const store::PoolState& pool);
+std::string reachedDetail(std::string_view what, const store::PoolState& pool);
+
 class LedgerBudget final : public net::proxy::AiBudget {
  public:
   // `ledger` holds the pool (setLimit done by the caller). `now_ms` stamps the events.

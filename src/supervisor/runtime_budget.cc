@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/log.h"
+#include "supervisor/ai_budget.h"
 #include "supervisor/runtime.h"
 
 namespace km::supervisor {
@@ -12,10 +13,6 @@ namespace km::supervisor {
 namespace {
 constexpr std::string_view kLog = "km.supervisor";
 constexpr int64_t kComputeChargeMs = 60'000;
-
-std::string spentOf(const store::PoolState& p) {
-  return "$" + formatDollars(p.spent) + " of $" + formatDollars(p.limit);
-}
 }  // namespace
 
 void Runtime::setControlPoster(Poster post) {
@@ -88,11 +85,8 @@ bool Runtime::chargeCompute() {
     return false;
   }
   compute_pool_ = change->pool;
-  if (change->crossed_warning) {
-    budgetNotice("budget-warning", "compute spend " + spentOf(change->pool) + " passed the warning threshold (" +
-                                       formatRatio(change->pool.warning_threshold) + ")");
-  }
-  if (change->reached_limit) budgetNotice("budget-exhausted", "compute spend reached its limit: " + spentOf(change->pool));
+  if (change->crossed_warning) budgetNotice("budget-warning", warningDetail("compute", change->pool));
+  if (change->reached_limit) budgetNotice("budget-exhausted", reachedDetail("compute", change->pool));
   return change->reached_limit;
 }
 

@@ -311,22 +311,10 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   // Answered here, so the client sends its body now (a client that waits would wait on us).
   if (!co_await answerExpect(s, client, parser)) co_return nullptr;
   auto& msg = parser.get();
-  // The meter reads the response's bytes as they come: no compression. (A Connection field
-  // naming Accept-Encoding would have the relay drop this as hop-by-hop: that name goes.)
+  // The meter reads the response's bytes as they come: no compression. (Hop-by-hop fields go
+  // first, as the relay would drop them: a Connection field cannot list this one away.)
+  stripHopByHop(msg, /*keep_upgrade=*/false);
   msg.set(http::field::accept_encoding, "identity");
-  if (auto it = msg.find(http::field::connection); it != msg.end()) {
-    std::string kept;
-    auto [from, to] = msg.equal_range(http::field::connection);
-    for (auto c = from; c != to; ++c) {
-      for (std::string_view token : split(std::string_view(c->value().data(), c->value().size()), ',')) {
-        std::string t = toLower(trim(token));
-        if (t.empty() || t == "accept-encoding") continue;
-        kept += (kept.empty() ? "" : ", ") + t;
-      }
-    }
-    msg.erase(http::field::connection);
-    if (!kept.empty()) msg.set(http::field::connection, kept);
-  }
   auto call = std::make_unique<MeteredCall>(m, provider, route.api, s.shared.metered_body_bytes);
   std::string why;
   unsigned failed = co_await readBody(s, client, parser, *call, m.max_request_body, call->body_, &why);

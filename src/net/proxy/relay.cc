@@ -30,40 +30,6 @@ std::string headerSafe(std::string_view s) {
   return out;
 }
 
-// Removes the hop-by-hop fields (and those the Connection field lists) from `m`, keeping
-// Transfer-Encoding (the serializer frames the body by it) and, for an upgrade, Upgrade.
-template <class Fields>
-void stripHopByHop(Fields& m, bool keep_upgrade) {
-  std::vector<std::string> listed;
-  for (auto it = m.find(http::field::connection); it != m.end() && it->name() == http::field::connection; ++it) {
-    std::string_view v(it->value().data(), it->value().size());
-    size_t at = 0;
-    while (at <= v.size()) {
-      size_t comma = v.find(',', at);
-      std::string_view token = v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (!token.empty()) listed.push_back(toLower(token));
-      if (comma == std::string_view::npos) break;
-      at = comma + 1;
-    }
-  }
-  for (const auto& name : listed) {
-    // Framing and routing stay what the parser read them as (a server listing them would
-    // otherwise make the client frame the response differently from the proxy).
-    if (name == "transfer-encoding" || name == "content-length" || name == "host" ||
-        (keep_upgrade && name == "upgrade")) {
-      continue;
-    }
-    m.erase(name);
-  }
-  for (std::string_view name : {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
-                                "proxy-authenticate", "te", "trailer", "upgrade"}) {
-    if (keep_upgrade && (name == "upgrade" || name == "connection")) continue;
-    m.erase(beast::string_view(name.data(), name.size()));
-  }
-}
-
 // Streams the message whose head `p` has read from `in` to `out`: the head as it stands in
 // p.get() (already rewritten), then the body piece by piece as it arrives, re-framed by the
 // serializer (chunked stays chunked, one chunk per piece: server-sent events pass event
@@ -206,6 +172,37 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
   up.key = key;
   up.dest = at.address().to_string() + ":" + std::to_string(at.port());
   co_return std::nullopt;
+}
+
+void stripHopByHop(http::fields& m, bool keep_upgrade) {
+  std::vector<std::string> listed;
+  for (auto it = m.find(http::field::connection); it != m.end() && it->name() == http::field::connection; ++it) {
+    std::string_view v(it->value().data(), it->value().size());
+    size_t at = 0;
+    while (at <= v.size()) {
+      size_t comma = v.find(',', at);
+      std::string_view token = v.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      if (!token.empty()) listed.push_back(toLower(token));
+      if (comma == std::string_view::npos) break;
+      at = comma + 1;
+    }
+  }
+  for (const auto& name : listed) {
+    // Framing and routing stay what the parser read them as (a server listing them would
+    // otherwise make the client frame the response differently from the proxy).
+    if (name == "transfer-encoding" || name == "content-length" || name == "host" ||
+        (keep_upgrade && name == "upgrade")) {
+      continue;
+    }
+    m.erase(name);
+  }
+  for (std::string_view name : {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
+                                "proxy-authenticate", "te", "trailer", "upgrade"}) {
+    if (keep_upgrade && (name == "upgrade" || name == "connection")) continue;
+    m.erase(beast::string_view(name.data(), name.size()));
+  }
 }
 
 template <class Stream>

@@ -116,6 +116,12 @@ asio::awaitable<std::optional<ConnectFailure>> connectUpstream(Session& s, Upstr
 // Whether the server closed `socket` or sent bytes nobody asked for (poll, no wait).
 bool serverClosedOrSpoke(tcp::socket& socket);
 
+// Removes the hop-by-hop fields (and those the Connection field lists) from `m`, keeping
+// Transfer-Encoding (the serializer frames the body by it) and, for an upgrade, Upgrade.
+// Idempotent: exchange() strips every message it relays; a step that adds fields of its own
+// before that strips first, so a Connection field cannot list them away.
+void stripHopByHop(http::fields& m, bool keep_upgrade);
+
 // A request's "Expect: 100-continue" answered by the proxy itself (a client that waits for it
 // would otherwise wait for a server that never sees the question), the field removed. false
 // when the answer could not be written.
