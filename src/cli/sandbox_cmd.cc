@@ -14,6 +14,7 @@
 #include "doc/json_io.h"
 #include "doc/yaml_io.h"
 #include "meter/meter.h"
+#include "net/sigv4.h"
 #include "profile/profile.h"
 #include "supervisor/supervisor.h"
 
@@ -137,6 +138,18 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     }
     co.pricing_yaml = std::move(*text);
     co.pricing_origin = path;
+  }
+  if (eff.ai && eff.ai->bedrock && eff.ai->bedrock->credentials_file) {
+    // Checked now (readable, where no sandbox sees it, the profile there); read again by the
+    // proxy each time it counts, so rotated keys are picked up.
+    std::string path = fs::absolutePath(fs::expandHome(*eff.ai->bedrock->credentials_file));
+    std::string profile = eff.ai->bedrock->profile.value_or("default");
+    if (auto creds = net::readAwsCredentialsFile(path, profile, ctx.globals().home); !creds) {
+      printErr("ERROR: operator config ai.bedrock.credentialsFile: " + creds.error().message());
+      return kExitUsage;
+    }
+    co.bedrock_credentials_file = path;
+    co.bedrock_profile = profile;
   }
   if (eff.proxy) co.proxy_connect_ports = eff.proxy->connect_ports;
   if (eff.tls && eff.tls->extra_ca_file) co.tls_extra_ca_file = fs::absolutePath(fs::expandHome(*eff.tls->extra_ca_file));

@@ -66,10 +66,23 @@ struct Describe<AiEndpoint> {
 };
 
 template <>
+struct Describe<BedrockConfig> {
+  static constexpr std::string_view kDoc = "AWS credentials km signs Bedrock token counts with (host side only).";
+  static void build(Fields<BedrockConfig>& f) {
+    f.add("credentialsFile", &BedrockConfig::credentials_file,
+          "AWS shared credentials file, under /root, /home or KM_HOME and readable by its owner only.")
+        .minLength(1).exampleValue("/root/.aws/credentials");
+    f.add("profile", &BedrockConfig::profile, "Section of the credentials file.")
+        .minLength(1).defaultValue("default");
+  }
+};
+
+template <>
 struct Describe<AiConfig> {
   static constexpr std::string_view kDoc = "AI metering.";
   static void build(Fields<AiConfig>& f) {
     f.add("endpoints", &AiConfig::endpoints, "Endpoints metered besides the providers' own hosts.");
+    f.add("bedrock", &AiConfig::bedrock, "Bedrock token counting near a budget's ceiling.");
   }
 };
 

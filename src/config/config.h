@@ -37,8 +37,16 @@ struct AiEndpoint {
   std::string provider;  // anthropic | openai | bedrock
 };
 
+// AWS credentials km itself uses for Bedrock (its free CountTokens near a budget's ceiling);
+// never given to a sandbox.
+struct BedrockConfig {
+  std::optional<std::string> credentials_file;  // an AWS shared credentials file
+  std::optional<std::string> profile;           // its section; default "default"
+};
+
 struct AiConfig {
   std::vector<AiEndpoint> endpoints;  // metered besides the providers' own hosts
+  std::optional<BedrockConfig> bedrock;
 };
 
 struct PricingConfig {

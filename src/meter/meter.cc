@@ -230,7 +230,12 @@ void jsonResponse(Api api, const doc::Node& body, Metered& m) {
   switch (api) {
     case Api::kAnthropicMessages:
     case Api::kBedrockInvoke:  // Claude on Bedrock answers in Anthropic's shape
-      setModelAndId(&body, "id", m);
+      if (api == Api::kBedrockInvoke) {
+        // Its "model" is Anthropic's name, not the Bedrock id the path named (and is priced by).
+        if (std::string id = text(&body, "id"); !id.empty()) m.request_id = id;
+      } else {
+        setModelAndId(&body, "id", m);
+      }
       anthropicUsage(member(&body, "usage"), m);
       if (has(&body, "usage")) m.complete = true;
       break;

@@ -32,11 +32,37 @@ std::string_view bedrockBase(std::string_view model) {
   return model;
 }
 
-bool prefixAtBoundary(std::string_view model, std::string_view entry) {
-  if (model.size() < entry.size() || model.substr(0, entry.size()) != entry) return false;
-  if (model.size() == entry.size()) return true;
-  char next = model[entry.size()];
-  return next == '-' || next == '.' || next == ':' || next == '@';
+bool allDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// What may follow a table entry in the name of the same model: snapshot dates (-20250929,
+// -2024-08-06, @20250929), versions (-v1, -v2:0, :0) and -latest, in any sequence. Anything
+// else (-pro, -mini, .1, -search-preview) names another model, maybe a dearer one.
+bool snapshotSuffix(std::string_view rest) {
+  while (!rest.empty()) {
+    char sep = rest.front();
+    if (sep != '-' && sep != ':' && sep != '@') return false;
+    rest.remove_prefix(1);
+    if (sep == '-' && rest.size() >= 10 && allDigits(rest.substr(0, 4)) && rest[4] == '-' &&
+        allDigits(rest.substr(5, 2)) && rest[7] == '-' && allDigits(rest.substr(8, 2))) {
+      rest.remove_prefix(10);  // 2024-08-06
+      continue;
+    }
+    size_t end = rest.find_first_of("-:@");
+    std::string_view token = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+    bool ok = (allDigits(token) && token.size() == 8) ||                  // 20250929
+              (sep == ':' && allDigits(token)) ||                          // :0
+              (token.size() > 1 && token[0] == 'v' && allDigits(token.substr(1))) ||  // v1
+              token == "latest";
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool sameModel(std::string_view model, std::string_view entry) {
+  return model.starts_with(entry) && snapshotSuffix(model.substr(entry.size()));
 }
 
 }  // namespace
@@ -201,7 +227,7 @@ std::optional<PriceTable::Lookup> PriceTable::find(Provider provider, std::strin
         (e.price.output == dearest->price.output && e.price.input > dearest->price.input)) {
       dearest = &e;
     }
-    if (prefixAtBoundary(name, e.model) && (best == nullptr || e.model.size() > best->model.size())) best = &e;
+    if (sameModel(name, e.model) && (best == nullptr || e.model.size() > best->model.size())) best = &e;
   }
   if (best != nullptr) return Lookup{{best->model, best->price}, false};
   if (dearest != nullptr) return Lookup{{dearest->model, dearest->price}, true};

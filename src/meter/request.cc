@@ -387,6 +387,25 @@ Result<std::vector<Member>> objectMembers(std::string_view text) {
 
 namespace {
 
+std::string base64Encode(std::string_view in) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(v >> shift) & 63];
+  }
+  if (size_t rest = in.size() - i; rest > 0) {
+    uint32_t v = uint32_t(uint8_t(in[i])) << 16 | (rest == 2 ? uint32_t(uint8_t(in[i + 1])) << 8 : 0);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += rest == 2 ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
 bool startsWithAny(std::string_view s, std::initializer_list<std::string_view> prefixes) {
   for (auto p : prefixes) {
     if (s.starts_with(p)) return true;
@@ -395,13 +414,51 @@ bool startsWithAny(std::string_view s, std::initializer_list<std::string_view> p
 }
 
 // The first thing in `body` that makes the provider read input the body does not carry.
+// The elements of the JSON array at `v` (none when it is not an array).
+std::vector<Span> arrayElements(std::string_view body, Span v) {
+  std::vector<Span> out;
+  Scanner sc(body, v.begin);
+  if (!sc.expect('[')) return {};
+  sc.space();
+  if (sc.peek() == ']') return out;
+  for (;;) {
+    sc.space();
+    size_t from = sc.at();
+    if (!sc.value(1)) return {};
+    out.push_back(Span{from, sc.at()});
+    sc.space();
+    if (sc.peek() != ',') return out;
+    sc.expect(',');
+  }
+}
+
+// A Responses input item that is only a reference ({"id": "msg_…"} without a type): the
+// provider puts the stored item in its place.
+bool referencesStoredItem(std::string_view body, const std::vector<Member>& top) {
+  for (const Member& m : top) {
+    if (m.key != "input" || body[m.value.begin] != '[') continue;
+    for (Span item : arrayElements(body, m.value)) {
+      if (body[item.begin] != '{') continue;
+      auto members = objectMembers(slice(body, item));
+      if (!members) continue;
+      bool id = false, type = false;
+      for (const Member& im : *members) {
+        id = id || im.key == "id";
+        type = type || im.key == "type";
+      }
+      if (id && !type) return true;
+    }
+  }
+  return false;
+}
+
 std::string unsizedInput(std::string_view body) {
   std::string found;
   Scanner sc(body);
   sc.visit = [&](const std::string& key, Span v) {
     if (!found.empty()) return;
     if (key == "file_id" || key == "previous_response_id" || key == "conversation" || key == "mcp_servers" ||
-        key == "container") {
+        key == "container" || key == "web_search_options" || key == "s3Location") {
       found = "\"" + key + "\"";
       return;
     }
@@ -425,7 +482,8 @@ std::string unsizedInput(std::string_view body) {
     if ((key == "image_url" || key == "file_url") && startsWithAny(*text, {"http://", "https://"})) {
       found = "content fetched from a URL";
     } else if (key == "type" && startsWithAny(*text, {"web_search", "web_fetch", "code_execution", "code_interpreter",
-                                                       "file_search", "mcp", "image_generation", "url"})) {
+                                                       "file_search", "mcp", "image_generation", "url",
+                                                       "item_reference"})) {
       found = "the " + *text + " tool or source";
     }
   };
@@ -521,6 +579,9 @@ Result<RequestFacts> readRequest(Api api, std::string_view body) {
     }
   }
   facts.unsized_input = unsizedInput(body);
+  if (facts.unsized_input.empty() && api == Api::kOpenAiResponses && referencesStoredItem(body, *top)) {
+    facts.unsized_input = "an input item given by its id";
+  }
   if (api == Api::kOpenAiChat && facts.stream) {
     auto include = find(body, Span{0, body.size()}, {"stream_options", "include_usage"});
     if (!include) return std::move(include).error();
@@ -560,7 +621,7 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
   a.input_bound_tokens = static_cast<int64_t>(std::min<size_t>(body_bytes, size_t{1} << 40)) +
                          options.input_allowance_tokens;
   if (!facts.unsized_input.empty()) a.input_bound_tokens = std::max(a.input_bound_tokens, options.unsized_input_tokens);
-  if (counted_input) a.input_bound_tokens = std::clamp<int64_t>(*counted_input, 0, int64_t{1} << 40);
+  if (counted_input) a.input_bound_tokens = countedWithMargin(*counted_input);
   const int64_t choices = std::max<int64_t>(facts.choices, 1);
   a.choices = choices;
   a.asked = facts.output_limit.number ? *facts.output_limit.number : options.default_output_tokens;
@@ -582,6 +643,19 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
                                             : ": it uses " + facts.unsized_input + ", which km cannot size") +
                ") before any output; raise it with `km budget add`";
     return a;
+  }
+  if (options.fixed_body && affordable < a.asked) {
+    a.refused = true;
+    a.reason = "the sandbox's AI budget has $" + formatDollars(available) + " left, which pays for " +
+               std::to_string(affordable) + " of the " + std::to_string(a.asked) +
+               " output tokens this request asks for, and km cannot lower its limit: the client signed the "
+               "body (AWS SigV4). Lower the request's max tokens, raise the budget with `km budget add`, or "
+               "let km sign Bedrock calls (ai.bedrock.credentialsFile in the operator config)";
+    return a;
+  }
+  if (options.fixed_body) {
+    a.reserve = std::min(available, input_cost + priceOf(a.asked * choices, price.output));
+    return a;  // nothing to change: the limit asked for is paid for
   }
   if (affordable < a.asked || facts.output_limit.value) a.output_limit = affordable;
   if (facts.thinking_budget.number && *facts.thinking_budget.number >= affordable) {
@@ -605,10 +679,14 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
 Result<std::string> anthropicCountBody(std::string_view body) {
   auto members = objectMembers(body);
   if (!members) return std::move(members).error();
-  static constexpr std::string_view kTaken[] = {"model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers"};
+  // Everything but the sampling and delivery settings, which are no input: a member the count
+  // dropped could be billed uncounted, while one the endpoint does not take only fails the
+  // count (the size bound then stands).
+  static constexpr std::string_view kDropped[] = {"max_tokens", "stream", "temperature", "top_p", "top_k",
+                                                  "stop_sequences", "metadata", "service_tier"};
   std::string out = "{";
   for (const Member& m : *members) {
-    if (std::find(std::begin(kTaken), std::end(kTaken), m.key) == std::end(kTaken)) continue;
+    if (std::find(std::begin(kDropped), std::end(kDropped), m.key) != std::end(kDropped)) continue;
     if (out.size() > 1) out += ',';
     out += '"' + m.key + "\":";
     out += body.substr(m.value.begin, m.value.end - m.value.begin);
@@ -616,18 +694,56 @@ Result<std::string> anthropicCountBody(std::string_view body) {
   return out + "}";
 }
 
-Result<int64_t> countedInputTokens(std::string_view answer) {
+Result<std::string> bedrockCountBody(Api api, std::string_view body) {
+  auto members = objectMembers(body);
+  if (!members) return std::move(members).error();
+  if (api == Api::kBedrockInvoke || api == Api::kBedrockInvokeStream) {
+    return R"({"input":{"invokeModel":{"body":")" + base64Encode(body) + R"("}}})";
+  }
+  if (api != Api::kBedrockConverse && api != Api::kBedrockConverseStream) {
+    return invalidArgument("not a Bedrock call whose input can be counted");
+  }
+  static constexpr std::string_view kTaken[] = {"messages", "system", "toolConfig", "additionalModelRequestFields"};
+  std::string out = R"({"input":{"converse":{)";
+  bool first = true;
+  for (const Member& m : *members) {
+    if (std::find(std::begin(kTaken), std::end(kTaken), m.key) == std::end(kTaken)) continue;
+    if (!first) out += ',';
+    first = false;
+    out += '"' + m.key + "\":";
+    out += body.substr(m.value.begin, m.value.end - m.value.begin);
+  }
+  return out + "}}}";
+}
+
+std::string bedrockCountModel(std::string_view model) {
+  // The geographic prefixes of system-defined cross-region inference profiles.
+  static constexpr std::string_view kGeo[] = {"us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca."};
+  for (std::string_view g : kGeo) {
+    if (model.starts_with(g) && model.size() > g.size() && model.find('.', g.size()) != std::string_view::npos) {
+      return std::string(model.substr(g.size()));
+    }
+  }
+  return std::string(model);
+}
+
+int64_t countedWithMargin(int64_t counted) {
+  counted = std::clamp<int64_t>(counted, 0, int64_t{1} << 40);
+  return counted + counted / 50 + 64;
+}
+
+Result<int64_t> countedInputTokens(std::string_view answer, std::string_view key) {
   auto members = objectMembers(answer);
   if (!members) return std::move(members).error();
   for (const Member& m : *members) {
-    if (m.key != "input_tokens") continue;
+    if (m.key != key) continue;
     std::string_view v = answer.substr(m.value.begin, m.value.end - m.value.begin);
     int64_t n = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec != std::errc() || end != v.data() + v.size() || n < 0 || n > (int64_t{1} << 40)) break;
     return n;
   }
-  return invalidArgument("the token count has no input_tokens integer");
+  return invalidArgument("the token count has no " + std::string(key) + " integer");
 }
 
 Micros smallestCall(const Price& price, const AdmitOptions& options) {

@@ -68,6 +68,9 @@ struct AdmitOptions {
   int64_t input_allowance_tokens = 4096;  // added to the body's size
   int64_t default_output_tokens = 128000; // assumed when an OpenAI request sets no limit
   int64_t unsized_input_tokens = 1'000'000;  // the input bound when the body's size is none
+  // The body must go out as the client wrote it (it is signed: AWS SigV4 covers the body):
+  // a call whose output limit the budget cannot pay for whole is refused, not clamped.
+  bool fixed_body = false;
 };
 struct Admission {
   bool refused = false;
@@ -87,12 +90,25 @@ struct Admission {
 Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price, Micros available,
                 const AdmitOptions& options = {}, std::optional<int64_t> counted_input = std::nullopt);
 // The body for Anthropic's POST /v1/messages/count_tokens that counts what the Messages
-// request `body` will be billed as input: its model, messages, system, tools, tool_choice,
-// thinking and mcp_servers (the members that endpoint takes), as written.
+// request `body` will be billed as input: every member as written but the sampling and
+// delivery settings (max_tokens, stream, temperature, top_p, top_k, stop_sequences, metadata,
+// service_tier). A member the endpoint does not take makes the count fail, never undercount.
 [[nodiscard]] Result<std::string> anthropicCountBody(std::string_view body);
-// `input_tokens` of count_tokens' answer; InvalidArgument when it has none that is a plain
-// integer from 0 to 2^40.
-[[nodiscard]] Result<int64_t> countedInputTokens(std::string_view answer);
+// The body for Bedrock's POST /model/{id}/count-tokens that counts the input of the `api`
+// request `body`: InvokeModel's (streamed or not) body whole, base64 in input.invokeModel.body;
+// Converse's messages, system, toolConfig and additionalModelRequestFields in input.converse
+// (the members CountTokens takes), as written.
+[[nodiscard]] Result<std::string> bedrockCountBody(Api api, std::string_view body);
+// The model id to count a Bedrock call to `model` with: a cross-region inference profile
+// ("us.anthropic.claude-…", "global.…") counts as its foundation model (CountTokens takes
+// only those; the tokenizer is the model's), anything else as it is.
+std::string bedrockCountModel(std::string_view model);
+// The input tokens of a token count's answer: Anthropic's `input_tokens`, Bedrock's
+// `inputTokens` (`key`). InvalidArgument when it has none that is a plain integer from 0 to 2^40.
+[[nodiscard]] Result<int64_t> countedInputTokens(std::string_view answer, std::string_view key = "input_tokens");
+// What a provider's count is held to: the count plus a margin (2% and 64 tokens), as
+// providers call their counts estimates that may differ slightly from what is billed.
+int64_t countedWithMargin(int64_t counted);
 // The least any call of a model at `price` may cost as admit() bounds it: the input
 // allowance at the dearest input rate plus the minimum output. A budget with less left pays
 // for no call of that model.

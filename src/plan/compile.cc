@@ -95,6 +95,8 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   p.metering.endpoints = options.ai_endpoints;
   p.metering.pricing_yaml = options.pricing_yaml;
   p.metering.pricing_origin = options.pricing_origin;
+  p.metering.bedrock_credentials_file = options.bedrock_credentials_file;
+  p.metering.bedrock_profile = options.bedrock_profile;
 
   p.shell = spec.execution.shell;
   p.working_dir = spec.execution.working_dir;

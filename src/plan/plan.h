@@ -86,6 +86,10 @@ struct MeteringPlan {
   std::vector<AiEndpoint> endpoints;
   std::string pricing_yaml;    // "" = the built-in table alone
   std::string pricing_origin;  // the file it came from (for errors)
+  // ai.bedrock: the AWS credentials file (absolute; read by the proxy when it counts, never
+  // copied into the plan) and its profile; "" = none.
+  std::string bedrock_credentials_file;
+  std::string bedrock_profile;
 };
 
 struct SandboxPlan {
@@ -141,6 +145,8 @@ struct CompileOptions {
   std::vector<AiEndpoint> ai_endpoints;        // ai.endpoints
   std::string pricing_yaml;                    // pricing.file's text ("" when unset)
   std::string pricing_origin;                  // pricing.file's path
+  std::string bedrock_credentials_file;        // ai.bedrock.credentialsFile (absolute, checked)
+  std::string bedrock_profile;                 // ai.bedrock.profile
   std::vector<int64_t> proxy_connect_ports;    // proxy.connectPorts (besides 443 and 80)
   std::string tls_extra_ca_file;               // tls.extraCAFile (absolute)
   LogLimits logs;                              // logs.maxFileSize, logs.maxFiles

@@ -13,7 +13,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 7;
+constexpr int64_t kPlanVersion = 8;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -212,6 +212,8 @@ Node toNode(const SandboxPlan& p) {
   metering.set("endpoints", std::move(endpoints));
   metering.set("pricing", Node::string(p.metering.pricing_yaml));
   metering.set("pricingOrigin", Node::string(p.metering.pricing_origin));
+  metering.set("bedrockCredentialsFile", Node::string(p.metering.bedrock_credentials_file));
+  metering.set("bedrockProfile", Node::string(p.metering.bedrock_profile));
   m.set("metering", std::move(metering));
   return m;
 }
@@ -317,6 +319,8 @@ Result<SandboxPlan> fromNode(const Node& node) {
     }
     metering.str("pricing", p.metering.pricing_yaml);
     metering.str("pricingOrigin", p.metering.pricing_origin);
+    metering.str("bedrockCredentialsFile", p.metering.bedrock_credentials_file);
+    metering.str("bedrockProfile", p.metering.bedrock_profile);
     metering.finish();
   }
   top.finish();

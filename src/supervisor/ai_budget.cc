@@ -30,7 +30,7 @@ std::string reachedDetail(std::string_view what, const store::PoolState& p) {
 }
 
 struct LedgerBudget::Op {
-  enum class Kind { kReserve, kSettle, kRelease, kFlush } kind = Kind::kFlush;
+  enum class Kind { kReserve, kSettle, kRelease, kFlush, kRearm } kind = Kind::kFlush;
   Sizer size;
   int64_t hold = 0;
   store::UsageEvent event;
@@ -119,6 +119,9 @@ void LedgerBudget::run() {
 Status LedgerBudget::apply(Op& op, std::vector<Event>& events) {
   switch (op.kind) {
     case Op::Kind::kFlush:
+      return ok();
+    case Op::Kind::kRearm:
+      exhausted_limit_.reset();
       return ok();
     case Op::Kind::kReserve: {
       op.reserved = {};
@@ -215,6 +218,12 @@ void LedgerBudget::settle(int64_t hold, net::proxy::AiCall call, std::function<v
   e.note = std::move(call.note);
   if (!e.note.empty()) log::info(kLog, id_ + ": " + e.model + " charged $" + formatDollars(e.cost) + " (" + e.note + ")");
   op->done = std::move(done);
+  submit(std::move(op));
+}
+
+void LedgerBudget::rearm() {
+  auto op = std::make_shared<Op>();
+  op->kind = Op::Kind::kRearm;
   submit(std::move(op));
 }
 

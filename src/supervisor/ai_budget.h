@@ -51,6 +51,9 @@ class LedgerBudget final : public net::proxy::AiBudget {
 
   // Waits until everything queued before this call is written and answered.
   void flush();
+  // The sandbox runs again (resumed or started, whatever topped up what): a pool still used
+  // up is reported again at the next refusal, so the sandbox is suspended again.
+  void rearm() override;
 
  private:
   struct Op;

@@ -238,6 +238,7 @@ Status Runtime::pause(std::string_view reason) {
 Status Runtime::thaw() {
   KM_TRY(sandbox_->resume());
   computeRuns(true);
+  if (ai_budget_) ai_budget_->rearm();
   KM_TRY(setStatus(SandboxStatus::kRunning, false));
   event("resumed", "from pause");
   log::info(kLog, plan_.id + ": resumed from pause");

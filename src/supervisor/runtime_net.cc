@@ -1,6 +1,7 @@
 // Runtime: the sandbox's network. net::SandboxNetwork sets it up (veth, addresses, host
 // rules, the eBPF gate or the sandbox's nftables, the facts file) or reopens it after a
 // supervisor restart; the DataPlane it feeds runs the resolver and the HTTP proxy.
+#include "core/fs.h"
 #include "core/log.h"
 #include "net/net.h"
 #include "net/proxy/proxy.h"
@@ -53,6 +54,9 @@ Result<net::proxy::Metering> Runtime::metering() {
     std::string host = net::canonicalName(e.host);
     if (provider && !host.empty()) m.endpoints.emplace_back(std::move(host), *provider);
   }
+  m.bedrock_credentials_file = plan_.metering.bedrock_credentials_file;
+  if (!plan_.metering.bedrock_profile.empty()) m.bedrock_profile = plan_.metering.bedrock_profile;
+  if (!store_path_.empty()) m.km_home = fs::dirName(store_path_);  // KM_HOME/fleet.db
   if (!ai_budget_) {
     if (store_path_.empty()) return internalError("no fleet database to keep the AI budget in");
     auto ledger = store::openSqliteLedger(store_path_);
@@ -77,6 +81,7 @@ Result<net::proxy::Metering> Runtime::metering() {
     };
     ai_budget_ = std::make_unique<LedgerBudget>(std::move(*ledger), plan_.id, on_event, [] { return store::nowMs(); });
   }
+  ai_budget_->rearm();  // (re)started: a used-up pool suspends again
   m.budget = ai_budget_.get();
   return m;
 }

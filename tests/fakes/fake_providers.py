@@ -16,7 +16,11 @@ the x-amzn-bedrock-*-token-count headers), /invoke-with-response-stream (AWS eve
 prelude and message CRC32s, "chunk" events whose base64 "bytes" are Anthropic SSE events, the
 last carrying amazon-bedrock-invocationMetrics), /converse (JSON usage) and /converse-stream
 (event-stream messageStart, contentBlockDelta, contentBlockStop, messageStop, metadata),
-/count-tokens.
+/count-tokens (the input tokens the InvokeModel body or the Converse input inside would report;
+foundation model ids only, as the real one). A request signed with AWS SigV4 (Authorization:
+AWS4-HMAC-SHA256) is verified as AWS does it, against the keys in AWS_KEYS: the body's hash,
+every signed header, the path encoded once more; a mismatch gets 403 InvalidSignatureException
+(logged in ai.log as "bedrock-auth"). Unsigned requests (Bedrock API keys) are served.
 
 What the fake answers is driven by the request, so tests know the exact usage to expect:
   input tokens  = len(body) // 10 + 7 (OpenAI: the prompt, cached included)
@@ -31,7 +35,8 @@ is missing: then any coding is acceptable).
 Each call is appended to ai.log as one JSON line: the API, the request's output limit, stream,
 model, and the usage answered.
 """
-import base64, binascii, gzip, json, os, struct, time
+import base64, binascii, gzip, hashlib, hmac, json, os, struct, time
+from urllib.parse import quote
 
 COUNTER = [0]
 
@@ -304,6 +309,58 @@ def event_stream_message(headers, payload):
     return message + struct.pack(">I", binascii.crc32(message) & 0xFFFFFFFF)
 
 
+# The AWS keys the fake Bedrock knows: the SDK test clients' and the operator's (tests write
+# the latter into the operator config's ai.bedrock.credentialsFile).
+AWS_KEYS = {"AKIAFAKEFAKEFAKEFAKE": "fake/secret", "AKIAKMOPERATOR": "km/operator/secret"}
+
+
+def _sigv4_error(handler, path, body):
+    """None for an unsigned request or a valid SigV4 signature; else (status, type, message)."""
+    auth = handler.headers.get("Authorization", "")
+    if not auth.startswith("AWS4-HMAC-SHA256 "):
+        return None
+    try:
+        parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(","))
+        key, day, region, service, terminator = parts["Credential"].split("/")
+        signed = parts["SignedHeaders"].split(";")
+        given = parts["Signature"]
+    except (KeyError, ValueError):
+        return (400, "IncompleteSignatureException", "Authorization header requires Credential, SignedHeaders, Signature")
+    secret = AWS_KEYS.get(key)
+    if secret is None:
+        return (403, "UnrecognizedClientException", "The security token included in the request is invalid.")
+    if "host" not in signed or "x-amz-date" not in signed:
+        return (403, "InvalidSignatureException", "host and x-amz-date must be signed")
+    payload = hashlib.sha256(body).hexdigest()
+    claimed = handler.headers.get("X-Amz-Content-Sha256")
+    if claimed is not None and claimed != payload:
+        return (400, "ValidationException", "x-amz-content-sha256 does not match the body")
+    canon_headers = ""
+    for name in signed:
+        values = handler.headers.get_all(name) or []
+        canon_headers += name + ":" + ",".join(" ".join(v.split()) for v in values) + "\n"
+    raw_path, _, query = path.partition("?")
+    pairs = sorted(tuple(p.split("=", 1)) if "=" in p else (p, "") for p in query.split("&") if p)
+    creq = "\n".join([handler.command, quote(raw_path, safe="/-_.~"), "&".join(k + "=" + v for k, v in pairs),
+                      canon_headers, ";".join(signed), payload])
+    scope = "/".join([day, region, service, terminator])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", handler.headers.get("X-Amz-Date", ""), scope,
+                         hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (day, region, service, terminator):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    if hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest() != given:
+        return (403, "InvalidSignatureException",
+                "The request signature we calculated does not match the signature you provided.")
+    return None
+
+
+def _converse_tokens(d):
+    """A Converse request's input tokens: its input members, however the client spaced them."""
+    taken = {k: d[k] for k in ("messages", "system", "toolConfig", "additionalModelRequestFields") if k in d}
+    return len(json.dumps(taken, separators=(",", ":"), sort_keys=True)) // 10 + 7
+
+
 def _bedrock_event(kind, payload):
     return event_stream_message([(":event-type", kind), (":content-type", "application/json"),
                                  (":message-type", "event")], json.dumps(payload).encode())
@@ -318,14 +375,39 @@ def bedrock(handler, path, body, logs):
         handler.reply(404, json.dumps({"message": "Unknown operation"}).encode(), "application/json")
         return
     model, op = unquote(parts[2]), parts[3]
+    bad = _sigv4_error(handler, path, body)
+    if bad is not None:
+        status, kind, message = bad
+        _log(logs, {"api": "bedrock-auth", "op": op, "error": kind})
+        data = json.dumps({"message": message}).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("x-amzn-ErrorType", kind)
+        handler.end_headers()
+        handler.wfile.write(data)
+        return
     req = _json_or_400(handler, body, {"message": "Malformed input request"})
     if req is None:
         return
     COUNTER[0] += 1
     rid = "fake-req-%06d" % COUNTER[0]
-    n_in = len(body) // 10 + 7
+    n_in = _converse_tokens(req) if op.startswith("converse") else len(body) // 10 + 7
     if op == "count-tokens":
-        _log(logs, {"api": "bedrock-count-tokens", "model": model, "input_tokens": n_in})
+        inp = req.get("input") or {}
+        if "." in model.split(".")[0] or model.split(".")[0] in ("us", "eu", "apac", "global", "jp", "au", "ca"):
+            handler.reply(400, json.dumps({"message": "The provided model doesn't support counting tokens."}).encode(),
+                          "application/json")
+            return
+        if "invokeModel" in inp:
+            n_in = len(base64.b64decode(inp["invokeModel"]["body"])) // 10 + 7
+        elif "converse" in inp:
+            n_in = _converse_tokens(inp["converse"])
+        else:
+            handler.reply(400, json.dumps({"message": "input needs invokeModel or converse"}).encode(), "application/json")
+            return
+        _log(logs, {"api": "bedrock-count-tokens", "model": model, "input_tokens": n_in,
+                    "signed_by": (handler.headers.get("Authorization", "").split("Credential=") + [""])[1].split("/")[0]})
         handler.reply(200, json.dumps({"inputTokens": n_in}).encode(), "application/json")
         return
     if op in ("invoke", "invoke-with-response-stream"):

@@ -131,6 +131,17 @@ wait_status "$SB" 20 stopped
 expect_contains "$(kinds "$SB")" "budget-exhausted stopped suspended" "the AI pool counted as used up, the sandbox stopped"
 read -r limit spent <<<"$(pool "$SB" ai)"
 [ "$spent" -le "$limit" ] || fail "AI spent $spent passed its limit $limit"
+# A compute top-up resumes it (the AI pool still holds a few micro-dollars, too few for any
+# call); the next AI call is refused and suspends it again: a pool still used up is reported
+# anew after every resume.
+out="$(km budget add "$SB" --compute 1)"
+expect_contains "$out" "$SB: resumed" "the compute top-up resumes the sandbox"
+out="$(km exec "$SB" -- curl -sS -m 20 -w '\nstatus=%{http_code}' https://api.anthropic.com/v1/messages \
+  -H 'content-type: application/json' -H 'x-api-key: sk-ant-fake' -H 'anthropic-version: 2023-06-01' \
+  --data-binary "$BODY" 2>&1 || true)"
+expect_contains "$out" "status=403" "the AI pool still refuses"
+wait_status "$SB" 20 stopped
+expect_eq "$(kinds "$SB" | grep -o budget-exhausted | wc -l)" 2 "used up again after the resume: suspended again"
 out="$(km budget add "$SB" --ai 1)"
 expect_contains "$out" "$SB: resumed" "the AI top-up resumes the sandbox"
 out="$(km exec "$SB" -- curl -sS -m 20 https://api.anthropic.com/v1/messages -H 'content-type: application/json' \

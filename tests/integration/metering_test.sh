@@ -84,6 +84,17 @@ expect_contains "$out" '"stop_reason": "end_turn"' "answered uncompressed"
 expect_contains "$(ledger events | tail -1)" ', 3, 0, 0, ' "charged the 3 output tokens it reported"
 expect_contains "$(ledger events | tail -1)" '""]' "with no note"
 
+# A path a server could resolve to another API (dot segments, raw or encoded) is refused: the
+# free telemetry prefix must not carry a Messages call past the meter.
+for p in /api/event_logging/../../v1/messages /api/event_logging/%2e%2e/%2E%2E/v1/messages /v1/./messages; do
+  out="$(km exec "$SB" -- curl -sS -m 20 --path-as-is -w '\nstatus=%{http_code}' "https://api.anthropic.com$p" \
+    -H 'content-type: application/json' -H 'x-api-key: sk-ant-fake' -H 'anthropic-version: 2023-06-01' \
+    --data-binary '{"model":"claude-opus-4-1","max_tokens":64000,"messages":[{"role":"user","content":"x"}]}')"
+  expect_contains "$out" "status=400" "$p refused"
+  expect_contains "$out" "dot segment" "$p: the refusal says why"
+done
+expect_eq "$(grep -c '"max_tokens": 64000' "$AILOG")" 0 "nothing reached the provider unmetered"
+
 # 2. SSE: the stream reaches the client event by event; usage from message_start + message_delta.
 BODY='{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"stream please"}]}'
 out="$(call -N -H 'X-Fake-Output-Tokens: 25')"

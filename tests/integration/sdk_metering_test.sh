@@ -137,5 +137,44 @@ expect_eq "$settled" "$served" "one usage event per served call"
 echo "burst: $served served, $refused refused, spent $spent of $limit µ$"
 km destroy --yes "$SB" >/dev/null
 
+# 4. Bedrock's requests are signed by the client (AWS SigV4 covers the body): the fake Bedrock
+# verifies every signature as AWS does, so km may not change a signed body. Without operator
+# credentials a call the budget cannot pay for whole is refused, not clamped (which AWS would
+# reject); with ai.bedrock.credentialsFile km counts the input with Bedrock's CountTokens and
+# signs the clamped call itself.
+SB="$(km create "$(profile signed 0.50)" | tail -1)"
+out="$(km exec "$SB" -- env MAX_TOKENS=64000 node "$SDK/clients.mjs" bedrock-invoke)" && fail "a 64k signed call under \$0.50 was served: $out"
+expect_contains "$out" '"name":"AccessDeniedException"' "the SDK raised Bedrock's own error"
+expect_contains "$out" "the client signed the body" "the refusal says why it was not clamped"
+out="$(km exec "$SB" -- env MAX_TOKENS=20000 FAKE_HEADERS='{"X-Fake-Output-Tokens":"12"}' node "$SDK/clients.mjs" bedrock-invoke)" \
+  || fail "a signed call the budget pays for whole failed: $out"
+check_last "$SB" "signed invoke paid for whole"
+km destroy --yes "$SB" >/dev/null
+
+printf '[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = x\n[km]\naws_access_key_id = AKIAKMOPERATOR\naws_secret_access_key = km/operator/secret\n' \
+  > "$KM_HOME/aws-credentials"
+chmod 644 "$KM_HOME/aws-credentials"
+printf 'ai:\n  bedrock:\n    credentialsFile: %s\n    profile: km\n' "$KM_HOME/aws-credentials" >> "$KM_HOME/config.yaml"
+out="$(km create "$(profile loose 1)" 2>&1)" && fail "a credentials file others can read was accepted: $out"
+expect_contains "$out" "chmod 600" "a readable credentials file is refused at create"
+chmod 600 "$KM_HOME/aws-credentials"
+SB="$(km create "$(profile resign 1)" | tail -1)"
+# 200 KB of prompt to sonnet with max_tokens 64000 under $1: bounded by its size (about 204,900
+# input tokens at the 1-hour cache write rate, $1.23) it would be refused; counted (about
+# 20,000 tokens) it is served with its limit lowered, and signed by km.
+for c in bedrock-invoke bedrock-converse; do
+  out="$(km exec "$SB" -- env PAD=200000 MAX_TOKENS=64000 FAKE_HEADERS='{"X-Fake-Output-Tokens":"9"}' \
+    node "$SDK/clients.mjs" "$c")" || fail "$c near the ceiling with km's signature failed: $out"
+  count="$(grep '"api": "bedrock-count-tokens"' "$AILOG" | tail -1)"
+  expect_contains "$count" '"signed_by": "AKIAKMOPERATOR"' "$c: CountTokens signed with the operator's key"
+  expect_contains "$count" '"model": "anthropic.claude-sonnet-4-5-20250929-v1:0"' "$c: counted as the foundation model"
+  call="$(grep '"usage"' "$AILOG" | tail -1)"
+  limit="$(json_field max_tokens <<<"$call")"
+  [ "$limit" -lt 64000 ] && [ "$limit" -gt 1000 ] || fail "$c: the call went out with max_tokens $limit"
+  check_last "$SB" "$c counted and signed by km"
+done
+grep -q '"api": "bedrock-auth"' "$AILOG" && fail "a Bedrock signature failed: $(grep '"bedrock-auth"' "$AILOG" | head -3)"
+km destroy --yes "$SB" >/dev/null
+
 expect_eq "$(kernel_snapshot)" "$before" "nothing left"
 echo "PASS: sdk_metering"

@@ -29,6 +29,9 @@ bedrock.middlewareStack.add((next) => async (args) => {
 const MODEL = process.env.MODEL || "claude-sonnet-4-5";
 const BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 const user = [{ role: "user", content: "Say a few words." }];
+// Bedrock cases: $MAX_TOKENS (default 200) and $PAD bytes of padding in the prompt (default 0).
+const bedrockMax = Number(process.env.MAX_TOKENS || 200);
+const bedrockUser = [{ role: "user", content: "Say a few words." + "x".repeat(Number(process.env.PAD || 0)) }];
 const decoder = new TextDecoder();
 
 const cases = {
@@ -71,14 +74,14 @@ const cases = {
   "bedrock-invoke": async () => {
     const r = await bedrock.send(new InvokeModelCommand({
       modelId: BEDROCK_MODEL, contentType: "application/json", accept: "application/json",
-      body: JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 200, messages: user }),
+      body: JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: bedrockMax, messages: bedrockUser }),
     }));
     return { usage: JSON.parse(decoder.decode(r.body)).usage };
   },
   "bedrock-invoke-stream": async () => {
     const r = await bedrock.send(new InvokeModelWithResponseStreamCommand({
       modelId: BEDROCK_MODEL, contentType: "application/json", accept: "application/json",
-      body: JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: 200, messages: user }),
+      body: JSON.stringify({ anthropic_version: "bedrock-2023-05-31", max_tokens: bedrockMax, messages: bedrockUser }),
     }));
     let metrics = null, events = 0;
     for await (const e of r.body) {
@@ -91,15 +94,15 @@ const cases = {
   },
   "bedrock-converse": async () => {
     const r = await bedrock.send(new ConverseCommand({
-      modelId: BEDROCK_MODEL, messages: [{ role: "user", content: [{ text: "Say a few words." }] }],
-      inferenceConfig: { maxTokens: 200 },
+      modelId: BEDROCK_MODEL, messages: [{ role: "user", content: [{ text: bedrockUser[0].content }] }],
+      inferenceConfig: { maxTokens: bedrockMax },
     }));
     return { usage: { input_tokens: r.usage.inputTokens, output_tokens: r.usage.outputTokens } };
   },
   "bedrock-converse-stream": async () => {
     const r = await bedrock.send(new ConverseStreamCommand({
-      modelId: BEDROCK_MODEL, messages: [{ role: "user", content: [{ text: "Say a few words." }] }],
-      inferenceConfig: { maxTokens: 200 },
+      modelId: BEDROCK_MODEL, messages: [{ role: "user", content: [{ text: bedrockUser[0].content }] }],
+      inferenceConfig: { maxTokens: bedrockMax },
     }));
     let usage = null, events = 0;
     for await (const e of r.stream) {

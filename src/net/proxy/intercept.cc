@@ -70,23 +70,19 @@ asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& 
   co_return std::nullopt;
 }
 
-// Anthropic's free token count of a request about to go out, asked over the connection it
+// The provider's free token count of a request about to go out, asked over the connection it
 // will go out on (left open for it when the server keeps it alive). The answer's body, or
 // nullopt when there is none (the request is then held to the bound from its size).
 asio::awaitable<std::optional<std::string>> countInput(Session& s, Upstream& up, std::optional<TlsStream>& server,
                                                        const Authority& target, const std::string& key,
-                                                       RequestParser& parser, std::string body) {
+                                                       CountRequest& count) {
   if (auto failed = co_await connectTls(s, up, server, target, key)) co_return std::nullopt;
-  http::request<http::string_body> req{http::verb::post, "/v1/messages/count_tokens", 11};
-  const auto& asked = parser.get();
-  req.set(http::field::host, asked[http::field::host]);
-  // The caller's own credentials and API version, as the request it counts carries them.
-  for (std::string_view name : {"x-api-key", "authorization", "anthropic-version", "anthropic-beta"}) {
-    if (auto it = asked.find(name); it != asked.end()) req.set(name, it->value());
-  }
+  http::request<http::string_body> req{http::verb::post, count.path, 11};
+  req.set(http::field::host, count.host);
   req.set(http::field::content_type, "application/json");
+  for (const auto& [name, value] : count.fields) req.insert(name, value);  // repeated ones as the call has them
   req.set(http::field::accept_encoding, "identity");
-  req.body() = std::move(body);
+  req.body() = std::move(count.body);
   req.prepare_payload();
   http::response_parser<http::string_body> answer;
   answer.header_limit(16 << 10);
@@ -197,9 +193,7 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
     if (s.shared.options.metering) {
       if (auto provider = aiProvider(*s.shared.options.metering, target.host)) {
         bool plain = false;
-        InputCounter counter = [&](std::string body) {
-          return countInput(s, *up, server, target, key, *parser, std::move(body));
-        };
+        InputCounter counter = [&](CountRequest& count) { return countInput(s, *up, server, target, key, count); };
         metered = co_await admitAiRequest(s, client, *parser, *checked, *provider, r, &plain, counter);
         if (!metered && !plain) {
           s.finish(r, at);

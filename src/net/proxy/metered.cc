@@ -10,6 +10,7 @@
 
 #include "core/strings.h"
 #include "net/host_rule.h"
+#include "net/sigv4.h"
 #include "net/proxy/budget_wait.h"
 #include "net/proxy/server.h"
 
@@ -122,6 +123,7 @@ asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& pa
     auto [ec, n] = co_await http::async_read_some(client, s.buf, parser, kNoThrow);
     in.expires_never();
     if (ec == http::error::need_buffer) ec = {};
+    call.uncount(parser.get().body().size);  // what the read did not fill is not held
     body.resize(used + kBodyStep - parser.get().body().size);
     if (ec) {
       *why = "reading the request body: " + ec.message();
@@ -134,6 +136,155 @@ asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& pa
     co_return 422;
   }
   co_return 0;
+}
+
+// Why a provider's server (or a gateway before it) could read the path as another one: dot
+// segments (raw or percent-encoded), an encoded slash or backslash, a backslash; "" when none.
+// km matches the path as written, so /api/event_logging/../../v1/messages must not pass as
+// telemetry.
+std::string ambiguousPath(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string lower = toLower(path);
+  if (lower.find("%2f") != std::string::npos || lower.find("%5c") != std::string::npos ||
+      lower.find('\\') != std::string::npos) {
+    return "an encoded slash or a backslash";
+  }
+  for (const std::string& seg : split(lower, '/')) {
+    std::string plain;
+    for (size_t i = 0; i < seg.size(); ++i) {
+      if (seg.compare(i, 3, "%2e") == 0) {
+        plain += '.';
+        i += 2;
+      } else {
+        plain += seg[i];
+      }
+    }
+    if (plain == "." || plain == "..") return "a dot segment";
+  }
+  return "";
+}
+
+bool bedrockCall(meter::Api api) {
+  return api == meter::Api::kBedrockInvoke || api == meter::Api::kBedrockInvokeStream ||
+         api == meter::Api::kBedrockConverse || api == meter::Api::kBedrockConverseStream;
+}
+
+// How a Bedrock call is signed, and the operator's credentials km signs with (ai.bedrock).
+struct Signing {
+  bool client_signed = false;              // AWS SigV4 by the client: its body may not change
+  bool presigned = false;                  // in the query (km does not sign those again)
+  std::vector<std::string> signed_names;   // the client's SignedHeaders
+  std::optional<net::AwsCredentials> creds;
+  std::string region;
+  // km replaces the client's signature with its own (so it may lower the output limit).
+  bool resign() const { return client_signed && !presigned && creds.has_value(); }
+  bool signs(std::string_view name) const {
+    return std::find(signed_names.begin(), signed_names.end(), name) != signed_names.end();
+  }
+};
+
+Signing bedrockSigning(const Metering& m, meter::Provider provider, const http::fields& msg, const CheckedRequest& req,
+                       audit::HttpRecord& rec) {
+  Signing sig;
+  if (provider != meter::Provider::kBedrock) return sig;
+  std::string auth = std::string(msg[http::field::authorization]);
+  if (toLower(std::string_view(auth).substr(0, 16)) == "aws4-hmac-sha256") {
+    sig.client_signed = true;
+    if (size_t at = auth.find("SignedHeaders="); at != std::string::npos) {
+      std::string_view names = std::string_view(auth).substr(at + 14);
+      names = names.substr(0, names.find_first_of(", "));
+      for (const std::string& n : split(names, ';')) sig.signed_names.push_back(toLower(n));
+    }
+  }
+  std::string query = toLower(req.path.substr(std::min(req.path.size(), req.path.find('?'))));
+  if (query.find("x-amz-signature=") != std::string::npos) sig.client_signed = sig.presigned = true;
+  sig.region = net::bedrockRegion(req.authority.host);
+  if (!m.bedrock_credentials_file.empty() && !sig.region.empty()) {
+    // Read for each call, so rotated keys are used.
+    if (auto creds = net::readAwsCredentialsFile(m.bedrock_credentials_file, m.bedrock_profile, m.km_home)) {
+      sig.creds = std::move(*creds);
+    } else {
+      rec.reason += "; ai.bedrock.credentialsFile not used: " + creds.error().message();
+    }
+  }
+  return sig;
+}
+
+// Fields a signature must not cover: the proxy reframes the body, and the rest is hop-by-hop
+// or left out by the AWS SDKs themselves.
+bool unsignable(std::string_view lower) {
+  static constexpr std::string_view kNames[] = {
+      "authorization", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
+      "upgrade", "expect", "proxy-authorization", "proxy-connection", "user-agent", "x-amzn-trace-id"};
+  return std::find(std::begin(kNames), std::end(kNames), lower) != std::end(kNames);
+}
+
+// The call signed by km (its final body and fields) in place of the client's signature.
+void resignBedrock(http::fields& msg, const CheckedRequest& req, std::string_view body, const Signing& sig) {
+  for (http::field f : {http::field::authorization}) msg.erase(f);
+  for (std::string_view name : {"x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}) msg.erase(name);
+  net::SigV4Request r;
+  std::string host = std::string(msg[http::field::host]);
+  for (const auto& f : msg) {
+    std::string name = toLower(std::string_view(f.name_string().data(), f.name_string().size()));
+    if (name == "host" || unsignable(name)) continue;
+    r.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  size_t q = req.path.find('?');
+  r.method = "POST";
+  r.host = host;
+  r.path = std::string_view(req.path).substr(0, q);
+  r.query = q == std::string::npos ? std::string_view() : std::string_view(req.path).substr(q + 1);
+  r.body = body;
+  r.region = sig.region;
+  r.service = "bedrock";
+  for (auto& [name, value] : net::sigV4Headers(r, *sig.creds, std::chrono::system_clock::now())) msg.set(name, value);
+}
+
+// Whether the input of an `api` call to `req`'s host can be counted by the provider for free.
+bool countable(meter::Provider provider, meter::Api api, const Signing& sig) {
+  if (provider == meter::Provider::kAnthropic) return api == meter::Api::kAnthropicMessages;
+  return provider == meter::Provider::kBedrock && bedrockCall(api) && sig.creds.has_value();
+}
+
+// The count request for the call being admitted; an error says why none can be made.
+Result<CountRequest> countRequest(const Signing& sig, meter::Provider provider, meter::Api api,
+                                  const RequestParser& parser, const CheckedRequest& req, const std::string& model,
+                                  std::string_view body) {
+  CountRequest out;
+  if (provider == meter::Provider::kAnthropic) {
+    auto count_body = meter::anthropicCountBody(body);
+    if (!count_body) return std::move(count_body).error();
+    out.body = std::move(*count_body);
+    out.path = "/v1/messages/count_tokens";
+    const auto& asked = parser.get();
+    out.host = std::string(asked[http::field::host]);
+    // The caller's own credentials and API version, as the request it counts carries them.
+    for (std::string_view name : {"x-api-key", "authorization", "anthropic-version", "anthropic-beta"}) {
+      auto [from, to] = asked.equal_range(name);
+      for (auto it = from; it != to; ++it) out.fields.emplace_back(name, std::string(it->value()));
+    }
+    return out;
+  }
+  // Bedrock: signed with the operator's credentials (the caller's SigV4 signature covers only
+  // its own request).
+  if (!sig.creds) return invalidArgument("no ai.bedrock credentials to sign the count with");
+  auto count_body = meter::bedrockCountBody(api, body);
+  if (!count_body) return std::move(count_body).error();
+  out.body = std::move(*count_body);
+  out.path = "/model/" + net::awsUriEncode(meter::bedrockCountModel(model), /*keep_slash=*/false) + "/count-tokens";
+  out.host = req.authority.port == 443 ? req.authority.host : req.authority.toString();
+  net::SigV4Request r;
+  r.method = "POST";
+  r.host = out.host;
+  r.path = out.path;
+  r.headers = {{"content-type", "application/json"}, {"accept", "application/json"}};
+  r.body = out.body;
+  r.region = sig.region;
+  r.service = "bedrock";
+  out.fields = net::sigV4Headers(r, *sig.creds, std::chrono::system_clock::now());
+  out.fields.emplace_back("accept", "application/json");
+  return out;
 }
 
 }  // namespace
@@ -255,6 +406,13 @@ asio::awaitable<void> MeteredCall::end(audit::HttpRecord& rec) {
     }
     std::string model = got.model.empty() ? model_ : got.model;
     auto priced = m_.prices.find(provider_, model);
+    if (priced && priced->unknown && model != model_) {
+      // A name the table does not know for the model the request named (and was held at).
+      if (auto asked = m_.prices.find(provider_, model_); asked && !asked->unknown) {
+        model = model_;
+        priced = asked;
+      }
+    }
     call.model = priced ? priced->priced.model : model;
     if (priced && priced->unknown) {
       // The name came from the sandbox (or the server): printable ASCII, bounded, in the ledger and logs.
@@ -285,6 +443,11 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   const Metering& m = *s.shared.options.metering;
   *plain = false;
   std::string method(parser.get().method_string());
+  if (std::string why = ambiguousPath(req.path); !why.empty()) {
+    std::string refused = "the path has " + why + ", which servers may resolve to another API than km meters";
+    co_await answerError(s, client, provider, 400, refused, rec);
+    co_return nullptr;
+  }
   meter::Route route = meter::classify(provider, method, req.path);
   if (req.upgrade_websocket) {
     std::string refused = "WebSocket APIs (realtime) are not metered, and the sandbox has an AI budget";
@@ -311,10 +474,13 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   // Answered here, so the client sends its body now (a client that waits would wait on us).
   if (!co_await answerExpect(s, client, parser)) co_return nullptr;
   auto& msg = parser.get();
+  // A Bedrock call signed by the client may not change unless km signs it again itself.
+  Signing sig = bedrockSigning(m, provider, msg, req, rec);
   // The meter reads the response's bytes as they come: no compression. (Hop-by-hop fields go
-  // first, as the relay would drop them: a Connection field cannot list this one away.)
+  // first, as the relay would drop them: a Connection field cannot list this one away.) A
+  // signed Accept-Encoding stays as signed: a compressed answer is then charged as reserved.
   stripHopByHop(msg, /*keep_upgrade=*/false);
-  msg.set(http::field::accept_encoding, "identity");
+  if (sig.resign() || !sig.signs("accept-encoding")) msg.set(http::field::accept_encoding, "identity");
   auto call = std::make_unique<MeteredCall>(m, provider, route.api, s.shared.metered_body_bytes);
   std::string why;
   unsigned failed = co_await readBody(s, client, parser, *call, m.max_request_body, call->body_, &why);
@@ -364,11 +530,11 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   MeteredCall* c = call.get();
   const meter::RequestFacts& f = *facts;
   const meter::Price& price = priced->priced.price;
-  const meter::AdmitOptions& options = m.admit;
+  meter::AdmitOptions options = m.admit;
+  options.fixed_body = sig.client_signed && !sig.resign();
   AiBudget* budget = m.budget;
-  // An Anthropic Messages request whose input the body carries whole can be counted exactly.
-  bool countable = count && provider == meter::Provider::kAnthropic && route.api == meter::Api::kAnthropicMessages &&
-                   f.unsized_input.empty();
+  // A request whose input the body carries whole can be counted by the provider.
+  bool may_count = count && f.unsized_input.empty() && countable(provider, route.api, sig);
   std::optional<int64_t> counted;
   auto reserve = [&](bool may_count) {
     return onBudget<Reservation>([&, may_count](std::function<void(Reservation)> done) {
@@ -383,16 +549,20 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
           std::move(done));
     });
   };
-  Reservation got = co_await reserve(countable);
+  Reservation got = co_await reserve(may_count);
   if (!got.hold && got.refused.empty() && c->want_count_) {
     // Near the ceiling: the provider's own count of the input, instead of the size bound.
-    if (auto body = meter::anthropicCountBody(call->body_)) {
-      if (auto answer = co_await count(std::move(*body))) {
-        if (auto n = meter::countedInputTokens(*answer)) {
-          counted = *n;
-          rec.reason += "; input counted " + std::to_string(*n) + " tokens";
-        }
-      }
+    auto asked = countRequest(sig, provider, route.api, parser, req, call->model_, call->body_);
+    if (!asked) {
+      rec.reason += "; input not counted: " + asked.error().message();
+    } else if (auto answer = co_await count(*asked); !answer) {
+      rec.reason += "; input not counted: the provider gave no count";
+    } else if (auto n = meter::countedInputTokens(*answer, provider == meter::Provider::kBedrock ? "inputTokens"
+                                                                                              : "input_tokens")) {
+      counted = *n;
+      rec.reason += "; input counted " + std::to_string(*n) + " tokens";
+    } else {
+      rec.reason += "; input not counted: " + n.error().message();
     }
     got = co_await reserve(false);
   }
@@ -414,6 +584,10 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   }
   if (a.output_limit && facts->output_limit.number != a.output_limit) {
     call->body_ = meter::setInteger(call->body_, facts->output_limit, *a.output_limit);
+  }
+  if (sig.resign()) {
+    resignBedrock(msg, req, call->body_, sig);
+    rec.reason += "; signed by km (ai.bedrock)";
   }
   call->body = &call->body_;
   co_return call;

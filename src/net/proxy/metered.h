@@ -9,6 +9,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "net/proxy/session.h"
 
@@ -44,21 +46,36 @@ class MeteredCall final : public ExchangeTap {
   size_t counted_ = 0;  // this call's bytes in in_flight_
   // Counts `n` more body bytes against `cap`; false (nothing counted) when that passes it.
   bool count(size_t n, size_t cap);
+  // Gives back `n` counted bytes that a read did not fill.
+  void uncount(size_t n) {
+    in_flight_ -= n;
+    counted_ -= n;
+  }
   // The whole reservation as a charge (the output km could not see), with `why` as the note.
   AiCall wholeCharge(std::string why) const;
 };
 
-// Asks the provider's free token counter (Anthropic's POST /v1/messages/count_tokens) for the
-// input of the request being admitted: `body` is the counting request's body. Its answer's
-// body, or nullopt when no count came (the size bound is used then).
-using InputCounter = std::function<asio::awaitable<std::optional<std::string>>(std::string body)>;
+// A request to the provider's free token counter (Anthropic's POST /v1/messages/count_tokens,
+// Bedrock's POST /model/{id}/count-tokens) for the input of the request being admitted.
+struct CountRequest {
+  std::string host;  // the Host field
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> fields;  // credentials, versions, signature
+  std::string body;  // JSON
+};
+// Sends `CountRequest` over the connection the request will go out on: the answer's body, or
+// nullopt when no count came (the size bound is used then).
+// (By reference: a temporary in a co_await expression is destroyed twice by GCC 12.)
+using InputCounter = std::function<asio::awaitable<std::optional<std::string>>(CountRequest&)>;
 
 // Reads the request's body and decides (`rec` gets the decision when refused). Returns the
 // call to pass to exchange() (its body set), or null when the request was answered here (a
 // refusal in the provider's error shape, or a request that is not billable and goes out
 // plainly: then *plain is set). Near the ceiling (the bound from the body's size would clamp
-// or refuse the call) an Anthropic Messages request's input is counted by `count` (may be
-// null) and the call held to that instead. Closes nothing; the caller ends the connection
+// or refuse the call) the input of an Anthropic Messages request (with the caller's
+// credentials), or of a Bedrock Invoke/Converse call (signed with the operator's
+// ai.bedrock credentials, when configured), is counted by `count` (may be null) and the call
+// held to that count plus a margin instead. Closes nothing; the caller ends the connection
 // after a refusal.
 template <class Client>
 asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client& client, RequestParser& parser,

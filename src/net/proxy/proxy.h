@@ -90,6 +90,9 @@ class AiBudget {
   // Returns once every `done` of the calls made before it has run (the proxy, stopping,
   // waits here before its threads' handlers go away).
   virtual void drain() = 0;
+  // The sandbox runs again (resumed or started): a pool still used up is reported again at
+  // its next refusal. (The proxy never calls it; the sandbox's supervisor does.)
+  virtual void rearm() {}
 };
 
 // AI metering: every request inside intercepted TLS to an AI provider (api.anthropic.com,
@@ -103,6 +106,13 @@ struct Metering {
   meter::AdmitOptions admit;
   size_t max_request_body = size_t{32} << 20;  // larger AI requests are refused (413)
   size_t max_bodies_in_flight = size_t{256} << 20;  // all metered bodies held at once (else 503)
+  // ai.bedrock: the AWS shared credentials file and profile Bedrock token counts are signed
+  // with (read at each count, refused when a sandbox could read it); "" = Bedrock calls are
+  // held to the bound from their size. `km_home` is where such a file may live besides /root
+  // and /home.
+  std::string bedrock_credentials_file;
+  std::string bedrock_profile = "default";
+  std::string km_home;
 };
 // The provider `host` (canonical) belongs to under `m`: the providers' own hosts, then the
 // operator's endpoints; nullopt for any other host.

@@ -293,6 +293,8 @@ TEST(BedrockInvoke, TokenHeadersWin) {
   EXPECT_EQ(m.usage.output_tokens, 21);
   EXPECT_EQ(m.request_id, "msg_1");
   EXPECT_TRUE(m.complete);
+  // The body names Anthropic's model; the price is the path's Bedrock id's.
+  EXPECT_EQ(m.model, "anthropic.claude-3-haiku-20240307-v1:0");
   // A model that is not Claude (its body has no usage): the headers alone.
   Metered titan = meter(Api::kBedrockInvoke, "application/json", R"({"results":[{"outputText":"x"}]})", "amazon.titan-text-express-v1",
                         {{"x-amzn-bedrock-input-token-count", "7"}, {"x-amzn-bedrock-output-token-count", "3"}});

@@ -25,7 +25,7 @@ TEST(PriceTable, TheShippedTableParsesAndCoversEveryProvider) {
   EXPECT_EQ(t.webSearchPrice(Provider::kAnthropic), 10'000) << "$10 per thousand searches";
 }
 
-TEST(PriceTable, NamesMatchExactlyOrAsAPrefixAtABoundary) {
+TEST(PriceTable, NamesMatchExactlyOrFollowedByASnapshotOrVersion) {
   const PriceTable& t = PriceTable::builtin();
   auto name = [&](Provider p, std::string_view m) {
     auto l = t.find(p, m);
@@ -38,12 +38,26 @@ TEST(PriceTable, NamesMatchExactlyOrAsAPrefixAtABoundary) {
   EXPECT_EQ(name(Provider::kAnthropic, "claude-sonnet-45"), "claude-opus-4-1 (unknown)") << "no match inside a word";
   EXPECT_EQ(name(Provider::kOpenAi, "gpt-4o-mini-2024-07-18"), "gpt-4o-mini");
   EXPECT_EQ(name(Provider::kOpenAi, "gpt-4o-2024-08-06"), "gpt-4o");
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-4o-2024-05-13"), "gpt-4o-2024-05-13") << "a snapshot priced apart";
   EXPECT_EQ(name(Provider::kOpenAi, "o3"), "o3");
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-5-chat-latest"), "gpt-5-chat");
+  EXPECT_EQ(name(Provider::kAnthropic, "claude-sonnet-4-5@20250929"), "claude-sonnet-4-5");
+  // A word after the name is another model, often a dearer one: never priced as the base.
+  EXPECT_EQ(name(Provider::kOpenAi, "o1-pro"), "o1-pro");
+  EXPECT_EQ(name(Provider::kOpenAi, "o1-pro-2025-03-19"), "o1-pro");
+  EXPECT_EQ(name(Provider::kOpenAi, "o3-pro-2025-06-10"), "o3-pro");
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-5-pro"), "gpt-5-pro");
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-5.3"), "o1-pro (unknown)");
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-4o-search-preview"), "o1-pro (unknown)");
+  EXPECT_EQ(name(Provider::kOpenAi, "o3-deep-research-2025-06-26"), "o3-deep-research");
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-4o-2024"), "o1-pro (unknown)") << "not a whole date";
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-4o-v2x"), "o1-pro (unknown)");
+  EXPECT_EQ(name(Provider::kAnthropic, "claude-sonnet-4-5-thinking"), "claude-opus-4-1 (unknown)");
   EXPECT_EQ(name(Provider::kBedrock, "us.anthropic.claude-sonnet-4-5-20250929-v1:0"), "anthropic.claude-sonnet-4-5");
   EXPECT_EQ(name(Provider::kBedrock, "anthropic.claude-3-haiku-20240307-v1:0"), "anthropic.claude-3-haiku");
   EXPECT_EQ(name(Provider::kBedrock, "amazon.nova-pro-v1:0"), "amazon.nova-pro");
   // Unknown: the provider's most expensive model by output price, flagged.
-  EXPECT_EQ(name(Provider::kOpenAi, "gpt-7-ultra"), "o1 (unknown)");
+  EXPECT_EQ(name(Provider::kOpenAi, "gpt-7-ultra"), "o1-pro (unknown)");
 }
 
 TEST(Cost, ExactMicroDollarsRoundedUp) {

@@ -135,6 +135,12 @@ TEST(ReadRequest, NamesInputTheBodyDoesNotCarry) {
       // A tool call's own argument named url is the agent's text, not something fetched.
       {Api::kAnthropicMessages, R"({"max_tokens":5,"messages":[{"content":[{"type":"tool_use","name":"WebFetch","input":{"url":"https://x"}}]}]})", false},
       {Api::kAnthropicMessages, R"({"max_tokens":5,"messages":[{"role":"user","content":"see https://x"}]})", false},
+      // Stored items by reference, search the provider runs, objects Bedrock reads from S3.
+      {Api::kOpenAiResponses, R"({"input":[{"type":"item_reference","id":"msg_1"}]})", true},
+      {Api::kOpenAiResponses, R"({"input":[{"role":"user","content":"hi"},{"id":"msg_1"}]})", true},
+      {Api::kOpenAiResponses, R"({"input":[{"type":"message","id":"msg_1","role":"user","content":"hi"}]})", false},
+      {Api::kOpenAiChat, R"({"model":"gpt-4o-search-preview","web_search_options":{},"messages":[]})", true},
+      {Api::kBedrockConverse, R"({"messages":[{"role":"user","content":[{"video":{"format":"mp4","source":{"s3Location":{"uri":"s3://b/k"}}}}]}]})", true},
   };
   for (const auto& c : cases) {
     RequestFacts f = read(c.api, c.body);
@@ -245,6 +251,24 @@ TEST(Admit, APlentifulBudgetRewritesTheLimitToItself) {
   EXPECT_EQ(a.reserve, (int64_t{4196} * 30'000'000 + 999'999) / 1'000'000 + (int64_t{100} * 75'000'000) / 1'000'000);
 }
 
+TEST(Admit, ASignedBodyIsNeverChangedOnlyPaidForWholeOrRefused) {
+  RequestFacts f = read(Api::kBedrockInvoke, R"({"anthropic_version":"bedrock-2023-05-31","max_tokens":64000,"messages":[]})");
+  AdmitOptions fixed;
+  fixed.fixed_body = true;
+  // $1 pays for 10,894 of the 64,000 output tokens: refused, saying why and what to do.
+  Admission a = admit(f, 2'000, kOpus, 1'000'000, fixed);
+  EXPECT_TRUE(a.refused);
+  EXPECT_FALSE(a.output_limit);
+  EXPECT_NE(a.reason.find("pays for 10894 of the 64000 output tokens"), std::string::npos) << a.reason;
+  EXPECT_NE(a.reason.find("ai.bedrock.credentialsFile"), std::string::npos) << a.reason;
+  // $10 pays for all of it: served as written, the whole limit reserved.
+  a = admit(f, 2'000, kOpus, 10'000'000, fixed);
+  ASSERT_FALSE(a.refused) << a.reason;
+  EXPECT_FALSE(a.output_limit);
+  EXPECT_FALSE(a.thinking_budget);
+  EXPECT_EQ(a.reserve, 182'880 + 4'800'000);
+}
+
 TEST(Admit, AnOpenAiRequestWithoutALimitGetsOneOnlyWhenTheBudgetIsShort) {
   const Price gpt{1'250'000, 10'000'000, 0, 0, 125'000};
   RequestFacts f = read(Api::kOpenAiChat, R"({"model":"gpt-5"})");
@@ -324,20 +348,59 @@ TEST(CountTokens, ACountedInputReplacesTheSizeBound) {
   EXPECT_TRUE(bound.refused);
   Admission counted = admit(f, 50'000, kOpus, 1'000'000, {}, 900);
   ASSERT_FALSE(counted.refused) << counted.reason;
-  EXPECT_EQ(counted.input_bound_tokens, 900);
-  // 900 × $30/M = 27,000 µ$; 973,000 left buys 12,973 output tokens at $75/M.
-  EXPECT_EQ(*counted.output_limit, 12'973);
-  EXPECT_EQ(counted.reserve, 27'000 + 972'975);
+  // Held to the count plus its margin: 900 + 2% + 64 = 982 tokens.
+  EXPECT_EQ(counted.input_bound_tokens, 982);
+  // 982 × $30/M = 29,460 µ$; 970,540 left buys 12,940 output tokens at $75/M.
+  EXPECT_EQ(*counted.output_limit, 12'940);
+  EXPECT_EQ(counted.reserve, 29'460 + 970'500);
+}
+
+TEST(CountTokens, TheMarginCoversACountThatIsAnEstimate) {
+  EXPECT_EQ(countedWithMargin(0), 64);
+  EXPECT_EQ(countedWithMargin(10'000), 10'264);
+  EXPECT_EQ(countedWithMargin(-5), 64);
+  EXPECT_EQ(countedWithMargin(int64_t{1} << 50), (int64_t{1} << 40) + ((int64_t{1} << 40) / 50) + 64);
+}
+
+TEST(CountTokens, BedrockCountBodies) {
+  // InvokeModel (streamed or not): the body whole, base64.
+  auto invoke = bedrockCountBody(Api::kBedrockInvoke, R"({"max_tokens":9,"messages":[]})");
+  ASSERT_TRUE(invoke) << invoke.error().message();
+  EXPECT_EQ(*invoke, R"({"input":{"invokeModel":{"body":"eyJtYXhfdG9rZW5zIjo5LCJtZXNzYWdlcyI6W119"}}})");
+  EXPECT_EQ(*bedrockCountBody(Api::kBedrockInvokeStream, "{}"), R"({"input":{"invokeModel":{"body":"e30="}}})");
+  EXPECT_EQ(*bedrockCountBody(Api::kBedrockInvoke, R"({"a":1})"), R"({"input":{"invokeModel":{"body":"eyJhIjoxfQ=="}}})");
+  // Converse: the members CountTokens takes, as written.
+  auto converse = bedrockCountBody(
+      Api::kBedrockConverseStream,
+      R"({"messages":[{"role":"user","content":[{"text":"hi"}]}],"inferenceConfig":{"maxTokens":5},)"
+      R"("system":[{"text":"be brief"}],"toolConfig":{"tools":[]},"additionalModelRequestFields":{"k":1},"requestMetadata":{}})");
+  ASSERT_TRUE(converse) << converse.error().message();
+  EXPECT_EQ(*converse, R"({"input":{"converse":{"messages":[{"role":"user","content":[{"text":"hi"}]}],)"
+                       R"("system":[{"text":"be brief"}],"toolConfig":{"tools":[]},"additionalModelRequestFields":{"k":1}}}})");
+  EXPECT_FALSE(bedrockCountBody(Api::kBedrockConverse, "[1]"));
+  EXPECT_FALSE(bedrockCountBody(Api::kAnthropicMessages, "{}"));
+}
+
+TEST(CountTokens, BedrockCountsAnInferenceProfileAsItsModel) {
+  EXPECT_EQ(bedrockCountModel("us.anthropic.claude-sonnet-4-5-20250929-v1:0"), "anthropic.claude-sonnet-4-5-20250929-v1:0");
+  EXPECT_EQ(bedrockCountModel("global.anthropic.claude-opus-4-1"), "anthropic.claude-opus-4-1");
+  EXPECT_EQ(bedrockCountModel("anthropic.claude-sonnet-4-5-20250929-v1:0"), "anthropic.claude-sonnet-4-5-20250929-v1:0");
+  EXPECT_EQ(bedrockCountModel("us."), "us.");
+  EXPECT_EQ(bedrockCountModel("us.nodot"), "us.nodot");
+  EXPECT_EQ(bedrockCountModel("arn:aws:bedrock:us-east-1::foundation-model/x"), "arn:aws:bedrock:us-east-1::foundation-model/x");
 }
 
 TEST(CountTokens, TheCountBodyKeepsWhatTheEndpointTakes) {
   auto body = anthropicCountBody(
       R"({"model":"claude-opus-4-1","max_tokens":64000,"stream":true,"system":"be brief","temperature":0.2,)"
       R"("messages":[{"role":"user","content":"hi"}],"tools":[{"name":"t","input_schema":{"type":"object"}}],)"
-      R"("metadata":{"user_id":"u"},"thinking":{"type":"enabled","budget_tokens":2048}})");
+      R"("metadata":{"user_id":"u"},"thinking":{"type":"enabled","budget_tokens":2048},)"
+      R"("output_format":{"type":"json_schema","schema":{"type":"object"}},"top_k":5,"service_tier":"auto"})");
   ASSERT_TRUE(body) << body.error().message();
+  // Members that may add input (structured output schemas, context management…) stay.
   EXPECT_EQ(*body, R"({"model":"claude-opus-4-1","system":"be brief","messages":[{"role":"user","content":"hi"}],)"
-                   R"("tools":[{"name":"t","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":2048}})");
+                   R"("tools":[{"name":"t","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":2048},)"
+                   R"("output_format":{"type":"json_schema","schema":{"type":"object"}}})");
   EXPECT_FALSE(anthropicCountBody("[1]"));
 }
 
@@ -349,6 +412,8 @@ TEST(CountTokens, TheAnswerMustCarryAPlainInteger) {
   EXPECT_FALSE(countedInputTokens(R"({"input_tokens": 99999999999999999999})"));
   EXPECT_FALSE(countedInputTokens(R"({"tokens": 12})"));
   EXPECT_FALSE(countedInputTokens("not json"));
+  EXPECT_EQ(*countedInputTokens(R"({"inputTokens": 77})", "inputTokens"), 77);
+  EXPECT_FALSE(countedInputTokens(R"({"input_tokens": 77})", "inputTokens"));
 }
 
 }  // namespace

@@ -59,6 +59,8 @@ SandboxPlan fullPlan() {
   p.metering.endpoints = {{"llm.internal", "anthropic"}, {"gw.example", "openai"}};
   p.metering.pricing_yaml = "anthropic:\n  m: {input: 1}\n";
   p.metering.pricing_origin = "/etc/km/prices.yaml";
+  p.metering.bedrock_credentials_file = "/root/.aws/credentials";
+  p.metering.bedrock_profile = "km";
   return p;
 }
 
@@ -100,6 +102,8 @@ void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
   }
   EXPECT_EQ(a.metering.pricing_yaml, b.metering.pricing_yaml);
   EXPECT_EQ(a.metering.pricing_origin, b.metering.pricing_origin);
+  EXPECT_EQ(a.metering.bedrock_credentials_file, b.metering.bedrock_credentials_file);
+  EXPECT_EQ(a.metering.bedrock_profile, b.metering.bedrock_profile);
 }
 
 TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
@@ -117,7 +121,7 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "diskBytes", "source",
                                                      "diskSource", "volumeMount", "volumeBytes"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "7");
+  EXPECT_EQ(n.find("planVersion")->text(), "8");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -222,13 +226,13 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 7, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 8, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
-                "not a plan this build wrote: planVersion 1 (this build reads 7)");
+                "not a plan this build wrote: planVersion 1 (this build reads 8)");
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("4")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),
