@@ -413,6 +413,16 @@ bool startsWithAny(std::string_view s, std::initializer_list<std::string_view> p
   return false;
 }
 
+// A URL a provider would fetch: http(s) in any case, after any leading space (RFC 3986
+// schemes are case-insensitive; fetchers trim).
+bool webUrl(std::string_view url) {
+  size_t i = 0;
+  while (i < url.size() && static_cast<unsigned char>(url[i]) <= 0x20) ++i;
+  std::string head(url.substr(i, 8));
+  for (char& c : head) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return startsWithAny(head, {"http://", "https://"});
+}
+
 // The first thing in `body` that makes the provider read input the body does not carry.
 // The elements of the JSON array at `v` (none when it is not an array).
 std::vector<Span> arrayElements(std::string_view body, Span v) {
@@ -432,21 +442,26 @@ std::vector<Span> arrayElements(std::string_view body, Span v) {
   }
 }
 
-// A Responses input item that is only a reference ({"id": "msg_…"} without a type): the
-// provider puts the stored item in its place.
+// A Responses input item that is only a reference ({"id": "msg_…"} with no type, a null one
+// or "item_reference"): the provider puts the stored item in its place.
 bool referencesStoredItem(std::string_view body, const std::vector<Member>& top) {
   for (const Member& m : top) {
     if (m.key != "input" || body[m.value.begin] != '[') continue;
     for (Span item : arrayElements(body, m.value)) {
       if (body[item.begin] != '{') continue;
-      auto members = objectMembers(slice(body, item));
+      std::string_view text = slice(body, item);
+      auto members = objectMembers(text);  // spans relative to `text`
       if (!members) continue;
-      bool id = false, type = false;
+      // OpenAI's item reference: an id, its type "item_reference", null or left out.
+      bool id = false, other_type = false;
       for (const Member& im : *members) {
         id = id || im.key == "id";
-        type = type || im.key == "type";
+        if (im.key == "type") {
+          std::string_view t = slice(text, im.value);
+          other_type = t != "null" && t != "\"item_reference\"";
+        }
       }
-      if (id && !type) return true;
+      if (id && !other_type) return true;
     }
   }
   return false;
@@ -458,7 +473,7 @@ std::string unsizedInput(std::string_view body) {
   sc.visit = [&](const std::string& key, Span v) {
     if (!found.empty()) return;
     if (key == "file_id" || key == "previous_response_id" || key == "conversation" || key == "mcp_servers" ||
-        key == "container" || key == "web_search_options" || key == "s3Location") {
+        key == "container" || key == "web_search_options" || key == "s3Location" || key == "promptVariables") {
       found = "\"" + key + "\"";
       return;
     }
@@ -468,7 +483,7 @@ std::string unsizedInput(std::string_view body) {
       if (!inner) return;
       for (const auto& m : *inner) {
         auto url = stringAt(body, Span{v.begin + m.value.begin, v.begin + m.value.end});
-        if (m.key == "url" && url && startsWithAny(*url, {"http://", "https://"})) found = "an image fetched from a URL";
+        if (m.key == "url" && url && webUrl(*url)) found = "an image fetched from a URL";
       }
       return;
     }
@@ -479,7 +494,7 @@ std::string unsizedInput(std::string_view body) {
     auto text = stringAt(body, v);
     if (!text) return;
     // Only where a provider fetches it: a "url" key alone may be a tool call's own argument.
-    if ((key == "image_url" || key == "file_url") && startsWithAny(*text, {"http://", "https://"})) {
+    if ((key == "image_url" || key == "file_url") && webUrl(*text)) {
       found = "content fetched from a URL";
     } else if (key == "type" && startsWithAny(*text, {"web_search", "web_fetch", "code_execution", "code_interpreter",
                                                        "file_search", "mcp", "image_generation", "url",
@@ -576,6 +591,26 @@ Result<RequestFacts> readRequest(Api api, std::string_view body) {
     if (!*version) {
       return invalidArgument("km meters Bedrock InvokeModel for Anthropic models (bodies with anthropic_version); "
                              "call other models through Converse");
+    }
+  }
+  if (api == Api::kBedrockConverse || api == Api::kBedrockConverseStream) {
+    // A model's own output limit passed through beside inferenceConfig.maxTokens would not be
+    // clamped: refused.
+    for (const Member& m : *top) {
+      if (m.key != "additionalModelRequestFields" || body[m.value.begin] != '{') continue;
+      auto extra = objectMembers(slice(body, m.value));
+      if (!extra) return std::move(extra).error();
+      static constexpr std::string_view kLimits[] = {"max_tokens",        "max_new_tokens",  "max_gen_len",
+                                                     "max_completion_tokens", "maxtokens",   "max_output_tokens",
+                                                     "maxtokencount",     "max_tokens_to_sample"};
+      for (const Member& e : *extra) {
+        std::string k = e.key;
+        for (char& c : k) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+        if (std::find(std::begin(kLimits), std::end(kLimits), k) != std::end(kLimits)) {
+          return invalidArgument("additionalModelRequestFields." + e.key +
+                                 " would pass an output limit km does not clamp; set inferenceConfig.maxTokens instead");
+        }
+      }
     }
   }
   facts.unsized_input = unsizedInput(body);
@@ -686,6 +721,7 @@ Result<std::string> anthropicCountBody(std::string_view body) {
                                                   "stop_sequences", "metadata", "service_tier"};
   std::string out = "{";
   for (const Member& m : *members) {
+    if (m.escaped) return invalidArgument("a key written with escapes is not counted");
     if (std::find(std::begin(kDropped), std::end(kDropped), m.key) != std::end(kDropped)) continue;
     if (out.size() > 1) out += ',';
     out += '"' + m.key + "\":";
@@ -707,6 +743,7 @@ Result<std::string> bedrockCountBody(Api api, std::string_view body) {
   std::string out = R"({"input":{"converse":{)";
   bool first = true;
   for (const Member& m : *members) {
+    if (m.escaped) return invalidArgument("a key written with escapes is not counted");
     if (std::find(std::begin(kTaken), std::end(kTaken), m.key) == std::end(kTaken)) continue;
     if (!first) out += ',';
     first = false;

@@ -80,11 +80,16 @@ for _ in $(seq 1 60); do km status "$c" >/dev/null 2>&1 || break; sleep 0.1; don
 expect_fail km status "$c"
 [ ! -d "$KM_HOME/sandboxes/$c" ] || fail "TTL destroy left files"
 
-# A locked sandbox is skipped by the TTL trigger. (A TTL of 5 s: on a loaded machine the
-# create and the lock together have taken over 2 s, and the TTL destroyed it before the lock.)
-d="$(km create --ttl 5s --idle 1s --alias locked-one "$P")"
-km lock locked-one >/dev/null
-sleep 6.5
+# A locked sandbox is skipped by the TTL trigger. The lock must come first: on a loaded
+# machine (tests run side by side) a create and a lock have taken over 5 s, and the TTL won
+# that race; the TTL grows until the lock wins it.
+for ttl in 5 15 40; do
+  d="$(km create --ttl ${ttl}s --idle 1s --alias locked-one "$P")"
+  locked_at=$(date +%s%N)
+  if km lock locked-one >/dev/null 2>&1; then break; fi
+  km destroy --yes "$d" >/dev/null 2>&1 || true
+done
+sleep "$(python3 -c "import sys, time; print(max(0.0, $ttl + 1.5 - (time.time_ns() - $locked_at) / 1e9))")"
 expect_eq "$(km status --json locked-one | json_field status)" running "locked sandbox survives its TTL"
 km unlock locked-one >/dev/null
 # Unlocked, its idle timeout (1s, policy destroy) applies again.

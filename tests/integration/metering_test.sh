@@ -86,12 +86,14 @@ expect_contains "$(ledger events | tail -1)" '""]' "with no note"
 
 # A path a server could resolve to another API (dot segments, raw or encoded) is refused: the
 # free telemetry prefix must not carry a Messages call past the meter.
-for p in /api/event_logging/../../v1/messages /api/event_logging/%2e%2e/%2E%2E/v1/messages /v1/./messages; do
+for p in /api/event_logging/../../v1/messages /api/event_logging/%2e%2e/%2E%2E/v1/messages /v1/./messages \
+         '/api/event_logging/..;/..;/v1/messages' /api/event_logging/%252e%252e/%252e%252e/v1/messages \
+         /api/event_logging%2f..%2f..%2fv1/messages; do
   out="$(km exec "$SB" -- curl -sS -m 20 --path-as-is -w '\nstatus=%{http_code}' "https://api.anthropic.com$p" \
     -H 'content-type: application/json' -H 'x-api-key: sk-ant-fake' -H 'anthropic-version: 2023-06-01' \
     --data-binary '{"model":"claude-opus-4-1","max_tokens":64000,"messages":[{"role":"user","content":"x"}]}')"
   expect_contains "$out" "status=400" "$p refused"
-  expect_contains "$out" "dot segment" "$p: the refusal says why"
+  expect_contains "$out" "which servers may resolve to another API" "$p: the refusal says why"
 done
 expect_eq "$(grep -c '"max_tokens": 64000' "$AILOG")" 0 "nothing reached the provider unmetered"
 

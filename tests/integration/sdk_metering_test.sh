@@ -173,6 +173,21 @@ for c in bedrock-invoke bedrock-converse; do
   [ "$limit" -lt 64000 ] && [ "$limit" -gt 1000 ] || fail "$c: the call went out with max_tokens $limit"
   check_last "$SB" "$c counted and signed by km"
 done
+# km signs the Host it sends (canonical), however the client wrote it; a client's own
+# signature (here a bogus one) is replaced.
+bedrock_curl() {  # model host-field → "body\nstatus=N"
+  km exec "$SB" -- curl -sS -m 20 -w '\nstatus=%{http_code}' \
+    "https://bedrock-runtime.us-east-1.amazonaws.com/model/$1/invoke" -H "Host: $2" \
+    -H 'content-type: application/json' -H 'X-Amz-Date: 20260101T000000Z' \
+    -H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIAFAKEFAKEFAKEFAKE/20260101/us-east-1/bedrock/aws4_request, SignedHeaders=host;x-amz-date, Signature=00' \
+    --data-binary '{"anthropic_version":"bedrock-2023-05-31","max_tokens":64000,"messages":[{"role":"user","content":"hi"}]}' 2>&1 || true
+}
+out="$(bedrock_curl anthropic.claude-sonnet-4-5-20250929-v1:0 'BEDROCK-RUNTIME.us-east-1.amazonaws.com:443')"
+expect_contains "$out" "status=200" "a Host in another spelling is signed as sent: $out"
+# InvokeModel is metered for Anthropic models only (others name their limits elsewhere).
+out="$(bedrock_curl us.amazon.nova-pro-v1:0 bedrock-runtime.us-east-1.amazonaws.com)"
+expect_contains "$out" "status=400" "InvokeModel of a non-Anthropic model refused"
+expect_contains "$out" "through Converse" "the refusal says what to use"
 grep -q '"api": "bedrock-auth"' "$AILOG" && fail "a Bedrock signature failed: $(grep '"bedrock-auth"' "$AILOG" | head -3)"
 km destroy --yes "$SB" >/dev/null
 

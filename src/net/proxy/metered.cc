@@ -139,27 +139,29 @@ asio::awaitable<unsigned> readBody(Session& s, Client& client, RequestParser& pa
 }
 
 // Why a provider's server (or a gateway before it) could read the path as another one: dot
-// segments (raw or percent-encoded), an encoded slash or backslash, a backslash; "" when none.
-// km matches the path as written, so /api/event_logging/../../v1/messages must not pass as
-// telemetry.
-std::string ambiguousPath(std::string_view target) {
+// segments (raw or percent-encoded, or with ;parameters), an encoded percent (decoded twice),
+// a backslash (raw or encoded), an encoded slash (but in Bedrock's model ids, which are ARNs
+// with their slashes encoded: their decoded parts are checked for dot segments too); "" when
+// none. km matches the path as written, so /api/event_logging/../../v1/messages must not
+// pass as telemetry.
+std::string ambiguousPath(std::string_view target, bool encoded_slashes) {
   std::string_view path = target.substr(0, target.find('?'));
   std::string lower = toLower(path);
-  if (lower.find("%2f") != std::string::npos || lower.find("%5c") != std::string::npos ||
-      lower.find('\\') != std::string::npos) {
-    return "an encoded slash or a backslash";
-  }
-  for (const std::string& seg : split(lower, '/')) {
-    std::string plain;
-    for (size_t i = 0; i < seg.size(); ++i) {
-      if (seg.compare(i, 3, "%2e") == 0) {
-        plain += '.';
-        i += 2;
-      } else {
-        plain += seg[i];
-      }
+  if (lower.find("%5c") != std::string::npos || lower.find('\\') != std::string::npos) return "a backslash";
+  if (lower.find("%25") != std::string::npos) return "an encoded percent sign";
+  if (!encoded_slashes && lower.find("%2f") != std::string::npos) return "an encoded slash";
+  std::string plain;  // dots and slashes decoded
+  for (size_t i = 0; i < lower.size(); ++i) {
+    if (lower.compare(i, 3, "%2e") == 0 || lower.compare(i, 3, "%2f") == 0) {
+      plain += lower[i + 2] == 'e' ? '.' : '/';
+      i += 2;
+    } else {
+      plain += lower[i];
     }
-    if (plain == "." || plain == "..") return "a dot segment";
+  }
+  for (const std::string& seg : split(plain, '/')) {
+    std::string_view name = std::string_view(seg).substr(0, seg.find(';'));
+    if (name == "." || name == "..") return "a dot segment";
   }
   return "";
 }
@@ -187,8 +189,11 @@ Signing bedrockSigning(const Metering& m, meter::Provider provider, const http::
                        audit::HttpRecord& rec) {
   Signing sig;
   if (provider != meter::Provider::kBedrock) return sig;
-  std::string auth = std::string(msg[http::field::authorization]);
-  if (toLower(std::string_view(auth).substr(0, 16)) == "aws4-hmac-sha256") {
+  // Any AWS signature (SigV4, SigV4a) in any Authorization field the request carries.
+  auto [from, to] = msg.equal_range(http::field::authorization);
+  for (auto it = from; it != to; ++it) {
+    std::string auth(it->value());
+    if (!toLower(std::string_view(trim(auth)).substr(0, 5)).starts_with("aws4-")) continue;
     sig.client_signed = true;
     if (size_t at = auth.find("SignedHeaders="); at != std::string::npos) {
       std::string_view names = std::string_view(auth).substr(at + 14);
@@ -196,8 +201,21 @@ Signing bedrockSigning(const Metering& m, meter::Provider provider, const http::
       for (const std::string& n : split(names, ';')) sig.signed_names.push_back(toLower(n));
     }
   }
+  // Query authentication (presigned), its parameter names decoded.
   std::string query = toLower(req.path.substr(std::min(req.path.size(), req.path.find('?'))));
-  if (query.find("x-amz-signature=") != std::string::npos) sig.client_signed = sig.presigned = true;
+  std::string decoded;
+  for (size_t i = 0; i < query.size(); ++i) {
+    auto hexval = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+    if (query[i] == '%' && i + 2 < query.size() && hexval(query[i + 1]) >= 0 && hexval(query[i + 2]) >= 0) {
+      decoded += static_cast<char>(hexval(query[i + 1]) * 16 + hexval(query[i + 2]));
+      i += 2;
+    } else {
+      decoded += query[i];
+    }
+  }
+  if (decoded.find("x-amz-signature") != std::string::npos || decoded.find("x-amz-credential") != std::string::npos) {
+    sig.client_signed = sig.presigned = true;
+  }
   sig.region = net::bedrockRegion(req.authority.host);
   if (!m.bedrock_credentials_file.empty() && !sig.region.empty()) {
     // Read for each call, so rotated keys are used.
@@ -224,7 +242,9 @@ void resignBedrock(http::fields& msg, const CheckedRequest& req, std::string_vie
   for (http::field f : {http::field::authorization}) msg.erase(f);
   for (std::string_view name : {"x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}) msg.erase(name);
   net::SigV4Request r;
-  std::string host = std::string(msg[http::field::host]);
+  // The Host the relay sends (the checked authority, whatever the client wrote).
+  std::string host = req.authority.port == 443 ? req.authority.host : req.authority.toString();
+  msg.set(http::field::host, host);
   for (const auto& f : msg) {
     std::string name = toLower(std::string_view(f.name_string().data(), f.name_string().size()));
     if (name == "host" || unsignable(name)) continue;
@@ -443,7 +463,7 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
   const Metering& m = *s.shared.options.metering;
   *plain = false;
   std::string method(parser.get().method_string());
-  if (std::string why = ambiguousPath(req.path); !why.empty()) {
+  if (std::string why = ambiguousPath(req.path, provider == meter::Provider::kBedrock); !why.empty()) {
     std::string refused = "the path has " + why + ", which servers may resolve to another API than km meters";
     co_await answerError(s, client, provider, 400, refused, rec);
     co_return nullptr;
@@ -519,6 +539,22 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
     co_return nullptr;
   }
   call->model_ = route.model.empty() ? facts->model : route.model;
+  if (provider == meter::Provider::kBedrock) {
+    std::string_view model = call->model_;
+    size_t slash = model.rfind('/');
+    std::string_view resource = slash == std::string_view::npos ? model : model.substr(slash + 1);
+    if (model.find(":prompt/") != std::string_view::npos) {
+      facts->unsized_input = "a stored prompt";  // Bedrock Prompt management: its text is AWS's
+    }
+    bool invoke = route.api == meter::Api::kBedrockInvoke || route.api == meter::Api::kBedrockInvokeStream;
+    if (invoke && !meter::bedrockCountModel(resource).starts_with("anthropic.")) {
+      // Other families name their output limit differently (and some in several places).
+      std::string refused = "km meters Bedrock InvokeModel for Anthropic models only (this path names " +
+                            std::string(model.substr(0, 200)) + "); call other models through Converse";
+      co_await answerError(s, client, provider, 400, refused, rec);
+      co_return nullptr;
+    }
+  }
   auto priced = m.prices.find(provider, call->model_);
   if (!priced) {
     std::string refused = "km has no price for any " + std::string(meter::providerName(provider)) +

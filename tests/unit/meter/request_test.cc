@@ -139,6 +139,11 @@ TEST(ReadRequest, NamesInputTheBodyDoesNotCarry) {
       {Api::kOpenAiResponses, R"({"input":[{"type":"item_reference","id":"msg_1"}]})", true},
       {Api::kOpenAiResponses, R"({"input":[{"role":"user","content":"hi"},{"id":"msg_1"}]})", true},
       {Api::kOpenAiResponses, R"({"input":[{"type":"message","id":"msg_1","role":"user","content":"hi"}]})", false},
+      {Api::kOpenAiResponses, R"({"input":[{"id":"msg_1","type":null}]})", true},
+      // URL schemes in any case, after spaces, are fetched all the same.
+      {Api::kOpenAiResponses, R"({"input":[{"type":"input_image","image_url":"HTTPS://x/y.png"}]})", true},
+      {Api::kOpenAiChat, R"({"messages":[{"content":[{"type":"image_url","image_url":{"url":" hTTp://x/y.png"}}]}]})", true},
+      {Api::kBedrockConverse, R"({"promptVariables":{"topic":{"text":"x"}}})", true},
       {Api::kOpenAiChat, R"({"model":"gpt-4o-search-preview","web_search_options":{},"messages":[]})", true},
       {Api::kBedrockConverse, R"({"messages":[{"role":"user","content":[{"video":{"format":"mp4","source":{"s3Location":{"uri":"s3://b/k"}}}}]}]})", true},
   };
@@ -146,6 +151,18 @@ TEST(ReadRequest, NamesInputTheBodyDoesNotCarry) {
     RequestFacts f = read(c.api, c.body);
     EXPECT_EQ(!f.unsized_input.empty(), c.unsized) << c.body << " -> " << f.unsized_input;
   }
+}
+
+TEST(ReadRequest, ConverseOutputLimitsOnlyInInferenceConfig) {
+  for (const char* body : {R"({"additionalModelRequestFields":{"max_tokens":64000}})",
+                           R"({"additionalModelRequestFields":{"max_new_tokens":5}})",
+                           R"({"additionalModelRequestFields":{"maxTokens":5}})",
+                           R"({"additionalModelRequestFields":{"max\u005ftokens":5}})"}) {
+    auto f = readRequest(Api::kBedrockConverse, body);
+    ASSERT_FALSE(f) << body;
+    EXPECT_NE(f.error().message().find("set inferenceConfig.maxTokens"), std::string::npos) << f.error().message();
+  }
+  EXPECT_TRUE(readRequest(Api::kBedrockConverse, R"({"additionalModelRequestFields":{"top_k":5}})"));
 }
 
 TEST(ReadRequest, RefusesBodiesThatAreNotOneJsonObject) {
@@ -402,6 +419,9 @@ TEST(CountTokens, TheCountBodyKeepsWhatTheEndpointTakes) {
                    R"("tools":[{"name":"t","input_schema":{"type":"object"}}],"thinking":{"type":"enabled","budget_tokens":2048},)"
                    R"("output_format":{"type":"json_schema","schema":{"type":"object"}}})");
   EXPECT_FALSE(anthropicCountBody("[1]"));
+  // A key written with escapes could carry JSON of its own into the count: not counted.
+  EXPECT_FALSE(anthropicCountBody(R"({"x\":0,\"model\":\"claude-3-haiku":0,"model":"claude-opus-4-1"})"));
+  EXPECT_FALSE(bedrockCountBody(Api::kBedrockConverse, R"({"mess\u0061ges":[]})"));
 }
 
 TEST(CountTokens, TheAnswerMustCarryAPlainInteger) {
