@@ -54,8 +54,10 @@ Handler installSimple(CLI::App& sub, Context& ctx, Action action, std::string_vi
 Status lockAction(const fleet::Env&, store::FleetStore& s, const std::string& id) {
   return fleet::setLocked(s, id, true);
 }
-Status unlockAction(const fleet::Env&, store::FleetStore& s, const std::string& id) {
-  return fleet::setLocked(s, id, false);
+Status unlockAction(const fleet::Env& env, store::FleetStore& s, const std::string& id) {
+  KM_TRY(fleet::setLocked(s, id, false));
+  fleet::noteUnlocked(env, s, id);
+  return ok();
 }
 
 bool confirm(const std::string& question) {

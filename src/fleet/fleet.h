@@ -61,6 +61,9 @@ Health health(const store::SandboxRecord& record);
 [[nodiscard]] Status resume(const Env& env, store::FleetStore& store, const std::string& id);
 [[nodiscard]] Status destroy(const Env& env, store::FleetStore& store, const std::string& id);
 [[nodiscard]] Status setLocked(store::FleetStore& store, const std::string& id, bool locked);
+// After an unlock: tells the sandbox's supervisor, which suspends it at once if a budget ran
+// out while it was locked. Best effort (a sandbox without a running supervisor is left as is).
+void noteUnlocked(const Env& env, store::FleetStore& store, const std::string& id);
 // Moves the TTL deadline `seconds` later (from now when the sandbox had none).
 [[nodiscard]] Result<store::SandboxRecord> extend(store::FleetStore& store, const std::string& id,
                                                   int64_t seconds);

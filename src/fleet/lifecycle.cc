@@ -105,6 +105,12 @@ Status setLocked(store::FleetStore& store, const std::string& id, bool locked) {
   return store.addEvent(id, locked ? "locked" : "unlocked", "");
 }
 
+void noteUnlocked(const Env& env, store::FleetStore& store, const std::string& id) {
+  auto r = load(store, id);
+  if (!r || (r->status != S::kRunning && r->status != S::kPaused)) return;
+  (void)ask(env, *r, "unlocked");
+}
+
 Result<store::SandboxRecord> extend(store::FleetStore& store, const std::string& id, int64_t seconds) {
   if (seconds <= 0) return invalidArgument("the extension must be longer than 0");
   auto r = store.modify(id, [&](store::SandboxRecord& rec) -> Status {

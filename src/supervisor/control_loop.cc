@@ -252,6 +252,8 @@ struct ControlLoop::Impl {
       } else if (rt.paused()) {
         s = rt.thaw();
       }
+    } else if (cmd == "unlocked") {
+      rt.unlocked();  // the lock was lifted (km unlock): a used-up budget suspends now
     } else if (cmd == "destroy") {
       // Done either way: after a failure the row stays `destroying` and `km destroy` or
       // `km doctor --fix` finishes the teardown without us.
@@ -261,7 +263,7 @@ struct ControlLoop::Impl {
       return state;
     } else {
       return invalidArgument("unknown command '" + escapeForTerminal(cmd, false) +
-                             "' (ping, stop, pause, resume, destroy)");
+                             "' (ping, stop, pause, resume, unlocked, destroy)");
     }
     changed();
     if (!s) return s.error();

@@ -99,8 +99,11 @@ class Runtime final : public LifecycleTarget {
   // limit when it was used up; a pool topped up since is not suspended for.
   void suspendForBudget(store::Pool pool, std::optional<Micros> limit = std::nullopt);
   // Whether the compute pool was used up at the last charge (a locked sandbox runs on; it is
-  // suspended at the first charge after its unlock).
+  // suspended when unlocked).
   bool computeUsedUp() const;
+  // The sandbox was unlocked: a used-up compute pool suspends it now, and a used-up AI pool
+  // at its next refused call.
+  void unlocked();
   // Why the sandbox may not be started or resumed now (its compute budget is used up); ""
   // when it may.
   std::string budgetRefusesRunning();

@@ -107,6 +107,11 @@ std::optional<int64_t> Runtime::nextComputeCharge(int64_t now_ms) {
   return next;
 }
 
+void Runtime::unlocked() {
+  if (ai_budget_) ai_budget_->rearm();
+  if (computeUsedUp()) suspendForBudget(store::Pool::kCompute);
+}
+
 void Runtime::suspendForBudget(store::Pool pool, std::optional<Micros> limit) {
   std::string name(store::poolName(pool));
   std::string top_up = "raise it with `km budget add " + plan_.id + " --" + name + " USD`";

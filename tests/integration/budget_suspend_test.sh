@@ -112,7 +112,10 @@ sleep 2
 expect_eq "$(kinds "$SB" | grep -o budget-suspend-skipped | wc -l)" 1 "the skip is said once"
 charges="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM usage_events WHERE sandbox_id=? AND pool=\"compute\"", (sys.argv[2],)).fetchone()[0])' "$DB" "$SB")"
 [ "$charges" -le 4 ] || fail "a locked sandbox past its compute budget was charged $charges times in 7 s (a minute at a time expected)"
+# Unlocked, it is suspended at once (not at the next minute's charge).
 km unlock --yes "$SB" >/dev/null 2>&1 || km unlock "$SB" >/dev/null
+wait_status "$SB" 10 stopped
+expect_contains "$(kinds "$SB")" "unlocked stopped suspended" "suspended when unlocked"
 km destroy --yes "$SB" >/dev/null
 
 # 5. AI used up: calls spend until what is left pays for no call (a sonnet call costs at least
