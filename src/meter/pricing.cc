@@ -198,11 +198,11 @@ PriceTable PriceTable::overriddenBy(const PriceTable& o) const {
     if (it != out.web_search_.end()) it->second = search.second;
     else out.web_search_.push_back(search);
   }
-  for (const auto& [type, rate] : o.instances_) {
-    auto same = [&](const auto& x) { return x.first == type; };
+  for (const auto& instance : o.instances_) {
+    auto same = [&](const auto& x) { return x.first == instance.first; };
     auto it = std::find_if(out.instances_.begin(), out.instances_.end(), same);
-    if (it != out.instances_.end()) it->second = rate;
-    else out.instances_.emplace_back(type, rate);
+    if (it != out.instances_.end()) it->second = instance.second;
+    else out.instances_.push_back(instance);
   }
   if (o.default_rate_) out.default_rate_ = o.default_rate_;
   return out;

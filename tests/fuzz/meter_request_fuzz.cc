@@ -17,6 +17,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                   Api::kBedrockInvoke,     Api::kBedrockConverse, Api::kBedrockConverseStream};
   Api api = kApis[data[0] % std::size(kApis)];
   std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
+  // A count body made from the request is one JSON object of the request's own members (a key
+  // written with escapes must not smuggle members of its own into it), without the settings
+  // it leaves out.
+  if (api == Api::kAnthropicMessages) {
+    if (auto count = anthropicCountBody(body)) {
+      auto members = objectMembers(*count);
+      if (!members) std::abort();
+      for (const auto& m : *members) {
+        if (m.key == "max_tokens" || m.key == "stream" || m.escaped) std::abort();
+      }
+    }
+  }
+  if (api == Api::kBedrockConverse || api == Api::kBedrockConverseStream || api == Api::kBedrockInvoke) {
+    if (auto count = bedrockCountBody(api, body); count && !objectMembers(*count)) std::abort();
+  }
   auto facts = readRequest(api, body);
   if (!facts) return 0;
   std::string edited = setInteger(body, facts->output_limit, 4242);
