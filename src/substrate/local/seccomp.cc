@@ -124,7 +124,7 @@ Result<std::vector<sock_filter>> compile() {
     }
   }
   if (int rc = ::seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                                  SCMP_A0(SCMP_CMP_GT, static_cast<scmp_datum_t>(kLastAllowedFamily)));
+                                  SCMP_A0(SCMP_CMP_GT, static_cast<scmp_datum_t>(kLastAllowedFamily), scmp_datum_t{0}));
       rc < 0) {
     return fail("socket", rc);
   }
