@@ -98,7 +98,6 @@ class Lifecycle {
   LifecycleTarget& target_;
   int64_t last_activity_ms_;
   int64_t saved_activity_ms_ = 0;
-  int64_t last_sample_ms_ = 0;
   std::optional<ActivitySample> previous_;
   int64_t disarmed_deadline_ms_ = 0;  // a TTL deadline already acted on (if the row kept it)
 };
