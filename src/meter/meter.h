@@ -18,6 +18,10 @@ namespace km::meter {
 enum class Provider { kAnthropic, kOpenAi, kBedrock };
 std::string_view providerName(Provider p);                      // anthropic, openai, bedrock
 std::optional<Provider> providerFromName(std::string_view name);
+// A Bedrock model id as its foundation model: a system-defined cross-region inference profile
+// ("us.anthropic.claude-…", "global.…") without its geographic prefix; anything else as it is.
+// What Bedrock prices and counts tokens by.
+std::string bedrockFoundationModel(std::string_view model);
 
 enum class Api {
   kOther,                   // not metered (a models list, a file upload…)

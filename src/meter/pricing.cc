@@ -24,14 +24,6 @@ std::string where(const doc::Mark& m, std::string_view origin) {
   return s;
 }
 
-// Bedrock model ids as billed: without the cross-region inference prefix.
-std::string_view bedrockBase(std::string_view model) {
-  for (std::string_view geo : {"us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca."}) {
-    if (model.substr(0, geo.size()) == geo) return model.substr(geo.size());
-  }
-  return model;
-}
-
 bool allDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -66,6 +58,16 @@ bool sameModel(std::string_view model, std::string_view entry) {
 }
 
 }  // namespace
+
+std::string bedrockFoundationModel(std::string_view model) {
+  static constexpr std::string_view kGeo[] = {"us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca."};
+  for (std::string_view g : kGeo) {
+    if (model.starts_with(g) && model.size() > g.size() && model.find('.', g.size()) != std::string_view::npos) {
+      return std::string(model.substr(g.size()));
+    }
+  }
+  return std::string(model);
+}
 
 Result<PriceTable> PriceTable::parse(std::string_view yaml, std::string_view origin) {
   doc::Node root;
@@ -218,7 +220,8 @@ PriceTable::ComputeRate PriceTable::computeRate(std::string_view instance_type, 
 }
 
 std::optional<PriceTable::Lookup> PriceTable::find(Provider provider, std::string_view model) const {
-  std::string_view name = provider == Provider::kBedrock ? bedrockBase(model) : model;
+  std::string base = provider == Provider::kBedrock ? bedrockFoundationModel(model) : std::string();
+  std::string_view name = provider == Provider::kBedrock ? std::string_view(base) : model;
   const Entry* best = nullptr;
   const Entry* dearest = nullptr;
   for (const Entry& e : entries_) {

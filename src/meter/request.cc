@@ -7,6 +7,8 @@
 #include <iterator>
 #include <utility>
 
+#include "core/strings.h"
+
 namespace km::meter {
 namespace {
 
@@ -418,9 +420,7 @@ bool startsWithAny(std::string_view s, std::initializer_list<std::string_view> p
 bool webUrl(std::string_view url) {
   size_t i = 0;
   while (i < url.size() && static_cast<unsigned char>(url[i]) <= 0x20) ++i;
-  std::string head(url.substr(i, 8));
-  for (char& c : head) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  return startsWithAny(head, {"http://", "https://"});
+  return startsWithAny(toLower(url.substr(i, 8)), {"http://", "https://"});
 }
 
 // The first thing in `body` that makes the provider read input the body does not carry.
@@ -604,9 +604,7 @@ Result<RequestFacts> readRequest(Api api, std::string_view body) {
                                                      "max_completion_tokens", "maxtokens",   "max_output_tokens",
                                                      "maxtokencount",     "max_tokens_to_sample"};
       for (const Member& e : *extra) {
-        std::string k = e.key;
-        for (char& c : k) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        if (std::find(std::begin(kLimits), std::end(kLimits), k) != std::end(kLimits)) {
+        if (std::find(std::begin(kLimits), std::end(kLimits), toLower(e.key)) != std::end(kLimits)) {
           return invalidArgument("additionalModelRequestFields." + e.key +
                                  " would pass an output limit km does not clamp; set inferenceConfig.maxTokens instead");
         }
@@ -711,6 +709,25 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
   return a;
 }
 
+namespace {
+
+// `"key":value` of each member of `body` that `keep` takes, comma-separated, values as
+// written. A key written with escapes is refused: unescaped it could carry JSON of its own.
+template <class Keep>
+Result<std::string> membersAsWritten(std::string_view body, const std::vector<Member>& members, Keep keep) {
+  std::string out;
+  for (const Member& m : members) {
+    if (m.escaped) return invalidArgument("a key written with escapes is not counted");
+    if (!keep(m.key)) continue;
+    if (!out.empty()) out += ',';
+    out += '"' + m.key + "\":";
+    out += body.substr(m.value.begin, m.value.end - m.value.begin);
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::string> anthropicCountBody(std::string_view body) {
   auto members = objectMembers(body);
   if (!members) return std::move(members).error();
@@ -719,15 +736,11 @@ Result<std::string> anthropicCountBody(std::string_view body) {
   // count (the size bound then stands).
   static constexpr std::string_view kDropped[] = {"max_tokens", "stream", "temperature", "top_p", "top_k",
                                                   "stop_sequences", "metadata", "service_tier"};
-  std::string out = "{";
-  for (const Member& m : *members) {
-    if (m.escaped) return invalidArgument("a key written with escapes is not counted");
-    if (std::find(std::begin(kDropped), std::end(kDropped), m.key) != std::end(kDropped)) continue;
-    if (out.size() > 1) out += ',';
-    out += '"' + m.key + "\":";
-    out += body.substr(m.value.begin, m.value.end - m.value.begin);
-  }
-  return out + "}";
+  auto kept = membersAsWritten(body, *members, [](const std::string& key) {
+    return std::find(std::begin(kDropped), std::end(kDropped), key) == std::end(kDropped);
+  });
+  if (!kept) return std::move(kept).error();
+  return "{" + *kept + "}";
 }
 
 Result<std::string> bedrockCountBody(Api api, std::string_view body) {
@@ -740,28 +753,11 @@ Result<std::string> bedrockCountBody(Api api, std::string_view body) {
     return invalidArgument("not a Bedrock call whose input can be counted");
   }
   static constexpr std::string_view kTaken[] = {"messages", "system", "toolConfig", "additionalModelRequestFields"};
-  std::string out = R"({"input":{"converse":{)";
-  bool first = true;
-  for (const Member& m : *members) {
-    if (m.escaped) return invalidArgument("a key written with escapes is not counted");
-    if (std::find(std::begin(kTaken), std::end(kTaken), m.key) == std::end(kTaken)) continue;
-    if (!first) out += ',';
-    first = false;
-    out += '"' + m.key + "\":";
-    out += body.substr(m.value.begin, m.value.end - m.value.begin);
-  }
-  return out + "}}}";
-}
-
-std::string bedrockCountModel(std::string_view model) {
-  // The geographic prefixes of system-defined cross-region inference profiles.
-  static constexpr std::string_view kGeo[] = {"us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca."};
-  for (std::string_view g : kGeo) {
-    if (model.starts_with(g) && model.size() > g.size() && model.find('.', g.size()) != std::string_view::npos) {
-      return std::string(model.substr(g.size()));
-    }
-  }
-  return std::string(model);
+  auto kept = membersAsWritten(body, *members, [](const std::string& key) {
+    return std::find(std::begin(kTaken), std::end(kTaken), key) != std::end(kTaken);
+  });
+  if (!kept) return std::move(kept).error();
+  return R"({"input":{"converse":{)" + *kept + "}}}";
 }
 
 int64_t countedWithMargin(int64_t counted) {

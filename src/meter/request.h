@@ -99,10 +99,6 @@ Admission admit(const RequestFacts& facts, size_t body_bytes, const Price& price
 // Converse's messages, system, toolConfig and additionalModelRequestFields in input.converse
 // (the members CountTokens takes), as written.
 [[nodiscard]] Result<std::string> bedrockCountBody(Api api, std::string_view body);
-// The model id to count a Bedrock call to `model` with: a cross-region inference profile
-// ("us.anthropic.claude-…", "global.…") counts as its foundation model (CountTokens takes
-// only those; the tokenizer is the model's), anything else as it is.
-std::string bedrockCountModel(std::string_view model);
 // The input tokens of a token count's answer: Anthropic's `input_tokens`, Bedrock's
 // `inputTokens` (`key`). InvalidArgument when it has none that is a plain integer from 0 to 2^40.
 [[nodiscard]] Result<int64_t> countedInputTokens(std::string_view answer, std::string_view key = "input_tokens");

@@ -379,13 +379,8 @@ def bedrock(handler, path, body, logs):
     if bad is not None:
         status, kind, message = bad
         _log(logs, {"api": "bedrock-auth", "op": op, "error": kind})
-        data = json.dumps({"message": message}).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.send_header("x-amzn-ErrorType", kind)
-        handler.end_headers()
-        handler.wfile.write(data)
+        handler.reply(status, json.dumps({"message": message}).encode(), "application/json",
+                      [("x-amzn-ErrorType", kind)])
         return
     req = _json_or_400(handler, body, {"message": "Malformed input request"})
     if req is None:
@@ -422,28 +417,15 @@ def bedrock(handler, path, body, logs):
         answer = {"id": "msg_bdrk_%06d" % COUNTER[0], "type": "message", "role": "assistant", "model": model,
                   "content": [{"type": "text", "text": "word " * out}], "stop_reason": stop,
                   "stop_sequence": None, "usage": {"input_tokens": n_in, "output_tokens": out}}
-        data = json.dumps(answer).encode()
-        handler.send_response(200)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.send_header("x-amzn-RequestId", rid)
-        handler.send_header("X-Amzn-Bedrock-Input-Token-Count", str(n_in))
-        handler.send_header("X-Amzn-Bedrock-Output-Token-Count", str(out))
-        handler.send_header("X-Amzn-Bedrock-Invocation-Latency", "42")
-        handler.end_headers()
-        handler.wfile.write(data)
+        handler.reply(200, json.dumps(answer).encode(), "application/json",
+                      [("x-amzn-RequestId", rid), ("X-Amzn-Bedrock-Input-Token-Count", str(n_in)),
+                       ("X-Amzn-Bedrock-Output-Token-Count", str(out)), ("X-Amzn-Bedrock-Invocation-Latency", "42")])
         return
     if op == "converse":
         answer = {"output": {"message": {"role": "assistant", "content": [{"text": "word " * out}]}},
                   "stopReason": stop, "usage": {"inputTokens": n_in, "outputTokens": out, "totalTokens": n_in + out},
                   "metrics": {"latencyMs": 42}}
-        handler.send_response(200)
-        data = json.dumps(answer).encode()
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.send_header("x-amzn-RequestId", rid)
-        handler.end_headers()
-        handler.wfile.write(data)
+        handler.reply(200, json.dumps(answer).encode(), "application/json", [("x-amzn-RequestId", rid)])
         return
     if op not in ("invoke-with-response-stream", "converse-stream"):
         handler.reply(404, json.dumps({"message": "Unknown operation"}).encode(), "application/json")

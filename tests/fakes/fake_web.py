@@ -41,10 +41,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         append("https.log" if self.server.scheme == "https" else "http.log",
                "%s %s %s" % (self.client_address[0], self.headers.get("Host", ""), self.path))
 
-    def reply(self, code, body, ctype="text/plain"):
+    def reply(self, code, body, ctype="text/plain", headers=()):
+        """A whole answer: `headers` are (name, value) pairs sent besides the type and length."""
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)

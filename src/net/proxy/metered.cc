@@ -239,7 +239,7 @@ bool unsignable(std::string_view lower) {
 
 // The call signed by km (its final body and fields) in place of the client's signature.
 void resignBedrock(http::fields& msg, const CheckedRequest& req, std::string_view body, const Signing& sig) {
-  for (http::field f : {http::field::authorization}) msg.erase(f);
+  msg.erase(http::field::authorization);
   for (std::string_view name : {"x-amz-date", "x-amz-security-token", "x-amz-content-sha256"}) msg.erase(name);
   net::SigV4Request r;
   // The Host the relay sends (the checked authority, whatever the client wrote).
@@ -292,7 +292,7 @@ Result<CountRequest> countRequest(const Signing& sig, meter::Provider provider, 
   auto count_body = meter::bedrockCountBody(api, body);
   if (!count_body) return std::move(count_body).error();
   out.body = std::move(*count_body);
-  out.path = "/model/" + net::awsUriEncode(meter::bedrockCountModel(model), /*keep_slash=*/false) + "/count-tokens";
+  out.path = "/model/" + net::awsUriEncode(meter::bedrockFoundationModel(model), /*keep_slash=*/false) + "/count-tokens";
   out.host = req.authority.port == 443 ? req.authority.host : req.authority.toString();
   net::SigV4Request r;
   r.method = "POST";
@@ -547,7 +547,7 @@ asio::awaitable<std::unique_ptr<MeteredCall>> admitAiRequest(Session& s, Client&
       facts->unsized_input = "a stored prompt";  // Bedrock Prompt management: its text is AWS's
     }
     bool invoke = route.api == meter::Api::kBedrockInvoke || route.api == meter::Api::kBedrockInvokeStream;
-    if (invoke && !meter::bedrockCountModel(resource).starts_with("anthropic.")) {
+    if (invoke && !meter::bedrockFoundationModel(resource).starts_with("anthropic.")) {
       // Other families name their output limit differently (and some in several places).
       std::string refused = "km meters Bedrock InvokeModel for Anthropic models only (this path names " +
                             std::string(model.substr(0, 200)) + "); call other models through Converse";

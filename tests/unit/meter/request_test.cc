@@ -399,12 +399,12 @@ TEST(CountTokens, BedrockCountBodies) {
 }
 
 TEST(CountTokens, BedrockCountsAnInferenceProfileAsItsModel) {
-  EXPECT_EQ(bedrockCountModel("us.anthropic.claude-sonnet-4-5-20250929-v1:0"), "anthropic.claude-sonnet-4-5-20250929-v1:0");
-  EXPECT_EQ(bedrockCountModel("global.anthropic.claude-opus-4-1"), "anthropic.claude-opus-4-1");
-  EXPECT_EQ(bedrockCountModel("anthropic.claude-sonnet-4-5-20250929-v1:0"), "anthropic.claude-sonnet-4-5-20250929-v1:0");
-  EXPECT_EQ(bedrockCountModel("us."), "us.");
-  EXPECT_EQ(bedrockCountModel("us.nodot"), "us.nodot");
-  EXPECT_EQ(bedrockCountModel("arn:aws:bedrock:us-east-1::foundation-model/x"), "arn:aws:bedrock:us-east-1::foundation-model/x");
+  EXPECT_EQ(bedrockFoundationModel("us.anthropic.claude-sonnet-4-5-20250929-v1:0"), "anthropic.claude-sonnet-4-5-20250929-v1:0");
+  EXPECT_EQ(bedrockFoundationModel("global.anthropic.claude-opus-4-1"), "anthropic.claude-opus-4-1");
+  EXPECT_EQ(bedrockFoundationModel("anthropic.claude-sonnet-4-5-20250929-v1:0"), "anthropic.claude-sonnet-4-5-20250929-v1:0");
+  EXPECT_EQ(bedrockFoundationModel("us."), "us.");
+  EXPECT_EQ(bedrockFoundationModel("us.nodot"), "us.nodot");
+  EXPECT_EQ(bedrockFoundationModel("arn:aws:bedrock:us-east-1::foundation-model/x"), "arn:aws:bedrock:us-east-1::foundation-model/x");
 }
 
 TEST(CountTokens, TheCountBodyKeepsWhatTheEndpointTakes) {
