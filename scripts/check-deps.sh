@@ -40,7 +40,7 @@ public() {
     meter) extra="request.h" ;;
     store) extra="ledger.h" ;;
     profile) extra="types.h" ;;
-    net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h service.h bpf/gate.h dns/resolver.h" ;;
+    net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h service.h sigv4.h bpf/gate.h dns/resolver.h" ;;
   esac
   echo "$1/$1.h"
   for h in $extra; do echo "$1/$h"; done
