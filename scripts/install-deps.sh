@@ -9,7 +9,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  libsqlite3-dev libssl-dev libseccomp-dev libboost1.81-dev
+  libsqlite3-dev libssl-dev libseccomp-dev libboost1.81-dev libpcre2-dev
   bubblewrap util-linux procps psmisc iproute2 btrfs-progs e2fsprogs
   libbpf-dev bpftool libmnl-dev libnftables-dev nftables dnsmasq-base dnsutils iputils-ping curl dnsperf openssl
   python3 zsh nodejs

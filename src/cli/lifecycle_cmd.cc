@@ -86,7 +86,7 @@ Handler installPause(CLI::App& sub, Context& ctx) {
 }
 Handler installLock(CLI::App& sub, Context& ctx) {
   sub.footer("A locked sandbox refuses destroy, stop and pause, and automatic TTL/idle "
-             "teardown skips it.");
+             "teardown skips it. Refused for a sandbox already being destroyed.");
   return installSimple(sub, ctx, &lockAction, "locked");
 }
 Handler installUnlock(CLI::App& sub, Context& ctx) {

@@ -187,7 +187,8 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   in.plan = *p;
   in.prepared = prepared ? &*prepared : nullptr;
   in.profile_name = a.profile;
-  in.profile_yaml = doc::emitYaml(profile::toNode(prof));
+  in.profile_yaml = [&prof] { return doc::emitYaml(profile::toNode(prof)); };
+  in.meanwhile = [&ctx] { warnUnenforcedDisks(ctx); };
   auto env = creatingEnv(ctx);
   if (!env) return kExitFailed;
   auto rec = fleet::create(*env, *store, in);
@@ -198,7 +199,6 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     }
     return code;
   }
-  warnUnenforcedDisks(ctx);
   printOut(ctx.globals().json ? doc::toJson(statusJson(*store, *rec)) : rec->id);
   return kExitOk;
 }

@@ -1,25 +1,10 @@
 #include "doc/describe.h"
 
-#include <map>
-#include <mutex>
-#include <regex>
-
 #include "core/strings.h"
+#include "doc/pattern.h"
 
 namespace km::doc {
 namespace {
-
-// Patterns come from our own descriptions (a fixed set), so compiling each once is enough.
-const std::regex& compiled(std::string_view pattern) {
-  static std::mutex mu;
-  static std::map<std::string, std::regex, std::less<>> cache;
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = cache.find(pattern);
-  if (it == cache.end()) {
-    it = cache.emplace(std::string(pattern), std::regex(std::string(pattern), std::regex::ECMAScript)).first;
-  }
-  return it->second;
-}
 
 std::string shown(const Node& n) {
   if (n.isNull()) return "nothing";
@@ -62,8 +47,8 @@ void DecodeContext::typeError(const Node& at, const std::string& path, std::stri
 
 bool DecodeContext::decodeString(const Node& n, std::string& out, const std::string& path,
                                  const Rules& r) {
-  // libstdc++'s std::regex recurses once per character; bound what it is given. No value a
-  // pattern describes (hosts, refs, durations, ids) comes near this length.
+  // No value a pattern describes (hosts, refs, durations, ids) comes near this length; the
+  // bound keeps each match's work small.
   if (!r.pattern.empty() && n.isScalar() && n.text().size() > kMaxPatternInput) {
     error(n, path, "is " + std::to_string(n.text().size()) + " characters long; at most " +
                        std::to_string(kMaxPatternInput) + " are allowed here");
@@ -72,7 +57,7 @@ bool DecodeContext::decodeString(const Node& n, std::string& out, const std::str
   if (n.kind() != Node::Kind::kString) {
     // Quoting only helps when the quoted text would be valid; otherwise say what is.
     if (n.isScalar() && !n.isNull() && !r.pattern.empty() && !r.enum_or_pattern &&
-        !std::regex_search(n.text(), compiled(r.pattern))) {
+        !patternSearch(r.pattern, n.text())) {
       error(n, path, "expected a string, got " + std::string(n.kindName()) + " (" + n.text() +
                          "); write " + std::string(r.hint.empty() ? r.pattern : r.hint));
       return false;
@@ -86,7 +71,7 @@ bool DecodeContext::decodeString(const Node& n, std::string& out, const std::str
     for (auto v : r.one_of)
       if (v == out) in_enum = true;
   }
-  bool matches = !r.pattern.empty() && std::regex_search(out, compiled(r.pattern));
+  bool matches = !r.pattern.empty() && patternSearch(r.pattern, out);
   if (r.enum_or_pattern) {
     if (!in_enum && !matches) {
       error(n, path, "\"" + out + "\" is not valid; use one of " + listValues(r.one_of) +
@@ -110,7 +95,7 @@ bool DecodeContext::decodeString(const Node& n, std::string& out, const std::str
     std::string msg = "\"" + shown + "\" is not " + std::string(r.hint.empty() ? r.pattern : r.hint) +
                       " (must match " + std::string(r.pattern) + ")";
     // "*.example.com" is the commonest way to try to say "a domain and its subdomains".
-    if (startsWith(out, "*.") && std::regex_search(out.substr(1), compiled(r.pattern))) {
+    if (startsWith(out, "*.") && patternSearch(r.pattern, std::string_view(out).substr(1))) {
       msg += "; did you mean \"" + out.substr(1) + "\"?";
     }
     error(n, path, std::move(msg));

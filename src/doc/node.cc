@@ -1,7 +1,6 @@
 #include "doc/node.h"
 
 #include <charconv>
-#include <regex>
 
 namespace km::doc {
 
@@ -96,20 +95,69 @@ std::string_view Node::kindName() const {
   return "a value";
 }
 
+namespace {
+
+bool isDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Skips the run of characters at `i` that `in` accepts; says whether there was one.
+template <class In>
+bool run(std::string_view t, size_t& i, In in) {
+  size_t from = i;
+  while (i < t.size() && in(t[i])) ++i;
+  return i > from;
+}
+
+// YAML 1.2 core schema integers: [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+
+bool isCoreInt(std::string_view t) {
+  size_t i = 0;
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'o' || t[1] == 'x')) {
+    i = 2;
+    if (t[1] == 'o') return run(t, i, [](char c) { return c >= '0' && c <= '7'; }) && i == t.size();
+    return run(t, i, [](char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }) &&
+           i == t.size();
+  }
+  if (i < t.size() && (t[i] == '-' || t[i] == '+')) ++i;
+  return run(t, i, isDigit) && i == t.size();
+}
+
+// YAML 1.2 core schema floats: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+// | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+bool isCoreFloat(std::string_view t) {
+  if (t == ".nan" || t == ".NaN" || t == ".NAN") return true;
+  size_t i = 0;
+  if (i < t.size() && (t[i] == '-' || t[i] == '+')) ++i;
+  std::string_view rest = t.substr(i);
+  if (rest == ".inf" || rest == ".Inf" || rest == ".INF") return true;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    if (!run(t, i, isDigit)) return false;
+  } else {
+    if (!run(t, i, isDigit)) return false;
+    if (i < t.size() && t[i] == '.') {
+      ++i;
+      run(t, i, isDigit);
+    }
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '-' || t[i] == '+')) ++i;
+    if (!run(t, i, isDigit)) return false;
+  }
+  return i == t.size();
+}
+
+}  // namespace
+
 Node::Kind Node::classifyPlain(std::string_view t) {
   if (t.empty() || t == "~" || t == "null" || t == "Null" || t == "NULL") return Kind::kNull;
   if (t == "true" || t == "True" || t == "TRUE" || t == "false" || t == "False" || t == "FALSE")
     return Kind::kBool;
-  // Cheap first-character screen before the regexes: most scalars are words.
+  // Cheap first-character screen: most scalars are words.
   char c = t[0];
   if (!(c == '-' || c == '+' || c == '.' || (c >= '0' && c <= '9'))) return Kind::kString;
-  static const std::regex kInt(R"([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)");
-  static const std::regex kFloat(
-      R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))");
-  if (t.size() > 64) return Kind::kString;  // no number is this long; keep regex work bounded
-  std::string s(t);
-  if (std::regex_match(s, kInt)) return Kind::kInt;
-  if (std::regex_match(s, kFloat)) return Kind::kFloat;
+  if (t.size() > 64) return Kind::kString;  // no number is this long
+  if (isCoreInt(t)) return Kind::kInt;
+  if (isCoreFloat(t)) return Kind::kFloat;
   return Kind::kString;
 }
 

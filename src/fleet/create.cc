@@ -39,7 +39,6 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   rec.id = p.id;
   rec.alias = p.alias;
   rec.profile_name = in.profile_name;
-  rec.profile_yaml = in.profile_yaml;
   rec.plan_json = plan::toJson(p);
   rec.substrate = std::string(plan::substrateName(p.substrate));
   rec.region = p.region;
@@ -82,12 +81,14 @@ Result<store::SandboxRecord> createFrom(const Env& env, store::FleetStore& store
   // The row is written while the supervisor builds the sandbox (two cores, no waiting).
   bool inserted = false;
   auto insert = [&]() -> Status {
+    if (in.profile_yaml) rec.profile_yaml = in.profile_yaml();
     auto r = store.insert(rec);
     if (!r) return std::move(r).error();
     inserted = true;
+    if (in.meanwhile) in.meanwhile();
     return ok();
   };
-  auto started = in.prepared->start(so, p, files.supervisor_log, insert);
+  auto started = in.prepared->start(so, p, rec.plan_json, files.supervisor_log, insert);
   if (!started) {
     // The supervisor keeps its logs in $KM_HOME/failed/ID and tears down what it made before
     // reporting; one that died first left them in the sandbox's directory, kept here. What
@@ -144,7 +145,7 @@ Result<std::vector<store::SandboxRecord>> clone(const Env& env, store::FleetStor
     in.plan.alias = alias;
     if (alias && count > 1) in.plan.alias = *alias + "-" + std::to_string(i + 1);
     in.profile_name = src->profile_name;
-    in.profile_yaml = src->profile_yaml;
+    in.profile_yaml = [yaml = src->profile_yaml] { return yaml; };
     in.cloned_from = src->id;
     if (static_cast<size_t>(i) >= prepared.size()) return internalError("fewer forked supervisors than clones");
     in.prepared = &prepared[static_cast<size_t>(i)];

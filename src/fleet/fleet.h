@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +39,12 @@ struct CreateInput {
   // was opened (see supervisor::Prepared). Required.
   supervisor::Prepared* prepared = nullptr;
   std::string profile_name;
-  std::string profile_yaml;
+  // The resolved profile as YAML, for the row. Rendered while the supervisor builds the
+  // sandbox (on the other CPU), not before: it is not needed to build it.
+  std::function<std::string()> profile_yaml;
   std::optional<std::string> cloned_from;
+  // More of the caller's work that can run while the supervisor builds (warnings to print).
+  std::function<void()> meanwhile;
 };
 [[nodiscard]] Result<store::SandboxRecord> create(const Env& env, store::FleetStore& store,
                                                   const CreateInput& input);

@@ -98,6 +98,11 @@ Status destroy(const Env& env, store::FleetStore& store, const std::string& id) 
 
 Status setLocked(store::FleetStore& store, const std::string& id, bool locked) {
   auto r = store.modify(id, [&](store::SandboxRecord& rec) -> Status {
+    // Its TTL or idle timeout may have started its teardown a moment ago (the supervisor
+    // marks the row first, in one transaction with its look at the lock).
+    if (locked && rec.status == store::SandboxStatus::kDestroying) {
+      return invalidArgument(id + " is being destroyed; it cannot be locked");
+    }
     rec.locked = locked;
     return ok();
   });

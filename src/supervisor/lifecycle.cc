@@ -92,7 +92,7 @@ Lifecycle::Step Lifecycle::check() {
   view.paused = paused;
   step.decision = decide(view, policy_);
   if (step.decision.trigger != Trigger::kNone) {
-    act(step.decision, row);
+    step.decision = act(step.decision, row);  // a lock that landed meanwhile makes it a skip
     if (step.decision.action == Action::kDestroy) {
       step.done = true;  // a failed teardown is finished by `km destroy` or `km doctor --fix`
       return step;
@@ -110,6 +110,21 @@ Lifecycle::Step Lifecycle::check() {
 
 Decision Lifecycle::act(Decision d, const store::SandboxRecord& row) {
   std::string what(triggerName(d.trigger));
+  if (d.action == Action::kDestroy) {
+    // Claim the row before tearing down: a `km lock` that lands after the decision either
+    // wins (the sandbox stays) or is refused (it sees `destroying`); it never succeeds on a
+    // sandbox that is going away.
+    bool locked_now = false;
+    (void)store_.modify(id_, [&](store::SandboxRecord& x) -> Status {
+      if (x.locked) {
+        locked_now = true;
+        return invalidArgument("locked");
+      }
+      x.status = store::SandboxStatus::kDestroying;
+      return ok();
+    });
+    if (locked_now) d.action = Action::kSkipLocked;
+  }
   if (d.action == Action::kSkipLocked) {
     log::info(kLog, id_ + ": " + what + " expired; skipped: the sandbox is locked");
     (void)store_.addEvent(id_, what + "-expired", "skipped: sandbox is locked");

@@ -18,13 +18,13 @@ namespace km::supervisor {
 namespace {
 
 // The request: one JSON line of where to run, then the plan in its own codec.
-std::string encode(const Options& o, const plan::SandboxPlan& plan, const std::string& log_path) {
+std::string encode(const Options& o, std::string_view plan_json, const std::string& log_path) {
   doc::Node n = doc::Node::map();
   n.set("kmHome", doc::Node::string(o.km_home));
   n.set("storePath", doc::Node::string(o.store_path));
   n.set("id", doc::Node::string(o.id));
   n.set("logPath", doc::Node::string(log_path));
-  return doc::toJson(n, -1) + "\n" + plan::toJson(plan);
+  return doc::toJson(n, -1) + "\n" + std::string(plan_json);
 }
 
 std::string text(const doc::Node& n, std::string_view key) {
@@ -116,11 +116,11 @@ Result<Prepared> Prepared::fork() {
   return Prepared(std::move(plan_write), std::move(ready_read));
 }
 
-Result<Started> Prepared::start(const Options& o, const plan::SandboxPlan& plan,
+Result<Started> Prepared::start(const Options& o, const plan::SandboxPlan& plan, std::string_view plan_json,
                                 const std::string& log_path,
                                 const std::function<Status()>& meanwhile) {
   if (!plan_write_.valid()) return internalError("Prepared::start called twice");
-  std::string request = encode(o, plan, log_path);
+  std::string request = encode(o, plan_json, log_path);
   // If the supervisor died already, the write fails with EPIPE (reported below) instead of
   // SIGPIPE ending km silently.
   struct sigaction ignore {}, old {};

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -154,6 +155,7 @@ Early prepareEarly() {
   log::toStderrAsFile();
   log::raiseVerbosity(1);
   log::prepare(kLog);
+  ::tzset();  // the first log line's time would read /etc/localtime after the plan came
   return e;
 }
 

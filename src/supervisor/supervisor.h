@@ -57,12 +57,13 @@ struct Started {
 class Prepared {
  public:
   [[nodiscard]] static Result<Prepared> fork();
-  // Sends the plan; while the child builds the sandbox, runs `meanwhile` (km create writes
-  // the row, status creating). Returns the new processes, which the caller records (status
-  // running). On failure the child has already removed everything it made; if `meanwhile`
-  // fails, the new sandbox is killed and its error returned.
+  // Sends the plan (`plan_json` is plan::toJson(plan), which the caller has made already);
+  // while the child builds the sandbox, runs `meanwhile` (km create writes the row, status
+  // creating). Returns the new processes, which the caller records (status running). On
+  // failure the child has already removed everything it made; if `meanwhile` fails, the new
+  // sandbox is killed and its error returned.
   [[nodiscard]] Result<Started> start(const Options& options, const plan::SandboxPlan& plan,
-                                      const std::string& log_path,
+                                      std::string_view plan_json, const std::string& log_path,
                                       const std::function<Status()>& meanwhile);
   Prepared(Prepared&&) noexcept = default;
   Prepared& operator=(Prepared&&) noexcept = default;

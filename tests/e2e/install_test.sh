@@ -34,7 +34,13 @@ for f in bin/km share/bash-completion/completions/km share/zsh/site-functions/_k
 done
 [[ $(stat -c %a "$prefix/bin/km") == 755 ]] || fail "km is not mode 755"
 [[ $(stat -c %a "$prefix/share/bash-completion/completions/km") == 644 ]] || fail "completion is not mode 644"
-cmp -s "$KM" "$prefix/bin/km" || fail "the installed km differs from $KM"
+# Installed without its debug information (the build tree keeps it), otherwise the same.
+strip --strip-debug -o "$TMP/km-stripped" "$KM"
+cmp -s "$TMP/km-stripped" "$prefix/bin/km" || fail "the installed km is not $KM stripped of debug information"
+readelf -S "$KM" >"$TMP/sections-built"
+readelf -S "$prefix/bin/km" >"$TMP/sections-installed"
+grep -q '\.debug_info' "$TMP/sections-built" || fail "the build's km has no debug information to strip (test proves nothing)"
+if grep -q '\.debug_' "$TMP/sections-installed"; then fail "the installed km still has debug sections"; fi
 
 # km from the PATH, in a shell that has only the prefix and the system directories.
 CTX="km --version from the PATH"

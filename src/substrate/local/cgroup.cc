@@ -10,8 +10,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <chrono>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "core/fs.h"
 #include "core/sys.h"
@@ -128,12 +131,29 @@ HostCgroups parseCgroupMounts(std::string_view mountinfo, std::string_view v2_co
   return h;
 }
 
-HostCgroups detectCgroups() {
+namespace {
+
+HostCgroups readHostCgroups() {
   std::string info = readSmall("/proc/self/mountinfo").value_or("");
   HostCgroups first = parseCgroupMounts(info, "", false);
   if (first.v2_root.empty()) return first;
   return parseCgroupMounts(info, readSmall(first.v2_root + "/cgroup.controllers").value_or(""),
                            fs::exists(first.v2_root + "/cgroup.stat"));
+}
+
+}  // namespace
+
+HostCgroups detectCgroups() {
+  // A new supervisor reads this while it waits for its plan (it opens the substrate to stage
+  // the sandbox's namespaces) and again once the plan is there: the second read would sit
+  // on the path to a ready sandbox. A second old answer is as good as a new one; a
+  // supervisor that runs for days reads the host afresh.
+  static std::mutex mu;
+  static std::optional<std::pair<std::chrono::steady_clock::time_point, HostCgroups>> last;
+  std::lock_guard<std::mutex> lock(mu);
+  auto now = std::chrono::steady_clock::now();
+  if (!last || now - last->first > std::chrono::seconds(1)) last.emplace(now, readHostCgroups());
+  return last->second;
 }
 
 std::string homeTag(std::string_view km_home) {

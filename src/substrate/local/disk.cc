@@ -212,6 +212,7 @@ Result<Disks> Disks::attach(std::string_view km_home) {
 Result<Disks> Disks::prepare(std::string_view km_home, const DiskSettings& settings) {
   StorePaths p(km_home);
   if (settings.store != "none" && mountedStore(p.mount)) return attach(km_home);  // the usual case
+  KM_TRY(sys::makeDirs(std::string(km_home), 0700));  // a new KM_HOME: the first create makes it
   auto lock = lockStore(p);
   if (!lock) return std::move(lock).error();
   if (settings.store == "none") {

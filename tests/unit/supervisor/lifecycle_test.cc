@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "fakes/fake_fleet_store.h"
+#include "fleet/fleet.h"
 
 namespace km::supervisor {
 namespace {
@@ -25,7 +28,13 @@ class FlakyStore final : public store::FleetStore {
   bool fail_modify = false;
   int modifies = 0;
   Result<store::SandboxRecord> insert(store::SandboxRecord r) override { return inner.insert(std::move(r)); }
-  Result<std::optional<store::SandboxRecord>> get(std::string_view id) override { return inner.get(id); }
+  // Runs once, right after the next get(): a CLI's change landing just after the look.
+  std::function<void()> after_get;
+  Result<std::optional<store::SandboxRecord>> get(std::string_view id) override {
+    auto r = inner.get(id);
+    if (after_get) std::exchange(after_get, nullptr)();
+    return r;
+  }
   Result<store::SandboxRecord> resolve(std::string_view ref) override { return inner.resolve(ref); }
   Result<std::vector<store::SandboxRecord>> list() override { return inner.list(); }
   Result<store::SandboxRecord> modify(std::string_view id,
@@ -141,6 +150,32 @@ TEST_F(LifecycleTest, TtlDestroyWakesAtTheDeadlineAndDestroys) {
   ASSERT_EQ(target.destroys.size(), 1u);
   EXPECT_EQ(target.destroys[0], "ttl expired");
   EXPECT_EQ(eventKinds().back(), "ttl-expired:teardownPolicy destroy");
+}
+
+TEST_F(LifecycleTest, TtlDestroyMarksTheRowSoALateLockIsRefused) {
+  insertRow(5'000, 0);
+  Lifecycle lc = make(TeardownPolicy::kDestroy);
+  clock.now += 5'000;
+  EXPECT_TRUE(lc.check().done);
+  ASSERT_EQ(target.destroys.size(), 1u);
+  EXPECT_EQ(row().status, store::SandboxStatus::kDestroying);
+  auto locked = fleet::setLocked(db, "sb-0000abcd", true);
+  ASSERT_FALSE(locked);
+  EXPECT_NE(locked.error().message().find("being destroyed"), std::string::npos);
+  EXPECT_FALSE(row().locked);
+  EXPECT_TRUE(fleet::setLocked(db, "sb-0000abcd", false));  // unlocking is never refused
+}
+
+TEST_F(LifecycleTest, ALockLandingAfterTheLookStillWinsOverTheTtl) {
+  insertRow(5'000, 0);
+  Lifecycle lc = make(TeardownPolicy::kDestroy);
+  clock.now += 5'000;
+  db.after_get = [&] { ASSERT_TRUE(fleet::setLocked(db, "sb-0000abcd", true)); };
+  auto step = lc.check();
+  EXPECT_FALSE(step.done);
+  EXPECT_TRUE(target.destroys.empty());
+  EXPECT_EQ(row().status, store::SandboxStatus::kRunning);
+  EXPECT_EQ(eventKinds().back(), "ttl-expired:skipped: sandbox is locked");
 }
 
 TEST_F(LifecycleTest, TtlStopDisarmsTheDeadlineOnce) {
