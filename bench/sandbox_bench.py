@@ -3,7 +3,7 @@
 
 Usage (root): bench/sandbox_bench.py KM_BINARY [RUNS [BASELINE_KM_BINARY]]
 Each case runs RUNS times in one session, interleaved round-robin so background load hits
-all of them alike (after each create the script waits for km's CA pool filler, which runs
+all of them alike (with a baseline, the two builds alternate which goes first in a round) (after each create the script waits for km's CA pool filler, which runs
 once the create has answered, and reports that wait as "(pool refill)"); prints medians and the ratios the issue sets as targets. With a baseline
 km (an older build) its create, destroy and exec run in the same rounds, in a home of its own:
   km create (to ready)  <= 2   x  bwrap --unshare-all --ro-bind / / true
@@ -94,21 +94,33 @@ def main():
         cases += ["base create", "base destroy", "base exec"]
     res = {k: [] for k in cases}
     try:
-        for _ in range(runs):
-            res["bwrap"].append(timed(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"])[0])
-            res["unshare"].append(timed(["unshare", "-m", "-p", "-n", "-u", "-i", "-C", "-f", "true"])[0])
+        def km_cases():
             ms, out = timed([km, "create", profile], env=env)
             res["km create"].append(ms)
             res.setdefault("(pool refill)", []).append(settle())
             res["km destroy"].append(timed([km, "destroy", "--yes", out.decode().strip()], env=env)[0])
             res["nsenter"].append(timed(["nsenter", "-a", "-t", target, "true"])[0])
             res["km exec"].append(timed([km, "exec", resident, "--", "true"], env=env)[0])
-            if base:
-                ms, out = timed([base, "create", profile], env=base_env)
-                res["base create"].append(ms)
-                settle()
-                res["base destroy"].append(timed([base, "destroy", "--yes", out.decode().strip()], env=base_env)[0])
-                res["base exec"].append(timed([base, "exec", base_resident, "--", "true"], env=base_env)[0])
+
+        def base_cases():
+            ms, out = timed([base, "create", profile], env=base_env)
+            res["base create"].append(ms)
+            settle()
+            res["base destroy"].append(timed([base, "destroy", "--yes", out.decode().strip()], env=base_env)[0])
+            res["base exec"].append(timed([base, "exec", base_resident, "--", "true"], env=base_env)[0])
+
+        for i in range(runs):
+            res["bwrap"].append(timed(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"])[0])
+            res["unshare"].append(timed(["unshare", "-m", "-p", "-n", "-u", "-i", "-C", "-f", "true"])[0])
+            # With a baseline the two builds take turns going first: a destroy measured
+            # right after the round's other create ran 4-5 ms slower, whichever build it was.
+            if base and i % 2:
+                base_cases()
+                km_cases()
+            else:
+                km_cases()
+                if base:
+                    base_cases()
         if base:
             # Creates alone, 50 ms apart, destroyed afterwards: the create path's own cost,
             # without the previous sandbox's teardown finishing in the background.

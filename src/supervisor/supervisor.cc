@@ -191,6 +191,14 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   ready.init_pid = rt.initPid();
   ready.init_start = rt.initStart();
   reportTo(ready_fd, encodeReport(Result<Report>(ready)));
+  // The creator now records the sandbox and exits: that is the rest of `km create`'s time.
+  // What follows here (cgroup, log, store) can wait for it rather than take a CPU from it;
+  // the sandbox and its network already run. Bounded: `km clone --count` goes on creating.
+  if (creator.valid()) {
+    pollfd p{creator.get(), POLLIN, 0};
+    while (::poll(&p, 1, 250) < 0 && errno == EINTR) {
+    }
+  }
 
   // From here this process supervises for good: its own cgroup and log, and the fleet store,
   // opened only now (the creator forked us before it opened the database, so no SQLite
