@@ -38,8 +38,13 @@ alive() {
 # in it, an fd of it, or a bind mount of it.
 netns_users() {
   local ino="$1"
+  local l d
   for l in /proc/[0-9]*/ns/net; do
-    [ "$(readlink "$l" 2>/dev/null)" == "net:[$ino]" ] && echo "process ${l%/ns/net}"
+    if [ "$(readlink "$l" 2>/dev/null)" == "net:[$ino]" ]; then
+      d="${l%/ns/net}"
+      # Enough to tell which process it is when this fails.
+      echo "process $d ($(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | head -c 200); $(grep -E '^(State|PPid|Tgid):' "$d/status" 2>/dev/null | tr '\n\t' '  '))"
+    fi
   done
   find /proc/[0-9]*/fd -lname "net:\[$ino\]" 2>/dev/null | sed 's/^/fd /'
   awk -v ino="$ino" '$9 == "nsfs" && $4 ~ "\\[" ino "\\]" { print "mount " $5 }' /proc/self/mountinfo
