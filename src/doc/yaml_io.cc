@@ -14,6 +14,7 @@ namespace km::doc {
 namespace {
 
 bool repairEscapes(std::string& s);  // below, with the writer's helpers
+bool replaceNoncharacters(std::string& s);  // below
 
 class TooBig {};
 
@@ -75,16 +76,10 @@ class Builder : public YAML::EventHandler {
     if (!repairEscapes(text)) {
       diags_.error(markOf(mark), "", "this escape does not produce valid UTF-8 text; remove it");
     }
-    bool reported = false;
-    for (std::string_view bad : {"\xEF\xBF\xBE", "\xEF\xBF\xBF"}) {
-      for (size_t at = text.find(bad); at != std::string::npos; at = text.find(bad, at)) {
-        if (!reported) {
-          diags_.error(markOf(mark), "",
-                       "U+FFFE and U+FFFF are not characters YAML can carry; remove the escape");
-          reported = true;
-        }
-        text.replace(at, bad.size(), "\xEF\xBF\xBD");  // kept as U+FFFD so the tree stays writable
-      }
+    if (replaceNoncharacters(text)) {
+      diags_.error(markOf(mark), "",
+                   "U+FFFE, U+FFFF and the other noncharacters (U+FDD0 to U+FDEF) are not characters "
+                   "YAML writers carry; remove the escape");
     }
     last_scalar_plain_ = tag == "?";
     add(scalarNode(kind, text, markOf(mark)), anchor, mark);
@@ -273,6 +268,34 @@ class SkipDocument : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
+// Unicode's noncharacters: U+FDD0 to U+FDEF and the last two of every plane. yaml-cpp's
+// writer turns each into U+FFFD, so a document holding one could not be written back as it
+// was read (found by the profile loader fuzzer).
+bool isNoncharacter(uint32_t cp) { return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE; }
+
+// Replaces each noncharacter in valid UTF-8 text with U+FFFD; says whether there was one.
+bool replaceNoncharacters(std::string& s) {
+  bool found = false;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
+    if (len < 3 || i + len > s.size()) {
+      i += len;
+      continue;
+    }
+    uint32_t cp = len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    if (isNoncharacter(cp)) {
+      s.replace(i, len, "\xEF\xBF\xBD");
+      found = true;
+      i += 3;
+    } else {
+      i += len;
+    }
+  }
+  return found;
+}
+
 // yaml-cpp decodes the escapes \N and \_ to the single bytes 0x85 and 0xA0 instead of the
 // UTF-8 for U+0085 and U+00A0 (the text around was checked to be UTF-8 before parsing, so
 // any invalid sequence here came from an escape). Those two are re-encoded; anything else
@@ -419,10 +442,10 @@ bool checkText(std::string_view text, const std::shared_ptr<const std::string>& 
                   std::string("byte ") + hex + " is not valid UTF-8; save the file as UTF-8 text");
       return false;
     }
-    // YAML's printable set: no C0 controls but tab/LF/CR, no DEL, no C1 controls but NEL,
-    // no U+FFFE/U+FFFF (writers replace those, so they could never read back the same).
+    // YAML's printable set: no C0 controls but tab/LF/CR, no DEL, no C1 controls but NEL;
+    // and no noncharacters (writers replace those, so they could never read back the same).
     if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7F && cp <= 0x9F && cp != 0x85) ||
-        cp == 0xFFFE || cp == 0xFFFF) {
+        isNoncharacter(cp)) {
       char hex[12];
       std::snprintf(hex, sizeof hex, cp > 0xFF ? "U+%04X" : "0x%02X", cp);
       diags.error(Mark{file, line, column}, "",

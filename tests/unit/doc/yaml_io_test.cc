@@ -433,6 +433,23 @@ TEST(YamlIoTest, NoncharactersAndC1ControlsAreRefusedWhereTheyStand) {
   // The tree stays writable: what is kept reads back the same.
   Node back = reparse(escaped.root);
   EXPECT_TRUE(back.sameValue(escaped.root));
+  // The other noncharacters too (yaml-cpp's writer replaces U+FDD0..U+FDEF and the last two
+  // of every plane), raw or escaped; found by the profile loader fuzzer (U+FDDF in a key).
+  for (std::string bad : {"\xEF\xB7\x9F", "\xEF\xB7\x90", "\xF0\x9F\xBF\xBE"}) {
+    Parsed in_text = parse("a: x\n\"k" + bad + "\r\": ok\n");
+    EXPECT_FALSE(in_text.ok) << bad;
+    ASSERT_FALSE(in_text.diags.all().empty());
+    EXPECT_EQ(in_text.diags.all()[0].line, 2u);
+  }
+  for (std::string esc : {"\\uFDDF", "\\U0001FFFE"}) {
+    Parsed e = parse("a: \"" + esc + "\"\n");
+    EXPECT_FALSE(e.ok) << esc;
+    EXPECT_TRUE(reparse(e.root).sameValue(e.root)) << esc;
+  }
+  // Characters next to them are kept: U+FDCF and U+FDF0 are ordinary.
+  Parsed near = parse("a: \"\xEF\xB7\x8F\xEF\xB7\xB0\"\n");
+  EXPECT_TRUE(near.ok);
+  EXPECT_TRUE(reparse(near.root).sameValue(near.root));
   // \N and \_ decode to U+0085 and U+00A0 as UTF-8 (yaml-cpp alone gives raw bytes).
   Parsed nel = parse("a: \"x\\Ny\\_z\"\n");
   EXPECT_TRUE(nel.ok);
