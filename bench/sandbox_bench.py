@@ -3,9 +3,11 @@
 
 Usage (root): bench/sandbox_bench.py KM_BINARY [RUNS [BASELINE_KM_BINARY]]
 Each case runs RUNS times in one session, interleaved round-robin so background load hits
-all of them alike (with a baseline, the two builds alternate which goes first in a round) (after each create the script waits for km's CA pool filler, which runs
-once the create has answered, and reports that wait as "(pool refill)"); prints medians and the ratios the issue sets as targets. With a baseline
-km (an older build) its create, destroy and exec run in the same rounds, in a home of its own:
+all of them alike (after each create the script waits for km's CA pool filler, which runs
+once the create has answered, and reports that wait as "(pool refill)"); prints medians and
+the ratios the issue sets as targets. With a baseline km (an older build) its create,
+destroy and exec run in the same rounds, in a home of its own, the two builds taking turns
+at going first in a round:
   km create (to ready)  <= 2   x  bwrap --unshare-all --ro-bind / / true
   km exec SB -- true    <= 1.5 x  nsenter --all -t PID true
 """

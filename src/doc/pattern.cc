@@ -48,7 +48,7 @@ Code compile(std::string_view pattern) {
   return Code(code);
 }
 
-const pcre2_match_context* matchContext() {
+pcre2_match_context* matchContext() {
   static const std::unique_ptr<pcre2_match_context, MatchContextFree> ctx = [] {
     std::unique_ptr<pcre2_match_context, MatchContextFree> c(pcre2_match_context_create(nullptr));
     KM_CHECK(c != nullptr) << "out of memory";
@@ -76,7 +76,7 @@ bool patternSearch(std::string_view pattern, std::string_view text) {
   KM_CHECK(md != nullptr) << "out of memory";
   const char* subject = text.empty() ? "" : text.data();
   int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject), text.size(), 0, 0, md.get(),
-                       const_cast<pcre2_match_context*>(matchContext()));
+                       matchContext());
   return rc >= 0;
 }
 

@@ -268,29 +268,42 @@ class SkipDocument : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
+// The UTF-8 sequence starting at `i`: its length and code point, or length 0 when its lead
+// byte or a continuation byte is wrong or it runs past the end. Overlong forms and
+// surrogates pass here; checkText refuses them.
+struct Utf8Seq {
+  size_t len = 0;
+  uint32_t cp = 0;
+};
+Utf8Seq utf8At(std::string_view s, size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return {};
+  uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+  for (size_t k = 1; k < len; ++k) {
+    unsigned char cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc >> 6) != 0x2) return {};
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  return {len, cp};
+}
+
 // Unicode's noncharacters: U+FDD0 to U+FDEF and the last two of every plane. yaml-cpp's
 // writer turns each into U+FFFD, so a document holding one could not be written back as it
 // was read (found by the profile loader fuzzer).
 bool isNoncharacter(uint32_t cp) { return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE; }
 
-// Replaces each noncharacter in valid UTF-8 text with U+FFFD; says whether there was one.
+// Replaces each noncharacter in (valid UTF-8) text with U+FFFD; says whether there was one.
 bool replaceNoncharacters(std::string& s) {
   bool found = false;
   for (size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
-    if (len < 3 || i + len > s.size()) {
-      i += len;
-      continue;
-    }
-    uint32_t cp = len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    if (isNoncharacter(cp)) {
-      s.replace(i, len, "\xEF\xBF\xBD");
+    Utf8Seq u = utf8At(s, i);
+    if (u.len != 0 && isNoncharacter(u.cp)) {
+      s.replace(i, u.len, "\xEF\xBF\xBD");
       found = true;
       i += 3;
     } else {
-      i += len;
+      i += u.len != 0 ? u.len : 1;
     }
   }
   return found;
@@ -306,15 +319,12 @@ bool repairEscapes(std::string& s) {
   out.reserve(s.size());
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len != 0 && i + len <= s.size();
-    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
-    if (ok) {
+    if (size_t len = utf8At(s, i).len; len != 0) {
       out.append(s, i, len);
       i += len;
       continue;
     }
+    unsigned char c = static_cast<unsigned char>(s[i]);
     if (c == 0x85 || c == 0xA0) {
       out.push_back(static_cast<char>(0xC2));
       out.push_back(static_cast<char>(c));
@@ -422,14 +432,8 @@ bool checkText(std::string_view text, const std::shared_ptr<const std::string>& 
   size_t i = 0;
   while (i < text.size()) {
     unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len != 0 && i + len <= text.size();
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (size_t k = 1; ok && k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(text[i + k]);
-      ok = (cc >> 6) == 0x2;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
+    auto [len, cp] = utf8At(text, i);
+    bool ok = len != 0;
     // Overlong forms, surrogates and values past U+10FFFF are not UTF-8 either.
     if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
                (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)) {

@@ -86,13 +86,18 @@ void reportTo(int& fd, const std::string& text) {
 // first use in a process costs milliseconds): `km fill-ca-pool`, which runs only on otherwise
 // idle CPUs. Spawned (no copy of this process) and reaped from a short-lived thread, after the
 // creator is gone so that nothing on a create's way waits for it. Best effort.
+// Waits until the process behind `pidfd` has exited, or `timeout_ms` passed (-1: no limit).
+void awaitExit(int pidfd, int timeout_ms) {
+  pollfd p{pidfd, POLLIN, 0};
+  while (::poll(&p, 1, timeout_ms) < 0 && errno == EINTR) {
+  }
+}
+
 void refillCaPool(sys::UniqueFd creator, const std::string& km_home) {
   const std::string pool = net::proxy::caPoolDir(km_home);
   if (!creator.valid() || net::proxy::caPoolSize(pool) >= net::proxy::kCaPoolTarget) return;
   std::thread([creator = std::move(creator), km_home] {
-    pollfd p{creator.get(), POLLIN, 0};
-    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
-    }
+    awaitExit(creator.get(), -1);
     if (net::proxy::caPoolSize(net::proxy::caPoolDir(km_home)) >= net::proxy::kCaPoolTarget) return;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t files;
@@ -194,11 +199,7 @@ int serveNew(const Options& o, const plan::SandboxPlan& plan, int ready_fd,
   // The creator now records the sandbox and exits: that is the rest of `km create`'s time.
   // What follows here (cgroup, log, store) can wait for it rather than take a CPU from it;
   // the sandbox and its network already run. Bounded: `km clone --count` goes on creating.
-  if (creator.valid()) {
-    pollfd p{creator.get(), POLLIN, 0};
-    while (::poll(&p, 1, 250) < 0 && errno == EINTR) {
-    }
-  }
+  if (creator.valid()) awaitExit(creator.get(), 250);
 
   // From here this process supervises for good: its own cgroup and log, and the fleet store,
   // opened only now (the creator forked us before it opened the database, so no SQLite
