@@ -40,6 +40,7 @@ public() {
     meter) extra="request.h" ;;
     store) extra="ledger.h" ;;
     profile) extra="types.h" ;;
+    audit) extra="exec_audit.h redact.h" ;;
     net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h service.h sigv4.h bpf/gate.h dns/resolver.h" ;;
   esac
   echo "$1/$1.h"

@@ -1,7 +1,7 @@
 // km::audit — a sandbox's audit trail: typed records of what its data plane decided (a DNS
-// query, a connect, an HTTP request; execs will join them), one JSON codec that writes
-// them as lines of the network log and reads them back (`km logs --network`), and the
-// writer that appends them to that log.
+// query, a connect, an HTTP request) and of what ran inside it (an exec, an exit), one JSON
+// codec that writes them as lines of the network and command logs and reads them back
+// (`km logs`), secrets redacted (redact.h) by the writer that appends them to a log.
 //
 // The codec is pure and thread-safe. The Writer is thread-safe: any service of the
 // supervisor (the resolver, the proxy) adds records to it.
@@ -22,6 +22,8 @@
 #include "core/warning_pacer.h"
 
 namespace km::audit {
+
+class Redactor;  // redact.h
 
 using WallTime = std::chrono::system_clock::time_point;
 
@@ -79,7 +81,40 @@ struct HttpRecord {
   std::string reason;           // the rule that allowed it, or why not
 };
 
-using Record = std::variant<DnsRecord, ConnectRecord, HttpRecord>;
+// One program executed in the sandbox (layer "exec"), seen by the exec audit's eBPF program
+// whoever started it (km exec, a shell, a script, an agent, root). Written when it executes.
+struct ExecRecord {
+  WallTime time;
+  uint32_t pid = 0;        // in the sandbox's pid namespace (what `ps` inside shows)
+  uint32_t ppid = 0;       // the parent's there; 0 when the parent is outside (km exec's relay)
+  uint32_t host_pid = 0;   // the same process in the host's pid namespace
+  uint32_t uid = 0;
+  std::string path;        // the file executed, as the caller named it
+  std::vector<std::string> argv;  // the command line after exec (a script's: its interpreter's)
+  std::string cwd;         // the working directory inside the sandbox; "" when unknown
+  bool truncated = false;  // the command line or the directory was longer than kept
+};
+
+// A program whose exec was recorded has ended (layer "exit"): when its last thread exited.
+struct ExitRecord {
+  WallTime time;
+  uint32_t pid = 0;
+  uint32_t host_pid = 0;
+  std::optional<uint32_t> status;  // its exit status, when it exited
+  std::optional<uint32_t> signal;  // the signal that killed it, when one did
+  bool core = false;               // it dumped core
+  uint64_t duration_us = 0;        // from its exec
+};
+
+// Records that were lost (layer "gap"): the audit program's ring buffer was full, so `count`
+// records of `source` ("exec") before this one are missing from the log.
+struct GapRecord {
+  WallTime time;
+  std::string source;
+  uint64_t count = 0;
+};
+
+using Record = std::variant<DnsRecord, ConnectRecord, HttpRecord, ExecRecord, ExitRecord, GapRecord>;
 
 // Appends `record` to `out` as one line of JSON and its newline. Only ASCII is written: a
 // byte ≥ 0x80 (comm and names are not promised to be UTF-8) is written \u00XX, the code
@@ -87,11 +122,18 @@ using Record = std::variant<DnsRecord, ConnectRecord, HttpRecord>;
 void encode(const Record& record, std::string& out);
 std::string encode(const Record& record);
 
+// Redacts the text in `record` that came from the sandbox; returns how many secrets went.
+size_t redact(Record& record, const Redactor& redactor);
+
 // Reads one line (without or with its newline) back: decode(encode(r)) == r, time to the
 // microsecond. A field missing from the line keeps its default (older km wrote fewer);
 // InvalidArgument, saying why, for a line that is not a JSON object, has no time or layer,
 // an unknown layer or decision, or a field of the wrong type or out of range.
 [[nodiscard]] Result<Record> decode(std::string_view line);
+
+// A record's layer ("dns", "connect", "http", "exec", "exit", "gap") and time.
+std::string_view layerName(const Record& record);
+WallTime recordTime(const Record& record);
 
 // "allow" | "deny" | "redirect".
 std::string_view decisionName(Decision d);
@@ -107,14 +149,19 @@ class Writer {
   // A writer that records nothing (no log path).
   Writer() = default;
   // Appends to `path` (created 0600), rotated within `limits`; RotatingFile::open's error.
-  [[nodiscard]] static Result<std::unique_ptr<Writer>> open(const std::string& path, RotationLimits limits);
+  // With a `redactor`, every record's text that came from the sandbox (names, paths, command
+  // lines, directories) is redacted before it is written.
+  [[nodiscard]] static Result<std::unique_ptr<Writer>> open(const std::string& path, RotationLimits limits,
+                                                            std::shared_ptr<const Redactor> redactor = nullptr);
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
   bool enabled() const { return file_.has_value(); }
 
-  // Adds one line to the pending batch (nothing when disabled).
+  // Adds one line to the pending batch (nothing when disabled), redacted.
   void add(const Record& record);
+  // Secrets replaced in the records added so far.
+  uint64_t redactions() const;
 
   // Appends the batch (one write unless it rotates) and empties it. When the append fails
   // the batch is dropped, not kept for a retry: a log that cannot be written must neither
@@ -138,6 +185,8 @@ class Writer {
   mutable std::mutex mu_;
   // Everything below is guarded by mu_ (file_ is set once, by open, before sharing).
   std::optional<RotatingFile> file_;
+  std::shared_ptr<const Redactor> redactor_;  // set once, by open
+  uint64_t redactions_ = 0;
   std::string buf_;  // the pending lines
   uint64_t failed_writes_ = 0, dropped_lines_ = 0;
   WarningPacer failure_warnings_;  // counts failed writes between warnings

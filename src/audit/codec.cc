@@ -17,6 +17,9 @@ namespace {
 constexpr std::string_view kDnsLayer = "dns";
 constexpr std::string_view kConnectLayer = "connect";
 constexpr std::string_view kHttpLayer = "http";
+constexpr std::string_view kExecLayer = "exec";
+constexpr std::string_view kExitLayer = "exit";
+constexpr std::string_view kGapLayer = "gap";
 
 template <typename V, typename R>
   requires std::is_same_v<std::remove_const_t<R>, DnsRecord>
@@ -70,6 +73,43 @@ void fields(V& v, R& r) {
   v.number("durationUs", r.duration_us);
   v.decision("decision", r.decision);
   v.text("reason", r.reason);
+}
+
+template <typename V, typename R>
+  requires std::is_same_v<std::remove_const_t<R>, ExecRecord>
+void fields(V& v, R& r) {
+  v.time("time", r.time);
+  v.layer(kExecLayer);
+  v.number("pid", r.pid);
+  v.number("ppid", r.ppid);
+  v.number("hostPid", r.host_pid);
+  v.number("uid", r.uid);
+  v.text("path", r.path);
+  v.list("argv", r.argv, /*omit_empty=*/false);
+  v.text("cwd", r.cwd);
+  v.boolean("truncated", r.truncated);
+}
+
+template <typename V, typename R>
+  requires std::is_same_v<std::remove_const_t<R>, ExitRecord>
+void fields(V& v, R& r) {
+  v.time("time", r.time);
+  v.layer(kExitLayer);
+  v.number("pid", r.pid);
+  v.number("hostPid", r.host_pid);
+  v.optionalNumber("status", r.status);
+  v.optionalNumber("signal", r.signal);
+  v.boolean("core", r.core);
+  v.number("durationUs", r.duration_us);
+}
+
+template <typename V, typename R>
+  requires std::is_same_v<std::remove_const_t<R>, GapRecord>
+void fields(V& v, R& r) {
+  v.time("time", r.time);
+  v.layer(kGapLayer);
+  v.text("source", r.source);
+  v.number("count", r.count);
 }
 
 // ---- encoding
@@ -304,6 +344,16 @@ std::string_view decisionName(Decision d) {
   return "deny";
 }
 
+std::string_view layerName(const Record& record) {
+  static constexpr std::string_view kLayers[] = {kDnsLayer, kConnectLayer, kHttpLayer, kExecLayer, kExitLayer, kGapLayer};
+  static_assert(std::size(kLayers) == std::variant_size_v<Record>);
+  return kLayers[record.index()];
+}
+
+WallTime recordTime(const Record& record) {
+  return std::visit([](const auto& r) { return r.time; }, record);
+}
+
 std::string formatTime(WallTime t) {
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
   auto secs = static_cast<time_t>(us / 1000000);
@@ -347,6 +397,9 @@ Result<Record> decode(std::string_view line) {
   if (layer->kind() == doc::Node::Kind::kString && layer->text() == kDnsLayer) return decodeAs<DnsRecord>(n);
   if (layer->kind() == doc::Node::Kind::kString && layer->text() == kConnectLayer) return decodeAs<ConnectRecord>(n);
   if (layer->kind() == doc::Node::Kind::kString && layer->text() == kHttpLayer) return decodeAs<HttpRecord>(n);
+  if (layer->kind() == doc::Node::Kind::kString && layer->text() == kExecLayer) return decodeAs<ExecRecord>(n);
+  if (layer->kind() == doc::Node::Kind::kString && layer->text() == kExitLayer) return decodeAs<ExitRecord>(n);
+  if (layer->kind() == doc::Node::Kind::kString && layer->text() == kGapLayer) return decodeAs<GapRecord>(n);
   return invalidArgument("not an audit record: unknown layer '" + layer->text() + "'");
 }
 

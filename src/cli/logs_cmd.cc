@@ -26,6 +26,8 @@ namespace {
 struct LogsArgs {
   std::string ref;
   bool network = false;
+  bool commands = false;
+  bool supervisor = false;
   bool init = false;
   bool follow = false;
 };
@@ -74,13 +76,84 @@ std::string human(const audit::HttpRecord& r) {
   return head(r.time, "http", r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
 }
 
-// One network log line for people: time, layer, decision, what, why. A line that is not
-// an audit record is shown as it is.
+// An argument as a shell would need it to read it back: bare when it is plain, else quoted.
+std::string shellWord(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                            "-_./:=@%+,") == std::string::npos) {
+    return arg;
+  }
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// "HH:MM:SS.mmm layer   " before what ran.
+std::string commandHead(audit::WallTime time, std::string_view layer) {
+  std::string t = audit::formatTime(time).substr(11, 12);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%-12s %-7.*s ", t.c_str(), static_cast<int>(layer.size()), layer.data());
+  return buf;
+}
+
+// "[pid 12<-1 uid 1000] /home/sandbox $ ls -la"
+std::string summary(const audit::ExecRecord& r) {
+  std::string what = "[pid " + std::to_string(r.pid) + "<-" + std::to_string(r.ppid) + " uid " + std::to_string(r.uid) +
+                     "] " + (r.cwd.empty() ? "?" : r.cwd) + " $";
+  for (const auto& a : r.argv) what += " " + shellWord(a);
+  // The file, when the command line does not name it (argv[0] is the caller's choice).
+  auto base = [](std::string_view p) { return p.substr(p.rfind('/') + 1); };
+  if (r.argv.empty() || (!r.path.empty() && base(r.path) != base(r.argv.front()))) what += "  (" + r.path + ")";
+  if (r.truncated) what += " [cut]";
+  return what;
+}
+
+std::string summary(const audit::ExitRecord& r) {
+  std::string what = "[pid " + std::to_string(r.pid) + "] ";
+  if (r.signal) {
+    what += "killed by signal " + std::to_string(*r.signal) + (r.core ? " (core dumped)" : "");
+  } else {
+    what += "exited " + std::to_string(r.status.value_or(0));
+  }
+  return what + " after " + std::to_string(r.duration_us / 1000) + "ms";
+}
+
+std::string summary(const audit::GapRecord& r) {
+  return std::to_string(r.count) + " " + r.source + " records lost (the sandbox ran more than could be recorded)";
+}
+
+std::string human(const audit::ExecRecord& r) { return commandHead(r.time, "exec") + summary(r); }
+std::string human(const audit::ExitRecord& r) { return commandHead(r.time, "exit") + summary(r); }
+std::string human(const audit::GapRecord& r) { return commandHead(r.time, "gap") + summary(r); }
+
+// One audit log line for people: time, layer, (decision,) what, why. A line that is not an
+// audit record is shown as it is.
 std::string human(std::string_view line) {
   auto record = audit::decode(line);
   if (!record) return std::string(line);
   return std::visit([](const auto& r) { return human(r); }, *record);
 }
+
+// The same without its time and layer (the merged view prints them in its own columns):
+// both heads are "%-12s %-7s ".
+std::string untimed(std::string_view line) {
+  std::string h = human(line);
+  return audit::decode(line) && h.size() >= 21 ? h.substr(21) : h;
+}
+
+// An audit record as an entry of the merged view: its time, "commands" or "network", its
+// layer, and the line itself as the message (printed by entryText/entryJson).
+std::optional<TimelineEntry> auditEntry(std::string_view line, std::string_view source) {
+  auto record = audit::decode(line);
+  if (!record) return std::nullopt;
+  TimelineEntry e;
+  e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(audit::recordTime(*record).time_since_epoch()).count();
+  e.source = std::string(source);
+  e.kind = std::string(audit::layerName(*record));
+  e.message = std::string(line);
+  return e;
+}
+
+bool isAudit(const TimelineEntry& e) { return e.source == "commands" || e.source == "network"; }
 
 volatile sig_atomic_t g_stop = 0;
 
@@ -123,6 +196,18 @@ std::string asciiJson(const doc::Node& n) {
 // One JSON object per entry: {"time", "source", "kind" (events) or "level" and "logger"
 // (supervisor lines), "message"}; time is null for a line without one.
 std::string entryJson(const TimelineEntry& e) {
+  if (isAudit(e)) {
+    // {"time","source","kind","message","record":{…}}: the record as --commands/--network write it.
+    std::string_view line = e.message;
+    doc::Node n = doc::Node::map();
+    n.set("time", doc::Node::string(formatTimeMs(*e.time_ms)));
+    n.set("source", doc::Node::string(e.source));
+    n.set("kind", doc::Node::string(e.kind));
+    n.set("message", doc::Node::string(untimed(line)));
+    std::string head = asciiJson(n);
+    head.pop_back();  // the record's line is ASCII JSON already
+    return head + ",\"record\":" + std::string(line) + "}";
+  }
   doc::Node n = doc::Node::map();
   n.set("time", e.time_ms ? doc::Node::string(formatTimeMs(*e.time_ms)) : doc::Node::null());
   n.set("source", doc::Node::string(e.source));
@@ -140,6 +225,7 @@ std::string entryText(const TimelineEntry& e) {
   char head[64];
   std::snprintf(head, sizeof head, "%s  %-8s ", formatTimeMs(*e.time_ms).c_str(),
                 e.source == "event" ? "event" : e.kind.c_str());
+  if (isAudit(e)) return head + untimed(e.message);
   if (e.source == "event") return head + e.kind + (e.message.empty() ? "" : "  " + e.message);
   return head + ("[" + e.logger + "] ") + e.message;
 }
@@ -172,8 +258,8 @@ Result<std::vector<store::Event>> newEvents(store::FleetStore& store, const std:
 }
 
 int runLogs(const LogsArgs& a, Context& ctx) {
-  if (a.network && a.init) {
-    printErr("ERROR: --network and --init name different logs; give one");
+  if (int(a.network) + int(a.commands) + int(a.init) + int(a.supervisor) > 1) {
+    printErr("ERROR: --network, --commands, --supervisor and --init name different logs; give at most one");
     return kExitUsage;
   }
   auto store = openFleet(ctx);
@@ -183,8 +269,14 @@ int runLogs(const LogsArgs& a, Context& ctx) {
   auto files = fleet::sandboxFiles(fleetEnv(ctx), *rec);
   if (!files) return printFailure(files.error());
   const substrate::SandboxFiles& layout = *files;
-  bool timeline = !a.network && !a.init;  // events and the supervisor's log
-  std::string path = a.network ? layout.network_log : a.init ? layout.init_log : layout.supervisor_log;
+  // The timeline: events and the supervisor's log, and (unless --supervisor) the command and
+  // network logs, merged in time order.
+  bool timeline = !a.network && !a.commands && !a.init;
+  bool with_audit = timeline && !a.supervisor;
+  std::string path = a.network ? layout.network_log
+                     : a.commands ? layout.command_log
+                     : a.init ? layout.init_log
+                              : layout.supervisor_log;
   bool json = ctx.globals().json;
   if (!timeline && !fs::exists(layout.dir) && !a.follow) {
     return printFailure(notFound("sandbox " + rec->id + " has no files here"));
@@ -197,9 +289,9 @@ int runLogs(const LogsArgs& a, Context& ctx) {
     std::fputc('\n', stdout);
   };
   // Everything in these logs may have come out of the sandbox (its process and DNS names, its
-  // init commands' output, text the supervisor quoted): no control sequence of its reaches
-  // the terminal. The network log's JSON lines are ASCII already (its writer escapes every
-  // other byte); the other JSON is made ASCII here.
+  // command lines, its init commands' output, text the supervisor quoted): no control
+  // sequence of its reaches the terminal. The audit logs' JSON lines are ASCII already (their
+  // writer escapes every other byte); the other JSON is made ASCII here.
   TimelineMerge merge([&](const TimelineEntry& e) {
     out(json ? entryJson(e) : escapeForTerminal(entryText(e), /*keep_newlines=*/false));
   });
@@ -231,6 +323,22 @@ int runLogs(const LogsArgs& a, Context& ctx) {
     }
     return ok();
   };
+  // The audit logs' new records, sorted by time together, then queued (appended: cheap).
+  LogReader command_reader(layout.command_log), network_reader(layout.network_log);
+  auto queueAudit = [&]() -> Status {
+    if (!with_audit) return ok();
+    std::vector<TimelineEntry> batch;
+    for (auto [r, source] : {std::pair{&command_reader, "commands"}, std::pair{&network_reader, "network"}}) {
+      auto n = r->poll([&, source = source](std::string_view line) {
+        if (auto e = auditEntry(line, source)) batch.push_back(std::move(*e));
+      });
+      if (!n) return std::move(n).error();
+    }
+    std::stable_sort(batch.begin(), batch.end(),
+                     [](const TimelineEntry& x, const TimelineEntry& y) { return *x.time_ms < *y.time_ms; });
+    for (auto& e : batch) merge.queue(std::move(e));
+    return ok();
+  };
   std::vector<std::string> fresh;  // lines of a --follow poll, held until its events are in
   for (bool first = true;; first = false) {
     // Looked at before reading, so what was written before the sandbox went is printed: its
@@ -241,6 +349,7 @@ int runLogs(const LogsArgs& a, Context& ctx) {
       // Events first: an event recorded before a line was written is then among them.
       if (timeline) {
         if (Status s = queueEvents(kMaxEvents); !s) return printFailure(s.error());
+        if (Status s = queueAudit(); !s) return printFailure(s.error());
       }
       auto n = reader.poll(print);
       if (!n) return printFailure(std::move(n).error());
@@ -251,6 +360,7 @@ int runLogs(const LogsArgs& a, Context& ctx) {
       auto n = reader.poll([&](std::string_view line) { fresh.emplace_back(line); });
       if (!n) return printFailure(std::move(n).error());
       if (Status s = queueEvents(kFollowEvents); !s) return printFailure(s.error());
+      if (Status s = queueAudit(); !s) return printFailure(s.error());
       for (const auto& line : fresh) print(line);
     }
     merge.flush();
@@ -273,6 +383,9 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
   sub.add_option("sandbox", a->ref, "Sandbox id, alias, or number (3 or #3)")->required();
   sub.add_flag("--network", a->network,
                "DNS, connect and HTTP proxy decisions (JSON lines with --json)");
+  sub.add_flag("--commands", a->commands,
+               "Every program executed in the sandbox and its exit (JSON lines with --json)");
+  sub.add_flag("--supervisor", a->supervisor, "Only the events and the supervisor's log");
   sub.add_flag("--init", a->init, "Output of the profile's initCommands (JSON lines {\"line\"} with --json)");
   sub.add_flag("-f,--follow", a->follow,
                "Keep printing new entries until interrupted or the sandbox is destroyed");

@@ -32,7 +32,8 @@ struct SandboxFiles {
   std::string plan_file;       // the compiled plan (immutable after create)
   std::string init_file;       // "PID START" of the running init; absent while stopped
   std::string net_file;        // the network's facts while running (net::SandboxNetwork)
-  std::string network_log;     // DNS and connect decisions, JSON lines
+  std::string network_log;     // DNS, connect and HTTP decisions, JSON lines
+  std::string command_log;     // programs executed inside and their exits, JSON lines
   std::string failed_logs;     // where a failed create's logs are kept ($KM_HOME/failed/<id>)
   std::string failed_top;      // the parent of every kept failed create ($KM_HOME/failed)
 };

@@ -4,20 +4,23 @@
 
 namespace km::supervisor {
 
-DataPlane::DataPlane(std::unique_ptr<net::EgressGate> gate, std::unique_ptr<audit::Writer> audit)
-    : gate_(std::move(gate)), audit_(std::move(audit)) {}
+DataPlane::DataPlane(std::unique_ptr<net::EgressGate> gate, std::unique_ptr<audit::Writer> audit,
+                     std::unique_ptr<audit::Writer> commands)
+    : gate_(std::move(gate)), audit_(std::move(audit)), commands_(std::move(commands)) {}
 
-Result<std::unique_ptr<DataPlane>> DataPlane::open(std::unique_ptr<net::EgressGate> gate,
-                                                   const std::string& audit_path, RotationLimits limits) {
-  std::unique_ptr<audit::Writer> writer;
-  if (audit_path.empty()) {
-    writer = std::make_unique<audit::Writer>();
-  } else {
-    auto w = audit::Writer::open(audit_path, limits);
-    if (!w) return std::move(w).error();
-    writer = std::move(*w);
-  }
-  return std::unique_ptr<DataPlane>(new DataPlane(std::move(gate), std::move(writer)));
+namespace {
+Result<std::unique_ptr<audit::Writer>> openLog(const std::string& path, const DataPlane::Logs& logs) {
+  if (path.empty()) return std::make_unique<audit::Writer>();
+  return audit::Writer::open(path, logs.limits, logs.redactor);
+}
+}  // namespace
+
+Result<std::unique_ptr<DataPlane>> DataPlane::open(std::unique_ptr<net::EgressGate> gate, const Logs& logs) {
+  auto network = openLog(logs.network_path, logs);
+  if (!network) return std::move(network).error();
+  auto commands = openLog(logs.command_path, logs);
+  if (!commands) return std::move(commands).error();
+  return std::unique_ptr<DataPlane>(new DataPlane(std::move(gate), std::move(*network), std::move(*commands)));
 }
 
 DataPlane::~DataPlane() { stopServices(); }
@@ -38,12 +41,21 @@ Status DataPlane::startProxy(net::proxy::Options options) {
   return ok();
 }
 
+Status DataPlane::startExecAudit(std::unique_ptr<audit::ExecAudit> audit, const std::string& cgroup_v2_dir) {
+  KM_CHECK(!exec_audit_) << "a second exec audit for one sandbox";
+  KM_TRY(audit->start(cgroup_v2_dir, *commands_));
+  exec_audit_ = std::move(audit);
+  return ok();
+}
+
 void DataPlane::stopServices() {
   // The proxy first: its lookups ask the resolver.
   if (proxy_) proxy_->stop();
   proxy_.reset();
   if (resolver_) resolver_->stop();
   resolver_.reset();
+  if (exec_audit_) exec_audit_->stop();
+  exec_audit_.reset();
 }
 
 }  // namespace km::supervisor

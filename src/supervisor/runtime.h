@@ -119,7 +119,11 @@ class Runtime final : public LifecycleTarget {
   [[nodiscard]] Status startNetwork(pid_t init_pid, std::string& resolv_conf);
   [[nodiscard]] Status resumeNetwork();
   void stopNetwork();
-  [[nodiscard]] Status runNetwork(net::SandboxNetwork network);
+  [[nodiscard]] Status runNetwork(net::SandboxNetwork network, pid_t init_pid);
+  // The exec audit on the sandbox's cgroup (a warning in the log when it cannot run).
+  void startExecAudit(DataPlane& plane, pid_t init_pid);
+  // The audit logs' redactor: the built-in patterns and the plan's secret-looking env values.
+  std::shared_ptr<const audit::Redactor> redactor() const;
   // The proxy's AI metering for a sandbox with an AI budget: prices, endpoints, the ledger
   // (its pool made on the first start; reservations of a dead supervisor released).
   [[nodiscard]] Result<net::proxy::Metering> metering();

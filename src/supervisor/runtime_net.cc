@@ -1,6 +1,8 @@
 // Runtime: the sandbox's network. net::SandboxNetwork sets it up (veth, addresses, host
 // rules, the eBPF gate or the sandbox's nftables, the facts file) or reopens it after a
 // supervisor restart; the DataPlane it feeds runs the resolver and the HTTP proxy.
+#include "audit/exec_audit.h"
+#include "audit/redact.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "net/net.h"
@@ -18,7 +20,7 @@ constexpr std::string_view kLog = "km.supervisor";
 constexpr std::chrono::milliseconds kAiSuspendDelay{5000};
 }  // namespace
 
-Status Runtime::runNetwork(net::SandboxNetwork network) {
+Status Runtime::runNetwork(net::SandboxNetwork network, pid_t init_pid) {
   std::optional<net::proxy::Options> proxy;
   if (net::servesProxy(plan_.network.enforcement)) {
     // The sandbox's CA (made at its first start, in its directory on the host) signs the
@@ -32,13 +34,41 @@ Status Runtime::runNetwork(net::SandboxNetwork network) {
       proxy->metering = std::move(*m);
     }
   }
-  auto plane = DataPlane::open(network.takeGate(), files().network_log,
-                               plan_.logs.rotation());  // operator config logs.*, recorded at create
+  DataPlane::Logs logs;
+  logs.network_path = files().network_log;
+  logs.command_path = files().command_log;
+  logs.limits = plan_.logs.rotation();  // operator config logs.*, recorded at create
+  logs.redactor = redactor();
+  auto plane = DataPlane::open(network.takeGate(), logs);
   if (!plane) return std::move(plane).error();
   KM_TRY((*plane)->startResolver(network.resolverOptions(plan_.network)));
   if (proxy) KM_TRY((*plane)->startProxy(std::move(*proxy)));
+  startExecAudit(**plane, init_pid);
   data_plane_ = std::move(*plane);
   return ok();
+}
+
+std::shared_ptr<const audit::Redactor> Runtime::redactor() const {
+  // The profile's secret-looking environment values are redacted wherever they show up.
+  std::vector<std::string> literals;
+  for (const auto& [name, value] : plan_.env) {
+    if (audit::secretLookingName(name)) literals.push_back(value);
+  }
+  return std::make_shared<const audit::Redactor>(std::move(literals));
+}
+
+void Runtime::startExecAudit(DataPlane& plane, pid_t init_pid) {
+  std::string cgroup = sandbox_->networkPlacement().cgroup_v2_dir;
+  auto level = audit::pidNamespaceLevel(init_pid);
+  Status started = cgroup.empty() ? unavailable("the host has no cgroup v2 hierarchy to attach it to")
+                   : !level       ? Status(std::move(level).error())
+                                  : [&]() -> Status {
+                                      auto audit = audit::ExecAudit::load(*level);
+                                      if (!audit) return std::move(audit).error();
+                                      return plane.startExecAudit(std::move(*audit), cgroup);
+                                    }();
+  // A sandbox runs without its command log rather than not at all; the log says so.
+  if (!started) log::warn(kLog, plan_.id + ": commands are not audited: " + started.error().message());
 }
 
 Result<net::proxy::Metering> Runtime::metering() {
@@ -94,14 +124,14 @@ Status Runtime::startNetwork(pid_t init_pid, std::string& resolv_conf) {
   auto network = net::SandboxNetwork::setUp(plan_.network, init_pid, sandbox_->networkPlacement());
   if (!network) return std::move(network).error();
   resolv_conf = network->resolvConf();
-  return runNetwork(std::move(*network));
+  return runNetwork(std::move(*network), init_pid);
 }
 
 Status Runtime::resumeNetwork() {
   auto network = net::SandboxNetwork::reopen(plan_.network, running_.init_pid, sandbox_->networkPlacement());
   if (!network && network.error().code() == ErrorCode::kNotFound) return ok();  // stopped, or made before networking
   if (!network) return std::move(network).error();
-  return runNetwork(std::move(*network));
+  return runNetwork(std::move(*network), running_.init_pid);
 }
 
 void Runtime::stopNetwork() {

@@ -33,6 +33,7 @@ Layout Layout::forSandbox(std::string_view km_home, std::string_view id) {
   l.init_file = l.dir + "/init";
   l.net_file = l.dir + "/net.json";
   l.network_log = l.dir + "/network.log";
+  l.command_log = l.dir + "/commands.log";
   l.failed_logs = failedDir(km_home) + "/" + std::string(id);
   return l;
 }
@@ -48,6 +49,7 @@ SandboxFiles sandboxFiles(std::string_view km_home, std::string_view id) {
   f.init_file = l.init_file;
   f.net_file = l.net_file;
   f.network_log = l.network_log;
+  f.command_log = l.command_log;
   f.failed_logs = l.failed_logs;
   f.failed_top = Layout::failedDir(km_home);
   return f;

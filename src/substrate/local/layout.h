@@ -28,7 +28,8 @@ struct Layout {
   std::string plan_file;       // the compiled plan (immutable after create)
   std::string init_file;       // "PID START" of the running init; absent while stopped
   std::string net_file;        // the sandbox's network facts (veth, addresses) while running
-  std::string network_log;     // DNS and connect decisions, JSON lines
+  std::string network_log;     // DNS, connect and HTTP decisions, JSON lines
+  std::string command_log;     // programs executed inside and their exits, JSON lines
   std::string failed_logs;     // $KM_HOME/failed/<id>: the logs of a create that failed
 
   static Layout forSandbox(std::string_view km_home, std::string_view id);

@@ -182,7 +182,7 @@ TEST(AuditCodecTest, MalformedLinesFailWithAReason) {
       "not json",
       "[1,2]",
       R"({"time":"2026-01-02T03:04:05Z","decision":"allow"})",                          // no layer
-      R"({"time":"2026-01-02T03:04:05Z","layer":"exec","decision":"allow"})",           // unknown layer
+      R"({"time":"2026-01-02T03:04:05Z","layer":"tls","decision":"allow"})",           // unknown layer
       R"({"time":"2026-01-02T03:04:05Z","layer":7,"decision":"allow"})",
       R"({"layer":"dns","decision":"allow"})",                                          // no time
       R"({"time":"yesterday","layer":"dns","decision":"allow"})",
@@ -215,6 +215,64 @@ TEST(AuditCodecTest, MalformedLinesFailWithAReason) {
 TEST(AuditCodecTest, TimesAreUtcWithMicroseconds) {
   EXPECT_EQ(formatTime(at(0)), "1970-01-01T00:00:00.000000Z");
   EXPECT_EQ(formatTime(at(1767323045678901)), "2026-01-02T03:04:05.678901Z");
+}
+
+}  // namespace
+}  // namespace km::audit
+
+namespace km::audit {
+namespace {
+
+TEST(AuditCodecTest, ExecExitAndGapRecordsReadBackInTheCommandLogsFormat) {
+  ExecRecord e;
+  e.time = WallTime(std::chrono::microseconds(1767323045000002));
+  e.pid = 12;
+  e.ppid = 1;
+  e.host_pid = 91234;
+  e.uid = 1000;
+  e.path = "/usr/bin/env";
+  e.argv = {"env", "A=\x01\xff", "with space"};
+  e.cwd = "/home/sandbox/w\xc3\xa9";
+  e.truncated = true;
+  std::string line = encode(e);
+  EXPECT_EQ(line,
+            R"({"time":"2026-01-02T03:04:05.000002Z","layer":"exec","pid":12,"ppid":1,"hostPid":91234,"uid":1000,)"
+            R"("path":"/usr/bin/env","argv":["env","A=\u0001\u00ff","with space"],"cwd":"/home/sandbox/w\u00c3\u00a9",)"
+            R"("truncated":true})"
+            "\n");
+  auto back = decode(line);
+  ASSERT_TRUE(back) << back.error().message();
+  const auto& b = std::get<ExecRecord>(*back);
+  EXPECT_EQ(b.argv, e.argv);
+  EXPECT_EQ(b.cwd, e.cwd);
+  EXPECT_EQ(b.host_pid, e.host_pid);
+  EXPECT_TRUE(b.truncated);
+  EXPECT_EQ(layerName(*back), "exec");
+
+  ExitRecord x;
+  x.time = e.time;
+  x.pid = 12;
+  x.host_pid = 91234;
+  x.signal = 9;
+  x.duration_us = 1500;
+  line = encode(x);
+  EXPECT_EQ(line, R"({"time":"2026-01-02T03:04:05.000002Z","layer":"exit","pid":12,"hostPid":91234,"signal":9,)"
+                  R"("core":false,"durationUs":1500})"
+                  "\n");
+  auto xb = decode(line);
+  ASSERT_TRUE(xb);
+  EXPECT_EQ(std::get<ExitRecord>(*xb).signal, 9u);
+  EXPECT_FALSE(std::get<ExitRecord>(*xb).status);
+
+  GapRecord g;
+  g.time = e.time;
+  g.source = "exec";
+  g.count = 17;
+  auto gb = decode(encode(g));
+  ASSERT_TRUE(gb);
+  EXPECT_EQ(std::get<GapRecord>(*gb).count, 17u);
+  EXPECT_EQ(recordTime(*gb), g.time);
+  EXPECT_FALSE(decode(R"({"time":"2026-01-02T03:04:05Z","layer":"exec","argv":"ls"})"));
 }
 
 }  // namespace

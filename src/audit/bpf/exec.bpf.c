@@ -1,0 +1,276 @@
+// km's exec audit: BTF tracepoints on every exec and every process exit of the host, which
+// record only those of tasks under one sandbox's cgroup (a cgroup array map, so processes
+// in cgroups a root shell inside makes below it count too).
+//   sched_process_exec  the command line (from the new image's argument area), the file
+//                       executed, the working directory (walked up to the task's root,
+//                       crossing mounts), pid and parent pid in the sandbox's namespace, uid
+//   sched_process_exit  for a process whose exec was recorded, once its last thread is gone:
+//                       the exit code and how long it ran
+// Records go to a ring buffer; the reader is woken only when it is filling, and otherwise
+// reads on its own clock, so an exec costs no context switch. A record that does not fit is
+// counted (lost), never waited for.
+// Kernel structures are declared here with only the fields read, relocated by libbpf against
+// the running kernel's BTF (CO-RE): no vmlinux.h, no kernel headers beyond UAPI.
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "audit/bpf/exec_shared.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define KM_PAI __attribute__((preserve_access_index))
+
+struct qstr {
+  const unsigned char* name;
+} KM_PAI;
+struct dentry {
+  struct dentry* d_parent;
+  struct qstr d_name;
+} KM_PAI;
+struct vfsmount {
+  struct dentry* mnt_root;
+} KM_PAI;
+struct mount {
+  struct mount* mnt_parent;
+  struct dentry* mnt_mountpoint;
+  struct vfsmount mnt;
+} KM_PAI;
+struct path {
+  struct vfsmount* mnt;
+  struct dentry* dentry;
+} KM_PAI;
+struct fs_struct {
+  struct path root;
+  struct path pwd;
+} KM_PAI;
+struct mm_struct {
+  unsigned long arg_start;
+  unsigned long arg_end;
+} KM_PAI;
+struct upid {
+  int nr;
+  void* ns;
+} KM_PAI;
+struct pid {
+  unsigned int level;
+  struct upid numbers[1];
+} KM_PAI;
+typedef struct {
+  unsigned int val;
+} kuid_t;
+struct cred {
+  kuid_t uid;
+} KM_PAI;
+typedef struct {
+  int counter;
+} atomic_t;
+struct signal_struct {
+  atomic_t live;
+} KM_PAI;
+struct task_struct {
+  int tgid;
+  struct task_struct* real_parent;
+  struct mm_struct* mm;
+  struct fs_struct* fs;
+  const struct cred* cred;
+  struct pid* thread_pid;
+  int exit_code;
+  struct signal_struct* signal;
+} KM_PAI;
+struct linux_binprm {
+  const char* filename;
+} KM_PAI;
+
+// The pid namespace level of the sandbox (its init's), set before load.
+const volatile __u32 km_ns_level = 1;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} km_cgroup SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, KM_EXEC_RING_BYTES);
+} km_exec_ring SEC(".maps");
+
+// Where an exec record is assembled before it is copied to the ring at its real size.
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct km_exec_event);
+} km_exec_scratch SEC(".maps");
+
+// Processes whose exec was recorded (host tgid → when), so their exit is recorded too.
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, KM_EXEC_TRACKED);
+  __type(key, __u32);
+  __type(value, __u64);
+} km_exec_live SEC(".maps");
+
+// Records that did not fit in the ring, per CPU.
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} km_exec_lost SEC(".maps");
+
+static __always_inline void countLost(void) {
+  __u32 zero = 0;
+  __u64* lost = bpf_map_lookup_elem(&km_exec_lost, &zero);
+  if (lost) __sync_fetch_and_add(lost, 1);
+}
+
+// Wake the reader only when the ring is an eighth full; it reads every 100 ms anyway.
+static __always_inline __u64 wakeFlags(void) {
+  return bpf_ringbuf_query(&km_exec_ring, BPF_RB_AVAIL_DATA) > KM_EXEC_RING_BYTES / 8 ? BPF_RB_FORCE_WAKEUP
+                                                                                      : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline __u32 nsPid(struct task_struct* task) {
+  struct pid* pid = BPF_CORE_READ(task, thread_pid);
+  if (!pid) return 0;
+  unsigned int level = BPF_CORE_READ(pid, level);
+  __u32 want = km_ns_level;
+  if (level < want || want > 31) return 0;
+  int nr = 0;
+  bpf_core_read(&nr, sizeof nr, &pid->numbers[want].nr);
+  return (__u32)nr;
+}
+
+static __always_inline void fillHead(struct km_exec_head* h, struct task_struct* task, __u32 kind) {
+  h->ts_ns = bpf_ktime_get_ns();
+  h->kind = kind;
+  h->host_pid = (__u32)BPF_CORE_READ(task, tgid);
+  h->pid = nsPid(task);
+  h->ppid = nsPid(BPF_CORE_READ(task, real_parent));
+  h->uid = BPF_CORE_READ(task, cred, uid.val);
+  h->flags = 0;
+  h->argv_len = h->path_len = h->cwd_len = h->pad = 0;
+  h->exit_code = 0;
+  h->pad2 = 0;
+  h->exec_ts_ns = 0;
+}
+
+// The working directory's names, innermost first, each NUL-terminated, at data[off...];
+// returns the bytes written.
+static __always_inline __u32 readCwd(struct km_exec_event* ev, __u32 off, struct task_struct* task) {
+  struct fs_struct* fs = BPF_CORE_READ(task, fs);
+  if (!fs) {
+    ev->head.flags |= KM_EXEC_CWD_UNKNOWN;
+    return 0;
+  }
+  struct dentry* root_dentry = BPF_CORE_READ(fs, root.dentry);
+  struct vfsmount* root_mnt = BPF_CORE_READ(fs, root.mnt);
+  struct dentry* dentry = BPF_CORE_READ(fs, pwd.dentry);
+  struct vfsmount* vfsmnt = BPF_CORE_READ(fs, pwd.mnt);
+  struct mount* mnt = (struct mount*)((char*)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+  __u32 used = 0;
+  int done = 0;
+  for (int i = 0; i < KM_EXEC_CWD_DEPTH; ++i) {
+    if (dentry == root_dentry && vfsmnt == root_mnt) {
+      done = 1;
+      break;
+    }
+    struct dentry* mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+    if (dentry == mnt_root) {
+      struct mount* parent = BPF_CORE_READ(mnt, mnt_parent);
+      if (parent == mnt) {  // the top of the mount tree: the task's root is not above it
+        done = 1;
+        break;
+      }
+      dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+      mnt = parent;
+      vfsmnt = (struct vfsmount*)((char*)mnt + bpf_core_field_offset(struct mount, mnt));
+      continue;
+    }
+    if (used >= KM_EXEC_CWD_MAX) break;
+    const unsigned char* name = BPF_CORE_READ(dentry, d_name.name);
+    __u32 at = (off + used) & (KM_EXEC_DATA - 1);
+    if (at > KM_EXEC_DATA - KM_EXEC_NAME_MAX) break;
+    long n = bpf_probe_read_kernel_str(&ev->data[at], KM_EXEC_NAME_MAX, name);
+    if (n <= 0) break;
+    used += (__u32)n;
+    struct dentry* parent = BPF_CORE_READ(dentry, d_parent);
+    if (parent == dentry) {  // a detached directory (deleted, or a lazily unmounted tree)
+      done = 1;
+      break;
+    }
+    dentry = parent;
+  }
+  if (!done) ev->head.flags |= KM_EXEC_CWD_CUT;
+  return used;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(km_on_exec, struct task_struct* task, int old_pid, struct linux_binprm* bprm) {
+  if (bpf_current_task_under_cgroup(&km_cgroup, 0) != 1) return 0;
+  __u32 zero = 0;
+  struct km_exec_event* ev = bpf_map_lookup_elem(&km_exec_scratch, &zero);
+  if (!ev) return 0;
+  fillHead(&ev->head, task, KM_EXEC_KIND_EXEC);
+
+  // The command line, as the new image's argument area holds it (after exec, so a
+  // #! script's line is the interpreter's: "/bin/sh ./script arg").
+  struct mm_struct* mm = BPF_CORE_READ(task, mm);
+  unsigned long start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+  __u32 argv_len = 0;
+  if (end > start) {
+    unsigned long len = end - start;
+    if (len > KM_EXEC_ARGV_MAX) {
+      len = KM_EXEC_ARGV_MAX;
+      ev->head.flags |= KM_EXEC_ARGV_CUT;
+    }
+    argv_len = (__u32)len & (KM_EXEC_ARGV_MAX * 2 - 1);
+    if (argv_len > KM_EXEC_ARGV_MAX) argv_len = KM_EXEC_ARGV_MAX;
+    if (bpf_probe_read_user(ev->data, argv_len, (const void*)start) != 0) argv_len = 0;
+  }
+  __u32 off = argv_len;
+
+  long n = bpf_probe_read_kernel_str(&ev->data[off & (KM_EXEC_ARGV_MAX * 2 - 1)], KM_EXEC_PATH_MAX,
+                                     BPF_CORE_READ(bprm, filename));
+  __u32 path_len = n > 0 ? (__u32)n : 0;
+  off += path_len;
+
+  __u32 cwd_len = readCwd(ev, off, task);
+  ev->head.argv_len = (__u16)argv_len;
+  ev->head.path_len = (__u16)path_len;
+  ev->head.cwd_len = (__u16)cwd_len;
+
+  __u32 host_pid = ev->head.host_pid;
+  __u64 ts = ev->head.ts_ns;
+  bpf_map_update_elem(&km_exec_live, &host_pid, &ts, BPF_ANY);
+
+  __u64 size = sizeof(struct km_exec_head) + off + cwd_len;
+  if (size > sizeof(struct km_exec_event)) size = sizeof(struct km_exec_event);
+  if (bpf_ringbuf_output(&km_exec_ring, ev, size, wakeFlags()) != 0) countLost();
+  return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(km_on_exit, struct task_struct* task) {
+  // The last thread of the group: live drops to 0 before this tracepoint.
+  if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
+  __u32 host_pid = (__u32)BPF_CORE_READ(task, tgid);
+  __u64* exec_ts = bpf_map_lookup_elem(&km_exec_live, &host_pid);
+  if (!exec_ts) return 0;  // never executed in the sandbox (a fork, or a process outside)
+  __u64 started = *exec_ts;
+  bpf_map_delete_elem(&km_exec_live, &host_pid);
+  struct km_exec_head* h = bpf_ringbuf_reserve(&km_exec_ring, sizeof(struct km_exec_head), 0);
+  if (!h) {
+    countLost();
+    return 0;
+  }
+  fillHead(h, task, KM_EXEC_KIND_EXIT);
+  h->exit_code = BPF_CORE_READ(task, exit_code);
+  h->exec_ts_ns = started;
+  bpf_ringbuf_submit(h, wakeFlags());
+  return 0;
+}

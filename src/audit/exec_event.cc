@@ -1,0 +1,81 @@
+#include "audit/exec_event.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "audit/bpf/exec_shared.h"
+
+namespace km::audit {
+namespace {
+
+WallTime wallTime(uint64_t monotonic_ns, int64_t offset_ns) {
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(
+      std::chrono::nanoseconds(static_cast<int64_t>(monotonic_ns) + offset_ns)));
+}
+
+// NUL-terminated pieces; a last piece without its NUL (cut short) counts too.
+std::vector<std::string> pieces(std::string_view bytes) {
+  std::vector<std::string> out;
+  while (!bytes.empty()) {
+    size_t nul = bytes.find('\0');
+    out.emplace_back(bytes.substr(0, nul));
+    if (nul == std::string_view::npos) break;
+    bytes.remove_prefix(nul + 1);
+  }
+  return out;
+}
+
+std::string directory(std::string_view innermost_first, uint32_t flags) {
+  if (flags & KM_EXEC_CWD_UNKNOWN) return "";
+  std::vector<std::string> names = pieces(innermost_first);
+  std::string out = (flags & KM_EXEC_CWD_CUT) ? "..." : "";
+  for (auto it = names.rbegin(); it != names.rend(); ++it) out += "/" + *it;
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace
+
+std::optional<Record> execEventRecord(const void* data, size_t size, int64_t offset_ns) {
+  km_exec_head h;
+  if (size < sizeof h) return std::nullopt;
+  std::memcpy(&h, data, sizeof h);
+  const char* body = static_cast<const char*>(data) + sizeof h;
+  size_t body_size = size - sizeof h;
+  if (h.kind == KM_EXEC_KIND_EXEC) {
+    size_t need = size_t{h.argv_len} + h.path_len + h.cwd_len;
+    if (need > body_size) return std::nullopt;
+    ExecRecord r;
+    r.time = wallTime(h.ts_ns, offset_ns);
+    r.pid = h.pid;
+    r.ppid = h.ppid;
+    r.host_pid = h.host_pid;
+    r.uid = h.uid;
+    std::string_view argv(body, h.argv_len), path(body + h.argv_len, h.path_len),
+        cwd(body + h.argv_len + h.path_len, h.cwd_len);
+    r.argv = pieces(argv);
+    auto p = pieces(path);
+    if (!p.empty()) r.path = p.front();
+    r.cwd = directory(cwd, h.flags);
+    r.truncated = (h.flags & (KM_EXEC_ARGV_CUT | KM_EXEC_CWD_CUT)) != 0;
+    return r;
+  }
+  if (h.kind == KM_EXEC_KIND_EXIT) {
+    ExitRecord r;
+    r.time = wallTime(h.ts_ns, offset_ns);
+    r.pid = h.pid;
+    r.host_pid = h.host_pid;
+    auto code = static_cast<uint32_t>(h.exit_code);
+    if ((code & 0x7f) == 0) {
+      r.status = (code >> 8) & 0xff;
+    } else {
+      r.signal = code & 0x7f;
+      r.core = (code & 0x80) != 0;
+    }
+    if (h.exec_ts_ns != 0 && h.ts_ns >= h.exec_ts_ns) r.duration_us = (h.ts_ns - h.exec_ts_ns) / 1000;
+    return r;
+  }
+  return std::nullopt;
+}
+
+}  // namespace km::audit
