@@ -40,6 +40,14 @@ else
 fi
 
 echo
+echo "== audit: fork+exec+wait with and without the exec audit (root)"
+if [ "$(id -u)" = 0 ]; then
+  "$build/bench/exec_audit_bench"
+else
+  echo "skipped: needs root (cgroups, eBPF)"
+fi
+
+echo
 echo "== network: km's resolver vs dnsmasq, same allowlist (root)"
 if [ "$(id -u)" = 0 ]; then
   bash "$(dirname "$0")/../bench/resolver_bench.sh" "$km" 5 3

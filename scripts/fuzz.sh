@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs each libFuzzer target for SECONDS with a seed corpus: real profiles for the profile and
 # config loaders, tests/fuzz/seeds/dns for the DNS parser, tests/fuzz/seeds/duration for durations,
-# tests/fuzz/seeds/audit for the audit records' decoder, tests/fuzz/seeds/http for the proxy's
+# tests/fuzz/seeds/audit for the audit records' decoder, tests/fuzz/seeds/exec_event for the exec
+# audit's ring buffer records, tests/fuzz/seeds/http for the proxy's
 # request heads, tests/fuzz/seeds/tls for its ClientHello reader, tests/fuzz/seeds/meter for
 # metered AI responses, tests/fuzz/seeds/meter_request for their requests' bodies.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS
@@ -12,7 +13,7 @@ seconds="${2:-60}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$root/../shared/reference/profiles"
 
-for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz proxy_request_fuzz \
+for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz exec_event_fuzz proxy_request_fuzz \
               client_hello_fuzz meter_stream_fuzz meter_request_fuzz; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
@@ -23,6 +24,8 @@ for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz aud
     cp "$root"/tests/fuzz/seeds/duration/* "$corpus"/
   elif [ "$target" = audit_decode_fuzz ]; then
     cp "$root"/tests/fuzz/seeds/audit/* "$corpus"/
+  elif [ "$target" = exec_event_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/exec_event/* "$corpus"/
   elif [ "$target" = proxy_request_fuzz ]; then
     cp "$root"/tests/fuzz/seeds/http/* "$corpus"/
   elif [ "$target" = client_hello_fuzz ]; then

@@ -9,9 +9,13 @@
 namespace km::audit {
 namespace {
 
+// A monotonic clock runs from boot; a value beyond a century of uptime is no clock reading
+// (a record km's programs did not write), clamped so the time stays one the log can hold.
+constexpr uint64_t kMaxMonotonicNs = uint64_t{100} * 365 * 24 * 3600 * 1'000'000'000;
+
 WallTime wallTime(uint64_t monotonic_ns, int64_t offset_ns) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(
-      std::chrono::nanoseconds(static_cast<int64_t>(monotonic_ns) + offset_ns)));
+  auto ns = static_cast<int64_t>(std::min(monotonic_ns, kMaxMonotonicNs)) + offset_ns;
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::nanoseconds(std::max<int64_t>(ns, 0))));
 }
 
 // NUL-terminated pieces; a last piece without its NUL (cut short) counts too.

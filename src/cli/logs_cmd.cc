@@ -1,4 +1,4 @@
-// km logs SB [--network | --init] [--follow] [--json]: a sandbox's logs.
+// km logs SB [--commands | --network | --supervisor | --init] [--follow] [--json]: a sandbox's logs.
 #include <signal.h>
 #include <unistd.h>
 
@@ -390,26 +390,36 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
   sub.add_flag("-f,--follow", a->follow,
                "Keep printing new entries until interrupted or the sandbox is destroyed");
   sub.footer(
-      "Without --network or --init: the sandbox's events (created, started, stopped, paused,\n"
-      "resumed, ttl-expired, idle-expired, adopted, recovered, oom-kill, destroyed…) and its\n"
-      "supervisor's log (start, ready, expiry and what it did, adoption and recovery, init's exit,\n"
-      "stop/pause/resume, destroy, warnings), merged in time order; a log line without a time\n"
-      "stays where it is in the log. With --json, one object per line:\n"
+      "Without a flag: the sandbox's events (created, started, stopped, paused, resumed,\n"
+      "ttl-expired, idle-expired, adopted, recovered, oom-kill, destroyed…), its supervisor's log\n"
+      "(start, ready, expiry and what it did, adoption and recovery, init's exit, stop/pause/resume,\n"
+      "destroy, warnings), its command log and its network log, merged in time order; a log line\n"
+      "without a time stays where it is in the log. With --json, one object per line:\n"
       "  {\"time\":\"2026-01-02T03:04:05.678Z\",\"source\":\"event\",\"kind\":\"oom-kill\",\"message\":\"…\"}\n"
       "  {\"time\":\"…\",\"source\":\"supervisor\",\"level\":\"info\",\"logger\":\"km.supervisor\",\"message\":\"…\"}\n"
       "  {\"time\":null,\"source\":\"supervisor\",\"message\":\"<a line without a time>\"}\n"
-      "An OOM kill inside (the sandbox's memory limit) is recorded as an oom-kill event and a\n"
-      "warning. A create that failed leaves its init.log and supervisor.log in $KM_HOME/failed/ID/\n"
-      "(the newest 20 kept, none older than 7 days), named in its error message.\n"
+      "  {\"time\":\"…\",\"source\":\"commands\",\"kind\":\"exec\",\"message\":\"…\",\"record\":{…}}\n"
+      "--supervisor: only the events and the supervisor's log. An OOM kill inside (the sandbox's\n"
+      "memory limit) is recorded as an oom-kill event and a warning. A create that failed leaves its\n"
+      "init.log and supervisor.log in $KM_HOME/failed/ID/ (the newest 20 kept, none older than 7\n"
+      "days), named in its error message.\n"
+      "--commands: every program executed in the sandbox, whoever started it (km exec, a script, an\n"
+      "agent, root, initCommands), seen by an eBPF program on exec and exit: pid and parent pid\n"
+      "inside, uid, command line, directory, then its exit status or signal and run time; records\n"
+      "the kernel could not queue are counted in a gap record. See docs/audit.md.\n"
       "--network: every DNS query the sandbox's resolver answered, every connect/send the eBPF\n"
       "programs allowed, refused or redirected (enforcement ebpf|both), or that its nftables\n"
       "refused or redirected (proxy), and every request and tunnel of its HTTP proxy (proxy|both:\n"
       "method, host, port, path without query, status, bytes, duration, decision, reason; see\n"
       "docs/proxy.md); with --json its own JSON lines. --init: the initCommands'\n"
       "output, {\"line\":\"…\"} per line with --json.\n"
+      "Secrets (AWS, GitHub, Anthropic, OpenAI, Slack and Google keys, bearer tokens, private keys,\n"
+      "passwords in URLs, values of secret-looking names, the profile's secret env values) are\n"
+      "written [REDACTED] in the command and network logs.\n"
       "Logs are rotated (operator config logs.maxFileSize, default 16 MiB; logs.maxFiles, default 4;\n"
       "oldest lines dropped) and read in order across the files. Text from the sandbox is shown with\n"
-      "control characters escaped (\\x1b…); JSON output is ASCII. See docs/sandbox.md and docs/network.md.");
+      "control characters escaped (\\x1b…); JSON output is ASCII. See docs/sandbox.md, docs/audit.md\n"
+      "and docs/network.md.");
   return [a, &ctx] { return runLogs(*a, ctx); };
 }
 

@@ -315,8 +315,9 @@ template <>
 struct Describe<LogDestination> {
   static constexpr std::string_view kDoc = "Where a log goes.";
   static void build(Fields<LogDestination>& f) {
-    f.add("destination", &LogDestination::destination, "cloudwatch, s3 or stdout.")
-        .required().oneOf({"cloudwatch", "s3", "stdout"}).exampleValue("stdout");
+    f.add("destination", &LogDestination::destination,
+          "cloudwatch, s3, stdout or file (km); locally every destination is the sandbox's rotated file (docs/audit.md).")
+        .required().oneOf({"cloudwatch", "s3", "stdout", "file"}).exampleValue("stdout");
     f.add("logGroup", &LogDestination::log_group, "Log group name.");
   }
 };
