@@ -3,7 +3,7 @@
 # 1. each module includes only the modules it may depend on (allowed below). Arrows:
 #    core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← fleet ← cli ← main;
 #    core ← store ← supervisor; core ← doc ← audit ← net ← {plan, substrate, supervisor};
-#    core ← doc ← meter ← net (the proxy meters AI calls)
+#    core ← doc ← meter ← net (the proxy meters AI calls); core ← doc ← profile ← agent ← cli
 #    (a plan holds the typed net::NetworkSpec). No cycles.
 # 2. of another module it includes only a public header (public below); every other header
 #    is private to its module, which may include it anywhere inside itself.
@@ -16,6 +16,7 @@ allowed() {
     doc) echo "core doc" ;;
     profile) echo "core doc profile" ;;
     config) echo "core doc config" ;;
+    agent) echo "core doc profile agent" ;;
     plan) echo "core doc profile audit meter net plan" ;;
     store) echo "core store" ;;
     audit) echo "core doc audit" ;;
@@ -24,7 +25,7 @@ allowed() {
     substrate) echo "core doc profile audit meter net plan substrate" ;;
     supervisor) echo "core doc profile plan store audit meter net substrate supervisor" ;;
     fleet) echo "core doc plan store audit meter net substrate supervisor fleet" ;;
-    cli) echo "core doc profile config plan store audit meter net substrate supervisor fleet cli" ;;
+    cli) echo "core doc profile config plan store audit meter net substrate supervisor fleet agent cli" ;;
     *) echo "" ;;
   esac
 }
@@ -34,7 +35,7 @@ allowed() {
 public() {
   local extra=""
   case "$1" in
-    core) extra="beneath.h check.h clock.h duration.h fs.h log.h log_reader.h money.h result.h rotating_file.h
+    core) extra="beneath.h check.h clock.h duration.h fs.h log.h log_reader.h money.h result.h rotating_file.h subprocess.h
                  strings.h sys.h timeline.h tree.h warning_pacer.h" ;;
     doc) extra="describe.h diagnostic.h json_io.h node.h pattern.h yaml_io.h" ;;
     meter) extra="request.h" ;;

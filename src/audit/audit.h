@@ -89,10 +89,11 @@ struct ExecRecord {
   uint32_t ppid = 0;       // the parent's there; 0 when the parent is outside (km exec's relay)
   uint32_t host_pid = 0;   // the same process in the host's pid namespace
   uint32_t uid = 0;
-  std::string path;        // the file executed, as the caller named it
+  std::string path;        // the file executed, as the caller named it (any name: a fd, "./x")
+  std::string exe;         // that file's own path in the sandbox (through chroots and fds); "" unknown
   std::vector<std::string> argv;  // the command line after exec (a script's: its interpreter's)
   std::string cwd;         // the working directory inside the sandbox; "" when unknown
-  bool truncated = false;  // the command line or the directory was longer than kept
+  bool truncated = false;  // the command line, a path or the directory was longer than kept
 };
 
 // A program whose exec was recorded has ended (layer "exit"): when its last thread exited.

@@ -85,6 +85,7 @@ void fields(V& v, R& r) {
   v.number("hostPid", r.host_pid);
   v.number("uid", r.uid);
   v.text("path", r.path);
+  v.text("exe", r.exe);
   v.list("argv", r.argv, /*omit_empty=*/false);
   v.text("cwd", r.cwd);
   v.boolean("truncated", r.truncated);

@@ -30,12 +30,23 @@ std::vector<std::string> pieces(std::string_view bytes) {
   return out;
 }
 
-std::string directory(std::string_view innermost_first, uint32_t flags) {
-  if (flags & KM_EXEC_CWD_UNKNOWN) return "";
+// A path from its names, innermost first; "..." before it when its outer part was cut.
+std::string joinPath(std::string_view innermost_first, bool unknown, bool cut) {
+  if (unknown) return "";
   std::vector<std::string> names = pieces(innermost_first);
-  std::string out = (flags & KM_EXEC_CWD_CUT) ? "..." : "";
+  std::string out = cut ? "..." : "";
   for (auto it = names.rbegin(); it != names.rend(); ++it) out += "/" + *it;
   return out.empty() ? "/" : out;
+}
+
+// A command line cut at the kernel's bound ends in a word that may be the first part of a
+// secret the redactor can no longer recognise: that word goes.
+void dropCutWord(std::vector<std::string>& argv) {
+  if (argv.empty()) return;
+  std::string& last = argv.back();
+  size_t end = last.find_last_of(" \t\n=:,;&|'\"");
+  last = end == std::string::npos ? "" : last.substr(0, end + 1);
+  last += "...";
 }
 
 }  // namespace
@@ -47,7 +58,7 @@ std::optional<Record> execEventRecord(const void* data, size_t size, int64_t off
   const char* body = static_cast<const char*>(data) + sizeof h;
   size_t body_size = size - sizeof h;
   if (h.kind == KM_EXEC_KIND_EXEC) {
-    size_t need = size_t{h.argv_len} + h.path_len + h.cwd_len;
+    size_t need = size_t{h.argv_len} + h.path_len + h.cwd_len + h.exe_len;
     if (need > body_size) return std::nullopt;
     ExecRecord r;
     r.time = wallTime(h.ts_ns, offset_ns);
@@ -56,12 +67,15 @@ std::optional<Record> execEventRecord(const void* data, size_t size, int64_t off
     r.host_pid = h.host_pid;
     r.uid = h.uid;
     std::string_view argv(body, h.argv_len), path(body + h.argv_len, h.path_len),
-        cwd(body + h.argv_len + h.path_len, h.cwd_len);
+        cwd(body + h.argv_len + h.path_len, h.cwd_len), exe(body + h.argv_len + h.path_len + h.cwd_len, h.exe_len);
     r.argv = pieces(argv);
+    if (h.flags & KM_EXEC_ARGV_CUT) dropCutWord(r.argv);
     auto p = pieces(path);
     if (!p.empty()) r.path = p.front();
-    r.cwd = directory(cwd, h.flags);
-    r.truncated = (h.flags & (KM_EXEC_ARGV_CUT | KM_EXEC_CWD_CUT)) != 0;
+    if (h.flags & KM_EXEC_PATH_CUT) r.path += "...";
+    r.cwd = joinPath(cwd, h.flags & KM_EXEC_CWD_UNKNOWN, h.flags & KM_EXEC_CWD_CUT);
+    r.exe = joinPath(exe, h.flags & KM_EXEC_EXE_UNKNOWN, h.flags & KM_EXEC_EXE_CUT);
+    r.truncated = (h.flags & (KM_EXEC_ARGV_CUT | KM_EXEC_CWD_CUT | KM_EXEC_PATH_CUT | KM_EXEC_EXE_CUT)) != 0;
     return r;
   }
   if (h.kind == KM_EXEC_KIND_EXIT) {

@@ -39,17 +39,26 @@ const Rule kRules[] = {
     {"private key block",
      R"re(-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----|\z))re"},
     {"password in a URL", R"re(\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s/?#@:]{0,256}:([^\s/?#@]{1,256})@)re", {1}},
-    {"AWS access key id", R"re(\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16}\b)re"},
-    {"GitHub token", R"re(\bgh[pousr]_[A-Za-z0-9]{36,251}\b)re"},
-    {"GitHub fine-grained token", R"re(\bgithub_pat_[A-Za-z0-9_]{22,255})re"},
-    {"Anthropic or OpenAI key", R"re(\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,})re"},
-    {"Slack token", R"re(\bxox[abposr]-[A-Za-z0-9\-]{10,})re"},
+    // Token shapes are found inside longer words too ("x_ghp_…_old", a file named after one):
+    // only a letter or digit right before the prefix (part of another word) stops them.
+    {"AWS access key id", R"re((?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA)[A-Z0-9]{16}(?![A-Z0-9]))re"},
+    {"GitHub token", R"re(gh[pousr]_[A-Za-z0-9]{36,251})re"},
+    {"GitHub fine-grained token", R"re(github_pat_[A-Za-z0-9_]{22,255})re"},
+    {"Anthropic or OpenAI key", R"re((?<![A-Za-z0-9])sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,})re"},
+    {"Stripe key", R"re((?<![A-Za-z0-9])[sr]k_(?:live|test)_[A-Za-z0-9]{16,})re"},
+    {"npm, GitLab or Hugging Face token",
+     R"re((?<![A-Za-z0-9])(?:npm_[A-Za-z0-9]{36}|glpat-[A-Za-z0-9_\-]{20,}|hf_[A-Za-z0-9]{30,}))re"},
+    {"Slack token", R"re((?<![A-Za-z0-9])xox[abposr]-[A-Za-z0-9\-]{10,})re"},
     {"Google API key", R"re(\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-]))re"},
     {"JSON web token", R"re(\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*)re"},
     // A bearer token has a digit, or is long: "Bearer tokens" in prose is neither.
     {"bearer token",
      R"re((?i)\bbearer\s+((?=[A-Za-z0-9\-._~+/]*[0-9])[A-Za-z0-9\-._~+/]{8,}=*|[A-Za-z0-9\-._~+/]{20,}=*))re", {1}},
     {"basic credentials", R"re((?i)\bbasic\s+((?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}))re", {1}},
+    // GitHub's own scheme: "Authorization: token …".
+    {"token authorization", R"re((?i)\bauthorization["']?\s*[:=]\s*["']?token\s+([A-Za-z0-9_\-.]{8,}))re", {1}},
+    // curl -u user:password, --user user:password, --user=user:password.
+    {"user and password flag", R"re((?:^|\s)(?:-u|--user|--proxy-user)(?:\s+|=)[^\s:]+:(\S+))re", {1}},
     // NAME=value, NAME: value, "name": "value" where the name ends in a secret word. A value
     // that is a reference ($VAR) or already redacted ([…) is left.
     {"secret assignment",
@@ -199,6 +208,17 @@ size_t Redactor::redactArgv(std::vector<std::string>& argv) const {
     std::string_view a = argv[i];
     std::string_view name = a.substr(a.find_first_not_of('-') == std::string_view::npos ? a.size()
                                                                                          : a.find_first_not_of('-'));
+    // curl -u USER:PASSWORD (and --user, --proxy-user): the password after the first colon.
+    if ((a == "-u" || a == "--user" || a == "--proxy-user") && i + 1 < argv.size()) {
+      std::string& next = argv[i + 1];
+      size_t colon = next.find(':');
+      if (colon != std::string::npos && colon + 1 < next.size() && next.substr(colon + 1) != kRedacted) {
+        next = next.substr(0, colon + 1) + std::string(kRedacted);
+        ++replaced;
+      }
+      ++i;
+      continue;
+    }
     bool names_secret = !name.empty() && name.find('=') == std::string_view::npos && secretLookingName(name) &&
                         (a.size() > name.size() || name.find_first_of("_-.") != std::string_view::npos);
     if (names_secret && i + 1 < argv.size() && !argv[i + 1].empty() && argv[i + 1][0] != '-' &&

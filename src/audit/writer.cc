@@ -15,7 +15,9 @@ size_t redact(Record& record, const Redactor& r) {
     size_t operator()(DnsRecord& d) const { return r.redact(d.name); }
     size_t operator()(ConnectRecord& c) const { return r.redact(c.comm) + r.redact(c.name); }
     size_t operator()(HttpRecord& h) const { return r.redact(h.host) + r.redact(h.path); }
-    size_t operator()(ExecRecord& e) const { return r.redact(e.path) + r.redactArgv(e.argv) + r.redact(e.cwd); }
+    size_t operator()(ExecRecord& e) const {
+      return r.redact(e.path) + r.redact(e.exe) + r.redactArgv(e.argv) + r.redact(e.cwd);
+    }
     size_t operator()(ExitRecord&) const { return 0; }
     size_t operator()(GapRecord&) const { return 0; }
   };

@@ -74,7 +74,7 @@ inline constexpr Command kCommands[] = {
     {"clone", "Copy a sandbox into new ones", Setup::kNone, &installClone},
     {"destroy", "Destroy a sandbox and everything it made (alias: kill)", Setup::kNone,
      &installDestroy},
-    {"logs", "Show a sandbox's logs (supervisor, --network decisions, --init output)", Setup::kNone,
+    {"logs", "Show a sandbox's logs (events, supervisor, --commands, --network, --init)", Setup::kNone,
      &installLogs},
     {"doctor", "Check what the host enforces; find and fix drift", Setup::kNone, &installDoctor},
     {"supervise", "(internal) run a sandbox's supervisor", Setup::kNone, &installSupervise},

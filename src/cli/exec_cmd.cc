@@ -56,6 +56,7 @@ int runExec(const ExecArgs& a, Context& ctx, bool shell) {
   }
   if (a.tty) in.terminal = true;
   if (a.no_tty) in.terminal = false;
+  in.warn = [](const std::string& message) { printErr("WARNING: " + message); };
   fleet::Env env = fleetEnv(ctx);
   if (looksLikeId(a.ref)) {
     // An exact id needs no database: the sandbox's directory says what runs.
@@ -89,7 +90,9 @@ Handler installExec(CLI::App& sub, Context& ctx) {
              "user with no capabilities, no_new_privs and km's seccomp filter. With proxy or both\n"
              "enforcement its environment also has HTTP(S)_PROXY, NO_PROXY and the sandbox CA's\n"
              "SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, PIP_CERT,\n"
-             "AWS_CA_BUNDLE and NODE_EXTRA_CA_CERTS (docs/proxy.md); --env overrides them.");
+             "AWS_CA_BUNDLE and NODE_EXTRA_CA_CERTS (docs/proxy.md); --env overrides them.\n"
+             "Every program it starts is in the command log (km logs SB --commands; docs/audit.md).\n"
+             "Without a running supervisor km warns first: nothing records the commands then.");
   return [a, &ctx] { return runExec(*a, ctx, false); };
 }
 

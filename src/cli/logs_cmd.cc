@@ -100,9 +100,10 @@ std::string summary(const audit::ExecRecord& r) {
   std::string what = "[pid " + std::to_string(r.pid) + "<-" + std::to_string(r.ppid) + " uid " + std::to_string(r.uid) +
                      "] " + (r.cwd.empty() ? "?" : r.cwd) + " $";
   for (const auto& a : r.argv) what += " " + shellWord(a);
-  // The file, when the command line does not name it (argv[0] is the caller's choice).
-  auto base = [](std::string_view p) { return p.substr(p.rfind('/') + 1); };
-  if (r.argv.empty() || (!r.path.empty() && base(r.path) != base(r.argv.front()))) what += "  (" + r.path + ")";
+  // The file that ran, whatever the command line calls itself (argv[0] is the caller's
+  // choice, and a look-alike name proves nothing): its own path, else the name it was given.
+  const std::string& file = r.exe.empty() ? r.path : r.exe;
+  if (r.argv.empty() || file != r.argv.front()) what += "  (" + (file.empty() ? "?" : file) + ")";
   if (r.truncated) what += " [cut]";
   return what;
 }
@@ -400,9 +401,9 @@ Handler installLogs(CLI::App& sub, Context& ctx) {
       "  {\"time\":null,\"source\":\"supervisor\",\"message\":\"<a line without a time>\"}\n"
       "  {\"time\":\"…\",\"source\":\"commands\",\"kind\":\"exec\",\"message\":\"…\",\"record\":{…}}\n"
       "--supervisor: only the events and the supervisor's log. An OOM kill inside (the sandbox's\n"
-      "memory limit) is recorded as an oom-kill event and a warning. A create that failed leaves its\n"
-      "init.log and supervisor.log in $KM_HOME/failed/ID/ (the newest 20 kept, none older than 7\n"
-      "days), named in its error message.\n"
+      "memory limit) is recorded as an oom-kill event and a warning. A create that failed leaves\n"
+      "its init.log and supervisor.log in $KM_HOME/failed/ID/\n"
+      "(the newest 20 kept, none older than 7 days), named in its error message.\n"
       "--commands: every program executed in the sandbox, whoever started it (km exec, a script, an\n"
       "agent, root, initCommands), seen by an eBPF program on exec and exit: pid and parent pid\n"
       "inside, uid, command line, directory, then its exit status or signal and run time; records\n"

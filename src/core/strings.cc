@@ -133,6 +133,15 @@ size_t utf8At(std::string_view s, size_t i, uint32_t& cp) {
   return n;
 }
 
+// Characters a terminal shows as nothing (or as a blank) that change how text reads or
+// where a word seems to end: zero-width and joiner characters, directional marks, line and
+// paragraph separators, the byte-order mark, soft hyphen, fillers, tag characters.
+bool invisible(uint32_t cp) {
+  return cp == 0x00ad || cp == 0x061c || cp == 0x115f || cp == 0x1160 || cp == 0x180e ||
+         (cp >= 0x200b && cp <= 0x200f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x2060 && cp <= 0x2064) ||
+         cp == 0x3164 || cp == 0xfeff || cp == 0xffa0 || (cp >= 0xe0000 && cp <= 0xe007f);
+}
+
 }  // namespace
 
 std::string escapeForTerminal(std::string_view s, bool keep_newlines) {
@@ -150,15 +159,18 @@ std::string escapeForTerminal(std::string_view s, bool keep_newlines) {
       ++i;
       continue;
     }
-    if (cp == '\t' || (cp == '\n' && keep_newlines)) {
+    if ((cp == '\t' || cp == '\n') && keep_newlines) {
       out += static_cast<char>(cp);
     } else if (cp == '\n') {
       out += "\\n";
+    } else if (cp == '\t') {
+      out += "\\t";
     } else if (cp < 0x20 || cp == 0x7f) {
       out += "\\x";
       out += kHex[cp >> 4];
       out += kHex[cp & 0xf];
-    } else if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+    } else if ((cp >= 0x80 && cp <= 0x9f) || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) ||
+               invisible(cp)) {
       char buf[16];
       std::snprintf(buf, sizeof buf, "\\u{%04x}", cp);
       out += buf;

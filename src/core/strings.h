@@ -29,10 +29,11 @@ std::optional<std::string> closestMatch(std::string_view word,
 // Quotes `s` for a human message: "name" with quotes and control chars escaped.
 std::string quoted(std::string_view s);
 
-// `s` made harmless for a terminal: C0 controls and DEL as \xNN (tabs kept; newlines kept
-// when `keep_newlines`, else written \n), C1 controls and the Unicode bidirectional overrides and isolates
-// (which can make displayed text read differently) as \u{…}, and bytes that are not valid
-// UTF-8 as \xNN. For display only (a literal "\x1b" in the text looks the same). For every string that came out of a sandbox (names, paths, process names, its output).
+// `s` made harmless for a terminal: C0 controls and DEL as \xNN (tabs and newlines kept
+// when `keep_newlines`, else written \t and \n), C1 controls, the Unicode bidirectional
+// overrides and isolates, and the invisible characters (zero-width, directional marks, line
+// separators, BOM, soft hyphen, fillers, tags), which can make displayed text read
+// differently, as \u{…}, and bytes that are not valid UTF-8 as \xNN. For display only (a literal "\x1b" in the text looks the same). For every string that came out of a sandbox (names, paths, process names, its output).
 std::string escapeForTerminal(std::string_view s, bool keep_newlines = true);
 
 }  // namespace km

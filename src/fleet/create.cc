@@ -1,4 +1,8 @@
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <cstdio>
+#include <cstring>
 
 #include "core/fs.h"
 #include "core/sys.h"
@@ -175,9 +179,27 @@ Health health(const store::SandboxRecord& r) {
 
 namespace {
 
+// Whether the sandbox's supervisor answers on its control socket: a connection is accepted
+// (and closed at once: an empty request is no request).
+bool supervisorListening(const std::string& socket_path) {
+  sockaddr_un sa{};
+  if (socket_path.size() >= sizeof sa.sun_path) return true;  // cannot tell: say nothing
+  sa.sun_family = AF_UNIX;
+  std::memcpy(sa.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  sys::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return true;
+  return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+}
+
 Result<int> enter(const Env& env, const plan::SandboxPlan& p, substrate::Running running, const ExecInput& in) {
   auto where = substrate::open(p.substrate, detail::substrateOptions(env));
   if (!where) return std::move(where).error();
+  // Without its supervisor a sandbox still runs, but nothing records what runs in it and no
+  // budget or lifetime is enforced: whoever enters should know.
+  if (in.warn && !supervisorListening((*where)->files(p.id).control_socket)) {
+    in.warn(p.id + " has no supervisor running: commands are not audited and its budgets and lifetime are not "
+                   "enforced until `km doctor --fix` (or `km resume`) starts one");
+  }
   substrate::Command c;
   c.root = in.root;
   c.workdir = in.workdir.empty() ? p.working_dir : in.workdir;

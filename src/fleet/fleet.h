@@ -93,6 +93,8 @@ struct ExecInput {
   std::string workdir;           // default: the plan's working dir
   std::vector<std::string> argv;  // empty: the profile's shell as a login shell (km shell)
   std::optional<bool> terminal;  // nullopt: automatic
+  // Told (before the command starts) when the sandbox has no supervisor running.
+  std::function<void(const std::string&)> warn;
 };
 [[nodiscard]] Result<int> exec(const Env& env, const store::SandboxRecord& record,
                                const ExecInput& input);

@@ -105,6 +105,14 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
     KM_TRY(checkInsidePath(path, "spec.execution.configFiles"));
     p.config_files.push_back({path, content});
   }
+  if (spec.agent) {
+    // The profile's own configFiles win over what spec.agent would write at the same path.
+    for (auto& f : agentConfigFiles(*spec.agent, "/home/" + p.user)) {
+      bool written = std::any_of(p.config_files.begin(), p.config_files.end(),
+                                 [&](const ConfigFile& c) { return c.path == f.path; });
+      if (!written) p.config_files.push_back(std::move(f));
+    }
+  }
   p.init_commands = initCommands(spec.execution);
 
   net::NetworkPolicyText policy;

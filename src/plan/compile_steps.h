@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "plan/plan.h"
@@ -41,6 +42,12 @@ struct Lifetime {
 // InvalidArgument naming the flag (or field) and the accepted form, or the ttl < idle clash.
 [[nodiscard]] Result<Lifetime> resolveLifetime(const profile::Lifecycle& lifecycle,
                                                const CompileOptions& options);
+
+// The agents' settings files synthesized from spec.agent for a user whose home is `home`
+// (agent_files.cc): Claude Code's settings.json (permissions from tools.autoApprove/deny and
+// the free-form `permissions`) and ~/.claude.json (onboarding done, trustedDirectories
+// trusted), when spec.agent.claude is given. Empty otherwise.
+std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std::string& home);
 
 // OK when `alias` matches ^[a-z][a-z0-9-]{0,62}$; else InvalidArgument saying so (ids.cc).
 [[nodiscard]] Status checkAlias(std::string_view alias);

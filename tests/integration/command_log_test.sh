@@ -37,6 +37,9 @@ km exec cmdlog -- /bin/echo "token=$TOKEN" "https://u:pw-in-url-123@git.example/
 km exec cmdlog -- /bin/echo $'esc-marker\x1b[31m\x07' >/dev/null
 deep="/tmp/$(printf 'd%.0s/' $(seq 1 60))"
 km exec cmdlog -- sh -c "mkdir -p $deep && cd $deep && /bin/true deep-marker" >/dev/null
+# A name padded past what is kept, and a copy of sh named ls: the file's own path says what ran.
+km exec cmdlog -- python3 -c 'import os; os.execv("/" + "./" * 300 + "bin/true", ["true", "pad-marker"])' >/dev/null
+km exec cmdlog -- sh -c 'mkdir -p /tmp/F/bin && cp /bin/dash /tmp/F/bin/ls && cd /tmp/F/bin && ./ls -c "echo lookalike-marker"' >/dev/null
 km exec cmdlog -- sh -c 'sleep 30 & echo $! > /tmp/sleeper; wait' >/dev/null &
 sleeper=$!
 for _ in $(seq 1 50); do km exec cmdlog -- test -s /tmp/sleeper 2>/dev/null && break; sleep 0.1; done
@@ -88,14 +91,22 @@ assert sec["argv"] == ["/bin/echo", "token=[REDACTED]", "https://u:[REDACTED]@gi
 # The long directory is cut and says so.
 deep = [r for r in execs if r["argv"] == ["/bin/true", "deep-marker"]][0]
 assert deep["truncated"] and deep["cwd"].startswith(".../d/d/"), deep
+# The file's own path, whatever name the caller used.
+assert child["exe"] == "/usr/bin/echo", child
+assert script["exe"] == "/usr/bin/dash" and script["path"] == "/tmp/w/run.sh", script  # a script: its interpreter ran
+pad = [r for r in execs if r["argv"] == ["true", "pad-marker"]][0]
+assert pad["path"].endswith("...") and pad["truncated"] and pad["exe"] == "/usr/bin/true", pad
+look = [r for r in execs if r["argv"][:2] == ["./ls", "-c"]][0]
+assert look["exe"] == "/tmp/F/bin/ls", look
 # The killed sleeper: signal 9.
 sleeps = [r for r in execs if r["argv"][:2] == ["sleep", "30"]]
 assert sleeps and exits[sleeps[0]["hostPid"]].get("signal") == 9, (sleeps, exits)
 print("ok: %d execs, %d exits" % (len(execs), len(exits)))
 EOF
 
-# Text output: control bytes escaped, never raw.
+# Text output: control bytes escaped, never raw; the file that ran is shown.
 text="$(km logs cmdlog --commands)"
+expect_contains "$text" "./ls -c 'echo lookalike-marker'  (/tmp/F/bin/ls)" "the look-alike's own path in the text view"
 expect_contains "$text" 'esc-marker\x1b[31m\x07' "control bytes shown escaped"
 grep -q $'\x1b' <<<"$text" && fail "an escape byte reached km logs --commands"
 # The merged view has commands among the events and supervisor lines.
@@ -122,6 +133,19 @@ km resume cmdlog >/dev/null
 km exec cmdlog -- /bin/echo after-resume-marker >/dev/null
 sleep 0.5
 expect_contains "$(km logs cmdlog --commands)" "after-resume-marker" "the audit after resume"
+
+# Its supervisor killed: km exec still runs, but says nothing records it; doctor --fix
+# brings a supervisor (and the audit) back.
+sup="$(km status --json cmdlog | json_field supervisor.pid)"
+kill -9 "$sup"
+for _ in $(seq 1 50); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
+err="$(km exec cmdlog -- /bin/echo unsupervised-marker 2>&1 >/dev/null)"
+expect_contains "$err" "has no supervisor running: commands are not audited" "km exec warns without a supervisor"
+km doctor --fix >/dev/null
+err="$(km exec cmdlog -- /bin/echo readopted-marker 2>&1 >/dev/null)"
+expect_eq "$err" "" "no warning once a supervisor runs again"
+sleep 0.5
+expect_contains "$(km logs cmdlog --commands)" "readopted-marker" "the audit after km doctor --fix"
 
 km destroy --yes cmdlog >/dev/null
 echo "PASS command_log_test"

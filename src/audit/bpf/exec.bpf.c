@@ -1,8 +1,9 @@
 // km's exec audit: BTF tracepoints on every exec and every process exit of the host, which
 // record only those of tasks under one sandbox's cgroup (a cgroup array map, so processes
 // in cgroups a root shell inside makes below it count too).
-//   sched_process_exec  the command line (from the new image's argument area), the file
-//                       executed, the working directory (walked up to the task's root,
+//   sched_process_exec  the command line (from the new image's argument area), the name the
+//                       caller gave the file, the file's own path (walked up to the top of
+//                       the mount tree), the working directory (walked up to the task's root,
 //                       crossing mounts), pid and parent pid in the sandbox's namespace, uid
 //   sched_process_exit  for a process whose exec was recorded, once its last thread is gone:
 //                       the exit code and how long it ran
@@ -79,8 +80,12 @@ struct task_struct {
   int exit_code;
   struct signal_struct* signal;
 } KM_PAI;
+struct file {
+  struct path f_path;
+} KM_PAI;
 struct linux_binprm {
   const char* filename;
+  struct file* file;
 } KM_PAI;
 
 // The pid namespace level of the sandbox (its init's), set before load.
@@ -153,59 +158,111 @@ static __always_inline void fillHead(struct km_exec_head* h, struct task_struct*
   h->ppid = nsPid(BPF_CORE_READ(task, real_parent));
   h->uid = BPF_CORE_READ(task, cred, uid.val);
   h->flags = 0;
-  h->argv_len = h->path_len = h->cwd_len = h->pad = 0;
+  h->argv_len = h->path_len = h->cwd_len = h->exe_len = 0;
   h->exit_code = 0;
   h->pad2 = 0;
   h->exec_ts_ns = 0;
 }
 
-// The working directory's names, innermost first, each NUL-terminated, at data[off...];
-// returns the bytes written.
+// One walk up a path: from (dentry, vfsmnt) to (root_dentry, root_mnt) — or, when no root is
+// given, to the top of the mount tree — putting the names innermost first, each
+// NUL-terminated, at ev->data[off + used]. Run by bpf_loop, so the verifier checks one step,
+// not every step of every walk.
+struct walk {
+  struct km_exec_event* ev;
+  struct dentry* dentry;
+  struct vfsmount* vfsmnt;
+  struct mount* mnt;
+  struct dentry* root_dentry;
+  struct vfsmount* root_mnt;
+  __u32 off, used;
+  int done;
+};
+
+static long walkStep(__u32 index, void* ctx) {
+  struct walk* w = ctx;
+  // Plain locals: BPF_CORE_READ on w->… would relocate struct walk too (not a kernel type).
+  struct dentry* dentry = w->dentry;
+  struct vfsmount* vfsmnt = w->vfsmnt;
+  struct mount* mnt = w->mnt;
+  if (w->root_dentry && dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+    w->done = 1;
+    return 1;
+  }
+  struct dentry* mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+  if (dentry == mnt_root) {
+    struct mount* parent = BPF_CORE_READ(mnt, mnt_parent);
+    if (parent == mnt) {  // the top of the mount tree
+      w->done = 1;
+      return 1;
+    }
+    w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+    w->mnt = parent;
+    w->vfsmnt = (struct vfsmount*)((char*)parent + bpf_core_field_offset(struct mount, mnt));
+    return 0;
+  }
+  if (w->used >= KM_EXEC_CWD_MAX) return 1;
+  const unsigned char* name = BPF_CORE_READ(dentry, d_name.name);
+  __u32 at = (w->off + w->used) & (KM_EXEC_DATA - 1);
+  if (at > KM_EXEC_DATA - KM_EXEC_NAME_MAX) return 1;
+  struct km_exec_event* ev = w->ev;
+  long n = bpf_probe_read_kernel_str(&ev->data[at], KM_EXEC_NAME_MAX, name);
+  if (n <= 0) return 1;
+  w->used += (__u32)n;
+  struct dentry* parent = BPF_CORE_READ(dentry, d_parent);
+  if (parent == dentry) {  // a detached directory (deleted, or a lazily unmounted tree)
+    w->done = 1;
+    return 1;
+  }
+  w->dentry = parent;
+  return 0;
+}
+
+// Returns the bytes written; `cut` is set when the walk did not reach its end.
+static __always_inline __u32 walkPath(struct km_exec_event* ev, __u32 off, struct dentry* dentry,
+                                      struct vfsmount* vfsmnt, struct dentry* root_dentry,
+                                      struct vfsmount* root_mnt, int* cut) {
+  struct walk w = {
+      .ev = ev,
+      .dentry = dentry,
+      .vfsmnt = vfsmnt,
+      .mnt = (struct mount*)((char*)vfsmnt - bpf_core_field_offset(struct mount, mnt)),
+      .root_dentry = root_dentry,
+      .root_mnt = root_mnt,
+      .off = off,
+      .used = 0,
+      .done = 0,
+  };
+  bpf_loop(KM_EXEC_CWD_DEPTH, walkStep, &w, 0);
+  *cut = !w.done;
+  return w.used;
+}
+
+// The working directory, up to the task's root.
 static __always_inline __u32 readCwd(struct km_exec_event* ev, __u32 off, struct task_struct* task) {
   struct fs_struct* fs = BPF_CORE_READ(task, fs);
   if (!fs) {
     ev->head.flags |= KM_EXEC_CWD_UNKNOWN;
     return 0;
   }
-  struct dentry* root_dentry = BPF_CORE_READ(fs, root.dentry);
-  struct vfsmount* root_mnt = BPF_CORE_READ(fs, root.mnt);
-  struct dentry* dentry = BPF_CORE_READ(fs, pwd.dentry);
-  struct vfsmount* vfsmnt = BPF_CORE_READ(fs, pwd.mnt);
-  struct mount* mnt = (struct mount*)((char*)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-  __u32 used = 0;
-  int done = 0;
-  for (int i = 0; i < KM_EXEC_CWD_DEPTH; ++i) {
-    if (dentry == root_dentry && vfsmnt == root_mnt) {
-      done = 1;
-      break;
-    }
-    struct dentry* mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-    if (dentry == mnt_root) {
-      struct mount* parent = BPF_CORE_READ(mnt, mnt_parent);
-      if (parent == mnt) {  // the top of the mount tree: the task's root is not above it
-        done = 1;
-        break;
-      }
-      dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-      mnt = parent;
-      vfsmnt = (struct vfsmount*)((char*)mnt + bpf_core_field_offset(struct mount, mnt));
-      continue;
-    }
-    if (used >= KM_EXEC_CWD_MAX) break;
-    const unsigned char* name = BPF_CORE_READ(dentry, d_name.name);
-    __u32 at = (off + used) & (KM_EXEC_DATA - 1);
-    if (at > KM_EXEC_DATA - KM_EXEC_NAME_MAX) break;
-    long n = bpf_probe_read_kernel_str(&ev->data[at], KM_EXEC_NAME_MAX, name);
-    if (n <= 0) break;
-    used += (__u32)n;
-    struct dentry* parent = BPF_CORE_READ(dentry, d_parent);
-    if (parent == dentry) {  // a detached directory (deleted, or a lazily unmounted tree)
-      done = 1;
-      break;
-    }
-    dentry = parent;
+  int cut = 0;
+  __u32 used = walkPath(ev, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt),
+                        BPF_CORE_READ(fs, root.dentry), BPF_CORE_READ(fs, root.mnt), &cut);
+  if (cut) ev->head.flags |= KM_EXEC_CWD_CUT;
+  return used;
+}
+
+// The file executed, walked to the top of the sandbox's mount tree, not to the task's root: a
+// chroot, a file descriptor or a path padded with "./" do not hide what ran.
+static __always_inline __u32 readExe(struct km_exec_event* ev, __u32 off, struct linux_binprm* bprm) {
+  struct file* file = BPF_CORE_READ(bprm, file);
+  if (!file) {
+    ev->head.flags |= KM_EXEC_EXE_UNKNOWN;
+    return 0;
   }
-  if (!done) ev->head.flags |= KM_EXEC_CWD_CUT;
+  int cut = 0;
+  __u32 used = walkPath(ev, off, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt), 0, 0, &cut);
+  if (cut) ev->head.flags |= KM_EXEC_EXE_CUT;
   return used;
 }
 
@@ -237,18 +294,22 @@ int BPF_PROG(km_on_exec, struct task_struct* task, int old_pid, struct linux_bin
   long n = bpf_probe_read_kernel_str(&ev->data[off & (KM_EXEC_ARGV_MAX * 2 - 1)], KM_EXEC_PATH_MAX,
                                      BPF_CORE_READ(bprm, filename));
   __u32 path_len = n > 0 ? (__u32)n : 0;
+  if (path_len == KM_EXEC_PATH_MAX) ev->head.flags |= KM_EXEC_PATH_CUT;  // filled: the name went on
   off += path_len;
 
   __u32 cwd_len = readCwd(ev, off, task);
+  off += cwd_len;
+  __u32 exe_len = readExe(ev, off, bprm);
   ev->head.argv_len = (__u16)argv_len;
   ev->head.path_len = (__u16)path_len;
   ev->head.cwd_len = (__u16)cwd_len;
+  ev->head.exe_len = (__u16)exe_len;
 
   __u32 host_pid = ev->head.host_pid;
   __u64 ts = ev->head.ts_ns;
   bpf_map_update_elem(&km_exec_live, &host_pid, &ts, BPF_ANY);
 
-  __u64 size = sizeof(struct km_exec_head) + off + cwd_len;
+  __u64 size = sizeof(struct km_exec_head) + off + exe_len;
   if (size > sizeof(struct km_exec_event)) size = sizeof(struct km_exec_event);
   if (bpf_ringbuf_output(&km_exec_ring, ev, size, wakeFlags()) != 0) countLost();
   return 0;

@@ -11,7 +11,7 @@
 #define KM_EXEC_CWD_MAX 1024    // bytes of the working directory's names kept
 #define KM_EXEC_NAME_MAX 256    // one directory entry's name, as read
 #define KM_EXEC_CWD_DEPTH 48    // directories walked up (and mounts crossed) at most
-#define KM_EXEC_DATA 8192       // room for argv, path and cwd one after another
+#define KM_EXEC_DATA 8192       // room for argv, path, cwd and exe one after another
 #define KM_EXEC_RING_BYTES (2u << 20)
 #define KM_EXEC_TRACKED 65536   // processes whose exit is awaited
 
@@ -22,6 +22,9 @@
 #define KM_EXEC_ARGV_CUT 1u      // the command line was longer than KM_EXEC_ARGV_MAX
 #define KM_EXEC_CWD_CUT 2u       // the directory was deeper or longer than kept
 #define KM_EXEC_CWD_UNKNOWN 4u   // no directory could be read
+#define KM_EXEC_PATH_CUT 8u      // the name the caller gave was longer than KM_EXEC_PATH_MAX
+#define KM_EXEC_EXE_CUT 16u      // the executable's resolved path was deeper or longer than kept
+#define KM_EXEC_EXE_UNKNOWN 32u  // the executable's path could not be read
 
 struct km_exec_head {
   __u64 ts_ns;       // CLOCK_MONOTONIC
@@ -31,9 +34,10 @@ struct km_exec_head {
   __u32 ppid;        // the parent's, in the sandbox's pid namespace; 0 when outside
   __u32 uid;
   __u32 flags;
-  // exec: the lengths of the three parts of data, in this order. The command line's
-  // arguments and the directory's names (innermost first) are each NUL-terminated.
-  __u16 argv_len, path_len, cwd_len, pad;
+  // exec: the lengths of the four parts of data, in this order: the command line, the name
+  // the caller gave, the working directory and the executable file's own path (its names
+  // innermost first, walked to the top of the mount tree). Each piece is NUL-terminated.
+  __u16 argv_len, path_len, cwd_len, exe_len;
   // exit: the raw exit code (status << 8 | core << 7 | signal) and the run time.
   __s32 exit_code;
   __u32 pad2;

@@ -231,13 +231,15 @@ TEST(AuditCodecTest, ExecExitAndGapRecordsReadBackInTheCommandLogsFormat) {
   e.host_pid = 91234;
   e.uid = 1000;
   e.path = "/usr/bin/env";
+  e.exe = "/usr/bin/env";
   e.argv = {"env", "A=\x01\xff", "with space"};
   e.cwd = "/home/sandbox/w\xc3\xa9";
   e.truncated = true;
   std::string line = encode(e);
   EXPECT_EQ(line,
             R"({"time":"2026-01-02T03:04:05.000002Z","layer":"exec","pid":12,"ppid":1,"hostPid":91234,"uid":1000,)"
-            R"("path":"/usr/bin/env","argv":["env","A=\u0001\u00ff","with space"],"cwd":"/home/sandbox/w\u00c3\u00a9",)"
+            R"("path":"/usr/bin/env","exe":"/usr/bin/env","argv":["env","A=\u0001\u00ff","with space"],)"
+            R"("cwd":"/home/sandbox/w\u00c3\u00a9",)"
             R"("truncated":true})"
             "\n");
   auto back = decode(line);
@@ -245,6 +247,7 @@ TEST(AuditCodecTest, ExecExitAndGapRecordsReadBackInTheCommandLogsFormat) {
   const auto& b = std::get<ExecRecord>(*back);
   EXPECT_EQ(b.argv, e.argv);
   EXPECT_EQ(b.cwd, e.cwd);
+  EXPECT_EQ(b.exe, e.exe);
   EXPECT_EQ(b.host_pid, e.host_pid);
   EXPECT_TRUE(b.truncated);
   EXPECT_EQ(layerName(*back), "exec");

@@ -70,6 +70,9 @@ TEST(RedactTest, KeepsWhatSaysWhatTheSecretWas) {
   EXPECT_EQ(r.redacted("https://alice:pw12345@h/x"), "https://alice:[REDACTED]@h/x");
   EXPECT_EQ(r.redacted("Authorization: Bearer abc123.def456"), "Authorization: Bearer [REDACTED]");
   EXPECT_EQ(r.redacted("a AKIAIOSFODNN7EXAMPLE b AKIAIOSFODNN7EXAMPLF c"), "a [REDACTED] b [REDACTED] c");
+  EXPECT_EQ(r.redacted("PASSWD=x"), "PASSWD=[REDACTED]");
+  EXPECT_EQ(r.redacted("apikey=x1"), "apikey=[REDACTED]");
+  EXPECT_EQ(r.redacted("AWS_SECRET_ACCESS_KEY=x"), "AWS_SECRET_ACCESS_KEY=[REDACTED]");
 }
 
 TEST(RedactTest, LiteralsAreReplacedWhereverTheyAppear) {

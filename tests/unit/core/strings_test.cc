@@ -91,7 +91,11 @@ TEST(StringsTest, EscapeForTerminalDefusesControlSequences) {
   EXPECT_EQ(escapeForTerminal("a\rb\x7f"), "a\\x0db\\x7f");
   // Newlines and tabs stay in messages, and are escaped in one-line fields.
   EXPECT_EQ(escapeForTerminal("l1\n\tl2"), "l1\n\tl2");
-  EXPECT_EQ(escapeForTerminal("l1\n\tl2", false), "l1\\n\tl2");
+  EXPECT_EQ(escapeForTerminal("l1\n\tl2", false), "l1\\n\\tl2");  // one line: a tab would hide where a field ends
+  // Invisible characters that change how text reads: zero-width space, right-to-left mark,
+  // byte-order mark, a tag character.
+  EXPECT_EQ(escapeForTerminal("a\xE2\x80\x8B" "b\xE2\x80\x8F" "c\xEF\xBB\xBF\xF3\xA0\x80\x81"),
+            "a\\u{200b}b\\u{200f}c\\u{feff}\\u{e0001}");
   // C1 controls (U+009B is a one-byte CSI on some terminals), bidi overrides and isolates.
   EXPECT_EQ(escapeForTerminal("\xC2\x9B" "2J"), "\\u{009b}2J");
   EXPECT_EQ(escapeForTerminal("abc\xE2\x80\xAE" "evil"), "abc\\u{202e}evil");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/duration.h"
+#include "plan/compile_steps.h"
 #include "plan/plan.h"
 #include "profile/profile.h"
 #include "unit/plan/plan_fixtures.h"
@@ -57,7 +58,9 @@ TEST(CompileTest, EveryBuiltinCompilesToWhatItsProfileSays) {
     EXPECT_EQ(plan->working_dir, p.spec.execution.working_dir);
     EXPECT_EQ(plan->env, p.spec.execution.env);
     EXPECT_EQ(plan->init_commands, p.spec.execution.init_commands);
-    EXPECT_EQ(plan->config_files.size(), p.spec.execution.config_files.size());
+    // The profile's configFiles, then the agents' settings its spec.agent synthesizes.
+    size_t agent_files = p.spec.agent ? agentConfigFiles(*p.spec.agent, "/home/sandbox").size() : 0;
+    EXPECT_EQ(plan->config_files.size(), p.spec.execution.config_files.size() + agent_files);
     EXPECT_EQ(net::enforcementName(plan->network.enforcement), *p.spec.network.enforcement);
     EXPECT_EQ(plan->network.allowed_dns_suffixes, p.spec.network.egress.allowed_dns_suffixes);
     EXPECT_EQ(plan->network.allowed_hosts, p.spec.network.egress.allowed_hosts);
