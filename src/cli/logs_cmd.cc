@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "audit/audit.h"
+#include "agent/agent.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/fleet_support.h"
@@ -38,33 +39,41 @@ std::string joined(const std::vector<std::string>& list) {
   return out;
 }
 
-// "HH:MM:SS.mmm layer   decision " before what and why.
-std::string head(audit::WallTime time, std::string_view layer, audit::Decision decision) {
+// "HH:MM:SS.mmm layer   " before a record's summary.
+std::string head(audit::WallTime time, std::string_view layer) {
   std::string t = audit::formatTime(time).substr(11, 12);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%-12s %-7.*s %-8.*s ", t.c_str(), static_cast<int>(layer.size()), layer.data(),
-                static_cast<int>(audit::decisionName(decision).size()), audit::decisionName(decision).data());
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%-12s %-7.*s ", t.c_str(), static_cast<int>(layer.size()), layer.data());
   return buf;
 }
 
-std::string human(const audit::DnsRecord& r) {
+// "decision " in its column, before what a network layer decided on.
+std::string decided(audit::Decision decision) {
+  char buf[16];
+  std::string_view d = audit::decisionName(decision);
+  std::snprintf(buf, sizeof buf, "%-8.*s ", static_cast<int>(d.size()), d.data());
+  return buf;
+}
+
+// Each record without its time and layer: what happened, and why.
+std::string summary(const audit::DnsRecord& r) {
   std::string what = r.name + " " + r.type + " " + r.rcode;
   if (!r.addresses.empty()) what += " → " + joined(r.addresses);
   if (r.cached) what += " (cached)";
   what += " from " + r.client + "/" + r.transport;
   std::string reason = r.reason;
   if (!r.withheld.empty()) reason += "; withheld " + joined(r.withheld);
-  return head(r.time, "dns", r.decision) + what + (reason.empty() ? "" : ": " + reason);
+  return decided(r.decision) + what + (reason.empty() ? "" : ": " + reason);
 }
 
-std::string human(const audit::ConnectRecord& r) {
+std::string summary(const audit::ConnectRecord& r) {
   std::string dest = r.dest.find(':') != std::string::npos ? "[" + r.dest + "]" : r.dest;
   std::string what = r.comm + "[" + std::to_string(r.pid) + "] → " + dest + ":" + std::to_string(r.port) + "/" + r.protocol;
   if (!r.name.empty()) what += " (" + r.name + ")";
-  return head(r.time, "connect", r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
+  return decided(r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
 }
 
-std::string human(const audit::HttpRecord& r) {
+std::string summary(const audit::HttpRecord& r) {
   std::string what = r.method + " " + r.host + ":" + std::to_string(r.port) + r.path;
   if (r.status) what += " " + std::to_string(r.status);
   if (!r.mode.empty()) what += " (" + r.mode + (r.dest.empty() ? "" : " via " + r.dest) + ")";
@@ -73,7 +82,7 @@ std::string human(const audit::HttpRecord& r) {
             std::to_string(r.duration_us / 1000) + "ms";
   }
   what += " from " + r.client + "/" + r.listener;
-  return head(r.time, "http", r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
+  return decided(r.decision) + what + (r.reason.empty() ? "" : ": " + r.reason);
 }
 
 // An argument as a shell would need it to read it back: bare when it is plain, else quoted.
@@ -82,20 +91,10 @@ std::string shellWord(const std::string& arg) {
                                             "-_./:=@%+,") == std::string::npos) {
     return arg;
   }
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+  return agent::shellQuote(arg);
 }
 
-// "HH:MM:SS.mmm layer   " before what ran.
-std::string commandHead(audit::WallTime time, std::string_view layer) {
-  std::string t = audit::formatTime(time).substr(11, 12);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%-12s %-7.*s ", t.c_str(), static_cast<int>(layer.size()), layer.data());
-  return buf;
-}
-
-// "[pid 12<-1 uid 1000] /home/sandbox $ ls -la"
+// "[pid 12<-1 uid 1000] /home/sandbox $ ls -la  (/usr/bin/ls)"
 std::string summary(const audit::ExecRecord& r) {
   std::string what = "[pid " + std::to_string(r.pid) + "<-" + std::to_string(r.ppid) + " uid " + std::to_string(r.uid) +
                      "] " + (r.cwd.empty() ? "?" : r.cwd) + " $";
@@ -122,27 +121,20 @@ std::string summary(const audit::GapRecord& r) {
   return std::to_string(r.count) + " " + r.source + " records lost (the sandbox ran more than could be recorded)";
 }
 
-std::string human(const audit::ExecRecord& r) { return commandHead(r.time, "exec") + summary(r); }
-std::string human(const audit::ExitRecord& r) { return commandHead(r.time, "exit") + summary(r); }
-std::string human(const audit::GapRecord& r) { return commandHead(r.time, "gap") + summary(r); }
+std::string summary(const audit::Record& record) {
+  return std::visit([](const auto& r) { return summary(r); }, record);
+}
 
 // One audit log line for people: time, layer, (decision,) what, why. A line that is not an
 // audit record is shown as it is.
 std::string human(std::string_view line) {
   auto record = audit::decode(line);
   if (!record) return std::string(line);
-  return std::visit([](const auto& r) { return human(r); }, *record);
-}
-
-// The same without its time and layer (the merged view prints them in its own columns):
-// both heads are "%-12s %-7s ".
-std::string untimed(std::string_view line) {
-  std::string h = human(line);
-  return audit::decode(line) && h.size() >= 21 ? h.substr(21) : h;
+  return head(audit::recordTime(*record), audit::layerName(*record)) + summary(*record);
 }
 
 // An audit record as an entry of the merged view: its time, "commands" or "network", its
-// layer, and the line itself as the message (printed by entryText/entryJson).
+// layer, its summary as the message, and the line itself (for --json). Decoded once.
 std::optional<TimelineEntry> auditEntry(std::string_view line, std::string_view source) {
   auto record = audit::decode(line);
   if (!record) return std::nullopt;
@@ -150,7 +142,8 @@ std::optional<TimelineEntry> auditEntry(std::string_view line, std::string_view 
   e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(audit::recordTime(*record).time_since_epoch()).count();
   e.source = std::string(source);
   e.kind = std::string(audit::layerName(*record));
-  e.message = std::string(line);
+  e.message = summary(*record);
+  e.raw = std::string(line);
   return e;
 }
 
@@ -199,15 +192,14 @@ std::string asciiJson(const doc::Node& n) {
 std::string entryJson(const TimelineEntry& e) {
   if (isAudit(e)) {
     // {"time","source","kind","message","record":{…}}: the record as --commands/--network write it.
-    std::string_view line = e.message;
     doc::Node n = doc::Node::map();
     n.set("time", doc::Node::string(formatTimeMs(*e.time_ms)));
     n.set("source", doc::Node::string(e.source));
     n.set("kind", doc::Node::string(e.kind));
-    n.set("message", doc::Node::string(untimed(line)));
+    n.set("message", doc::Node::string(e.message));
     std::string head = asciiJson(n);
     head.pop_back();  // the record's line is ASCII JSON already
-    return head + ",\"record\":" + std::string(line) + "}";
+    return head + ",\"record\":" + e.raw + "}";
   }
   doc::Node n = doc::Node::map();
   n.set("time", e.time_ms ? doc::Node::string(formatTimeMs(*e.time_ms)) : doc::Node::null());
@@ -226,7 +218,7 @@ std::string entryText(const TimelineEntry& e) {
   char head[64];
   std::snprintf(head, sizeof head, "%s  %-8s ", formatTimeMs(*e.time_ms).c_str(),
                 e.source == "event" ? "event" : e.kind.c_str());
-  if (isAudit(e)) return head + untimed(e.message);
+  if (isAudit(e)) return head + e.message;
   if (e.source == "event") return head + e.kind + (e.message.empty() ? "" : "  " + e.message);
   return head + ("[" + e.logger + "] ") + e.message;
 }

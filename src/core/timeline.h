@@ -16,11 +16,13 @@ namespace km {
 // One entry of the merged view.
 struct TimelineEntry {
   std::optional<int64_t> time_ms;  // ms since the Unix epoch; none for a line without a time
-  std::string source;              // "event" or "supervisor"
+  std::string source;              // "event" or "supervisor" (km logs adds "commands", "network")
   std::string kind;                // an event's kind, or a log line's level ("info", "warn"…)
   std::string logger;              // a log line's logger name ("km.supervisor"); "" otherwise
   std::string message;             // an event's detail, a log line's message, or a whole
                                    // line that has no time
+  std::string raw;                 // the line an entry was read from, when a reader keeps it
+                                   // (an audit record's JSON); "" otherwise
 };
 
 // Parses a line written with the file pattern of core/log.cc, "%Y-%m-%dT%H:%M:%S.%eZ %l [%n] %v"

@@ -81,10 +81,11 @@ expect_fail km status "$c"
 [ ! -d "$KM_HOME/sandboxes/$c" ] || fail "TTL destroy left files"
 
 # A locked sandbox is skipped by the TTL trigger. The lock must come first: on a loaded
-# machine (tests run side by side) a create and a lock have taken over 5 s, and the TTL won
-# that race; the TTL grows until the lock wins it.
-for ttl in 5 15 40; do
-  d="$(km create --ttl ${ttl}s --idle 1s --alias locked-one "$P")"
+# machine (tests run side by side) a create and a lock have taken over 5 s, and the TTL (or
+# the idle timeout, which also destroys) won that race; both grow until the lock wins it.
+for pair in "5 1" "15 3" "40 8"; do
+  read -r ttl idle <<<"$pair"
+  d="$(km create --ttl ${ttl}s --idle ${idle}s --alias locked-one "$P")"
   locked_at=$(date +%s%N)
   if km lock locked-one >/dev/null 2>&1; then break; fi
   km destroy --yes "$d" >/dev/null 2>&1 || true
@@ -92,8 +93,8 @@ done
 sleep "$(python3 -c "import sys, time; print(max(0.0, $ttl + 1.5 - (time.time_ns() - $locked_at) / 1e9))")"
 expect_eq "$(km status --json locked-one | json_field status)" running "locked sandbox survives its TTL"
 km unlock locked-one >/dev/null
-# Unlocked, its idle timeout (1s, policy destroy) applies again.
-for _ in $(seq 1 50); do km status locked-one >/dev/null 2>&1 || break; sleep 0.1; done
+# Unlocked, its idle timeout (policy destroy) applies again.
+for _ in $(seq 1 $((idle * 10 + 50))); do km status locked-one >/dev/null 2>&1 || break; sleep 0.1; done
 expect_fail km status locked-one
 
 # Idle timeout with teardownPolicy stop: an idle sandbox is stopped, not destroyed.

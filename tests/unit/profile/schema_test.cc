@@ -659,10 +659,12 @@ TEST(ProfileSchemaTest, SidecarImageMustNotBeEmptyAndEnabledIsBoolean) {
                       "spec.sidecars.tracing", "tracing: ^true", "expected a mapping, got a boolean (true)");
 }
 
-TEST(ProfileSchemaTest, LogDestinationIsCloudwatchS3OrStdout) {
-  EXPECT_SCHEMA_ERROR(Yaml().replace("commandLog: {destination: stdout}", "commandLog: {destination: file}").text(),
-                      "spec.observability.commandLog.destination", "commandLog: {destination: ^file",
-                      "\"file\" is not allowed; use one of: cloudwatch, s3, stdout");
+TEST(ProfileSchemaTest, LogDestinationIsCloudwatchS3StdoutOrFile) {
+  EXPECT_SCHEMA_ERROR(Yaml().replace("commandLog: {destination: stdout}", "commandLog: {destination: syslog}").text(),
+                      "spec.observability.commandLog.destination", "commandLog: {destination: ^syslog",
+                      "\"syslog\" is not allowed; use one of: cloudwatch, s3, stdout, file");
+  // `file` is km's (the sandbox's rotated log, which every destination is locally).
+  EXPECT_SCHEMA_VALID(Yaml().replace("commandLog: {destination: stdout}", "commandLog: {destination: file}").text());
   EXPECT_SCHEMA_VALID(Yaml().replace("commandLog: {destination: stdout}",
                                      "commandLog: {destination: cloudwatch, logGroup: /klanker-maker/sandboxes}")
                           .replace("networkLog: {destination: stdout}", "networkLog: {destination: s3}").text());
