@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <charconv>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -19,6 +21,7 @@
 #include "audit/exec_event.h"
 #include "core/fs.h"
 #include "core/log.h"
+#include "core/subprocess.h"
 #include "core/sys.h"
 #include "core/warning_pacer.h"
 
@@ -122,19 +125,74 @@ ExecAudit::ExecAudit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ExecAudit::~ExecAudit() { stop(); }
 
+namespace {
+
+// FNV-1a, for naming a cache file (not for security: the file lives where only root writes).
+uint64_t fnv1a(std::string_view data, uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : data) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+// The kernel's BTF cut down to the types the programs read (bpftool gen min_core_btf), made
+// once per kernel and program and kept in /run/km: libbpf then relocates against 1 KB instead
+// of parsing the kernel's 5 MB, which took most of each supervisor's load (~50 ms). "" when it
+// cannot be made (no bpftool, no /run): the programs then load against the kernel's BTF.
+std::string minimalBtf() {
+  size_t size = 0;
+  const void* elf = km_exec__elf_bytes(&size);
+  std::string_view object(static_cast<const char*>(elf), size);
+  auto release = fs::readFile("/proc/sys/kernel/osrelease", 256);
+  auto version = fs::readFile("/proc/sys/kernel/version", 256);
+  if (!release || !version) return "";
+  char name[64];
+  std::snprintf(name, sizeof name, "exec-audit-%016llx.btf",
+                static_cast<unsigned long long>(fnv1a(object, fnv1a(*release + *version))));
+  const std::string dir = "/run/km", path = dir + "/" + name;
+  if (fs::exists(path)) return path;
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return "";
+  std::string bpftool = fs::exists("/usr/sbin/bpftool") ? "/usr/sbin/bpftool" : "/sbin/bpftool";
+  if (!fs::exists(bpftool)) return "";
+  // Private names for this process's attempt; the rename makes the file appear whole.
+  std::string tmp = path + "." + std::to_string(::getpid());
+  if (!sys::replaceFile(tmp + ".o", object, 0600)) return "";
+  auto made = runCaptured({bpftool, "gen", "min_core_btf", "/sys/kernel/btf/vmlinux", tmp, tmp + ".o"}, "", 4096,
+                          std::chrono::seconds(30));
+  ::unlink((tmp + ".o").c_str());
+  if (!made || made->exit_code != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    log::warn(kLog, "command log: no minimal BTF for the exec audit (" +
+                        (made ? made->err.substr(0, 200) : made.error().message()) + "); loading against the kernel's");
+    return "";
+  }
+  return path;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ExecAudit>> ExecAudit::load(uint32_t ns_level) {
   if (!fs::exists("/sys/kernel/btf/vmlinux")) {
     return unavailable("the kernel has no BTF (/sys/kernel/btf/vmlinux; CONFIG_DEBUG_INFO_BTF): commands cannot be audited");
   }
   libbpf_set_print(nullptr);
-  auto impl = std::make_unique<Impl>();
-  impl->skel = km_exec__open();
-  if (!impl->skel) return bpfError("opening the exec audit programs", errno);
-  impl->skel->rodata->km_ns_level = ns_level;
-  if (int rc = km_exec__load(impl->skel); rc) {
-    return bpfError("loading the exec audit programs (a kernel with BTF and tp_btf, 5.8 or later, is needed)", rc);
+  std::string btf = minimalBtf();
+  auto attempt = [&](const char* btf_path) -> Result<std::unique_ptr<Impl>> {
+    auto impl = std::make_unique<Impl>();
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
+    impl->skel = km_exec__open_opts(&opts);
+    if (!impl->skel) return bpfError("opening the exec audit programs", errno);
+    impl->skel->rodata->km_ns_level = ns_level;
+    if (int rc = km_exec__load(impl->skel); rc) {
+      return bpfError("loading the exec audit programs (a kernel with BTF and bpf_loop, 5.17 or later, is needed)", rc);
+    }
+    return impl;
+  };
+  auto impl = attempt(btf.empty() ? nullptr : btf.c_str());
+  if (!impl && !btf.empty()) {
+    ::unlink(btf.c_str());  // a cached file that does not fit this kernel: made again next time
+    impl = attempt(nullptr);
   }
-  return std::unique_ptr<ExecAudit>(new ExecAudit(std::move(impl)));
+  if (!impl) return std::move(impl).error();
+  return std::unique_ptr<ExecAudit>(new ExecAudit(std::move(*impl)));
 }
 
 Status ExecAudit::start(const std::string& cgroup_v2_dir, Writer& out) {

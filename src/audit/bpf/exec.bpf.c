@@ -1,4 +1,4 @@
-// km's exec audit: BTF tracepoints on every exec and every process exit of the host, which
+// km's exec audit: raw tracepoints on every exec and every process exit of the host, which
 // record only those of tasks under one sandbox's cgroup (a cgroup array map, so processes
 // in cgroups a root shell inside makes below it count too).
 //   sched_process_exec  the command line (from the new image's argument area), the name the
@@ -266,7 +266,7 @@ static __always_inline __u32 readExe(struct km_exec_event* ev, __u32 off, struct
   return used;
 }
 
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(km_on_exec, struct task_struct* task, int old_pid, struct linux_binprm* bprm) {
   if (bpf_current_task_under_cgroup(&km_cgroup, 0) != 1) return 0;
   __u32 zero = 0;
@@ -315,7 +315,7 @@ int BPF_PROG(km_on_exec, struct task_struct* task, int old_pid, struct linux_bin
   return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(km_on_exit, struct task_struct* task) {
   // The last thread of the group: live drops to 0 before this tracepoint.
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
