@@ -1,16 +1,18 @@
 #include "audit/redact.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 
 #include "core/check.h"
+#include "doc/pcre2_handles.h"
 
 namespace km::audit {
 namespace {
+
+using doc::Pcre2Code;
+using doc::Pcre2MatchContext;
+using doc::Pcre2MatchData;
 
 // Far above what a pattern needs on the longest text an audit record carries (a few KiB of
 // argv), far below a noticeable pause for a crafted one.
@@ -71,20 +73,9 @@ const Rule kRules[] = {
      {1}},
 };
 
-struct CodeFree {
-  void operator()(pcre2_code* c) const { pcre2_code_free(c); }
-};
-struct MatchDataFree {
-  void operator()(pcre2_match_data* d) const { pcre2_match_data_free(d); }
-};
-struct MatchContextFree {
-  void operator()(pcre2_match_context* c) const { pcre2_match_context_free(c); }
-};
-using Code = std::unique_ptr<pcre2_code, CodeFree>;
-
 struct Compiled {
-  std::vector<Code> codes;  // kRules' order
-  std::unique_ptr<pcre2_match_context, MatchContextFree> context;
+  std::vector<Pcre2Code> codes;  // kRules' order
+  Pcre2MatchContext context;
 };
 
 const Compiled& compiled() {
@@ -115,7 +106,7 @@ const Compiled& compiled() {
 }
 
 pcre2_match_data* threadMatchData() {
-  thread_local std::unique_ptr<pcre2_match_data, MatchDataFree> md(pcre2_match_data_create(8, nullptr));
+  thread_local Pcre2MatchData md(pcre2_match_data_create(8, nullptr));
   KM_CHECK(md != nullptr) << "out of memory";
   return md.get();
 }

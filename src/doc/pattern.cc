@@ -1,7 +1,6 @@
 #include "doc/pattern.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
+#include "doc/pcre2_handles.h"
 
 #include <map>
 #include <memory>
@@ -18,18 +17,7 @@ namespace {
 constexpr uint32_t kMatchLimit = 200'000;
 constexpr uint32_t kDepthLimit = 10'000;
 
-struct CodeFree {
-  void operator()(pcre2_code* c) const { pcre2_code_free(c); }
-};
-struct MatchDataFree {
-  void operator()(pcre2_match_data* d) const { pcre2_match_data_free(d); }
-};
-struct MatchContextFree {
-  void operator()(pcre2_match_context* c) const { pcre2_match_context_free(c); }
-};
-using Code = std::unique_ptr<pcre2_code, CodeFree>;
-
-Code compile(std::string_view pattern) {
+Pcre2Code compile(std::string_view pattern) {
   pcre2_compile_context* cc = pcre2_compile_context_create(nullptr);
   KM_CHECK(cc != nullptr) << "out of memory";
   // CR and LF both end a line, so `.` matches neither (ECMAScript's `.`).
@@ -45,12 +33,12 @@ Code compile(std::string_view pattern) {
     KM_CHECK(false) << "pattern " << pattern << " does not compile at " << offset << ": "
                     << reinterpret_cast<const char*>(msg);
   }
-  return Code(code);
+  return Pcre2Code(code);
 }
 
 pcre2_match_context* matchContext() {
-  static const std::unique_ptr<pcre2_match_context, MatchContextFree> ctx = [] {
-    std::unique_ptr<pcre2_match_context, MatchContextFree> c(pcre2_match_context_create(nullptr));
+  static const Pcre2MatchContext ctx = [] {
+    Pcre2MatchContext c(pcre2_match_context_create(nullptr));
     KM_CHECK(c != nullptr) << "out of memory";
     pcre2_set_match_limit(c.get(), kMatchLimit);
     pcre2_set_depth_limit(c.get(), kDepthLimit);
@@ -61,7 +49,7 @@ pcre2_match_context* matchContext() {
 
 const pcre2_code* compiled(std::string_view pattern) {
   static std::mutex mu;
-  static std::map<std::string, Code, std::less<>> cache;
+  static std::map<std::string, Pcre2Code, std::less<>> cache;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(pattern);
   if (it == cache.end()) it = cache.emplace(std::string(pattern), compile(pattern)).first;
@@ -72,7 +60,7 @@ const pcre2_code* compiled(std::string_view pattern) {
 
 bool patternSearch(std::string_view pattern, std::string_view text) {
   const pcre2_code* code = compiled(pattern);
-  std::unique_ptr<pcre2_match_data, MatchDataFree> md(pcre2_match_data_create_from_pattern(code, nullptr));
+  Pcre2MatchData md(pcre2_match_data_create_from_pattern(code, nullptr));
   KM_CHECK(md != nullptr) << "out of memory";
   const char* subject = text.empty() ? "" : text.data();
   int rc = pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(subject), text.size(), 0, 0, md.get(),
