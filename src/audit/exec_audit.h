@@ -5,8 +5,12 @@
 // — km exec, a shell, a script, an agent, root — it is seen: the programs look at the
 // kernel's task, not at anything the sandbox can change.
 //
-// The programs are attached through links held by this object (not pinned): they run while
-// the supervisor that made it runs. Needs root and a kernel with BTF (/sys/kernel/btf/vmlinux).
+// One set of programs serves every sandbox of the host: the first supervisor loads it and
+// pins it under /sys/fs/bpf/km/exec-audit-TAG (TAG: this build's programs and the kernel), the
+// others open the pins; each sandbox registers its cgroup's id and a ring buffer of its own.
+// The programs are attached (links pinned there too) only while some sandbox is registered;
+// when the last one stops they stay loaded, detached, for the next. Without bpffs a
+// supervisor loads a private set. Needs root and a kernel with BTF (/sys/kernel/btf/vmlinux).
 // Not thread-safe; start/stop from one thread.
 #pragma once
 
@@ -21,9 +25,10 @@ namespace km::audit {
 
 class ExecAudit {
  public:
-  // Loads the programs and verifies them for a sandbox whose init is at pid namespace level
-  // `ns_level` (1 when km runs in the host's first namespace): the pids recorded are those
-  // inside. Unavailable, saying what is missing, when the kernel cannot (no BTF, no BPF).
+  // Opens the shared programs (loading them the first time) for a sandbox whose init is at pid
+  // namespace level `ns_level` (1 when km runs in the host's first namespace): the pids
+  // recorded are those inside. Unavailable, saying what is missing, when the kernel cannot
+  // (no BTF, no BPF).
   [[nodiscard]] static Result<std::unique_ptr<ExecAudit>> load(uint32_t ns_level);
   ~ExecAudit();  // stop(), then the links and maps go
   ExecAudit(const ExecAudit&) = delete;
@@ -33,8 +38,14 @@ class ExecAudit {
   // that writes their records to `out` (which must outlive stop()). The thread reads every
   // 100 ms, or sooner when the ring buffer is filling.
   [[nodiscard]] Status start(const std::string& cgroup_v2_dir, Writer& out);
-  // Stops the thread after a last read, flushes `out` and detaches. Idempotent.
+  // Unregisters the sandbox, stops the thread after a last read and flushes `out`; the
+  // programs are detached when no sandbox is left. Idempotent.
   void stop();
+
+  // Drops the registrations of sandboxes whose cgroup is gone (their supervisor died and they
+  // were destroyed without it), detaching the programs when none is left, and older builds'
+  // unused sets. `cgroup_v2_any` is any directory of the cgroup2 hierarchy. Best effort.
+  static void sweep(const std::string& cgroup_v2_any);
 
   // Records read and written, and records the kernel could not queue (also written to the log
   // as "gap" records). Cumulative.

@@ -19,6 +19,7 @@ open(dst, "w").write(text)
 EOF
 
 sb="$(km create --alias cmdlog "$P")"
+sb2="$(km create --alias cmdlog2 "$P")"
 # A script that starts children; a marker per command so each is found.
 km exec cmdlog -- sh -c 'mkdir -p /tmp/w/deep && cat > /tmp/w/run.sh <<"S"
 #!/bin/sh
@@ -127,6 +128,48 @@ lost = sum(r["count"] for r in recs if r["layer"] == "gap")
 assert storm + lost >= 3000, (storm, lost)
 print("storm: %d recorded, %d lost" % (storm, lost))' || fail "exec storm"
 
+# Two sandboxes share the host's programs, each with a ring of its own: neither sees the
+# other's commands.
+km exec cmdlog2 -- /bin/echo second-sandbox-marker >/dev/null
+sleep 0.5
+log1="$(km logs cmdlog --commands)"
+log2="$(km logs cmdlog2 --commands)"
+expect_contains "$log2" "second-sandbox-marker" "the second sandbox's command log"
+expect_not_contains "$log1" "second-sandbox-marker" "one sandbox's command in another's log"
+expect_not_contains "$log2" "script-child-marker" "one sandbox's command in another's log"
+# The registrations, by cgroup id (the inode of the sandbox's cgroup2 directory).
+v2_dir() { find /sys/fs/cgroup -mindepth 4 -maxdepth 7 -type d -path "*/km/$(km_home_tag)/$1/sandbox" 2>/dev/null |
+  while read -r d; do [ "$(stat -f -c %T "$d")" = cgroup2fs ] && echo "$d"; done | head -1; }
+registered() {  # whether cgroup id $1 is in the exec audit's sandboxes map
+  for m in /sys/fs/bpf/km/exec-audit-*/sandboxes; do
+    [ -e "$m" ] || continue
+    bpftool -j map dump pinned "$m" | python3 -c 'import json,sys
+want = int(sys.argv[1])
+for e in json.load(sys.stdin):
+    k = e.get("formatted", e)["key"]
+    if isinstance(k, list): k = int.from_bytes(bytes(int(b, 16) for b in k), "little")
+    if int(k) == want: sys.exit(0)
+sys.exit(1)' "$1" && return 0
+  done
+  return 1
+}
+id1="$(stat -c %i "$(v2_dir "$sb")")"
+id2="$(stat -c %i "$(v2_dir "$sb2")")"
+registered "$id1" || fail "the first sandbox is registered with the exec audit"
+registered "$id2" || fail "the second sandbox is registered with the exec audit"
+[ "$(bpftool prog list | grep -c 'name km_on_exec')" -ge 1 ] || fail "the audit program is loaded"
+# Destroyed without its supervisor (killed first): its registration goes with its cgroup; the
+# other sandbox is still audited.
+sup2="$(km status --json cmdlog2 | json_field supervisor.pid)"
+kill -9 "$sup2"
+for _ in $(seq 1 50); do kill -0 "$sup2" 2>/dev/null || break; sleep 0.1; done
+km destroy --yes cmdlog2 >/dev/null
+registered "$id2" && fail "a destroyed sandbox's registration stays"
+registered "$id1" || fail "the other sandbox's registration went with it"
+km exec cmdlog -- /bin/echo still-audited-marker >/dev/null
+sleep 0.5
+expect_contains "$(km logs cmdlog --commands)" "still-audited-marker" "the audit of the remaining sandbox"
+
 # Stopped and resumed: a new supervisor audits again.
 km stop cmdlog >/dev/null
 km resume cmdlog >/dev/null
@@ -147,5 +190,8 @@ expect_eq "$err" "" "no warning once a supervisor runs again"
 sleep 0.5
 expect_contains "$(km logs cmdlog --commands)" "readopted-marker" "the audit after km doctor --fix"
 
+id1="$(stat -c %i "$(v2_dir "$sb")")"  # a new cgroup since the resume
+registered "$id1" || fail "the resumed sandbox is registered with the exec audit"
 km destroy --yes cmdlog >/dev/null
+registered "$id1" && fail "a destroyed sandbox's registration stays"
 echo "PASS command_log_test"

@@ -27,6 +27,7 @@ for k in sys.argv[1].split("."): d=d[k]
 print(d)' "$1"; }
 expect_eq() { [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"; }
 expect_contains() { [[ "$1" == *"$2"* ]] || fail "$3: expected to contain '$2', got: $1"; }
+expect_not_contains() { [[ "$1" != *"$2"* ]] || fail "$3: expected not to contain '$2', got: $1"; }
 expect_fail() { if "$@" >/dev/null 2>&1; then fail "expected failure: $*"; fi; }
 
 # Sandbox cgroup directories: <hierarchy>/km/<home tag>/<id>/{sandbox,supervisor}.

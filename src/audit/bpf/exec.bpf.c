@@ -1,6 +1,6 @@
 // km's exec audit: raw tracepoints on every exec and every process exit of the host, which
-// record only those of tasks under one sandbox's cgroup (a cgroup array map, so processes
-// in cgroups a root shell inside makes below it count too).
+// record only those of tasks under a registered sandbox's cgroup (or a cgroup below it), each
+// to that sandbox's own ring buffer.
 //   sched_process_exec  the command line (from the new image's argument area), the name the
 //                       caller gave the file, the file's own path (walked up to the top of
 //                       the mount tree), the working directory (walked up to the task's root,
@@ -88,20 +88,28 @@ struct linux_binprm {
   struct file* file;
 } KM_PAI;
 
-// The pid namespace level of the sandbox (its init's), set before load.
-const volatile __u32 km_ns_level = 1;
-
+// Every sandbox of the host shares these programs (loaded once, pinned; see exec_audit.cc).
+// A sandbox is named by its cgroup's id; its entry says its pid namespace level and counts
+// what its ring could not take, and its ring is its own (a sandbox that floods fills only
+// its ring).
 struct {
-  __uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u32);
-} km_cgroup SEC(".maps");
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, KM_EXEC_SANDBOXES);
+  __type(key, __u64);
+  __type(value, struct km_sandbox);
+} km_exec_sandboxes SEC(".maps");
 
-struct {
+struct km_ring {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, KM_EXEC_RING_BYTES);
-} km_exec_ring SEC(".maps");
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+  __uint(max_entries, KM_EXEC_SANDBOXES);
+  __type(key, __u64);
+  __array(values, struct km_ring);
+} km_exec_rings SEC(".maps");
 
 // Where an exec record is assembled before it is copied to the ring at its real size.
 struct {
@@ -111,51 +119,59 @@ struct {
   __type(value, struct km_exec_event);
 } km_exec_scratch SEC(".maps");
 
-// Processes whose exec was recorded (host tgid → when), so their exit is recorded too.
+// Processes whose exec was recorded (host tgid → when, and whose), so their exit is too.
+struct km_live {
+  __u64 exec_ts_ns;
+  __u64 sandbox;  // the cgroup id the exec was recorded under
+};
+
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, KM_EXEC_TRACKED);
   __type(key, __u32);
-  __type(value, __u64);
+  __type(value, struct km_live);
 } km_exec_live SEC(".maps");
 
-// Records that did not fit in the ring, per CPU.
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
-  __type(key, __u32);
-  __type(value, __u64);
-} km_exec_lost SEC(".maps");
-
-static __always_inline void countLost(void) {
-  __u32 zero = 0;
-  __u64* lost = bpf_map_lookup_elem(&km_exec_lost, &zero);
-  if (lost) __sync_fetch_and_add(lost, 1);
+// The sandbox the current task is in: the outermost of its cgroup's ancestors (itself
+// included) that is registered, so cgroups a root shell makes below a sandbox's count too.
+// 0 when none (a host process: a few lookups, then nothing).
+static __always_inline __u64 currentSandbox(struct km_sandbox** entry) {
+  for (int level = 1; level < KM_EXEC_CGROUP_DEPTH; ++level) {
+    __u64 id = bpf_get_current_ancestor_cgroup_id(level);
+    if (id == 0) return 0;  // deeper than the task's own cgroup
+    struct km_sandbox* s = bpf_map_lookup_elem(&km_exec_sandboxes, &id);
+    if (s) {
+      *entry = s;
+      return id;
+    }
+  }
+  return 0;
 }
 
-// Wake the reader only when the ring is an eighth full; it reads every 100 ms anyway.
-static __always_inline __u64 wakeFlags(void) {
-  return bpf_ringbuf_query(&km_exec_ring, BPF_RB_AVAIL_DATA) > KM_EXEC_RING_BYTES / 8 ? BPF_RB_FORCE_WAKEUP
-                                                                                      : BPF_RB_NO_WAKEUP;
+static __always_inline void countLost(struct km_sandbox* s) {
+  if (s) __sync_fetch_and_add(&s->lost, 1);
 }
 
-static __always_inline __u32 nsPid(struct task_struct* task) {
+static __always_inline __u64 wakeFlags(void* ring) {
+  return bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) > KM_EXEC_RING_BYTES / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline __u32 nsPid(struct task_struct* task, __u32 want) {
   struct pid* pid = BPF_CORE_READ(task, thread_pid);
   if (!pid) return 0;
   unsigned int level = BPF_CORE_READ(pid, level);
-  __u32 want = km_ns_level;
   if (level < want || want > 31) return 0;
   int nr = 0;
   bpf_core_read(&nr, sizeof nr, &pid->numbers[want].nr);
   return (__u32)nr;
 }
 
-static __always_inline void fillHead(struct km_exec_head* h, struct task_struct* task, __u32 kind) {
+static __always_inline void fillHead(struct km_exec_head* h, struct task_struct* task, __u32 kind, __u32 ns_level) {
   h->ts_ns = bpf_ktime_get_ns();
   h->kind = kind;
   h->host_pid = (__u32)BPF_CORE_READ(task, tgid);
-  h->pid = nsPid(task);
-  h->ppid = nsPid(BPF_CORE_READ(task, real_parent));
+  h->pid = nsPid(task, ns_level);
+  h->ppid = nsPid(BPF_CORE_READ(task, real_parent), ns_level);
   h->uid = BPF_CORE_READ(task, cred, uid.val);
   h->flags = 0;
   h->argv_len = h->path_len = h->cwd_len = h->exe_len = 0;
@@ -268,11 +284,15 @@ static __always_inline __u32 readExe(struct km_exec_event* ev, __u32 off, struct
 
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(km_on_exec, struct task_struct* task, int old_pid, struct linux_binprm* bprm) {
-  if (bpf_current_task_under_cgroup(&km_cgroup, 0) != 1) return 0;
+  struct km_sandbox* sandbox = 0;
+  __u64 sandbox_id = currentSandbox(&sandbox);
+  if (!sandbox_id || !sandbox) return 0;
+  void* ring = bpf_map_lookup_elem(&km_exec_rings, &sandbox_id);
+  if (!ring) return 0;  // registered, its ring not yet (or no longer)
   __u32 zero = 0;
   struct km_exec_event* ev = bpf_map_lookup_elem(&km_exec_scratch, &zero);
   if (!ev) return 0;
-  fillHead(&ev->head, task, KM_EXEC_KIND_EXEC);
+  fillHead(&ev->head, task, KM_EXEC_KIND_EXEC, sandbox->ns_level);
 
   // The command line, as the new image's argument area holds it (after exec, so a
   // #! script's line is the interpreter's: "/bin/sh ./script arg").
@@ -306,12 +326,12 @@ int BPF_PROG(km_on_exec, struct task_struct* task, int old_pid, struct linux_bin
   ev->head.exe_len = (__u16)exe_len;
 
   __u32 host_pid = ev->head.host_pid;
-  __u64 ts = ev->head.ts_ns;
-  bpf_map_update_elem(&km_exec_live, &host_pid, &ts, BPF_ANY);
+  struct km_live live = {.exec_ts_ns = ev->head.ts_ns, .sandbox = sandbox_id};
+  bpf_map_update_elem(&km_exec_live, &host_pid, &live, BPF_ANY);
 
   __u64 size = sizeof(struct km_exec_head) + off + exe_len;
   if (size > sizeof(struct km_exec_event)) size = sizeof(struct km_exec_event);
-  if (bpf_ringbuf_output(&km_exec_ring, ev, size, wakeFlags()) != 0) countLost();
+  if (bpf_ringbuf_output(ring, ev, size, wakeFlags(ring)) != 0) countLost(sandbox);
   return 0;
 }
 
@@ -320,18 +340,21 @@ int BPF_PROG(km_on_exit, struct task_struct* task) {
   // The last thread of the group: live drops to 0 before this tracepoint.
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
   __u32 host_pid = (__u32)BPF_CORE_READ(task, tgid);
-  __u64* exec_ts = bpf_map_lookup_elem(&km_exec_live, &host_pid);
-  if (!exec_ts) return 0;  // never executed in the sandbox (a fork, or a process outside)
-  __u64 started = *exec_ts;
+  struct km_live* live = bpf_map_lookup_elem(&km_exec_live, &host_pid);
+  if (!live) return 0;  // never executed in a sandbox (a fork, or a process outside)
+  __u64 started = live->exec_ts_ns, sandbox_id = live->sandbox;
   bpf_map_delete_elem(&km_exec_live, &host_pid);
-  struct km_exec_head* h = bpf_ringbuf_reserve(&km_exec_ring, sizeof(struct km_exec_head), 0);
+  struct km_sandbox* sandbox = bpf_map_lookup_elem(&km_exec_sandboxes, &sandbox_id);
+  void* ring = bpf_map_lookup_elem(&km_exec_rings, &sandbox_id);
+  if (!sandbox || !ring) return 0;  // the sandbox's audit has stopped
+  struct km_exec_head* h = bpf_ringbuf_reserve(ring, sizeof(struct km_exec_head), 0);
   if (!h) {
-    countLost();
+    countLost(sandbox);
     return 0;
   }
-  fillHead(h, task, KM_EXEC_KIND_EXIT);
+  fillHead(h, task, KM_EXEC_KIND_EXIT, sandbox->ns_level);
   h->exit_code = BPF_CORE_READ(task, exit_code);
   h->exec_ts_ns = started;
-  bpf_ringbuf_submit(h, wakeFlags());
+  bpf_ringbuf_submit(h, wakeFlags(ring));
   return 0;
 }

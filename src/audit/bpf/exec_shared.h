@@ -13,7 +13,9 @@
 #define KM_EXEC_CWD_DEPTH 48    // directories walked up (and mounts crossed) at most
 #define KM_EXEC_DATA 8192       // room for argv, path, cwd and exe one after another
 #define KM_EXEC_RING_BYTES (2u << 20)
-#define KM_EXEC_TRACKED 65536   // processes whose exit is awaited
+#define KM_EXEC_TRACKED 65536   // processes whose exit is awaited (all sandboxes)
+#define KM_EXEC_SANDBOXES 4096  // sandboxes audited at once on one host
+#define KM_EXEC_CGROUP_DEPTH 32 // cgroup levels looked at for a sandbox's
 
 #define KM_EXEC_KIND_EXEC 1
 #define KM_EXEC_KIND_EXIT 2
@@ -47,6 +49,13 @@ struct km_exec_head {
 struct km_exec_event {
   struct km_exec_head head;
   char data[KM_EXEC_DATA];
+};
+
+// A registered sandbox (key: its cgroup's id).
+struct km_sandbox {
+  __u32 ns_level;  // of the sandbox's init: the pids recorded are those inside
+  __u32 pad;
+  __u64 lost;      // records that did not fit in the sandbox's ring
 };
 
 #endif  // KM_AUDIT_BPF_EXEC_SHARED_H_

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "audit/exec_audit.h"
 #include "core/fs.h"
 #include "core/sys.h"
 #include "core/tree.h"
@@ -115,6 +116,9 @@ Status teardown(const std::string& km_home, const std::string& id, pid_t init_pi
   KM_TRY(std::move(veth));
   KM_TRY(sandbox.remove());
   KM_TRY(supervisor.remove());
+  // The exec audit's registration of the cgroup (its supervisor's stop has dropped it, unless
+  // the supervisor was killed).
+  if (!host.v2_root.empty()) audit::ExecAudit::sweep(host.v2_root);
   KM_TRY(net::EgressGate::removePins(pinDir(km_home, id)));
   auto disks = Disks::attach(km_home);
   if (!disks) return std::move(disks).error();
