@@ -39,7 +39,7 @@ public() {
                  strings.h sys.h timeline.h tree.h warning_pacer.h" ;;
     doc) extra="describe.h diagnostic.h json_io.h node.h pattern.h pcre2_handles.h yaml_io.h" ;;
     meter) extra="request.h" ;;
-    store) extra="ledger.h" ;;
+    store) extra="ledger.h agent_runs.h" ;;
     profile) extra="types.h" ;;
     audit) extra="exec_audit.h redact.h" ;;
     net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h service.h sigv4.h bpf/gate.h dns/resolver.h" ;;

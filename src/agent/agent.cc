@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <charconv>
+
 #include "doc/json_io.h"
 
 namespace km::agent {
@@ -138,8 +140,7 @@ std::string shellQuote(std::string_view text) {
   return out + "'";
 }
 
-std::string runnerScript(const Launch& launch, const std::string& run_dir, const std::string& workdir) {
-  std::string run = shellQuote(run_dir);
+std::string runnerScript(const Launch& launch, const std::string& workdir) {
   std::string cmd;
   if (launch.kind == Kind::kCommand) {
     cmd = "/bin/sh -c " + shellQuote(launch.command);
@@ -149,13 +150,33 @@ std::string runnerScript(const Launch& launch, const std::string& run_dir, const
   std::string s;
   s += "#!/bin/sh\n";
   s += "# km agent run: " + std::string(kindName(launch.kind)) + "\n";
-  s += "run=" + run + "\n";
+  s += "run=${0%/*}\n";  // the script's own directory, without starting a program
   s += "cd " + shellQuote(workdir) + " 2>/dev/null || cd\n";
-  s += cmd + " < \"$run/prompt\" > \"$run/output\" 2> \"$run/stderr\"\n";
-  s += "status=$?\n";
-  s += "echo \"$status\" > \"$run/exit.tmp\" && mv \"$run/exit.tmp\" \"$run/exit\"\n";
+  // The output goes to the file and to the terminal of the run's tmux session (for whoever
+  // attaches); the agent's status is taken inside the braces, before tee's.
+  s += "{ " + cmd + " < \"$run/prompt\" 2> \"$run/stderr\"; echo \"$?\" > \"$run/status\"; } | tee \"$run/output\"\n";
+  s += "read status < \"$run/status\" || status=1\n";
+  s += "echo \"$status $(date +%s%3N 2>/dev/null)\" > \"$run/exit.tmp\" && mv \"$run/exit.tmp\" \"$run/exit\"\n";
   s += "exit \"$status\"\n";
   return s;
+}
+
+Result<Ended> readExit(std::string_view text) {
+  std::string_view t = text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
+  size_t space = t.find(' ');
+  std::string_view status = t.substr(0, space), when = space == std::string_view::npos ? "" : t.substr(space + 1);
+  Ended e;
+  int value = 0;
+  auto [p, ec] = std::from_chars(status.data(), status.data() + status.size(), value);
+  if (status.empty() || ec != std::errc() || p != status.data() + status.size() || value < 0 || value > 255) {
+    return invalidArgument("not an exit status: " + std::string(status.substr(0, 40)));
+  }
+  e.status = value;
+  int64_t ms = 0;
+  auto [q, ec2] = std::from_chars(when.data(), when.data() + when.size(), ms);
+  if (!when.empty() && ec2 == std::errc() && q == when.data() + when.size() && ms > 0) e.at_ms = ms;
+  return e;
 }
 
 Outcome readOutcome(Kind kind, std::string_view output) {

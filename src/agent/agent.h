@@ -35,11 +35,21 @@ struct Launch {
 [[nodiscard]] Result<Launch> chooseAgent(const std::optional<profile::Agent>& spec, bool codex,
                                          const std::optional<std::string>& command);
 
-// The script (POSIX sh) that runs `launch` inside the sandbox from `workdir`, with the prompt
-// file `RUN/prompt` on its stdin, where RUN is the run's directory: its output goes to
-// RUN/output, its errors to RUN/stderr, and its exit status to RUN/exit (written last, by
-// rename, so a reader that sees the file sees the whole status). Every value is quoted.
-std::string runnerScript(const Launch& launch, const std::string& run_dir, const std::string& workdir);
+// The script (POSIX sh) that runs `launch` inside the sandbox from `workdir`, kept as
+// RUN/run.sh where RUN is the run's directory (the script finds it from its own path), with
+// the prompt file RUN/prompt on its stdin: its output goes to RUN/output (and to the
+// terminal of the tmux session it runs in), its errors to RUN/stderr, and "STATUS END_MS" to
+// RUN/exit (written last, by rename, so a reader that sees the file sees the whole status;
+// END_MS, the end in ms since the epoch, is left out where `date` cannot give it). Every value
+// is quoted.
+std::string runnerScript(const Launch& launch, const std::string& workdir);
+
+// RUN/exit as runnerScript writes it. InvalidArgument for anything else.
+struct Ended {
+  int status = 0;
+  std::optional<int64_t> at_ms;
+};
+[[nodiscard]] Result<Ended> readExit(std::string_view text);
 
 // A single-quoted shell word for `text` (any bytes).
 std::string shellQuote(std::string_view text);

@@ -49,6 +49,7 @@ Handler installClone(CLI::App& sub, Context& ctx);
 Handler installDestroy(CLI::App& sub, Context& ctx);
 Handler installDoctor(CLI::App& sub, Context& ctx);
 Handler installLogs(CLI::App& sub, Context& ctx);
+Handler installAgent(CLI::App& sub, Context& ctx);
 Handler installSupervise(CLI::App& sub, Context& ctx);
 Handler installFillCaPool(CLI::App& sub, Context& ctx);
 
@@ -76,6 +77,7 @@ inline constexpr Command kCommands[] = {
      &installDestroy},
     {"logs", "Show a sandbox's logs (events, supervisor, --commands, --network, --init)", Setup::kNone,
      &installLogs},
+    {"agent", "Run agents in a sandbox: run, list, attach, results; SB --claude", Setup::kNone, &installAgent},
     {"doctor", "Check what the host enforces; find and fix drift", Setup::kNone, &installDoctor},
     {"supervise", "(internal) run a sandbox's supervisor", Setup::kNone, &installSupervise},
     {"fill-ca-pool", "(internal) make spare sandbox CAs ahead of need", Setup::kNone, &installFillCaPool},

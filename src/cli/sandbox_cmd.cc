@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "cli/agent_run.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/fleet_support.h"
@@ -25,6 +26,7 @@ struct CreateArgs {
   std::string profile;
   std::optional<std::string> alias, substrate, ttl, idle, output;
   bool dry_run = false;
+  AgentRunOptions agent;  // --prompt: an agent run once created
 };
 
 // /etc/os-release's field (ID, VERSION_ID, PRETTY_NAME), unquoted; "" when absent.
@@ -198,6 +200,12 @@ int runCreate(const CreateArgs& a, Context& ctx) {
       printErr(hint);
     }
     return code;
+  }
+  if (!a.agent.prompt.empty()) {
+    printErr(rec->id);  // stdout is the run's
+    AgentRunOptions o = a.agent;
+    o.json = ctx.globals().json;
+    return startAgentRun(ctx, *store, *rec, o);
   }
   printOut(ctx.globals().json ? doc::toJson(statusJson(*store, *rec)) : rec->id);
   return kExitOk;
@@ -379,6 +387,7 @@ Handler installCreate(CLI::App& sub, Context& ctx) {
   sub.add_flag("--dry-run", a->dry_run, "Print the compiled SandboxPlan; create nothing");
   sub.add_option("-o,--output", a->output, "Dry-run format: yaml (default) or json")
       ->check(CLI::IsMember({"yaml", "json"}));
+  addAgentRunOptions(sub, a->agent, true);
   sub.footer(
       "Resolves and validates the profile, compiles it into a plan and starts a sandbox on the\n"
       "local substrate: its own mount, pid, net, uts, ipc and cgroup namespaces, a copy-on-write\n"
@@ -387,7 +396,9 @@ Handler installCreate(CLI::App& sub, Context& ctx) {
       "written for another OS (runtime.ami; upstream's default is Amazon Linux 2023) whose init\n"
       "commands fail gets one line saying so: the sandbox runs this host's OS.\n"
       "Prints the new sandbox id (--json: its status object). --ttl/--idle take 90s, 30m, 1h30m,\n"
-      "1.5h, 2d. See docs/sandbox.md.");
+      "1.5h, 2d. See docs/sandbox.md.\n"
+      "--prompt P (@FILE reads a file) then starts an agent run as `km agent run` does (--wait,\n"
+      "--codex, --agent CMD too): the sandbox id goes to stderr and the run's answer to stdout.");
   return [a, &ctx] { return runCreate(*a, ctx); };
 }
 

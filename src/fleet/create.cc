@@ -242,4 +242,18 @@ Result<int> exec(const Env& env, const store::SandboxRecord& rec, const ExecInpu
   return enter(env, *p, {static_cast<pid_t>(rec.init_pid), rec.init_start}, in);
 }
 
+Result<std::optional<std::string>> readFile(const Env& env, const store::SandboxRecord& rec, const std::string& path,
+                                            size_t max_bytes, bool tail) {
+  using S = store::SandboxStatus;
+  if (rec.status != S::kRunning && rec.status != S::kPaused) {
+    return invalidArgument(rec.id + " is " + std::string(store::statusName(rec.status)) + "; run `km resume " + rec.id +
+                           "` first");
+  }
+  auto p = planOf(rec);
+  if (!p) return std::move(p).error();
+  auto where = substrate::open(p->substrate, detail::substrateOptions(env));
+  if (!where) return std::move(where).error();
+  return (*where)->sandbox(*p)->readFile({static_cast<pid_t>(rec.init_pid), rec.init_start}, path, max_bytes, tail);
+}
+
 }  // namespace km::fleet

@@ -105,6 +105,12 @@ struct ExecInput {
 [[nodiscard]] std::optional<Result<int>> execById(const Env& env, const std::string& id,
                                                   const ExecInput& input);
 
+// The contents of regular file `path` inside a running or paused sandbox (see
+// substrate::Sandbox::readFile): at most `max_bytes`, the end of it when `tail`; nullopt when
+// absent. InvalidArgument naming the state when the sandbox is neither running nor paused.
+[[nodiscard]] Result<std::optional<std::string>> readFile(const Env& env, const store::SandboxRecord& record,
+                                                          const std::string& path, size_t max_bytes, bool tail = false);
+
 // Drift between the store and the kernel. Each finding says what was wrong and, with `fix`,
 // what was done.
 struct Finding {

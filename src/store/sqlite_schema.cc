@@ -101,6 +101,25 @@ CREATE TABLE usage_events (
 );
 CREATE INDEX usage_by_sandbox ON usage_events (sandbox_id, id);
 )sql",
+    // 3: agent runs (store/agent_runs.h), kept after the sandbox is gone like events.
+    R"sql(
+CREATE TABLE agent_runs (
+  sandbox_id    TEXT    NOT NULL,
+  number        INTEGER NOT NULL CHECK (number > 0),
+  agent         TEXT    NOT NULL,
+  command       TEXT    NOT NULL,
+  prompt        TEXT    NOT NULL,
+  run_dir       TEXT    NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  ended_at_ms   INTEGER NOT NULL,
+  exit_status   INTEGER,
+  state         TEXT    NOT NULL CHECK (state IN ('running', 'exited', 'lost')),
+  output        TEXT    NOT NULL,
+  errors        TEXT    NOT NULL,
+  PRIMARY KEY (sandbox_id, number)
+) WITHOUT ROWID;
+CREATE INDEX usage_by_sandbox_time ON usage_events (sandbox_id, at_ms);
+)sql",
 };
 
 // Creates the database file with mode 0600 before SQLite sees it (SQLite would create it

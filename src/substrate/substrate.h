@@ -115,6 +115,13 @@ class Sandbox {
   // Whether `path` (absolute, inside) is an executable regular file in the running
   // sandbox's root; its symlinks are resolved inside that root, never into the host's.
   virtual bool isExecutable(const Running& running, const std::string& path) const = 0;
+  // The contents of regular file `path` (absolute, inside) of the running (or paused)
+  // sandbox: at most `max_bytes` of its end when `tail`, else of its start; nullopt when it
+  // does not exist. Resolved inside the sandbox's root (its symlinks never lead out, /proc's
+  // magic links are refused); anything but a regular file is InvalidArgument, never opened
+  // for reading (a FIFO cannot block the caller).
+  [[nodiscard]] virtual Result<std::optional<std::string>> readFile(const Running& running, const std::string& path,
+                                                                    size_t max_bytes, bool tail = false) const = 0;
   // Ends every process of the sandbox (thawed first) and removes its limits. `running` may
   // be invalid (init already gone): whatever is left is ended all the same.
   [[nodiscard]] virtual Status stop(const Running& running) = 0;

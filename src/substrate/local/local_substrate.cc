@@ -170,6 +170,41 @@ class LocalSandbox final : public Sandbox {
     return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0;
   }
 
+  Result<std::optional<std::string>> readFile(const Running& running, const std::string& path, size_t max_bytes,
+                                              bool tail) const override {
+    if (path.empty() || path[0] != '/') return invalidArgument("not an absolute path inside the sandbox: " + path);
+    if (!running.valid() || !sys::processAlive(running.init_pid, running.init_start)) {
+      return unavailable(plan_.id + " is not running");
+    }
+    auto root = sys::open("/proc/" + std::to_string(running.init_pid) + "/root", O_PATH | O_DIRECTORY);
+    if (!root) return std::move(root).error();
+    // O_PATH first: nothing is opened for reading (no FIFO wait, no device side effect) until
+    // the file is known to be a regular one.
+    int fd = sys::openat2(root->get(), path.c_str() + 1, O_PATH | O_NOFOLLOW, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd < 0) {
+      if (errno == ENOENT) return std::optional<std::string>();
+      return sys::errnoError("open (in " + plan_.id + ")", path, errno);
+    }
+    sys::UniqueFd where(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return sys::errnoError("fstat (in " + plan_.id + ")", path, errno);
+    if (!S_ISREG(st.st_mode)) return invalidArgument(path + " in " + plan_.id + " is not a regular file");
+    auto file = sys::open("/proc/self/fd/" + std::to_string(fd), O_RDONLY | O_NOCTTY);
+    if (!file) return std::move(file).error();
+    off_t size = st.st_size;
+    if (tail && size > static_cast<off_t>(max_bytes)) (void)::lseek(file->get(), size - static_cast<off_t>(max_bytes), SEEK_SET);
+    std::string out;
+    char buf[65536];
+    while (out.size() < max_bytes) {
+      ssize_t n = ::read(file->get(), buf, std::min(sizeof buf, max_bytes - out.size()));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return sys::errnoError("read (in " + plan_.id + ")", path, errno);
+      if (n == 0) break;
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return std::optional<std::string>(std::move(out));
+  }
+
   Status stop(const Running& running) override {
     if (cgroups_.frozen()) (void)cgroups_.freeze(false);  // SIGKILL must be deliverable
     KM_TRY(killAll(running.init_pid, running.init_start, cgroups_));

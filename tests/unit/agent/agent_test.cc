@@ -1,6 +1,8 @@
 #include "agent/agent.h"
 
 #include <gtest/gtest.h>
+
+#include <ctime>
 #include <stdlib.h>
 #include <sys/wait.h>
 
@@ -56,14 +58,29 @@ TEST(AgentTest, TheRunnerScriptFeedsThePromptAndRecordsOutputAndStatus) {
   Launch l;
   l.kind = Kind::kCommand;
   l.command = "wc -c; echo oops >&2; exit 7";
-  std::ofstream(run + "/run.sh") << runnerScript(l, run, dir);
+  std::ofstream(run + "/run.sh") << runnerScript(l, dir);
   int status = ::system(("sh " + shellQuote(run + "/run.sh")).c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 7);
   EXPECT_EQ(slurp(run + "/output"), "17\n");
   EXPECT_EQ(slurp(run + "/stderr"), "oops\n");
-  EXPECT_EQ(slurp(run + "/exit"), "7\n");
+  auto ended = readExit(slurp(run + "/exit"));
+  ASSERT_TRUE(ended) << slurp(run + "/exit");
+  EXPECT_EQ(ended->status, 7);
+  ASSERT_TRUE(ended->at_ms);
+  EXPECT_NEAR(static_cast<double>(*ended->at_ms), static_cast<double>(std::time(nullptr)) * 1000, 60'000);
   ASSERT_EQ(::system(("rm -rf " + shellQuote(dir)).c_str()), 0);
+}
+
+TEST(AgentTest, ExitFilesAreReadStrictly) {
+  EXPECT_EQ(readExit("0\n")->status, 0);
+  EXPECT_FALSE(readExit("0\n")->at_ms);
+  EXPECT_EQ(readExit("3 1765000000000\n")->at_ms, 1765000000000);
+  EXPECT_FALSE(readExit("3 soon\n")->at_ms);
+  EXPECT_FALSE(readExit(""));
+  EXPECT_FALSE(readExit("x"));
+  EXPECT_FALSE(readExit("256"));
+  EXPECT_FALSE(readExit("-1"));
 }
 
 TEST(AgentTest, ShellQuoteSurvivesQuotes) {
