@@ -101,7 +101,6 @@ struct Missing {
   std::string_view name, what;
 };
 constexpr Missing kNotYet[] = {
-    {"agent", "runs Claude or Codex in a sandbox"},
     {"at", "schedules operations for later"},
     {"schedule", "schedules operations for later (alias of at)"},
     {"budget", "tops up a sandbox's AI or compute budget"},
