@@ -118,8 +118,9 @@ class Sandbox {
   // The contents of regular file `path` (absolute, inside) of the running (or paused)
   // sandbox: at most `max_bytes` of its end when `tail`, else of its start; nullopt when it
   // does not exist. Resolved inside the sandbox's root (its symlinks never lead out, /proc's
-  // magic links are refused); anything but a regular file is InvalidArgument, never opened
-  // for reading (a FIFO cannot block the caller).
+  // magic links are refused); anything but a regular file is InvalidArgument and a file the
+  // sandbox user does not own PermissionDenied, neither opened for reading (a FIFO cannot
+  // block the caller; root's reading never reaches what the sandbox user could not read).
   [[nodiscard]] virtual Result<std::optional<std::string>> readFile(const Running& running, const std::string& path,
                                                                     size_t max_bytes, bool tail = false) const = 0;
   // Ends every process of the sandbox (thawed first) and removes its limits. `running` may

@@ -189,6 +189,14 @@ class LocalSandbox final : public Sandbox {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return sys::errnoError("fstat (in " + plan_.id + ")", path, errno);
     if (!S_ISREG(st.st_mode)) return invalidArgument(path + " in " + plan_.id + " is not a regular file");
+    // Only the sandbox user's own files: root's reading must not lend the sandbox its eyes
+    // (a link to /etc/shadow, which the overlay shows from the host's, is root's).
+    auto user = sandboxUser(layout_);
+    if (!user) return std::move(user).error();
+    if (st.st_uid != user->uid) {
+      return permissionDenied(path + " in " + plan_.id + " is not the sandbox user's file (owner uid " +
+                              std::to_string(st.st_uid) + ")");
+    }
     auto file = sys::open("/proc/self/fd/" + std::to_string(fd), O_RDONLY | O_NOCTTY);
     if (!file) return std::move(file).error();
     off_t size = st.st_size;
