@@ -100,7 +100,7 @@ class Scanner {
           space();
           size_t from = i_;
           if (!value(depth + 1)) return false;
-          if (visit) visit(key, Span{from, i_});
+          if (visit) visit(key, Span{from, i_}, depth);
           space();
           if (peek() == ',') {
             ++i_;
@@ -134,7 +134,8 @@ class Scanner {
 
   // Called for every member of every object inside the value value() skips: its key
   // (unescaped) and its value's span.
-  std::function<void(const std::string& key, Span value)> visit;
+  // Each member after its value, with the depth of the object it is in (0: the top one).
+  std::function<void(const std::string& key, Span value, int depth)> visit;
 
   bool fail(std::string why) {
     if (error_.empty()) error_ = std::move(why) + " at byte " + std::to_string(i_);
@@ -470,7 +471,7 @@ bool referencesStoredItem(std::string_view body, const std::vector<Member>& top)
 std::string unsizedInput(std::string_view body) {
   std::string found;
   Scanner sc(body);
-  sc.visit = [&](const std::string& key, Span v) {
+  sc.visit = [&](const std::string& key, Span v, int depth) {
     if (!found.empty()) return;
     if (key == "file_id" || key == "previous_response_id" || key == "conversation" || key == "mcp_servers" ||
         key == "container" || key == "web_search_options" || key == "s3Location" || key == "promptVariables") {
@@ -488,7 +489,9 @@ std::string unsizedInput(std::string_view body) {
       return;
     }
     if (body[v.begin] != '"') {
-      if (key == "prompt" && body[v.begin] == '{') found = "a stored \"prompt\"";
+      // OpenAI Responses' stored prompt is a member of the request itself; deeper, "prompt" is
+      // an argument a tool's schema describes (Claude Code's Task and WebFetch tools).
+      if (key == "prompt" && depth == 0 && body[v.begin] == '{') found = "a stored \"prompt\"";
       return;
     }
     auto text = stringAt(body, v);

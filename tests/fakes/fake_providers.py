@@ -34,8 +34,14 @@ X-Fake-Gzip: 1 gzips an Anthropic JSON answer when the request's Accept-Encoding
 is missing: then any coding is acceptable).
 Each call is appended to ai.log as one JSON line: the API, the request's output limit, stream,
 model, and the usage answered.
+
+A request body containing FAKE-ERROR-<status> (e.g. in the prompt: real agent CLIs send no
+custom headers) is answered that HTTP status with the provider's error object (Anthropic:
+{"type":"error","error":{"type":...,"message":...},"request_id":...}; OpenAI: {"error":{"message",
+"type","param","code"}}), its message "km: AI budget exhausted (fake error <status>)", and
+x-should-retry: false; logged in ai.log as {"api": ..., "error": status}, without usage.
 """
-import base64, binascii, gzip, hashlib, hmac, json, os, struct, time
+import base64, binascii, gzip, hashlib, hmac, json, os, re, struct, time
 from urllib.parse import quote
 
 COUNTER = [0]
@@ -66,6 +72,38 @@ def _log(logs, entry):
         f.write(json.dumps(entry) + "\n")
 
 
+_FAKE_ERROR = re.compile(rb"FAKE-ERROR-([1-5][0-9][0-9])")
+_ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+                     403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                     429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+_OPENAI_ERRORS = {400: ("invalid_request_error", None), 401: ("invalid_request_error", "invalid_api_key"),
+                  403: ("insufficient_quota", "km_budget"), 404: ("invalid_request_error", "model_not_found"),
+                  429: ("insufficient_quota", "insufficient_quota"), 500: ("server_error", None)}
+
+
+def _fake_error(handler, body, logs, api):
+    """Answers FAKE-ERROR-<status> in the body with that status and the provider's error
+    object; False when the body has none."""
+    m = _FAKE_ERROR.search(body)
+    if m is None:
+        return False
+    status = int(m.group(1))
+    message = "km: AI budget exhausted (fake error %d)" % status
+    COUNTER[0] += 1
+    rid = "req_fake%06d" % COUNTER[0]
+    if api == "anthropic":
+        err = {"type": "error", "error": {"type": _ANTHROPIC_ERRORS.get(status, "api_error"), "message": message},
+               "request_id": rid}
+        headers = [("request-id", rid), ("x-should-retry", "false")]
+    else:
+        kind, code = _OPENAI_ERRORS.get(status, ("invalid_request_error", None))
+        err = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        headers = [("x-request-id", rid), ("x-should-retry", "false")]
+    _log(logs, {"api": api, "error": status, "id": rid})
+    handler.reply(status, json.dumps(err).encode(), "application/json", headers)
+    return True
+
+
 def anthropic_messages(handler, body, logs):
     """Answers one POST /v1/messages. `handler` is a BaseHTTPRequestHandler."""
     try:
@@ -73,6 +111,8 @@ def anthropic_messages(handler, body, logs):
     except ValueError:
         err = json.dumps({"type": "error", "error": {"type": "invalid_request_error", "message": "bad json"}})
         handler.reply(400, err.encode(), "application/json")
+        return
+    if _fake_error(handler, body, logs, "anthropic"):
         return
     COUNTER[0] += 1
     msg_id = "msg_fake%06d" % COUNTER[0]
@@ -171,11 +211,11 @@ def _chunked_end(handler):
     handler.wfile.flush()
 
 
-def _openai_request(handler, body, limit_keys):
+def _openai_request(handler, body, logs, limit_keys):
     """An OpenAI request: (request, output limit, output, reasoning, cached, prompt tokens),
-    or None when it was answered 400."""
+    or None when it was answered (400, or FAKE-ERROR-<status>)."""
     req = _json_or_400(handler, body, {"error": {"message": "bad json", "type": "invalid_request_error"}})
-    if req is None:
+    if req is None or _fake_error(handler, body, logs, "openai"):
         return None
     COUNTER[0] += 1
     limit = next((req[k] for k in limit_keys if k in req), None)
@@ -187,7 +227,7 @@ def _openai_request(handler, body, limit_keys):
 
 def openai_chat(handler, body, logs):
     """POST /v1/chat/completions."""
-    got = _openai_request(handler, body, ("max_completion_tokens", "max_tokens"))
+    got = _openai_request(handler, body, logs, ("max_completion_tokens", "max_tokens"))
     if got is None:
         return
     req, limit, out, reasoning, cached, prompt = got
@@ -238,7 +278,7 @@ def openai_chat(handler, body, logs):
 
 def openai_responses(handler, body, logs):
     """POST /v1/responses."""
-    got = _openai_request(handler, body, ("max_output_tokens",))
+    got = _openai_request(handler, body, logs, ("max_output_tokens",))
     if got is None:
         return
     req, limit, out, reasoning, cached, prompt = got

@@ -17,6 +17,7 @@ address> host <Host> scheme <http|https>". POSTs over HTTPS to api.anthropic.com
 api.openai.com and bedrock-runtime.* are fake AI provider APIs (fake_providers.py; calls
 logged to ai.log).
 """
+import json
 import argparse, hashlib, http.server, os, socket, socketserver, ssl, sys, threading, time
 from urllib.parse import urlsplit, parse_qs
 
@@ -111,6 +112,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         host = self.headers.get("Host", "")
+        if host.split(":")[0] in ("api.anthropic.com", "api.openai.com") and self.command == "GET" \
+                and (url.path.startswith("/api/") or url.path == "/v1/responses"):
+            # What the real agent CLIs ask at start (Claude Code's settings and policy limits;
+            # Codex's WebSocket try): the providers' 404, so they go on at once.
+            body = json.dumps({"type": "error", "error": {"type": "not_found_error", "message": "Not found"}}).encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.reply(200, ("hello from %s host %s scheme %s\n" % (self.connection.getsockname()[0], host,
                                                                self.server.scheme)).encode())
 

@@ -125,6 +125,10 @@ TEST(ReadRequest, NamesInputTheBodyDoesNotCarry) {
   } cases[] = {
       {Api::kOpenAiResponses, R"({"previous_response_id":"resp_1","input":"go on"})", true},
       {Api::kOpenAiResponses, R"({"prompt":{"id":"pmpt_1"}})", true},
+      // A tool's schema with an argument named prompt (Claude Code's Task tool) is no stored prompt.
+      {Api::kAnthropicMessages,
+       R"({"max_tokens":5,"tools":[{"name":"Task","input_schema":{"type":"object","properties":{"prompt":{"type":"string"}}}}]})",
+       false},
       {Api::kOpenAiResponses, R"({"input":[{"type":"input_file","file_id":"file-1"}]})", true},
       {Api::kOpenAiResponses, R"({"input":[{"type":"input_image","image_url":"https://x/y.png"}]})", true},
       {Api::kOpenAiChat, R"({"messages":[{"content":[{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]})", true},
