@@ -3,7 +3,8 @@
 // itself keeps its text).
 //   claude: ~/.claude/settings.json  {"permissions": {"allow": tools.autoApprove,
 //           "deny": tools.deny, …the profile's free-form `permissions`}}
-//           ~/.claude.json           onboarding done, each trustedDirectory trusted
+//           ~/.claude.json           onboarding done, each trustedDirectory trusted, the
+//                                    profile's ANTHROPIC_API_KEY approved
 //   codex:  nothing yet: its tools lists have no settings equivalent (its args pass through).
 #include "plan/compile_steps.h"
 
@@ -40,7 +41,8 @@ doc::Node claudePermissions(const profile::ClaudeAgent& claude) {
 
 }  // namespace
 
-std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std::string& home) {
+std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std::string& home,
+                                         std::string_view anthropic_key) {
   std::vector<ConfigFile> out;
   if (!agent.claude) return out;
   const profile::ClaudeAgent& claude = *agent.claude;
@@ -59,6 +61,16 @@ std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std:
     projects.set(dir, std::move(project));
   }
   state.set("projects", std::move(projects));
+  // An interactive session asks whether to use an ANTHROPIC_API_KEY it finds in the
+  // environment (remembering the answer by the key's last 20 characters); the profile gave it.
+  if (!anthropic_key.empty()) {
+    doc::Node responses = doc::Node::map();
+    doc::Node approved = doc::Node::seq();
+    approved.push(doc::Node::string(std::string(anthropic_key.substr(anthropic_key.size() > 20 ? anthropic_key.size() - 20 : 0))));
+    responses.set("approved", std::move(approved));
+    responses.set("rejected", doc::Node::seq());
+    state.set("customApiKeyResponses", std::move(responses));
+  }
   out.push_back({home + "/.claude.json", doc::toJson(state) + "\n"});
   return out;
 }

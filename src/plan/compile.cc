@@ -107,7 +107,11 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   }
   if (spec.agent) {
     // The profile's own configFiles win over what spec.agent would write at the same path.
-    for (auto& f : agentConfigFiles(*spec.agent, "/home/" + p.user)) {
+    std::string_view key;
+    for (const auto& [name, value] : p.env) {
+      if (name == "ANTHROPIC_API_KEY") key = value;
+    }
+    for (auto& f : agentConfigFiles(*spec.agent, "/home/" + p.user, key)) {
       bool written = std::any_of(p.config_files.begin(), p.config_files.end(),
                                  [&](const ConfigFile& c) { return c.path == f.path; });
       if (!written) p.config_files.push_back(std::move(f));

@@ -47,7 +47,8 @@ struct Lifetime {
 // (agent_files.cc): Claude Code's settings.json (permissions from tools.autoApprove/deny and
 // the free-form `permissions`) and ~/.claude.json (onboarding done, trustedDirectories
 // trusted), when spec.agent.claude is given. Empty otherwise.
-std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std::string& home);
+std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std::string& home,
+                                         std::string_view anthropic_key = "");
 
 // OK when `alias` matches ^[a-z][a-z0-9-]{0,62}$; else InvalidArgument saying so (ids.cc).
 [[nodiscard]] Status checkAlias(std::string_view alias);

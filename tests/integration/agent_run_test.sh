@@ -59,7 +59,9 @@ spec:
         env_key = "OPENAI_API_KEY"
         wire_api = "responses"
         supports_websockets = false
+    workingDir: /home/sandbox
   agent:
+    claude: {trustedDirectories: [/home/sandbox]}
     codex: {args: ["-m", "gpt-5"]}
 YAML
   echo "$KM_HOME/$1.yaml"
@@ -162,12 +164,33 @@ for want in "claude -p --output-format json" "codex exec --json" "tmux -L km new
   expect_contains "$cmds" "$want" "the command log lists '$want'"
 done
 
-# 8. km create --prompt: create and run in one step.
+# 8. km agent SB --claude: Claude Code's own session in tmux, no first-start dialog (onboarding,
+# folder trust and the API key answered by the files spec.agent.claude wrote); a prompt typed
+# into it is answered; Ctrl-B d detaches and the session stays.
+tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
+tmux -L "$TMUX_SOCKET" new-session -d -x 160 -y 40 \
+  "KM_HOME=$KM_HOME KM_CONFIG=$KM_CONFIG $KM agent ag --claude; echo KM-EXIT=\$?; sleep 60"
+screen_has() {  # text seconds
+  for _ in $(seq 1 $(( $2 * 5 ))); do tmux -L "$TMUX_SOCKET" capture-pane -p | grep -qF -- "$1" && return 0; sleep 0.2; done
+  return 1
+}
+screen_has "? for shortcuts" 40 || fail "Claude Code's prompt did not come up: $(tmux -L "$TMUX_SOCKET" capture-pane -p)"
+for dialog in "trust" "Do you want to use this API key" "Choose the text style"; do
+  expect_not_contains "$(tmux -L "$TMUX_SOCKET" capture-pane -p)" "$dialog" "a first-start dialog"
+done
+tmux -L "$TMUX_SOCKET" send-keys "Say hello" Enter
+screen_has "word word" 40 || fail "the interactive session's answer: $(tmux -L "$TMUX_SOCKET" capture-pane -p)"
+tmux -L "$TMUX_SOCKET" send-keys C-b d
+screen_has "KM-EXIT=0" 10 || fail "km agent --claude after detaching: $(tmux -L "$TMUX_SOCKET" capture-pane -p)"
+expect_contains "$(km exec ag -- tmux -L km ls)" "km-claude" "the session stays after detaching"
+km exec ag -- tmux -L km kill-session -t km-claude
+
+# 9. km create --prompt: create and run in one step.
 out="$(km create --alias ag2 --prompt "from-create" --agent cat --wait "$(profile agents2 5)" 2>"$KM_HOME/err")"
 expect_eq "$out" "from-create" "km create --prompt --wait"
 km destroy --yes ag2 >/dev/null
 
-# 9. A budget used up: the agent's own error names it.
+# 10. A budget used up: the agent's own error names it.
 km create --alias poor "$(profile poor 0.000001)" >/dev/null
 out="$(km agent run poor --prompt "Say hello" --wait --json)" && fail "a run without budget succeeded: $out"
 python3 - "$out" <<'PY' || fail "the error names the budget"

@@ -28,7 +28,7 @@ TEST(AgentFilesTest, ClaudeSettingsCarryToolsAndTheProfilesPermissions) {
   agent.claude->permissions = std::move(perms);
   agent.claude->trusted_directories = {"/workspace", "/home/sandbox"};
 
-  auto files = agentConfigFiles(agent, "/home/sandbox");
+  auto files = agentConfigFiles(agent, "/home/sandbox", "sk-ant-api03-0123456789abcdefghijKLMNOPQRST");
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].path, "/home/sandbox/.claude/settings.json");
   doc::Node settings = json(files[0].content);
@@ -45,6 +45,9 @@ TEST(AgentFilesTest, ClaudeSettingsCarryToolsAndTheProfilesPermissions) {
   EXPECT_EQ(state.find("hasCompletedOnboarding")->text(), "true");
   EXPECT_EQ(state.find("projects")->find("/workspace")->find("hasTrustDialogAccepted")->text(), "true");
   EXPECT_TRUE(state.find("projects")->find("/home/sandbox"));
+  // The key the profile gives is approved by its last 20 characters, as Claude Code records it.
+  EXPECT_EQ(state.find("customApiKeyResponses")->find("approved")->items().at(0).text(), "abcdefghijKLMNOPQRST");
+  EXPECT_TRUE(state.find("customApiKeyResponses")->find("rejected")->items().empty());
 }
 
 TEST(AgentFilesTest, NoClaudeBlockWritesNothingAndNoToolsWritesNoSettings) {
@@ -56,6 +59,7 @@ TEST(AgentFilesTest, NoClaudeBlockWritesNothingAndNoToolsWritesNoSettings) {
   auto files = agentConfigFiles(bare, "/home/u");
   ASSERT_EQ(files.size(), 1u);  // onboarding state only
   EXPECT_EQ(files[0].path, "/home/u/.claude.json");
+  EXPECT_FALSE(json(files[0].content).find("customApiKeyResponses"));  // no key, no answer
 }
 
 }  // namespace
