@@ -528,6 +528,12 @@ Handler installAgent(CLI::App& sub, Context& ctx) {
   sub.add_flag("--claude", top->claude, "An interactive Claude Code session in tmux session km-claude");
   sub.require_subcommand(0, 1);
   sub.fallthrough(false);
+  sub.footer(
+      "An agent (Claude Code, Codex, any command) on a prompt inside a sandbox, in tmux session\n"
+      "km-run-N that outlives the CLI; each run recorded with its result and the AI spend km's\n"
+      "proxy measured while it ran. `km agent SB --claude` opens Claude Code's own interactive\n"
+      "session (tmux session km-claude: Ctrl-B d detaches, the same command joins it again).\n"
+      "See docs/agents.md.");
 
   auto ra = std::make_shared<RunArgs>();
   CLI::App* run = sub.add_subcommand("run", "Run an agent on a prompt inside a sandbox (in tmux; survives the CLI)");
