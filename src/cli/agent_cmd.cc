@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "audit/audit.h"
 #include "cli/agent_run.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -37,12 +38,15 @@ constexpr int64_t kSpendMarginMs = 500;
 // The shell code `km agent run` runs inside (as the sandbox user, through km exec): makes the
 // run's directory, takes the prompt from stdin and the runner script from $2, and starts the
 // script in tmux session km-run-N of the sandbox's tmux server (socket "km"). Prints the
-// directory.
+// directory. Whatever was at the run's path goes first: nothing planted before the run
+// (an `exit`, an `output`) can answer for it.
 constexpr const char* kStartScript = R"sh(set -e
 umask 077
 command -v tmux >/dev/null 2>&1 || { echo "tmux is not installed in the sandbox: install it in spec.execution.initCommands" >&2; exit 69; }
 d="$HOME/.km/runs/$1"
-mkdir -p "$d"
+rm -rf "$d"
+mkdir -p "$HOME/.km/runs"
+mkdir -m 700 "$d"
 cat > "$d/prompt"
 printf '%s' "$2" > "$d/run.sh"
 tmux -L km new-session -d -s "km-run-$1" -x 200 -y 50 sh "$d/run.sh"
@@ -108,6 +112,55 @@ std::optional<store::SandboxRecord> readyToRun(Context& ctx, store::FleetStore& 
   return std::nullopt;
 }
 
+// What the sandbox's command log (written by the supervisor from the kernel's exec and exit
+// events: nothing inside can forge or hide them) says of a run's runner, `sh RUN/run.sh`:
+// whether it was seen starting, and when it ended.
+struct RunnerSeen {
+  bool started = false;
+  std::optional<int64_t> ended_ms;
+};
+
+int64_t msOf(audit::WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+RunnerSeen runnerInLog(Context& ctx, const store::SandboxRecord& rec, const store::AgentRun& run) {
+  RunnerSeen seen;
+  auto files = fleet::sandboxFiles(fleetEnv(ctx), rec);
+  if (!files) return seen;
+  auto text = fs::readTail(files->command_log, 16u << 20);
+  if (!text) return seen;
+  const std::string script = run.run_dir + "/run.sh";
+  uint32_t host_pid = 0;
+  int64_t exec_ms = 0;
+  std::string_view all = *text;
+  for (size_t at = 0; at < all.size();) {
+    size_t end = all.find('\n', at);
+    std::string_view line = all.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+    at = end == std::string_view::npos ? all.size() : end + 1;
+    // Cheap tests first: most lines are other programs.
+    if (!seen.started) {
+      if (line.find(script) == std::string_view::npos) continue;
+      auto r = audit::decode(line);
+      if (!r) continue;
+      auto* e = std::get_if<audit::ExecRecord>(&*r);
+      if (!e || e->argv.size() != 2 || e->argv[1] != script || msOf(e->time) < run.started_at_ms) continue;
+      seen.started = true;
+      host_pid = e->host_pid;
+      exec_ms = msOf(e->time);
+    } else {
+      if (line.find(std::to_string(host_pid)) == std::string_view::npos) continue;
+      auto r = audit::decode(line);
+      if (!r) continue;
+      auto* x = std::get_if<audit::ExitRecord>(&*r);
+      if (!x || x->host_pid != host_pid || msOf(x->time) < exec_ms) continue;
+      seen.ended_ms = msOf(x->time);
+      break;
+    }
+  }
+  return seen;
+}
+
 // A run still recorded as running: its end, when the sandbox shows one (output and errors
 // kept in the row), or `lost` when the sandbox can no longer have it. Returns the row as it
 // is now.
@@ -122,15 +175,24 @@ store::AgentRun refresh(Context& ctx, store::AgentRuns& runs, const std::optiona
     return run;
   } else {
     fleet::Env env = fleetEnv(ctx);
+    // The end is the kernel's (the runner's exit in the command log) where the sandbox is
+    // audited; the exit file's own time is the sandbox's word, used only where it is not.
+    RunnerSeen runner = runnerInLog(ctx, *rec, run);
     auto exit_text = fleet::readFile(env, *rec, run.run_dir + "/exit", 256);
-    if (!exit_text || !*exit_text) return run;  // not yet (or unreadable now: try again later)
-    auto e = agent::readExit(**exit_text);
+    bool has_exit = exit_text && *exit_text;
+    if (runner.started && !runner.ended_ms) return run;  // still running, whatever the files say
+    if (!has_exit && !runner.ended_ms) return run;       // not yet (or unreadable now: later)
     ended.state = "exited";
-    if (e) {
-      ended.exit_status = e->status;
-      int64_t now = store::nowMs();
-      if (e->at_ms && *e->at_ms >= run.started_at_ms && *e->at_ms <= now + 60'000) ended.ended_at_ms = *e->at_ms;
+    if (has_exit) {
+      if (auto e = agent::readExit(**exit_text)) {
+        ended.exit_status = e->status;
+        int64_t now = store::nowMs();
+        if (!runner.started && e->at_ms && *e->at_ms >= run.started_at_ms && *e->at_ms <= now) ended.ended_at_ms = *e->at_ms;
+      }
+    } else {
+      ended.state = "lost";  // the runner ended without writing its status (killed, or its files taken)
     }
+    if (runner.ended_ms) ended.ended_at_ms = *runner.ended_ms;
     auto out = fleet::readFile(env, *rec, run.run_dir + "/output", store::kMaxKeptOutput);
     if (out && *out) ended.output = std::move(**out);
     auto err = fleet::readFile(env, *rec, run.run_dir + "/stderr", kMaxErrors, true);

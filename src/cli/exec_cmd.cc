@@ -91,6 +91,7 @@ Handler installExec(CLI::App& sub, Context& ctx) {
              "enforcement its environment also has HTTP(S)_PROXY, NO_PROXY and the sandbox CA's\n"
              "SSL_CERT_FILE, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, GIT_SSL_CAINFO, PIP_CERT,\n"
              "AWS_CA_BUNDLE and NODE_EXTRA_CA_CERTS (docs/proxy.md); --env overrides them.\n"
+             "On a terminal, Enter then ~. disconnects (km kills the command, exits 255; ~~ sends ~).\n"
              "Every program it starts is in the command log (km logs SB --commands; docs/audit.md).\n"
              "Without a running supervisor km warns first: nothing records the commands then.");
   return [a, &ctx] { return runExec(*a, ctx, false); };

@@ -13,8 +13,11 @@
 #     to root's files are refused.
 source "$(dirname "$0")/lib.sh" "$@"
 source "$HERE/fake_internet.sh"
-TMUX_SOCKET="km-agent-test-$$"
-extra_cleanup() { tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true; fake_internet_down; }
+TMUX_SOCKET="km-agent-test-$$" TMUX_SOCKET2="km-agent-test2-$$" TMUX_SOCKET3="km-agent-test3-$$"
+extra_cleanup() {
+  for s in "$TMUX_SOCKET" "$TMUX_SOCKET2" "$TMUX_SOCKET3"; do tmux -L "$s" kill-server 2>/dev/null || true; done
+  fake_internet_down
+}
 SDK="$(cd "$HERE/../sdk" && pwd)"
 [ -x "$SDK/node_modules/.bin/claude" ] && [ -x "$SDK/node_modules/.bin/codex" ] ||
   fail "the agent CLIs are not installed: run scripts/install-deps.sh"
@@ -144,6 +147,40 @@ n="$(km agent list ag --json | python3 -c 'import json,sys; print(json.load(sys.
 sleep 6
 expect_contains "$(km agent results ag "$n" --text 2>/dev/null)" "ticks-done" "the detached run finished"
 
+# 4b. What the sandbox does to a run's files does not decide its answer, its end or its spend
+# window (the runner's exit comes from the command log, the kernel's):
+next_run() { km agent list ag --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)) + 1)'; }
+#   an answer planted before the run starts is gone when it starts;
+n="$(next_run)"
+km exec ag -- sh -c "mkdir -p ~/.km/runs/$n && echo PLANTED > ~/.km/runs/$n/output && echo '0 1' > ~/.km/runs/$n/exit"
+expect_eq "$(km agent run ag --prompt x --agent 'sleep 1; echo REAL' --wait 2>/dev/null)" "REAL" "a planted answer"
+#   an end time written early does not shorten the run;
+n="$(km agent run ag --prompt x --agent 'echo "0 1" > "$HOME/.km/runs/'"$(next_run)"'/exit"; sleep 2; echo late')"
+sleep 3
+dur="$(km agent results ag "$n" | json_field km.durationMs)"
+[ "$dur" -ge 2000 ] || fail "an early end time written by the agent shortened the run to $dur ms"
+#   a runner that dies without its status is lost, not running for ever.
+out="$(timeout 60 "$KM" agent run ag --prompt x --agent 'mkdir "$HOME/.km/runs/'"$(next_run)"'/exit.tmp"; echo bye' --wait 2>&1)" && fail "a run without status succeeded"
+expect_contains "$out" "lost" "a runner gone without its status"
+
+# 4c. A run that takes tmux's keys away (no prefix, nothing bound) cannot hold the operator's
+# terminal: Enter ~ . disconnects from km's side; the run goes on.
+n="$(km agent run ag --prompt x --agent 'tmux set -g prefix None; tmux set -g prefix2 None; tmux unbind -a; tmux unbind -a -T root; sleep 20; echo trapped-done')"
+sleep 1
+tmux -L "$TMUX_SOCKET2" new-session -d -x 160 -y 40 \
+  "KM_HOME=$KM_HOME KM_CONFIG=$KM_CONFIG $KM agent attach ag $n; echo KM-EXIT=\$?; sleep 60"
+sleep 2
+tmux -L "$TMUX_SOCKET2" send-keys C-b d
+sleep 1
+expect_not_contains "$(tmux -L "$TMUX_SOCKET2" capture-pane -p)" "KM-EXIT" "Ctrl-B d with the keys unbound"
+tmux -L "$TMUX_SOCKET2" send-keys Enter "~."
+for _ in $(seq 1 50); do tmux -L "$TMUX_SOCKET2" capture-pane -p | grep -q KM-EXIT && break; sleep 0.2; done
+screen="$(tmux -L "$TMUX_SOCKET2" capture-pane -p)"
+expect_contains "$screen" "disconnected (~.)" "Enter ~. disconnects"
+expect_contains "$screen" "KM-EXIT=255" "km's exit code after ~."
+expect_contains "$(km agent list ag)" "running" "the run goes on after ~."
+km exec ag -- tmux -L km kill-server 2>/dev/null || true
+
 # 5. --auto-start wakes a paused sandbox.
 km pause ag >/dev/null
 expect_fail km agent run ag --prompt x --agent 'echo no'
@@ -167,21 +204,20 @@ done
 # 8. km agent SB --claude: Claude Code's own session in tmux, no first-start dialog (onboarding,
 # folder trust and the API key answered by the files spec.agent.claude wrote); a prompt typed
 # into it is answered; Ctrl-B d detaches and the session stays.
-tmux -L "$TMUX_SOCKET" kill-server 2>/dev/null || true
-tmux -L "$TMUX_SOCKET" new-session -d -x 160 -y 40 \
+tmux -L "$TMUX_SOCKET3" new-session -d -x 160 -y 40 \
   "KM_HOME=$KM_HOME KM_CONFIG=$KM_CONFIG $KM agent ag --claude; echo KM-EXIT=\$?; sleep 60"
 screen_has() {  # text seconds
-  for _ in $(seq 1 $(( $2 * 5 ))); do tmux -L "$TMUX_SOCKET" capture-pane -p | grep -qF -- "$1" && return 0; sleep 0.2; done
+  for _ in $(seq 1 $(( $2 * 5 ))); do tmux -L "$TMUX_SOCKET3" capture-pane -p | grep -qF -- "$1" && return 0; sleep 0.2; done
   return 1
 }
-screen_has "? for shortcuts" 40 || fail "Claude Code's prompt did not come up: $(tmux -L "$TMUX_SOCKET" capture-pane -p)"
+screen_has "? for shortcuts" 40 || fail "Claude Code's prompt did not come up: $(tmux -L "$TMUX_SOCKET3" capture-pane -p)"
 for dialog in "trust" "Do you want to use this API key" "Choose the text style"; do
-  expect_not_contains "$(tmux -L "$TMUX_SOCKET" capture-pane -p)" "$dialog" "a first-start dialog"
+  expect_not_contains "$(tmux -L "$TMUX_SOCKET3" capture-pane -p)" "$dialog" "a first-start dialog"
 done
-tmux -L "$TMUX_SOCKET" send-keys "Say hello" Enter
-screen_has "word word" 40 || fail "the interactive session's answer: $(tmux -L "$TMUX_SOCKET" capture-pane -p)"
-tmux -L "$TMUX_SOCKET" send-keys C-b d
-screen_has "KM-EXIT=0" 10 || fail "km agent --claude after detaching: $(tmux -L "$TMUX_SOCKET" capture-pane -p)"
+tmux -L "$TMUX_SOCKET3" send-keys "Say hello" Enter
+screen_has "word word" 40 || fail "the interactive session's answer: $(tmux -L "$TMUX_SOCKET3" capture-pane -p)"
+tmux -L "$TMUX_SOCKET3" send-keys C-b d
+screen_has "KM-EXIT=0" 10 || fail "km agent --claude after detaching: $(tmux -L "$TMUX_SOCKET3" capture-pane -p)"
 expect_contains "$(km exec ag -- tmux -L km ls)" "km-claude" "the session stays after detaching"
 km exec ag -- tmux -L km kill-session -t km-claude
 

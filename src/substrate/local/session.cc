@@ -160,6 +160,32 @@ struct Output {
 // (PIPE_BUF), so the caller's fd (never made non-blocking: the shell shares it) cannot block.
 constexpr size_t kWriteChunk = 4096;
 
+// ssh's escape on a terminal of km's own: Enter, then "~." ends the session from km's side
+// (the command is killed), whatever the program inside does with its keys; "~~" sends one
+// "~". What the sandbox runs cannot stop it: the bytes are read here, before they reach it.
+struct TerminalEscape {
+  bool line_start = true;
+  bool tilde = false;
+  // Appends what goes to the command to `out`; true when the operator asked to disconnect.
+  bool feed(std::string_view in, std::string& out) {
+    for (char c : in) {
+      if (tilde) {
+        tilde = false;
+        if (c == '.') return true;
+        out.push_back('~');
+        if (c != '~') out.push_back(c);
+      } else if (line_start && c == '~') {
+        tilde = true;
+        continue;
+      } else {
+        out.push_back(c);
+      }
+      line_start = c == '\r' || c == '\n';
+    }
+    return false;
+  }
+};
+
 struct Relay {
   explicit Relay(const SessionIo& caller) : io(caller) {}
   const SessionIo& io;
@@ -176,6 +202,7 @@ struct Relay {
   int stop_requests = 0;                         // SIGINT/QUIT/TERM/HUP received
   std::optional<Clock::time_point> hup_at;       // the operator is gone: SIGHUP then…
   std::optional<Clock::time_point> kill_at;      // …and SIGKILL then
+  TerminalEscape escape;                         // on a raw terminal only
 
   ~Relay() {
     // An error return leaves the command running: end it, so nothing outlives km unreaped.
@@ -319,7 +346,14 @@ struct Relay {
       }
       if (in_i != SIZE_MAX && fds[in_i].revents) {
         ssize_t r = ::read(io.in, buf, sizeof buf);
-        if (r > 0) {
+        if (r > 0 && raw != nullptr) {
+          in_pending.clear();
+          if (escape.feed(std::string_view(buf, static_cast<size_t>(r)), in_pending)) {
+            const char note[] = "\r\n[km: disconnected (~.)]\r\n";
+            (void)!::write(io.err, note, sizeof note - 1);
+            return 255;  // the destructor kills and reaps the command
+          }
+        } else if (r > 0) {
           in_pending.assign(buf, static_cast<size_t>(r));
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           in_open = false;
