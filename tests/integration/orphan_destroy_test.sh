@@ -46,7 +46,7 @@ netns_users() {
       echo "process $d ($(tr '\0' ' ' <"$d/cmdline" 2>/dev/null | head -c 200); $(grep -E '^(State|PPid|Tgid):' "$d/status" 2>/dev/null | tr '\n\t' '  '))"
     fi
   done
-  find /proc/[0-9]*/fd -lname "net:\[$ino\]" 2>/dev/null | sed 's/^/fd /'
+  find /proc/[0-9]*/fd -lname "net:\[$ino\]" 2>/dev/null | { grep -v "/fd/${nsfd:-none}$" || true; } | sed 's/^/fd /'
   awk -v ino="$ino" '$9 == "nsfs" && $4 ~ "\\[" ino "\\]" { print "mount " $5 }' /proc/self/mountinfo
 }
 
@@ -70,6 +70,10 @@ check_orphan_destroy() {  # check_orphan_destroy ENFORCEMENT PAUSE(yes|no)
   init="$(km --json status "$sb" | json_field init.pid)"
   sup="$(km --json status "$sb" | json_field supervisor.pid)"
   netns="$(stat -L -c %i "/proc/$init/ns/net")"
+  # Held open by this test until checked: freed, its inode number would go to the next network
+  # namespace made on the host (another test's sandbox), whose processes would look like
+  # leftovers. The test's own descriptor (number $nsfd, inherited by its subshells) is not one.
+  exec {nsfd}<"/proc/$init/ns/net"
   pins="/sys/fs/bpf/km/$TAG-$sb"
   if [ "$enforcement" != proxy ]; then
     [ -d "$pins" ] || fail "$what: its eBPF maps are pinned in $pins"
@@ -94,6 +98,7 @@ check_orphan_destroy() {  # check_orphan_destroy ENFORCEMENT PAUSE(yes|no)
   done <<<"$procs"
   expect_eq "$(km_cgroups | grep -F "/$sb" || true)" "" "$what: no cgroup left"
   expect_eq "$(netns_users "$netns")" "" "$what: nothing holds its network namespace"
+  exec {nsfd}<&-
   [ ! -e "/sys/class/net/$veth" ] || fail "$what: its veth $veth is left"
   [ ! -e "$pins" ] || fail "$what: its eBPF pins $pins are left"
   expect_eq "$(findmnt -rn -o TARGET | grep -F "$sb" || true)" "" "$what: no mount left"
