@@ -17,7 +17,9 @@ namespace km::supervisor {
 
 namespace {
 constexpr std::string_view kLog = "km.supervisor";
-constexpr std::chrono::milliseconds kAiSuspendDelay{5000};
+// Long enough for an agent to get the refusal and say why: Codex tries a refused call five times
+// (about 8 s) before it gives up with the message.
+constexpr std::chrono::milliseconds kAiSuspendDelay{15000};
 }  // namespace
 
 Status Runtime::runNetwork(net::SandboxNetwork network, pid_t init_pid) {

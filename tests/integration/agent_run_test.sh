@@ -52,6 +52,7 @@ spec:
       /home/sandbox/.codex/config.toml: |
         model_provider = "openai-http"
         check_for_update_on_startup = false
+        web_search = "disabled"
         [analytics]
         enabled = false
         [features]
@@ -237,5 +238,18 @@ assert "budget" in r["result"].lower(), r["result"]
 print("out of budget: %s" % r["result"][:160])
 PY
 km destroy --yes poor >/dev/null
+# Codex: it tries five times (a few seconds), then fails with km's message.
+km create --alias poor2 "$(profile poor2 0.000001)" >/dev/null
+out="$(timeout 120 "$KM" agent run poor2 --codex --prompt "Say hello" --wait --json)" && fail "a codex run without budget succeeded: $out"
+python3 - "$out" <<'PY' || fail "codex's error names the budget"
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["is_error"] is True, r
+assert "budget" in r["result"].lower(), r["result"]
+# Web search off: km bounds the call by its size, not by a model's whole context.
+assert "web_search" not in r["result"], r["result"]
+print("codex out of budget: %s" % r["result"][:400])
+PY
+km destroy --yes poor2 >/dev/null
 km destroy --yes ag >/dev/null
 echo "PASS agent_run_test"

@@ -131,7 +131,7 @@ for i in $(seq 1 8); do
 done
 expect_contains "$refusal" "status=403" "the call past what the budget pays for gets 403"
 expect_contains "$refusal" "km budget add" "naming km budget add"
-wait_status "$SB" 20 stopped
+wait_status "$SB" 40 stopped
 expect_contains "$(kinds "$SB")" "budget-exhausted stopped suspended" "the AI pool counted as used up, the sandbox stopped"
 read -r limit spent <<<"$(pool "$SB" ai)"
 [ "$spent" -le "$limit" ] || fail "AI spent $spent passed its limit $limit"
@@ -144,7 +144,7 @@ out="$(km exec "$SB" -- curl -sS -m 20 -w '\nstatus=%{http_code}' https://api.an
   -H 'content-type: application/json' -H 'x-api-key: sk-ant-fake' -H 'anthropic-version: 2023-06-01' \
   --data-binary "$BODY" 2>&1 || true)"
 expect_contains "$out" "status=403" "the AI pool still refuses"
-wait_status "$SB" 20 stopped
+wait_status "$SB" 40 stopped
 expect_eq "$(kinds "$SB" | grep -o budget-exhausted | wc -l)" 2 "used up again after the resume: suspended again"
 out="$(km budget add "$SB" --ai 1)"
 expect_contains "$out" "$SB: resumed" "the AI top-up resumes the sandbox"

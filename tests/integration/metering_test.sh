@@ -141,7 +141,7 @@ read -r limit spent reserved warned <<<"$(ledger pool | tr -d '[],')"
 expect_eq "$reserved" 0 "nothing held after the calls ended"
 expect_eq "$warned" 1 "the pool is past its warning threshold"
 expect_eq "$(ledger fleet-events | grep -c '^budget-warning$')" 1 "one warning event"
-wait_status "$SB" 20 stopped
+wait_status "$SB" 40 stopped
 expect_eq "$(ledger fleet-events | grep -c '^budget-exhausted$')" 1 "used up, said once"
 expect_eq "$(ledger fleet-events | tail -1)" suspended "then suspended"
 
