@@ -288,7 +288,34 @@ def check_hangup(term):
     check(proc.returncode == 137, "a second SIGTERM ends km exec and the command (exit %s)" % proc.returncode)
 
 
-CHECKS = {"hangup": check_hangup, "tiocsti": check_tiocsti, "keylogger": check_keylogger, "model": check_terminal_model,
+def check_escape(term):
+    """ssh's escape: "~" mid-line and "~~" reach the command as typed ("~~" as one "~"); Enter
+    then "~." ends the session from km's side (exit 255) under a command that ignores every
+    signal and reads the terminal raw."""
+    script = ("import os, signal, sys, termios, tty\n"
+              "for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT): signal.signal(s, signal.SIG_IGN)\n"
+              "tty.setraw(0)\n"
+              "print('ready', flush=True)\n"
+              "got = b''\n"
+              "while True:\n"
+              "    c = os.read(0, 1)\n"
+              "    got += c\n"
+              "    if c == b'!':\n"
+              "        open('/tmp/escape-got', 'wb').write(got)\n")
+    proc, _ = term.run(["python3", "-c", script], wait=False)
+    time.sleep(2)
+    os.write(term.master, b"a~b\r~~c!")
+    time.sleep(1)
+    got = sb("cat", "/tmp/escape-got").stdout
+    # (CR as typed, or NL where the sandbox's pty still maps it)
+    check(got in ("a~b\r~c!", "a~b\n~c!"), "~ mid-line and ~~ reach the command as typed (got %r)" % got)
+    os.write(term.master, b"\r~.")
+    out = term.read_until_exit(proc, 10)
+    check(proc.returncode == 255, "Enter ~. ends km exec with 255 (exit %s)" % proc.returncode)
+    check("disconnected (~.)" in out, "km says it disconnected (%r)" % out[-200:])
+
+
+CHECKS = {"escape": check_escape, "hangup": check_hangup, "tiocsti": check_tiocsti, "keylogger": check_keylogger, "model": check_terminal_model,
           "resize": check_resize_and_signals}
 
 for name in sys.argv[3:]:

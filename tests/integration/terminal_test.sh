@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh" "$@"
 before="$(kernel_snapshot)"
 SB="$(km create "$FIXTURES/local-test.yaml")"
 
-python3 "$HERE/pty_harness.py" "$KM" "$SB" model resize tiocsti keylogger hangup || fail "terminal checks"
+python3 "$HERE/pty_harness.py" "$KM" "$SB" model resize tiocsti keylogger hangup escape || fail "terminal checks"
 
 # Without a terminal: pipes (no fd of the caller's passes in), stdin relayed, exit codes.
 fds="$(km exec "$SB" -- sh -c 'readlink /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2' </dev/null)"
