@@ -341,6 +341,15 @@ bool anyRegistered(int sandboxes) {
 // Attaches the shared programs while a sandbox is registered, detaches them when none is (the
 // pins of the links are what keep them). Under lockPins().
 Status attachShared(const Programs& p) {
+  // Another build's supervisor may have swept this set's pins away while it had no sandbox
+  // (between our load and this start): the objects live on in our descriptors; pin them again.
+  if (::mkdir(p.dir.c_str(), 0700) != 0 && errno != EEXIST) return sys::errnoError("mkdir", p.dir, errno);
+  std::pair<int, const char*> objects[] = {
+      {p.sandboxes.get(), kSandboxesPin}, {p.rings.get(), kRingsPin}, {p.on_exec.get(), kOnExecPin}, {p.on_exit.get(), kOnExitPin}};
+  for (auto [fd, pin] : objects) {
+    std::string path = p.dir + "/" + pin;
+    if (!fs::exists(path) && bpf_obj_pin(fd, path.c_str()) != 0) return bpfError("pinning " + path, errno);
+  }
   std::pair<int, const char*> links[] = {{p.on_exec.get(), kExecLinkPin}, {p.on_exit.get(), kExitLinkPin}};
   const char* points[] = {"sched_process_exec", "sched_process_exit"};
   for (size_t i = 0; i < 2; ++i) {

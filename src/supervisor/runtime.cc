@@ -106,6 +106,17 @@ Status Runtime::start(bool first_start) {
   std::string resolv_conf;
   if (auto s = startNetwork(*net_pid, resolv_conf); !s) {
     stopNetwork();
+    // The init may have failed first (its root could not be built), its namespaces gone with
+    // it: then its own report says why, not the network's "no such file".
+    std::string ns = "/proc/" + std::to_string(*net_pid) + "/ns/net";
+    if (::access(ns.c_str(), F_OK) != 0 && errno == ENOENT) {
+      auto launched = sandbox_->finish("");
+      if (!launched) {
+        sandbox_->abandon();
+        return std::move(launched).error();
+      }
+      (void)sandbox_->stop(*launched);  // not expected: an init without namespaces cannot run
+    }
     sandbox_->abandon();
     return std::move(s).error().context("setting up the sandbox's network");
   }
