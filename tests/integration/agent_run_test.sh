@@ -15,7 +15,10 @@ source "$(dirname "$0")/lib.sh" "$@"
 source "$HERE/fake_internet.sh"
 TMUX_SOCKET="km-agent-test-$$" TMUX_SOCKET2="km-agent-test2-$$" TMUX_SOCKET3="km-agent-test3-$$"
 extra_cleanup() {
-  for s in "$TMUX_SOCKET" "$TMUX_SOCKET2" "$TMUX_SOCKET3"; do tmux -L "$s" kill-server 2>/dev/null || true; done
+  for s in "$TMUX_SOCKET" "$TMUX_SOCKET2" "$TMUX_SOCKET3"; do
+    tmux -L "$s" kill-server 2>/dev/null || true
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$s"
+  done
   fake_internet_down
 }
 SDK="$(cd "$HERE/../sdk" && pwd)"
