@@ -55,30 +55,15 @@ int64_t nowNs(clockid_t clock) {
 // of µs). The programs stay loaded, unattached, when no sandbox is audited; the links that
 // attach them exist only while one is. Where nothing can be pinned (no bpffs), a supervisor
 // loads a private set and holds its links itself.
-struct Programs {
-  std::string dir;           // the pins; "" for a private set
-  km_exec* skel = nullptr;   // a private set
-  sys::UniqueFd sandboxes, rings, on_exec, on_exit;
+struct SkeletonDestroy {
+  void operator()(km_exec* s) const { km_exec__destroy(s); }  // detaches its links, frees what no pin keeps
+};
+using Skeleton = std::unique_ptr<km_exec, SkeletonDestroy>;
 
-  Programs() = default;
-  Programs(Programs&& o) noexcept
-      : dir(std::move(o.dir)), skel(std::exchange(o.skel, nullptr)), sandboxes(std::move(o.sandboxes)),
-        rings(std::move(o.rings)), on_exec(std::move(o.on_exec)), on_exit(std::move(o.on_exit)) {}
-  Programs& operator=(Programs&& o) noexcept {
-    if (this != &o) {
-      if (skel) km_exec__destroy(skel);
-      dir = std::move(o.dir);
-      skel = std::exchange(o.skel, nullptr);
-      sandboxes = std::move(o.sandboxes);
-      rings = std::move(o.rings);
-      on_exec = std::move(o.on_exec);
-      on_exit = std::move(o.on_exit);
-    }
-    return *this;
-  }
-  ~Programs() {
-    if (skel) km_exec__destroy(skel);  // detaches a private set's links, frees its maps
-  }
+struct Programs {
+  std::string dir;  // the pins; "" for a private set
+  Skeleton skel;    // a private set
+  sys::UniqueFd sandboxes, rings, on_exec, on_exit;
 };
 
 struct ExecAudit::Impl {
@@ -223,15 +208,14 @@ std::string minimalBtf(const std::string& tag) {
 }
 
 // Opens and verifies the programs (against the minimal BTF when there is one).
-Result<km_exec*> loadSkeleton(const std::string& tag) {
+Result<Skeleton> loadSkeleton(const std::string& tag) {
   libbpf_set_print(nullptr);
   std::string btf = minimalBtf(tag);
-  auto attempt = [&](const char* btf_path) -> Result<km_exec*> {
+  auto attempt = [&](const char* btf_path) -> Result<Skeleton> {
     LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = btf_path);
-    km_exec* skel = km_exec__open_opts(&opts);
+    Skeleton skel(km_exec__open_opts(&opts));
     if (!skel) return bpfError("opening the exec audit programs", errno);
-    if (int rc = km_exec__load(skel); rc) {
-      km_exec__destroy(skel);
+    if (int rc = km_exec__load(skel.get()); rc) {
       return bpfError("loading the exec audit programs (a kernel with BTF and bpf_loop, 5.17 or later, is needed)", rc);
     }
     return skel;
@@ -299,10 +283,6 @@ Result<Programs> sharedPrograms(const std::string& tag) {
     removePins(p.dir);
     return std::move(skel).error();
   }
-  struct Closer {
-    km_exec* s;
-    ~Closer() { km_exec__destroy(s); }  // the pins keep what is pinned
-  } closer{*skel};
   std::pair<int, const char*> pins[] = {{bpf_map__fd((*skel)->maps.km_exec_sandboxes), kSandboxesPin},
                                         {bpf_map__fd((*skel)->maps.km_exec_rings), kRingsPin},
                                         {bpf_program__fd((*skel)->progs.km_on_exec), kOnExecPin},
@@ -326,7 +306,7 @@ Result<Programs> privatePrograms(const std::string& tag) {
   auto skel = loadSkeleton(tag);
   if (!skel) return std::move(skel).error();
   Programs p;
-  p.skel = *skel;
+  p.skel = std::move(*skel);
   p.sandboxes.reset(::fcntl(bpf_map__fd(p.skel->maps.km_exec_sandboxes), F_DUPFD_CLOEXEC, 0));
   p.rings.reset(::fcntl(bpf_map__fd(p.skel->maps.km_exec_rings), F_DUPFD_CLOEXEC, 0));
   if (!p.sandboxes.valid() || !p.rings.valid()) return sys::errnoError("dup", "the exec audit's maps", errno);
@@ -504,7 +484,7 @@ Status ExecAudit::start(const std::string& cgroup_v2_dir, Writer& out) {
       return bpfError("registering the sandbox's cgroup with the exec audit", err);
     }
     m.sandbox = *id;
-    Status attached = m.programs.skel ? (km_exec__attach(m.programs.skel) == 0 ? ok() : bpfError("attaching the exec audit programs", errno))
+    Status attached = m.programs.skel ? (km_exec__attach(m.programs.skel.get()) == 0 ? ok() : bpfError("attaching the exec audit programs", errno))
                                       : attachShared(m.programs);
     if (!attached) {
       (void)bpf_map_delete_elem(m.programs.sandboxes.get(), &m.sandbox);
@@ -535,7 +515,7 @@ void ExecAudit::stop() {
   uint64_t one = 1;
   (void)!::write(m.wake.get(), &one, sizeof one);
   m.thread.join();
-  if (m.programs.skel) km_exec__detach(m.programs.skel);
+  if (m.programs.skel) km_exec__detach(m.programs.skel.get());
 }
 
 void ExecAudit::sweep(const std::string& cgroup_v2_dir) {

@@ -178,9 +178,9 @@ store::AgentRun refresh(Context& ctx, store::AgentRuns& runs, const std::optiona
     // The end is the kernel's (the runner's exit in the command log) where the sandbox is
     // audited; the exit file's own time is the sandbox's word, used only where it is not.
     RunnerSeen runner = runnerInLog(ctx, *rec, run);
+    if (runner.started && !runner.ended_ms) return run;  // still running, whatever the files say
     auto exit_text = fleet::readFile(env, *rec, run.run_dir + "/exit", 256);
     bool has_exit = exit_text && *exit_text;
-    if (runner.started && !runner.ended_ms) return run;  // still running, whatever the files say
     if (!has_exit && !runner.ended_ms) return run;       // not yet (or unreadable now: later)
     ended.state = "exited";
     if (has_exit) {
@@ -212,7 +212,19 @@ agent::Kind kindOf(const store::AgentRun& run) {
   return agent::Kind::kClaude;
 }
 
-std::string usd(Micros m) { return formatDollars(m); }
+// `km.measured`: what the ledger settled for the sandbox in the run's window.
+doc::Node measuredJson(const store::WindowSpend& spend) {
+  doc::Node cost = doc::Node::map();
+  cost.set("costUSD", doc::Node::number(formatDollars(spend.cost)));
+  cost.set("costMicros", doc::Node::integer(spend.cost));
+  cost.set("calls", doc::Node::integer(spend.calls));
+  cost.set("inputTokens", doc::Node::integer(spend.input_tokens));
+  cost.set("outputTokens", doc::Node::integer(spend.output_tokens));
+  cost.set("cacheReadTokens", doc::Node::integer(spend.cache_read_tokens));
+  cost.set("cacheWriteTokens", doc::Node::integer(spend.cache_write_tokens));
+  cost.set("reasoningTokens", doc::Node::integer(spend.reasoning_tokens));
+  return cost;
+}
 
 // The result object: the agent's own JSON (Claude's result message) or one in its shape,
 // with `km` (what km recorded and measured) added; total_cost_usd is the agent's when it gave
@@ -224,7 +236,7 @@ doc::Node resultJson(const store::AgentRun& run, const store::WindowSpend& spend
   if (!n.find("result")) n.set("result", doc::Node::string(o.result));
   bool is_error = o.is_error || (run.exit_status && *run.exit_status != 0) || run.state == "lost";
   if (!n.find("is_error")) n.set("is_error", doc::Node::boolean(is_error));
-  if (!n.find("total_cost_usd")) n.set("total_cost_usd", doc::Node::number(usd(spend.cost)));
+  if (!n.find("total_cost_usd")) n.set("total_cost_usd", doc::Node::number(formatDollars(spend.cost)));
   if (!n.find("usage")) {
     doc::Node u = doc::Node::map();
     u.set("input_tokens", doc::Node::integer(o.input_tokens.value_or(spend.input_tokens)));
@@ -240,16 +252,7 @@ doc::Node resultJson(const store::AgentRun& run, const store::WindowSpend& spend
   km.set("startedAt", doc::Node::string(formatTimeMs(run.started_at_ms)));
   km.set("endedAt", run.ended_at_ms ? doc::Node::string(formatTimeMs(run.ended_at_ms)) : doc::Node::null());
   km.set("durationMs", doc::Node::integer((run.ended_at_ms ? run.ended_at_ms : to_ms) - run.started_at_ms));
-  doc::Node cost = doc::Node::map();
-  cost.set("costUSD", doc::Node::number(usd(spend.cost)));
-  cost.set("costMicros", doc::Node::integer(spend.cost));
-  cost.set("calls", doc::Node::integer(spend.calls));
-  cost.set("inputTokens", doc::Node::integer(spend.input_tokens));
-  cost.set("outputTokens", doc::Node::integer(spend.output_tokens));
-  cost.set("cacheReadTokens", doc::Node::integer(spend.cache_read_tokens));
-  cost.set("cacheWriteTokens", doc::Node::integer(spend.cache_write_tokens));
-  cost.set("reasoningTokens", doc::Node::integer(spend.reasoning_tokens));
-  km.set("measured", std::move(cost));
+  km.set("measured", measuredJson(spend));
   if (!run.errors.empty()) km.set("stderr", doc::Node::string(run.errors));
   n.set("km", std::move(km));
   return n;
@@ -274,7 +277,7 @@ int printRun(store::AgentRuns& runs, const store::AgentRun& run, bool json) {
     std::string summary = "run " + std::to_string(run.number) + " of " + run.sandbox_id + ": " + run.state;
     if (run.exit_status) summary += " (exit " + std::to_string(*run.exit_status) + ")";
     if (run.ended_at_ms) summary += " after " + shortDuration(run.ended_at_ms - run.started_at_ms);
-    summary += "; AI $" + usd(spend->cost) + " measured by km, " + std::to_string(spend->calls) + " call(s), " +
+    summary += "; AI $" + formatDollars(spend->cost) + " measured by km, " + std::to_string(spend->calls) + " call(s), " +
                std::to_string(spend->input_tokens) + " input / " + std::to_string(spend->output_tokens) + " output tokens";
     printErr(summary);
     if ((o.is_error || (run.exit_status && *run.exit_status != 0)) && !run.errors.empty()) {
@@ -339,24 +342,6 @@ struct RefArgs {
   bool claude = false;
 };
 
-void printTable(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> width(head.size());
-  for (size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (size_t i = 0; i < cells.size(); ++i) {
-      out += cells[i];
-      if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
-    }
-    printOut(out);
-  };
-  line(head);
-  for (const auto& r : rows) line(r);
-}
-
 // The run asked for: `number`, or the last one (the last running one for attach).
 std::optional<store::AgentRun> pickRun(store::AgentRuns& runs, const std::string& sandbox_id,
                                        std::optional<int64_t> number, bool prefer_running) {
@@ -403,7 +388,6 @@ int runList(const RefArgs& a, Context& ctx) {
     auto spend = spendOf(*runs, run, &to_ms);
     if (!spend) return printFailure(spend.error());
     if (json) {
-      doc::Node n = resultJson(run, *spend, to_ms);
       doc::Node item = doc::Node::map();
       item.set("run", doc::Node::integer(run.number));
       item.set("agent", doc::Node::string(run.agent));
@@ -412,7 +396,7 @@ int runList(const RefArgs& a, Context& ctx) {
       item.set("startedAt", doc::Node::string(formatTimeMs(run.started_at_ms)));
       item.set("prompt", doc::Node::string(run.prompt));
       item.set("session", doc::Node::string(sessionName(run.number)));
-      item.set("measured", *n.find("km")->find("measured"));
+      item.set("measured", measuredJson(*spend));
       list.push(std::move(item));
       continue;
     }
@@ -421,7 +405,7 @@ int runList(const RefArgs& a, Context& ctx) {
     rows.push_back({std::to_string(run.number), run.agent, run.state,
                     run.exit_status ? std::to_string(*run.exit_status) : "-", formatTimeMs(run.started_at_ms),
                     shortDuration((run.ended_at_ms ? run.ended_at_ms : to_ms) - run.started_at_ms),
-                    "$" + usd(spend->cost), prompt});
+                    "$" + formatDollars(spend->cost), prompt});
   }
   if (json) {
     printOut(doc::toJson(list));
@@ -431,45 +415,57 @@ int runList(const RefArgs& a, Context& ctx) {
     printErr(rec->id + " has no agent runs");
     return kExitOk;
   }
-  printTable({"RUN", "AGENT", "STATE", "EXIT", "STARTED", "TIME", "AI SPEND", "PROMPT"}, rows);
+  rows.insert(rows.begin(), {"RUN", "AGENT", "STATE", "EXIT", "STARTED", "TIME", "AI SPEND", "PROMPT"});
+  printColumns(rows, 2);
   return kExitOk;
 }
 
+// What `results` and `attach` work on: the sandbox, its runs and the run asked for, brought
+// up to date. nullopt when something was printed instead.
+struct PickedRun {
+  std::unique_ptr<store::FleetStore> store;
+  store::SandboxRecord rec;
+  std::unique_ptr<store::AgentRuns> runs;
+  store::AgentRun run;
+};
+
+std::optional<PickedRun> pickedRun(const RefArgs& a, Context& ctx, bool prefer_running) {
+  PickedRun p;
+  p.store = openFleet(ctx);
+  if (!p.store) return std::nullopt;
+  auto rec = resolveOrPrint(*p.store, a.ref);
+  if (!rec) return std::nullopt;
+  p.rec = std::move(*rec);
+  p.runs = openRuns(ctx);
+  if (!p.runs) return std::nullopt;
+  auto run = pickRun(*p.runs, p.rec.id, a.run, prefer_running);
+  if (!run) return std::nullopt;
+  p.run = refresh(ctx, *p.runs, p.rec, *run);
+  return p;
+}
+
 int runResults(const RefArgs& a, Context& ctx) {
-  auto store = openFleet(ctx);
-  if (!store) return kExitFailed;
-  auto rec = resolveOrPrint(*store, a.ref);
-  if (!rec) return kExitFailed;
-  auto runs = openRuns(ctx);
-  if (!runs) return kExitFailed;
-  auto run = pickRun(*runs, rec->id, a.run, false);
-  if (!run) return kExitFailed;
-  *run = refresh(ctx, *runs, rec, *run);
-  if (run->state == "running") {
-    printErr("ERROR: run " + std::to_string(run->number) + " of " + rec->id + " is still running; `km agent attach " +
-             rec->id + " " + std::to_string(run->number) + "` watches it");
+  auto p = pickedRun(a, ctx, false);
+  if (!p) return kExitFailed;
+  if (p->run.state == "running") {
+    printErr("ERROR: run " + std::to_string(p->run.number) + " of " + p->rec.id + " is still running; `km agent attach " +
+             p->rec.id + " " + std::to_string(p->run.number) + "` watches it");
     return kExitFailed;
   }
-  return printRun(*runs, *run, !a.text);
+  return printRun(*p->runs, p->run, !a.text);
 }
 
 int runAttach(const RefArgs& a, Context& ctx) {
-  auto store = openFleet(ctx);
-  if (!store) return kExitFailed;
-  auto rec = resolveOrPrint(*store, a.ref);
-  if (!rec) return kExitFailed;
-  auto runs = openRuns(ctx);
-  if (!runs) return kExitFailed;
-  auto run = pickRun(*runs, rec->id, a.run, true);
-  if (!run) return kExitFailed;
-  *run = refresh(ctx, *runs, rec, *run);
-  if (run->state != "running") {
-    printErr("ERROR: run " + std::to_string(run->number) + " of " + rec->id + " has ended; `km agent results " + rec->id +
-             " " + std::to_string(run->number) + "` shows what it gave");
+  auto p = pickedRun(a, ctx, true);
+  if (!p) return kExitFailed;
+  if (p->run.state != "running") {
+    printErr("ERROR: run " + std::to_string(p->run.number) + " of " + p->rec.id + " has ended; `km agent results " +
+             p->rec.id + " " + std::to_string(p->run.number) + "` shows what it gave");
     return kExitFailed;
   }
-  store.reset();
-  return onTerminal(ctx, *rec, {"tmux", "-L", "km", "attach-session", "-t", sessionName(run->number)});
+  p->store.reset();  // no database connection stays open while attached
+  p->runs.reset();
+  return onTerminal(ctx, p->rec, {"tmux", "-L", "km", "attach-session", "-t", sessionName(p->run.number)});
 }
 
 // km agent SB --claude: Claude Code's own interactive session, in tmux session km-claude

@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include <algorithm>
+
 #include "core/strings.h"
 #include "doc/json_io.h"
 
@@ -68,6 +70,22 @@ void printOut(std::string_view text) {
   state().answered = true;
   std::fwrite(text.data(), 1, text.size(), stdout);
   if (text.empty() || text.back() != '\n') std::fputc('\n', stdout);
+}
+
+void printColumns(const std::vector<std::vector<std::string>>& rows, size_t gap) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + gap, ' ');
+    }
+    printOut(line);
+  }
 }
 
 void printErr(std::string_view text) {

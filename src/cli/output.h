@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "core/result.h"
 #include "doc/diagnostic.h"
@@ -29,6 +30,9 @@ doc::Node diagnosticsToJson(const doc::Diagnostics& diags, bool errors,
 doc::Node validationReport(std::string_view file, const Result<profile::Loaded>& loaded);
 
 void printOut(std::string_view text);  // stdout, newline added when missing
+// `rows` (the header first) as columns on stdout, each padded to its widest cell and followed
+// by `gap` spaces (the last column unpadded).
+void printColumns(const std::vector<std::vector<std::string>>& rows, size_t gap = 1);
 void printErr(std::string_view text);  // stderr, newline added when missing
 
 // JSON mode (--json anywhere on the line). Then a command that fails without having printed

@@ -272,15 +272,7 @@ int runList(const ListArgs& a, Context& ctx) {
       table.push_back({std::to_string(r.number), alias, r.id, status, ttl, up});
     }
   }
-  std::vector<size_t> width(table[0].size(), 0);
-  for (const auto& row : table) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : table) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) line += i + 1 == row.size() ? row[i] : pad(row[i], width[i]);
-    printOut(line);
-  }
+  printColumns(table);
   return kExitOk;
 }
 
