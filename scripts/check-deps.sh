@@ -3,7 +3,8 @@
 # 1. each module includes only the modules it may depend on (allowed below). Arrows:
 #    core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← fleet ← cli ← main;
 #    core ← store ← supervisor; core ← doc ← audit ← net ← {plan, substrate, supervisor};
-#    core ← doc ← meter ← net (the proxy meters AI calls); core ← doc ← profile ← agent ← cli
+#    core ← doc ← meter ← net (the proxy meters AI calls); core ← doc ← profile ← agent ← cli;
+#    core ← doc ← github ← net (the proxy filters GitHub); core ← doc ← secrets ← cli (SOPS bundles)
 #    (a plan holds the typed net::NetworkSpec). No cycles.
 # 2. of another module it includes only a public header (public below); every other header
 #    is private to its module, which may include it anywhere inside itself.
@@ -21,11 +22,13 @@ allowed() {
     store) echo "core store" ;;
     audit) echo "core doc audit" ;;
     meter) echo "core doc meter" ;;
-    net) echo "core doc audit meter net" ;;
+    github) echo "core doc github" ;;
+    secrets) echo "core doc secrets" ;;
+    net) echo "core doc audit meter github net" ;;
     substrate) echo "core doc profile audit meter net plan substrate" ;;
     supervisor) echo "core doc profile plan store audit meter net substrate supervisor" ;;
     fleet) echo "core doc plan store audit meter net substrate supervisor fleet" ;;
-    cli) echo "core doc profile config plan store audit meter net substrate supervisor fleet agent cli" ;;
+    cli) echo "core doc profile config plan store audit meter net substrate supervisor fleet agent secrets github cli" ;;
     *) echo "" ;;
   esac
 }
@@ -39,10 +42,11 @@ public() {
                  strings.h sys.h timeline.h tree.h warning_pacer.h" ;;
     doc) extra="describe.h diagnostic.h json_io.h node.h pattern.h pcre2_handles.h yaml_io.h" ;;
     meter) extra="request.h" ;;
-    store) extra="ledger.h agent_runs.h" ;;
+    store) extra="ledger.h agent_runs.h action_quotas.h" ;;
+    github) extra="app.h" ;;
     profile) extra="types.h" ;;
     audit) extra="exec_audit.h redact.h" ;;
-    net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h service.h sigv4.h bpf/gate.h dns/resolver.h" ;;
+    net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h secret_file.h service.h sigv4.h bpf/gate.h dns/resolver.h" ;;
   esac
   echo "$1/$1.h"
   for h in $extra; do echo "$1/$h"; done

@@ -4,7 +4,9 @@
 # tests/fuzz/seeds/audit for the audit records' decoder, tests/fuzz/seeds/exec_event for the exec
 # audit's ring buffer records, tests/fuzz/seeds/http for the proxy's
 # request heads, tests/fuzz/seeds/tls for its ClientHello reader, tests/fuzz/seeds/meter for
-# metered AI responses, tests/fuzz/seeds/meter_request for their requests' bodies.
+# metered AI responses, tests/fuzz/seeds/meter_request for their requests' bodies,
+# tests/fuzz/seeds/github for pushes' receive-pack bodies and ref globs, tests/fuzz/seeds/sops
+# for sops-encrypted secrets files.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS
 # Prints each target's final stats line (execs, coverage); exits non-zero on any finding.
 set -euo pipefail
@@ -14,7 +16,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 shared="$root/../shared/reference/profiles"
 
 for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz exec_event_fuzz proxy_request_fuzz \
-              client_hello_fuzz meter_stream_fuzz meter_request_fuzz; do
+              client_hello_fuzz meter_stream_fuzz meter_request_fuzz github_pkt_line_fuzz \
+              sops_fuzz; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
@@ -34,6 +37,10 @@ for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz aud
     cp "$root"/tests/fuzz/seeds/meter/* "$corpus"/
   elif [ "$target" = meter_request_fuzz ]; then
     cp "$root"/tests/fuzz/seeds/meter_request/* "$corpus"/
+  elif [ "$target" = github_pkt_line_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/github/* "$corpus"/
+  elif [ "$target" = sops_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/sops/* "$corpus"/
   else
     cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
     # Inputs that once broke a property: replayed first, kept in the corpus.

@@ -12,7 +12,7 @@ PACKAGES=(
   libsqlite3-dev libssl-dev libseccomp-dev libboost1.81-dev libpcre2-dev
   bubblewrap util-linux procps psmisc iproute2 btrfs-progs e2fsprogs
   libbpf-dev bpftool libmnl-dev libnftables-dev nftables dnsmasq-base dnsutils iputils-ping curl dnsperf openssl
-  python3 zsh nodejs tmux
+  python3 zsh nodejs tmux age
 )
 
 missing=()

@@ -32,6 +32,7 @@ Handler installValidate(CLI::App& sub, Context& ctx);
 Handler installProfile(CLI::App& sub, Context& ctx);
 Handler installSchema(CLI::App& sub, Context& ctx);
 Handler installConfig(CLI::App& sub, Context& ctx);
+Handler installConfigure(CLI::App& sub, Context& ctx);
 Handler installCompletion(CLI::App& sub, Context& ctx);
 Handler installCreate(CLI::App& sub, Context& ctx);
 Handler installList(CLI::App& sub, Context& ctx);
@@ -43,6 +44,7 @@ Handler installResume(CLI::App& sub, Context& ctx);
 Handler installPause(CLI::App& sub, Context& ctx);
 Handler installLock(CLI::App& sub, Context& ctx);
 Handler installUnlock(CLI::App& sub, Context& ctx);
+Handler installFreeze(CLI::App& sub, Context& ctx);
 Handler installExtend(CLI::App& sub, Context& ctx);
 Handler installBudget(CLI::App& sub, Context& ctx);
 Handler installClone(CLI::App& sub, Context& ctx);
@@ -60,6 +62,8 @@ inline constexpr Command kCommands[] = {
     {"schema", "Print the JSON Schema of profiles (or of the operator config)", Setup::kNone,
      &installSchema},
     {"config", "Show the operator config", Setup::kConfig, &installConfig},
+    {"configure", "Store operator settings: configure github (App or token for sandboxes' repos)", Setup::kNone,
+     &installConfigure},
     {"create", "Create and start a sandbox from a profile", Setup::kConfig, &installCreate},
     {"list", "List sandboxes (alias: ls)", Setup::kNone, &installList},
     {"status", "Show one sandbox in detail", Setup::kNone, &installStatus},
@@ -69,7 +73,9 @@ inline constexpr Command kCommands[] = {
     {"resume", "Resume a paused or stopped sandbox", Setup::kNone, &installResume},
     {"pause", "Freeze a sandbox (memory kept)", Setup::kNone, &installPause},
     {"lock", "Protect a sandbox from destroy, stop and pause", Setup::kNone, &installLock},
-    {"unlock", "Remove the lock", Setup::kNone, &installUnlock},
+    {"unlock", "Remove the lock; lift a freeze of outbound actions", Setup::kNone, &installUnlock},
+    {"freeze", "Refuse a sandbox's outbound actions counted by spec.limits (km unlock lifts it)", Setup::kNone,
+     &installFreeze},
     {"extend", "Move a sandbox's TTL deadline later", Setup::kNone, &installExtend},
     {"budget", "Top up a sandbox's AI or compute budget (budget add)", Setup::kNone, &installBudget},
     {"clone", "Copy a sandbox into new ones", Setup::kNone, &installClone},

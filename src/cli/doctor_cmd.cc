@@ -9,6 +9,8 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/context.h"
+#include "cli/doctor_credentials.h"
 #include "cli/fleet_support.h"
 #include "cli/output.h"
 #include "doc/json_io.h"
@@ -24,6 +26,8 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
              "finds dead supervisors, lost sandboxes, half-destroyed sandboxes, leaked cgroups (and\n"
              "supervisors left in them), mounts, disks, uid claims, eBPF pins, orphan directories,\n"
              "and host rules (table inet km) missing or of another km version.\n"
+             "Checks the operator's credentials: each secrets file, the GitHub token file, the\n"
+             "GitHub App's key and each installation (a real token request to GitHub's API).\n"
              "Exit 1 when problems remain.");
   return [fix, &ctx] {
     fleet::HostLimits hl = fleet::hostLimits(fleetEnv(ctx));
@@ -31,6 +35,11 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
     if (!store) return kExitFailed;
     auto findings = fleet::doctor(fleetEnv(ctx), *store, *fix);
     if (!findings) return printFailure(findings.error());
+    std::vector<CredentialCheck> credentials;
+    if (const config::Config* c = ctx.config()) credentials = checkCredentials(*c, ctx.globals().home);
+    for (const auto& c : credentials) {
+      if (!c.problem.empty()) findings->push_back({c.subject, c.problem, "", false});
+    }
     bool open = false;
     for (const auto& f : *findings) open = open || !f.fixed;
     if (ctx.globals().json) {
@@ -65,6 +74,8 @@ Handler installDoctor(CLI::App& sub, Context& ctx) {
     printOut("  disk     " + hl.disk);
     if (hl.hybrid) printOut("  (hybrid cgroup host: limits from v1, grouping from v2)");
     if (!hl.root) printOut("  note: not running as root; the local substrate needs root");
+    if (!credentials.empty()) printOut("Operator credentials:");
+    for (const auto& c : credentials) printOut("  " + c.subject + ": " + (c.problem.empty() ? c.ok : "PROBLEM (below)"));
     if (findings->empty()) {
       printOut("No drift between the store and the kernel.");
       return kExitOk;

@@ -289,4 +289,6 @@ doc::Node statusJson(store::FleetStore& store, const store::SandboxRecord& r, st
   return o;
 }
 
+std::string isoTimeUtc(int64_t ms) { return isoTime(ms); }
+
 }  // namespace km::cli

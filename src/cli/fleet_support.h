@@ -44,6 +44,8 @@ std::string shortDuration(int64_t ms);
 // The spend ledger of the home (its fleet database); on failure prints the error and returns
 // nullptr.
 std::unique_ptr<store::Ledger> openLedger(Context& ctx);
+// "2026-12-07T17:00:00Z" for a time in ms since the epoch ("" for 0).
+std::string isoTimeUtc(int64_t ms);
 
 // The status object of `km status --json` and `km create --json`; with `ledger`, its budget
 // (budget.ai, budget.compute: limitUSD, spentUSD, reservedUSD, warningThreshold; null when the

@@ -10,6 +10,7 @@
 #include "cli/output.h"
 #include "core/duration.h"
 #include "doc/json_io.h"
+#include "store/action_quotas.h"
 #include "supervisor/supervisor.h"
 
 namespace km::cli {
@@ -57,6 +58,12 @@ Status lockAction(const fleet::Env&, store::FleetStore& s, const std::string& id
 Status unlockAction(const fleet::Env& env, store::FleetStore& s, const std::string& id) {
   KM_TRY(fleet::setLocked(s, id, false));
   fleet::noteUnlocked(env, s, id);
+  // As upstream, unlock also lifts a freeze of the sandbox's outbound actions (km freeze).
+  auto quotas = store::openSqliteActionQuotas(env.km_home + "/fleet.db");
+  if (!quotas) return std::move(quotas).error();
+  auto lifted = (*quotas)->unfreeze(id);
+  if (!lifted) return std::move(lifted).error();
+  if (*lifted) (void)s.addEvent(id, "actions-unfrozen", "km unlock");
   return ok();
 }
 
@@ -92,6 +99,8 @@ Handler installLock(CLI::App& sub, Context& ctx) {
 Handler installUnlock(CLI::App& sub, Context& ctx) {
   auto yes = std::make_shared<bool>(false);
   sub.add_flag("--yes", *yes, "Accepted for upstream compatibility");
+  sub.footer("Removes the lock (km lock) and lifts a freeze of the sandbox's outbound actions (km freeze,\n"
+             "or a spec.limits breach with onBreach: freeze).");
   return installSimple(sub, ctx, &unlockAction, "unlocked");
 }
 

@@ -2,12 +2,15 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <tuple>
 
+#include "cli/actions.h"
 #include "cli/agent_run.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/fleet_support.h"
 #include "cli/output.h"
+#include "cli/sops_bundle.h"
 #include "core/fs.h"
 #include "core/money.h"
 #include "core/strings.h"
@@ -15,6 +18,7 @@
 #include "doc/json_io.h"
 #include "doc/yaml_io.h"
 #include "meter/meter.h"
+#include "net/secret_file.h"
 #include "net/sigv4.h"
 #include "profile/profile.h"
 #include "supervisor/supervisor.h"
@@ -111,6 +115,13 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   }
   profile::Profile prof = profile::withDefaults(loaded->profile);
   plan::CompileOptions co;
+  // The SOPS bundle, decrypted here on the host (its values never pass through the sandbox).
+  auto bundle = readBundle(prof.spec, loaded->source, *cfg);
+  if (!bundle) {
+    printErr("ERROR: " + bundle.error().message());
+    return kExitUsage;
+  }
+  co.bundle = std::move(*bundle);
   co.id = plan::newSandboxId(prof.metadata.prefix.value_or("sb"));
   co.alias = a.alias;
   co.substrate = a.substrate;
@@ -153,6 +164,31 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     co.bedrock_credentials_file = path;
     co.bedrock_profile = profile;
   }
+  // Operator secrets and GitHub credentials: checked now (readable, where no sandbox sees
+  // them); read again by each supervisor start, so rotated ones are picked up.
+  for (const auto& secret : eff.secrets) {
+    std::string path = fs::absolutePath(fs::expandHome(secret.file));
+    if (auto value = net::readSecretValue(path, ctx.globals().home); !value) {
+      printErr("ERROR: operator config secrets (" + secret.name + "): " + value.error().message());
+      return kExitUsage;
+    }
+    co.operator_secrets.push_back({secret.name, path, secret.hosts});
+  }
+  if (eff.github) {
+    co.github.api_url = eff.github->api_url.value_or(config::kDefaultGithubApiUrl);
+    co.github.app_id = eff.github->app_id.value_or(0);
+    for (const auto& i : eff.github->installations) co.github.installations.push_back({i.owner, i.id});
+    for (auto [field, from, to] : {std::tuple{"privateKeyFile", &eff.github->private_key_file, &co.github.private_key_file},
+                                   std::tuple{"tokenFile", &eff.github->token_file, &co.github.token_file}}) {
+      if (!*from) continue;
+      std::string path = fs::absolutePath(fs::expandHome(**from));
+      if (auto text = net::readSecretFile(path, ctx.globals().home); !text) {
+        printErr(std::string("ERROR: operator config github.") + field + ": " + text.error().message());
+        return kExitUsage;
+      }
+      *to = path;
+    }
+  }
   if (eff.proxy) co.proxy_connect_ports = eff.proxy->connect_ports;
   if (eff.tls && eff.tls->extra_ca_file) co.tls_extra_ca_file = fs::absolutePath(fs::expandHome(*eff.tls->extra_ca_file));
   auto log_bytes = plan::parseMemoryBytes(eff.logs->max_file_size.value_or(config::kDefaultLogFileSize));
@@ -170,7 +206,7 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     return p.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
   }
   if (a.dry_run) {
-    doc::Node n = plan::toNode(*p);
+    doc::Node n = plan::toNode(plan::withoutSecretValues(*p));
     bool json = ctx.globals().json || a.output.value_or("") == "json";
     printOut(json ? doc::toJson(n) : doc::emitYaml(n));
     return kExitOk;
@@ -284,6 +320,8 @@ int runStatus(const std::string& ref, Context& ctx) {
   auto ledger = openLedger(ctx);
   if (!ledger) return kExitFailed;
   doc::Node j = statusJson(*store, *r, ledger.get());
+  auto stored_plan = plan::fromJson(r->plan_json, "the stored plan of " + r->id);
+  j.set("actions", actionsJson(ctx.globals().home, r->id, stored_plan ? stored_plan->quotas : std::vector<plan::ActionQuota>{}));
   if (ctx.globals().json) {
     printOut(doc::toJson(j));
     return kExitOk;
@@ -353,6 +391,10 @@ int runStatus(const std::string& ref, Context& ctx) {
                  formatDollars(m.cost));
       }
     }
+  }
+  if (auto lines = actionLines(*j.find("actions")); !lines.empty()) {
+    printOut("Actions (spec.limits):");
+    for (const auto& l : lines) printOut(l);
   }
   line("Cloned From", r->cloned_from.value_or("-"));
   auto events = store->events(r->id, 5);

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli/output.h"
+#include "cli/sops_bundle.h"
 #include "doc/json_io.h"
 #include "profile/profile.h"
 
@@ -40,6 +41,21 @@ struct ValidateArgs {
   std::vector<std::string> files;
 };
 
+// Each key of the SOPS bundle that spec.secrets.hosts does not bind reaches the sandbox as it
+// is (as upstream gives it): a warning per key. The key names are read without decrypting.
+void warnUnboundSecrets(profile::Loaded& l) {
+  const auto& spec = l.profile.spec;
+  for (const auto& key : bundleKeys(spec, l.source)) {
+    bool bound = false;
+    for (const auto& [name, hosts] : spec.secrets->hosts) bound = bound || name == key;
+    if (bound) continue;
+    const doc::Node* at = doc::locate(l.document, "spec.secrets.sopsFile");
+    l.diagnostics.warning(at ? at->mark() : doc::Mark{}, "spec.secrets.sopsFile",
+                          key + " from the bundle is given to the sandbox as it is (as upstream does); bind it in "
+                                "spec.secrets.hosts to the hosts it is for, and the sandbox holds only a sentinel");
+  }
+}
+
 int runValidate(const ValidateArgs& args, Context& ctx) {
   profile::LoadOptions options;
   auto paths = ctx.searchPaths();
@@ -50,6 +66,7 @@ int runValidate(const ValidateArgs& args, Context& ctx) {
   doc::Node reports = doc::Node::seq();
   for (const auto& file : args.files) {
     auto loaded = profile::load(file, options);
+    if (loaded && loaded->ok()) warnUnboundSecrets(*loaded);
     if (json) reports.push(validationReport(file, loaded));
     if (!loaded) {
       all_valid = false;

@@ -119,6 +119,56 @@ struct Describe<LogsConfig> {
 };
 
 template <>
+struct Describe<GithubInstallation> {
+  static constexpr std::string_view kDoc = "Where the GitHub App is installed.";
+  static void build(Fields<GithubInstallation>& f) {
+    f.add("owner", &GithubInstallation::owner, "User or organisation.").required()
+        .pattern(R"(^[A-Za-z0-9][A-Za-z0-9-]{0,38}$)", "a GitHub user or organisation name").exampleValue("my-org");
+    f.add("id", &GithubInstallation::id, "The installation id.").required().min(1).exampleValue("12345678");
+  }
+};
+
+template <>
+struct Describe<GithubConfig> {
+  static constexpr std::string_view kDoc =
+      "How sandboxes' GitHub requests are authenticated (host side; sandboxes never hold a token).";
+  static void build(Fields<GithubConfig>& f) {
+    f.add("apiUrl", &GithubConfig::api_url, "GitHub's REST API base URL.")
+        .pattern(R"(^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$)", "an https URL like https://api.github.com")
+        .defaultValue(kDefaultGithubApiUrl);
+    f.add("appId", &GithubConfig::app_id, "The GitHub App's id.").min(1);
+    f.add("privateKeyFile", &GithubConfig::private_key_file,
+          "The App's private key (PEM), under /root, /home or KM_HOME, mode 600.").minLength(1);
+    f.add("installations", &GithubConfig::installations, "The App's installations, one per owner.");
+    f.add("tokenFile", &GithubConfig::token_file,
+          "A static token instead of an App (under /root, /home or KM_HOME, mode 600).").minLength(1);
+  }
+};
+
+template <>
+struct Describe<OperatorSecret> {
+  static constexpr std::string_view kDoc = "A secret every sandbox gets as a sentinel.";
+  static void build(Fields<OperatorSecret>& f) {
+    f.add("name", &OperatorSecret::name, "Environment variable inside sandboxes.").required()
+        .pattern(R"(^[A-Za-z_][A-Za-z0-9_]*$)", "an environment variable name like ANTHROPIC_API_KEY")
+        .exampleValue("ANTHROPIC_API_KEY");
+    f.add("file", &OperatorSecret::file, "File holding the value, under /root, /home or KM_HOME, mode 600.")
+        .required().minLength(1).exampleValue("/root/.km/anthropic.key");
+    f.add("hosts", &OperatorSecret::hosts, "Hosts the value may go to (exact names).").required()
+        .pattern(R"(^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$)", "a host name like api.anthropic.com")
+        .minItems(1).exampleValue("[api.anthropic.com]");
+  }
+};
+
+template <>
+struct Describe<SopsConfig> {
+  static constexpr std::string_view kDoc = "Decrypting profiles' SOPS bundles (spec.secrets.sopsFile).";
+  static void build(Fields<SopsConfig>& f) {
+    f.add("ageKeyFiles", &SopsConfig::age_key_files, "age identity files (AGE-SECRET-KEY-1…).").minLength(1);
+  }
+};
+
+template <>
 struct Describe<Config> {
   static constexpr std::string_view kDoc = "km operator configuration.";
   static void build(Fields<Config>& f) {
@@ -136,6 +186,9 @@ struct Describe<Config> {
     f.add("pricing", &Config::pricing, "Pricing.");
     f.add("disk", &Config::disk, "Sandbox disks.");
     f.add("logs", &Config::logs, "Log bounds.");
+    f.add("github", &Config::github, "GitHub credentials for sandboxes' allowed repositories.");
+    f.add("secrets", &Config::secrets, "Secrets every sandbox gets as sentinels (e.g. the AI providers' keys).");
+    f.add("sops", &Config::sops, "SOPS bundles.");
   }
 };
 
@@ -196,6 +249,35 @@ bool blankOrComments(std::string_view text) {
   return true;
 }
 
+// An App needs its key and at least one installation; a token file is the alternative.
+void checkGithub(const GithubConfig& g, const doc::Node& root, doc::Diagnostics& d) {
+  auto at = [&](const std::string& path) { return doc::locate(root, path)->mark(); };
+  if (g.app_id && g.token_file) {
+    d.error(at("github.tokenFile"), "github.tokenFile",
+            "set either a GitHub App (appId, privateKeyFile, installations) or tokenFile, not both");
+  }
+  if (g.app_id && !g.private_key_file) {
+    d.error(at("github.appId"), "github.appId", "a GitHub App needs privateKeyFile: the PEM key GitHub gave for it");
+  }
+  if (g.app_id && g.installations.empty()) {
+    d.error(at("github.appId"), "github.appId",
+            "a GitHub App needs installations: [{owner: OWNER, id: ID}] (the id is in the URL of the App's "
+            "installation settings page)");
+  }
+  if (!g.app_id && (g.private_key_file || !g.installations.empty())) {
+    std::string path = g.private_key_file ? "github.privateKeyFile" : "github.installations";
+    d.error(at(path), path, "privateKeyFile and installations belong to a GitHub App: set github.appId too");
+  }
+  for (size_t i = 0; i < g.installations.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (toLower(g.installations[j].owner) == toLower(g.installations[i].owner)) {
+        std::string path = doc::indexPath("github.installations", i) + ".owner";
+        d.error(at(path), path, g.installations[i].owner + " has two installations; keep one");
+      }
+    }
+  }
+}
+
 void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d) {
   auto at = [&](const std::string& path) { return doc::locate(root, path)->mark(); };
   if (c.network) {
@@ -241,6 +323,15 @@ void checkSemantics(const Config& c, const doc::Node& root, doc::Diagnostics& d)
       bool ok = inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
       if (ok && !port.empty()) ok = parseSmallInt(port) > 0 && parseSmallInt(port) < 65536;
       if (!ok) d.error(at(path), path, "\"" + s + "\" is not an IP address with an optional port 1-65535");
+    }
+  }
+  if (c.github) checkGithub(*c.github, root, d);
+  for (size_t i = 0; i < c.secrets.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (c.secrets[j].name == c.secrets[i].name) {
+        std::string path = doc::indexPath("secrets", i) + ".name";
+        d.error(at(path), path, c.secrets[i].name + " is defined twice (also secrets[" + std::to_string(j) + "]); keep one");
+      }
     }
   }
 }
@@ -306,6 +397,7 @@ Config effective(const Config& c, const std::string& resolv_conf) {
   if (!e.logs) e.logs.emplace();
   if (!e.logs->max_file_size) e.logs->max_file_size = kDefaultLogFileSize;
   if (!e.logs->max_files) e.logs->max_files = kDefaultLogFiles;
+  if (e.github && !e.github->api_url) e.github->api_url = kDefaultGithubApiUrl;
   return e;
 }
 

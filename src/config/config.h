@@ -63,6 +63,33 @@ struct LogsConfig {
   std::optional<int64_t> max_files;          // files kept per log, the live one included
 };
 
+// How sandboxes' GitHub requests are authenticated (host side only; the sandbox never holds a
+// token): a GitHub App (preferred: tokens minted per installation, scoped to the profile's
+// repositories, an hour long) or a static token file.
+struct GithubInstallation {
+  std::string owner;  // user or organisation the App is installed on
+  int64_t id = 0;     // the installation's id
+};
+struct GithubConfig {
+  std::optional<std::string> api_url;           // default https://api.github.com
+  std::optional<int64_t> app_id;
+  std::optional<std::string> private_key_file;  // the App's PEM key (RS256)
+  std::vector<GithubInstallation> installations;
+  std::optional<std::string> token_file;        // a static token instead of an App
+};
+
+// A secret of the operator's given to every sandbox as a sentinel (the proxy puts the real
+// value, read from `file`, in requests to `hosts` only).
+struct OperatorSecret {
+  std::string name;   // the environment variable inside sandboxes
+  std::string file;   // holds the value (host side, under /root, /home or KM_HOME, mode 600)
+  std::vector<std::string> hosts;
+};
+
+struct SopsConfig {
+  std::vector<std::string> age_key_files;  // age identities that decrypt spec.secrets.sopsFile bundles
+};
+
 struct Config {
   std::optional<std::string> default_substrate;  // local (default) | docker | ec2 | ecs
   std::optional<std::vector<std::string>> profile_search_paths;
@@ -74,7 +101,11 @@ struct Config {
   std::optional<PricingConfig> pricing;
   std::optional<DiskConfig> disk;
   std::optional<LogsConfig> logs;
+  std::optional<GithubConfig> github;
+  std::vector<OperatorSecret> secrets;
+  std::optional<SopsConfig> sops;
 };
+inline constexpr const char* kDefaultGithubApiUrl = "https://api.github.com";
 
 inline constexpr const char* kDefaultSubnetPool = "10.213.0.0/16";
 inline constexpr const char* kDefaultLogFileSize = "16Mi";

@@ -36,4 +36,9 @@ std::string quoted(std::string_view s);
 // differently, as \u{…}, and bytes that are not valid UTF-8 as \xNN. For display only (a literal "\x1b" in the text looks the same). For every string that came out of a sandbox (names, paths, process names, its output).
 std::string escapeForTerminal(std::string_view s, bool keep_newlines = true);
 
+// Base64 (RFC 4648): the standard alphabet with padding, or base64url without padding (JWT).
+std::string base64Encode(std::string_view bytes, bool url = false);
+// Decodes either alphabet, padding optional; nullopt on any other character or a bad length.
+std::optional<std::string> base64Decode(std::string_view text);
+
 }  // namespace km

@@ -70,6 +70,14 @@ struct Codec<StringMap> {
 };
 
 template <>
+struct Codec<StringListMap> {
+  static void decode(const Node& n, StringListMap& v, DecodeContext& c, const std::string& p,
+                     const Rules& r);
+  static std::optional<Node> encode(const StringListMap& v);
+  static Node schema(const Rules&) { return schemaStringListMap(); }
+};
+
+template <>
 struct Codec<StringOrList> {
   static void decode(const Node& n, StringOrList& v, DecodeContext& c, const std::string& p,
                      const Rules& r);

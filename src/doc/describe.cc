@@ -209,6 +209,35 @@ std::optional<Node> Codec<StringMap>::encode(const StringMap& v) {
   return m;
 }
 
+void Codec<StringListMap>::decode(const Node& n, StringListMap& v, DecodeContext& c, const std::string& p,
+                                  const Rules& r) {
+  if (!n.isMap()) return c.typeError(n, p, "a mapping of names to lists");
+  v.clear();
+  for (const auto& e : n.entries()) {
+    std::string path = childPath(p, e.key);
+    if (!e.value.isSeq()) {
+      c.typeError(e.value, path, "a list");
+      continue;
+    }
+    std::vector<std::string> items;
+    for (size_t i = 0; i < e.value.items().size(); ++i) {
+      std::string s;
+      if (c.decodeString(e.value.items()[i], s, indexPath(path, i), r)) items.push_back(std::move(s));
+    }
+    v.emplace_back(e.key, std::move(items));
+  }
+}
+
+std::optional<Node> Codec<StringListMap>::encode(const StringListMap& v) {
+  Node m = Node::map();
+  for (const auto& [k, items] : v) {
+    Node s = Node::seq();
+    for (const auto& x : items) s.push(Node::string(x));
+    m.set(k, std::move(s));
+  }
+  return m;
+}
+
 void Codec<StringOrList>::decode(const Node& n, StringOrList& v, DecodeContext& c,
                                  const std::string& p, const Rules& r) {
   v.values.clear();
@@ -303,6 +332,13 @@ Node schemaStringMap() {
   Node s = Node::map();
   s.set("type", Node::string("object"));
   s.set("additionalProperties", schemaString(Rules{}));
+  return s;
+}
+
+Node schemaStringListMap() {
+  Node s = Node::map();
+  s.set("type", Node::string("object"));
+  s.set("additionalProperties", schemaArray(schemaString(Rules{}), Rules{}));
   return s;
 }
 

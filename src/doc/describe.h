@@ -53,6 +53,8 @@ struct Rules {
 
 // An ordered string→string mapping (env, labels, configFiles): document order is kept.
 using StringMap = std::vector<std::pair<std::string, std::string>>;
+// An ordered string→list-of-strings mapping (spec.secrets.hosts): document order is kept.
+using StringListMap = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
 // A dollar amount in micro-dollars / a ratio in parts per million, read exactly from text.
 struct Dollars {
@@ -107,6 +109,7 @@ Node schemaInt(const Rules& r);
 Node schemaMillionths(const Rules& r, bool dollars);
 Node schemaArray(Node items, const Rules& r);
 Node schemaStringMap();
+Node schemaStringListMap();
 Node schemaAny();
 
 template <class T>

@@ -70,7 +70,7 @@ HostPolicy::Decision HostPolicy::check(std::string_view name) const {
 
 const std::vector<std::string>& githubHosts() {
   static const std::vector<std::string> kHosts{"github.com", "api.github.com", "raw.githubusercontent.com",
-                                               "codeload.github.com"};
+                                               "codeload.github.com", "codeload.githubusercontent.com"};
   return kHosts;
 }
 

@@ -52,11 +52,12 @@ bool isAiProviderHost(std::string_view name);
 
 // Hosts whose traffic the HTTP proxy must see (AI providers it meters, GitHub whose repos it
 // filters): api.anthropic.com, api.openai.com, bedrock-runtime.<region>.amazonaws.com,
-// github.com, api.github.com, raw.githubusercontent.com, codeload.github.com.
+// github.com, api.github.com, raw.githubusercontent.com, codeload.github.com,
+// codeload.githubusercontent.com.
 bool needsProxy(std::string_view name);
 
 // GitHub's hosts whose paths name a repository: github.com, api.github.com,
-// raw.githubusercontent.com, codeload.github.com.
+// raw.githubusercontent.com, codeload.github.com, codeload.githubusercontent.com.
 const std::vector<std::string>& githubHosts();
 
 }  // namespace km::net

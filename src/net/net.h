@@ -69,6 +69,8 @@ struct NetworkPolicyText {
   bool ai_providers = false;     // spec.budget.ai.maxSpendUSD > 0: AI provider hosts are reachable
   std::vector<uint16_t> proxy_ports{443, 80};  // what CONNECT may reach (operator config adds)
   bool intercept_github = false;  // spec.sourceAccess.mode allowlist: the proxy reads GitHub's traffic
+  bool github_allowed = false;    // ...and names repositories: GitHub's hosts are reachable (filtered)
+  std::vector<std::string> secret_hosts;  // hosts masked secrets go to: intercepted (sentinels swapped)
   std::string extra_ca_file;      // operator config tls.extraCAFile (servers the proxy verifies)
 };
 
@@ -85,13 +87,16 @@ struct NetworkSpec {
   bool ai_providers = false;              // AI provider hosts and ai_endpoints are reachable
   std::vector<uint16_t> proxy_ports{443, 80};  // ports CONNECT may reach
   bool intercept_github = false;          // GitHub's hosts are intercepted (repo allowlist)
+  bool github_allowed = false;            // GitHub's hosts are reachable (repos filtered by the proxy)
+  std::vector<std::string> secret_hosts;  // intercepted: masked secrets' sentinels are swapped there
   std::string extra_ca_file;              // servers' CAs besides the system's (the proxy's trust)
 
   // The one host rule of every layer: the allowlists, plus the AI providers' hosts and
-  // ai_endpoints when ai_providers.
+  // ai_endpoints when ai_providers, and GitHub's hosts when github_allowed.
   HostPolicy hostPolicy() const;
   // The hosts whose TLS the proxy terminates to read them: the AI providers and ai_endpoints
-  // when ai_providers (metered), GitHub's hosts when intercept_github (repos filtered).
+  // when ai_providers (metered), GitHub's hosts when intercept_github (repos filtered), and
+  // secret_hosts (sentinels swapped for real values).
   HostPolicy interceptHosts() const;
 
   // InvalidArgument naming the key (operator config network.allowCIDRs, …) of the first

@@ -45,6 +45,8 @@ Result<NetworkSpec> NetworkSpec::compile(const NetworkPolicyText& text) {
   if (text.proxy_ports.empty()) return invalidArgument("the proxy ports list is empty");
   spec.proxy_ports = text.proxy_ports;
   spec.intercept_github = text.intercept_github;
+  spec.github_allowed = text.github_allowed;
+  spec.secret_hosts = text.secret_hosts;
   spec.extra_ca_file = text.extra_ca_file;
   return spec;
 }
@@ -62,18 +64,28 @@ NetworkPolicyText NetworkSpec::text() const {
   t.ai_providers = ai_providers;
   t.proxy_ports = proxy_ports;
   t.intercept_github = intercept_github;
+  t.github_allowed = github_allowed;
+  t.secret_hosts = secret_hosts;
   t.extra_ca_file = extra_ca_file;
   return t;
 }
 
 HostPolicy NetworkSpec::hostPolicy() const {
-  HostPolicy p(allowed_dns_suffixes, allowed_hosts);
+  std::vector<std::string> hosts = allowed_hosts;
+  if (github_allowed) {
+    for (const auto& h : githubHosts()) hosts.push_back(h);
+  }
+  HostPolicy p(allowed_dns_suffixes, hosts);
   if (ai_providers) return p.withAiProviders(ai_endpoints, "AI provider (spec.budget.ai)");
   return p;
 }
 
 HostPolicy NetworkSpec::interceptHosts() const {
-  HostPolicy p = intercept_github ? HostPolicy({}, githubHosts()) : HostPolicy();
+  std::vector<std::string> hosts = secret_hosts;
+  if (intercept_github) {
+    for (const auto& h : githubHosts()) hosts.push_back(h);
+  }
+  HostPolicy p({}, hosts);
   if (ai_providers) return p.withAiProviders(ai_endpoints, "AI provider (spec.budget.ai)");
   return p;
 }

@@ -15,6 +15,7 @@
 
 #include "core/fs.h"
 #include "core/strings.h"
+#include "net/secret_file.h"
 
 namespace km::net {
 namespace {
@@ -133,28 +134,7 @@ Result<AwsCredentials> parseAwsCredentials(std::string_view text, std::string_vi
 
 Result<AwsCredentials> readAwsCredentialsFile(const std::string& path, std::string_view profile,
                                               const std::string& km_home) {
-  char real[PATH_MAX];
-  if (!::realpath(path.c_str(), real)) {
-    return invalidArgument(path + ": " + std::strerror(errno));
-  }
-  auto under = [&](std::string_view root) {
-    std::string_view r(real);
-    return !root.empty() && root != "/" && r.starts_with(root) && r.size() > root.size() &&
-           (root.back() == '/' || r[root.size()] == '/');
-  };
-  char home_real[PATH_MAX];
-  std::string home = !km_home.empty() && ::realpath(km_home.c_str(), home_real) ? home_real : "";
-  if (!under("/root") && !under("/home") && !under(home)) {
-    return invalidArgument(path + " is where sandboxes can read it (they see the host's files outside /root, "
-                           "/home and KM_HOME): move it under /root (like /root/.aws/credentials) or KM_HOME");
-  }
-  struct stat st{};
-  if (::stat(real, &st) != 0) return invalidArgument(path + ": " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) return invalidArgument(path + " is not a regular file");
-  if (st.st_mode & 077) {
-    return invalidArgument(path + " is readable by others than its owner: chmod 600 " + path);
-  }
-  auto text = fs::readFile(real, 1 << 20);
+  auto text = readSecretFile(path, km_home);
   if (!text) return std::move(text).error();
   return parseAwsCredentials(*text, profile, path);
 }

@@ -101,6 +101,7 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   p.shell = spec.execution.shell;
   p.working_dir = spec.execution.working_dir;
   p.env = spec.execution.env;
+  KM_TRY(maskSecrets(spec, options, spec.network.enforcement.value_or("proxy") != "ebpf", p.env, p.secrets));
   for (const auto& [path, content] : spec.execution.config_files) {
     KM_TRY(checkInsidePath(path, "spec.execution.configFiles"));
     p.config_files.push_back({path, content});
@@ -133,12 +134,48 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   policy.ai_providers = spec.budget && spec.budget->ai && spec.budget->ai->max_spend_usd.micros > 0;
   // As upstream: a repo allowlist is enforced in the proxy, which must read GitHub's traffic.
   policy.intercept_github = spec.source_access.mode == "allowlist";
+  // GitHub's hosts are reachable without an allowlist entry only where the proxy filters them
+  // (with ebpf enforcement alone, the allowlist decides and nothing is filtered).
+  policy.github_allowed =
+      policy.intercept_github && spec.source_access.github.has_value() && policy.enforcement != "ebpf";
+  for (const auto& secret : p.secrets) {
+    for (const auto& host : secret.hosts) {
+      if (std::find(policy.secret_hosts.begin(), policy.secret_hosts.end(), host) == policy.secret_hosts.end()) {
+        policy.secret_hosts.push_back(host);
+      }
+    }
+  }
+  p.source = options.github;
+  p.source.enforced = policy.intercept_github;
+  p.source.allowed_repos.clear();
+  p.source.allowed_refs.clear();
+  p.source.allow_ref_deletion = false;
+  if (spec.source_access.github && p.source.enforced) {
+    p.source.allowed_repos = spec.source_access.github->allowed_repos;
+    p.source.allowed_refs = spec.source_access.github->allowed_refs;
+    p.source.allow_ref_deletion = spec.source_access.github->allow_ref_deletion.value_or(false);
+  }
   policy.extra_ca_file = options.tls_extra_ca_file;
   policy.proxy_ports = {443, 80};
   for (int64_t port : options.proxy_connect_ports) {
     if (port < 1 || port > 65535) return invalidArgument("operator config proxy.connectPorts: " + std::to_string(port) + " is not a port");
     if (std::find(policy.proxy_ports.begin(), policy.proxy_ports.end(), port) == policy.proxy_ports.end()) {
       policy.proxy_ports.push_back(static_cast<uint16_t>(port));
+    }
+  }
+  if (spec.limits) {
+    const profile::Limits& l = *spec.limits;
+    for (auto [name, limit] : {std::pair{"github_pr", &l.github_pr}, std::pair{"github_comment", &l.github_comment},
+                               std::pair{"github_review", &l.github_review}, std::pair{"email_send", &l.email_send},
+                               std::pair{"slack_post", &l.slack_post}, std::pair{"h1_comment", &l.h1_comment}}) {
+      if (!*limit) continue;
+      ActionQuota q;
+      q.action = name;
+      q.lifetime = (*limit)->lifetime.value_or(-1);
+      q.per_hour = (*limit)->per_hour.value_or(-1);
+      q.per_day = (*limit)->per_day.value_or(-1);
+      q.on_breach = (*limit)->on_breach.value_or("warn");
+      p.quotas.push_back(std::move(q));
     }
   }
   auto network = net::NetworkSpec::compile(policy);

@@ -50,6 +50,25 @@ struct Lifetime {
 std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std::string& home,
                                          std::string_view anthropic_key = "");
 
+// `bytes` random bytes from the kernel, as lowercase hex (ids.cc).
+std::string randomHex(size_t bytes);
+
+// A sentinel for secret `name` whose real value is `real` (may be "" when not known here):
+// the real value's well-known prefix (sk-ant-, sk-, ghp_, …) kept, so tools that sniff a
+// key's kind still work, then "km-sentinel-" and 32 random hex digits (secrets.cc).
+std::string newSentinel(std::string_view real);
+
+// The sandbox's masked secrets (secrets.cc): spec.secrets.hosts binds names of the profile's
+// env or its SOPS bundle (options.bundle) to hosts; the operator config's secrets come next
+// unless the profile defines the name itself. Each masked name's value in `env` becomes its
+// sentinel; unbound bundle values are added to `env` as they are (as upstream). InvalidArgument
+// for a name bound but defined nowhere, one the operator owns, or one both env and bundle define.
+// Without the proxy (`has_proxy` false: enforcement ebpf) nothing can swap a sentinel: a
+// profile binding is refused, and the operator's secrets are not given at all.
+[[nodiscard]] Status maskSecrets(const profile::Spec& spec, const CompileOptions& options, bool has_proxy,
+                                 std::vector<std::pair<std::string, std::string>>& env,
+                                 std::vector<MaskedSecret>& secrets);
+
 // OK when `alias` matches ^[a-z][a-z0-9-]{0,62}$; else InvalidArgument saying so (ids.cc).
 [[nodiscard]] Status checkAlias(std::string_view alias);
 

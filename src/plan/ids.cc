@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/check.h"
 #include "core/strings.h"
@@ -14,27 +15,28 @@
 
 namespace km::plan {
 
-std::string newSandboxId(std::string_view prefix) {
-  uint8_t bytes[4];
+std::string randomHex(size_t bytes) {
+  std::vector<uint8_t> buf(bytes);
   size_t got = 0;
-  while (got < sizeof bytes) {
+  while (got < buf.size()) {
     // Reads of up to 256 bytes are never cut short, and block only until the pool is
     // initialised early in boot; retrying EINTR and short reads anyway costs nothing.
-    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    ssize_t n = ::getrandom(buf.data() + got, buf.size() - got, 0);
     if (n < 0 && errno == EINTR) continue;
     // Only ENOSYS (a kernel older than 3.17) can land here; km needs far newer kernels.
     KM_CHECK(n > 0) << "getrandom: " << std::strerror(errno);
     got += static_cast<size_t>(n);
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(prefix);
-  id += '-';
-  for (uint8_t b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xf];
+  std::string out;
+  for (uint8_t b : buf) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
   }
-  return id;
+  return out;
 }
+
+std::string newSandboxId(std::string_view prefix) { return std::string(prefix) + "-" + randomHex(4); }
 
 Status checkAlias(std::string_view alias) {
   bool ok = !alias.empty() && alias.size() <= 63 && alias[0] >= 'a' && alias[0] <= 'z';

@@ -92,6 +92,48 @@ struct MeteringPlan {
   std::string bedrock_profile;
 };
 
+// A secret the sandbox holds only as a sentinel (spec.secrets.hosts, the operator config's
+// secrets): the proxy puts the real value in place of the sentinel in requests to `hosts`
+// and refuses requests that carry it anywhere else.
+struct MaskedSecret {
+  std::string name;                // the environment variable
+  std::string sentinel;            // its value inside the sandbox (random per sandbox)
+  std::vector<std::string> hosts;  // exact host names the real value may go to
+  // Where the real value is: the content of `file` (an operator config secret, read by the
+  // supervisor, so a rotated key is used from the next start), else `value` (from the profile's
+  // env or its SOPS bundle; kept under KM_HOME with the plan, never printed).
+  std::string file;
+  std::string value;
+};
+
+// A GitHub App installation (operator config github.installations).
+struct GithubInstallation {
+  std::string owner;
+  int64_t id = 0;
+};
+
+// spec.sourceAccess as the proxy enforces it, with the operator's GitHub credentials.
+struct SourcePlan {
+  bool enforced = false;  // mode allowlist: GitHub's requests are read and filtered
+  std::vector<std::string> allowed_repos;
+  std::vector<std::string> allowed_refs;
+  bool allow_ref_deletion = false;
+  // Operator config github: an App (app_id > 0), else a static token file, else no token.
+  std::string api_url;
+  int64_t app_id = 0;
+  std::string private_key_file;
+  std::vector<GithubInstallation> installations;
+  std::string token_file;
+};
+
+// spec.limits: one kind of outbound action counted (github_pr, github_comment, github_review,
+// email_send, slack_post, h1_comment); -1 = no limit in that window.
+struct ActionQuota {
+  std::string action;
+  int64_t lifetime = -1, per_hour = -1, per_day = -1;
+  std::string on_breach = "warn";  // warn | block | freeze
+};
+
 struct SandboxPlan {
   // Identity
   std::string id;                    // {prefix}-{8 hex}
@@ -127,7 +169,13 @@ struct SandboxPlan {
   LogLimits logs;                         // from the operator config
   BudgetPlan budget;
   MeteringPlan metering;
+  SourcePlan source;
+  std::vector<MaskedSecret> secrets;
+  std::vector<ActionQuota> quotas;
 };
+
+// The plan with every masked secret's value blanked (what is printed: --dry-run, status).
+SandboxPlan withoutSecretValues(SandboxPlan plan);
 
 struct CompileOptions {
   std::string id;                            // from newSandboxId()
@@ -150,6 +198,16 @@ struct CompileOptions {
   std::vector<int64_t> proxy_connect_ports;    // proxy.connectPorts (besides 443 and 80)
   std::string tls_extra_ca_file;               // tls.extraCAFile (absolute)
   LogLimits logs;                              // logs.maxFileSize, logs.maxFiles
+  // Operator config secrets (files absolute and checked) and github (files absolute).
+  struct OperatorSecret {
+    std::string name;
+    std::string file;
+    std::vector<std::string> hosts;
+  };
+  std::vector<OperatorSecret> operator_secrets;
+  SourcePlan github;  // only its credential fields (api_url, app_id, …) are read
+  // The profile's SOPS bundle, decrypted (spec.secrets.sopsFile): its top-level keys in order.
+  std::vector<std::pair<std::string, std::string>> bundle;
   // The host, so limits never exceed what exists: 0 = unknown (no clamping).
   int host_cpus = 0;
   int64_t host_memory_bytes = 0;

@@ -13,7 +13,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 8;
+constexpr int64_t kPlanVersion = 9;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -43,6 +43,14 @@ class Reader {
     if (!n) return;
     std::optional<int64_t> v = doc::parseCoreInt(n->text());
     if (!v || *v < 0) return fail(at(key), "a whole number ≥ 0", n->text());
+    out = *v;
+  }
+  // A whole number ≥ -1 (-1: no limit).
+  void limit(std::string_view key, int64_t& out) {
+    const Node* n = take(key, Node::Kind::kInt, "a whole number");
+    if (!n) return;
+    std::optional<int64_t> v = doc::parseCoreInt(n->text());
+    if (!v || *v < -1) return fail(at(key), "a whole number ≥ -1", n->text());
     out = *v;
   }
   void list(std::string_view key, std::vector<std::string>& out) {
@@ -189,6 +197,8 @@ Node toNode(const SandboxPlan& p) {
   for (uint16_t port : net.proxy_ports) ports.push(Node::integer(port));
   m.set("proxyPorts", std::move(ports));
   m.set("interceptGitHub", Node::boolean(net.intercept_github));
+  m.set("gitHubAllowed", Node::boolean(net.github_allowed));
+  m.set("secretHosts", strings(net.secret_hosts));
   m.set("tlsExtraCAFile", Node::string(net.extra_ca_file));
   Node logs = Node::map();
   logs.set("maxFileBytes", Node::integer(p.logs.max_file_bytes));
@@ -215,6 +225,46 @@ Node toNode(const SandboxPlan& p) {
   metering.set("bedrockCredentialsFile", Node::string(p.metering.bedrock_credentials_file));
   metering.set("bedrockProfile", Node::string(p.metering.bedrock_profile));
   m.set("metering", std::move(metering));
+  Node source = Node::map();
+  source.set("enforced", Node::boolean(p.source.enforced));
+  source.set("allowedRepos", strings(p.source.allowed_repos));
+  source.set("allowedRefs", strings(p.source.allowed_refs));
+  source.set("allowRefDeletion", Node::boolean(p.source.allow_ref_deletion));
+  source.set("apiUrl", Node::string(p.source.api_url));
+  source.set("appId", Node::integer(p.source.app_id));
+  source.set("privateKeyFile", Node::string(p.source.private_key_file));
+  Node installations = Node::seq();
+  for (const auto& i : p.source.installations) {
+    Node n = Node::map();
+    n.set("owner", Node::string(i.owner));
+    n.set("id", Node::integer(i.id));
+    installations.push(std::move(n));
+  }
+  source.set("installations", std::move(installations));
+  source.set("tokenFile", Node::string(p.source.token_file));
+  m.set("source", std::move(source));
+  Node secrets = Node::seq();
+  for (const auto& s : p.secrets) {
+    Node n = Node::map();
+    n.set("name", Node::string(s.name));
+    n.set("sentinel", Node::string(s.sentinel));
+    n.set("hosts", strings(s.hosts));
+    n.set("file", Node::string(s.file));
+    n.set("value", Node::string(s.value));
+    secrets.push(std::move(n));
+  }
+  m.set("secrets", std::move(secrets));
+  Node quotas = Node::seq();
+  for (const auto& q : p.quotas) {
+    Node n = Node::map();
+    n.set("action", Node::string(q.action));
+    n.set("lifetime", Node::integer(q.lifetime));
+    n.set("perHour", Node::integer(q.per_hour));
+    n.set("perDay", Node::integer(q.per_day));
+    n.set("onBreach", Node::string(q.on_breach));
+    quotas.push(std::move(n));
+  }
+  m.set("quotas", std::move(quotas));
   return m;
 }
 
@@ -289,6 +339,8 @@ Result<SandboxPlan> fromNode(const Node& node) {
   net.proxy_ports.clear();
   top.ports("proxyPorts", net.proxy_ports);
   top.flag("interceptGitHub", net.intercept_github);
+  top.flag("gitHubAllowed", net.github_allowed);
+  top.list("secretHosts", net.secret_hosts);
   top.str("tlsExtraCAFile", net.extra_ca_file);
   if (const Node* l = top.child("logs", Node::Kind::kMap, "a mapping")) {
     Reader logs(*l, "logs", error);
@@ -322,6 +374,54 @@ Result<SandboxPlan> fromNode(const Node& node) {
     metering.str("bedrockCredentialsFile", p.metering.bedrock_credentials_file);
     metering.str("bedrockProfile", p.metering.bedrock_profile);
     metering.finish();
+  }
+  if (const Node* src = top.child("source", Node::Kind::kMap, "a mapping")) {
+    Reader source(*src, "source", error);
+    source.flag("enforced", p.source.enforced);
+    source.list("allowedRepos", p.source.allowed_repos);
+    source.list("allowedRefs", p.source.allowed_refs);
+    source.flag("allowRefDeletion", p.source.allow_ref_deletion);
+    source.str("apiUrl", p.source.api_url);
+    source.count("appId", p.source.app_id);
+    source.str("privateKeyFile", p.source.private_key_file);
+    if (const Node* list = source.child("installations", Node::Kind::kSeq, "a list")) {
+      for (size_t i = 0; i < list->items().size() && !error; ++i) {
+        Reader e(list->items()[i], "source.installations[" + std::to_string(i) + "]", error);
+        GithubInstallation inst;
+        e.str("owner", inst.owner);
+        e.count("id", inst.id);
+        e.finish();
+        p.source.installations.push_back(std::move(inst));
+      }
+    }
+    source.str("tokenFile", p.source.token_file);
+    source.finish();
+  }
+  if (const Node* list = top.child("secrets", Node::Kind::kSeq, "a list")) {
+    for (size_t i = 0; i < list->items().size() && !error; ++i) {
+      Reader e(list->items()[i], "secrets[" + std::to_string(i) + "]", error);
+      MaskedSecret s;
+      e.str("name", s.name);
+      e.str("sentinel", s.sentinel);
+      e.list("hosts", s.hosts);
+      e.str("file", s.file);
+      e.str("value", s.value);
+      e.finish();
+      p.secrets.push_back(std::move(s));
+    }
+  }
+  if (const Node* list = top.child("quotas", Node::Kind::kSeq, "a list")) {
+    for (size_t i = 0; i < list->items().size() && !error; ++i) {
+      Reader e(list->items()[i], "quotas[" + std::to_string(i) + "]", error);
+      ActionQuota q;
+      e.str("action", q.action);
+      e.limit("lifetime", q.lifetime);
+      e.limit("perHour", q.per_hour);
+      e.limit("perDay", q.per_day);
+      e.str("onBreach", q.on_breach);
+      e.finish();
+      p.quotas.push_back(std::move(q));
+    }
   }
   top.finish();
   if (error) return std::move(*error);

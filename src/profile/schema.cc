@@ -232,6 +232,8 @@ struct Describe<GithubAccess> {
         .exampleValue("[my-org/api]");
     f.add("allowedRefs", &GithubAccess::allowed_refs, "Branch names or globs that may be pushed.")
         .pattern(pt::kRef, "a branch name or glob like main or feature/*");
+    f.add("allowRefDeletion", &GithubAccess::allow_ref_deletion,
+          "km extension: pushes may delete refs that allowedRefs allows (default false).");
   }
 };
 
@@ -407,6 +409,9 @@ struct Describe<Secrets> {
   static constexpr std::string_view kDoc = "Secrets.";
   static void build(Fields<Secrets>& f) {
     f.add("sopsFile", &Secrets::sops_file, "SOPS-encrypted secrets file (*.enc.yaml).");
+    f.add("hosts", &Secrets::hosts,
+          "km extension: secret name → the hosts it is for. Inside the sandbox the secret is a "
+          "sentinel; the proxy swaps in the real value on requests to those hosts only.");
   }
 };
 

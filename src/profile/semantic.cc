@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <map>
 
 #include "core/duration.h"
@@ -195,10 +196,49 @@ std::string encryptedName(const std::string& file) {
   return file + ".enc.yaml";
 }
 
+// km's spec.secrets.hosts: each entry names an environment variable and the hosts (exact
+// names) its real value may go to.
+void checkSecretHosts(const Spec& spec, RuleContext& ctx) {
+  if (ctx.rejected("spec.secrets.hosts")) return;
+  bool has_bundle = spec.secrets->sops_file.has_value();
+  for (const auto& [name, hosts] : spec.secrets->hosts) {
+    std::string path = "spec.secrets.hosts." + name;
+    bool valid_name = !name.empty() && (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_');
+    for (char c : name) valid_name = valid_name && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!valid_name) {
+      ctx.error(path, "\"" + name + "\" is not an environment variable name (letters, digits and _, not "
+                      "starting with a digit)");
+      continue;
+    }
+    if (hosts.empty()) {
+      ctx.error(path, "lists no host, so the secret could never be used; name the hosts it is for, e.g. "
+                      "[api.openai.com]");
+    }
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      const std::string& h = hosts[i];
+      bool host_ok = !h.empty() && h.size() <= 253 && h.front() != '.' && h.back() != '.' &&
+                     h.find("..") == std::string::npos;
+      for (char c : h) host_ok = host_ok && (std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.');
+      if (!host_ok) {
+        ctx.error(path + "[" + std::to_string(i) + "]",
+                  "\"" + h + "\" is not a host name: write the exact lower-case name the requests go to, "
+                  "like api.openai.com (no scheme, port, path or wildcard)");
+      }
+    }
+    bool in_env = std::any_of(spec.execution.env.begin(), spec.execution.env.end(),
+                              [&](const auto& e) { return e.first == name; });
+    if (!in_env && !has_bundle) {
+      ctx.warning(path, name + " is in neither spec.execution.env nor a sopsFile here: unless the operator "
+                               "config's secrets define it, there is nothing to mask");
+    }
+  }
+}
+
 // Rule 9. The .enc.yaml suffix is how operators (and .gitignore) tell SOPS-encrypted bundles
 // from plaintext secrets.
 void checkSecrets(const Spec& spec, RuleContext& ctx) {
   if (!spec.secrets || ctx.rejected("spec.secrets")) return;
+  checkSecretHosts(spec, ctx);
   auto file = ctx.usable(spec.secrets->sops_file, "spec.secrets.sopsFile");
   if (!file || file->empty() || endsWith(*file, ".enc.yaml")) return;
   ctx.error("spec.secrets.sopsFile",

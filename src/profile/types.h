@@ -110,6 +110,7 @@ struct Execution {
 struct GithubAccess {
   Strings allowed_repos;
   Strings allowed_refs;
+  std::optional<bool> allow_ref_deletion;  // km extension: pushes may delete allowed refs
 };
 
 struct SourceAccess {
@@ -198,6 +199,10 @@ struct Email {
 
 struct Secrets {
   std::optional<std::string> sops_file;
+  // km extension: a secret (env var of the bundle or of spec.execution.env) → the hosts it
+  // is for. Such a secret is a sentinel inside the sandbox; the proxy puts the real value in
+  // requests to those hosts only.
+  doc::StringListMap hosts;
 };
 
 struct Cli {

@@ -120,6 +120,21 @@ CREATE TABLE agent_runs (
 ) WITHOUT ROWID;
 CREATE INDEX usage_by_sandbox_time ON usage_events (sandbox_id, at_ms);
 )sql",
+    // 4: action quotas (store/action_quotas.h): counts per window and the freeze.
+    R"sql(
+CREATE TABLE action_counts (
+  sandbox_id TEXT    NOT NULL,
+  action     TEXT    NOT NULL,
+  win        TEXT    NOT NULL,
+  count      INTEGER NOT NULL CHECK (count >= 0),
+  PRIMARY KEY (sandbox_id, action, win)
+) WITHOUT ROWID;
+CREATE TABLE action_freezes (
+  sandbox_id TEXT    PRIMARY KEY,
+  reason     TEXT    NOT NULL,
+  at_ms      INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 // Creates the database file with mode 0600 before SQLite sees it (SQLite would create it

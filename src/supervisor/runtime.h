@@ -11,7 +11,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "core/fs.h"
 #include "core/result.h"
 #include "core/sys.h"
 #include "net/net.h"
@@ -127,6 +129,12 @@ class Runtime final : public LifecycleTarget {
   // The proxy's AI metering for a sandbox with an AI budget: prices, endpoints, the ledger
   // (its pool made on the first start; reservations of a dead supervisor released).
   [[nodiscard]] Result<net::proxy::Metering> metering();
+  // The plan's masked secrets with their real values (operator secrets read from their files).
+  std::vector<net::proxy::MaskedSecret> maskedSecrets() const;
+  // spec.sourceAccess and the operator's GitHub credentials (the App's key read now).
+  [[nodiscard]] Result<net::proxy::SourceAccess> sourceAccess() const;
+  // KM_HOME (where the fleet database is); "" when there is none.
+  std::string kmHome() const { return store_path_.empty() ? "" : fs::dirName(store_path_); }
   // The control thread's ledger connection (opened on first use), with the compute pool made
   // once.
   [[nodiscard]] Result<store::Ledger*> ledger();
@@ -149,6 +157,7 @@ class Runtime final : public LifecycleTarget {
   Poster post_;
   // The AI budget the proxy charges; declared before the data plane, which it must outlive.
   std::unique_ptr<net::proxy::AiBudget> ai_budget_;
+  std::unique_ptr<net::proxy::ActionGate> action_gate_;  // spec.limits, outlives the proxy
   std::unique_ptr<DataPlane> data_plane_;  // the network's services and what they share
   std::unique_ptr<store::Ledger> ledger_;  // the control thread's; see ledger()
   std::optional<ComputeClock> compute_;    // a profile with a compute budget

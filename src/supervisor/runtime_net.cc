@@ -7,9 +7,11 @@
 #include "core/log.h"
 #include "net/net.h"
 #include "net/proxy/proxy.h"
+#include "net/secret_file.h"
 #include "net/service.h"
 #include "net/host_rule.h"
 #include "store/ledger.h"
+#include "supervisor/action_gate.h"
 #include "supervisor/ai_budget.h"
 #include "supervisor/runtime.h"
 
@@ -35,6 +37,24 @@ Status Runtime::runNetwork(net::SandboxNetwork network, pid_t init_pid) {
       if (!m) return std::move(m).error().context("metering AI calls");
       proxy->metering = std::move(*m);
     }
+    proxy->secrets = maskedSecrets();
+    if (!store_path_.empty()) {
+      if (!action_gate_) {
+        std::string store_path = store_path_, id = plan_.id;
+        auto on_event = [store_path, id](std::string_view kind, const std::string& detail) {
+          log::warn(kLog, id + ": " + std::string(kind) + ": " + detail);
+          if (auto st = store::openSqlite(store_path); st) (void)(*st)->addEvent(id, kind, detail);
+        };
+        action_gate_ = std::make_unique<StoreActionGate>(store_path_, plan_.id, plan_.quotas, on_event,
+                                                         [] { return store::nowMs(); });
+      }
+      proxy->actions = action_gate_.get();
+    }
+    if (plan_.source.enforced) {
+      auto source = sourceAccess();
+      if (!source) return std::move(source).error();
+      proxy->source = std::move(*source);
+    }
   }
   DataPlane::Logs logs;
   logs.network_path = files().network_log;
@@ -50,11 +70,54 @@ Status Runtime::runNetwork(net::SandboxNetwork network, pid_t init_pid) {
   return ok();
 }
 
+std::vector<net::proxy::MaskedSecret> Runtime::maskedSecrets() const {
+  std::vector<net::proxy::MaskedSecret> out;
+  for (const auto& s : plan_.secrets) {
+    net::proxy::MaskedSecret m{s.name, s.sentinel, s.value, {}};
+    for (const auto& h : s.hosts) m.hosts.push_back(net::canonicalName(h));
+    if (!s.file.empty()) {
+      // An operator secret: read at each start (a rotated key is used from then on). One that
+      // cannot be read leaves its sentinel refused everywhere, said in the log.
+      auto value = net::readSecretValue(s.file, kmHome());
+      if (value) {
+        m.value = std::move(*value);
+      } else {
+        log::error(kLog, plan_.id + ": secret " + s.name + " cannot be used: " + value.error().message());
+      }
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Result<net::proxy::SourceAccess> Runtime::sourceAccess() const {
+  net::proxy::SourceAccess a;
+  a.allowed_repos = plan_.source.allowed_repos;
+  a.allowed_refs = plan_.source.allowed_refs;
+  a.allow_ref_deletion = plan_.source.allow_ref_deletion;
+  if (!plan_.source.api_url.empty()) a.api_url = plan_.source.api_url;
+  a.app_id = plan_.source.app_id;
+  for (const auto& i : plan_.source.installations) a.installations.emplace_back(i.owner, i.id);
+  a.token_file = plan_.source.token_file;
+  a.km_home = kmHome();
+  if (a.app_id > 0) {
+    auto pem = net::readSecretFile(plan_.source.private_key_file, a.km_home, 64 << 10);
+    if (!pem) return std::move(pem).error().context("operator config github.privateKeyFile");
+    a.private_key_pem = std::move(*pem);
+  }
+  return a;
+}
+
 std::shared_ptr<const audit::Redactor> Runtime::redactor() const {
-  // The profile's secret-looking environment values are redacted wherever they show up.
+  // The profile's secret-looking environment values are redacted wherever they show up, and
+  // so are masked secrets, real values and sentinels alike.
   std::vector<std::string> literals;
   for (const auto& [name, value] : plan_.env) {
     if (audit::secretLookingName(name)) literals.push_back(value);
+  }
+  for (const auto& s : maskedSecrets()) {
+    literals.push_back(s.sentinel);
+    if (!s.value.empty()) literals.push_back(s.value);
   }
   return std::make_shared<const audit::Redactor>(std::move(literals));
 }

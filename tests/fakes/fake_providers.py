@@ -67,6 +67,14 @@ def _usage_for(handler, body, req):
     }
 
 
+def _key(handler):
+    """The API key a call carried: x-api-key (Anthropic) or a Bearer token (OpenAI)."""
+    if handler.headers.get("x-api-key"):
+        return handler.headers["x-api-key"]
+    auth = handler.headers.get("Authorization", "")
+    return auth[7:] if auth.startswith("Bearer ") else ""
+
+
 def _log(logs, entry):
     with open(os.path.join(logs, "ai.log"), "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -119,7 +127,7 @@ def anthropic_messages(handler, body, logs):
     model = req.get("model", "claude-sonnet-4-5") + "-20250929"
     usage = _usage_for(handler, body, req)
     stop = "max_tokens" if usage["output_tokens"] == req.get("max_tokens") else "end_turn"
-    _log(logs, {"id": msg_id, "max_tokens": req.get("max_tokens"), "stream": bool(req.get("stream")),
+    _log(logs, {"id": msg_id, "key": _key(handler), "max_tokens": req.get("max_tokens"), "stream": bool(req.get("stream")),
                 "model": model, "usage": usage,
                 "thinking_budget": (req.get("thinking") or {}).get("budget_tokens")})
     if not req.get("stream"):
@@ -240,7 +248,7 @@ def openai_chat(handler, body, logs):
     finish = "length" if out == limit else "stop"
     stream = bool(req.get("stream"))
     include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-    _log(logs, {"api": "openai-chat", "id": cid, "max_tokens": limit, "stream": stream, "model": model,
+    _log(logs, {"api": "openai-chat", "id": cid, "key": _key(handler), "max_tokens": limit, "stream": stream, "model": model,
                 "usage": usage, "include_usage": include_usage})
     created = int(time.time())
     if not stream:
@@ -288,7 +296,7 @@ def openai_responses(handler, body, logs):
              "output_tokens": out, "output_tokens_details": {"reasoning_tokens": reasoning},
              "total_tokens": prompt + out}
     stream = bool(req.get("stream"))
-    _log(logs, {"api": "openai-responses", "id": rid, "max_tokens": limit, "stream": stream, "model": model,
+    _log(logs, {"api": "openai-responses", "id": rid, "key": _key(handler), "max_tokens": limit, "stream": stream, "model": model,
                 "usage": usage})
     text = "word " * (out - reasoning)
     msg = {"type": "message", "id": "msg_fake%06d" % COUNTER[0], "status": "completed", "role": "assistant",

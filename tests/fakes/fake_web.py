@@ -12,16 +12,19 @@ Logs (one line each, appended):
 Paths: /sse (five server-sent events 0.3 s apart, chunked, each with the server's time),
 /bytes?n=N (N bytes streamed), /idle-close (answered keep-alive, then the connection is
 closed by the server 0.2 s later, as servers close idle connections), POST anything (answers the body's size and sha256), /ws
-(a WebSocket upgrade answered 101, then an echo of raw bytes), else "hello from <local
+(a WebSocket upgrade answered 101, then an echo of raw bytes), /headers (the request's fields
+and target as JSON, also appended to headers.log), else "hello from <local
 address> host <Host> scheme <http|https>". POSTs over HTTPS to api.anthropic.com,
 api.openai.com and bedrock-runtime.* are fake AI provider APIs (fake_providers.py; calls
-logged to ai.log).
+logged to ai.log). Over HTTPS, GitHub's hosts are a fake GitHub (fake_github.py) once a test
+has made its state directory <logs>/github.
 """
 import json
 import argparse, hashlib, http.server, os, socket, socketserver, ssl, sys, threading, time
 from urllib.parse import urlsplit, parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_github  # noqa: E402
 import fake_providers  # noqa: E402
 
 ARGS = None
@@ -69,6 +72,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.record()
+        if self.server.scheme == "https" and fake_github.handle(self, ARGS.logs, b""):
+            return
         url = urlsplit(self.path)
         if url.path == "/sse":
             self.send_response(200)
@@ -105,6 +110,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not data:
                     return
                 self.connection.sendall(data)
+        if url.path == "/headers":  # the request's header fields and target, as JSON (logged to headers.log)
+            seen = {"target": self.path, "headers": [[k, v] for k, v in self.headers.items()]}
+            append("headers.log", json.dumps(seen))
+            self.reply(200, json.dumps(seen).encode(), "application/json")
+            return
         if url.path == "/idle-close":  # a keep-alive answer, then the server closes while idle
             self.reply(200, b"closing soon\n")
             self.wfile.flush()
@@ -132,6 +142,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record()
         host = self.headers.get("Host", "").split(":")[0]
         path = urlsplit(self.path).path
+        if self.server.scheme == "https" and host in fake_github.HOSTS and fake_github.handle(self, ARGS.logs, self.body()):
+            return
         if self.server.scheme == "https" and (host in ("api.anthropic.com", "api.openai.com")
                                               or host.startswith("bedrock-runtime.")):
             body = self.body()

@@ -26,6 +26,19 @@ SDK="$(cd "$HERE/../sdk" && pwd)"
   fail "the agent CLIs are not installed: run scripts/install-deps.sh"
 command -v tmux >/dev/null || fail "tmux is not installed: run scripts/install-deps.sh"
 fake_internet_up
+# The providers' keys are the operator's (config secrets): each sandbox holds only sentinels,
+# the proxy puts the real keys in on the way to the providers.
+ANTHROPIC_KEY="sk-ant-api03-agent-test-key-0000000000000000000000"
+OPENAI_KEY="sk-proj-agent-test-key-00000000000000000000"
+mkdir -p "$KM_HOME/keys"
+printf '%s\n' "$ANTHROPIC_KEY" > "$KM_HOME/keys/anthropic"
+printf '%s\n' "$OPENAI_KEY" > "$KM_HOME/keys/openai"
+chmod 600 "$KM_HOME/keys/anthropic" "$KM_HOME/keys/openai"
+cat >> "$KM_HOME/config.yaml" <<YAML
+secrets:
+  - {name: ANTHROPIC_API_KEY, file: $KM_HOME/keys/anthropic, hosts: [api.anthropic.com]}
+  - {name: OPENAI_API_KEY, file: $KM_HOME/keys/openai, hosts: [api.openai.com]}
+YAML
 AILOG="$FI_DIR/ai.log"
 DB="$KM_HOME/fleet.db"
 
@@ -46,8 +59,6 @@ spec:
   execution:
     env:
       PATH: "$SDK/node_modules/.bin:/usr/local/bin:/usr/bin:/bin"
-      ANTHROPIC_API_KEY: "sk-ant-api03-agent-test-key-0000000000000000000000"
-      OPENAI_API_KEY: "sk-proj-agent-test-key-00000000000000000000"
       ANTHROPIC_MODEL: claude-sonnet-4-5
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1"
       DISABLE_AUTOUPDATER: "1"
@@ -91,6 +102,12 @@ PY
 ailines() { [ -f "$AILOG" ] && wc -l < "$AILOG" || echo 0; }
 
 SB="$(km create --alias ag "$(profile agents 5)")"
+# Agents see only masked keys.
+for k in ANTHROPIC_API_KEY OPENAI_API_KEY; do
+  v="$(km exec ag -- printenv "$k")"
+  expect_contains "$v" "km-sentinel-" "$k inside the sandbox is a sentinel"
+  expect_not_contains "$v" "agent-test-key" "$k inside the sandbox"
+done
 
 # 1. Claude Code: its result with km's measurement; the tokens are the fake's.
 mark="$(ailines)"
@@ -111,6 +128,10 @@ expect_eq "$(km agent results ag 1 | json_field km.measured.costMicros)" "$ledge
 expect_contains "$(km agent results ag | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"])')" "word" \
   "results (the last run) | .result"
 
+# Every call reached the provider with the operator's real key, put in by the proxy.
+keys_since() { python3 -c 'import json,sys; print(" ".join(sorted({json.loads(l).get("key","") for l in open(sys.argv[1]).read().splitlines()[int(sys.argv[2]):] if "usage" in l})))' "$AILOG" "$1"; }
+expect_eq "$(keys_since "$mark")" "$ANTHROPIC_KEY" "claude's calls carried the real key"
+
 # 2. Codex.
 mark="$(ailines)"
 out="$(km agent run ag --codex --prompt "Say hello" --wait --json)" || fail "codex run: $out"
@@ -124,6 +145,7 @@ assert m["calls"] == calls == 1 and m["inputTokens"] == fin and m["outputTokens"
 assert r["usage"]["input_tokens"] == fin, r["usage"]
 print("codex: %r, %d in / %d out" % (r["result"].strip(), fin, fout))
 PY
+expect_eq "$(keys_since "$mark")" "$OPENAI_KEY" "codex's calls carried the real key"
 # Without --json: the text on stdout, the summary on stderr.
 text="$(km agent run ag --agent 'wc -c' --prompt "12345" --wait 2>"$KM_HOME/err")"
 expect_eq "$text" "5" "a command's result text"

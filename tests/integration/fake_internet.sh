@@ -10,6 +10,8 @@
 #                      every connection and request; certificate for the names below from
 #                      the fake internet's CA, $FI_DIR/ca.pem)
 #   203.0.113.10 api.anthropic.com   203.0.113.20 github.com   203.0.113.30 example.org
+#   203.0.113.20 also api.github.com, raw.githubusercontent.com, codeload.githubusercontent.com
+#                (a fake GitHub once a test makes $FI_DIR/github: tests/fakes/fake_github.py)
 #   203.0.113.13 api.openai.com      203.0.113.14 bedrock-runtime.us-east-1.amazonaws.com
 #   203.0.113.11 (api.anthropic.com's neighbour)   203.0.113.66 evil.example
 #   203.0.113.10:9999/udp  a UDP sink (logs datagrams)
@@ -55,7 +57,8 @@ fake_internet_up() {
     evil.example=203.0.113.66 short.anthropic.com=203.0.113.12@2 \
     lo.anthropic.com=127.0.0.1 private.anthropic.com=10.1.2.3 meta.anthropic.com=169.254.169.254 \
     mapped.anthropic.com=::ffff:127.0.0.1 hostself.anthropic.com=198.51.100.200 \
-    badcert.anthropic.com=203.0.113.10 \
+    badcert.anthropic.com=203.0.113.10 api.github.com=203.0.113.20 raw.githubusercontent.com=203.0.113.20 \
+    codeload.githubusercontent.com=203.0.113.20 \
     --log "$FI_DIR/dns.log" > "$FI_DIR/dns.out" 2>&1 &
   FI_PIDS+=($!)
   fi_exec python3 "$fakes/fake_dns.py" 198.51.100.99 53 '*.example=203.0.113.66' \
@@ -67,7 +70,7 @@ fake_internet_up() {
     -keyout "$FI_DIR/ca.key" -out "$FI_DIR/ca.pem" 2>/dev/null
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=fake-internet \
     -keyout "$FI_DIR/web.key" -out "$FI_DIR/web.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:example.org,DNS:api.anthropic.com,DNS:github.com,DNS:evil.example,DNS:short.anthropic.com,DNS:api.openai.com,DNS:bedrock-runtime.us-east-1.amazonaws.com\n' \
+  printf 'subjectAltName=DNS:example.org,DNS:api.anthropic.com,DNS:github.com,DNS:evil.example,DNS:short.anthropic.com,DNS:api.openai.com,DNS:bedrock-runtime.us-east-1.amazonaws.com,DNS:api.github.com,DNS:raw.githubusercontent.com,DNS:codeload.githubusercontent.com\n' \
     > "$FI_DIR/web.ext"
   openssl x509 -req -in "$FI_DIR/web.csr" -CA "$FI_DIR/ca.pem" -CAkey "$FI_DIR/ca.key" -CAcreateserial -days 2 \
     -extfile "$FI_DIR/web.ext" -out "$FI_DIR/web.pem" 2>/dev/null

@@ -7,6 +7,7 @@
 #include <boost/beast/http/read.hpp>
 
 #include "net/host_rule.h"
+#include "net/proxy/credentials.h"
 #include "net/proxy/client_hello.h"
 #include "net/proxy/session.h"
 
@@ -167,6 +168,14 @@ asio::awaitable<void> inspectTunnel(Session& s, std::optional<Authority> expecte
       co_return;
     }
     r.reason = v.rule;
+    if (std::string why = plainHttpCredentials(s, parser->get(), *checked, r); !why.empty()) {
+      r.status = 403;
+      r.reason = why;
+      r.decision = audit::Decision::kDeny;
+      s.finish(r, started);
+      co_await refuseHttp(s, 403, why);
+      co_return;
+    }
     if (!pinned) pinned = checked->authority;
     if (auto failed = co_await connectUpstream(s, *up, *pinned)) {
       failed->note(r, /*http=*/true);

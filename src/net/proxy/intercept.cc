@@ -12,6 +12,8 @@
 
 #include <tuple>
 
+#include "github/github.h"
+#include "net/proxy/credentials.h"
 #include "net/proxy/interceptor.h"
 #include "net/proxy/metered.h"
 #include "net/proxy/session.h"
@@ -32,42 +34,6 @@ using SteadyClock = std::chrono::steady_clock;
 bool quietEnd(const boost::system::error_code& ec) {
   return ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
-}
-
-// The proxy's TLS connection to `target` over up.stream, made (TCP too) unless one is open.
-asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& up, std::optional<TlsStream>& server,
-                                                          const Authority& target, const std::string& key) {
-  if (server && !up.key.empty() && up.stream.socket().is_open() && !serverClosedOrSpoke(up.stream.socket())) {
-    co_return std::nullopt;
-  }
-  server.reset();  // it refers to up.stream, which connectUpstream may reopen
-  if (auto failed = co_await connectUpstream(s, up, target)) co_return failed;
-  up.buf.consume(up.buf.size());
-  Interceptor& ic = *s.shared.interceptor(nullptr);  // made before the client's handshake
-  server.emplace(up.stream, ic.clientContext());
-  SSL* ssl = server->native_handle();
-  if (auto st = ic.prepareClient(ssl, target.host, &key); !st) {
-    server.reset();
-    up.key.clear();
-    co_return ConnectFailure{502, st.error().message()};
-  }
-  up.stream.expires_after(s.shared.options.connect_timeout);
-  auto [ec] = co_await server->async_handshake(asio::ssl::stream_base::client, kNoThrow);
-  up.stream.expires_never();
-  if (ec) {
-    std::string why = ec.message();
-    long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK) {
-      why = std::string("its certificate failed verification: ") + X509_verify_cert_error_string(verify) +
-            " (a private server's CA goes in the operator config's tls.extraCAFile)";
-    }
-    server.reset();
-    boost::system::error_code ignore;
-    up.stream.socket().close(ignore);
-    up.key.clear();
-    co_return ConnectFailure{502, "TLS to " + target.toString() + ": " + why};
-  }
-  co_return std::nullopt;
 }
 
 // The provider's free token count of a request about to go out, asked over the connection it
@@ -104,6 +70,41 @@ asio::awaitable<std::optional<std::string>> countInput(Session& s, Upstream& up,
 }
 
 }  // namespace
+
+asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& up, std::optional<TlsStream>& server,
+                                                          const Authority& target, const std::string& key) {
+  if (server && !up.key.empty() && up.stream.socket().is_open() && !serverClosedOrSpoke(up.stream.socket())) {
+    co_return std::nullopt;
+  }
+  server.reset();  // it refers to up.stream, which connectUpstream may reopen
+  if (auto failed = co_await connectUpstream(s, up, target)) co_return failed;
+  up.buf.consume(up.buf.size());
+  Interceptor& ic = *s.shared.interceptor(nullptr);  // made before the client's handshake
+  server.emplace(up.stream, ic.clientContext());
+  SSL* ssl = server->native_handle();
+  if (auto st = ic.prepareClient(ssl, target.host, &key); !st) {
+    server.reset();
+    up.key.clear();
+    co_return ConnectFailure{502, st.error().message()};
+  }
+  up.stream.expires_after(s.shared.options.connect_timeout);
+  auto [ec] = co_await server->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  up.stream.expires_never();
+  if (ec) {
+    std::string why = ec.message();
+    long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      why = std::string("its certificate failed verification: ") + X509_verify_cert_error_string(verify) +
+            " (a private server's CA goes in the operator config's tls.extraCAFile)";
+    }
+    server.reset();
+    boost::system::error_code ignore;
+    up.stream.socket().close(ignore);
+    up.key.clear();
+    co_return ConnectFailure{502, "TLS to " + target.toString() + ": " + why};
+  }
+  co_return std::nullopt;
+}
 
 asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord rec, SteadyClock::time_point started,
                                 std::unique_ptr<Upstream> up) {
@@ -188,13 +189,33 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
       co_return;
     }
     r.reason = v.rule;
+    CheckedRequest req = *checked;  // its target may change below
+    // Masked secrets: sentinels swapped for real values on their hosts, refused elsewhere.
+    if (std::string why = swapSentinels(s.shared, parser->get(), req, target.host, /*tls=*/true, r); !why.empty()) {
+      ++s.shared.denied;
+      r.status = 403;
+      r.reason = why;
+      r.decision = audit::Decision::kDeny;
+      s.finish(r, at);
+      co_await refuseHttpOn(s, client, 403, why);
+      co_return;
+    }
+    // GitHub under spec.sourceAccess: repositories and refs checked, the operator's token put in.
+    std::unique_ptr<GithubTap> github;
+    if (s.shared.github && github::isGithubHost(target.host)) {
+      github = co_await githubStep(s, client, *parser, req, r);
+      if (!github) {
+        s.finish(r, at);
+        co_return;
+      }
+    }
     // An AI provider's request is metered: read, held to the budget, perhaps refused here.
     std::unique_ptr<MeteredCall> metered;
     if (s.shared.options.metering) {
       if (auto provider = aiProvider(*s.shared.options.metering, target.host)) {
         bool plain = false;
         InputCounter counter = [&](CountRequest& count) { return countInput(s, *up, server, target, key, count); };
-        metered = co_await admitAiRequest(s, client, *parser, *checked, *provider, r, &plain, counter);
+        metered = co_await admitAiRequest(s, client, *parser, req, *provider, r, &plain, counter);
         if (!metered && !plain) {
           s.finish(r, at);
           co_return;
@@ -211,7 +232,24 @@ asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord 
     r.dest = up->dest;
     r.decision = audit::Decision::kAllow;
     r.mode = "intercept";
-    bool keep = co_await exchange(s, client, *parser, *checked, *server, *up, r, metered.get());
+    ExchangeTap* tap = metered ? static_cast<ExchangeTap*>(metered.get()) : github.get();
+    bool keep = co_await exchange(s, client, *parser, req, *server, *up, r, tap);
+    if (github && github->retry) {
+      // GitHub refused the token (revoked, or expired early): once more with a fresh one.
+      github->retry = false;
+      github->retried = true;
+      auto fresh = co_await s.shared.github->token(s, github->owner, github->token);
+      github->token = fresh ? *fresh : "";
+      r.reason += fresh ? "; GitHub refused the token: a fresh one put in" : "; GitHub refused the token: " + fresh.error().message();
+      setGithubAuthorization(parser->get(), *github);
+      if (auto failed = co_await connectTls(s, *up, server, target, key)) {
+        failed->note(r, /*http=*/true);
+        s.finish(r, at);
+        co_await refuseHttpOn(s, client, failed->status, failed->reason);
+        co_return;
+      }
+      keep = co_await exchange(s, client, *parser, req, *server, *up, r, github.get());
+    }
     if (metered) co_await metered->end(r);
     s.finish(r, at);
     if (!keep) break;

@@ -44,7 +44,9 @@ void logEscape(std::exception_ptr e) {
 
 }  // namespace
 
-Shared::Shared(Options o, audit::Writer& a) : options(std::move(o)), names(options.resolver), audit(a) {
+Shared::Shared(Options o, audit::Writer& a)
+    : options(std::move(o)), names(options.resolver), sentinels(options.secrets), audit(a) {
+  if (options.source) github = std::make_unique<GithubAccess>(*options.source);
   // Where it goes first (the most telling refusal), then how.
   chain.add(hostPolicyFilter(options.policy));
   chain.add(destinationFilter());

@@ -118,6 +118,47 @@ struct Metering {
 // operator's endpoints; nullopt for any other host.
 std::optional<meter::Provider> aiProvider(const Metering& m, std::string_view host);
 
+// A secret the sandbox holds only as a sentinel (sentinels.h): in intercepted requests to
+// `hosts` the proxy swaps the sentinel for `value`; a request carrying it anywhere else is
+// refused (and logged as an exfiltration attempt).
+struct MaskedSecret {
+  std::string name;
+  std::string sentinel;
+  std::string value;
+  std::vector<std::string> hosts;  // canonical names
+};
+
+// spec.sourceAccess.github as the proxy enforces it on GitHub's hosts (intercepted): the
+// repositories a request may name, the refs a push may update, and the operator's credentials
+// the proxy adds to requests for allowed repositories (the sandbox never holds a token).
+struct SourceAccess {
+  std::vector<std::string> allowed_repos;
+  std::vector<std::string> allowed_refs;
+  bool allow_ref_deletion = false;
+  // A GitHub App (app_id > 0): installation tokens minted from api_url, per owner.
+  std::string api_url = "https://api.github.com";
+  int64_t app_id = 0;
+  std::string private_key_pem;
+  std::vector<std::pair<std::string, int64_t>> installations;  // owner (lowercase) → id
+  // Else a static token: read from token_file (again after GitHub refuses it).
+  std::string token_file;
+  std::string km_home;  // where token_file may live besides /root and /home
+};
+
+// Outbound actions counted by spec.limits (github_pr, github_comment, github_review): the
+// supervisor's, over the fleet store. Asynchronous like AiBudget: `done` runs later on the
+// gate's own thread. Thread-safe.
+class ActionGate {
+ public:
+  struct Verdict {
+    bool allowed = true;
+    std::string note;  // for the log and the refusal: the limit passed, the freeze ("" when fine)
+  };
+  virtual ~ActionGate() = default;
+  // One `action` ("github_pr", …) about to go out: judged and, when it goes, counted.
+  virtual void take(std::string action, std::function<void(Verdict)> done) = 0;
+};
+
 struct Options {
   IpAddress listen;  // the host end of the sandbox's veth
   uint16_t explicit_port = kProxyPort;
@@ -136,6 +177,9 @@ struct Options {
   std::chrono::seconds idle_timeout{600};     // a body or tunnel with no byte either way
   std::optional<Interception> intercept;      // none: every TLS connection is tunnelled
   std::optional<Metering> metering;           // none: AI calls are not metered
+  std::vector<MaskedSecret> secrets;          // sentinels swapped on their hosts, refused elsewhere
+  std::optional<SourceAccess> source;         // none: GitHub's requests are not filtered
+  ActionGate* actions = nullptr;              // not owned; outlives the proxy. Null: actions not counted
 };
 
 struct Stats {

@@ -34,17 +34,32 @@ std::string headerSafe(std::string_view s) {
 // p.get() (already rewritten), then the body piece by piece as it arrives, re-framed by the
 // serializer (chunked stays chunked, one chunk per piece: server-sent events pass event
 // by event). Counts body bytes into `bytes`.
+// `prefix`: body bytes read from `in` beforehand, sent first.
 template <bool isRequest, class Parser, class In, class Out>
 asio::awaitable<boost::system::error_code> relayMessage(Session& s, In& in_stream, beast::flat_buffer& in_buf,
                                                         Parser& p, Out& out_stream, uint64_t& bytes,
-                                                        ExchangeTap* tap = nullptr) {
+                                                        ExchangeTap* tap = nullptr, std::string_view prefix = {}) {
   beast::tcp_stream& in = beast::get_lowest_layer(in_stream);
   beast::tcp_stream& out = beast::get_lowest_layer(out_stream);
   http::serializer<isRequest, http::buffer_body> sr{p.get()};
   auto idle = s.shared.options.idle_timeout;
-  // The head goes out alone only when the body is not here yet (a stream: the client should
-  // see the head at once); otherwise with the first piece of the body, in one write.
-  if (!p.is_done() && in_buf.size() == 0) {
+  if (!prefix.empty()) {
+    // The head with the bytes read already, in one write.
+    p.get().body().data = const_cast<char*>(prefix.data());
+    p.get().body().size = prefix.size();
+    p.get().body().more = !p.is_done();
+    bytes += prefix.size();
+    out.expires_after(idle);
+    auto [pec, pn] = co_await http::async_write(out_stream, sr, kNoThrow);
+    if (pec == http::error::need_buffer) pec = {};
+    if (pec) co_return pec;
+    if (sr.is_done()) {
+      out.expires_never();
+      co_return boost::system::error_code{};
+    }
+  } else if (!p.is_done() && in_buf.size() == 0) {
+    // The head goes out alone only when the body is not here yet (a stream: the client should
+    // see the head at once); otherwise with the first piece of the body, in one write.
     out.expires_after(idle);
     auto [hec, hn] = co_await http::async_write_header(out_stream, sr, kNoThrow);
     if (hec) co_return hec;
@@ -91,9 +106,11 @@ asio::awaitable<void> refuseHttpOn(Session& s, Stream& client, unsigned status, 
                                    std::string_view extra_headers) {
   std::string line = body.empty() ? "km: " + headerSafe(reason) + "\n" : std::string(body);
   if (content_type.empty()) content_type = "text/plain; charset=utf-8";
-  std::string text = status == 403   ? "Forbidden"
+  std::string text = status == 200   ? "OK"
+                     : status == 403 ? "Forbidden"
                      : status == 400 ? "Bad Request"
                      : status == 413 ? "Content Too Large"
+                     : status == 429 ? "Too Many Requests"
                      : status == 502 ? "Bad Gateway"
                      : status == 503 ? "Service Unavailable"
                                      : "Error";
@@ -249,7 +266,8 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
     ec = wec;
     if (!ec) tap->request_sent = true;
   } else {
-    ec = co_await relayMessage<true>(s, client, s.buf, parser, server, rec.bytes_up);
+    std::string_view prefix = tap ? std::string_view(tap->body_prefix) : std::string_view();
+    ec = co_await relayMessage<true>(s, client, s.buf, parser, server, rec.bytes_up, nullptr, prefix);
     if (tap && !ec) tap->request_sent = true;
   }
   if (ec) {
@@ -287,6 +305,13 @@ asio::awaitable<bool> exchange(Session& s, Client& client, RequestParser& parser
       rec.reason = "the server switched protocols without being asked";
       co_await refuseHttpOn(s, client, 502, rec.reason);
       co_return false;
+    }
+    if (status >= 200 && tap && tap->retryInstead(status)) {
+      boost::system::error_code ignore;
+      up.stream.socket().close(ignore);
+      up.key.clear();
+      tap->retry = true;
+      co_return true;
     }
     rec.status = static_cast<uint16_t>(status);
     ExchangeTap* body_tap = status >= 200 && !upgrade ? tap : nullptr;

@@ -10,10 +10,12 @@
 
 #include "audit/audit.h"
 #include "net/proxy/filters.h"
+#include "net/proxy/github_access.h"
 #include "net/proxy/interceptor.h"
 #include "net/proxy/local_addresses.h"
 #include "net/proxy/name_resolver.h"
 #include "net/proxy/proxy.h"
+#include "net/proxy/sentinels.h"
 
 namespace km::net::proxy {
 
@@ -24,6 +26,8 @@ struct Shared {
   FilterChain chain;
   NameResolver names;
   LocalAddresses local;  // never connected to
+  Sentinels sentinels;   // options.secrets
+  std::unique_ptr<GithubAccess> github;  // options.source; null when GitHub is not filtered
   // Whether `host`'s TLS is terminated (options.intercept's hosts).
   bool intercepts(std::string_view host) const {
     return options.intercept && options.intercept->hosts.allows(host);

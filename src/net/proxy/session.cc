@@ -9,6 +9,7 @@
 #include <boost/beast/http/read.hpp>
 
 #include "net/proxy/asio_address.h"
+#include "net/proxy/credentials.h"
 #include "net/proxy/client_hello.h"
 
 namespace km::net::proxy {
@@ -124,6 +125,16 @@ asio::awaitable<void> serveExplicit(Shared& shared, tcp::socket socket) {
       co_return;
     }
     rec.reason = v.rule;
+    if (!checked->connect) {
+      if (std::string why = plainHttpCredentials(s, parser->get(), *checked, rec); !why.empty()) {
+        rec.status = 403;
+        rec.reason = why;
+        rec.decision = audit::Decision::kDeny;
+        s.finish(rec, started);
+        co_await refuseHttp(s, 403, why);
+        co_return;
+      }
+    }
     if (auto failed = co_await connectUpstream(s, *upstream, checked->authority)) {
       failed->note(rec, /*http=*/true);
       s.finish(rec, started);

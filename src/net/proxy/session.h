@@ -109,6 +109,11 @@ struct ConnectFailure {
   // failed; `http`: the client is answered with `status` (TLS clients get an alert instead).
   void note(audit::HttpRecord& rec, bool http) const;
 };
+// The proxy's own TLS connection to `target` over up.stream (the server verified against the
+// system's CAs and tls.extraCAFile), made (TCP too) unless one is open. `key` ("host:port")
+// must outlive the connection (its TLS session is filed under it).
+asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& up, std::optional<TlsStream>& server,
+                                                          const Authority& target, const std::string& key);
 // A kept server connection is reused only while the server has neither closed it nor sent
 // anything since its last response (servers close idle keep-alive connections; a request
 // sent into one would fail).
@@ -143,6 +148,14 @@ class ExchangeTap {
   virtual void responseBody(std::string_view piece) = 0;
   // Set by exchange() when the response's last byte reached the client.
   bool response_complete = false;
+  // Bytes of the request's body already read from the client (a push's commands, checked):
+  // sent first, then the rest is streamed.
+  std::string body_prefix;
+  // Asked when the final response's head arrives: true to drop the response (the server
+  // connection is closed) and have the caller send the request again; exchange() then sets
+  // `retry` and returns. Only for a request whose body was not streamed.
+  virtual bool retryInstead(unsigned /*status*/) { return false; }
+  bool retry = false;
 };
 
 // Relays one request whose head `parser` has read from `client` (already checked: `req`) to

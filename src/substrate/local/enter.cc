@@ -2,6 +2,7 @@
 // namespaces (through init's pidfd, all at once), confines itself and execs. The caller
 // never leaves its own namespaces or cgroups: it is the host side of the session.
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -14,6 +15,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <thread>
 
 #include "core/check.h"
@@ -215,23 +218,69 @@ Result<Spawned> spawnInside(const EnterSpec& spec, const Cgroups& cgroups, const
   return out;
 }
 
-Status killAll(pid_t init_pid, uint64_t init_start, const Cgroups& cgroups) {
+Status killCgroupProcesses(const Cgroups& cgroups, const std::function<bool()>& also_done, std::string_view what) {
   using namespace std::chrono_literals;
+  struct Target {
+    sys::UniqueFd fd;
+    bool signalled = false;
+  };
+  std::map<pid_t, Target> targets;
+  auto exited = [](const sys::UniqueFd& fd) {
+    pollfd p{fd.get(), POLLIN, 0};
+    return ::poll(&p, 1, 0) != 0;  // readable (or an error): the process has exited
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;  // the kernel tears a pid namespace down quickly
+  for (;;) {
+    bool done = also_done();
+    auto left = cgroups.processes();
+    if (left.empty() && done) break;
+    for (pid_t p : left) {
+      auto it = targets.find(p);
+      if (it != targets.end() && !exited(it->second.fd)) continue;
+      auto fd = sys::pidfdOpen(p);
+      if (fd) targets[p] = Target{std::move(*fd), false};
+    }
+    // Signalled through its pidfd, and only when still in the cgroup after the pidfd was
+    // opened: a pid freed and reused between the read and the open names another process.
+    for (pid_t p : cgroups.processes()) {
+      auto it = targets.find(p);
+      if (it == targets.end()) continue;
+      if (::syscall(SYS_pidfd_send_signal, it->second.fd.get(), SIGKILL, nullptr, 0) == 0) it->second.signalled = true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return unavailable(std::string(what) + " survived SIGKILL for 5 s");
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  // Off cgroup.procs is not gone: the kernel takes a task off early in its exit, while it may
+  // still hold memory, files and namespaces (a pid namespace's init waits there until the
+  // namespace is empty). Each process signalled is waited for until it has exited.
+  for (auto& [pid, target] : targets) {
+    if (!target.signalled) continue;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{target.fd.get(), POLLIN, 0};
+      int n = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+      if (n > 0 || (n < 0 && errno != EINTR)) break;
+      if (left.count() <= 0) return unavailable(std::string(what) + ": process " + std::to_string(pid) + " did not finish exiting in 5 s");
+    }
+  }
+  return ok();
+}
+
+Status killAll(pid_t init_pid, uint64_t init_start, const Cgroups& cgroups) {
   if (init_pid > 0 && sys::processAlive(init_pid, init_start)) ::kill(init_pid, SIGKILL);
   bool init_gone = init_pid <= 0;
-  for (int i = 0; i < 5000; ++i) {  // ≤ 5 s: the kernel tears a pid namespace down quickly
-    // Our own child (the supervisor's) is gone once reaped, not when it looks dead: a zombie
-    // reaped by nobody would stay. Someone else's is gone when it is no longer alive.
+  // Our own child (the supervisor's) is gone once reaped, not when it looks dead: a zombie
+  // reaped by nobody would stay. Someone else's is gone when it is no longer alive.
+  auto initGone = [&] {
     if (!init_gone) {
       pid_t r = ::waitpid(init_pid, nullptr, WNOHANG);
       init_gone = r == init_pid || (r < 0 && errno == ECHILD && !sys::processAlive(init_pid, init_start));
     }
-    auto left = cgroups.processes();
-    if (left.empty() && init_gone) return ok();
-    for (pid_t p : left) ::kill(p, SIGKILL);
-    std::this_thread::sleep_for(1ms);
-  }
-  return unavailable("processes of the sandbox survived SIGKILL for 5 s");
+    return init_gone;
+  };
+  return killCgroupProcesses(cgroups, initGone, "processes of the sandbox");
 }
 
 }  // namespace km::substrate::local

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -158,6 +159,11 @@ using substrate::Terminal;
 // Ends every process of the sandbox: SIGKILL to its init (the kernel then kills the whole
 // pid namespace) and to anything left in its cgroups; waits until the cgroups are empty.
 [[nodiscard]] Status killAll(pid_t init_pid, uint64_t init_start, const Cgroups& cgroups);
+// SIGKILL to every process in `cgroups` (again to any that arrive) until none is left and
+// `also_done` holds, then waits until each one signalled has exited (a zombie or reaped), not
+// only left the cgroup. Unavailable, naming `what`, after 5 s.
+[[nodiscard]] Status killCgroupProcesses(const Cgroups& cgroups, const std::function<bool()>& also_done,
+                                         std::string_view what);
 
 // Removes everything sandbox `id` of `km_home` has on this host, in this order: its
 // processes (SIGKILL, thawed first; `init_pid`/`init_start` as recorded, 0 when unknown —

@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <thread>
 
 #include "audit/exec_audit.h"
@@ -29,18 +28,11 @@ namespace {
 // Ends every process in the supervisor's cgroup but the caller (which moves out first): a
 // supervisor that outlived its sandbox, or the one asking.
 Status endSupervisors(const Cgroups& cg) {
-  using namespace std::chrono_literals;
   pid_t self = ::getpid();
   for (pid_t p : cg.processes()) {
     if (p == self) KM_TRY(cg.leave());
   }
-  for (int i = 0; i < 5000; ++i) {
-    auto left = cg.processes();
-    if (left.empty()) return ok();
-    for (pid_t p : left) ::kill(p, SIGKILL);
-    std::this_thread::sleep_for(1ms);
-  }
-  return unavailable("a supervisor process survived SIGKILL for 5 s");
+  return killCgroupProcesses(cg, [] { return true; }, "a supervisor process");
 }
 
 // The host end of the sandbox's veth as its supervisor recorded it (net_file, written only by

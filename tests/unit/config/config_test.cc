@@ -99,6 +99,44 @@ TEST(ConfigTest, DiskAndLogSettingsParseAndAreChecked) {
   EXPECT_EQ(e.logs->max_files, 4);
 }
 
+TEST(ConfigTest, GithubAndSecretsParseAndAreChecked) {
+  LoadedConfig c = parseConfig(R"(github:
+  appId: 42
+  privateKeyFile: /root/.km/app.pem
+  installations:
+    - {owner: my-org, id: 7}
+secrets:
+  - {name: ANTHROPIC_API_KEY, file: /root/.km/a.key, hosts: [api.anthropic.com]}
+sops:
+  ageKeyFiles: [/root/.config/sops/age/keys.txt]
+)", "config.yaml");
+  ASSERT_TRUE(c.ok()) << dump(c.diagnostics);
+  EXPECT_EQ(c.config.github->app_id, 42);
+  ASSERT_EQ(c.config.github->installations.size(), 1u);
+  EXPECT_EQ(c.config.github->installations[0].owner, "my-org");
+  EXPECT_EQ(c.config.github->installations[0].id, 7);
+  ASSERT_EQ(c.config.secrets.size(), 1u);
+  EXPECT_EQ(c.config.secrets[0].hosts, Strings{"api.anthropic.com"});
+  EXPECT_EQ(c.config.sops->age_key_files, Strings{"/root/.config/sops/age/keys.txt"});
+  EXPECT_EQ(effective(c.config, "/nonexistent").github->api_url, "https://api.github.com");
+
+  expectOneError("github:\n  appId: 42\n  privateKeyFile: /k\n", "github.appId", 2, 10, "needs installations");
+  expectOneError("github:\n  appId: 42\n  installations: [{owner: o, id: 1}]\n", "github.appId", 2, 10,
+                 "needs privateKeyFile");
+  expectOneError("github:\n  tokenFile: /t\n  privateKeyFile: /k\n", "github.privateKeyFile", 3, 19,
+                 "set github.appId too");
+  expectOneError("github:\n  appId: 4\n  privateKeyFile: /k\n  installations: [{owner: o, id: 1}]\n  tokenFile: /t\n",
+                 "github.tokenFile", 5, 14, "not both");
+  expectOneError("github:\n  appId: 4\n  privateKeyFile: /k\n  installations: [{owner: O, id: 1}, {owner: o, id: 2}]\n",
+                 "github.installations[1].owner", 4, 46, "two installations");
+  expectOneError("github:\n  apiUrl: http://api.github.com\n", "github.apiUrl", 2, 11, "an https URL");
+  expectOneError("secrets:\n  - {name: 1X, file: /f, hosts: [a.b]}\n", "secrets[0].name", 2, 12, "environment variable");
+  expectOneError("secrets:\n  - {name: X, file: /f, hosts: [A.b]}\n", "secrets[0].hosts[0]", 2, 33, "host name");
+  expectOneError("secrets:\n  - {name: X, file: /f, hosts: []}\n", "secrets[0].hosts", 2, 32, "at least 1 item");
+  expectOneError("secrets:\n  - {name: X, file: /f, hosts: [a.b]}\n  - {name: X, file: /g, hosts: [a.b]}\n",
+                 "secrets[1].name", 3, 12, "defined twice");
+}
+
 TEST(ConfigTest, EmptyFilesAreAnEmptyConfig) {
   for (const char* text : {"", "\n", "# nothing configured yet\n", "---\n", "~\n"}) {
     LoadedConfig c = parseConfig(text, "config.yaml");
@@ -311,7 +349,7 @@ TEST(ConfigTest, JsonSchemaDescribesEveryKey) {
   std::vector<std::string> keys;
   for (const auto& e : props->entries()) keys.push_back(e.key);
   EXPECT_EQ(keys, (Strings{"defaultSubstrate", "profileSearchPaths", "dns", "tls", "network", "proxy", "ai", "pricing",
-                           "disk", "logs"}));
+                           "disk", "logs", "github", "secrets", "sops"}));
   EXPECT_EQ(props->find("defaultSubstrate")->find("default")->text(), "local");
   EXPECT_EQ(doc::locate(*props, "network.properties.subnetPool.default")->text(), "10.213.0.0/16");
 }

@@ -110,3 +110,27 @@ TEST(StringsTest, EscapeForTerminalDefusesControlSequences) {
 
 }  // namespace
 }  // namespace km
+
+namespace km {
+namespace {
+
+TEST(Base64Test, EncodesAndDecodesBothAlphabets) {
+  EXPECT_EQ(base64Encode(""), "");
+  EXPECT_EQ(base64Encode("f"), "Zg==");
+  EXPECT_EQ(base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(base64Encode("\xfb\xff", false), "+/8=");
+  EXPECT_EQ(base64Encode("\xfb\xff", true), "-_8");
+  for (std::string s : {std::string(""), std::string("a"), std::string("ab"), std::string("abc"),
+                        std::string("\0\xff\x10 x", 5)}) {
+    EXPECT_EQ(base64Decode(base64Encode(s)).value_or("?"), s);
+    EXPECT_EQ(base64Decode(base64Encode(s, true)).value_or("?"), s);
+  }
+  EXPECT_FALSE(base64Decode("a"));      // a length no encoding has
+  EXPECT_FALSE(base64Decode("ab!d"));   // a character of neither alphabet
+  EXPECT_FALSE(base64Decode("ab\ncd"));
+}
+
+}  // namespace
+}  // namespace km

@@ -61,6 +61,17 @@ SandboxPlan fullPlan() {
   p.metering.pricing_origin = "/etc/km/prices.yaml";
   p.metering.bedrock_credentials_file = "/root/.aws/credentials";
   p.metering.bedrock_profile = "km";
+  p.source.enforced = true;
+  p.source.allowed_repos = {"o/r", "team/*"};
+  p.source.allowed_refs = {"main"};
+  p.source.allow_ref_deletion = true;
+  p.source.api_url = "https://github.example/api/v3";
+  p.source.app_id = 42;
+  p.source.private_key_file = "/root/.km/app.pem";
+  p.source.installations = {{"o", 7}, {"team", 8}};
+  p.secrets = {{"MYKEY", "km-sentinel-00", {"api.example.com"}, "", "real"},
+               {"OPKEY", "sk-km-sentinel-11", {"a.example", "b.example"}, "/root/.km/op", ""}};
+  p.quotas = {{"github_pr", -1, 3, 10, "block"}, {"github_comment", 5, -1, -1, "warn"}};
   return p;
 }
 
@@ -104,6 +115,35 @@ void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
   EXPECT_EQ(a.metering.pricing_origin, b.metering.pricing_origin);
   EXPECT_EQ(a.metering.bedrock_credentials_file, b.metering.bedrock_credentials_file);
   EXPECT_EQ(a.metering.bedrock_profile, b.metering.bedrock_profile);
+  EXPECT_EQ(a.source.enforced, b.source.enforced);
+  EXPECT_EQ(a.source.allowed_repos, b.source.allowed_repos);
+  EXPECT_EQ(a.source.allowed_refs, b.source.allowed_refs);
+  EXPECT_EQ(a.source.allow_ref_deletion, b.source.allow_ref_deletion);
+  EXPECT_EQ(a.source.api_url, b.source.api_url);
+  EXPECT_EQ(a.source.app_id, b.source.app_id);
+  EXPECT_EQ(a.source.private_key_file, b.source.private_key_file);
+  EXPECT_EQ(a.source.token_file, b.source.token_file);
+  ASSERT_EQ(a.source.installations.size(), b.source.installations.size());
+  for (size_t i = 0; i < a.source.installations.size(); ++i) {
+    EXPECT_EQ(a.source.installations[i].owner, b.source.installations[i].owner);
+    EXPECT_EQ(a.source.installations[i].id, b.source.installations[i].id);
+  }
+  ASSERT_EQ(a.secrets.size(), b.secrets.size());
+  for (size_t i = 0; i < a.secrets.size(); ++i) {
+    EXPECT_EQ(a.secrets[i].name, b.secrets[i].name);
+    EXPECT_EQ(a.secrets[i].sentinel, b.secrets[i].sentinel);
+    EXPECT_EQ(a.secrets[i].hosts, b.secrets[i].hosts);
+    EXPECT_EQ(a.secrets[i].file, b.secrets[i].file);
+    EXPECT_EQ(a.secrets[i].value, b.secrets[i].value);
+  }
+  ASSERT_EQ(a.quotas.size(), b.quotas.size());
+  for (size_t i = 0; i < a.quotas.size(); ++i) {
+    EXPECT_EQ(a.quotas[i].action, b.quotas[i].action);
+    EXPECT_EQ(a.quotas[i].lifetime, b.quotas[i].lifetime);
+    EXPECT_EQ(a.quotas[i].per_hour, b.quotas[i].per_hour);
+    EXPECT_EQ(a.quotas[i].per_day, b.quotas[i].per_day);
+    EXPECT_EQ(a.quotas[i].on_breach, b.quotas[i].on_breach);
+  }
 }
 
 TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
@@ -115,13 +155,13 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
                       "substrateNote", "region", "instanceType", "ttlSeconds", "idleTimeoutSeconds",
                       "teardownPolicy", "hibernation", "resources", "user", "shell", "workingDir", "env", "configFiles",
                       "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts", "dnsUpstreams",
-                      "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "interceptGitHub", "tlsExtraCAFile", "logs",
-                      "budget", "metering"}));
+                      "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "interceptGitHub", "gitHubAllowed", "secretHosts", "tlsExtraCAFile", "logs",
+                      "budget", "metering", "source", "secrets", "quotas"}));
   std::vector<std::string> resource_keys;
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "diskBytes", "source",
                                                      "diskSource", "volumeMount", "volumeBytes"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "8");
+  EXPECT_EQ(n.find("planVersion")->text(), "9");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -226,13 +266,13 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 8, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 9, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
-                "not a plan this build wrote: planVersion 1 (this build reads 8)");
+                "not a plan this build wrote: planVersion 1 (this build reads 9)");
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("4")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),
