@@ -168,11 +168,12 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   // them); read again by each supervisor start, so rotated ones are picked up.
   for (const auto& secret : eff.secrets) {
     std::string path = fs::absolutePath(fs::expandHome(secret.file));
-    if (auto value = net::readSecretValue(path, ctx.globals().home); !value) {
+    auto value = net::readSecretValue(path, ctx.globals().home);
+    if (!value) {
       printErr("ERROR: operator config secrets (" + secret.name + "): " + value.error().message());
       return kExitUsage;
     }
-    co.operator_secrets.push_back({secret.name, path, secret.hosts});
+    co.operator_secrets.push_back({secret.name, path, secret.hosts, std::string(plan::knownKeyPrefix(*value))});
   }
   if (eff.github) {
     co.github.api_url = eff.github->api_url.value_or(config::kDefaultGithubApiUrl);

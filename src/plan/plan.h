@@ -174,6 +174,10 @@ struct SandboxPlan {
   std::vector<ActionQuota> quotas;
 };
 
+// The well-known prefix a key starts with (sk-ant-, sk-proj-, sk-, ghp_, github_pat_, xoxb-,
+// …), which a sentinel keeps so tools that sniff a key's kind still work; "" for others.
+std::string_view knownKeyPrefix(std::string_view value);
+
 // The plan with every masked secret's value blanked (what is printed: --dry-run, status).
 SandboxPlan withoutSecretValues(SandboxPlan plan);
 
@@ -203,6 +207,7 @@ struct CompileOptions {
     std::string name;
     std::string file;
     std::vector<std::string> hosts;
+    std::string prefix;  // knownKeyPrefix of its value, kept in its sentinel
   };
   std::vector<OperatorSecret> operator_secrets;
   SourcePlan github;  // only its credential fields (api_url, app_id, …) are read

@@ -19,18 +19,18 @@ Env::iterator findName(Env& env, std::string_view name) {
 
 }  // namespace
 
-std::string newSentinel(std::string_view real) {
+std::string_view knownKeyPrefix(std::string_view value) {
   // Longest first: sk-ant- before sk-.
   static constexpr std::array<std::string_view, 9> kPrefixes = {
       "github_pat_", "sk-ant-", "sk-proj-", "sk-", "ghp_", "gho_", "ghs_", "ghu_", "xoxb-"};
-  std::string out;
   for (std::string_view prefix : kPrefixes) {
-    if (real.starts_with(prefix)) {
-      out = prefix;
-      break;
-    }
+    if (value.starts_with(prefix)) return prefix;
   }
-  return out + "km-sentinel-" + randomHex(16);
+  return "";
+}
+
+std::string newSentinel(std::string_view real) {
+  return std::string(knownKeyPrefix(real)) + "km-sentinel-" + randomHex(16);
 }
 
 Status maskSecrets(const profile::Spec& spec, const CompileOptions& options, bool has_proxy, Env& env,
@@ -79,7 +79,7 @@ Status maskSecrets(const profile::Spec& spec, const CompileOptions& options, boo
     MaskedSecret s;
     s.name = o.name;
     s.file = o.file;
-    s.sentinel = newSentinel(o.name == "ANTHROPIC_API_KEY" ? "sk-ant-" : (o.name == "OPENAI_API_KEY" ? "sk-" : ""));
+    s.sentinel = newSentinel(o.prefix);
     s.hosts = o.hosts;
     env.emplace_back(s.name, s.sentinel);
     secrets.push_back(std::move(s));

@@ -130,7 +130,7 @@ git_sb 'cd a && git ls-remote origin >/dev/null' >/dev/null
 expect_eq "$(tokens)" 3 "an hour-long token is reused"
 
 # No token anywhere in the sandbox: env of every process, files it can read, /proc.
-scan="$(km exec --root "$SB" -- sh -c 'cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n"; grep -rIh ghs_ /workspace /home /root /tmp /etc /run 2>/dev/null' 2>/dev/null || true)"
+scan="$(km exec --root "$SB" -- sh -c 'cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n"; grep -rIhE "gh[s]_[0-9a-f]" /workspace /home /root /tmp /etc /run 2>/dev/null' 2>/dev/null || true)"
 while read -r t; do
   [ -n "$t" ] || continue
   expect_not_contains "$scan" "$t" "a token in the sandbox"

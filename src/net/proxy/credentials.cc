@@ -329,8 +329,10 @@ asio::awaitable<std::unique_ptr<GithubTap>> githubStep(Session& s, TlsStream& cl
     for (github::Action a : actions) {
       std::string name(github::actionName(a));
       ActionGate* gate = s.shared.options.actions;
+      // The awaited lambda holds only references to the frame (a lambda temporary owning a
+      // string in a co_await expression is freed twice by GCC 12; see metered.cc).
       auto v = co_await onBudget<ActionGate::Verdict>(
-          [gate, name](std::function<void(ActionGate::Verdict)> done) { gate->take(name, std::move(done)); });
+          [gate, &name](std::function<void(ActionGate::Verdict)> done) { gate->take(name, std::move(done)); });
       if (!v.allowed) {
         ++s.shared.denied;
         rec.status = 429;

@@ -90,12 +90,15 @@ TEST(MaskSecretsTest, SentinelsDifferPerSandboxAndKeepKnownPrefixes) {
   EXPECT_TRUE(newSentinel("sk-proj-xyz").starts_with("sk-proj-km-sentinel-"));
   EXPECT_TRUE(newSentinel("ghp_xyz").starts_with("ghp_km-sentinel-"));
   EXPECT_TRUE(newSentinel("secret").starts_with("km-sentinel-"));
+  EXPECT_EQ(knownKeyPrefix("sk-ant-api03-abc"), "sk-ant-");
+  EXPECT_EQ(knownKeyPrefix("github_pat_x"), "github_pat_");
+  EXPECT_EQ(knownKeyPrefix("hunter2"), "");
 }
 
 TEST(MaskSecretsTest, OperatorSecretsReachSandboxesThatDoNotDefineTheName) {
   CompileOptions o = optionsWithId();
-  o.operator_secrets = {{"ANTHROPIC_API_KEY", "/root/.km/a.key", {"api.anthropic.com"}},
-                        {"PLAIN", "/root/.km/p.key", {"x.example.com"}}};
+  o.operator_secrets = {{"ANTHROPIC_API_KEY", "/root/.km/a.key", {"api.anthropic.com"}, "sk-ant-"},
+                        {"PLAIN", "/root/.km/p.key", {"x.example.com"}, ""}};
   auto plan = compile(profileFrom(profileYaml("proxy", "{}")), o);
   ASSERT_TRUE(plan) << plan.error().message();
   ASSERT_EQ(plan->secrets.size(), 1u);  // PLAIN is the profile's own
@@ -127,7 +130,7 @@ TEST(MaskSecretsTest, BadBindingsFailSayingWhy) {
   EXPECT_NE(undefined.error().message().find("NOPE is defined neither in spec.execution.env nor in the sopsFile"),
             std::string::npos);
   CompileOptions o = optionsWithId();
-  o.operator_secrets = {{"OPKEY", "/root/.km/o", {"api.example.com"}}};
+  o.operator_secrets = {{"OPKEY", "/root/.km/o", {"api.example.com"}, ""}};
   auto rebound = compile(profileFrom(profileYaml("proxy", "{OPKEY: [evil.example]}")), o);
   ASSERT_FALSE(rebound);
   EXPECT_NE(rebound.error().message().find("OPKEY is the operator's secret"), std::string::npos);
