@@ -102,6 +102,47 @@ for f in network.log commands.log; do
 done
 km destroy --yes "$SB" >/dev/null
 
+# A SOPS bundle (a conformance vector from getsops/sops, re-wrapped to age; see
+# tests/unit/secrets/fixtures/README.md): decrypted on the host with the operator's age key;
+# a bound key is a sentinel inside, and km validate warns about an unbound one.
+FIX="$HERE/../unit/secrets/fixtures"
+cp "$FIX/format_age.enc.yaml" "$KM_HOME/bundle.enc.yaml"
+install -m 600 "$FIX/age_keys.txt" "$KM_HOME/keys/age.txt"
+cat >> "$KM_HOME/config.yaml" <<YAML
+sops:
+  ageKeyFiles: [$KM_HOME/keys/age.txt]
+YAML
+bundle_profile() {  # bundle_profile FILE HOSTS-MAPPING
+  cat > "$1" <<YAML
+apiVersion: klankermaker.ai/v1alpha2
+kind: SandboxProfile
+metadata: {name: bundle, prefix: mb}
+extends: hardened
+spec:
+  lifecycle: {ttl: "0", idleTimeout: "1h", teardownPolicy: destroy}
+  runtime: {substrate: local}
+  secrets:
+    sopsFile: bundle.enc.yaml
+    hosts: $2
+  network:
+    enforcement: proxy
+    egress: {allowedDNSSuffixes: [], allowedHosts: [example.org]}
+YAML
+}
+bundle_profile "$KM_HOME/unbound.yaml" "{}"
+expect_contains "$(km validate "$KM_HOME/unbound.yaml" 2>&1)" "foo from the bundle is given to the sandbox as it is" \
+  "km validate warns about an unbound bundle key"
+bundle_profile "$KM_HOME/bound.yaml" "{foo: [example.org]}"
+SB="$(km create "$KM_HOME/bound.yaml")"
+foo="$(km exec "$SB" -- printenv foo)"
+expect_contains "$foo" "km-sentinel-" "the bundle's bound key is a sentinel inside"
+seen="$(km exec "$SB" -- sh -c 'curl -sS -H "X-Foo: $foo" https://example.org/headers')"
+expect_contains "$seen" '"X-Foo", "bar"' "the bundle's real value goes to its host"
+km destroy --yes "$SB" >/dev/null
+printf 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n' > "$KM_HOME/keys/age.txt"
+out="$(km create "$KM_HOME/bound.yaml" 2>&1)" && fail "a bundle no configured key opens was accepted"
+expect_contains "$out" "age1lzd99uklcjnc0e7d860axevet2cz99ce9pq6tzuzd05l5nr28ams36nvun" "the error names the bundle's recipients"
+
 # Bad bindings fail at create, saying why.
 profile "$KM_HOME/bad.yaml" ", NOPE: [example.org]"
 out="$(km create "$KM_HOME/bad.yaml" 2>&1)" && fail "a binding of an undefined name was accepted"

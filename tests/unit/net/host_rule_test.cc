@@ -68,7 +68,8 @@ TEST(HostRule, HostsTheProxyMustSee) {
   EXPECT_TRUE(needsProxy("bedrock-runtime.us-east-1.amazonaws.com"));
   EXPECT_TRUE(needsProxy("bedrock-runtime-fips.us-west-2.amazonaws.com"));
   EXPECT_TRUE(needsProxy("codeload.github.com"));
-  EXPECT_FALSE(needsProxy("codeload.githubusercontent.com"));
+  EXPECT_TRUE(needsProxy("codeload.githubusercontent.com"));
+  EXPECT_FALSE(needsProxy("objects.githubusercontent.com"));
   EXPECT_FALSE(needsProxy("bedrock-runtime.amazonaws.com"));
   // The region label must look like an AWS region, not any label (a DNS channel otherwise).
   EXPECT_TRUE(needsProxy("bedrock-runtime.us-gov-west-1.amazonaws.com"));

@@ -968,7 +968,7 @@ void forEachObject(const Json& s, const std::string& path, F&& f) {
 
 TEST(ProfileJsonSchemaTest, ObjectsRefuseUnknownFieldsExceptFreeFormMaps) {
   const std::set<std::string> free_form = {".metadata.labels", ".spec.execution.env", ".spec.execution.configFiles",
-                                           ".spec.agent.claude.permissions"};
+                                           ".spec.agent.claude.permissions", ".spec.secrets.hosts"};
   std::set<std::string> seen_free;
   std::function<void(const Json&, const std::string&)> walk = [&](const Json& s, const std::string& path) {
     if (!s.is_object()) return;
@@ -1064,7 +1064,8 @@ void compareToUpstream(const Json& up_root, const Json& up_in, const Json& ours,
       compareToUpstream(up_root, v, field(ours, "properties")[k], path + "." + k, visited);
     }
     // km's own fields, documented as km extensions in docs/profiles.md.
-    static const std::set<std::string> km_extensions = {".spec.runtime.resources"};
+    static const std::set<std::string> km_extensions = {".spec.runtime.resources", ".spec.secrets.hosts",
+                                                        ".spec.sourceAccess.github.allowRefDeletion"};
     for (const auto& [k, v] : field(ours, "properties").items()) {
       EXPECT_TRUE(up["properties"].contains(k) || km_extensions.count(path + "." + k))
           << path << "." << k << " is ours only";
