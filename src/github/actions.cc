@@ -35,6 +35,7 @@ Action classifyAction(std::string_view method, std::string_view host, std::strin
     return Action::kNone;
   }
   if (is(s[3], "issues") && s.size() == 6 && is(s[5], "comments")) return Action::kGithubComment;
+  if (is(s[3], "commits") && s.size() == 6 && is(s[5], "comments")) return Action::kGithubComment;
   return Action::kNone;
 }
 
@@ -42,7 +43,7 @@ Action classifyMutation(std::string_view field) {
   if (field == "createPullRequest") return Action::kGithubPr;
   if (field == "addPullRequestReview") return Action::kGithubReview;
   if (field == "addComment" || field == "addPullRequestReviewComment" || field == "addPullRequestReviewThread" ||
-      field == "addPullRequestReviewThreadReply") {
+      field == "addPullRequestReviewThreadReply" || field == "addDiscussionComment") {
     return Action::kGithubComment;
   }
   return Action::kNone;

@@ -186,6 +186,37 @@ std::string refusedPushResult(std::string_view capabilities, std::string_view me
 // report-status or report-status-v2 (the lines above are valid in both).
 bool wantsReportStatus(std::string_view capabilities);
 
+// ---- Refs changed outside a push ------------------------------------------------------------
+
+// Which git endpoint a github.com request is: a path past owner/repo that mentions
+// "receive-pack" in any segment, any case, is a push (kReceivePack), whatever slashes follow;
+// "upload-pack" a fetch; kOther anything else on a repository; kNone no repository path.
+enum class GitEndpoint { kNone, kUploadPack, kReceivePack, kOther };
+GitEndpoint gitEndpoint(std::string_view host, std::string_view target);
+
+// What a REST call on api.github.com does to refs (GET/HEAD/OPTIONS never do):
+//   kRef        the path names the ref (PATCH/DELETE/POST /repos/o/r/git/refs/<ref>): `ref`, `deletes`;
+//   kRefInBody  a JSON body field names it: POST …/git/refs ("ref", a full ref), PUT/DELETE
+//               …/contents/… ("branch"), POST …/merges ("base"), POST …/merge-upstream
+//               ("branch"), POST …/releases ("tag_name"); `body_prefix` completes the name
+//               ("refs/heads/", "refs/tags/");
+//   kRefused    km cannot judge it, so it is refused (`why`): merging a pull request, updating
+//               its branch, branch protection and renames, deleting or changing the repository,
+//               rulesets, transfers.
+struct RefWrite {
+  enum class Kind { kNone, kRef, kRefInBody, kRefused } kind = Kind::kNone;
+  std::string ref;
+  bool deletes = false;
+  std::string body_key, body_prefix;
+  std::string why;
+};
+RefWrite refWriteOf(std::string_view method, std::string_view host, std::string_view target);
+
+// GraphQL mutation fields that write refs or repository settings (createRef, updateRef(s),
+// deleteRef, mergeBranch, mergePullRequest, createCommitOnBranch, auto-merge, protection rules,
+// updateRepository, …): refused, as km cannot judge their refs from the body.
+bool mutationWritesRefs(std::string_view field);
+
 // ---- Actions counted by spec.limits --------------------------------------------------------
 
 enum class Action { kNone, kGithubPr, kGithubComment, kGithubReview };
@@ -199,6 +230,7 @@ std::string_view actionName(Action action);
 //   /repos/o/r/issues/N/comments             → kGithubComment
 //   /repos/o/r/pulls/N/comments              → kGithubComment (review comments)
 //   /repos/o/r/pulls/N/comments/ID/replies   → kGithubComment
+//   /repos/o/r/commits/SHA/comments          → kGithubComment
 // Path segments compare case-insensitively after percent-decoding; N and ID are any non-empty
 // segment (a 404 counted beats a call missed); one trailing '/' and the query are ignored.
 // GraphQL mutations: classifyMutation.
@@ -206,7 +238,7 @@ Action classifyAction(std::string_view method, std::string_view host, std::strin
 
 // The counted action a top-level GraphQL mutation field is: createPullRequest → kGithubPr;
 // addComment, addPullRequestReviewComment, addPullRequestReviewThread,
-// addPullRequestReviewThreadReply → kGithubComment; addPullRequestReview → kGithubReview
+// addPullRequestReviewThreadReply, addDiscussionComment → kGithubComment; addPullRequestReview → kGithubReview
 // (submitPullRequestReview only submits that review, as REST's .../reviews/ID/events).
 Action classifyMutation(std::string_view field);
 

@@ -161,7 +161,7 @@ def handle(h, logs, body):
         _log(logs, "api %s %s auth=%s" % (h.command, url.path, auth))
         if auth != "ok":
             _reply(h, 401, json.dumps({"message": "Bad credentials"}))
-        elif h.command == "POST":
+        elif h.command in ("POST", "PUT", "PATCH", "DELETE"):
             _reply(h, 201, json.dumps({"number": 1, "url": "https://api.github.com" + url.path + "/1"}))
         else:
             _reply(h, 200, json.dumps({"full_name": "/".join(parts[1:3]), "private": True}))

@@ -184,6 +184,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(200, ("%d %s\n" % (size, h.hexdigest())).encode())
 
 
+def _other_method(self):
+    """PUT, PATCH and DELETE: the fake GitHub's API; 501 elsewhere (as before)."""
+    self.record()
+    host = self.headers.get("Host", "").split(":")[0]
+    if self.server.scheme == "https" and host in fake_github.HOSTS and fake_github.handle(self, ARGS.logs, self.body()):
+        return
+    self.reply(501, b"unsupported method\n")
+
+
+Handler.do_PUT = _other_method
+Handler.do_PATCH = _other_method
+Handler.do_DELETE = _other_method
+
+
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True

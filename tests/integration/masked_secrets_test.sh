@@ -88,6 +88,22 @@ in_sb sh -c 'curl -sSk -H "X-Key: $MYKEY" https://api.openai.com/headers' >/dev/
 expect_contains "$(cat "$FI_DIR/headers.log")" "$sentinel" "the tunnelled request carries the sentinel"
 expect_not_contains "$(cat "$FI_DIR/headers.log")" "$REAL_MY" "the tunnelled request never carries the real value"
 
+# A field Beast cannot hold (a 70 kB chunked trailer) ends only that connection: the proxy,
+# and the supervisor it runs in, go on.
+in_sb python3 -c '
+import os, socket
+h = os.environ["HTTP_PROXY"].split("//")[1].split(":")[0]
+s = socket.create_connection((h, 3128), timeout=5)
+s.sendall(b"POST http://evil.example/ HTTP/1.1\r\nHost: evil.example\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-T: " + b"y" * 70000 + b"\r\n\r\n")
+try:
+    s.recv(100)
+except OSError:
+    pass
+' || true
+expect_eq "$(km --json status "$SB" | json_field supervisor.alive)" True "the supervisor survived a huge trailer"
+seen="$(in_sb sh -c 'curl -sS -H "X-Key: $MYKEY" https://example.org/headers')"
+expect_contains "$seen" "$REAL_MY" "the proxy still serves after a huge trailer"
+
 # No real value anywhere in the sandbox: env and command lines of every process, readable files.
 in_sb sh -c 'sleep 30 & echo started' >/dev/null
 scan="$(km exec --root "$SB" -- sh -c 'cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" "\n"; grep -rIh -e real- -e sk-ant-real /workspace /home /root /tmp /etc /run 2>/dev/null' 2>/dev/null || true)"

@@ -102,6 +102,39 @@ expect_eq "$(remote_ref protected)" "$before_protected" "protected is unchanged 
 out="$(git_sb "cd a && git tag v1 && git push origin v1")" && fail "a tag push worked"
 expect_contains "$out" "refs/tags/v1 is not in spec.sourceAccess.github.allowedRefs" "tags are refused"
 expect_eq "$(remote_ref v1)" none "no tag on the remote"
+# Another spelling of the push endpoint is still read as a push (a trailing slash, case), and a
+# push sent by hand with curl meets the same check: the body git would send is captured first.
+git_sb "cd a && git update-ref refs/heads/protected HEAD" >/dev/null
+body="$(km exec "$SB" -- sh -c 'cd /workspace/a && old=$(git ls-remote origin refs/heads/protected | cut -f1) &&
+  new=$(git rev-parse HEAD) && { printf "%04x%s %s refs/heads/protected\0 report-status\n" $((4 + 118)) "$old" "$new";
+  printf 0000; git pack-objects --stdout --revs --thin <<EOF 2>/dev/null
+$new
+^$old
+EOF
+} | base64 -w0')"
+for path in git-receive-pack/ GIT-RECEIVE-PACK; do
+  out="$(km exec "$SB" -- sh -c "echo $body | base64 -d | curl -sS -H 'Content-Type: application/x-git-receive-pack-request' --data-binary @- https://github.com/whereiskurt/allowed.git/$path")"
+  expect_contains "$out" "refs/heads/protected is not in spec.sourceAccess.github.allowedRefs" "a push to .../$path is read as a push"
+  expect_eq "$(remote_ref protected)" "$before_protected" "protected is unchanged after a push to .../$path"
+done
+# A GET with a body could carry a second request a lenient server reads unjudged: refused.
+out="$(in_sb curl -sS -o /dev/null -w '%{http_code}' -X GET --data-binary 'GET /other/secret/info/refs HTTP/1.1' https://github.com/whereiskurt/allowed/info/refs)"
+expect_eq "$out" 400 "a GET with a body to GitHub"
+# REST calls that change refs are judged like pushes; ones km cannot judge are refused.
+api() { km exec "$SB" -- curl -sS -o /tmp/api.out -w '%{http_code}' -X "$1" -H 'Content-Type: application/json' --data "$3" "https://api.github.com$2"; }
+expect_eq "$(api POST /repos/whereiskurt/allowed/git/refs '{"ref":"refs/heads/protected","sha":"0"}')" 403 "creating a refused ref through the API"
+expect_eq "$(api PATCH /repos/whereiskurt/allowed/git/refs/heads/protected '{"sha":"0"}')" 403 "moving a refused ref through the API"
+expect_eq "$(api DELETE /repos/whereiskurt/allowed/git/refs/heads/main '')" 403 "deleting a ref through the API"
+expect_eq "$(api PUT /repos/whereiskurt/allowed/contents/x.txt '{"message":"m","content":"eA=="}')" 403 "a contents write without its branch"
+expect_eq "$(api PUT /repos/whereiskurt/allowed/contents/x.txt '{"message":"m","content":"eA==","branch":"protected"}')" 403 "a contents write to a refused branch"
+expect_eq "$(api PUT /repos/whereiskurt/allowed/contents/x.txt '{"message":"m","content":"eA==","branch":"feature/y"}')" 201 "a contents write to an allowed branch"
+expect_eq "$(api PUT /repos/whereiskurt/allowed/pulls/1/merge '{}')" 403 "merging a pull request through the API"
+expect_eq "$(api PATCH /repos/whereiskurt/allowed '{"default_branch":"x"}')" 403 "changing the repository through the API"
+gq='{"query":"mutation { updateRef(input: {refId: \"R\", oid: \"0\"}) { ref { name } } }"}'
+code="$(api POST /graphql "$gq")"
+[ "$code" = 403 ] || fail "a GraphQL mutation that writes a ref: $code $(km exec "$SB" -- cat /tmp/api.out)"
+gq='{"query":"mutation { ...F } fragment F on Mutation { createPullRequest(input: {repositoryId: \"R\", baseRefName: \"main\", headRefName: \"f\", title: \"t\"}) { pullRequest { id } } }"}'
+expect_eq "$(api POST /graphql "$gq")" 403 "a GraphQL mutation through a fragment"
 # A compressed push body cannot hide its commands.
 out="$(in_sb sh -c 'printf x | gzip | curl -sS -o /dev/null -w "%{http_code}" -H "Content-Encoding: gzip" -H "Content-Type: application/x-git-receive-pack-request" --data-binary @- https://github.com/whereiskurt/allowed.git/git-receive-pack')"
 expect_eq "$out" 403 "a gzip push body is refused"

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/strings.h"
+#include "doc/json_io.h"
 #include "github/github.h"
 #include "net/proxy/budget_wait.h"
 #include "net/proxy/github_access.h"
@@ -183,8 +184,7 @@ asio::awaitable<std::unique_ptr<GithubTap>> githubStep(Session& s, TlsStream& cl
   auto& msg = parser.get();
   auto judged = gh.judge(req.authority.host, req.path);
   std::string_view path = std::string_view(req.path).substr(0, req.path.find('?'));
-  bool receive_pack = path.ends_with("/git-receive-pack");
-  bool push_discovery = path.ends_with("/info/refs") && req.path.find("service=git-receive-pack") != std::string::npos;
+  bool receive_pack = github::gitEndpoint(req.authority.host, req.path) == github::GitEndpoint::kReceivePack;
   if (judged.refused) {
     ++s.shared.denied;
     rec.status = static_cast<uint16_t>(judged.status);
@@ -203,7 +203,19 @@ asio::awaitable<std::unique_ptr<GithubTap>> githubStep(Session& s, TlsStream& cl
     co_return nullptr;
   }
   auto tap = std::make_unique<GithubTap>();
-  if (receive_pack && msg.method() == http::verb::post) {
+  // A GET or HEAD with a body: a server that ignores such a body would read it as a second
+  // request, one km never judged (smuggled past the repository check with km's token).
+  if ((msg.method() == http::verb::get || msg.method() == http::verb::head) &&
+      (parser.chunked() || parser.content_length().value_or(0) > 0)) {
+    const std::string why = "a " + std::string(msg.method_string()) + " with a body to GitHub";
+    co_return co_await refuseWith(s, client, rec, 400, why);
+  }
+  if (receive_pack && msg.method() != http::verb::post) {
+    const std::string why = "km reads a push's commands from its POST; " + std::string(msg.method_string()) +
+                            " to git-receive-pack is refused";
+    co_return co_await refuseWith(s, client, rec, 403, why);
+  }
+  if (receive_pack) {
     // The real git never compresses a push; a compressed one would hide its commands.
     auto coding = msg.find(http::field::content_encoding);
     if (coding != msg.end() && !equalsIgnoringAsciiCase(trim(std::string_view(coding->value())), "identity")) {
@@ -266,7 +278,6 @@ asio::awaitable<std::unique_ptr<GithubTap>> githubStep(Session& s, TlsStream& cl
       co_return nullptr;
     }
   }
-  (void)push_discovery;
   std::string repo = judged.repo;
   std::vector<std::string> graphql_fields;
   if (req.authority.host == "api.github.com" && path == "/graphql" && msg.method() == http::verb::post) {
@@ -289,6 +300,18 @@ asio::awaitable<std::unique_ptr<GithubTap>> githubStep(Session& s, TlsStream& cl
       co_return co_await refuseWith(s, client, rec, 400, why);
     }
     graphql_fields = g->mutation_fields;
+    if (g->has_mutation && !g->mutation_fields_complete) {
+      why = "a GraphQL mutation that selects its fields through fragments (km counts and judges mutations by field; "
+            "write them out)";
+      co_return co_await refuseWith(s, client, rec, 403, why);
+    }
+    for (const auto& field : g->mutation_fields) {
+      if (github::mutationWritesRefs(field)) {
+        why = "the GraphQL mutation " + field + " changes refs or repository settings km cannot judge from the body "
+              "(push to an allowed branch instead)";
+        co_return co_await refuseWith(s, client, rec, 403, why);
+      }
+    }
     std::string owner;
     bool one_owner = !g->repos.empty();
     for (const auto& r : g->repos) {
@@ -315,6 +338,39 @@ asio::awaitable<std::unique_ptr<GithubTap>> githubStep(Session& s, TlsStream& cl
       repo = "";
     }
     tap->body = &tap->whole;
+  }
+  // REST calls that change refs outside a push: the ref judged like a pushed one.
+  auto write = github::refWriteOf(std::string(msg.method_string()), req.authority.host, req.path);
+  if (write.kind == github::RefWrite::Kind::kRefused) {
+    const std::string why = write.why + " is refused under spec.sourceAccess";
+    co_return co_await refuseWith(s, client, rec, 403, why);
+  }
+  if (write.kind == github::RefWrite::Kind::kRefInBody) {
+    if (!co_await answerExpect(s, client, parser)) co_return nullptr;
+    std::string why;
+    if (!co_await readWhole(s, client, parser, github::kMaxGraphqlBody, tap->whole, why)) {
+      if (why.empty()) why = "a body over 1 MiB on a call that names a ref";
+      co_return co_await refuseWith(s, client, rec, 413, why);
+    }
+    doc::Node body;
+    const doc::Node* value = nullptr;
+    if (doc::parseJson(tap->whole, body, nullptr) && body.isMap()) value = body.find(write.body_key);
+    if (value == nullptr || value->kind() != doc::Node::Kind::kString || value->text().empty()) {
+      why = "this call changes a ref that km must see: name it in \"" + write.body_key + "\"";
+      co_return co_await refuseWith(s, client, rec, 403, why);
+    }
+    write.ref = value->text().starts_with("refs/") && write.body_key == "ref" ? value->text()
+                                                                               : write.body_prefix + value->text();
+    write.kind = github::RefWrite::Kind::kRef;
+    tap->body = &tap->whole;
+  }
+  if (write.kind == github::RefWrite::Kind::kRef) {
+    github::RefUpdate u{std::string(40, '1'), std::string(40, write.deletes ? '0' : '2'), write.ref};
+    std::string why = github::isValidRefName(u.refname) ? gh.refuseUpdate(u) : u.refname + " is not a valid ref name";
+    if (!why.empty()) {
+      why = "the API call is refused: " + why;
+      co_return co_await refuseWith(s, client, rec, 403, why);
+    }
   }
   // Actions spec.limits counts: a REST call, or each mutation field of a GraphQL body.
   std::vector<github::Action> actions;

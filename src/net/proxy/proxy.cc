@@ -174,7 +174,21 @@ Status Proxy::start() {
   asio::co_spawn(impl_->ctx, impl_->acceptLoop(impl_->transparent_acceptor, true), logEscape);
   int n = std::max(1, impl_->shared.options.threads);
   for (int i = 0; i < n; ++i) {
-    impl_->threads.emplace_back([this] { impl_->ctx.run(); });
+    impl_->threads.emplace_back([this] {
+      // A handler that throws (Beast refusing a field it cannot hold, say a 200 kB chunked
+      // trailer) ends only its own connection: its session is destroyed with the handler, and
+      // the thread goes on serving the others. Without this the supervisor would terminate.
+      for (;;) {
+        try {
+          impl_->ctx.run();
+          return;
+        } catch (const std::exception& e) {
+          log::error(kLog, std::string("a proxy connection ended on an exception: ") + e.what());
+        } catch (...) {
+          log::error(kLog, "a proxy connection ended on an unknown exception");
+        }
+      }
+    });
   }
   impl_->started = true;
   return ok();
