@@ -145,6 +145,11 @@ def _git(h, logs, path, query, body):
     _reply(h, code, out, ctype, [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-length")])
 
 
+def active(logs):
+    """Whether a test made the fake GitHub (its state directory)."""
+    return os.path.isdir(_dir(logs))
+
+
 def handle(h, logs, body):
     """Answers a request to one of GitHub's hosts; False when it is not one."""
     host = h.headers.get("Host", "").split(":")[0]

@@ -142,7 +142,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.record()
         host = self.headers.get("Host", "").split(":")[0]
         path = urlsplit(self.path).path
-        if self.server.scheme == "https" and host in fake_github.HOSTS and fake_github.handle(self, ARGS.logs, self.body()):
+        if self.server.scheme == "https" and host in fake_github.HOSTS and fake_github.active(ARGS.logs):
+            fake_github.handle(self, ARGS.logs, self.body())
             return
         if self.server.scheme == "https" and (host in ("api.anthropic.com", "api.openai.com")
                                               or host.startswith("bedrock-runtime.")):
@@ -188,7 +189,8 @@ def _other_method(self):
     """PUT, PATCH and DELETE: the fake GitHub's API; 501 elsewhere (as before)."""
     self.record()
     host = self.headers.get("Host", "").split(":")[0]
-    if self.server.scheme == "https" and host in fake_github.HOSTS and fake_github.handle(self, ARGS.logs, self.body()):
+    if self.server.scheme == "https" and host in fake_github.HOSTS and fake_github.active(ARGS.logs):
+        fake_github.handle(self, ARGS.logs, self.body())
         return
     self.reply(501, b"unsupported method\n")
 

@@ -22,11 +22,12 @@ expect_eq "$(in_sb curl -s -m 5 --noproxy '*' http://example.org/)" "hello from 
 expect_log '"dest":"203.0.113.10","port":80,"protocol":"tcp","name":"api.anthropic.com","decision":"redirect","reason":"sent to the transparent proxy'
 expect_log '"dest":"203.0.113.30","port":80,"protocol":"tcp","name":"example.org","decision":"redirect"'
 expect_log '"layer":"http"' '"listener":"transparent"' '"host":"example.org"' '"dest":"203.0.113.30:80"' '"decision":"allow"'
-# A host the proxy must see, on another port: still the proxy, with the original port kept
-# (nothing listens on 8080 out there, so the proxy answers 502 for it).
-expect_eq "$(in_sb curl -s -m 5 --noproxy '*' -o /dev/null -w '%{http_code}' http://github.com:8080/x)" "502" \
+# A host the proxy must see, on another port: still the proxy, with the original port kept.
+# The profile filters GitHub (sourceAccess allowlist), which the proxy does over HTTPS only,
+# so it refuses GitHub in clear text itself (403), never sending it on.
+expect_eq "$(in_sb curl -s -m 5 --noproxy '*' -o /dev/null -w '%{http_code}' http://github.com:8080/x)" "403" \
   "github.com:8080 goes to the proxy"
-expect_log '"layer":"http"' '"listener":"transparent"' '"host":"github.com"' '"port":8080'
+expect_log '"layer":"http"' '"listener":"transparent"' '"host":"github.com"' '"port":8080' 'GitHub in clear text'
 # The fronting this closes: an allowed address, a Host the policy refuses.
 expect_eq "$(in_sb curl -s -m 5 --noproxy '*' -o /dev/null -w '%{http_code}' --resolve evil.example:80:203.0.113.30 http://evil.example/)" "403" \
   "an unlisted Host on an allowed address is refused"

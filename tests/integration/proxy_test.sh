@@ -43,10 +43,12 @@ for MODE in proxy both; do
   expect_eq "$(in_sb curl -sS -m 10 --cacert $CA https://example.org/b)" "hello from 203.0.113.30 host example.org scheme https" "$MODE: HTTPS via CONNECT"
   expect_contains "$(py <<<'import urllib.request; print(urllib.request.urlopen("http://api.anthropic.com/py").read().decode())')" \
     "host api.anthropic.com scheme http" "$MODE: python urllib"
-  # (github.com is intercepted: `hardened` has a repo allowlist; git trusts the sandbox's CA
-  # through GIT_SSL_CAINFO.)
-  in_sb git ls-remote https://github.com/o/r >/dev/null 2>&1 || true
-  expect_contains "$(cat "$FI_DIR/https.log")" "github.com /o/r/info/refs?service=git-upload-pack" "$MODE: git smart HTTP through CONNECT"
+  # (github.com is intercepted: `hardened` has a repo allowlist naming no repository, so the
+  # proxy itself refuses o/r and git, which trusts the sandbox's CA through GIT_SSL_CAINFO,
+  # prints why; the request never reaches GitHub.)
+  out="$(in_sb git ls-remote https://github.com/o/r 2>&1 || true)"
+  expect_contains "$out" "o/r is not in this sandbox's spec.sourceAccess.github.allowedRepos" "$MODE: git smart HTTP through CONNECT"
+  expect_not_contains "$(cat "$FI_DIR/https.log")" "/o/r/info/refs" "$MODE: the refused repository never reached GitHub"
   # Clients that ignore the env are caught by the transparent port: curl --noproxy, node fetch.
   expect_eq "$(in_sb curl -sS -m 10 --noproxy '*' http://example.org/c)" "hello from 203.0.113.30 host example.org scheme http" "$MODE: HTTP caught by the transparent port"
   expect_eq "$(in_sb curl -sS -m 10 --noproxy '*' --cacert $CA https://example.org/d)" "hello from 203.0.113.30 host example.org scheme https" "$MODE: HTTPS caught by the transparent port"
