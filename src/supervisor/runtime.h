@@ -124,8 +124,9 @@ class Runtime final : public LifecycleTarget {
   [[nodiscard]] Status runNetwork(net::SandboxNetwork network, pid_t init_pid);
   // The exec audit on the sandbox's cgroup (a warning in the log when it cannot run).
   void startExecAudit(DataPlane& plane, pid_t init_pid);
-  // The audit logs' redactor: the built-in patterns and the plan's secret-looking env values.
-  std::shared_ptr<const audit::Redactor> redactor() const;
+  // The audit logs' redactor: the built-in patterns, the plan's secret-looking env values and
+  // `secrets`: the masked secrets (maskedSecrets()), real values and sentinels alike.
+  std::shared_ptr<const audit::Redactor> redactor(const std::vector<net::proxy::MaskedSecret>& secrets) const;
   // The proxy's AI metering for a sandbox with an AI budget: prices, endpoints, the ledger
   // (its pool made on the first start; reservations of a dead supervisor released).
   [[nodiscard]] Result<net::proxy::Metering> metering();

@@ -25,6 +25,8 @@ constexpr std::chrono::milliseconds kAiSuspendDelay{15000};
 }  // namespace
 
 Status Runtime::runNetwork(net::SandboxNetwork network, pid_t init_pid) {
+  // Read once (operator secrets come from their files): the proxy swaps them, the logs redact them.
+  std::vector<net::proxy::MaskedSecret> secrets = maskedSecrets();
   std::optional<net::proxy::Options> proxy;
   if (net::servesProxy(plan_.network.enforcement)) {
     // The sandbox's CA (made at its first start, in its directory on the host) signs the
@@ -37,7 +39,7 @@ Status Runtime::runNetwork(net::SandboxNetwork network, pid_t init_pid) {
       if (!m) return std::move(m).error().context("metering AI calls");
       proxy->metering = std::move(*m);
     }
-    proxy->secrets = maskedSecrets();
+    proxy->secrets = secrets;
     if (!store_path_.empty()) {
       if (!action_gate_) {
         std::string store_path = store_path_, id = plan_.id;
@@ -60,7 +62,7 @@ Status Runtime::runNetwork(net::SandboxNetwork network, pid_t init_pid) {
   logs.network_path = files().network_log;
   logs.command_path = files().command_log;
   logs.limits = plan_.logs.rotation();  // operator config logs.*, recorded at create
-  logs.redactor = redactor();
+  logs.redactor = redactor(secrets);
   auto plane = DataPlane::open(network.takeGate(), logs);
   if (!plane) return std::move(plane).error();
   KM_TRY((*plane)->startResolver(network.resolverOptions(plan_.network)));
@@ -108,14 +110,14 @@ Result<net::proxy::SourceAccess> Runtime::sourceAccess() const {
   return a;
 }
 
-std::shared_ptr<const audit::Redactor> Runtime::redactor() const {
+std::shared_ptr<const audit::Redactor> Runtime::redactor(const std::vector<net::proxy::MaskedSecret>& secrets) const {
   // The profile's secret-looking environment values are redacted wherever they show up, and
   // so are masked secrets, real values and sentinels alike.
   std::vector<std::string> literals;
   for (const auto& [name, value] : plan_.env) {
     if (audit::secretLookingName(name)) literals.push_back(value);
   }
-  for (const auto& s : maskedSecrets()) {
+  for (const auto& s : secrets) {
     literals.push_back(s.sentinel);
     if (!s.value.empty()) literals.push_back(s.value);
   }

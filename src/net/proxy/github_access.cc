@@ -1,17 +1,13 @@
 #include "net/proxy/github_access.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <ctime>
-#include <tuple>
 
 #include "core/strings.h"
 #include "github/app.h"
+#include "net/proxy/server_request.h"
 #include "net/proxy/session.h"
 #include "net/secret_file.h"
 
@@ -22,7 +18,6 @@
 namespace km::net::proxy {
 namespace {
 
-constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 // A token is renewed this long before GitHub's expiry (an hour after it was minted).
 constexpr int64_t kRenewAheadSeconds = 300;
 
@@ -191,13 +186,7 @@ asio::awaitable<Result<github::InstallationToken>> GithubAccess::fetch(Session& 
   req.body() = github::accessTokenRequestBody(scopeFor(owner));
   req.prepare_payload();
   http::response_parser<http::string_body> answer;
-  answer.header_limit(16 << 10);
-  answer.body_limit(64 << 10);
-  up.stream.expires_after(s.shared.options.connect_timeout);
-  auto [wec, wn] = co_await http::async_write(*server, req, kNoThrow);
-  boost::system::error_code rec = wec;
-  if (!wec) std::tie(rec, std::ignore) = co_await http::async_read(*server, up.buf, answer, kNoThrow);
-  up.stream.expires_never();
+  auto rec = co_await askServer(s, up, *server, req, answer);
   boost::system::error_code ignore;
   up.stream.socket().close(ignore);
   if (rec) co_return unavailable("asking GitHub's API at " + options_.api_url + " for a token: " + rec.message());

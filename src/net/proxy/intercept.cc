@@ -16,6 +16,7 @@
 #include "net/proxy/credentials.h"
 #include "net/proxy/interceptor.h"
 #include "net/proxy/metered.h"
+#include "net/proxy/server_request.h"
 #include "net/proxy/session.h"
 
 // GCC 12 reports the coroutine frame's own operator delete as mismatched here (a false
@@ -51,13 +52,7 @@ asio::awaitable<std::optional<std::string>> countInput(Session& s, Upstream& up,
   req.body() = std::move(count.body);
   req.prepare_payload();
   http::response_parser<http::string_body> answer;
-  answer.header_limit(16 << 10);
-  answer.body_limit(64 << 10);
-  up.stream.expires_after(s.shared.options.connect_timeout);
-  auto [wec, wn] = co_await http::async_write(*server, req, kNoThrow);
-  boost::system::error_code rec = wec;
-  if (!wec) std::tie(rec, std::ignore) = co_await http::async_read(*server, up.buf, answer, kNoThrow);
-  up.stream.expires_never();
+  auto rec = co_await askServer(s, up, *server, req, answer);
   bool got = !rec && answer.get().result() == http::status::ok;
   if (!got || !answer.get().keep_alive()) {
     server.reset();
@@ -104,6 +99,19 @@ asio::awaitable<std::optional<ConnectFailure>> connectTls(Session& s, Upstream& 
     co_return ConnectFailure{502, "TLS to " + target.toString() + ": " + why};
   }
   co_return std::nullopt;
+}
+
+asio::awaitable<boost::system::error_code> askServer(Session& s, Upstream& up, TlsStream& server,
+                                                     http::request<http::string_body>& req,
+                                                     http::response_parser<http::string_body>& answer) {
+  answer.header_limit(16 << 10);
+  answer.body_limit(64 << 10);
+  up.stream.expires_after(s.shared.options.connect_timeout);
+  auto [wec, wn] = co_await http::async_write(server, req, kNoThrow);
+  boost::system::error_code rec = wec;
+  if (!wec) std::tie(rec, std::ignore) = co_await http::async_read(server, up.buf, answer, kNoThrow);
+  up.stream.expires_never();
+  co_return rec;
 }
 
 asio::awaitable<void> intercept(Session& s, Authority target, audit::HttpRecord rec, SteadyClock::time_point started,
