@@ -4,7 +4,8 @@
 #    core ← doc ← {profile, config} ← plan ← substrate ← supervisor ← fleet ← cli ← main;
 #    core ← store ← supervisor; core ← doc ← audit ← net ← {plan, substrate, supervisor};
 #    core ← doc ← meter ← net (the proxy meters AI calls); core ← doc ← profile ← agent ← cli;
-#    core ← doc ← github ← net (the proxy filters GitHub); core ← doc ← secrets ← cli (SOPS bundles)
+#    core ← doc ← github ← net (the proxy filters GitHub); core ← doc ← secrets ← cli (SOPS bundles);
+#    core ← doc ← image ← substrate (OS images: a local root's lower layers)
 #    (a plan holds the typed net::NetworkSpec). No cycles.
 # 2. of another module it includes only a public header (public below); every other header
 #    is private to its module, which may include it anywhere inside itself.
@@ -24,11 +25,12 @@ allowed() {
     meter) echo "core doc meter" ;;
     github) echo "core doc github" ;;
     secrets) echo "core doc secrets" ;;
+    image) echo "core doc image" ;;
     net) echo "core doc audit meter github net" ;;
-    substrate) echo "core doc profile audit meter net plan substrate" ;;
-    supervisor) echo "core doc profile plan store audit meter net substrate supervisor" ;;
-    fleet) echo "core doc plan store audit meter net substrate supervisor fleet" ;;
-    cli) echo "core doc profile config plan store audit meter net substrate supervisor fleet agent secrets github cli" ;;
+    substrate) echo "core doc profile audit meter net plan image substrate" ;;
+    supervisor) echo "core doc profile plan store audit meter net image substrate supervisor" ;;
+    fleet) echo "core doc plan store audit meter net image substrate supervisor fleet" ;;
+    cli) echo "core doc profile config plan store audit meter net image substrate supervisor fleet agent secrets github cli" ;;
     *) echo "" ;;
   esac
 }
@@ -44,6 +46,7 @@ public() {
     meter) extra="request.h" ;;
     store) extra="ledger.h agent_runs.h action_quotas.h" ;;
     github) extra="app.h" ;;
+    image) extra="reference.h store.h choose.h unpack.h" ;;
     profile) extra="types.h" ;;
     audit) extra="exec_audit.h redact.h" ;;
     net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h secret_file.h service.h sigv4.h bpf/gate.h dns/resolver.h" ;;

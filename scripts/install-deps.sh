@@ -13,6 +13,7 @@ PACKAGES=(
   bubblewrap util-linux procps psmisc iproute2 btrfs-progs e2fsprogs
   libbpf-dev bpftool libmnl-dev libnftables-dev nftables dnsmasq-base dnsutils iputils-ping curl dnsperf openssl
   python3 zsh nodejs tmux age
+  libarchive-dev skopeo umoci mmdebstrap docker-registry
 )
 
 missing=()

@@ -54,6 +54,7 @@ Handler installLogs(CLI::App& sub, Context& ctx);
 Handler installAgent(CLI::App& sub, Context& ctx);
 Handler installSupervise(CLI::App& sub, Context& ctx);
 Handler installFillCaPool(CLI::App& sub, Context& ctx);
+Handler installImage(CLI::App& sub, Context& ctx);
 
 inline constexpr Command kCommands[] = {
     {"validate", "Check profiles against the schema and semantic rules", Setup::kConfig,
@@ -84,6 +85,7 @@ inline constexpr Command kCommands[] = {
     {"logs", "Show a sandbox's logs (events, supervisor, --commands, --network, --init)", Setup::kNone,
      &installLogs},
     {"agent", "Run agents in a sandbox: run, list, attach, results; SB --claude", Setup::kNone, &installAgent},
+    {"image", "OS images for sandboxes' roots: pull, list, rm, prune, bake", Setup::kConfig, &installImage},
     {"doctor", "Check what the host enforces; find and fix drift", Setup::kNone, &installDoctor},
     {"supervise", "(internal) run a sandbox's supervisor", Setup::kNone, &installSupervise},
     {"fill-ca-pool", "(internal) make spare sandbox CAs ahead of need", Setup::kNone, &installFillCaPool},

@@ -17,6 +17,7 @@
 #include "core/sys.h"
 #include "doc/json_io.h"
 #include "doc/yaml_io.h"
+#include "image/choose.h"
 #include "meter/meter.h"
 #include "net/secret_file.h"
 #include "net/sigv4.h"
@@ -28,34 +29,13 @@ namespace {
 
 struct CreateArgs {
   std::string profile;
-  std::optional<std::string> alias, substrate, ttl, idle, output;
+  std::optional<std::string> alias, substrate, ttl, idle, output, image;
   bool dry_run = false;
   AgentRunOptions agent;  // --prompt: an agent run once created
 };
 
-// /etc/os-release's field (ID, VERSION_ID, PRETTY_NAME), unquoted; "" when absent.
-std::string osRelease(const std::string& text, std::string_view key) {
-  for (const std::string& line_text : split(text, '\n')) {
-    std::string_view line = line_text;
-    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != '=') continue;
-    std::string_view v = line.substr(key.size() + 1);
-    if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
-      v = v.substr(1, v.size() - 2);
-    }
-    return std::string(v);
-  }
-  return "";
-}
-
-// Why a profile written for another OS fails here, in one line; "" when nothing suggests it.
-// A local sandbox runs on the host's own OS, while upstream's profiles name theirs with
-// runtime.ami (Amazon Linux 2023 when unset) and install with its package manager.
-std::string osMismatchHint(const std::string& name, const profile::Profile& prof) {
-  auto release = fs::readFile("/etc/os-release", 64 << 10);
-  std::string text = release ? *release : "";
-  std::string host_id = osRelease(text, "ID"), host_version = osRelease(text, "VERSION_ID");
-  std::string host = osRelease(text, "PRETTY_NAME");
-  if (host.empty()) host = host_id.empty() ? "this host's OS" : host_id;
+// Package managers the profile's initCommands call that this host lacks.
+std::vector<std::string> missingPackageManagers(const profile::Profile& prof) {
   std::vector<std::string> missing;
   for (const auto& cmd : prof.spec.execution.init_commands) {
     for (std::string_view tool : {"dnf", "yum", "apt-get", "apt", "apk", "zypper"}) {
@@ -68,18 +48,50 @@ std::string osMismatchHint(const std::string& name, const profile::Profile& prof
       }
     }
   }
-  const std::optional<std::string>& ami = prof.spec.runtime.ami;
-  std::string os = ami && !ami->empty() ? *ami : "amazon-linux-2023";
-  std::string os_id = os.rfind("amazon-linux", 0) == 0 ? "amzn" : os.rfind("ubuntu-", 0) == 0 ? "ubuntu" : "";
-  std::string os_version = os_id == "ubuntu" ? os.substr(7) : os_id == "amzn" ? os.substr(13) : "";
-  bool differs = !os_id.empty() && (os_id != host_id || os_version != host_version);
-  if (missing.empty() && !(ami && differs)) return "";
-  std::string tools;
-  for (const auto& t : missing) tools += (tools.empty() ? "" : ", ") + t;
-  std::string from = ami && !ami->empty() ? "runtime.ami " + os : os + " (upstream's default; runtime.ami unset)";
-  return "hint: " + name + " is written for " + from + " but a local sandbox runs this host's OS (" + host +
-         ")" + (tools.empty() ? "" : ", which has no " + tools) +
-         ", so its initCommands fail here; OS images are not in km yet (docs/sandbox.md)";
+  return missing;
+}
+
+// The sandbox's root: --image, spec.runtime.image, runtime.ami through the operator's table,
+// or the host's own; an image must be pulled already. The error is one line saying what to
+// pull or set.
+Result<plan::ImagePlan> chooseRoot(const CreateArgs& a, const profile::Profile& prof, const config::Config& eff,
+                                   const std::string& home) {
+  image::ChooseInput in;
+  in.flag = a.image;
+  in.profile_image = prof.spec.runtime.image;
+  in.ami = prof.spec.runtime.ami;
+  for (const auto& [k, v] : image::defaultAmiImages()) in.ami_images[k] = v;
+  if (eff.images) {
+    for (const auto& [k, v] : eff.images->ami) in.ami_images[k] = v;
+  }
+  auto release = fs::readFile("/etc/os-release", 64 << 10);
+  in.host = image::parseOsRelease(release ? *release : "");
+  in.missing_tools = missingPackageManagers(prof);
+  auto choice = image::chooseImage(in);
+  if (!choice) return std::move(choice).error();
+  plan::ImagePlan out;
+  out.why = choice->why;
+  if (choice->host) return out;
+  image::Store store(home);
+  auto found = store.find(choice->image);
+  if (!found) return std::move(found).error().context(choice->why);
+  if (!*found && a.dry_run) {
+    // Shown, not started: the plan names the image and says it is missing.
+    out.name = choice->image;
+    out.why += " (not pulled: km image pull " + choice->image + ")";
+    return out;
+  }
+  if (!*found) {
+    return notFound(choice->why + ": image " + choice->image + " is not pulled; run `km image pull " + choice->image +
+                    "`" + (choice->os.empty() ? "" : ", or map " + choice->os + " to another image in the operator config's images.ami"));
+  }
+  out.name = choice->image;
+  out.id = (*found)->id;
+  out.layers = (*found)->layers;
+  out.on_host = (*found)->on_host;
+  out.os = (*found)->os.pretty_name;
+  if (auto dirs = store.lowerDirs(**found); !dirs) return std::move(dirs).error();
+  return out;
 }
 
 int runCreate(const CreateArgs& a, Context& ctx) {
@@ -122,12 +134,18 @@ int runCreate(const CreateArgs& a, Context& ctx) {
     return kExitUsage;
   }
   co.bundle = std::move(*bundle);
+  config::Config eff = config::effective(*cfg);
+  auto root = chooseRoot(a, prof, eff, ctx.globals().home);
+  if (!root) {
+    printErr("ERROR: " + root.error().message());
+    return root.error().code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailed;
+  }
+  co.image = std::move(*root);
   co.id = plan::newSandboxId(prof.metadata.prefix.value_or("sb"));
   co.alias = a.alias;
   co.substrate = a.substrate;
   co.ttl = a.ttl;
   co.idle_timeout = a.idle;
-  config::Config eff = config::effective(*cfg);
   co.default_substrate = eff.default_substrate.value_or("local");
   if (eff.dns) co.dns_upstreams = eff.dns->upstream;
   if (eff.network) {
@@ -232,11 +250,7 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   if (!env) return kExitFailed;
   auto rec = fleet::create(*env, *store, in);
   if (!rec) {
-    int code = printFailure(rec.error());
-    if (std::string hint = osMismatchHint(a.profile, prof); !hint.empty() && !prof.spec.execution.init_commands.empty()) {
-      printErr(hint);
-    }
-    return code;
+    return printFailure(rec.error());
   }
   if (!a.agent.prompt.empty()) {
     printErr(rec->id);  // stdout is the run's
@@ -419,6 +433,8 @@ Handler installCreate(CLI::App& sub, Context& ctx) {
   sub.add_option("--substrate", a->substrate, "local (default here), docker, ec2, ecs");
   sub.add_option("--ttl", a->ttl, "Override spec.lifecycle.ttl (0 = never), e.g. 4h or 1h30m");
   sub.add_option("--idle", a->idle, "Override spec.lifecycle.idleTimeout, e.g. 30m or 1h30m");
+  sub.add_option("--image", a->image,
+                 "The root's OS image (a reference, a baked image's name, or host), over the profile's");
   sub.add_flag("--dry-run", a->dry_run, "Print the compiled SandboxPlan; create nothing");
   sub.add_option("-o,--output", a->output, "Dry-run format: yaml (default) or json")
       ->check(CLI::IsMember({"yaml", "json"}));
@@ -426,10 +442,12 @@ Handler installCreate(CLI::App& sub, Context& ctx) {
   sub.footer(
       "Resolves and validates the profile, compiles it into a plan and starts a sandbox on the\n"
       "local substrate: its own mount, pid, net, uts, ipc and cgroup namespaces, a copy-on-write\n"
-      "overlay of the host root, cpu/memory/pids limits, an unprivileged user. Needs root.\n"
-      "A spec.execution.shell the sandbox lacks after initCommands fails the create. A profile\n"
-      "written for another OS (runtime.ami; upstream's default is Amazon Linux 2023) whose init\n"
-      "commands fail gets one line saying so: the sandbox runs this host's OS.\n"
+      "overlay of its root, cpu/memory/pids limits, an unprivileged user. Needs root.\n"
+      "The root is the host's own, or an OS image (km image): --image, else the profile's\n"
+      "spec.runtime.image, else its runtime.ami through the operator config's images.ami (a\n"
+      "profile with no ami whose initCommands call a package manager this host lacks is read as\n"
+      "upstream reads it: amazon-linux-2023). An image must be pulled first; the error says which.\n"
+      "A spec.execution.shell the sandbox lacks after initCommands fails the create.\n"
       "Prints the new sandbox id (--json: its status object). --ttl/--idle take 90s, 30m, 1h30m,\n"
       "1.5h, 2d. See docs/sandbox.md.\n"
       "--prompt P (@FILE reads a file) then starts an agent run as `km agent run` does (--wait,\n"

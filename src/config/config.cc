@@ -169,6 +169,25 @@ struct Describe<SopsConfig> {
 };
 
 template <>
+struct Describe<ImagesConfig> {
+  static constexpr std::string_view kDoc = "OS images for local sandboxes' roots.";
+  static void build(Fields<ImagesConfig>& f) {
+    f.add("ami", &ImagesConfig::ami,
+          "runtime.ami name → OCI image reference, over km's defaults (amazon-linux-2023 → "
+          "docker.io/library/amazonlinux:2023, ubuntu-24.04 → docker.io/library/ubuntu:24.04, "
+          "ubuntu-22.04 → docker.io/library/ubuntu:22.04).")
+        .exampleValue("{amazon-linux-2023: registry.example:5000/mirror/amazonlinux:2023}");
+    f.add("certDir", &ImagesConfig::cert_dir, "Directory of CA certificates (*.crt) trusted for registries.")
+        .minLength(1);
+    f.add("authFile", &ImagesConfig::auth_file, "Registry credentials (the auth.json format of skopeo and podman).")
+        .minLength(1);
+    f.add("insecureRegistries", &ImagesConfig::insecure_registries,
+          "Registries (host[:port]) pulled from without TLS verification.")
+        .pattern(R"(^[A-Za-z0-9.-]+(:[0-9]{1,5})?$)", "a registry like registry.example:5000");
+  }
+};
+
+template <>
 struct Describe<Config> {
   static constexpr std::string_view kDoc = "km operator configuration.";
   static void build(Fields<Config>& f) {
@@ -189,6 +208,7 @@ struct Describe<Config> {
     f.add("github", &Config::github, "GitHub credentials for sandboxes' allowed repositories.");
     f.add("secrets", &Config::secrets, "Secrets every sandbox gets as sentinels (e.g. the AI providers' keys).");
     f.add("sops", &Config::sops, "SOPS bundles.");
+    f.add("images", &Config::images, "OS images for local sandboxes.");
   }
 };
 

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -90,6 +91,14 @@ struct SopsConfig {
   std::vector<std::string> age_key_files;  // age identities that decrypt spec.secrets.sopsFile bundles
 };
 
+// OS images for local sandboxes' roots (km image; profiles' runtime.ami and runtime.image).
+struct ImagesConfig {
+  std::vector<std::pair<std::string, std::string>> ami;  // runtime.ami name → OCI reference (over km's defaults)
+  std::optional<std::string> cert_dir;          // CA certificates (*.crt) trusted for registries
+  std::optional<std::string> auth_file;         // registry credentials (containers-auth.json format)
+  std::vector<std::string> insecure_registries; // host[:port] pulled without TLS verification
+};
+
 struct Config {
   std::optional<std::string> default_substrate;  // local (default) | docker | ec2 | ecs
   std::optional<std::vector<std::string>> profile_search_paths;
@@ -104,6 +113,7 @@ struct Config {
   std::optional<GithubConfig> github;
   std::vector<OperatorSecret> secrets;
   std::optional<SopsConfig> sops;
+  std::optional<ImagesConfig> images;
 };
 inline constexpr const char* kDefaultGithubApiUrl = "https://api.github.com";
 

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,20 @@ void noteUnlocked(const Env& env, store::FleetStore& store, const std::string& i
     const Env& env, store::FleetStore& store, const std::string& source,
     const std::optional<std::string>& alias, int count, bool copy_disk,
     std::vector<supervisor::Prepared>& prepared);
+
+// The OS images this home's sandboxes run on: image ids, their layers, and which sandboxes
+// use each id (km image rm and prune keep them).
+struct ImagesInUse {
+  std::set<std::string> ids;
+  std::set<std::string> layers;
+  std::map<std::string, std::vector<std::string>> by_id;  // image id → sandbox ids
+};
+[[nodiscard]] Result<ImagesInUse> imagesInUse(store::FleetStore& store);
+
+// Makes image `name` of sandbox `id`'s writes on top of the image it runs on (or the host's
+// root): see substrate::Substrate::bake.
+[[nodiscard]] Result<image::ImageRecord> bake(const Env& env, store::FleetStore& store, const std::string& id,
+                                              image::Store& images, const image::Reference& name);
 
 // Runs a command inside a running sandbox and relays this process's stdin, stdout and stderr
 // to it (see substrate::Sandbox::enter): a pty when `terminal` says so (default: when

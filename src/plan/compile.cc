@@ -98,6 +98,7 @@ Result<SandboxPlan> compile(const profile::Profile& profile, const CompileOption
   p.metering.bedrock_credentials_file = options.bedrock_credentials_file;
   p.metering.bedrock_profile = options.bedrock_profile;
 
+  p.image = options.image;
   p.shell = spec.execution.shell;
   p.working_dir = spec.execution.working_dir;
   p.env = spec.execution.env;

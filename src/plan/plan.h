@@ -134,6 +134,17 @@ struct ActionQuota {
   std::string on_breach = "warn";  // warn | block | freeze
 };
 
+// The sandbox's root: the host's own (name empty) or an OS image, pinned by id when the
+// sandbox was created (a re-pull of its name does not change a sandbox's root).
+struct ImagePlan {
+  std::string name;                 // as the profile, flag or ami table named it ("" = the host's root)
+  std::string id;                   // "sha256:…": the image the sandbox runs on
+  std::vector<std::string> layers;  // its layer ids, bottom first
+  bool on_host = false;             // a bake of a host-rooted sandbox: the host's root is its bottom
+  std::string why;                  // "--image", "runtime.ami ubuntu-24.04 → docker.io/library/ubuntu:24.04"…
+  std::string os;                   // the image's PRETTY_NAME
+};
+
 struct SandboxPlan {
   // Identity
   std::string id;                    // {prefix}-{8 hex}
@@ -155,6 +166,7 @@ struct SandboxPlan {
   bool hibernation = false;
   // Resources
   Resources resources;
+  ImagePlan image;
   // Execution
   std::string user = "sandbox";      // agent processes run as this user (root with --root)
   std::string shell;                 // spec.execution.shell
@@ -213,6 +225,8 @@ struct CompileOptions {
   SourcePlan github;  // only its credential fields (api_url, app_id, …) are read
   // The profile's SOPS bundle, decrypted (spec.secrets.sopsFile): its top-level keys in order.
   std::vector<std::pair<std::string, std::string>> bundle;
+  // The root, chosen and looked up by the caller (image::chooseImage and the image store).
+  ImagePlan image;
   // The host, so limits never exceed what exists: 0 = unknown (no clamping).
   int host_cpus = 0;
   int64_t host_memory_bytes = 0;

@@ -13,7 +13,7 @@ namespace {
 
 using doc::Node;
 
-constexpr int64_t kPlanVersion = 9;
+constexpr int64_t kPlanVersion = 10;
 
 Node strings(const std::vector<std::string>& v) {
   Node s = Node::seq();
@@ -265,6 +265,14 @@ Node toNode(const SandboxPlan& p) {
     quotas.push(std::move(n));
   }
   m.set("quotas", std::move(quotas));
+  Node image = Node::map();
+  image.set("name", Node::string(p.image.name));
+  image.set("id", Node::string(p.image.id));
+  image.set("layers", strings(p.image.layers));
+  image.set("onHost", Node::boolean(p.image.on_host));
+  image.set("why", Node::string(p.image.why));
+  image.set("os", Node::string(p.image.os));
+  m.set("image", std::move(image));
   return m;
 }
 
@@ -422,6 +430,16 @@ Result<SandboxPlan> fromNode(const Node& node) {
       e.finish();
       p.quotas.push_back(std::move(q));
     }
+  }
+  if (const Node* im = top.child("image", Node::Kind::kMap, "a mapping")) {
+    Reader e(*im, "image", error);
+    e.str("name", p.image.name);
+    e.str("id", p.image.id);
+    e.list("layers", p.image.layers);
+    e.flag("onHost", p.image.on_host);
+    e.str("why", p.image.why);
+    e.str("os", p.image.os);
+    e.finish();
   }
   top.finish();
   if (error) return std::move(*error);

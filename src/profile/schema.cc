@@ -190,6 +190,11 @@ struct Describe<Runtime> {
         .oneOf({"amazon-linux-2023", "ubuntu-24.04", "ubuntu-22.04", ""})
         .pattern(pt::kAmiId, "an image id like ami-0123abcd")
         .enumOrPattern();
+    f.add("image", &Runtime::image,
+          "km extension: the OCI image a local sandbox's root comes from (a reference like "
+          "debian:bookworm, a baked image's name, or host for the host's own root); overrides ami.")
+        .minLength(1).pattern(R"(^[^\s]+$)", "an image reference like debian:bookworm, or host")
+        .exampleValue("docker.io/library/ubuntu:24.04");
     f.add("mountEFS", &Runtime::mount_efs, "Mount the shared EFS file system.");
     f.add("efsMountPoint", &Runtime::efs_mount_point, "Where EFS is mounted.").minLength(1)
         .defaultValue("/shared");

@@ -84,6 +84,7 @@ struct Runtime {
   std::vector<AdditionalSnapshot> additional_snapshots;
   std::optional<bool> hibernation;
   std::optional<std::string> ami;
+  std::optional<std::string> image;  // km extension: the local root's OCI image ("host": the host's)
   std::optional<bool> mount_efs;
   std::optional<std::string> efs_mount_point;
   std::optional<VsCode> vscode;

@@ -18,6 +18,7 @@
 
 #include "core/result.h"
 #include "core/sys.h"
+#include "image/store.h"
 #include "net/net.h"
 #include "plan/plan.h"
 
@@ -193,6 +194,12 @@ class Substrate {
   // taken; on any failure what was made is removed.
   [[nodiscard]] virtual Status reserve(const plan::SandboxPlan& plan, std::string_view plan_json,
                                        std::string_view source) const = 0;
+  // Makes image `name` of sandbox `id`'s writes (its overlay upper layer, copied while the
+  // sandbox is frozen, without following any symlink) on top of `parent` (nullopt: the host's
+  // root) in `images`. The sandbox may be running, paused or stopped; it is left as it was.
+  [[nodiscard]] virtual Result<image::ImageRecord> bake(std::string_view id, image::Store& images,
+                                                        const std::optional<image::ImageRecord>& parent,
+                                                        const image::Reference& name) const = 0;
   // Removes everything sandbox `id` has here (see Sandbox::teardown); `running` as recorded,
   // or invalid when unknown.
   [[nodiscard]] virtual Status teardown(std::string_view id, const Running& running) const = 0;

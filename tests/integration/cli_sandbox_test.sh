@@ -146,12 +146,18 @@ EOF
   km create "$W/al.yaml" >"$W/out" 2>"$W/err"
   rc=$?
   set -e
-  [ "$rc" -ne 0 ] || fail "a yum init command succeeded on a host without yum"
-  hint="$(grep '^hint:' "$W/err" || true)"
-  expect_eq "$(wc -l <<<"$hint")" 1 "one hint line"
-  expect_contains "$hint" "runtime.ami amazon-linux-2023" "the hint names the profile's OS"
-  expect_contains "$hint" "which has no yum" "the hint names the missing tool"
-  # A profile whose init commands fail for their own reasons gets no such hint.
+  [ "$rc" -ne 0 ] || fail "an AL2023 profile was created without its OS image"
+  expect_eq "$(wc -l <"$W/err")" 1 "one error line"
+  expect_contains "$(cat "$W/err")" "runtime.ami amazon-linux-2023" "the error names the profile's OS"
+  expect_contains "$(cat "$W/err")" "km image pull docker.io/library/amazonlinux:2023" "the error says what to pull"
+  expect_eq "$(ids | sort | tr '\n' ' ')" "$before" "no sandbox is left by the refused create"
+  # Without runtime.ami, a package manager the host lacks means upstream's default OS.
+  sed -i '/ami: amazon-linux-2023/d; /^  runtime:$/d' "$W/al.yaml"
+  set +e
+  km create "$W/al.yaml" >"$W/out" 2>"$W/err"
+  set -e
+  expect_contains "$(cat "$W/err")" "initCommands call yum, which this host lacks" "the error says why an image is needed"
+  # A profile whose init commands fail for their own reasons is not sent to an image.
   cat >"$W/own.yaml" <<EOF
 apiVersion: klankermaker.ai/v1alpha2
 kind: SandboxProfile
@@ -167,7 +173,7 @@ EOF
   set +e
   km create "$W/own.yaml" >"$W/out" 2>"$W/err"
   set -e
-  if grep -q '^hint:' "$W/err"; then fail "a hint for a failure that is not the OS's: $(cat "$W/err")"; fi
+  if grep -q 'image' "$W/err"; then fail "an image named for a failure that is not the OS's: $(cat "$W/err")"; fi
 fi
 
 echo "PASS: cli_sandbox"

@@ -197,6 +197,8 @@ std::string encodeLaunch(const Layout& l, const LaunchSpec& s) {
     putField(out, f.path);
     putField(out, f.content);
   }
+  putField(out, std::to_string(s.lower_dirs.size()));
+  for (const auto& d : s.lower_dirs) putField(out, d);
   return out;
 }
 
@@ -219,6 +221,8 @@ bool decodeLaunch(std::string_view data, Layout& l, LaunchSpec& s) {
     f.content = r.next();
     s.config_files.push_back(std::move(f));
   }
+  uint64_t lowers = r.number();
+  for (uint64_t i = 0; i < lowers && !r.failed(); ++i) s.lower_dirs.push_back(r.next());
   return r.ok();
 }
 

@@ -70,6 +70,9 @@ struct LaunchSpec {
   std::string resolv_conf;            // /etc/resolv.conf, written at every start when set (finishLaunch)
   std::string volume_mount;           // where layout.volume is mounted inside ("" = none)
   std::string ca_cert;                // the sandbox's CA (PEM), trusted inside from the first start
+  // The overlay's lower directories, top first: an image's unpacked layers (image::Store);
+  // empty for the host's root ("/").
+  std::vector<std::string> lower_dirs;
 };
 
 struct Launched {

@@ -16,6 +16,7 @@
 #include "core/fs.h"
 #include "core/sys.h"
 #include "core/tree.h"
+#include "image/store.h"
 #include "net/net.h"
 #include "substrate/local/disk.h"
 #include "substrate/local/local.h"
@@ -102,6 +103,19 @@ class LocalSandbox final : public Sandbox {
     spec.volume_mount = plan_.resources.volume_mount;
     spec.ca_cert = ca_cert;
     spec.user = user_;
+    if (!plan_.image.id.empty()) {
+      image::ImageRecord rec;
+      rec.id = plan_.image.id;
+      rec.names = {plan_.image.name};
+      rec.layers = plan_.image.layers;
+      rec.on_host = plan_.image.on_host;
+      auto dirs = image::Store(spec.km_home).lowerDirs(rec);
+      if (!dirs) {
+        abandon();
+        return std::move(dirs).error();
+      }
+      spec.lower_dirs = std::move(*dirs);
+    }
     if (auto s = beginLaunch(layout_, spec, cgroups_, staged_); !s) {
       abandon();
       return std::move(s).error();
@@ -399,6 +413,19 @@ class LocalSubstrate final : public Substrate {
     auto s = StagedInit::stage();
     if (!s) return std::move(s).error();
     return std::unique_ptr<Staged>(std::make_unique<LocalStaged>(std::move(*s)));
+  }
+
+  Result<image::ImageRecord> bake(std::string_view id, image::Store& images,
+                                  const std::optional<image::ImageRecord>& parent,
+                                  const image::Reference& name) const override {
+    KM_TRY(requireRoot("km image bake"));
+    Layout layout = Layout::forSandbox(o_.km_home, id);
+    if (!fs::isDirectory(layout.upper)) {
+      return notFound(std::string(id) + " has no disk to bake (" + layout.upper + " is missing)");
+    }
+    // Frozen while its writes are read: nothing inside changes the tree meanwhile.
+    FrozenWhile frozen(Cgroups::existing(detectCgroups(), cgroupGroup(o_.km_home), layout.disk_name));
+    return images.bake(layout.upper, parent, name, "bake of " + std::string(id));
   }
 
   Status reserve(const plan::SandboxPlan& p, std::string_view plan_json, std::string_view source) const override {

@@ -156,8 +156,17 @@ Status buildRootfs(const Layout& layout, const LaunchSpec& spec) {
   KM_TRY(doMount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE));
   // nosuid,nodev on the root too: a device node or setuid file on the host's root
   // filesystem (outside /dev) must not become usable inside.
-  KM_TRY(doMount("overlay", root, "overlay", MS_NOSUID | MS_NODEV,
-                 "lowerdir=/,upperdir=" + layout.upper + ",workdir=" + layout.work));
+  // The lower layers: the host's root, or an image's layers (read-only, shared by every
+  // sandbox of that image).
+  std::string lower;
+  for (const auto& d : spec.lower_dirs) lower += (lower.empty() ? "" : ":") + d;
+  if (lower.empty()) lower = "/";
+  std::string options = "lowerdir=" + lower + ",upperdir=" + layout.upper + ",workdir=" + layout.work;
+  if (options.size() >= 4096) {
+    return invalidArgument("the image has too many layers for one overlay mount (" + std::to_string(spec.lower_dirs.size()) +
+                           "); bake it into fewer");
+  }
+  KM_TRY(doMount("overlay", root, "overlay", MS_NOSUID | MS_NODEV, options));
   auto root_fd = sys::open(root, O_PATH | O_DIRECTORY);
   if (!root_fd) return std::move(root_fd).error();
   int rfd = root_fd->get();
