@@ -27,13 +27,14 @@ for tool in skopeo umoci mmdebstrap docker-registry openssl curl python3; do
     exit 1
   }
 done
+# shellcheck source=SCRIPTDIR/../tests/integration/lib/images.sh
 source "$root/tests/integration/lib/images.sh"
 
 work="$(mktemp -d /tmp/km-imgbench.XXXXXX)"
 # Anything mounted under DIR (a km home's disk store, should km make one), innermost first.
 unmount_under() {
   local m
-  for m in $(awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+  awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
   done
 }

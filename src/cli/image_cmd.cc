@@ -11,6 +11,7 @@
 #include "cli/fleet_support.h"
 #include "cli/output.h"
 #include "core/fs.h"
+#include "core/strings.h"
 #include "doc/json_io.h"
 #include "image/store.h"
 
@@ -63,7 +64,8 @@ image::PullOptions pullOptions(Context& ctx) {
     if (cfg->images->auth_file) o.auth_file = fs::absolutePath(fs::expandHome(*cfg->images->auth_file));
     o.insecure_registries = cfg->images->insecure_registries;
   }
-  o.progress = [](std::string_view line) { printErr(line); };
+  // skopeo's lines and the image's OS name come from the registry and the image's author.
+  o.progress = [](std::string_view line) { printErr(escapeForTerminal(line, false)); };
   return o;
 }
 
@@ -120,7 +122,7 @@ int runImageList(Context& ctx) {
   }
   std::vector<std::vector<std::string>> table = {{"NAME", "ID", "OS", "LAYERS", "SIZE", "CREATED", "SANDBOXES"}};
   for (const auto& r : *all) {
-    std::string os = r.os.pretty_name.empty() ? (r.os.id.empty() ? "-" : r.os.id) : r.os.pretty_name;
+    std::string os = escapeForTerminal(r.os.pretty_name.empty() ? (r.os.id.empty() ? "-" : r.os.id) : r.os.pretty_name, false);
     std::string layers = std::to_string(r.layers.size()) + (r.on_host ? "+host" : "");
     std::vector<std::string> names = r.names.empty() ? std::vector<std::string>{"<none>"} : r.names;
     for (const auto& n : names) {

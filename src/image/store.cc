@@ -19,6 +19,7 @@
 
 #include "core/beneath.h"
 #include "core/fs.h"
+#include "core/strings.h"
 #include "core/sys.h"
 #include "core/tree.h"
 #include "doc/json_io.h"
@@ -252,7 +253,8 @@ Status runSkopeo(const std::vector<std::string>& args, const std::function<void(
   if (!status) return std::move(status).error();
   if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) return ok();
   while (!tail.empty() && tail.back() == '\n') tail.pop_back();
-  return unavailable("skopeo failed (exit " + std::to_string(sys::exitCodeOf(*status)) + "): " + tail);
+  // skopeo repeats what the registry said: the registry's words, made harmless for a terminal.
+  return unavailable("skopeo failed (exit " + std::to_string(sys::exitCodeOf(*status)) + "): " + escapeForTerminal(tail));
 }
 
 // A JSON document from the blob store, its digest checked.

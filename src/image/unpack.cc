@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/beneath.h"
+#include "core/strings.h"
 #include "core/sys.h"
 
 namespace km::image {
@@ -216,8 +217,10 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
     }
     ++stats.entries;
     const char* raw_name = archive_entry_pathname(entry);
-    std::string shown = raw_name ? raw_name : "";
-    auto name = cleanName(shown);
+    std::string original = raw_name ? raw_name : "";
+    // The image's names are its author's: shown only made harmless for a terminal.
+    std::string shown = escapeForTerminal(original, false);
+    auto name = cleanName(original);
     if (!name) return entryError(blob_digest, shown, "has a \"..\" component");
     if (name->empty()) continue;  // the layer's root: its directory is ours
     std::string base;
@@ -269,7 +272,9 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
     archive_entry_set_pathname(entry, (prefix + *name).c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
       auto target = cleanName(link);
-      if (!target || target->empty()) return entryError(blob_digest, shown, "is a hard link to \"" + std::string(link) + "\"");
+      if (!target || target->empty()) {
+        return entryError(blob_digest, shown, "is a hard link to \"" + escapeForTerminal(link, false) + "\"");
+      }
       archive_entry_set_hardlink(entry, (prefix + *target).c_str());
     }
     r = archive_write_header(out.get(), entry);

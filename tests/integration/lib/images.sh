@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # OS image fixtures for the image tests and benchmarks: a Debian root built from the Debian
 # archive (the only network these tests may use), OCI image layouts made from it with umoci,
 # an Amazon Linux 2023 stand-in, and a local TLS registry (Debian's docker-registry) to push
@@ -38,7 +39,8 @@ img_host_arch() {
 # coreutils; no ca-certificates) as an uncompressed tar to OUT_TAR. Built once and cached in
 # ${KM_TEST_IMAGE_CACHE:-/var/cache/km-test-images}/debian-bookworm-minbase.tar (delete it
 # to rebuild); OUT_TAR is a hard link to the cache when they share a filesystem, else a copy,
-# so treat it as read-only. A cold build downloads ~50 MB from deb.debian.org (~35 s).
+# so treat it as read-only. A cold build downloads ~50 MB from deb.debian.org (35-55 s on a
+# 2-CPU VM; the cached call is a hard link, ~0.05 s).
 # The tar is mmdebstrap's: members are "./etc/...", /dev holds device nodes (the OCI layers
 # made by img_oci_layout_from_tar leave them out, as real images do). The host's
 # /etc/resolv.conf and /etc/hostname, which mmdebstrap copies in, are removed: images do not
@@ -59,6 +61,7 @@ img_debian_rootfs_tar() {
     scratch="$(mktemp -d "$(dirname "$out")/.img-mmdebstrap.XXXXXX")"
     rm -f "$cache.partial"
     local start=$SECONDS
+    # shellcheck disable=SC2016 # $1 is the hook's argument (the root), for mmdebstrap's sh
     if ! TMPDIR="$scratch" timeout 900 unshare --mount --propagation private \
         mmdebstrap --quiet --variant=minbase --mode=root --format=tar \
         --customize-hook='rm -f "$1/etc/resolv.conf" "$1/etc/hostname"' \
@@ -205,8 +208,8 @@ img_registry_start() {
   mkdir -p "$dir/cert-dir"
   cp "$dir/certs/ca.pem" "$dir/cert-dir/ca.crt"
 
-  local try port pid=""
-  for try in 1 2 3; do
+  local port pid=""
+  for _ in 1 2 3; do
     # A port the kernel just handed out and released; another process may take it before
     # the registry binds, hence the retries.
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -233,8 +236,7 @@ http:
 EOF
     docker-registry serve "$dir/config.yml" </dev/null >>"$dir/registry.log" 2>&1 &
     pid=$!
-    local i
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       _img_alive "$pid" || break
       if curl -fsS --max-time 1 --cacert "$dir/cert-dir/ca.crt" "https://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
         export IMG_REGISTRY="127.0.0.1:$port" IMG_CERT_DIR="$dir/cert-dir" IMG_REGISTRY_PID="$pid"
@@ -269,8 +271,7 @@ img_registry_stop() {
   # Only our registry: the pid might have been reused if it died long ago.
   if _img_alive "$pid" && grep -qa docker-registry "/proc/$pid/cmdline" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
       _img_alive "$pid" || break
       sleep 0.1
     done

@@ -6,6 +6,7 @@
 # Usage (root): tests/integration/lib/images_selftest.sh   (exit 77: skipped)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=SCRIPTDIR/images.sh
 source "$here/images.sh"
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (mmdebstrap --mode=root, umoci as root)"; exit 77; fi
@@ -26,6 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Field FIELD of os-release file $1 (quotes removed), read as a shell would.
+# shellcheck disable=SC1090
 os_field() { (set +u; . "$1"; eval "echo \"\${$2}\""); }
 # skopeo inspect's FIELD (Architecture, Os, len(Layers), Env).
 inspect_field() {
@@ -43,7 +45,7 @@ echo "rootfs tar again (cached): $((SECONDS - start)) s"
 cmp -s "$work/debian.tar" "$work/debian-again.tar" || fail "cached tar differs"
 
 img_standin_al2023_overlay "$work/al2023"
-[ -x "$work/al2023/usr/bin/dnf" ] && [ -x "$work/al2023/usr/bin/yum" ] || fail "stand-in dnf/yum not executable"
+for tool in dnf yum; do [ -x "$work/al2023/usr/bin/$tool" ] || fail "stand-in $tool not executable"; done
 expect_eq "$(os_field "$work/al2023/etc/os-release" ID)" amzn "stand-in os-release ID"
 
 start=$SECONDS
@@ -51,7 +53,7 @@ img_oci_layout_from_tar "$work/debian.tar" "$work/layout" bookworm
 img_oci_layout_from_tar "$work/debian.tar" "$work/layout" al2023 "$work/al2023"
 echo "layouts: $((SECONDS - start)) s"
 expect_eq "$(umoci ls --layout "$work/layout" | sort | tr '\n' ' ')" "al2023 bookworm " "layout tags"
-ls "$work" | grep -q '^layout\.work' && fail "scratch bundle left: $(ls "$work")"
+! compgen -G "$work/layout.work*" >/dev/null || fail "scratch bundle left: $(ls "$work")"
 
 img_registry_start "$work/registry"
 echo "registry: $IMG_REGISTRY (pid $IMG_REGISTRY_PID), CA in $IMG_CERT_DIR"

@@ -349,7 +349,7 @@ TEST(ConfigTest, JsonSchemaDescribesEveryKey) {
   std::vector<std::string> keys;
   for (const auto& e : props->entries()) keys.push_back(e.key);
   EXPECT_EQ(keys, (Strings{"defaultSubstrate", "profileSearchPaths", "dns", "tls", "network", "proxy", "ai", "pricing",
-                           "disk", "logs", "github", "secrets", "sops"}));
+                           "disk", "logs", "github", "secrets", "sops", "images"}));
   EXPECT_EQ(props->find("defaultSubstrate")->find("default")->text(), "local");
   EXPECT_EQ(doc::locate(*props, "network.properties.subnetPool.default")->text(), "10.213.0.0/16");
 }

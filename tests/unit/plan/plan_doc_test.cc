@@ -72,6 +72,8 @@ SandboxPlan fullPlan() {
   p.secrets = {{"MYKEY", "km-sentinel-00", {"api.example.com"}, "", "real"},
                {"OPKEY", "sk-km-sentinel-11", {"a.example", "b.example"}, "/root/.km/op", ""}};
   p.quotas = {{"github_pr", -1, 3, 10, "block"}, {"github_comment", 5, -1, -1, "warn"}};
+  p.image = {"localhost/tools:latest", "sha256:" + std::string(64, 'b'),
+             {"sha256:" + std::string(64, 'c'), "local:" + std::string(32, 'd')}, true, "--image", "Debian GNU/Linux 12"};
   return p;
 }
 
@@ -144,6 +146,12 @@ void expectSame(const SandboxPlan& a, const SandboxPlan& b) {
     EXPECT_EQ(a.quotas[i].per_day, b.quotas[i].per_day);
     EXPECT_EQ(a.quotas[i].on_breach, b.quotas[i].on_breach);
   }
+  EXPECT_EQ(a.image.name, b.image.name);
+  EXPECT_EQ(a.image.id, b.image.id);
+  EXPECT_EQ(a.image.layers, b.image.layers);
+  EXPECT_EQ(a.image.on_host, b.image.on_host);
+  EXPECT_EQ(a.image.why, b.image.why);
+  EXPECT_EQ(a.image.os, b.image.os);
 }
 
 TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
@@ -156,12 +164,12 @@ TEST(PlanDocTest, KeysAreCamelCaseInAFixedOrder) {
                       "teardownPolicy", "hibernation", "resources", "user", "shell", "workingDir", "env", "configFiles",
                       "initCommands", "enforcement", "allowedDNSSuffixes", "allowedHosts", "dnsUpstreams",
                       "subnetPool", "allowedCIDRs", "aiEndpoints", "httpsOnly", "aiProviders", "proxyPorts", "interceptGitHub", "gitHubAllowed", "secretHosts", "tlsExtraCAFile", "logs",
-                      "budget", "metering", "source", "secrets", "quotas"}));
+                      "budget", "metering", "source", "secrets", "quotas", "image"}));
   std::vector<std::string> resource_keys;
   for (const auto& e : n.find("resources")->entries()) resource_keys.push_back(e.key);
   EXPECT_EQ(resource_keys, (std::vector<std::string>{"cpuMillis", "memoryBytes", "pids", "diskBytes", "source",
                                                      "diskSource", "volumeMount", "volumeBytes"}));
-  EXPECT_EQ(n.find("planVersion")->text(), "9");
+  EXPECT_EQ(n.find("planVersion")->text(), "10");
   EXPECT_EQ(n.find("resources")->find("memoryBytes")->kind(), Node::Kind::kInt);
   EXPECT_EQ(n.find("env")->entries().front().key, "ZED");  // order kept
 }
@@ -266,13 +274,13 @@ TEST(PlanDocTest, RefusesGarbage) {
   expectRefused(Node::seq(), "not a plan this build wrote: the document: expected a mapping, got a list");
   expectRefused(Node::map(), "not a plan this build wrote: planVersion: missing");
   Node json;
-  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 9, "id": "sb-1"})", json, nullptr));
+  ASSERT_TRUE(doc::parseJson(R"({"planVersion": 10, "id": "sb-1"})", json, nullptr));
   expectRefused(json, "not a plan this build wrote: alias: missing");
 }
 
 TEST(PlanDocTest, RefusesOtherVersionsUnknownKeysAndWrongTypes) {
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::integer(1)); }),
-                "not a plan this build wrote: planVersion 1 (this build reads 9)");
+                "not a plan this build wrote: planVersion 1 (this build reads 10)");
   expectRefused(edited([](Node& n) { n.set("planVersion", Node::string("4")); }),
                 "not a plan this build wrote: planVersion: expected a whole number, got a string");
   expectRefused(edited([](Node& n) { n.set("extra", Node::boolean(true)); }),

@@ -1064,7 +1064,7 @@ void compareToUpstream(const Json& up_root, const Json& up_in, const Json& ours,
       compareToUpstream(up_root, v, field(ours, "properties")[k], path + "." + k, visited);
     }
     // km's own fields, documented as km extensions in docs/profiles.md.
-    static const std::set<std::string> km_extensions = {".spec.runtime.resources", ".spec.secrets.hosts",
+    static const std::set<std::string> km_extensions = {".spec.runtime.resources", ".spec.runtime.image", ".spec.secrets.hosts",
                                                         ".spec.sourceAccess.github.allowRefDeletion"};
     for (const auto& [k, v] : field(ours, "properties").items()) {
       EXPECT_TRUE(up["properties"].contains(k) || km_extensions.count(path + "." + k))
