@@ -85,7 +85,7 @@ inline constexpr Command kCommands[] = {
     {"logs", "Show a sandbox's logs (events, supervisor, --commands, --network, --init)", Setup::kNone,
      &installLogs},
     {"agent", "Run agents in a sandbox: run, list, attach, results; SB --claude", Setup::kNone, &installAgent},
-    {"image", "OS images for sandboxes' roots: pull, list, rm, prune, bake", Setup::kConfig, &installImage},
+    {"image", "OS images for sandboxes' roots: pull, list, rm, prune, bake, push", Setup::kConfig, &installImage},
     {"doctor", "Check what the host enforces; find and fix drift", Setup::kNone, &installDoctor},
     {"supervise", "(internal) run a sandbox's supervisor", Setup::kNone, &installSupervise},
     {"fill-ca-pool", "(internal) make spare sandbox CAs ahead of need", Setup::kNone, &installFillCaPool},

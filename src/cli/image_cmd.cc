@@ -1,4 +1,4 @@
-// km image pull|list|rm|prune|bake — the OS images local sandboxes' roots come from
+// km image pull|list|rm|prune|bake|push — the OS images local sandboxes' roots come from
 // (image::Store under $KM_HOME/images). See docs/images.md.
 #include <CLI/CLI.hpp>
 
@@ -13,6 +13,7 @@
 #include "core/fs.h"
 #include "core/strings.h"
 #include "doc/json_io.h"
+#include "image/push.h"
 #include "image/store.h"
 
 namespace km::cli {
@@ -216,6 +217,23 @@ int runBake(const std::string& sb, const std::string& name, Context& ctx) {
   return kExitOk;
 }
 
+int runPush(const std::string& name, const std::string& dest_text, Context& ctx) {
+  if (auto s = substrateNeedsRoot("km image push"); !s) return printFailure(s.error());
+  auto dest = image::parseReference(dest_text);
+  if (!dest) {
+    printErr("ERROR: " + dest.error().message());
+    return kExitUsage;
+  }
+  image::Store store(ctx.globals().home);
+  auto found = store.find(name);
+  if (!found) return printFailure(found.error());
+  if (!*found) return printFailure(notFound("no image named " + name + " (km image list shows them)"));
+  auto digest = image::pushImage(store, **found, *dest, pullOptions(ctx));
+  if (!digest) return printFailure(digest.error());
+  printOut(dest->str() + " " + *digest);
+  return kExitOk;
+}
+
 }  // namespace
 
 Handler installImage(CLI::App& sub, Context& ctx) {
@@ -254,7 +272,18 @@ Handler installImage(CLI::App& sub, Context& ctx) {
       "while the sandbox is frozen; it is left as it was. No symlink in it is followed. Sandboxes\n"
       "created with --image NAME or spec.runtime.image: NAME start with those files in place, so\n"
       "their initCommands find their work done. /etc/hosts and /etc/resolv.conf are not baked.");
-  return [&ctx, pull, list, rm, prune, bake, refs, rm_names, bake_sb, bake_name] {
+  auto push_name = std::make_shared<std::string>();
+  auto push_dest = std::make_shared<std::string>();
+  CLI::App* push = sub.add_subcommand("push", "Push an image (a baked one too) to a registry");
+  push->add_option("image", *push_name, "The image's name or id")->required();
+  push->add_option("destination", *push_dest, "Where to, e.g. registry.example:5000/team/tools:v1")->required();
+  push->footer(
+      "Sends the image as an OCI image with skopeo (images.certDir, images.authFile and\n"
+      "images.insecureRegistries apply): pulled layers as they came, a baked layer archived as an\n"
+      "OCI layer (whiteouts as .wh. entries), compressed on the way. Prints DESTINATION DIGEST.\n"
+      "An image baked on the host's root cannot be pushed. Needs root.");
+  return [&ctx, pull, list, rm, prune, bake, push, refs, rm_names, bake_sb, bake_name, push_name, push_dest] {
+    if (push->parsed()) return runPush(*push_name, *push_dest, ctx);
     if (pull->parsed()) return runPull(*refs, ctx);
     if (list->parsed()) return runImageList(ctx);
     if (rm->parsed()) return runRm(*rm_names, ctx);

@@ -24,28 +24,13 @@
 #include "core/tree.h"
 #include "doc/json_io.h"
 #include "doc/node.h"
+#include "image/store_internal.h"
 #include "image/unpack.h"
 
 extern char** environ;
 
 namespace km::image {
 namespace {
-
-std::string randomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  size_t got = 0;
-  while (got < bytes) {
-    ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
 
 std::string nowIso() {
   std::time_t t = std::time(nullptr);
@@ -55,33 +40,6 @@ std::string nowIso() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
-
-// An flock held until destruction.
-class FileLock {
- public:
-  // Blocks for the lock unless `wait` is false (then `held()` says whether it was free).
-  static Result<FileLock> take(const std::string& path, int op, bool wait = true) {
-    auto fd = sys::open(path, O_RDWR | O_CREAT, 0600);
-    if (!fd) return std::move(fd).error();
-    FileLock l;
-    while (true) {
-      if (::flock(fd->get(), op | (wait ? 0 : LOCK_NB)) == 0) {
-        l.held_ = true;
-        break;
-      }
-      if (errno == EINTR) continue;
-      if (!wait && errno == EWOULDBLOCK) break;
-      return sys::errnoError("flock", path, errno);
-    }
-    l.fd_ = std::move(*fd);
-    return l;
-  }
-  bool held() const { return held_; }
-
- private:
-  sys::UniqueFd fd_;
-  bool held_ = false;
-};
 
 doc::Node strings(const std::vector<std::string>& v) {
   doc::Node n = doc::Node::seq();
@@ -211,8 +169,64 @@ OsRelease osOfLayers(const std::vector<std::string>& dirs) {
   return {};
 }
 
-// Runs skopeo with its output read line by line (each given to `line`); Unavailable with the
-// last lines when it fails.
+// A JSON document from the blob store, its digest checked.
+Result<doc::Node> readBlobJson(const std::string& blobs, const std::string& digest, std::string_view what) {
+  if (!isDigest(digest)) return invalidArgument("the image's " + std::string(what) + " digest \"" + digest + "\" is not sha256");
+  std::string path = blobs + "/sha256/" + std::string(digestHex(digest));
+  auto text = fs::readFile(path, 8 << 20);
+  if (!text) return std::move(text).error().context("the image's " + std::string(what));
+  if (sha256Of(*text) != digest) {
+    return invalidArgument("the image's " + std::string(what) + " " + path + " does not match its digest " + digest);
+  }
+  doc::Node n;
+  std::string err;
+  if (!doc::parseJson(*text, n, &err) || !n.isMap()) {
+    return invalidArgument("the image's " + std::string(what) + " is not JSON: " + err);
+  }
+  return n;
+}
+
+std::string mib(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+}  // namespace
+
+std::string randomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+Result<FileLock> FileLock::take(const std::string& path, int op, bool wait) {
+  auto fd = sys::open(path, O_RDWR | O_CREAT, 0600);
+  if (!fd) return std::move(fd).error();
+  FileLock l;
+  while (true) {
+    if (::flock(fd->get(), op | (wait ? 0 : LOCK_NB)) == 0) {
+      l.held_ = true;
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (!wait && errno == EWOULDBLOCK) break;
+    return sys::errnoError("flock", path, errno);
+  }
+  l.fd_ = std::move(*fd);
+  return l;
+}
+
 Status runSkopeo(const std::vector<std::string>& args, const std::function<void(std::string_view)>& line) {
   auto out = sys::pipe();
   if (!out) return std::move(out).error();
@@ -256,31 +270,6 @@ Status runSkopeo(const std::vector<std::string>& args, const std::function<void(
   // skopeo repeats what the registry said: the registry's words, made harmless for a terminal.
   return unavailable("skopeo failed (exit " + std::to_string(sys::exitCodeOf(*status)) + "): " + escapeForTerminal(tail));
 }
-
-// A JSON document from the blob store, its digest checked.
-Result<doc::Node> readBlobJson(const std::string& blobs, const std::string& digest, std::string_view what) {
-  if (!isDigest(digest)) return invalidArgument("the image's " + std::string(what) + " digest \"" + digest + "\" is not sha256");
-  std::string path = blobs + "/sha256/" + std::string(digestHex(digest));
-  auto text = fs::readFile(path, 8 << 20);
-  if (!text) return std::move(text).error().context("the image's " + std::string(what));
-  if (sha256Of(*text) != digest) {
-    return invalidArgument("the image's " + std::string(what) + " " + path + " does not match its digest " + digest);
-  }
-  doc::Node n;
-  std::string err;
-  if (!doc::parseJson(*text, n, &err) || !n.isMap()) {
-    return invalidArgument("the image's " + std::string(what) + " is not JSON: " + err);
-  }
-  return n;
-}
-
-std::string mib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
-  return buf;
-}
-
-}  // namespace
 
 OsRelease parseOsRelease(std::string_view text) {
   OsRelease os;
@@ -649,6 +638,7 @@ Result<ImageRecord> Store::bake(const std::string& upper, const std::optional<Im
   rec.on_host = !parent || parent->on_host;
   rec.parent = parent ? parent->id : std::string(kHostParent);
   rec.architecture = parent ? parent->architecture : "";
+  rec.config_digest = parent ? parent->config_digest : "";  // the base's config (for push)
   rec.id = sha256Of(rec.parent + "\n" + layer_id);
   rec.names = {name.str()};
   rec.source = source;

@@ -18,6 +18,7 @@
 #include "core/beneath.h"
 #include "core/strings.h"
 #include "core/sys.h"
+#include "image/store_internal.h"
 
 namespace km::image {
 namespace {
@@ -25,31 +26,6 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr size_t kBlock = 1 << 20;
-
-// A running sha256.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void add(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
-  std::string digest() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(ctx_, md, &len);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "sha256:";
-    for (unsigned i = 0; i < len; ++i) {
-      out.push_back(kHex[md[i] >> 4]);
-      out.push_back(kHex[md[i] & 15]);
-    }
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
 
 struct ArchiveFree {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -63,7 +39,7 @@ using Writer = std::unique_ptr<archive, WriterFree>;
 // The compressed side: the blob file, hashed as libarchive reads it.
 struct BlobSource {
   int fd = -1;
-  Sha256 hash;
+  Sha256Stream hash;
   uint64_t bytes = 0;
   std::vector<char> buf = std::vector<char>(kBlock);
   const ByteProgress* progress = nullptr;
@@ -95,7 +71,7 @@ la_ssize_t readBlob(archive*, void* data, const void** out) {
 // consumes it.
 struct TarSource {
   archive* raw = nullptr;
-  Sha256 hash;
+  Sha256Stream hash;
   uint64_t bytes = 0;
   std::vector<char> buf = std::vector<char>(kBlock);
   bool failed = false;
@@ -148,8 +124,24 @@ Result<sys::UniqueFd> parentOf(int root_fd, const std::string& rel, std::string*
 
 }  // namespace
 
+Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+Sha256Stream::~Sha256Stream() { EVP_MD_CTX_free(ctx_); }
+void Sha256Stream::add(const void* p, size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+std::string Sha256Stream::digest() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx_, md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "sha256:";
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
 std::string sha256Of(std::string_view data) {
-  Sha256 h;
+  Sha256Stream h;
   h.add(data.data(), data.size());
   return h.digest();
 }
@@ -157,7 +149,7 @@ std::string sha256Of(std::string_view data) {
 Result<std::string> sha256File(const std::string& path) {
   auto fd = sys::open(path, O_RDONLY);
   if (!fd) return std::move(fd).error();
-  Sha256 h;
+  Sha256Stream h;
   std::vector<char> buf(kBlock);
   while (true) {
     ssize_t n = ::read(fd->get(), buf.data(), buf.size());

@@ -159,8 +159,28 @@ expect_eq "$(km exec "$d" -- sh -c '. /etc/os-release; echo $ID $VERSION_ID')" "
 expect_eq "$(km exec "$d" -- cat /var/log/km-standin-pkg.log | tr '\n' ';')" "dnf install -y git jq;yum install -y tmux;" \
   "initCommands ran with the image's package manager"
 
+# --- push: the baked image to the registry, pulled back and started -------------------------
+PUSHED="$IMG_REGISTRY/km-test/hello:baked"
+km image push hello-baked "$PUSHED" >"$W/push.out" 2>"$W/push.err"
+expect_contains "$(cat "$W/push.out")" "$PUSHED sha256:" "push prints the destination and digest"
+layers="$(skopeo inspect --cert-dir "$IMG_CERT_DIR" "docker://$PUSHED" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Layers"]))')"
+expect_eq "$layers" 3 "the pushed image has the base's two layers and the baked one"
+km image pull "$PUSHED" >/dev/null 2>&1
+e="$(km create --image "$PUSHED" "$W/deb.yaml")"
+expect_eq "$(km exec "$e" -- cat /opt/state)" "baked-by-a" "the pushed bake holds a's writes"
+expect_eq "$(km exec "$e" -- km-hello)" "hello from the image" "and the package apt installed"
+expect_not_contains "$(km logs --init "$e" 2>&1)" "Setting up km-hello" "a warm start from the registry too"
+# A file deleted in the sandbox stays deleted through bake, push and pull (an OCI whiteout).
+km exec --root "$a" -- rm /etc-marker
+km image bake "$a" hello-deleted >/dev/null
+km image push hello-deleted "$IMG_REGISTRY/km-test/hello:deleted" >/dev/null 2>&1
+km image pull "$IMG_REGISTRY/km-test/hello:deleted" >/dev/null 2>&1
+f="$(km create --image "$IMG_REGISTRY/km-test/hello:deleted" "$W/deb.yaml")"
+if km exec "$f" -- test -e /etc-marker; then fail "a deleted file came back through push and pull"; fi
+
 # --- destroy, rm, prune ----------------------------------------------------------------------
-for sb in "$a" "$b" "$c" "$d"; do km destroy --yes "$sb" >/dev/null; done
+for sb in "$a" "$b" "$c" "$d" "$e" "$f"; do km destroy --yes "$sb" >/dev/null; done
+km image rm "$IMG_REGISTRY/km-test/hello:deleted" "$PUSHED" hello-deleted >/dev/null
 km image rm hello-baked >/dev/null
 km image rm "$DEB" >/dev/null
 km image rm "$AL" >/dev/null

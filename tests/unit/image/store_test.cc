@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "image/push.h"
 #include "support/temp_dir.h"
 
 namespace km::image {
@@ -139,6 +140,18 @@ TEST_F(StoreTest, AMissingLayerIsNamedWithWhatToDo) {
   auto dirs = store.lowerDirs(*baked);
   ASSERT_FALSE(dirs);
   EXPECT_NE(dirs.error().message().find("km image pull"), std::string::npos);
+}
+
+TEST_F(StoreTest, AnImageBakedOnTheHostIsNotPushed) {
+  Store store(tmp_.path() + "/home");
+  auto baked = store.bake(upper_, std::nullopt, name("localhost/tools"), "b");
+  ASSERT_TRUE(baked);
+  PullOptions opt;
+  opt.skopeo = "/nonexistent/skopeo";  // never reached
+  auto pushed = pushImage(store, *baked, name("registry.example:5000/x/tools:1"), opt);
+  ASSERT_FALSE(pushed);
+  EXPECT_EQ(pushed.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(pushed.error().message().find("host"), std::string::npos) << pushed.error().message();
 }
 
 TEST_F(StoreTest, ACorruptRecordSaysSo) {
