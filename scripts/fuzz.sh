@@ -6,7 +6,7 @@
 # request heads, tests/fuzz/seeds/tls for its ClientHello reader, tests/fuzz/seeds/meter for
 # metered AI responses, tests/fuzz/seeds/meter_request for their requests' bodies,
 # tests/fuzz/seeds/github for pushes' receive-pack bodies and ref globs, tests/fuzz/seeds/sops
-# for sops-encrypted secrets files.
+# for sops-encrypted secrets files, tests/fuzz/seeds/image for image layers and references.
 # Usage: scripts/fuzz.sh BUILD_DIR SECONDS
 # Prints each target's final stats line (execs, coverage); exits non-zero on any finding.
 set -euo pipefail
@@ -17,7 +17,7 @@ shared="$root/../shared/reference/profiles"
 
 for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz audit_decode_fuzz exec_event_fuzz proxy_request_fuzz \
               client_hello_fuzz meter_stream_fuzz meter_request_fuzz github_pkt_line_fuzz \
-              sops_fuzz; do
+              sops_fuzz image_fuzz; do
   bin="$build/tests/fuzz/$target"
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
@@ -41,6 +41,8 @@ for target in profile_loader_fuzz config_fuzz dns_message_fuzz duration_fuzz aud
     cp "$root"/tests/fuzz/seeds/github/* "$corpus"/
   elif [ "$target" = sops_fuzz ]; then
     cp "$root"/tests/fuzz/seeds/sops/* "$corpus"/
+  elif [ "$target" = image_fuzz ]; then
+    cp "$root"/tests/fuzz/seeds/image/* "$corpus"/
   else
     cp "$root"/profiles/*.yaml "$corpus"/ 2>/dev/null || true
     # Inputs that once broke a property: replayed first, kept in the corpus.
