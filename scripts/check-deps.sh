@@ -46,7 +46,7 @@ public() {
     meter) extra="request.h" ;;
     store) extra="ledger.h agent_runs.h action_quotas.h" ;;
     github) extra="app.h" ;;
-    image) extra="reference.h store.h choose.h unpack.h push.h" ;;
+    image) extra="reference.h store.h choose.h unpack.h push.h pin.h" ;;
     profile) extra="types.h" ;;
     audit) extra="exec_audit.h redact.h" ;;
     net) extra="address.h host_rule.h link.h nflog.h nft.h resolution_table.h secret_file.h service.h sigv4.h bpf/gate.h dns/resolver.h" ;;

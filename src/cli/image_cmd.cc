@@ -2,6 +2,7 @@
 // (image::Store under $KM_HOME/images). See docs/images.md.
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -206,7 +207,14 @@ int runBake(const std::string& sb, const std::string& name, Context& ctx) {
   auto r = resolveOrPrint(*store, sb);
   if (!r) return kExitFailed;
   image::Store images(ctx.globals().home);
+  // The sandbox is frozen while its writes are copied: a Ctrl-C or kill meanwhile waits until
+  // it is thawed, so no bake leaves it frozen.
+  sigset_t stop_signals, old_mask;
+  sigemptyset(&stop_signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&stop_signals, sig);
+  ::sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
   auto rec = fleet::bake(fleetEnv(ctx), *store, r->id, images, *ref);
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
   if (!rec) return printFailure(rec.error());
   (void)store->addEvent(r->id, "image-baked", rec->names.front() + " " + rec->id);
   if (ctx.globals().json) {

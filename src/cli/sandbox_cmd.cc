@@ -18,6 +18,7 @@
 #include "doc/json_io.h"
 #include "doc/yaml_io.h"
 #include "image/choose.h"
+#include "image/pin.h"
 #include "meter/meter.h"
 #include "net/secret_file.h"
 #include "net/sigv4.h"
@@ -135,6 +136,13 @@ int runCreate(const CreateArgs& a, Context& ctx) {
   }
   co.bundle = std::move(*bundle);
   config::Config eff = config::effective(*cfg);
+  // Held until the sandbox is in the fleet database: km image prune keeps its layers.
+  std::optional<image::LayerPin> pin;
+  if (!a.dry_run && fs::isDirectory(ctx.globals().home + "/images")) {
+    auto p = image::pinLayers(ctx.globals().home);
+    if (!p) return printFailure(p.error());
+    pin = std::move(*p);
+  }
   auto root = chooseRoot(a, prof, eff, ctx.globals().home);
   if (!root) {
     printErr("ERROR: " + root.error().message());

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
+#include <utility>
+
 #include "core/fd_ops.h"
 #include "core/tree_walk.h"
 
@@ -117,7 +120,39 @@ class RemapVisitor : public TreeVisitor {
   IdMap map_;
 };
 
+// Adds up the blocks of every inode once (hard links count once).
+class UsageVisitor : public TreeVisitor {
+ public:
+  Status missingRoot() override { return notFound("no such file or directory"); }
+  Status entry(const Walker&, int, const std::string&, int, const struct stat& st) override {
+    if (st.st_nlink > 1 && !seen_.insert({st.st_dev, st.st_ino}).second) return ok();
+    bytes_ += static_cast<int64_t>(st.st_blocks) * 512;
+    return ok();
+  }
+  Status enterDir(const Walker&, int, const std::string&, int, const struct stat& st) override {
+    bytes_ += static_cast<int64_t>(st.st_blocks) * 512;
+    return ok();
+  }
+  Status leaveDir(const Walker&, int) override { return ok(); }
+  Status afterDir(const Walker&, int, const std::string&) override { return ok(); }
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  int64_t bytes_ = 0;
+  std::set<std::pair<dev_t, ino_t>> seen_;
+};
+
 }  // namespace
+
+Result<int64_t> diskUsage(const std::string& path) {
+  auto rooted = openParent(path);
+  if (!rooted) return std::move(rooted).error().context("measuring " + path);
+  UsageVisitor v;
+  Walker w;
+  Status s = w.run(rooted->parent.get(), rooted->name, v);
+  if (!s) return std::move(s).error().context("measuring " + path);
+  return v.bytes();
+}
 
 Status removeTree(const std::string& path) {
   auto root = openParent(path);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -49,6 +50,10 @@ struct CopyOptions {
 // the caller to remove (removeTree).
 [[nodiscard]] Status copyTree(const std::string& from, const std::string& to,
                               const CopyOptions& opts = {});
+
+// The disk space (allocated blocks) of `path` and everything below it, each inode once; no
+// symlink followed, no mount entered, any depth. NotFound when `path` is missing.
+[[nodiscard]] Result<int64_t> diskUsage(const std::string& path);
 
 // Changes the owner of every entry of `root` (itself included; symlinks themselves, never
 // their targets) owned by map.from_uid to map.to_uid, and group map.from_gid to map.to_gid.

@@ -55,7 +55,6 @@ struct CreateInput {
 struct Health {
   bool supervisor_alive = false;
   bool init_alive = false;
-  bool frozen = false;
   std::string summary;  // "" when store and kernel agree, else one line for the user
 };
 Health health(const store::SandboxRecord& record);

@@ -63,7 +63,8 @@ Status resume(const Env& env, store::FleetStore& store, const std::string& id) {
   auto r = load(store, id);
   if (!r) return std::move(r).error();
   Health h = health(*r);
-  if (r->status == S::kRunning && h.init_alive && h.supervisor_alive) return ok();
+  // A running sandbox is asked too: its supervisor thaws one left frozen (a bake that was
+  // killed), and does nothing to one that is not.
   if (!h.supervisor_alive) {
     // A sandbox whose supervisor is gone (host reboot, kill): start a new one. It adopts a
     // sandbox still running, restarts a lost one, and waits for a stopped one's resume.

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/file.h>
@@ -24,6 +23,7 @@
 #include "core/tree.h"
 #include "doc/json_io.h"
 #include "doc/node.h"
+#include "image/pin.h"
 #include "image/store_internal.h"
 #include "image/unpack.h"
 
@@ -138,18 +138,8 @@ std::vector<std::string> entriesOf(const std::string& path) {
   return out;
 }
 
-int64_t treeBytes(const std::string& path) {
-  static thread_local int64_t total;
-  total = 0;
-  ::nftw(
-      path.c_str(),
-      [](const char*, const struct stat* st, int type, FTW*) {
-        if (type == FTW_F) total += st->st_blocks * 512;
-        return 0;
-      },
-      32, FTW_PHYS | FTW_MOUNT);
-  return total;
-}
+// Disk space of a tree (each inode once, any depth); 0 when it cannot be measured.
+int64_t treeBytes(const std::string& path) { return tree::diskUsage(path).value_or(0); }
 
 // An os-release file of the stacked layers `dirs` (top first), read without following links.
 OsRelease osOfLayers(const std::vector<std::string>& dirs) {
@@ -620,10 +610,14 @@ Result<ImageRecord> Store::bake(const std::string& upper, const std::optional<Im
     (void)tree::removeTree(tmp);
     return std::move(s).error().context("copying the sandbox's writes");
   }
-  // Per-sandbox files km writes at every first start are not the image's.
+  // Per-sandbox files km writes at every first start are not the image's. The copy is the
+  // sandbox's tree: its etc may be a symlink (to anywhere on the host), which is never
+  // followed; then nothing is removed.
   auto copy = sys::open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   if (!copy) return std::move(copy).error();
-  for (const char* f : {"etc/hosts", "etc/resolv.conf"}) ::unlinkat(copy->get(), f, 0);
+  if (auto etc = beneath::openDir(copy->get(), "etc", /*create=*/false, 0, std::nullopt)) {
+    for (const char* f : {"hosts", "resolv.conf"}) ::unlinkat(etc->get(), f, 0);
+  }
   ::fchmod(copy->get(), 0755);
   if (::rename(tmp.c_str(), target.c_str()) != 0) {
     int e = errno;
@@ -666,6 +660,18 @@ Result<ImageRecord> Store::bake(const std::string& upper, const std::optional<Im
   }
   KM_TRY(writeRecord(dir_, rec));
   return rec;
+}
+
+Result<LayerPin> pinLayers(const std::string& km_home) {
+  std::string locks = km_home + "/images/locks";
+  KM_TRY(sys::makeDirs(locks, 0700));
+  std::string path = locks + "/gc.lock";
+  auto fd = sys::open(path, O_RDWR | O_CREAT, 0600);
+  if (!fd) return std::move(fd).error();
+  while (::flock(fd->get(), LOCK_SH) != 0) {
+    if (errno != EINTR) return sys::errnoError("flock", path, errno);
+  }
+  return LayerPin(std::move(*fd));
 }
 
 }  // namespace km::image

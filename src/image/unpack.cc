@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -26,6 +27,8 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr size_t kBlock = 1 << 20;
+constexpr long kMaxDepth = 128;
+constexpr size_t kMaxNameBytes = 4096;
 
 struct ArchiveFree {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -194,8 +197,10 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
   }
   Writer out(archive_write_disk_new());
   // Owners by number (the image's ids); no path through a symlink, no "..", no absolute names.
+  // No file flags: an image's immutable or append-only flag would pin its files on the host
+  // (prune could not remove them), and a read-only lower layer needs none.
   archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                                                ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS |
+                                                ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL |
                                                 ARCHIVE_EXTRACT_UNLINK | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                                 ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   LayerStats stats;
@@ -214,6 +219,12 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
     std::string shown = escapeForTerminal(original, false);
     auto name = cleanName(original);
     if (!name) return entryError(blob_digest, shown, "has a \"..\" component");
+    // Deeper or longer than any real image's; each extra level costs every later entry.
+    if (name->size() > kMaxNameBytes || std::count(name->begin(), name->end(), '/') >= kMaxDepth) {
+      return entryError(blob_digest, shown.substr(0, 200) + "…",
+                        "is deeper than " + std::to_string(kMaxDepth) + " directories or longer than " +
+                            std::to_string(kMaxNameBytes) + " bytes");
+    }
     if (name->empty()) continue;  // the layer's root: its directory is ours
     std::string base;
     size_t slash = name->rfind('/');

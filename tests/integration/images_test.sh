@@ -64,8 +64,13 @@ expect_contains "$(cat "$W/pull.out")" "$id" "pull prints the id"
 expect_eq "$(km image list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["osId"])')" debian "the image's OS"
 layers_before="$(ls "$KM_HOME/images/layers" | sort)"
 expect_eq "$(wc -l <<<"$layers_before")" 2 "two layers unpacked"
-# Concurrent pulls of one name run once: the second waits and takes the first's result.
+# Concurrent pulls of one name run once: the second waits and takes the first's result. (From
+# scratch, so that the first is still unpacking when the second starts.)
+km image rm "$DEB" >/dev/null
+km image prune >/dev/null
+expect_eq "$(ls "$KM_HOME/images/layers" | wc -l)" 0 "prune emptied the store"
 km image pull "$DEB" >"$W/p1" 2>"$W/p1.err" & p1=$!
+sleep 0.2
 km image pull "$DEB" >"$W/p2" 2>"$W/p2.err" & p2=$!
 wait $p1 || fail "first concurrent pull failed: $(cat "$W/p1.err")"
 wait $p2 || fail "second concurrent pull failed: $(cat "$W/p2.err")"
@@ -158,6 +163,16 @@ d="$(km create "$W/al.yaml")"
 expect_eq "$(km exec "$d" -- sh -c '. /etc/os-release; echo $ID $VERSION_ID')" "amzn 2023" "the stand-in's OS"
 expect_eq "$(km exec "$d" -- cat /var/log/km-standin-pkg.log | tr '\n' ';')" "dnf install -y git jq;yum install -y tmux;" \
   "initCommands ran with the image's package manager"
+
+# --- a bake interrupted by Ctrl-C leaves the sandbox thawed ----------------------------------
+km exec --root "$a" -- sh -c 'head -c 200M /dev/urandom > /var/big'
+km image bake "$a" interrupted >/dev/null 2>&1 & bake=$!
+sleep 0.3
+kill -INT "$bake" 2>/dev/null || true
+wait "$bake" || true
+expect_eq "$(km exec "$a" -- echo thawed)" "thawed" "the sandbox runs after an interrupted bake"
+km exec --root "$a" -- rm /var/big
+km image rm interrupted >/dev/null 2>&1 || true
 
 # --- push: the baked image to the registry, pulled back and started -------------------------
 PUSHED="$IMG_REGISTRY/km-test/hello:baked"

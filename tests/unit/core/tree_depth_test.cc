@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <fstream>
 
 #include "core/tree.h"
 #include "tree_fixtures.h"
@@ -38,6 +39,29 @@ TEST(TreeDepthTest, RemovesA5000LevelChainWith32Fds) {
   });
   EXPECT_EQ(rc, 0);
   EXPECT_FALSE(std::filesystem::exists(root));
+}
+
+TEST(TreeDepthTest, MeasuresA5000LevelChainWith32FdsAndHardLinksOnce) {
+  TreeScratch s;
+  std::string root = s / "deep";
+  ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
+  ASSERT_TRUE(test::makeChain(root, 5000, kLevel, "bottom"));
+  std::string big = root + "/big";
+  {
+    std::ofstream out(big);
+    out << std::string(1 << 20, 'x');
+  }
+  ASSERT_TRUE(diskUsage(root).has_value());
+  int64_t before = *diskUsage(root);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(::link(big.c_str(), (root + "/link" + std::to_string(i)).c_str()), 0);
+  int rc = test::runInChild([&] {
+    if (!limitFds(32)) return 2;
+    auto bytes = diskUsage(root);
+    return bytes && *bytes == before ? 0 : 1;  // five more names, no more blocks
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_GE(before, int64_t{1} << 20);
+  EXPECT_FALSE(diskUsage(s / "missing").has_value());
 }
 
 TEST(TreeDepthTest, CopiesA2000LevelChainWith32Fds) {

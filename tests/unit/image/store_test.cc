@@ -142,6 +142,22 @@ TEST_F(StoreTest, AMissingLayerIsNamedWithWhatToDo) {
   EXPECT_NE(dirs.error().message().find("km image pull"), std::string::npos);
 }
 
+TEST_F(StoreTest, BakeNeverFollowsTheSandboxsEtcLink) {
+  // The sandbox made its /etc a link to a host directory holding files km drops from bakes.
+  std::string host = tmp_.path() + "/host-etc";
+  std::filesystem::create_directories(host);
+  std::ofstream(host + "/hosts") << "keep\n";
+  std::ofstream(host + "/resolv.conf") << "keep\n";
+  std::filesystem::remove_all(upper_ + "/etc");
+  ASSERT_EQ(::symlink(host.c_str(), (upper_ + "/etc").c_str()), 0);
+  Store store(tmp_.path() + "/home");
+  auto baked = store.bake(upper_, std::nullopt, name("localhost/tools"), "b");
+  ASSERT_TRUE(baked) << baked.error().message();
+  EXPECT_TRUE(std::filesystem::exists(host + "/hosts"));
+  EXPECT_TRUE(std::filesystem::exists(host + "/resolv.conf"));
+  EXPECT_TRUE(std::filesystem::is_symlink(store.layerDir(baked->layers[0]) + "/etc")) << "copied as a link";
+}
+
 TEST_F(StoreTest, AnImageBakedOnTheHostIsNotPushed) {
   Store store(tmp_.path() + "/home");
   auto baked = store.bake(upper_, std::nullopt, name("localhost/tools"), "b");

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -197,6 +198,42 @@ TEST_F(Unpack, NothingIsWrittenThroughASymlink) {
   auto wh = unpack(tarOf({{"evil", 'l', outside}, {"evil/.wh.x", 'f'}}));
   EXPECT_FALSE(wh);
   EXPECT_FALSE(std::filesystem::exists(outside + "/x"));
+}
+
+TEST_F(Unpack, TooDeepIsRefused) {
+  std::string deep;
+  for (int i = 0; i < 130; ++i) deep += "d/";
+  auto st = unpack(tarOf({{deep + "f", 'f', "x"}}));
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("deeper than 128"), std::string::npos) << st.error().message();
+}
+
+TEST_F(Unpack, FileFlagsAreNotApplied) {
+  std::string tar;
+  {
+    std::vector<char> buf(1 << 16);
+    size_t used = 0;
+    archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open_memory(a, buf.data(), buf.size(), &used);
+    archive_entry* en = archive_entry_new();
+    archive_entry_set_pathname(en, "pinned");
+    archive_entry_set_filetype(en, AE_IFREG);
+    archive_entry_set_perm(en, 0644);
+    archive_entry_set_size(en, 1);
+    archive_entry_copy_fflags_text(en, "schg,sappnd");
+    archive_write_header(a, en);
+    archive_write_data(a, "x", 1);
+    archive_entry_free(en);
+    archive_write_close(a);
+    archive_write_free(a);
+    tar.assign(buf.data(), used);
+  }
+  ASSERT_NE(tar.find("fflags"), std::string::npos) << "the archive carries the flags";
+  auto st = unpack(tar);
+  ASSERT_TRUE(st) << st.error().message();
+  // An immutable or append-only file could not be removed: prune would fail on it.
+  EXPECT_EQ(::unlink((dest_ + "/pinned").c_str()), 0) << std::strerror(errno);
 }
 
 TEST_F(Unpack, DigestsAreChecked) {
