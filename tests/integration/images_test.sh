@@ -133,20 +133,30 @@ expect_eq "$(km status --json "$a" | json_field status)" "running" "a runs after
 expect_fail km image rm "$DEB"   # the baked image's parent (and a's image)
 
 # --- the stand-in for amazon-linux-2023 ------------------------------------------------------
+# Upstream's own Amazon Linux fragment (runtime.ami and its yum, systemctl and CA init
+# commands), unchanged, under the test's limits.
+if [ -n "$SHARED" ] && [ -f "$SHARED/reference/profiles/library/base/os/redhat.yaml" ]; then
+  mkdir -p "$W/base/os"
+  cp "$SHARED/reference/profiles/library/base/os/redhat.yaml" "$W/base/os/redhat.yaml"
+  parents="[base/os/redhat, local-test]"
+  upstream=1
+else
+  parents="local-test"
+  upstream=0
+fi
 cat >"$W/al.yaml" <<YAML
 apiVersion: klankermaker.ai/v1alpha2
 kind: SandboxProfile
 metadata:
   name: al2023
   prefix: ka
-extends: local-test
+extends: $parents
 spec:
   runtime:
     ami: amazon-linux-2023
   execution:
     initCommands:
-      - "dnf install -y git jq"
-      - "yum install -y tmux"
+      - "dnf install -y jq"
 YAML
 set +e; km create "$W/al.yaml" >"$W/out" 2>"$W/err"; rc=$?; set -e
 [ "$rc" -ne 0 ] || fail "an AL2023 profile started without its image"
@@ -161,8 +171,16 @@ km image pull "$AL" >/dev/null 2>&1
 expect_eq "$(ls "$KM_HOME/images/layers" | wc -l)" 4 "the stand-in shares its Debian layer (2 + 1 baked + 1 new)"
 d="$(km create "$W/al.yaml")"
 expect_eq "$(km exec "$d" -- sh -c '. /etc/os-release; echo $ID $VERSION_ID')" "amzn 2023" "the stand-in's OS"
-expect_eq "$(km exec "$d" -- cat /var/log/km-standin-pkg.log | tr '\n' ';')" "dnf install -y git jq;yum install -y tmux;" \
-  "initCommands ran with the image's package manager"
+log="$(km exec "$d" -- cat /var/log/km-standin-pkg.log | tr '\n' ';')"
+expect_contains "$log" "dnf install -y jq;" "initCommands ran with the image's package manager"
+if [ "$upstream" = 1 ]; then
+  expect_contains "$log" "yum install -y git nodejs npm python3 python3-pip bzip2 jq tar gzip unzip tmux cronie;systemctl enable crond;systemctl start crond;" \
+    "upstream's Amazon Linux init commands ran unchanged"
+  # Its `cat /usr/local/share/ca-certificates/km-proxy-ca.crt >> /etc/pki/tls/certs/ca-bundle.crt`
+  # found the sandbox's CA where upstream keeps it.
+  expect_eq "$(km exec "$d" -- grep -c 'BEGIN CERTIFICATE' /etc/pki/tls/certs/ca-bundle.crt)" 2 \
+    "the CA is in the store twice: km's and the profile's own append"
+fi
 
 # --- a bake interrupted by Ctrl-C leaves the sandbox thawed ----------------------------------
 km exec --root "$a" -- sh -c 'head -c 200M /dev/urandom > /var/big'

@@ -287,13 +287,15 @@ struct OsStore {
   const char* anchor_name;
 };
 constexpr OsStore kOsStores[] = {
-    {"etc/ssl/certs/ca-certificates.crt", "usr/local/share/ca-certificates", "km-sandbox-ca.crt"},  // Debian, Ubuntu
+    {"etc/ssl/certs/ca-certificates.crt", "usr/local/share/ca-certificates", "km-proxy-ca.crt"},  // Debian, Ubuntu
     {"etc/pki/tls/certs/ca-bundle.crt", "etc/pki/ca-trust/source/anchors", "km-sandbox-ca.pem"},    // Fedora, Amazon Linux
 };
 
 // What km writes before each CA it adds to an OS store. A clone's first start finds its
 // source's CA by it (and those of the source's own ancestors) and leaves them out, so that a
 // clone trusts its own CA only. Text outside a PEM block is ignored by every PEM reader.
+constexpr const char* kUpstreamCaDir = "usr/local/share/ca-certificates";
+constexpr const char* kUpstreamCaName = "km-proxy-ca.crt";
 constexpr std::string_view kCaMarker = "# km sandbox CA (added by km at first start; a clone drops it)\n";
 constexpr std::string_view kPemEnd = "-----END CERTIFICATE-----";
 
@@ -437,6 +439,11 @@ Status installCaCertificate(const std::string& pem) {
       KM_TRY(beneath::writeFile(anchors->get(), store.anchor_name, block, 0644, kRootOwner));
     }
   }
+  // Where upstream's sandboxes keep it, on every OS: its profiles read it there
+  // (`cat /usr/local/share/ca-certificates/km-proxy-ca.crt >> …`, CODEX_CA_CERTIFICATE).
+  auto upstream = beneath::openDir(rfd, kUpstreamCaDir, /*create=*/true, 0755, kRootOwner);
+  if (!upstream) return std::move(upstream).error().context("the sandbox's CA");
+  KM_TRY(beneath::writeFile(upstream->get(), kUpstreamCaName, block, 0644, kRootOwner));
   if (bundle == nullptr) {
     // No OS store: the bundle is the CA alone.
     return beneath::writeFile(rfd, std::string(kCaBundle + 1), ca, 0644, kRootOwner);

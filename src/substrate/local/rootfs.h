@@ -32,7 +32,9 @@ inline constexpr const char* kCaBundle = "/etc/km/ca-bundle.pem";
 // (Debian's /etc/ssl/certs/ca-certificates.crt, Fedora's and Amazon Linux's
 // /etc/pki/tls/certs/ca-bundle.crt) where one exists, so clients that read only the system
 // store trust it, and dropped in that OS's anchor directory (where it exists) so that a
-// rebuild of the store keeps it; kCaBundle made. Files km owns are replaced, never written
+// rebuild of the store keeps it; also at upstream's path,
+// /usr/local/share/ca-certificates/km-proxy-ca.crt, which upstream's profiles read; kCaBundle
+// made. Files km owns are replaced, never written
 // through; the OS store, resolved inside the sandbox's root and required to be a file under
 // /etc, is replaced by a copy with the CA added (marked by a comment line) and the CAs km
 // added before (a clone's source's) left out.

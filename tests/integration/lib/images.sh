@@ -157,7 +157,7 @@ EOF
   ln -sfn ../usr/lib/os-release "$dir/etc/os-release"
   echo "Amazon Linux release 2023.7.20250512 (Amazon Linux)" >"$dir/etc/system-release"
   chmod 644 "$dir/etc/system-release"
-  for tool in dnf yum; do
+  for tool in dnf yum systemctl; do
     cat >"$dir/usr/bin/$tool" <<EOF
 #!/bin/sh
 # km test stand-in for $tool: records the call, installs nothing.
@@ -166,6 +166,12 @@ exit 0
 EOF
     chmod 755 "$dir/usr/bin/$tool"
   done
+  # Amazon Linux's trust store, where its profiles append the sandbox's CA.
+  mkdir -p "$dir/etc/pki/tls/certs" "$dir/etc/pki/ca-trust/source/anchors"
+  chmod 755 "$dir/etc/pki" "$dir/etc/pki/tls" "$dir/etc/pki/tls/certs" "$dir/etc/pki/ca-trust" \
+    "$dir/etc/pki/ca-trust/source" "$dir/etc/pki/ca-trust/source/anchors"
+  : >"$dir/etc/pki/tls/certs/ca-bundle.crt"
+  chmod 644 "$dir/etc/pki/tls/certs/ca-bundle.crt"
 }
 
 # True if PID is a live (not zombie) process.
