@@ -214,15 +214,17 @@ int runBake(const std::string& sb, const std::string& name, Context& ctx) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&stop_signals, sig);
   ::sigprocmask(SIG_BLOCK, &stop_signals, &old_mask);
   auto rec = fleet::bake(fleetEnv(ctx), *store, r->id, images, *ref);
-  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-  if (!rec) return printFailure(rec.error());
-  (void)store->addEvent(r->id, "image-baked", rec->names.front() + " " + rec->id);
-  if (ctx.globals().json) {
-    printOut(doc::toJson(imageJson(*rec, {})));
+  // Said and recorded before a signal that waited ends this process.
+  int code = kExitOk;
+  if (!rec) {
+    code = printFailure(rec.error());
   } else {
-    printOut(rec->names.front() + " " + rec->id);
+    (void)store->addEvent(r->id, "image-baked", rec->names.front() + " " + rec->id);
+    printOut(ctx.globals().json ? doc::toJson(imageJson(*rec, {})) : rec->names.front() + " " + rec->id);
   }
-  return kExitOk;
+  std::fflush(stdout);
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  return code;
 }
 
 int runPush(const std::string& name, const std::string& dest_text, Context& ctx) {

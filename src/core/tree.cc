@@ -142,7 +142,35 @@ class UsageVisitor : public TreeVisitor {
   std::set<std::pair<dev_t, ino_t>> seen_;
 };
 
+// Stops at the first directory deeper than the limit.
+class DepthVisitor : public TreeVisitor {
+ public:
+  explicit DepthVisitor(size_t max) : max_(max) {}
+  Status missingRoot() override { return notFound("no such file or directory"); }
+  Status entry(const Walker&, int, const std::string&, int, const struct stat&) override { return ok(); }
+  Status enterDir(const Walker& w, int, const std::string& name, int, const struct stat&) override {
+    if (w.depth() >= max_) {
+      return invalidArgument("a directory is more than " + std::to_string(max_) + " levels deep (" +
+                             w.rel(name).substr(0, 200) + "…)");
+    }
+    return ok();
+  }
+  Status leaveDir(const Walker&, int) override { return ok(); }
+  Status afterDir(const Walker&, int, const std::string&) override { return ok(); }
+
+ private:
+  size_t max_;
+};
+
 }  // namespace
+
+Status checkDepth(const std::string& path, size_t max_depth) {
+  auto rooted = openParent(path);
+  if (!rooted) return std::move(rooted).error().context("measuring " + path);
+  DepthVisitor v(max_depth);
+  Walker w;
+  return w.run(rooted->parent.get(), rooted->name, v);
+}
 
 Result<int64_t> diskUsage(const std::string& path) {
   auto rooted = openParent(path);

@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -50,6 +51,11 @@ struct CopyOptions {
 // the caller to remove (removeTree).
 [[nodiscard]] Status copyTree(const std::string& from, const std::string& to,
                               const CopyOptions& opts = {});
+
+// InvalidArgument (naming the start of the path) when a directory below `path` is more than
+// `max_depth` levels below it; stops there, so the cost is bounded by the first such branch.
+// No symlink followed, no mount entered.
+[[nodiscard]] Status checkDepth(const std::string& path, size_t max_depth);
 
 // The disk space (allocated blocks) of `path` and everything below it, each inode once; no
 // symlink followed, no mount entered, any depth. NotFound when `path` is missing.

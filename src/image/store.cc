@@ -606,6 +606,13 @@ Result<ImageRecord> Store::bake(const std::string& upper, const std::optional<Im
   std::string layer_id = "local:" + randomHex(16);
   std::string target = layerDir(layer_id);
   std::string tmp = dir_ + "/layers/.tmp-" + randomHex(8);
+  // No image km pulls may be that deep (unpack.h), and copying, archiving and removing such a
+  // tree costs the square of its depth: refused before anything is copied.
+  if (auto s = tree::checkDepth(upper, kMaxLayerDepth); !s) {
+    return invalidArgument("the sandbox's writes cannot be baked: " + s.error().message() +
+                           "; an image pulled by km holds at most " + std::to_string(kMaxLayerDepth) +
+                           " levels, so remove that tree first");
+  }
   if (auto s = tree::copyTree(upper, tmp); !s) {
     (void)tree::removeTree(tmp);
     return std::move(s).error().context("copying the sandbox's writes");

@@ -27,8 +27,6 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr size_t kBlock = 1 << 20;
-constexpr long kMaxDepth = 128;
-constexpr size_t kMaxNameBytes = 4096;
 
 struct ArchiveFree {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -220,10 +218,11 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
     auto name = cleanName(original);
     if (!name) return entryError(blob_digest, shown, "has a \"..\" component");
     // Deeper or longer than any real image's; each extra level costs every later entry.
-    if (name->size() > kMaxNameBytes || std::count(name->begin(), name->end(), '/') >= kMaxDepth) {
+    if (name->size() > kMaxLayerNameBytes ||
+        static_cast<size_t>(std::count(name->begin(), name->end(), '/')) >= kMaxLayerDepth) {
       return entryError(blob_digest, shown.substr(0, 200) + "…",
-                        "is deeper than " + std::to_string(kMaxDepth) + " directories or longer than " +
-                            std::to_string(kMaxNameBytes) + " bytes");
+                        "is deeper than " + std::to_string(kMaxLayerDepth) + " directories or longer than " +
+                            std::to_string(kMaxLayerNameBytes) + " bytes");
     }
     if (name->empty()) continue;  // the layer's root: its directory is ours
     std::string base;

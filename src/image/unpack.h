@@ -10,6 +10,7 @@
 // owners and whiteouts. Thread-compatible.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -18,6 +19,12 @@
 #include "core/result.h"
 
 namespace km::image {
+
+// The deepest directory a layer may hold (an entry's name has fewer '/' than this); deeper
+// ones fail the pull (no real image has one, and each level costs every later entry a check).
+inline constexpr size_t kMaxLayerDepth = 128;
+// The longest entry name a layer may hold.
+inline constexpr size_t kMaxLayerNameBytes = 4096;
 
 struct LayerStats {
   uint64_t compressed_bytes = 0;

@@ -64,6 +64,18 @@ TEST(TreeDepthTest, MeasuresA5000LevelChainWith32FdsAndHardLinksOnce) {
   EXPECT_FALSE(diskUsage(s / "missing").has_value());
 }
 
+TEST(TreeDepthTest, CheckDepthStopsAtTheFirstBranchTooDeep) {
+  TreeScratch s;
+  std::string root = s / "deep";
+  ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
+  ASSERT_TRUE(test::makeChain(root, 3000, kLevel, "bottom"));
+  EXPECT_TRUE(checkDepth(root, 4000));
+  Status deep = checkDepth(root, 128);
+  ASSERT_FALSE(deep);
+  EXPECT_NE(deep.error().message().find("more than 128 levels"), std::string::npos) << deep.error().message();
+  EXPECT_FALSE(checkDepth(s / "missing", 10));
+}
+
 TEST(TreeDepthTest, CopiesA2000LevelChainWith32Fds) {
   TreeScratch s;
   std::string root = s / "deep";

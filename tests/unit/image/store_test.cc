@@ -158,6 +158,20 @@ TEST_F(StoreTest, BakeNeverFollowsTheSandboxsEtcLink) {
   EXPECT_TRUE(std::filesystem::is_symlink(store.layerDir(baked->layers[0]) + "/etc")) << "copied as a link";
 }
 
+TEST_F(StoreTest, WritesTooDeepToPullAgainAreNotBaked) {
+  std::string dir = upper_ + "/var";
+  for (int i = 0; i < 140; ++i) dir += "/d";
+  std::filesystem::create_directories(dir);
+  Store store(tmp_.path() + "/home");
+  auto baked = store.bake(upper_, std::nullopt, name("localhost/tools"), "b");
+  ASSERT_FALSE(baked);
+  EXPECT_NE(baked.error().message().find("128 levels"), std::string::npos) << baked.error().message();
+  auto all = store.list();
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+  EXPECT_TRUE(std::filesystem::is_empty(store.dir() + "/layers")) << "nothing was copied";
+}
+
 TEST_F(StoreTest, AnImageBakedOnTheHostIsNotPushed) {
   Store store(tmp_.path() + "/home");
   auto baked = store.bake(upper_, std::nullopt, name("localhost/tools"), "b");
