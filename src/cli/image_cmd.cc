@@ -281,7 +281,8 @@ Handler installImage(CLI::App& sub, Context& ctx) {
       "workspace and homes) into a new layer on top of the image it runs on (or of the host's root),\n"
       "while the sandbox is frozen; it is left as it was. No symlink in it is followed. Sandboxes\n"
       "created with --image NAME or spec.runtime.image: NAME start with those files in place, so\n"
-      "their initCommands find their work done. /etc/hosts and /etc/resolv.conf are not baked.");
+      "their initCommands find their work done. /etc/hosts and /etc/resolv.conf are not baked;\n"
+      "writes deeper than 128 directories are refused. km image push sends the result to a registry.");
   auto push_name = std::make_shared<std::string>();
   auto push_dest = std::make_shared<std::string>();
   CLI::App* push = sub.add_subcommand("push", "Push an image (a baked one too) to a registry");
