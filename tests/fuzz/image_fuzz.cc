@@ -5,6 +5,7 @@
 // unpacks fully and then fails the check. Run as root (owners, whiteouts), like km.
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
