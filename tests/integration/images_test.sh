@@ -27,6 +27,9 @@ printf '#!/bin/sh\necho hello from the image\n' >"$W/pkg/usr/bin/km-hello"
 chmod 755 "$W/pkg/usr/bin/km-hello"
 dpkg-deb --root-owner-group --build "$W/pkg" "$W/extra/opt/debs/km-hello.deb" >/dev/null
 echo "km-test-image" >"$W/extra/etc-marker"
+# The image's own os-release (Debian's, marked), told apart from this Debian host's.
+mkdir -p "$W/extra/usr/lib"
+{ grep -v '^VARIANT_ID=' /usr/lib/os-release; echo 'VARIANT_ID=km-test-image'; } >"$W/extra/usr/lib/os-release"
 cp "$FIXTURES/local-test.yaml" "$W/local-test.yaml"  # the profiles below extend it from their own directory
 
 img_debian_rootfs_tar "$W/debian.tar"
@@ -100,7 +103,8 @@ for sb in "$a" "$b"; do
   expect_contains "$(km exec "$sb" -- dpkg -s km-hello)" "Status: install ok installed" "$sb: dpkg knows it"
   # The host's own tools are not there: the root is the image's, not the host's.
   if km exec "$sb" -- test -e /usr/bin/cmake; then fail "$sb sees the host's /usr/bin/cmake"; fi
-  expect_eq "$(km exec "$sb" -- sh -c '. /etc/os-release; echo $ID $VERSION_ID')" "debian 12" "$sb's os-release"
+  expect_eq "$(km exec "$sb" -- sh -c '. /etc/os-release; echo $ID $VERSION_ID $VARIANT_ID')" "debian 12 km-test-image" \
+    "$sb's /etc/os-release is the image's"
   # Writes stay in the sandbox's own upper dir; the shared layers are untouched.
   [ -f "$KM_HOME/disk/$sb/upper/usr/bin/km-hello" ] || fail "$sb's install is not in its upper dir"
 done
@@ -127,7 +131,7 @@ c="$(km create --image hello-baked "$W/deb.yaml")"
 expect_eq "$(km exec "$c" -- cat /opt/state)" "baked-by-a" "the baked image holds a's writes"
 expect_eq "$(km exec "$c" -- km-hello)" "hello from the image" "the package is there"
 expect_not_contains "$(km logs --init "$c" 2>&1)" "Setting up km-hello" "initCommands found their work done"
-expect_eq "$(km exec "$c" -- sh -c '. /etc/os-release; echo $ID')" "debian" "the baked image's OS"
+expect_eq "$(km exec "$c" -- sh -c '. /etc/os-release; echo $ID $VARIANT_ID')" "debian km-test-image" "the baked image's OS"
 expect_eq "$(km exec "$a" -- cat /opt/state)" "baked-by-a" "a is left as it was (running)"
 expect_eq "$(km status --json "$a" | json_field status)" "running" "a runs after the bake"
 expect_fail km image rm "$DEB"   # the baked image's parent (and a's image)
