@@ -29,10 +29,13 @@ cgroup_procs() {
   done | sort -u
 }
 # Whether process "PID STARTTIME" still runs (a reused pid has another start time). A
-# zombie has ended: the supervisor it belonged to is gone, so the host's init reaps it.
+# zombie has ended: the supervisor it belonged to is gone, so the host's init reaps it. So has
+# a task in state X (dead): one reaped at once (its parent ignores SIGCHLD) shows it for the
+# moment before the kernel releases it.
 alive() {
-  local pid="${1%% *}" start="${1##* }"
-  [ -n "$(stat_field "$pid" 20)" ] && [ "$(stat_field "$pid" 20)" == "$start" ] && [ "$(stat_field "$pid" 1)" != Z ]
+  local pid="${1%% *}" start="${1##* }" state
+  state="$(stat_field "$pid" 1)"
+  [ -n "$(stat_field "$pid" 20)" ] && [ "$(stat_field "$pid" 20)" == "$start" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 # Anything on the host that still refers to network namespace $1 (net:[INODE]): a process
 # in it, an fd of it, or a bind mount of it.

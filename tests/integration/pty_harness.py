@@ -253,7 +253,13 @@ def check_resize_and_signals(term):
     check(termios.tcgetattr(term.slave) == saved, "the operator's terminal modes are restored on return")
     # Ctrl-C typed at the terminal interrupts the command inside (the sandbox's line discipline).
     proc, _ = term.run(["sleep", "30"], wait=False)
-    time.sleep(1)
+    # Typed only once km exec has put the operator's terminal in raw mode (ISIG off): earlier,
+    # this terminal's own line discipline would send SIGINT to km exec itself (a slow start
+    # under load lost the race against a fixed sleep).
+    deadline = time.monotonic() + 10
+    while termios.tcgetattr(term.slave)[3] & termios.ISIG and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
     os.write(term.master, b"\x03")
     term.read_until_exit(proc, 10)
     check(proc.returncode == 130, "Ctrl-C ends the command with SIGINT (exit %s)" % proc.returncode)
