@@ -40,7 +40,7 @@ allowed() {
 public() {
   local extra=""
   case "$1" in
-    core) extra="beneath.h check.h clock.h duration.h fs.h log.h log_reader.h money.h result.h rotating_file.h subprocess.h
+    core) extra="beneath.h check.h clock.h duration.h fs.h log.h log_reader.h money.h random.h result.h rotating_file.h subprocess.h
                  strings.h sys.h timeline.h tree.h warning_pacer.h" ;;
     doc) extra="describe.h diagnostic.h json_io.h node.h pattern.h pcre2_handles.h yaml_io.h" ;;
     meter) extra="request.h" ;;

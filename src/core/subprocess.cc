@@ -98,4 +98,57 @@ Result<Captured> runCaptured(const std::vector<std::string>& argv, std::string_v
   return c;
 }
 
+Result<Streamed> runStreaming(const std::vector<std::string>& argv,
+                              const std::function<void(std::string_view)>& on_line, size_t tail_bytes) {
+  if (argv.empty()) return invalidArgument("runStreaming: no program");
+  auto out = sys::pipe();
+  if (!out) return std::move(out).error();
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&actions, out->second.get(), 1);
+  ::posix_spawn_file_actions_adddup2(&actions, out->second.get(), 2);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int err = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  out->second.reset();
+  if (err != 0) return sys::errnoError("posix_spawn", argv[0], err);
+  // The end of the output (twice the tail, so trailing newlines can go) and the line not yet
+  // complete.
+  std::string kept, pending;
+  bool cut = false;
+  char buf[16384];
+  while (true) {
+    ssize_t n = ::read(out->first.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    std::string_view chunk(buf, static_cast<size_t>(n));
+    kept.append(chunk);
+    if (kept.size() > 2 * tail_bytes + sizeof buf) {
+      kept.erase(0, kept.size() - 2 * tail_bytes);
+      cut = true;
+    }
+    if (!on_line) continue;
+    pending.append(chunk);
+    size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      if (nl > start) on_line(std::string_view(pending).substr(start, nl - start));
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  }
+  if (on_line && !pending.empty()) on_line(pending);
+  auto status = sys::waitPid(pid);
+  if (!status) return std::move(status).error();
+  Streamed s;
+  s.exit_code = sys::exitCodeOf(*status);
+  while (!kept.empty() && kept.back() == '\n') kept.pop_back();
+  if (cut || kept.size() > tail_bytes) kept = "…" + kept.substr(kept.size() > tail_bytes ? kept.size() - tail_bytes : 0);
+  s.tail = std::move(kept);
+  return s;
+}
+
 }  // namespace km

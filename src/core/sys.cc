@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/subprocess.h"
+
 extern char** environ;
 
 namespace km::sys {
@@ -121,29 +123,11 @@ Status makeDirs(const std::string& path, mode_t mode) {
 
 Status runProgram(const std::vector<std::string>& args) {
   if (args.empty()) return invalidArgument("runProgram: no program");
-  auto out = pipe();
-  if (!out) return std::move(out).error();
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  ::posix_spawn_file_actions_adddup2(&actions, out->second.get(), 1);
-  ::posix_spawn_file_actions_adddup2(&actions, out->second.get(), 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int err = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&actions);
-  out->second.reset();
-  if (err != 0) return errnoError("posix_spawn", args[0], err);
-  std::string printed = readAll(out->first.get(), args[0], size_t{1} << 30).value_or("");
-  auto status = waitPid(pid);
-  if (!status) return std::move(status).error();
-  if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) return ok();
-  while (!printed.empty() && printed.back() == '\n') printed.pop_back();
-  if (printed.size() > 2000) printed = "…" + printed.substr(printed.size() - 2000);
-  return unavailable(args[0] + " failed (exit " + std::to_string(exitCodeOf(*status)) + ")" +
-                     (printed.empty() ? "" : ": " + printed));
+  auto ran = runStreaming(args, {});
+  if (!ran) return std::move(ran).error();
+  if (ran->exit_code == 0) return ok();
+  return unavailable(args[0] + " failed (exit " + std::to_string(ran->exit_code) + ")" +
+                     (ran->tail.empty() ? "" : ": " + ran->tail));
 }
 
 std::optional<uint64_t> processStartTime(pid_t pid) {

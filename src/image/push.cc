@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/fs.h"
+#include "core/random.h"
 #include "core/sys.h"
 #include "core/tree.h"
 #include "doc/json_io.h"
@@ -114,21 +115,7 @@ Result<std::pair<std::string, uint64_t>> archiveLayer(const std::string& dir, co
       continue;
     }
     // overlayfs's own xattrs are not the image's; the opaque marker becomes OCI's.
-    bool opaque = false;
-    std::vector<std::pair<std::string, std::string>> keep;
-    archive_entry_xattr_reset(entry.get());
-    const char* xname = nullptr;
-    const void* xvalue = nullptr;
-    size_t xsize = 0;
-    while (archive_entry_xattr_next(entry.get(), &xname, &xvalue, &xsize) == ARCHIVE_OK) {
-      if (std::strcmp(xname, "trusted.overlay.opaque") == 0 && xsize == 1 && *static_cast<const char*>(xvalue) == 'y') {
-        opaque = true;
-      }
-      if (std::strncmp(xname, "trusted.", 8) == 0) continue;
-      keep.emplace_back(xname, std::string(static_cast<const char*>(xvalue), xsize));
-    }
-    archive_entry_xattr_clear(entry.get());
-    for (const auto& [k, v] : keep) archive_entry_xattr_add_entry(entry.get(), k.c_str(), v.data(), v.size());
+    bool opaque = dropTrustedXattrs(entry.get());
     archive_entry_copy_pathname(entry.get(), rel.c_str());
     archive_entry_set_uname(entry.get(), nullptr);
     archive_entry_set_gname(entry.get(), nullptr);

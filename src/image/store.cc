@@ -2,12 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +14,9 @@
 
 #include "core/beneath.h"
 #include "core/fs.h"
+#include "core/random.h"
 #include "core/strings.h"
+#include "core/subprocess.h"
 #include "core/sys.h"
 #include "core/tree.h"
 #include "doc/json_io.h"
@@ -26,8 +24,6 @@
 #include "image/pin.h"
 #include "image/store_internal.h"
 #include "image/unpack.h"
-
-extern char** environ;
 
 namespace km::image {
 namespace {
@@ -159,6 +155,23 @@ OsRelease osOfLayers(const std::vector<std::string>& dirs) {
   return {};
 }
 
+// The store's directories, root's alone.
+Status makeStoreDirs(const std::string& dir) {
+  for (const char* sub : {"", "/blobs", "/layers", "/records", "/tmp", "/locks"}) {
+    KM_TRY(sys::makeDirs(dir + sub, 0700));
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) return sys::errnoError("chmod", dir, errno);
+  return ok();
+}
+
+// `ref` as a baked image's name: "docker.io/library/tools:1" → "localhost/tools:1".
+Reference asLocal(const Reference& ref) {
+  Reference local = ref;
+  local.registry = std::string(kLocalRegistry);
+  local.path = ref.path.substr(ref.path.find('/') + 1);
+  return local;
+}
+
 // A JSON document from the blob store, its digest checked.
 Result<doc::Node> readBlobJson(const std::string& blobs, const std::string& digest, std::string_view what) {
   if (!isDigest(digest)) return invalidArgument("the image's " + std::string(what) + " digest \"" + digest + "\" is not sha256");
@@ -184,22 +197,6 @@ std::string mib(uint64_t bytes) {
 
 }  // namespace
 
-std::string randomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  size_t got = 0;
-  while (got < bytes) {
-    ssize_t n = ::getrandom(raw.data() + got, bytes - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
-
 Result<FileLock> FileLock::take(const std::string& path, int op, bool wait) {
   auto fd = sys::open(path, O_RDWR | O_CREAT, 0600);
   if (!fd) return std::move(fd).error();
@@ -218,47 +215,14 @@ Result<FileLock> FileLock::take(const std::string& path, int op, bool wait) {
 }
 
 Status runSkopeo(const std::vector<std::string>& args, const std::function<void(std::string_view)>& line) {
-  auto out = sys::pipe();
-  if (!out) return std::move(out).error();
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  ::posix_spawn_file_actions_adddup2(&actions, out->second.get(), 1);
-  ::posix_spawn_file_actions_adddup2(&actions, out->second.get(), 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int err = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  ::posix_spawn_file_actions_destroy(&actions);
-  out->second.reset();
-  if (err == ENOENT) {
+  auto ran = runStreaming(args, line);
+  if (!ran && ran.error().code() == ErrorCode::kNotFound) {
     return unavailable(args[0] + " is not installed: km pulls images with skopeo (apt-get install skopeo)");
   }
-  if (err != 0) return sys::errnoError("posix_spawn", args[0], err);
-  std::string pending, tail;
-  char buf[4096];
-  while (true) {
-    ssize_t n = ::read(out->first.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<size_t>(n));
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string l = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (line && !l.empty()) line(l);
-      tail += l + "\n";
-      if (tail.size() > 4000) tail.erase(0, tail.size() - 2000);
-    }
-  }
-  tail += pending;
-  auto status = sys::waitPid(pid);
-  if (!status) return std::move(status).error();
-  if (WIFEXITED(*status) && WEXITSTATUS(*status) == 0) return ok();
-  while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+  if (!ran) return std::move(ran).error();
+  if (ran->exit_code == 0) return ok();
   // skopeo repeats what the registry said: the registry's words, made harmless for a terminal.
-  return unavailable("skopeo failed (exit " + std::to_string(sys::exitCodeOf(*status)) + "): " + escapeForTerminal(tail));
+  return unavailable("skopeo failed (exit " + std::to_string(ran->exit_code) + "): " + escapeForTerminal(ran->tail));
 }
 
 OsRelease parseOsRelease(std::string_view text) {
@@ -339,10 +303,7 @@ Result<std::optional<ImageRecord>> Store::find(std::string_view name) const {
   // A short name ("tools") means a baked image first, as podman reads it.
   bool short_name = name.find('/') == std::string_view::npos;
   if (short_name) {
-    Reference local = *ref;
-    local.registry = std::string(kLocalRegistry);
-    local.path = ref->path.substr(ref->path.find('/') + 1);
-    wanted.push_back(local.str());
+    wanted.push_back(asLocal(*ref).str());
   }
   wanted.push_back(ref->str());
   for (const auto& w : wanted) {
@@ -353,14 +314,39 @@ Result<std::optional<ImageRecord>> Store::find(std::string_view name) const {
   return std::optional<ImageRecord>();
 }
 
+namespace {
+
+// Writes new image `rec` (its one name first) under the records lock. The name moves here from
+// any image it named before (which is kept without it until `km image rm` or prune); a record
+// of the same id (the same image pulled under another name) keeps its names.
+Status recordImage(const Store& store, ImageRecord& rec) {
+  auto records_lock = FileLock::take(store.dir() + "/locks/records.lock", LOCK_EX);
+  if (!records_lock) return std::move(records_lock).error();
+  auto all = store.list();
+  if (!all) return std::move(all).error();
+  const std::string name = rec.names.front();
+  for (auto& r : *all) {
+    if (r.id == rec.id) {
+      for (const auto& n : r.names) {
+        if (std::find(rec.names.begin(), rec.names.end(), n) == rec.names.end()) rec.names.push_back(n);
+      }
+      continue;
+    }
+    auto it = std::find(r.names.begin(), r.names.end(), name);
+    if (it == r.names.end()) continue;
+    r.names.erase(it);
+    KM_TRY(writeRecord(store.dir(), r));
+  }
+  return writeRecord(store.dir(), rec);
+}
+
+}  // namespace
+
 Result<ImageRecord> Store::pull(const Reference& ref, const PullOptions& opt) {
   auto say = [&](std::string_view line) {
     if (opt.progress) opt.progress(line);
   };
-  for (const char* sub : {"", "/blobs", "/layers", "/records", "/tmp", "/locks"}) {
-    KM_TRY(sys::makeDirs(dir_ + sub, 0700));
-  }
-  ::chmod(dir_.c_str(), 0700);
+  KM_TRY(makeStoreDirs(dir_));
   const std::string name = ref.str();
   // One pull per name at a time; one that waited takes the other's result.
   std::string lock_path = dir_ + "/locks/pull-" + std::string(digestHex(sha256Of(name)).substr(0, 16)) + ".lock";
@@ -478,24 +464,7 @@ Result<ImageRecord> Store::pull(const Reference& ref, const PullOptions& opt) {
   auto dirs = lowerDirs(rec);
   if (!dirs) return std::move(dirs).error();
   rec.os = osOfLayers(*dirs);
-  // The record: the name moves here from any image it named before.
-  auto records_lock = FileLock::take(dir_ + "/locks/records.lock", LOCK_EX);
-  if (!records_lock) return std::move(records_lock).error();
-  auto all = list();
-  if (!all) return std::move(all).error();
-  for (auto& r : *all) {
-    if (r.id == rec.id) {
-      for (const auto& n : r.names) {
-        if (std::find(rec.names.begin(), rec.names.end(), n) == rec.names.end()) rec.names.push_back(n);
-      }
-      continue;
-    }
-    auto it = std::find(r.names.begin(), r.names.end(), name);
-    if (it == r.names.end()) continue;
-    r.names.erase(it);
-    KM_TRY(writeRecord(dir_, r));  // kept without names until `km image rm` or prune
-  }
-  KM_TRY(writeRecord(dir_, rec));
+  KM_TRY(recordImage(*this, rec));
   say("pulled " + name + " (" + rec.id.substr(0, 19) + ", " + (rec.os.pretty_name.empty() ? "unknown OS" : rec.os.pretty_name) + ")");
   return rec;
 }
@@ -512,10 +481,7 @@ Result<ImageRecord> Store::remove(std::string_view name, const std::set<std::str
     auto ref = parseReference(name);
     if (!ref) return false;
     if (n == ref->str()) return true;
-    Reference local = *ref;
-    local.registry = std::string(kLocalRegistry);
-    local.path = ref->path.substr(ref->path.find('/') + 1);
-    return name.find('/') == std::string_view::npos && n == local.str();
+    return name.find('/') == std::string_view::npos && n == asLocal(*ref).str();
   };
   auto it = std::find_if(r.names.begin(), r.names.end(), matches);
   if (it != r.names.end() && r.names.size() > 1) {
@@ -598,9 +564,7 @@ Result<PruneReport> Store::prune(const std::set<std::string>& in_use, const std:
 
 Result<ImageRecord> Store::bake(const std::string& upper, const std::optional<ImageRecord>& parent,
                                 const Reference& name, const std::string& source) {
-  for (const char* sub : {"", "/blobs", "/layers", "/records", "/tmp", "/locks"}) {
-    KM_TRY(sys::makeDirs(dir_ + sub, 0700));
-  }
+  KM_TRY(makeStoreDirs(dir_));
   auto gc = FileLock::take(dir_ + "/locks/gc.lock", LOCK_SH);
   if (!gc) return std::move(gc).error();
   std::string layer_id = "local:" + randomHex(16);
@@ -655,30 +619,16 @@ Result<ImageRecord> Store::bake(const std::string& upper, const std::optional<Im
   } else {
     rec.os = osOfLayers(*dirs);
   }
-  auto records_lock = FileLock::take(dir_ + "/locks/records.lock", LOCK_EX);
-  if (!records_lock) return std::move(records_lock).error();
-  auto all = list();
-  if (!all) return std::move(all).error();
-  for (auto& r : *all) {
-    auto it = std::find(r.names.begin(), r.names.end(), rec.names.front());
-    if (it == r.names.end()) continue;
-    r.names.erase(it);
-    KM_TRY(writeRecord(dir_, r));
-  }
-  KM_TRY(writeRecord(dir_, rec));
+  KM_TRY(recordImage(*this, rec));
   return rec;
 }
 
 Result<LayerPin> pinLayers(const std::string& km_home) {
   std::string locks = km_home + "/images/locks";
   KM_TRY(sys::makeDirs(locks, 0700));
-  std::string path = locks + "/gc.lock";
-  auto fd = sys::open(path, O_RDWR | O_CREAT, 0600);
-  if (!fd) return std::move(fd).error();
-  while (::flock(fd->get(), LOCK_SH) != 0) {
-    if (errno != EINTR) return sys::errnoError("flock", path, errno);
-  }
-  return LayerPin(std::move(*fd));
+  auto lock = FileLock::take(locks + "/gc.lock", LOCK_SH);
+  if (!lock) return std::move(lock).error();
+  return LayerPin(std::move(*lock).release());
 }
 
 }  // namespace km::image

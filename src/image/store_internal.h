@@ -11,6 +11,8 @@
 #include "core/result.h"
 #include "core/sys.h"
 
+struct archive_entry;
+
 namespace km::image {
 
 // A running sha256 ("sha256:<hex>" at the end).
@@ -33,14 +35,18 @@ class FileLock {
   // Blocks for the lock unless `wait` is false (then `held()` says whether it was free).
   static Result<FileLock> take(const std::string& path, int op, bool wait = true);
   bool held() const { return held_; }
+  // The locked fd (the lock goes with it), for a holder of another type.
+  sys::UniqueFd release() && { return std::move(fd_); }
 
  private:
   sys::UniqueFd fd_;
   bool held_ = false;
 };
 
-// `bytes` random bytes as lowercase hex.
-std::string randomHex(size_t bytes);
+// Removes `entry`'s trusted.* xattrs: overlayfs's own markers, never an image's (an image
+// could plant redirects; a bake's copy holds overlayfs's). True when one was the opaque
+// marker trusted.overlay.opaque=y.
+bool dropTrustedXattrs(archive_entry* entry);
 
 // Runs skopeo with its output read line by line (each given to `line`); Unavailable with the
 // last lines (made harmless for a terminal) when it fails.

@@ -141,6 +141,29 @@ std::string Sha256Stream::digest() {
   return out;
 }
 
+bool dropTrustedXattrs(archive_entry* entry) {
+  std::vector<std::pair<std::string, std::string>> keep;
+  bool dropped = false, opaque = false;
+  archive_entry_xattr_reset(entry);
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  while (archive_entry_xattr_next(entry, &name, &value, &size) == ARCHIVE_OK) {
+    if (std::strncmp(name, "trusted.", 8) == 0) {
+      dropped = true;
+      opaque = opaque || (std::strcmp(name, "trusted.overlay.opaque") == 0 && size == 1 &&
+                          *static_cast<const char*>(value) == 'y');
+      continue;
+    }
+    keep.emplace_back(name, std::string(static_cast<const char*>(value), size));
+  }
+  if (dropped) {
+    archive_entry_xattr_clear(entry);
+    for (const auto& [k, v] : keep) archive_entry_xattr_add_entry(entry, k.c_str(), v.data(), v.size());
+  }
+  return opaque;
+}
+
 std::string sha256Of(std::string_view data) {
   Sha256Stream h;
   h.add(data.data(), data.size());
@@ -254,23 +277,7 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
       continue;
     }
     // Only overlayfs's own markers may carry trusted.* xattrs, and km sets those.
-    std::vector<std::tuple<std::string, std::string>> keep;
-    archive_entry_xattr_reset(entry);
-    const char* xname = nullptr;
-    const void* xvalue = nullptr;
-    size_t xsize = 0;
-    bool dropped = false;
-    while (archive_entry_xattr_next(entry, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
-      if (std::strncmp(xname, "trusted.", 8) == 0) {
-        dropped = true;
-        continue;
-      }
-      keep.emplace_back(xname, std::string(static_cast<const char*>(xvalue), xsize));
-    }
-    if (dropped) {
-      archive_entry_xattr_clear(entry);
-      for (const auto& [k, v] : keep) archive_entry_xattr_add_entry(entry, k.c_str(), v.data(), v.size());
-    }
+    dropTrustedXattrs(entry);
     archive_entry_set_pathname(entry, (prefix + *name).c_str());
     if (const char* link = archive_entry_hardlink(entry)) {
       auto target = cleanName(link);

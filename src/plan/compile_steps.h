@@ -50,9 +50,6 @@ struct Lifetime {
 std::vector<ConfigFile> agentConfigFiles(const profile::Agent& agent, const std::string& home,
                                          std::string_view anthropic_key = "");
 
-// `bytes` random bytes from the kernel, as lowercase hex (ids.cc).
-std::string randomHex(size_t bytes);
-
 // A sentinel for secret `name` whose real value is `real` (may be "" when not known here):
 // the real value's well-known prefix (sk-ant-, sk-, ghp_, …) kept, so tools that sniff a
 // key's kind still work, then "km-sentinel-" and 32 random hex digits (secrets.cc).

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/random.h"
 #include "plan/compile_steps.h"
 #include "plan/plan.h"
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/sys.h"
+
 namespace km {
 namespace {
 
@@ -36,6 +38,44 @@ TEST(SubprocessTest, SignalsTimeoutsAndMissingPrograms) {
   ASSERT_FALSE(slow);
   EXPECT_NE(slow.error().message().find("did not finish"), std::string::npos);
   EXPECT_FALSE(runCaptured({"/nonexistent/program"}, "", 100, milliseconds(1000)));
+}
+
+}  // namespace
+}  // namespace km
+
+namespace km {
+namespace {
+
+TEST(RunStreamingTest, LinesAsTheyComeTheTailAndTheExitCode) {
+  std::vector<std::string> lines;
+  auto r = runStreaming({"sh", "-c", "echo one; echo two >&2; printf 'no newline'; exit 3"},
+                        [&](std::string_view l) { lines.emplace_back(l); });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(lines, (std::vector<std::string>{"one", "two", "no newline"}));
+  EXPECT_EQ(r->tail, "one\ntwo\nno newline");
+}
+
+TEST(RunStreamingTest, TheTailIsTheEndWithoutTrailingNewlines) {
+  auto r = runStreaming({"sh", "-c", "seq 1 20000; echo; echo"}, {}, 100);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exit_code, 0);
+  ASSERT_EQ(r->tail.rfind("…", 0), 0u) << "a cut tail says so";
+  EXPECT_EQ(r->tail.size(), std::string("…").size() + 100);
+  EXPECT_EQ(r->tail.substr(r->tail.size() - 6), "\n20000");
+}
+
+TEST(RunStreamingTest, SignalsAndMissingPrograms) {
+  auto killed = runStreaming({"sh", "-c", "kill -9 $$"}, {});
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(killed->exit_code, 137);
+  auto missing = runStreaming({"km-no-such-program"}, {});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  // sys::runProgram is the same run, failing on a non-zero exit with the tail in its message.
+  Status failed = sys::runProgram({"sh", "-c", "echo why; exit 4"});
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message(), "sh failed (exit 4): why");
 }
 
 }  // namespace
