@@ -77,18 +77,18 @@ Result<std::pair<std::string, uint64_t>> archiveLayer(const std::string& dir, co
   archive_read_disk_set_symlink_physical(disk.get());
   archive_read_disk_set_behavior(disk.get(), ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
   if (archive_read_disk_open(disk.get(), dir.c_str()) != ARCHIVE_OK) {
-    return unavailable("reading layer " + dir + ": " + archive_error_string(disk.get()));
+    return unavailable("reading layer " + dir + ": " + archiveError(disk.get()));
   }
   std::unique_ptr<archive, WriteFree> tar(archive_write_new());
   archive_write_set_format_pax_restricted(tar.get());
   archive_write_set_bytes_in_last_block(tar.get(), 1);
   if (archive_write_open(tar.get(), &sink, nullptr, writeSink, nullptr) != ARCHIVE_OK) {
-    return unavailable(std::string("archiving a layer: ") + archive_error_string(tar.get()));
+    return unavailable(std::string("archiving a layer: ") + archiveError(tar.get()));
   }
   const std::string prefix = dir + "/";
   std::unique_ptr<archive_entry, EntryFree> entry(archive_entry_new());
   auto fail = [&](archive* a, const std::string& what) {
-    return unavailable("archiving layer " + dir + ": " + what + ": " + (archive_error_string(a) ? archive_error_string(a) : "?"));
+    return unavailable("archiving layer " + dir + ": " + what + ": " + archiveError(a));
   };
   while (true) {
     archive_entry_clear(entry.get());

@@ -11,6 +11,7 @@
 #include "core/result.h"
 #include "core/sys.h"
 
+struct archive;
 struct archive_entry;
 
 namespace km::image {
@@ -42,6 +43,10 @@ class FileLock {
   sys::UniqueFd fd_;
   bool held_ = false;
 };
+
+// libarchive's message for the last error of `a`, made harmless for a terminal (it may
+// have none: never a null string).
+std::string archiveError(archive* a);
 
 // Removes `entry`'s trusted.* xattrs: overlayfs's own markers, never an image's (an image
 // could plant redirects; a bake's copy holds overlayfs's). True when one was the opaque

@@ -83,7 +83,7 @@ la_ssize_t readTar(archive* self, void* data, const void** out) {
   la_ssize_t n = archive_read_data(s->raw, s->buf.data(), s->buf.size());
   if (n < 0) {
     s->failed = true;
-    archive_set_error(self, EIO, "decompressing: %s", archive_error_string(s->raw));
+    archive_set_error(self, EIO, "decompressing: %s", archiveError(s->raw).c_str());
     return -1;
   }
   s->hash.add(s->buf.data(), static_cast<size_t>(n));
@@ -139,6 +139,12 @@ std::string Sha256Stream::digest() {
     out.push_back(kHex[md[i] & 15]);
   }
   return out;
+}
+
+std::string archiveError(archive* a) {
+  const char* text = archive_error_string(a);
+  // It may quote the archive's own names: made harmless for a terminal.
+  return text ? escapeForTerminal(text, false) : "unreadable archive (libarchive gave no reason)";
 }
 
 bool dropTrustedXattrs(archive_entry* entry) {
@@ -200,12 +206,12 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
   archive_read_support_filter_all(raw.get());
   archive_read_support_format_raw(raw.get());
   if (archive_read_open(raw.get(), &blob, nullptr, readBlob, nullptr) != ARCHIVE_OK) {
-    return invalidArgument("layer " + std::string(blob_digest) + ": " + archive_error_string(raw.get()));
+    return invalidArgument("layer " + std::string(blob_digest) + ": " + archiveError(raw.get()));
   }
   archive_entry* raw_entry = nullptr;
   if (archive_read_next_header(raw.get(), &raw_entry) != ARCHIVE_OK) {
     return invalidArgument("layer " + std::string(blob_digest) + " is not a readable archive: " +
-                           archive_error_string(raw.get()));
+                           archiveError(raw.get()));
   }
   TarSource tar;
   tar.raw = raw.get();
@@ -214,7 +220,7 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
   archive_read_support_format_gnutar(in.get());
   if (archive_read_open(in.get(), &tar, nullptr, readTar, nullptr) != ARCHIVE_OK) {
     return invalidArgument("layer " + std::string(blob_digest) + " is not a tar archive: " +
-                           archive_error_string(in.get()));
+                           archiveError(in.get()));
   }
   Writer out(archive_write_disk_new());
   // Owners by number (the image's ids); no path through a symlink, no "..", no absolute names.
@@ -231,7 +237,7 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
     int r = archive_read_next_header(in.get(), &entry);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
-      return invalidArgument("layer " + std::string(blob_digest) + ": " + archive_error_string(in.get()));
+      return invalidArgument("layer " + std::string(blob_digest) + ": " + archiveError(in.get()));
     }
     ++stats.entries;
     const char* raw_name = archive_entry_pathname(entry);
@@ -288,7 +294,7 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
     }
     r = archive_write_header(out.get(), entry);
     if (r < ARCHIVE_WARN) {
-      return invalidArgument("layer " + std::string(blob_digest) + ": " + shown + ": " + archive_error_string(out.get()));
+      return invalidArgument("layer " + std::string(blob_digest) + ": " + shown + ": " + archiveError(out.get()));
     }
     if (archive_entry_size(entry) > 0 && archive_entry_hardlink(entry) == nullptr) {
       const void* block = nullptr;
@@ -297,20 +303,20 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
       while ((r = archive_read_data_block(in.get(), &block, &size, &offset)) == ARCHIVE_OK) {
         if (archive_write_data_block(out.get(), block, size, offset) < ARCHIVE_OK) {
           return invalidArgument("layer " + std::string(blob_digest) + ": " + shown + ": " +
-                                 archive_error_string(out.get()));
+                                 archiveError(out.get()));
         }
       }
       if (r != ARCHIVE_EOF) {
-        return invalidArgument("layer " + std::string(blob_digest) + ": " + shown + ": " + archive_error_string(in.get()));
+        return invalidArgument("layer " + std::string(blob_digest) + ": " + shown + ": " + archiveError(in.get()));
       }
     }
     if (archive_write_finish_entry(out.get()) < ARCHIVE_WARN) {
-      return invalidArgument("layer " + std::string(blob_digest) + ": " + shown + ": " + archive_error_string(out.get()));
+      return invalidArgument("layer " + std::string(blob_digest) + ": " + shown + ": " + archiveError(out.get()));
     }
   }
   // Directory modes and times are set last (libarchive defers them).
   if (archive_write_close(out.get()) != ARCHIVE_OK) {
-    return invalidArgument("layer " + std::string(blob_digest) + ": " + archive_error_string(out.get()));
+    return invalidArgument("layer " + std::string(blob_digest) + ": " + archiveError(out.get()));
   }
   // The rest of both streams (tar padding after the end marker, bytes after the compressed
   // end) counts in the digests too.
@@ -319,7 +325,7 @@ Result<LayerStats> unpackLayer(const std::string& blob_path, std::string_view bl
     if (readTar(in.get(), &tar, &ignored) <= 0) break;
   }
   if (tar.failed) {
-    return invalidArgument("layer " + std::string(blob_digest) + ": " + archive_error_string(raw.get()));
+    return invalidArgument("layer " + std::string(blob_digest) + ": " + archiveError(raw.get()));
   }
   while (true) {
     const void* ignored = nullptr;

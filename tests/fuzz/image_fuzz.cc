@@ -50,9 +50,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 512) checkReference(text);
   (void)km::image::parseOsRelease(text);
   if (::geteuid() != 0) return 0;
-  char tmpl[] = "/tmp/km-image-fuzz-XXXXXX";
-  if (!::mkdtemp(tmpl)) return 0;
-  std::string top = tmpl;
+  // One directory per fuzzing process, emptied before each input: a run that libFuzzer ends
+  // mid-input (its time limit) leaves one, never thousands.
+  std::string top = "/tmp/km-image-fuzz-" + std::to_string(::getpid());
+  (void)km::tree::removeTree(top);
+  if (::mkdir(top.c_str(), 0700) != 0) return 0;
   std::string blob = top + "/blob", dest = top + "/layer";
   if (FILE* f = std::fopen(blob.c_str(), "wb")) {
     std::fwrite(data, 1, size, f);

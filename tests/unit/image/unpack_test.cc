@@ -248,6 +248,18 @@ TEST_F(Unpack, DigestsAreChecked) {
   EXPECT_NE(bad_diff.error().message().find("diff id"), std::string::npos) << bad_diff.error().message();
 }
 
+TEST_F(Unpack, AnArchiveLibarchiveGivesNoReasonForIsRefusedNotACrash) {
+  // Found by image_fuzz: libarchive's error string can be null.
+  std::ifstream in(std::string(KM_SOURCE_DIR) + "/tests/fuzz/seeds/image/regression-no-error-string", std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_FALSE(data.empty());
+  std::string path = tmp_.path() + "/odd";
+  std::ofstream(path, std::ios::binary) << data;
+  auto st = unpackLayer(path, sha256Of(data), sha256Of(data), dest_);
+  ASSERT_FALSE(st);
+  EXPECT_FALSE(st.error().message().empty());
+}
+
 TEST_F(Unpack, NotAnArchive) {
   std::string path = tmp_.path() + "/junk";
   std::ofstream(path) << std::string(2000, 'z');
